@@ -1,0 +1,3 @@
+module github.com/eurekad/eurekad
+
+go 1.26
