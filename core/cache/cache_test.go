@@ -1,0 +1,262 @@
+package cache
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+func inst(app, id string) *eureka.InstanceInfo {
+	return &eureka.InstanceInfo{
+		InstanceID:     id,
+		HostName:       id + ".example.com",
+		App:            app,
+		IPAddr:         "10.0.0.1",
+		Status:         eureka.StatusUp,
+		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
+		VIPAddress:     strings.ToLower(app),
+	}
+}
+
+func newCache(t testing.TB, mod func(*Options)) (*Cache, *registry.Registry) {
+	t.Helper()
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	o := DefaultOptions()
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := New(reg, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, reg
+}
+
+var appsJSON = Key{Entity: EntityApps, Format: JSON}
+
+func contains(p *Payload, s string) bool { return bytes.Contains(p.Raw, []byte(s)) }
+
+// eventually polls cond for up to two seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFreshModeFollowsRegistry(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
+	if p := c.Get(appsJSON); !contains(p, `"application":[]`) {
+		t.Fatalf("empty registry payload = %s", p.Raw)
+	}
+	reg.Register(inst("ORDERS", "o1"), false)
+	if p := c.Get(appsJSON); !contains(p, `"o1"`) {
+		t.Fatalf("registration not visible at once: %s", p.Raw)
+	}
+	p1 := c.Get(appsJSON)
+	if p2 := c.Get(appsJSON); p1 != p2 {
+		t.Fatal("unchanged registry rebuilt the payload")
+	}
+	reg.Renew("ORDERS", "o1", registry.RenewArgs{})
+	if p2 := c.Get(appsJSON); p1 != p2 {
+		t.Fatal("a plain renewal rebuilt the payload")
+	}
+}
+
+func TestFreshModeRebuildsAtMostOncePerInterval(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 50 * time.Millisecond })
+	c.Get(appsJSON)
+	_, before := c.Stats()
+	// A write storm with readers: builds are bounded by the interval, and
+	// the last write becomes visible without any further read or write.
+	start := time.Now()
+	for i := 0; time.Since(start) < 300*time.Millisecond; i++ {
+		reg.Register(inst("ORDERS", fmt.Sprint("o", i%100)), false)
+		c.Get(appsJSON)
+	}
+	reg.Register(inst("ORDERS", "last"), false)
+	c.Get(appsJSON)
+	eventually(t, "the scheduled rebuild", func() bool {
+		return contains(c.slot(appsJSON).rw.Load(), `"last"`)
+	})
+	_, after := c.Stats()
+	// 300 ms at one build per 50 ms is about 6; allow scheduling slack.
+	if n := after - before; n > 12 {
+		t.Fatalf("%d rebuilds in 300 ms with a 50 ms interval", n)
+	}
+}
+
+func TestConcurrentReadersShareOneBuild(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
+	for i := 0; i < 500; i++ {
+		reg.Register(inst(fmt.Sprint("APP", i%20), fmt.Sprint("i", i)), false)
+	}
+	_, before := c.Stats()
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p := c.Get(appsJSON); !contains(p, `"i499"`) {
+				t.Error("reader got an old payload")
+			}
+		}()
+	}
+	wg.Wait()
+	if _, after := c.Stats(); after-before != 1 {
+		t.Fatalf("%d builds for one version", after-before)
+	}
+}
+
+func TestAppKeyIgnoresOtherApps(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
+	reg.Register(inst("A", "a1"), false)
+	k := Key{Entity: EntityApp, Name: "A", Format: XML}
+	p := c.Get(k)
+	if !contains(p, "<application>") || !contains(p, "a1") {
+		t.Fatalf("app payload = %s", p.Raw)
+	}
+	reg.Register(inst("B", "b1"), false)
+	if c.Get(k) != p {
+		t.Fatal("a change to B rebuilt A's payload")
+	}
+	reg.Register(inst("A", "a2"), false)
+	if !contains(c.Get(k), "a2") {
+		t.Fatal("a change to A not visible")
+	}
+	if p := c.Get(Key{Entity: EntityApp, Name: "NOPE"}); p.Raw != nil {
+		t.Fatal("unknown app has a body")
+	}
+}
+
+func TestEurekaModeReadOnlyLag(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.Mode = ModeEureka })
+	reg.Register(inst("A", "a1"), false)
+	if !contains(c.Get(appsJSON), "a1") {
+		t.Fatal("first read must load through")
+	}
+	reg.Register(inst("A", "a2"), false)
+	if contains(c.Get(appsJSON), "a2") {
+		t.Fatal("read-only layer changed before its refresh")
+	}
+	c.refreshReadOnly()
+	if !contains(c.Get(appsJSON), "a2") {
+		t.Fatal("refresh did not copy the rebuilt payload")
+	}
+
+	direct, reg2 := newCache(t, func(o *Options) { o.Mode = ModeEureka; o.UseReadOnly = false })
+	direct.Get(appsJSON)
+	reg2.Register(inst("A", "a9"), false)
+	if !contains(direct.Get(appsJSON), "a9") {
+		t.Fatal("without the read-only layer a change must be visible at once")
+	}
+}
+
+func TestAutoExpiration(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.AutoExpiration = 20 * time.Millisecond; o.MinRebuildInterval = 0 })
+	reg.Register(inst("A", "a1"), false)
+	p := c.Get(appsJSON)
+	time.Sleep(30 * time.Millisecond)
+	if c.Get(appsJSON) == p {
+		t.Fatal("payload older than AutoExpiration was served")
+	}
+}
+
+func TestDeltaVersionCountsGenerations(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
+	k := Key{Entity: EntityDelta, Format: JSON}
+	reg.Register(inst("A", "a1"), false)
+	if p := c.Get(k); !contains(p, `"versions__delta":"1"`) {
+		t.Fatalf("first delta: %s", p.Raw)
+	}
+	c.Get(k)
+	reg.Register(inst("A", "a2"), false)
+	if p := c.Get(k); !contains(p, `"versions__delta":"2"`) || c.DeltaVersion() != 2 {
+		t.Fatalf("second delta: %s", p.Raw)
+	}
+}
+
+func TestGzipAndETag(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
+	reg.Register(inst("A", "a1"), false)
+	p := c.Get(appsJSON)
+	zr, err := gzip.NewReader(bytes.NewReader(p.Gzip()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if !bytes.Equal(plain, p.Raw) {
+		t.Fatal("gzip does not inflate to the raw payload")
+	}
+	if p.ETag == p.GzipETag() || !strings.HasPrefix(p.ETag, `"`) {
+		t.Fatalf("etags %s %s", p.ETag, p.GzipETag())
+	}
+	// A change that leaves the bytes unchanged keeps the tag.
+	reg.Register(inst("B", "b1"), false)
+	reg.Cancel("B", "b1", false)
+	if q := c.Get(appsJSON); q == p || q.ETag != p.ETag {
+		t.Fatalf("same bytes, different tag: %s vs %s", q.ETag, p.ETag)
+	}
+}
+
+func TestMaxEntries(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MaxEntries = 2; o.MinRebuildInterval = 0 })
+	reg.Register(inst("A", "a1"), false)
+	for _, name := range []string{"X", "Y", "Z", "A"} {
+		c.Get(Key{Entity: EntityApp, Name: name})
+	}
+	if n := len(*c.slots.Load()); n != 2 {
+		t.Fatalf("%d keys cached, cap 2", n)
+	}
+	if p := c.Get(Key{Entity: EntityApp, Name: "A"}); !contains(p, "a1") {
+		t.Fatal("over the cap a payload must still be served")
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	bad := DefaultOptions()
+	bad.Mode = "sometimes"
+	if _, err := New(registry.New(nil), &bad); err == nil {
+		t.Fatal("bad mode accepted")
+	}
+}
+
+func BenchmarkGetFresh(b *testing.B) {
+	c, reg := newCache(b, nil)
+	for i := 0; i < 1000; i++ {
+		reg.Register(inst(fmt.Sprint("APP", i%50), fmt.Sprint("i", i)), false)
+	}
+	c.Get(appsJSON)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Get(appsJSON)
+		}
+	})
+}
+
+func BenchmarkRebuild1000(b *testing.B) {
+	c, reg := newCache(b, nil)
+	for i := 0; i < 1000; i++ {
+		reg.Register(inst(fmt.Sprint("APP", i%50), fmt.Sprint("i", i)), false)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.build(appsJSON, nil)
+	}
+}

@@ -1,0 +1,446 @@
+package registry
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// Registry is the in-memory Eureka registry. All methods are safe for
+// concurrent use.
+//
+// Locking: mu guards the app and lease maps and the override map. Mutations
+// (register, cancel, status changes) take it exclusively for a few map
+// operations; renewals and reads share it. A renewal therefore never waits for
+// another renewal, allocates nothing, and only writes atomics on its lease.
+type Registry struct {
+	opts  Options
+	clock Clock
+	log   *slog.Logger
+
+	mu        sync.RWMutex
+	apps      map[string]*appEntry
+	overrides map[string]*override
+
+	// version moves on every change a reader can see (not on plain renewals).
+	version atomic.Uint64
+
+	delta  deltaQueue
+	recent recentRings
+	sp     selfPreservation
+
+	evictMu      sync.Mutex
+	lastEviction time.Time
+}
+
+type appEntry struct {
+	name   string
+	leases map[string]*lease
+	// version is the registry version of the app's last change.
+	version uint64
+}
+
+type override struct {
+	status     eureka.Status
+	lastAccess atomic.Int64
+}
+
+// New returns an empty registry. A nil opts means DefaultOptions.
+func New(opts *Options) *Registry {
+	o := DefaultOptions()
+	if opts != nil {
+		o = *opts
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.ExpectedClientRenewalInterval <= 0 {
+		o.ExpectedClientRenewalInterval = 30 * time.Second
+	}
+	r := &Registry{
+		opts:      o,
+		clock:     o.Clock,
+		log:       o.Logger,
+		apps:      make(map[string]*appEntry),
+		overrides: make(map[string]*override),
+	}
+	now := r.clock.Now()
+	r.sp.init(&r.opts, now)
+	r.sp.setExpected(o.ExpectedNumberOfClientsSendingRenews)
+	return r
+}
+
+func (r *Registry) nowMs() int64 { return r.clock.Now().UnixMilli() }
+
+// Version returns the registry version: it increases on every change that
+// readers can see. Plain renewals do not move it.
+func (r *Registry) Version() uint64 { return r.version.Load() }
+
+// AppVersion returns the version of the last change to the named
+// (upper-case) application, 0 if it was never registered.
+func (r *Registry) AppVersion(app string) uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if a := r.apps[app]; a != nil {
+		return a.version
+	}
+	return 0
+}
+
+// bump records a visible change to app; the caller holds mu exclusively.
+func (r *Registry) bump(a *appEntry) {
+	a.version = r.version.Add(1)
+}
+
+// Register stores in as a new lease, replacing any lease with the same id
+// (Eureka's register, §6.2). The registry takes ownership of in; the caller
+// must not modify it afterwards. A zero LastDirtyTimestamp is taken as now.
+func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
+	now := r.nowMs()
+	in = in.Clone()
+	in.App = strings.ToUpper(in.App)
+	if in.LastDirtyTimestamp == 0 {
+		in.LastDirtyTimestamp = now
+	}
+	if in.OverriddenStatus == "" {
+		in.OverriddenStatus = eureka.StatusUnknown
+	}
+	if in.Status == "" {
+		in.Status = eureka.StatusUp
+	}
+	id := in.ID()
+	isNew := r.register(in, id, replication, now)
+	r.recent.addRegistered(now, in.App, id)
+	if isNew {
+		r.sp.adjustExpected(+1)
+	}
+}
+
+func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64) (isNew bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.apps[in.App]
+	if a == nil {
+		a = &appEntry{name: in.App, leases: make(map[string]*lease)}
+		r.apps[in.App] = a
+	}
+	existing := a.leases[id]
+	if existing != nil {
+		if cur := existing.instance.Load(); cur.LastDirtyTimestamp > in.LastDirtyTimestamp {
+			r.log.Debug("kept the newer registered copy", "app", in.App, "id", id,
+				"existing_dirty", cur.LastDirtyTimestamp, "incoming_dirty", in.LastDirtyTimestamp)
+			in = cur.Clone()
+		}
+	}
+	l := newLease(in, id, now)
+	if existing != nil {
+		l.serviceUp.Store(existing.serviceUp.Load())
+	}
+	if in.OverriddenStatus != eureka.StatusUnknown {
+		if _, ok := r.overrides[id]; !ok {
+			o := &override{status: in.OverriddenStatus}
+			o.lastAccess.Store(now)
+			r.overrides[id] = o
+		}
+	}
+	if o := r.overrides[id]; o != nil {
+		in.OverriddenStatus = o.status
+	}
+	in.Status = r.resolveStatus(in, id, existing, replication, now)
+	if in.Status == eureka.StatusUp {
+		l.markServiceUp(now)
+	}
+	in.ActionType = eureka.ActionAdded
+	in.LastUpdatedTimestamp = now
+	a.leases[id] = l
+	r.delta.add(l, now)
+	r.bump(a)
+	return existing == nil
+}
+
+// resolveStatus is Eureka's override rule chain (§7.1): a client reporting
+// itself DOWN/STARTING/UNKNOWN wins; then an operator override; then (for
+// non-replicated requests) the status the existing lease already holds;
+// then the instance's own status. The caller holds mu.
+func (r *Registry) resolveStatus(in *eureka.InstanceInfo, id string, existing *lease, replication bool, now int64) eureka.Status {
+	if in.Status != eureka.StatusUp && in.Status != eureka.StatusOutOfService {
+		return in.Status
+	}
+	if o := r.overrides[id]; o != nil {
+		if o.lastAccess.Load() != now {
+			o.lastAccess.Store(now)
+		}
+		return o.status
+	}
+	if !replication && existing != nil {
+		if s := existing.instance.Load().Status; s == eureka.StatusUp || s == eureka.StatusOutOfService {
+			return s
+		}
+	}
+	return in.Status
+}
+
+// RenewArgs are the optional parts of a renewal (§2.3).
+type RenewArgs struct {
+	// LastDirtyTimestamp is the client's lastDirtyTimestamp; 0 means absent.
+	LastDirtyTimestamp int64
+	// OverriddenStatus is a peer's override (the overriddenstatus query
+	// parameter); "" means absent.
+	OverriddenStatus eureka.Status
+	// Replication marks a request from a peer.
+	Replication bool
+}
+
+// RenewResult is the outcome of a renewal.
+type RenewResult int
+
+const (
+	// RenewOK means the lease was renewed (HTTP 200).
+	RenewOK RenewResult = iota
+	// RenewNotFound asks the client to register again (HTTP 404): the lease
+	// is missing, its status resolves to UNKNOWN, or the client's copy is
+	// newer than the server's.
+	RenewNotFound
+	// RenewConflict tells a peer that this server's copy is newer (HTTP 409
+	// with the instance).
+	RenewConflict
+)
+
+// Renew renews a lease (Eureka's renew plus the lastDirtyTimestamp
+// reconciliation of InstanceResource). For RenewConflict it also returns the
+// stored instance to send back.
+func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.InstanceInfo) {
+	now := r.nowMs()
+	r.mu.RLock()
+	l := r.lookup(app, id)
+	if l == nil {
+		r.mu.RUnlock()
+		return RenewNotFound, nil
+	}
+	in := l.instance.Load()
+	st := r.resolveStatus(in, id, l, args.Replication, now)
+	if st == eureka.StatusUnknown {
+		r.mu.RUnlock()
+		return RenewNotFound, nil
+	}
+	if st != in.Status {
+		// Eureka applies the override silently here: no delta entry and no
+		// version change (quirk 8); readers see it on the next rebuild.
+		c := in.Clone()
+		c.Status = st
+		l.instance.CompareAndSwap(in, c)
+		in = c
+	}
+	r.sp.countRenewal(now)
+	l.renew(now, r.opts.LegacyLeaseExpiry)
+	r.mu.RUnlock()
+
+	if args.LastDirtyTimestamp == 0 || !r.opts.SyncWhenTimestampDiffers {
+		return RenewOK, nil
+	}
+	if l.expired(now, 0) && r.LeaseExpirationEnabled() {
+		return RenewOK, nil
+	}
+	stored := in.LastDirtyTimestamp
+	switch {
+	case args.LastDirtyTimestamp > stored:
+		if args.Replication && args.OverriddenStatus != "" && args.OverriddenStatus != eureka.StatusUnknown {
+			r.storeOverride(id, args.OverriddenStatus, now)
+		}
+		return RenewNotFound, nil
+	case args.LastDirtyTimestamp < stored && args.Replication:
+		return RenewConflict, l.decorated()
+	}
+	return RenewOK, nil
+}
+
+func (r *Registry) storeOverride(id string, st eureka.Status, now int64) {
+	r.mu.Lock()
+	o := &override{status: st}
+	o.lastAccess.Store(now)
+	r.overrides[id] = o
+	r.mu.Unlock()
+}
+
+// lookup finds a lease; the caller holds mu.
+func (r *Registry) lookup(app, id string) *lease {
+	a := r.apps[app]
+	if a == nil {
+		return nil
+	}
+	return a.leases[id]
+}
+
+// Cancel removes a lease (§6.3) and reports whether it existed.
+func (r *Registry) Cancel(app, id string, replication bool) bool {
+	return r.cancel(app, id, r.nowMs())
+}
+
+func (r *Registry) cancel(app, id string, now int64) bool {
+	r.recent.addCanceled(now, app, id)
+	r.mu.Lock()
+	delete(r.overrides, id)
+	a := r.apps[app]
+	var l *lease
+	if a != nil {
+		l = a.leases[id]
+	}
+	if l == nil {
+		r.mu.Unlock()
+		return false
+	}
+	delete(a.leases, id)
+	l.cancel(now)
+	c := l.instance.Load().Clone()
+	c.ActionType = eureka.ActionDeleted
+	c.LastUpdatedTimestamp = now
+	l.instance.Store(c)
+	r.delta.add(l, now)
+	r.bump(a)
+	r.mu.Unlock()
+	r.sp.adjustExpected(-1)
+	return true
+}
+
+// liveLease finds a lease that has not expired (when expiration is
+// enabled), as Eureka's getInstanceByAppAndId does; the caller holds mu.
+func (r *Registry) liveLease(app, id string, now int64) *lease {
+	l := r.lookup(app, id)
+	if l == nil {
+		return nil
+	}
+	if l.expired(now, 0) && r.LeaseExpirationEnabled() {
+		return nil
+	}
+	return l
+}
+
+// SetStatus sets an operator status override (PUT …/status, §7.2) and
+// reports whether the instance exists. lastDirty is the request's
+// lastDirtyTimestamp, 0 if absent.
+func (r *Registry) SetStatus(app, id string, st eureka.Status, lastDirty int64, replication bool) bool {
+	now := r.nowMs()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.liveLease(app, id, now)
+	if l == nil {
+		return false
+	}
+	l.renew(now, r.opts.LegacyLeaseExpiry)
+	in := l.instance.Load()
+	if in.Status == st {
+		return true
+	}
+	if st == eureka.StatusUp {
+		l.markServiceUp(now)
+	}
+	o := &override{status: st}
+	o.lastAccess.Store(now)
+	r.overrides[id] = o
+	c := in.Clone()
+	c.OverriddenStatus = st
+	c.Status = st
+	c.LastDirtyTimestamp = max(c.LastDirtyTimestamp, lastDirty)
+	c.ActionType = eureka.ActionModified
+	c.LastUpdatedTimestamp = now
+	l.instance.Store(c)
+	r.delta.add(l, now)
+	r.bump(r.apps[app])
+	return true
+}
+
+// DeleteStatusOverride removes an operator override (DELETE …/status,
+// §7.3); the instance's status becomes st (UNKNOWN when the request named
+// none). It reports whether the instance exists.
+func (r *Registry) DeleteStatusOverride(app, id string, st eureka.Status, lastDirty int64, replication bool) bool {
+	now := r.nowMs()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.liveLease(app, id, now)
+	if l == nil {
+		return false
+	}
+	l.renew(now, r.opts.LegacyLeaseExpiry)
+	if _, ok := r.overrides[id]; !ok {
+		return true
+	}
+	delete(r.overrides, id)
+	c := l.instance.Load().Clone()
+	c.OverriddenStatus = eureka.StatusUnknown
+	c.Status = st
+	c.LastDirtyTimestamp = max(c.LastDirtyTimestamp, lastDirty)
+	c.ActionType = eureka.ActionModified
+	c.LastUpdatedTimestamp = now
+	l.instance.Store(c)
+	r.delta.add(l, now)
+	r.bump(r.apps[app])
+	return true
+}
+
+// UpdateMetadata merges kv into the instance's metadata and registers the
+// result again as a local registration, as Eureka does (§2.6). It reports
+// whether the instance exists.
+func (r *Registry) UpdateMetadata(app, id string, kv map[string]string) bool {
+	now := r.nowMs()
+	r.mu.RLock()
+	l := r.liveLease(app, id, now)
+	var in *eureka.InstanceInfo
+	if l != nil {
+		in = l.instance.Load()
+	}
+	r.mu.RUnlock()
+	if in == nil {
+		return false
+	}
+	c := in.Clone()
+	if c.Metadata == nil {
+		c.Metadata = make(map[string]string, len(kv))
+	}
+	for k, v := range kv {
+		c.Metadata[k] = v
+	}
+	r.Register(c, false)
+	return true
+}
+
+// Overrides returns a copy of the status override map, by instance id.
+func (r *Registry) Overrides() map[string]eureka.Status {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := make(map[string]eureka.Status, len(r.overrides))
+	for id, o := range r.overrides {
+		m[id] = o.status
+	}
+	return m
+}
+
+// expireOverrides drops overrides nobody used for OverrideExpiry.
+func (r *Registry) expireOverrides(now int64) {
+	limit := now - r.opts.OverrideExpiry.Milliseconds()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, o := range r.overrides {
+		if o.lastAccess.Load() < limit {
+			delete(r.overrides, id)
+		}
+	}
+}
+
+// Size returns the number of leases, expired or not.
+func (r *Registry) Size() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, a := range r.apps {
+		n += len(a.leases)
+	}
+	return n
+}
