@@ -1,0 +1,388 @@
+package httpd
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+const replicationHeader = "x-netflix-discovery-replication"
+
+// isReplication is Eureka's exact, case-sensitive check of the header.
+func isReplication(r *http.Request) bool {
+	return r.Header.Get(replicationHeader) == "true"
+}
+
+// appVar is the {app} path segment, upper-cased as Eureka does.
+func appVar(r *http.Request) string {
+	return strings.ToUpper(pathVar(r, "app"))
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) }
+
+func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusMethodNotAllowed)
+}
+
+func textError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte(msg))
+}
+
+// register is POST apps/{app} (§2.1).
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r, s.opts.MaxBodyBytes)
+	if errors.Is(err, errBodyTooLarge) {
+		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	format := requestFormat(r.Header.Get("Content-Type"), body)
+	if format == bodyUnsupported {
+		textError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json or application/xml")
+		return
+	}
+	var in *eureka.InstanceInfo
+	if err == nil {
+		if format == bodyXML {
+			in, err = eureka.DecodeInstanceXML(body)
+		} else {
+			in, err = eureka.DecodeInstanceJSON(body)
+		}
+	}
+	if err != nil {
+		s.log.Debug("unparseable registration", "path", r.URL.Path, "err", err)
+		parseError(w, format, err)
+		return
+	}
+	if msg := validate(in, appVar(r)); msg != "" {
+		textError(w, http.StatusBadRequest, msg)
+		return
+	}
+	if d := in.DataCenterInfo; d.Name == eureka.DataCenterAmazon && d.Metadata["instance-id"] == "" {
+		// Eureka copies the instance id into the EC2 metadata (§2.1 step 8).
+		if d.Metadata == nil {
+			d.Metadata = map[string]string{}
+		}
+		d.Metadata["instance-id"] = in.ID()
+	}
+	s.reg.Register(in, isReplication(r))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseError writes Eureka's body for an unparseable registration, in the
+// request's format, with what was wrong as an extra detail.
+func parseError(w http.ResponseWriter, f bodyFormat, err error) {
+	if f == bodyXML {
+		w.Header().Set("Content-Type", contentXML)
+		w.WriteHeader(http.StatusBadRequest)
+		b := []byte("<error><message>cannot parse request body</message><detail>")
+		b = appendXMLText(b, err.Error())
+		w.Write(append(b, "</detail></error>"...))
+		return
+	}
+	w.Header().Set("Content-Type", contentJSON)
+	w.WriteHeader(http.StatusBadRequest)
+	b := []byte(`{"error":"cannot parse request body","detail":`)
+	b = strconv.AppendQuote(b, err.Error())
+	w.Write(append(b, '}'))
+}
+
+func appendXMLText(b []byte, s string) []byte {
+	for _, c := range s {
+		switch c {
+		case '<':
+			b = append(b, "&lt;"...)
+		case '>':
+			b = append(b, "&gt;"...)
+		case '&':
+			b = append(b, "&amp;"...)
+		default:
+			b = append(b, string(c)...)
+		}
+	}
+	return b
+}
+
+// validate runs Eureka's registration checks in Eureka's order and returns
+// its 400 message, or "" (§2.1).
+func validate(in *eureka.InstanceInfo, pathApp string) string {
+	switch {
+	case isBlank(in.ID()):
+		return "Missing instanceId"
+	case isBlank(in.HostName):
+		return "Missing hostname"
+	case isBlank(in.IPAddr):
+		return "Missing ip address"
+	case isBlank(in.App):
+		return "Missing appName"
+	case strings.ToUpper(in.App) != pathApp:
+		return "Mismatched appName, expecting " + pathApp + " but was " + strings.ToUpper(in.App)
+	case in.DataCenterInfo == nil:
+		return "Missing dataCenterInfo"
+	case in.DataCenterInfo.Name == "":
+		return "Missing dataCenterInfo Name"
+	}
+	return ""
+}
+
+func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// cancel is DELETE apps/{app}/{id} (§2.2).
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	if s.reg.Cancel(appVar(r), pathVar(r, "id"), isReplication(r)) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
+}
+
+// queryInt64 parses an optional numeric query parameter (0 when absent).
+func queryInt64(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		textError(w, http.StatusBadRequest, "invalid "+name+": "+strconv.Quote(v))
+		return 0, false
+	}
+	return n, true
+}
+
+// renew is PUT apps/{app}/{id} (§2.3). The status parameter is ignored, as in
+// Eureka.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
+	args := registry.RenewArgs{Replication: isReplication(r)}
+	if r.URL.RawQuery != "" {
+		var ok bool
+		if args.LastDirtyTimestamp, ok = queryInt64(w, r, "lastDirtyTimestamp"); !ok {
+			return
+		}
+		if v := r.URL.Query().Get("overriddenstatus"); v != "" {
+			st, ok := eureka.ParseStatus(v)
+			if !ok {
+				textError(w, http.StatusBadRequest, "invalid overriddenstatus: "+strconv.Quote(v))
+				return
+			}
+			args.OverriddenStatus = st
+		}
+	}
+	res, in := s.reg.Renew(appVar(r), pathVar(r, "id"), args)
+	switch res {
+	case registry.RenewOK:
+		w.WriteHeader(http.StatusOK)
+	case registry.RenewNotFound:
+		w.WriteHeader(http.StatusNotFound)
+	case registry.RenewConflict:
+		writeInstance(w, r, http.StatusConflict, in)
+	}
+}
+
+// statusValue parses the value parameter; Eureka answers 500 to a bad one.
+func statusValue(w http.ResponseWriter, r *http.Request, required bool) (eureka.Status, bool) {
+	v := r.URL.Query().Get("value")
+	if v == "" && !required {
+		return eureka.StatusUnknown, true
+	}
+	st, ok := eureka.ParseStatus(v)
+	if !ok {
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+	return st, ok
+}
+
+// setStatus is PUT apps/{app}/{id}/status (§2.4).
+func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
+	app, id := appVar(r), pathVar(r, "id")
+	if s.reg.Instance(app, id) == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	st, ok := statusValue(w, r, true)
+	if !ok {
+		return
+	}
+	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
+	if !ok {
+		return
+	}
+	if !s.reg.SetStatus(app, id, st, dirty, isReplication(r)) {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// deleteStatus is DELETE apps/{app}/{id}/status (§2.5).
+func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
+	app, id := appVar(r), pathVar(r, "id")
+	if s.reg.Instance(app, id) == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	st, ok := statusValue(w, r, false)
+	if !ok {
+		return
+	}
+	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
+	if !ok {
+		return
+	}
+	if !s.reg.DeleteStatusOverride(app, id, st, dirty, isReplication(r)) {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// updateMetadata is PUT apps/{app}/{id}/metadata (§2.6): every query
+// parameter (its first value) is merged into the metadata.
+func (s *Server) updateMetadata(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	kv := make(map[string]string, len(q))
+	for k, v := range q {
+		kv[k] = v[0]
+	}
+	if !s.reg.UpdateMetadata(appVar(r), pathVar(r, "id"), kv) {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// asgStatus is PUT asg/{asg}/status: ASGs exist only on AWS registries, so
+// eurekad answers 400 as a non-AWS Eureka does (§2.14).
+func (s *Server) asgStatus(w http.ResponseWriter, _ *http.Request) {
+	textError(w, http.StatusBadRequest, "ASG status is only supported on AWS registries")
+}
+
+// serveCached writes a cached payload with its ETag; gzip only where Eureka
+// offers it (full and delta fetches).
+func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key, gzipOK bool) {
+	if wantsJSONCached(r) {
+		k.Format = cache.JSON
+	} else {
+		k.Format = cache.XML
+	}
+	p := s.cache.Get(k)
+	if p.Raw == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	ct := contentXML
+	if k.Format == cache.JSON {
+		ct = contentJSON
+	}
+	h["Content-Type"] = []string{ct}
+	h["Vary"] = varyHeader
+	body, etag := p.Raw, p.ETag
+	if gzipOK && acceptsGzip(r) {
+		body, etag = p.Gzip(), p.GzipETag()
+		h["Content-Encoding"] = gzipHeader
+	}
+	h["Etag"] = []string{etag}
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+var (
+	varyHeader = []string{"Accept, Accept-Encoding"}
+	gzipHeader = []string{"gzip"}
+)
+
+// gate answers 403 while Eureka's start-up read gate is closed (§6.7).
+func (s *Server) gate(w http.ResponseWriter) bool {
+	if s.reg.ShouldAllowAccess() {
+		return true
+	}
+	w.WriteHeader(http.StatusForbidden)
+	return false
+}
+
+// getApps is GET apps (§2.7). The regions parameter is accepted and
+// ignored: eurekad has no remote regions.
+func (s *Server) getApps(w http.ResponseWriter, r *http.Request) {
+	if s.gate(w) {
+		s.serveCached(w, r, cache.Key{Entity: cache.EntityApps}, true)
+	}
+}
+
+// getDelta is GET apps/delta (§2.8).
+func (s *Server) getDelta(w http.ResponseWriter, r *http.Request) {
+	if s.opts.DisableDelta {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	if s.gate(w) {
+		s.serveCached(w, r, cache.Key{Entity: cache.EntityDelta}, true)
+	}
+}
+
+// getApp is GET apps/{app} (§2.9).
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+	if s.gate(w) {
+		s.serveCached(w, r, cache.Key{Entity: cache.EntityApp, Name: appVar(r)}, false)
+	}
+}
+
+// getVIP is GET vips/{vip} (§2.12).
+func (s *Server) getVIP(w http.ResponseWriter, r *http.Request) {
+	if s.gate(w) {
+		s.serveCached(w, r, cache.Key{Entity: cache.EntityVIP, Name: pathVar(r, "vip")}, false)
+	}
+}
+
+// getSVIP is GET svips/{vip} (§2.12).
+func (s *Server) getSVIP(w http.ResponseWriter, r *http.Request) {
+	if s.gate(w) {
+		s.serveCached(w, r, cache.Key{Entity: cache.EntitySVIP, Name: pathVar(r, "vip")}, false)
+	}
+}
+
+// getAppInstance is GET apps/{app}/{id} (§2.10); not gated, not cached.
+func (s *Server) getAppInstance(w http.ResponseWriter, r *http.Request) {
+	in := s.reg.Instance(appVar(r), pathVar(r, "id"))
+	if in == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	writeInstance(w, r, http.StatusOK, in)
+}
+
+// getInstance is GET instances/{id} (§2.11).
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
+	in := s.reg.InstanceByID(pathVar(r, "id"))
+	if in == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	writeInstance(w, r, http.StatusOK, in)
+}
+
+// writeInstance writes a root-wrapped instance in the negotiated format.
+func writeInstance(w http.ResponseWriter, r *http.Request, code int, in *eureka.InstanceInfo) {
+	var b []byte
+	if wantsJSONEntity(r) {
+		w.Header().Set("Content-Type", contentJSON)
+		b = eureka.AppendInstanceJSONWrapped(nil, in)
+	} else {
+		w.Header().Set("Content-Type", contentXML)
+		b = eureka.AppendInstanceXML(nil, in)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	w.Write(b)
+}

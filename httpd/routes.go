@@ -1,0 +1,103 @@
+package httpd
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// All gorilla/mux code lives in this file; handlers read path variables only
+// through pathVar.
+
+// routes builds the root handler: the Eureka API under every base path
+// (the base is stripped in front of one router, so routing costs the same
+// whatever the number of bases) and everything else.
+func (s *Server) routes() http.Handler {
+	api := mux.NewRouter()
+	// Route on the escaped path so an instance id holding %2F stays one
+	// segment; pathVar decodes it once.
+	api.UseEncodedPath()
+	api.NotFoundHandler = http.HandlerFunc(notFound)
+	api.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	// Renewals first: they are most of the traffic.
+	api.Methods(http.MethodPut).Path("/apps/{app}/{id}").HandlerFunc(s.renew)
+	api.Methods(http.MethodGet).Path("/apps").HandlerFunc(s.getApps)
+	api.Methods(http.MethodGet).Path("/apps/delta").HandlerFunc(s.getDelta)
+	api.Methods(http.MethodPost).Path("/apps/{app}").HandlerFunc(s.register)
+	api.Methods(http.MethodDelete).Path("/apps/{app}/{id}").HandlerFunc(s.cancel)
+	api.Methods(http.MethodGet).Path("/apps/{app}").HandlerFunc(s.getApp)
+	api.Methods(http.MethodGet).Path("/apps/{app}/{id}").HandlerFunc(s.getAppInstance)
+	api.Methods(http.MethodPut).Path("/apps/{app}/{id}/status").HandlerFunc(s.setStatus)
+	api.Methods(http.MethodDelete).Path("/apps/{app}/{id}/status").HandlerFunc(s.deleteStatus)
+	api.Methods(http.MethodPut).Path("/apps/{app}/{id}/metadata").HandlerFunc(s.updateMetadata)
+	api.Methods(http.MethodGet).Path("/instances/{id}").HandlerFunc(s.getInstance)
+	api.Methods(http.MethodGet).Path("/vips/{vip}").HandlerFunc(s.getVIP)
+	api.Methods(http.MethodGet).Path("/svips/{vip}").HandlerFunc(s.getSVIP)
+	api.Methods(http.MethodPut).Path("/asg/{asg}/status").HandlerFunc(s.asgStatus)
+	api.Methods(http.MethodGet).Path("/status").HandlerFunc(s.status)
+	api.Methods(http.MethodGet).Path("/serverinfo/statusoverrides").HandlerFunc(s.statusOverrides)
+
+	bases := make([]string, 0, len(s.opts.BasePaths))
+	for _, b := range s.opts.BasePaths {
+		bases = append(bases, strings.TrimRight(b, "/"))
+	}
+	// Longest first, so /eureka/v2/apps is not read as /eureka plus "v2".
+	sort.Slice(bases, func(i, j int) bool { return len(bases[i]) > len(bases[j]) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = trimTrailingSlash(r)
+		for _, b := range bases {
+			if rest, ok := strings.CutPrefix(r.URL.Path, b); ok && strings.HasPrefix(rest, "/") {
+				api.ServeHTTP(w, withPath(r, rest, len(b)))
+				return
+			}
+		}
+		notFound(w, r)
+	})
+}
+
+// pathVar returns a path variable, percent-decoded once.
+func pathVar(r *http.Request, name string) string {
+	v := mux.Vars(r)[name]
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	if d, err := url.PathUnescape(v); err == nil {
+		return d
+	}
+	return v
+}
+
+// trimTrailingSlash makes the trailing slash optional everywhere: the Java
+// client fetches "apps/" and peers post to "peerreplication/batch/".
+func trimTrailingSlash(r *http.Request) *http.Request {
+	p := r.URL.Path
+	if len(p) <= 1 || p[len(p)-1] != '/' {
+		return r
+	}
+	trimmed := strings.TrimRight(p, "/")
+	if trimmed == "" {
+		trimmed = "/"
+	}
+	return withPath(r, trimmed, 0)
+}
+
+// withPath returns r with its path replaced by path, and the escaped path
+// cut the same way: prefix bytes removed from the front, trailing slashes
+// from the end.
+func withPath(r *http.Request, path string, prefix int) *http.Request {
+	u := *r.URL
+	u.Path = path
+	if u.RawPath != "" {
+		raw := strings.TrimRight(u.RawPath, "/")
+		if prefix <= len(raw) {
+			raw = raw[prefix:]
+		}
+		u.RawPath = raw
+	}
+	r2 := *r
+	r2.URL = &u
+	return &r2
+}

@@ -1,0 +1,119 @@
+// Package httpd serves the Eureka REST API (eureka-protocol.md §1–§2) over
+// the registry engine and the response cache: routing (gorilla/mux, kept in
+// routes.go), content negotiation, gzip, ETags, request limits and Eureka's
+// status codes and bodies.
+//
+// It maps requests to registry calls and cache keys and writes bytes; the
+// Eureka semantics live in core/registry and the encodings in sdk/eureka.
+package httpd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// Server is eurekad's HTTP server.
+type Server struct {
+	reg   *registry.Registry
+	cache *cache.Cache
+	opts  Options
+	log   *slog.Logger
+
+	handler http.Handler
+	http    *http.Server
+	started time.Time
+	self    *eureka.InstanceInfo
+}
+
+// New returns a server over reg and c. A nil opts means DefaultOptions.
+func New(reg *registry.Registry, c *cache.Cache, opts *Options) *Server {
+	o := DefaultOptions()
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{reg: reg, cache: c, opts: o, log: o.Logger, started: time.Now(), self: selfInstance()}
+	s.handler = s.limits(s.routes())
+	s.http = &http.Server{
+		Addr:              o.Addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Handler returns the server's root handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// graceful shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for requests in flight
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.http.Shutdown(ctx)
+}
+
+// limits caps request bodies (413 above MaxBodyBytes).
+func (s *Server) limits(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > s.opts.MaxBodyBytes {
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// selfInstance describes this server for GET status.
+func selfInstance() *eureka.InstanceInfo {
+	host, _ := os.Hostname()
+	ip := "127.0.0.1"
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				ip = n.IP.String()
+				break
+			}
+		}
+	}
+	return &eureka.InstanceInfo{
+		InstanceID:                    host,
+		HostName:                      host,
+		App:                           "EUREKAD",
+		IPAddr:                        ip,
+		Status:                        eureka.StatusUp,
+		OverriddenStatus:              eureka.StatusUnknown,
+		Port:                          eureka.Port{Number: 8761, Enabled: true},
+		CountryID:                     1,
+		DataCenterInfo:                &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
+		IsCoordinatingDiscoveryServer: true,
+		ActionType:                    eureka.ActionAdded,
+	}
+}
