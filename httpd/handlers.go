@@ -11,11 +11,14 @@ import (
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
-const replicationHeader = "x-netflix-discovery-replication"
+// replicationHeader is x-netflix-discovery-replication in canonical form, so
+// the lookup on every request needs no canonicalisation.
+const replicationHeader = "X-Netflix-Discovery-Replication"
 
-// isReplication is Eureka's exact, case-sensitive check of the header.
+// isReplication is Eureka's exact, case-sensitive check of the header value.
 func isReplication(r *http.Request) bool {
-	return r.Header.Get(replicationHeader) == "true"
+	v := r.Header[replicationHeader]
+	return len(v) > 0 && v[0] == "true"
 }
 
 // appVar is the {app} path segment, upper-cased as Eureka does.
@@ -144,7 +147,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 
 // queryInt64 parses an optional numeric query parameter (0 when absent).
 func queryInt64(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
-	v := r.URL.Query().Get(name)
+	v := queryParam(r.URL.RawQuery, name)
 	if v == "" {
 		return 0, true
 	}
@@ -165,7 +168,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 		if args.LastDirtyTimestamp, ok = queryInt64(w, r, "lastDirtyTimestamp"); !ok {
 			return
 		}
-		if v := r.URL.Query().Get("overriddenstatus"); v != "" {
+		if v := queryParam(r.URL.RawQuery, "overriddenstatus"); v != "" {
 			st, ok := eureka.ParseStatus(v)
 			if !ok {
 				textError(w, http.StatusBadRequest, "invalid overriddenstatus: "+strconv.Quote(v))
@@ -187,7 +190,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 
 // statusValue parses the value parameter; Eureka answers 500 to a bad one.
 func statusValue(w http.ResponseWriter, r *http.Request, required bool) (eureka.Status, bool) {
-	v := r.URL.Query().Get("value")
+	v := queryParam(r.URL.RawQuery, "value")
 	if v == "" && !required {
 		return eureka.StatusUnknown, true
 	}

@@ -337,3 +337,57 @@ func TestNegotiation(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRenewHTTP measures the whole renew path below the network: mux
+// routing, query parsing and the registry call, as the Java client sends it.
+func BenchmarkRenewHTTP(b *testing.B) {
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	c, _ := cache.New(reg, nil)
+	h := New(reg, c, nil).Handler()
+	req := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(springBody))
+	req.Header.Set("Content-Type", jsonCT)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	renew := httptest.NewRequest("PUT", "/eureka/apps/ORDERS/10.0.0.5:orders:8080?status=UP&lastDirtyTimestamp=1717999999500", nil)
+	renew.Header.Set("Content-Type", jsonCT)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.ServeHTTP(w, renew)
+	}
+	if w.code != http.StatusOK {
+		b.Fatalf("renew answered %d", w.code)
+	}
+}
+
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+
+func TestQueryParam(t *testing.T) {
+	raw := "status=UP&lastDirtyTimestamp=17&value=OUT%5FOF_SERVICE&a+b=c+d&empty=&x"
+	cases := map[string]string{
+		"status": "UP", "lastDirtyTimestamp": "17", "value": "OUT_OF_SERVICE",
+		"a b": "c d", "empty": "", "x": "", "missing": "",
+	}
+	for k, want := range cases {
+		if got := queryParam(raw, k); got != want {
+			t.Errorf("queryParam(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestEscapedInstanceID(t *testing.T) {
+	s := newTestServer(t, nil)
+	body := strings.Replace(springBody, `"instanceId":"10.0.0.5:orders:8080"`, `"instanceId":"orders/1 a"`, 1)
+	s.expect("POST", "/eureka/apps/ORDERS", body, 204, "Content-Type", jsonCT)
+	s.expect("GET", "/eureka/apps/ORDERS/orders%2F1%20a", "", 200)
+	s.expect("PUT", "/eureka/v2/apps/ORDERS/orders%2F1%20a/", "", 200)
+	s.expect("DELETE", "/eureka/apps/ORDERS/orders%2F1%20a", "", 200)
+}

@@ -47,9 +47,11 @@ func (s *Server) routes() http.Handler {
 	// Longest first, so /eureka/v2/apps is not read as /eureka plus "v2".
 	sort.Slice(bases, func(i, j int) bool { return len(bases[i]) > len(bases[j]) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = trimTrailingSlash(r)
+		// The trailing slash is optional everywhere: the Java client fetches
+		// "apps/" and peers post to "peerreplication/batch/".
+		p := strings.TrimRight(r.URL.Path, "/")
 		for _, b := range bases {
-			if rest, ok := strings.CutPrefix(r.URL.Path, b); ok && strings.HasPrefix(rest, "/") {
+			if rest, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(rest, "/") {
 				api.ServeHTTP(w, withPath(r, rest, len(b)))
 				return
 			}
@@ -70,34 +72,46 @@ func pathVar(r *http.Request, name string) string {
 	return v
 }
 
-// trimTrailingSlash makes the trailing slash optional everywhere: the Java
-// client fetches "apps/" and peers post to "peerreplication/batch/".
-func trimTrailingSlash(r *http.Request) *http.Request {
-	p := r.URL.Path
-	if len(p) <= 1 || p[len(p)-1] != '/' {
-		return r
-	}
-	trimmed := strings.TrimRight(p, "/")
-	if trimmed == "" {
-		trimmed = "/"
-	}
-	return withPath(r, trimmed, 0)
+// requestCopy holds a shallow request copy and its URL in one allocation.
+type requestCopy struct {
+	r http.Request
+	u url.URL
 }
 
-// withPath returns r with its path replaced by path, and the escaped path
-// cut the same way: prefix bytes removed from the front, trailing slashes
-// from the end.
+// withPath returns a copy of r whose path is path (the API path below the
+// base), with the escaped path cut the same way: prefix bytes off the front,
+// trailing slashes off the end.
 func withPath(r *http.Request, path string, prefix int) *http.Request {
-	u := *r.URL
-	u.Path = path
-	if u.RawPath != "" {
-		raw := strings.TrimRight(u.RawPath, "/")
-		if prefix <= len(raw) {
-			raw = raw[prefix:]
-		}
-		u.RawPath = raw
+	c := &requestCopy{r: *r, u: *r.URL}
+	c.u.Path = path
+	if raw := strings.TrimRight(c.u.RawPath, "/"); raw != "" && prefix <= len(raw) {
+		c.u.RawPath = raw[prefix:]
 	}
-	r2 := *r
-	r2.URL = &u
-	return &r2
+	c.r.URL = &c.u
+	return &c.r
+}
+
+// queryParam returns the first value of key in a raw query string without
+// building a map: every renewal carries its timestamp there.
+func queryParam(raw, key string) string {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if k != key {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != key {
+				continue
+			}
+		}
+		if strings.ContainsAny(v, "%+") {
+			if uv, err := url.QueryUnescape(v); err == nil {
+				return uv
+			}
+		}
+		return v
+	}
+	return ""
 }
