@@ -31,7 +31,7 @@ type Options struct {
 	// RenewalPercentThreshold is the share of expected renewals below which
 	// self-preservation engages, and 1 minus the share of the registry one
 	// eviction run may remove (renewalPercentThreshold).
-	RenewalPercentThreshold float64 `config:"renewal_percent_threshold" help:"share of expected renewals below which self-preservation engages"`
+	RenewalPercentThreshold float64 `config:"renewal_percent_threshold" help:"share of expected renewals below which self-preservation engages; 1 minus it caps each eviction run"`
 	// ExpectedClientRenewalInterval is how often clients are expected to renew
 	// (expectedClientRenewalIntervalSeconds).
 	ExpectedClientRenewalInterval time.Duration `config:"expected_client_renewal_interval" help:"how often clients are expected to renew"`

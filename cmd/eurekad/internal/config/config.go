@@ -3,12 +3,32 @@
 // precedence (a flag beats the environment, which beats the file).
 //
 // Every setting is a field of Config with a `config` tag (its YAML key; a
-// nested struct adds a dotted level) and a `help` tag; the flag, the
-// environment variable and the --help text are derived from them, so a new
-// setting needs nothing but the field.
+// nested struct adds a dotted level) and a `help` tag; `config:"-"` leaves a
+// field out. Settings walks the struct once and derives, for each setting,
+// the environment variable (EUREKAD_ plus the upper-cased key with dots
+// turned into underscores: EUREKAD_REGISTRY_RENEWAL_PERCENT_THRESHOLD), the
+// flag (the key with underscores turned into dashes:
+// --registry.renewal-percent-threshold) and the --help text, so a new
+// setting needs nothing but the field. Supported field types are string
+// (and custom string types such as cache.Mode), bool, int, int64, float64,
+// time.Duration ("30s", "15m") and []string (a YAML list, or comma-separated
+// in the environment and on the command line).
+//
+// AddFlags registers the flags and --config; LoadFlags (or Load, which
+// parses its own flag set) reads the file named by --config or
+// EUREKAD_CONFIG, the environment and the flags, rejects unknown keys in the
+// file and values that Config.Validate refuses, and reports EUREKAD_*
+// variables that match no setting as warnings. WriteYAML prints a Config as
+// a file LoadFlags reads back.
+//
+// Only this package and its command read files, environment variables and
+// flags; the packages whose Options are embedded here never do.
 package config
 
 import (
+	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
@@ -42,4 +62,20 @@ func Default() Config {
 		Registry:        registry.DefaultOptions(),
 		Cache:           cache.DefaultOptions(),
 	}
+}
+
+// SlogLevel returns the slog level Level names: debug, info, warn (or
+// warning) or error, in any case.
+func (l LogConfig) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q is not debug, info, warn or error", l.Level)
 }

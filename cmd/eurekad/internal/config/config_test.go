@@ -1,0 +1,711 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/eurekad/eurekad/core/cache"
+)
+
+// writeFile writes a YAML config file into a temporary directory and returns
+// its path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "eurekad.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// defaults is Default() as Load returns it.
+func defaults() Config {
+	c := Default()
+	c.HTTP.Addr = c.Addr
+	return c
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, warnings, err := Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %q", warnings)
+	}
+	if !reflect.DeepEqual(cfg, defaults()) {
+		t.Errorf("Load with nothing set:\n got %+v\nwant %+v", cfg, defaults())
+	}
+	if err := Default().Validate(); err != nil {
+		t.Errorf("Default() does not validate: %v", err)
+	}
+}
+
+func TestSettingsTable(t *testing.T) {
+	all := Settings()
+	if len(all) == 0 {
+		t.Fatal("no settings")
+	}
+	keys, envs, flags := map[string]bool{}, map[string]bool{FileEnv: true}, map[string]bool{FileFlag: true, "help": true}
+	keyRE := regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
+	def := reflect.ValueOf(Default())
+	for _, s := range all {
+		if !keyRE.MatchString(s.Key) {
+			t.Errorf("key %q is not lower_snake_case with dots", s.Key)
+		}
+		if strings.TrimSpace(s.Help) == "" {
+			t.Errorf("%s has no help tag", s.Key)
+		}
+		if strings.Contains(s.Help, "`") {
+			t.Errorf("%s: help contains a backquote, which pflag takes for a value name", s.Key)
+		}
+		wantEnv := "EUREKAD_" + strings.ToUpper(strings.ReplaceAll(s.Key, ".", "_"))
+		if s.Env != wantEnv {
+			t.Errorf("%s: env %s, want %s", s.Key, s.Env, wantEnv)
+		}
+		if wantFlag := strings.ReplaceAll(s.Key, "_", "-"); s.Flag != wantFlag {
+			t.Errorf("%s: flag %s, want %s", s.Key, s.Flag, wantFlag)
+		}
+		for _, dup := range []struct {
+			seen map[string]bool
+			name string
+		}{{keys, s.Key}, {envs, s.Env}, {flags, s.Flag}} {
+			if dup.seen[dup.name] {
+				t.Errorf("%s: %s is used twice", s.Key, dup.name)
+			}
+			dup.seen[dup.name] = true
+		}
+		if wantSection, _, ok := strings.Cut(s.Key, "."); ok && s.Section != wantSection || !ok && s.Section != "" {
+			t.Errorf("%s: section %q", s.Key, s.Section)
+		}
+		if got := s.get(def); !reflect.DeepEqual(got, s.Default) {
+			t.Errorf("%s: Default %v, Default() has %v", s.Key, s.Default, got)
+		}
+	}
+
+	// The documented examples.
+	byKey := table().byKey
+	s := byKey["registry.renewal_percent_threshold"]
+	if s == nil || s.Env != "EUREKAD_REGISTRY_RENEWAL_PERCENT_THRESHOLD" || s.Flag != "registry.renewal-percent-threshold" {
+		t.Errorf("registry.renewal_percent_threshold: %+v", s)
+	}
+	if s := byKey["addr"]; s == nil || s.Flag != "addr" || s.Env != "EUREKAD_ADDR" {
+		t.Errorf("addr: %+v", s)
+	}
+	if s := byKey["cache.mode"]; s == nil || s.Default != "fresh" || s.Type != "string" {
+		t.Errorf("cache.mode: %+v", s)
+	}
+}
+
+// TestSettingsCoverConfig checks that every tagged field of Config became a
+// setting: the table walks the same struct, so this guards the walk itself.
+func TestSettingsCoverConfig(t *testing.T) {
+	var count func(reflect.Type) int
+	count = func(t reflect.Type) int {
+		n := 0
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("config") == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+				n += count(f.Type)
+			} else {
+				n++
+			}
+		}
+		return n
+	}
+	if got, want := len(Settings()), count(reflect.TypeFor[Config]()); got != want {
+		t.Errorf("%d settings for %d tagged fields", got, want)
+	}
+}
+
+func TestWalkRejectsBadFields(t *testing.T) {
+	tests := []struct {
+		name string
+		typ  reflect.Type
+		want string
+	}{
+		{"untagged", reflect.TypeFor[struct{ Addr string }](), "no config tag"},
+		{"unsupported", reflect.TypeFor[struct {
+			M map[string]string `config:"m" help:"x"`
+		}](), "unsupported type"},
+		{"nested unsupported", reflect.TypeFor[struct {
+			S struct {
+				U uint `config:"u" help:"x"`
+			} `config:"s"`
+		}](), "s.u has unsupported type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), tt.want) {
+					t.Errorf("panic %v, want one containing %q", r, tt.want)
+				}
+			}()
+			var out []Setting
+			walk(tt.typ, nil, "", &out)
+		})
+	}
+}
+
+func TestRulesCoverSettings(t *testing.T) {
+	byKey := table().byKey
+	for key := range rules {
+		if byKey[key] == nil {
+			t.Errorf("rules has %q, which is not a setting", key)
+		}
+	}
+	for _, s := range Settings() {
+		switch s.kind {
+		case kindInt, kindInt64, kindFloat64, kindDuration:
+			if rules[s.Key] == nil {
+				t.Errorf("%s (%s) has no validation rule: decide which values make sense", s.Key, s.Type)
+			}
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	fileYAML := `
+addr: ":7001"
+shutdown_timeout: 20s
+log:
+  level: warn
+http:
+  base_paths: [/file]
+  max_body_bytes: 1000
+  disable_delta: true
+registry:
+  renewal_percent_threshold: 0.5
+  enable_self_preservation: false
+  expected_number_of_clients_sending_renews: 7
+cache:
+  mode: eureka
+  update_interval: 45s
+`
+	file := writeFile(t, fileYAML)
+	other := writeFile(t, "addr: \":7002\"\n")
+
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "file overrides defaults",
+			args: []string{"--config", file},
+			check: func(t *testing.T, c Config) {
+				want := defaults()
+				want.Addr, want.HTTP.Addr = ":7001", ":7001"
+				want.ShutdownTimeout = 20 * time.Second
+				want.Log.Level = "warn"
+				want.HTTP.BasePaths = []string{"/file"}
+				want.HTTP.MaxBodyBytes = 1000
+				want.HTTP.DisableDelta = true
+				want.Registry.RenewalPercentThreshold = 0.5
+				want.Registry.EnableSelfPreservation = false
+				want.Registry.ExpectedNumberOfClientsSendingRenews = 7
+				want.Cache.Mode = cache.ModeEureka
+				want.Cache.UpdateInterval = 45 * time.Second
+				if !reflect.DeepEqual(c, want) {
+					t.Errorf("\n got %+v\nwant %+v", c, want)
+				}
+			},
+		},
+		{
+			name:    "EUREKAD_CONFIG names the file",
+			environ: []string{"EUREKAD_CONFIG=" + file},
+			check: func(t *testing.T, c Config) {
+				if c.Addr != ":7001" {
+					t.Errorf("addr %q", c.Addr)
+				}
+			},
+		},
+		{
+			name:    "--config beats EUREKAD_CONFIG",
+			args:    []string{"--config", other},
+			environ: []string{"EUREKAD_CONFIG=" + file},
+			check: func(t *testing.T, c Config) {
+				if c.Addr != ":7002" || c.Registry.RenewalPercentThreshold != 0.85 {
+					t.Errorf("addr %q, threshold %v: want only the --config file", c.Addr, c.Registry.RenewalPercentThreshold)
+				}
+			},
+		},
+		{
+			name: "env overrides file",
+			args: []string{"--config", file},
+			environ: []string{
+				"EUREKAD_ADDR=:7003",
+				"EUREKAD_SHUTDOWN_TIMEOUT=2m",
+				"EUREKAD_HTTP_BASE_PATHS=/env1, /env2",
+				"EUREKAD_HTTP_MAX_BODY_BYTES=2000",
+				"EUREKAD_HTTP_DISABLE_DELTA=false",
+				"EUREKAD_REGISTRY_RENEWAL_PERCENT_THRESHOLD=0.6",
+				"EUREKAD_REGISTRY_ENABLE_SELF_PRESERVATION=TRUE",
+				"EUREKAD_REGISTRY_EXPECTED_NUMBER_OF_CLIENTS_SENDING_RENEWS=8",
+				"EUREKAD_CACHE_MODE=fresh",
+				"EUREKAD_LOG_LEVEL=", // empty counts as unset: the file's warn stays
+			},
+			check: func(t *testing.T, c Config) {
+				if c.Addr != ":7003" || c.ShutdownTimeout != 2*time.Minute ||
+					!reflect.DeepEqual(c.HTTP.BasePaths, []string{"/env1", "/env2"}) ||
+					c.HTTP.MaxBodyBytes != 2000 || c.HTTP.DisableDelta ||
+					c.Registry.RenewalPercentThreshold != 0.6 || !c.Registry.EnableSelfPreservation ||
+					c.Registry.ExpectedNumberOfClientsSendingRenews != 8 ||
+					c.Cache.Mode != cache.ModeFresh || c.Log.Level != "warn" ||
+					c.Cache.UpdateInterval != 45*time.Second {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name: "flags override env",
+			args: []string{
+				"--config", file,
+				"--addr", ":7004",
+				"--shutdown-timeout=90s",
+				"--http.base-paths", "/flag1,/flag2", "--http.base-paths=/flag3",
+				"--http.max-body-bytes", "3000",
+				"--http.disable-delta",
+				"--registry.renewal-percent-threshold", "0.7",
+				"--registry.enable-self-preservation=false",
+				"--registry.expected-number-of-clients-sending-renews", "9",
+				"--cache.mode", "eureka",
+			},
+			environ: []string{
+				"EUREKAD_ADDR=:7003",
+				"EUREKAD_SHUTDOWN_TIMEOUT=2m",
+				"EUREKAD_HTTP_BASE_PATHS=/env1",
+				"EUREKAD_HTTP_MAX_BODY_BYTES=2000",
+				"EUREKAD_HTTP_DISABLE_DELTA=false",
+				"EUREKAD_REGISTRY_RENEWAL_PERCENT_THRESHOLD=0.6",
+				"EUREKAD_REGISTRY_ENABLE_SELF_PRESERVATION=true",
+				"EUREKAD_REGISTRY_EXPECTED_NUMBER_OF_CLIENTS_SENDING_RENEWS=8",
+				"EUREKAD_CACHE_MODE=fresh",
+			},
+			check: func(t *testing.T, c Config) {
+				if c.Addr != ":7004" || c.HTTP.Addr != ":7004" || c.ShutdownTimeout != 90*time.Second ||
+					!reflect.DeepEqual(c.HTTP.BasePaths, []string{"/flag1", "/flag2", "/flag3"}) ||
+					c.HTTP.MaxBodyBytes != 3000 || !c.HTTP.DisableDelta ||
+					c.Registry.RenewalPercentThreshold != 0.7 || c.Registry.EnableSelfPreservation ||
+					c.Registry.ExpectedNumberOfClientsSendingRenews != 9 ||
+					c.Cache.Mode != cache.ModeEureka {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name:    "flags left at their defaults do not override file or env",
+			args:    []string{"--config", file, "--log.format", "json"},
+			environ: []string{"EUREKAD_CACHE_UPDATE_INTERVAL=50s"},
+			check: func(t *testing.T, c Config) {
+				if c.Addr != ":7001" || c.Log.Format != "json" || c.Cache.UpdateInterval != 50*time.Second || c.Cache.Mode != cache.ModeEureka {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name:    "variables without the prefix are ignored",
+			environ: []string{"ADDR=:1", "eurekad_addr=:2", "PATH=/bin"},
+			check: func(t *testing.T, c Config) {
+				if !reflect.DeepEqual(c, defaults()) {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, warnings, err := Load(tt.args, tt.environ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warnings) > 0 {
+				t.Errorf("warnings: %q", warnings)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
+
+// TestEveryKindFromEverySource sets one setting of each type through the
+// file, the environment and a flag, in turn.
+func TestEveryKindFromEverySource(t *testing.T) {
+	tests := []struct {
+		key  string
+		yaml string // value as written in the file
+		text string // value in the environment and on the command line
+		want any
+	}{
+		{"addr", `"127.0.0.1:80"`, "127.0.0.1:80", "127.0.0.1:80"},
+		{"cache.mode", "eureka", "eureka", "eureka"},
+		{"http.disable_delta", "true", "true", true},
+		{"registry.sync_when_timestamp_differs", "false", "false", false},
+		{"cache.max_entries", "42", "42", 42},
+		{"http.max_body_bytes", "1e6", "1000000", int64(1_000_000)},
+		{"registry.renewal_percent_threshold", "0.25", "0.25", 0.25},
+		{"registry.renewal_percent_threshold", "1", "1", 1.0},
+		{"registry.eviction_interval", "90s", "90s", 90 * time.Second},
+		{"registry.wait_time_when_sync_empty", "0", "0", time.Duration(0)},
+		{"cache.min_rebuild_interval", "1m30s", "1m30s", 90 * time.Second},
+		{"http.base_paths", "[/a, /b]", "/a,/b", []string{"/a", "/b"}},
+		{"http.base_paths", "/a,/b", "/a,/b", []string{"/a", "/b"}},
+	}
+	for _, tt := range tests {
+		s := table().byKey[tt.key]
+		section, name, nested := strings.Cut(tt.key, ".")
+		yamlDoc := tt.key + ": " + tt.yaml + "\n"
+		if nested {
+			yamlDoc = section + ":\n  " + name + ": " + tt.yaml + "\n"
+		}
+		sources := map[string]struct {
+			args    []string
+			environ []string
+		}{
+			"file": {args: []string{"--config", writeFile(t, yamlDoc)}},
+			"env":  {environ: []string{s.Env + "=" + tt.text}},
+			"flag": {args: []string{"--" + s.Flag + "=" + tt.text}},
+		}
+		for source, in := range sources {
+			t.Run(tt.key+"/"+tt.yaml+"/"+source, func(t *testing.T) {
+				cfg, _, err := Load(in.args, in.environ)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.Value(cfg); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("got %#v, want %#v", got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error
+	}{
+		{"unknown top-level key", "adr: :1\n", []string{`unknown key "adr"`, `did you mean "addr"`}},
+		{"unknown nested key", "registry:\n  renewal_percent_treshold: 0.5\n", []string{`unknown key "registry.renewal_percent_treshold"`, `"registry.renewal_percent_threshold"`}},
+		{"dashes instead of underscores", "registry:\n  renewal-percent-threshold: 0.5\n", []string{`unknown key "registry.renewal-percent-threshold"`, `did you mean "registry.renewal_percent_threshold"`}},
+		{"unknown section", "storage:\n  path: ./data\n", []string{`unknown key "storage.path"`}},
+		{"wrong case", "Addr: :1\n", []string{`unknown key "Addr"`}},
+		{"all unknown keys reported", "foo: 1\nbar: 2\n", []string{`"foo"`, `"bar"`}},
+		{"section given a value", "registry: 5\n", []string{"registry: is a section"}},
+		{"setting without a value", "addr:\n", []string{"addr: no value"}},
+		{"bare number for a duration", "registry:\n  eviction_interval: 60\n", []string{"registry.eviction_interval", "60 is not a duration", "60s"}},
+		{"bad duration", "shutdown_timeout: soon\n", []string{"shutdown_timeout", `"soon" is not a duration`}},
+		{"string for an int", "cache:\n  max_entries: lots\n", []string{"cache.max_entries", `"lots" is not an integer`}},
+		{"fraction for an int", "cache:\n  max_entries: 1.5\n", []string{"cache.max_entries", "1.5 is not an integer"}},
+		{"string for a bool", "http:\n  disable_delta: maybe\n", []string{"http.disable_delta", `"maybe" is not a boolean`}},
+		{"number for a string", "addr: 8761\n", []string{"addr", "8761 is not a string"}},
+		{"map for a list", "http:\n  base_paths: {a: b}\n", []string{"http.base_paths: a mapping is not a strings value"}},
+		{"number in a list", "http:\n  base_paths: [/a, 5]\n", []string{"http.base_paths", "item 1 (5) is not a string"}},
+		{"malformed YAML", "addr: [\n", []string{"config file", "yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.yaml)
+			_, _, err := Load([]string{"--config", path}, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range append(tt.want, path) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nope.yaml")
+		if _, _, err := Load(nil, []string{"EUREKAD_CONFIG=" + path}); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("error %v does not name %s", err, path)
+		}
+	})
+	t.Run("empty file and empty sections are fine", func(t *testing.T) {
+		for _, doc := range []string{"", "# nothing\n", "registry:\n", "cache: {}\n"} {
+			cfg, _, err := Load([]string{"--config", writeFile(t, doc)}, nil)
+			if err != nil || !reflect.DeepEqual(cfg, defaults()) {
+				t.Errorf("%q: %v", doc, err)
+			}
+		}
+	})
+}
+
+func TestEnvironment(t *testing.T) {
+	t.Run("bad value names the variable and the key", func(t *testing.T) {
+		_, _, err := Load(nil, []string{"EUREKAD_REGISTRY_EVICTION_INTERVAL=60"})
+		if err == nil {
+			t.Fatal("no error")
+		}
+		for _, want := range []string{"EUREKAD_REGISTRY_EVICTION_INTERVAL", "registry.eviction_interval", `"60"`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+		}
+	})
+	t.Run("unknown variables are warnings", func(t *testing.T) {
+		cfg, warnings, err := Load(nil, []string{
+			"EUREKAD_CONFIG=",
+			"EUREKAD_ADRR=:1",
+			"EUREKAD_FOO=bar",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cfg, defaults()) {
+			t.Errorf("got %+v", cfg)
+		}
+		if len(warnings) != 2 ||
+			!strings.Contains(warnings[0], "EUREKAD_ADRR") || !strings.Contains(warnings[0], "did you mean EUREKAD_ADDR") ||
+			!strings.Contains(warnings[1], "EUREKAD_FOO") {
+			t.Errorf("warnings %q", warnings)
+		}
+	})
+	t.Run("the last of duplicate variables wins", func(t *testing.T) {
+		cfg, _, err := Load(nil, []string{"EUREKAD_ADDR=:1", "EUREKAD_ADDR=:2"})
+		if err != nil || cfg.Addr != ":2" {
+			t.Errorf("addr %q, err %v", cfg.Addr, err)
+		}
+	})
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--registry.renewal-percent-threshold", "high"},
+		{"--registry.eviction-interval", "60"},
+		{"--no-such-flag"},
+		{"positional"},
+	} {
+		if _, _, err := Load(args, nil); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string // the key and the value, at least
+	}{
+		{[]string{"--registry.renewal-percent-threshold=2"}, []string{"registry.renewal_percent_threshold", "2 "}},
+		{[]string{"--registry.renewal-percent-threshold=0"}, []string{"registry.renewal_percent_threshold", "0 "}},
+		{[]string{"--cache.mode=bogus"}, []string{"cache.mode", `"bogus"`}},
+		{[]string{"--log.level=loud"}, []string{"log.level", `"loud"`}},
+		{[]string{"--log.format=xml"}, []string{"log.format", `"xml"`}},
+		{[]string{"--addr=8761"}, []string{"addr", `"8761"`}},
+		{[]string{"--http.base-paths=eureka"}, []string{"http.base_paths", `"eureka"`}},
+		{[]string{"--http.base-paths=/a,/a/"}, []string{"http.base_paths", `"/a/" appears twice`}},
+		{[]string{"--http.read-timeout=0s"}, []string{"http.read_timeout", "0s"}},
+		{[]string{"--registry.eviction-interval=-1s"}, []string{"registry.eviction_interval", "-1s"}},
+		{[]string{"--registry.expected-number-of-clients-sending-renews=-1"}, []string{"registry.expected_number_of_clients_sending_renews", "-1"}},
+		{[]string{"--cache.max-entries=0"}, []string{"cache.max_entries", "0"}},
+		{[]string{"--cache.update-interval=0s"}, []string{"cache.update_interval", "0s"}},
+		{[]string{"--shutdown-timeout=0s"}, []string{"shutdown_timeout", "0s"}},
+		// Every problem is reported, not just the first.
+		{[]string{"--cache.mode=bogus", "--log.level=loud"}, []string{"cache.mode", "log.level"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := Load(tt.args, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+
+	t.Run("from the file", func(t *testing.T) {
+		for doc, want := range map[string]string{
+			"cache:\n  mode: bogus\n":                          `cache.mode: "bogus"`,
+			"registry:\n  renewal_percent_threshold: 2\n":      "registry.renewal_percent_threshold: 2",
+			"http:\n  base_paths: []\n":                        "http.base_paths",
+			"log:\n  level: verbose\n":                         `log.level: "verbose"`,
+			"registry:\n  delta_retention_sweep_interval: 0\n": "registry.delta_retention_sweep_interval: 0s",
+		} {
+			_, _, err := Load([]string{"--config", writeFile(t, doc)}, nil)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %v, want one containing %q", doc, err, want)
+			}
+		}
+	})
+
+	t.Run("case-insensitive log settings", func(t *testing.T) {
+		cfg, _, err := Load([]string{"--log.level=DEBUG", "--log.format=JSON"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, err := cfg.Log.SlogLevel(); err != nil || l.String() != "DEBUG" {
+			t.Errorf("level %v, %v", l, err)
+		}
+	})
+
+	t.Run("cache.Options.Validate is applied", func(t *testing.T) {
+		c := Default()
+		delete(rules, "cache.max_entries")
+		defer func() { rules["cache.max_entries"] = positive }()
+		c.Cache.MaxEntries = 0
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "cache") {
+			t.Errorf("error %v", err)
+		}
+	})
+}
+
+// nonDefault returns, for each setting, a valid value different from its
+// default, as it would be typed on the command line.
+func nonDefault(t *testing.T, s Setting) string {
+	t.Helper()
+	strs := map[string]string{
+		"addr":       "127.0.0.1:9999",
+		"log.level":  "debug",
+		"log.format": "json",
+		"cache.mode": "eureka",
+	}
+	switch v := s.Default.(type) {
+	case string:
+		if x, ok := strs[s.Key]; ok {
+			return x
+		}
+		t.Fatalf("nonDefault: add a value for the string setting %s", s.Key)
+	case bool:
+		return fmt.Sprint(!v)
+	case int:
+		return fmt.Sprint(v + 3)
+	case int64:
+		return fmt.Sprint(v + 3)
+	case float64:
+		return fmt.Sprint(v / 2)
+	case time.Duration:
+		return formatDuration(v + 1500*time.Millisecond)
+	case []string:
+		return "/x,/y/z"
+	}
+	t.Fatalf("nonDefault: %s has type %T", s.Key, s.Default)
+	return ""
+}
+
+func TestWriteYAMLRoundTrip(t *testing.T) {
+	// Change every setting, so that a key WriteYAML got wrong cannot hide
+	// behind its default.
+	var args []string
+	for _, s := range Settings() {
+		args = append(args, "--"+s.Flag+"="+nonDefault(t, s))
+	}
+	changed, _, err := Load(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings() {
+		if reflect.DeepEqual(s.Value(changed), s.Default) {
+			t.Errorf("%s was not changed", s.Key)
+		}
+	}
+
+	for _, cfg := range []Config{defaults(), changed} {
+		for _, withHelp := range []bool{false, true} {
+			var buf bytes.Buffer
+			if err := WriteYAML(&buf, cfg, withHelp); err != nil {
+				t.Fatal(err)
+			}
+			got, warnings, err := Load([]string{"--config", writeFile(t, buf.String())}, nil)
+			if err != nil {
+				t.Fatalf("loading\n%s: %v", buf.String(), err)
+			}
+			if len(warnings) > 0 {
+				t.Errorf("warnings: %q", warnings)
+			}
+			if !reflect.DeepEqual(got, cfg) {
+				t.Errorf("round trip (help %v) of\n%s\n got %+v\nwant %+v", withHelp, buf.String(), got, cfg)
+			}
+			for _, s := range Settings() {
+				if withHelp && !strings.Contains(buf.String(), "# "+s.Help) {
+					t.Errorf("commented output lacks the help of %s", s.Key)
+				}
+			}
+		}
+	}
+}
+
+func TestWriteYAMLLayout(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteYAML(&buf, Default(), false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"shutdown_timeout: 15s\n",
+		"log:\n  level: info\n",
+		"  base_paths:\n    - /eureka\n    - /eureka/v2\n",
+		"  renewal_threshold_update_interval: 15m\n",
+		"  override_expiry: 1h\n",
+		"cache:\n  mode: fresh\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestAddFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	AddFlags(fs)
+	usage := fs.FlagUsages()
+	for _, s := range Settings() {
+		f := fs.Lookup(s.Flag)
+		if f == nil {
+			t.Errorf("no flag --%s", s.Flag)
+			continue
+		}
+		if !strings.Contains(f.Usage, s.Env) || !strings.Contains(f.Usage, s.Help) {
+			t.Errorf("--%s usage %q lacks help or env", s.Flag, f.Usage)
+		}
+		if !strings.Contains(usage, "--"+s.Flag) {
+			t.Errorf("FlagUsages lacks --%s", s.Flag)
+		}
+	}
+	if f := fs.Lookup("registry.renewal-threshold-update-interval"); f == nil || f.DefValue != "15m" {
+		t.Errorf("duration default shown as %q", f.DefValue)
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                                  "0s",
+		10 * time.Millisecond:              "10ms",
+		30 * time.Second:                   "30s",
+		90 * time.Second:                   "1m30s",
+		15 * time.Minute:                   "15m",
+		time.Hour:                          "1h",
+		time.Hour + 30*time.Minute:         "1h30m",
+		time.Hour + time.Second:            "1h0m1s",
+		-5 * time.Second:                   "-5s",
+		2*time.Hour + 500*time.Millisecond: "2h0m0.5s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := time.ParseDuration(formatDuration(d)); err != nil || back != d {
+			t.Errorf("%q does not parse back to %v", formatDuration(d), d)
+		}
+	}
+}

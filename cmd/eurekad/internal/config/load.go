@@ -1,0 +1,305 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+const (
+	// FileFlag is the flag naming the YAML config file.
+	FileFlag = "config"
+	// FileEnv names the YAML config file when FileFlag is not given.
+	FileEnv = EnvPrefix + "CONFIG"
+)
+
+// AddFlags registers FileFlag and one flag per setting on fs. Each setting's
+// flag defaults to its value in Default() and its usage names its
+// environment variable, so fs.FlagUsages documents every setting.
+func AddFlags(fs *pflag.FlagSet) {
+	fs.String(FileFlag, "", "read settings from this YAML `file` (env "+FileEnv+")")
+	for _, s := range settings() {
+		usage := s.Help + " (env " + s.Env + ")"
+		switch s.kind {
+		case kindString:
+			fs.String(s.Flag, s.Default.(string), usage)
+		case kindBool:
+			fs.Bool(s.Flag, s.Default.(bool), usage)
+		case kindInt:
+			fs.Int(s.Flag, s.Default.(int), usage)
+		case kindInt64:
+			fs.Int64(s.Flag, s.Default.(int64), usage)
+		case kindFloat64:
+			fs.Float64(s.Flag, s.Default.(float64), usage)
+		case kindDuration:
+			fs.Duration(s.Flag, s.Default.(time.Duration), usage)
+		case kindStrings:
+			fs.StringSlice(s.Flag, s.Default.([]string), usage)
+		}
+		// Show defaults as they would be typed: "15m", not "15m0s";
+		// "/eureka,/eureka/v2", not "[/eureka,/eureka/v2]". DefValue is
+		// only ever displayed.
+		if s.kind == kindDuration || s.kind == kindStrings {
+			fs.Lookup(s.Flag).DefValue = s.DefaultString()
+		}
+	}
+}
+
+// Load parses args as eurekad's flags (see AddFlags) and returns the
+// settings from Default(), the YAML file, the environment and the flags, in
+// increasing order of precedence. environ is in the form of os.Environ. It
+// is LoadFlags with a flag set of its own; positional arguments are an
+// error.
+func Load(args, environ []string) (Config, []string, error) {
+	fs := pflag.NewFlagSet("eurekad", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return LoadFlags(fs, environ)
+}
+
+// LoadFlags returns the effective settings given fs, a flag set prepared by
+// AddFlags and already parsed, and environ, the environment in the form of
+// os.Environ.
+//
+// Precedence, lowest first: Default(); the YAML file named by FileFlag or
+// else by FileEnv; EUREKAD_* environment variables; flags that were set on
+// the command line. An empty environment variable counts as unset.
+//
+// Unknown keys in the file, values of the wrong type anywhere and settings
+// that fail Validate are errors naming the key (or variable) and the value.
+// An EUREKAD_* variable that matches no setting is not an error: it comes
+// back as a warning, for the caller to log.
+//
+// The returned Config has HTTP.Addr set to Addr.
+func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
+	env := environMap(environ)
+	k := koanf.NewWithConf(koanf.Conf{Delim: ".", StrictMerge: true})
+
+	defaults := make(map[string]any, len(settings()))
+	for _, s := range settings() {
+		defaults[s.Key] = s.Default
+	}
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
+		return Config{}, nil, fmt.Errorf("config: defaults: %w", err)
+	}
+
+	if path := FilePath(fs, environ); path != "" {
+		m, err := readFile(path)
+		if err != nil {
+			return Config{}, nil, err
+		}
+		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+			return Config{}, nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+
+	m, warnings, err := readEnv(env)
+	if err != nil {
+		return Config{}, warnings, err
+	}
+	if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+		return Config{}, warnings, fmt.Errorf("config: environment: %w", err)
+	}
+
+	byFlag := table().byFlag
+	flags := posflag.ProviderWithFlag(fs, ".", k, func(f *pflag.Flag) (string, any) {
+		s := byFlag[f.Name]
+		if s == nil || !f.Changed {
+			return "", nil // not a setting, or left at its default
+		}
+		return s.Key, posflag.FlagVal(fs, f)
+	})
+	if err := k.Load(flags, nil); err != nil {
+		return Config{}, warnings, fmt.Errorf("config: flags: %w", err)
+	}
+
+	cfg := Default()
+	// Every value in k already has its field's type (or string for a
+	// custom string type), so the decoder needs no hooks and no weak typing.
+	err = k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{
+		Tag:           "config",
+		DecoderConfig: &mapstructure.DecoderConfig{ErrorUnused: true},
+	})
+	if err != nil {
+		return Config{}, warnings, fmt.Errorf("config: %w", err)
+	}
+	cfg.HTTP.Addr = cfg.Addr
+	if err := cfg.Validate(); err != nil {
+		return Config{}, warnings, err
+	}
+	return cfg, warnings, nil
+}
+
+// FilePath returns the config file LoadFlags reads: the value of FileFlag if
+// it was set on fs, else the FileEnv variable in environ, else "" (no file).
+func FilePath(fs *pflag.FlagSet, environ []string) string {
+	if f := fs.Lookup(FileFlag); f != nil && f.Changed {
+		return f.Value.String()
+	}
+	return environMap(environ)[FileEnv]
+}
+
+// readFile reads a YAML config file into a flat map from key to a value of
+// the setting's canonical type.
+func readFile(path string) (map[string]any, error) {
+	fk := koanf.New(".")
+	if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	raw := fk.All()
+	keys := make([]string, 0, len(raw))
+	for key := range raw {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+
+	idx := table()
+	out := make(map[string]any, len(raw))
+	var errs []error
+	mapped := map[string]bool{} // settings given a mapping, already reported
+	for _, key := range keys {
+		val := raw[key]
+		s := idx.byKey[key]
+		switch {
+		case s != nil && val == nil:
+			errs = append(errs, fmt.Errorf("%s: no value (delete the line to keep the default, %s)", key, s.DefaultString()))
+		case s != nil:
+			v, err := s.coerce(val)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				continue
+			}
+			out[key] = v
+		case idx.sections[key]:
+			// "registry:" with nothing under it, or "registry: {}".
+			if m, ok := val.(map[string]any); val == nil || ok && len(m) == 0 {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s: is a section and holds settings, not a value (%v)", key, val))
+		case settingPrefix(key) != "":
+			// koanf flattened a mapping given where a value belongs.
+			if p := settingPrefix(key); !mapped[p] {
+				mapped[p] = true
+				errs = append(errs, fmt.Errorf("%s: a mapping is not a %s value", p, idx.byKey[p].Type))
+			}
+		default:
+			msg := fmt.Sprintf("unknown key %q", key)
+			if hint := suggest(key, settingKeys()); hint != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", hint)
+			}
+			errs = append(errs, errors.New(msg))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config file %s: %w", path, joinErrors(errs))
+	}
+	return out, nil
+}
+
+// settingPrefix returns the setting whose key is a dotted prefix of key, or
+// "" if there is none.
+func settingPrefix(key string) string {
+	for i := len(key) - 1; i > 0; i-- {
+		if key[i] == '.' && table().byKey[key[:i]] != nil {
+			return key[:i]
+		}
+	}
+	return ""
+}
+
+// readEnv picks the EUREKAD_* variables out of env and converts them to a
+// flat map from key to value. Variables that match no setting become
+// warnings.
+func readEnv(env map[string]string) (map[string]any, []string, error) {
+	names := make([]string, 0, len(env))
+	for name := range env {
+		if strings.HasPrefix(name, EnvPrefix) && name != FileEnv {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+
+	byEnv := table().byEnv
+	out := map[string]any{}
+	var warnings []string
+	var errs []error
+	for _, name := range names {
+		s := byEnv[name]
+		if s == nil {
+			msg := fmt.Sprintf("environment variable %s matches no setting and is ignored", name)
+			if hint := suggest(name, settingEnvs()); hint != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", hint)
+			}
+			warnings = append(warnings, msg)
+			continue
+		}
+		value := env[name]
+		if value == "" {
+			continue
+		}
+		v, err := s.parse(value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("environment variable %s (%s): %w", name, s.Key, err))
+			continue
+		}
+		out[s.Key] = v
+	}
+	if len(errs) > 0 {
+		return nil, warnings, joinErrors(errs)
+	}
+	return out, warnings, nil
+}
+
+// environMap turns os.Environ-style "NAME=value" entries into a map; a later
+// entry wins over an earlier one with the same name.
+func environMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if ok && name != "" {
+			m[name] = value
+		}
+	}
+	return m
+}
+
+func settingKeys() []string {
+	var out []string
+	for _, s := range settings() {
+		out = append(out, s.Key)
+	}
+	return out
+}
+
+func settingEnvs() []string {
+	out := []string{FileEnv}
+	for _, s := range settings() {
+		out = append(out, s.Env)
+	}
+	return out
+}
+
+// joinErrors is errors.Join, except that a single error comes back as is.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,197 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// rule checks one setting's value (in its canonical type) and describes
+// what is wrong with it.
+type rule func(v any) error
+
+// rules holds the checks Validate applies, by key. A test requires a rule
+// for every numeric and duration setting, so that a new one cannot be added
+// without deciding which values make sense.
+var rules = map[string]rule{
+	"addr":             hostPort,
+	"shutdown_timeout": positive,
+	"log.level":        logLevel,
+	"log.format":       oneOfFold("text", "json"),
+
+	"http.base_paths":          basePaths,
+	"http.max_body_bytes":      positive,
+	"http.max_header_bytes":    positive,
+	"http.read_header_timeout": positive,
+	"http.read_timeout":        positive,
+	"http.write_timeout":       positive,
+	"http.idle_timeout":        positive,
+
+	"registry.renewal_percent_threshold":                 fraction,
+	"registry.expected_client_renewal_interval":          positive,
+	"registry.renewal_threshold_update_interval":         positive,
+	"registry.expected_number_of_clients_sending_renews": notNegative,
+	"registry.default_open_for_traffic_count":            notNegative,
+	"registry.wait_time_when_sync_empty":                 notNegative,
+	"registry.eviction_interval":                         positive,
+	"registry.delta_retention":                           positive,
+	"registry.delta_retention_sweep_interval":            positive,
+	"registry.override_expiry":                           positive,
+
+	"cache.mode":                 oneOf("fresh", "eureka"),
+	"cache.min_rebuild_interval": notNegative,
+	"cache.auto_expiration":      positive,
+	"cache.update_interval":      positive,
+	"cache.max_entries":          positive,
+}
+
+// Validate reports every setting in c whose value cannot work, each error
+// naming the key and the value; nil if all are usable. When its own checks
+// pass it also applies the Validate methods of the packages that own the
+// options (cache.Options.Validate).
+func (c Config) Validate() error {
+	cv := reflect.ValueOf(c)
+	var errs []error
+	for _, s := range settings() {
+		if r := rules[s.Key]; r != nil {
+			if err := r(s.get(cv)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		if err := c.Cache.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return joinErrors(errs)
+}
+
+// quote formats a value for an error message: strings quoted, the rest as
+// they would be typed.
+func quote(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case []string:
+		return fmt.Sprintf("%q", v)
+	}
+	return formatValue(v)
+}
+
+func positive(v any) error {
+	switch n := v.(type) {
+	case time.Duration:
+		if n > 0 {
+			return nil
+		}
+	case int:
+		if n > 0 {
+			return nil
+		}
+	case int64:
+		if n > 0 {
+			return nil
+		}
+	case float64:
+		if n > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s must be more than zero", quote(v))
+}
+
+func notNegative(v any) error {
+	switch n := v.(type) {
+	case time.Duration:
+		if n >= 0 {
+			return nil
+		}
+	case int:
+		if n >= 0 {
+			return nil
+		}
+	case int64:
+		if n >= 0 {
+			return nil
+		}
+	case float64:
+		if n >= 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s must not be negative", quote(v))
+}
+
+func fraction(v any) error {
+	if f, ok := v.(float64); ok && f > 0 && f <= 1 {
+		return nil
+	}
+	return fmt.Errorf("%s is not a fraction in (0, 1], such as 0.85", quote(v))
+}
+
+func oneOf(allowed ...string) rule {
+	return func(v any) error {
+		if slices.Contains(allowed, v.(string)) {
+			return nil
+		}
+		return fmt.Errorf("%s is not %s", quote(v), orList(allowed))
+	}
+}
+
+func oneOfFold(allowed ...string) rule {
+	return func(v any) error {
+		if slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, v.(string)) }) {
+			return nil
+		}
+		return fmt.Errorf("%s is not %s", quote(v), orList(allowed))
+	}
+}
+
+func logLevel(v any) error {
+	_, err := LogConfig{Level: v.(string)}.SlogLevel()
+	return err
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+func hostPort(v any) error {
+	if _, port, err := net.SplitHostPort(v.(string)); err == nil && port != "" {
+		return nil
+	}
+	return fmt.Errorf("%s is not a host:port listen address, such as :8761 or 127.0.0.1:8761", quote(v))
+}
+
+func basePaths(v any) error {
+	paths := v.([]string)
+	if len(paths) == 0 {
+		return fmt.Errorf("the list is empty; the Eureka API needs at least one prefix, such as /eureka")
+	}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("%q does not start with /", p)
+		}
+		if strings.ContainsAny(p, "?# \t") {
+			return fmt.Errorf("%q is not a URL path", p)
+		}
+		norm := strings.TrimRight(p, "/")
+		if seen[norm] {
+			return fmt.Errorf("%q appears twice", p)
+		}
+		seen[norm] = true
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// WriteYAML writes c to w as a YAML config file with every setting, in
+// Config field order and with the keys LoadFlags reads, so that loading the
+// output gives c back. Durations are written as "30s" or "15m". With
+// withHelp, each section and setting is preceded by a comment carrying its
+// help text and default.
+func WriteYAML(w io.Writer, c Config, withHelp bool) error {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	maps := map[string]*yaml.Node{"": root} // dotted prefix → its mapping node
+	for _, s := range settings() {
+		parts := strings.Split(s.Key, ".")
+		parent := root
+		for i, part := range parts[:len(parts)-1] {
+			prefix := strings.Join(parts[:i+1], ".")
+			m := maps[prefix]
+			if m == nil {
+				m = &yaml.Node{Kind: yaml.MappingNode}
+				key := &yaml.Node{Kind: yaml.ScalarNode, Value: part}
+				if withHelp && i == 0 {
+					key.HeadComment = SectionTitle(prefix)
+				}
+				parent.Content = append(parent.Content, key, m)
+				maps[prefix] = m
+			}
+			parent = m
+		}
+
+		v := s.Value(c)
+		if d, ok := v.(time.Duration); ok {
+			v = formatDuration(d)
+		}
+		var val yaml.Node
+		if err := val.Encode(v); err != nil {
+			return fmt.Errorf("config: encode %s: %w", s.Key, err)
+		}
+		key := &yaml.Node{Kind: yaml.ScalarNode, Value: parts[len(parts)-1]}
+		if withHelp {
+			key.HeadComment = fmt.Sprintf("%s (default %s)", s.Help, defaultForComment(s))
+		}
+		parent.Content = append(parent.Content, key, &val)
+	}
+
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return fmt.Errorf("config: write YAML: %w", err)
+	}
+	return enc.Close()
+}
+
+// defaultForComment formats a default for a YAML comment, where an empty
+// string or list must still be visible.
+func defaultForComment(s Setting) string {
+	switch v := s.Default.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case []string:
+		if len(v) == 0 {
+			return "[]"
+		}
+	}
+	return s.DefaultString()
+}

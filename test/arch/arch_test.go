@@ -1,0 +1,73 @@
+// Package arch checks the import rules of the module layout
+// (style.md §3): dependencies point one way,
+// cmd → httpd/plugins/storage/core → sdk → stdlib.
+package arch
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/eurekad/eurekad"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+// rules maps a package prefix to the module packages it must not import.
+var rules = []struct {
+	prefix    string
+	forbidden []string
+	stdlib    bool // only the standard library (and the listed allowances) outside the module
+}{
+	{prefix: "sdk/eureka", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd", "sdk/client", "sdk/plugin"}, stdlib: true},
+	{prefix: "sdk/", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd"}},
+	{prefix: "core/", forbidden: []string{"httpd", "storage", "plugins", "cmd"}},
+	{prefix: "storage/", forbidden: []string{"core", "httpd", "plugins", "cmd"}},
+	{prefix: "plugins/", forbidden: []string{"core", "httpd", "cmd"}},
+	{prefix: "httpd", forbidden: []string{"cmd", "storage", "plugins"}},
+	{prefix: "examples/", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd"}},
+}
+
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		for _, r := range rules {
+			if !strings.HasPrefix(rel, r.prefix) {
+				continue
+			}
+			checked++
+			for _, imp := range p.Imports {
+				irel, inModule := strings.CutPrefix(imp, module+"/")
+				if !inModule {
+					if r.stdlib && strings.Contains(strings.Split(imp, "/")[0], ".") {
+						t.Errorf("%s imports %s: only the standard library is allowed", p.ImportPath, imp)
+					}
+					continue
+				}
+				for _, f := range r.forbidden {
+					if irel == f || strings.HasPrefix(irel, f+"/") {
+						t.Errorf("%s imports %s, against the layout's import direction", p.ImportPath, imp)
+					}
+				}
+			}
+			break
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no package checked: the rules no longer match the layout")
+	}
+}
