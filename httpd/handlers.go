@@ -280,28 +280,31 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 		return
 	}
 	h := w.Header()
-	ct := contentXML
 	if k.Format == cache.JSON {
-		ct = contentJSON
+		h["Content-Type"] = jsonHeader
+	} else {
+		h["Content-Type"] = xmlHeader
 	}
-	h["Content-Type"] = []string{ct}
 	h["Vary"] = varyHeader
-	body, etag := p.Raw, p.ETag
+	rep := p.Plain()
 	if gzipOK && acceptsGzip(r) {
-		body, etag = p.Gzip(), p.GzipETag()
+		rep = p.Gzip()
 		h["Content-Encoding"] = gzipHeader
 	}
-	h["Etag"] = []string{etag}
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+	h["Etag"] = rep.ETag
+	if etagMatches(r.Header.Get("If-None-Match"), rep.ETag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = rep.Length
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	w.Write(rep.Body)
 }
 
+// Header values shared by every cached response; net/http only reads them.
 var (
+	jsonHeader = []string{contentJSON}
+	xmlHeader  = []string{contentXML}
 	varyHeader = []string{"Accept, Accept-Encoding"}
 	gzipHeader = []string{"gzip"}
 )

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -390,4 +391,33 @@ func TestEscapedInstanceID(t *testing.T) {
 	s.expect("GET", "/eureka/apps/ORDERS/orders%2F1%20a", "", 200)
 	s.expect("PUT", "/eureka/v2/apps/ORDERS/orders%2F1%20a/", "", 200)
 	s.expect("DELETE", "/eureka/apps/ORDERS/orders%2F1%20a", "", 200)
+}
+
+// BenchmarkFullFetchHTTP serves GET apps from the cache with gzip, as the
+// Java client asks for it, over a registry of 1,000 instances.
+func BenchmarkFullFetchHTTP(b *testing.B) {
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	c, _ := cache.New(reg, nil)
+	h := New(reg, c, nil).Handler()
+	for i := 0; i < 1000; i++ {
+		body := strings.Replace(springBody, `"instanceId":"10.0.0.5:orders:8080"`, `"instanceId":"i`+strconv.Itoa(i)+`"`, 1)
+		req := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(body))
+		req.Header.Set("Content-Type", jsonCT)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	get := httptest.NewRequest("GET", "/eureka/apps/", nil)
+	get.Header.Set("Accept", jsonCT)
+	get.Header.Set("Accept-Encoding", "gzip")
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, get)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.h = http.Header{}
+		h.ServeHTTP(w, get)
+	}
+	if w.code != http.StatusOK {
+		b.Fatalf("GET apps answered %d", w.code)
+	}
 }

@@ -83,30 +83,41 @@ type Payload struct {
 	version uint64 // registry version the payload was built from
 	built   time.Time
 
+	plain  Representation
 	gzOnce sync.Once
-	gz     []byte
+	gz     Representation
 }
 
-// Gzip returns Raw compressed with gzip, computed on first use.
-func (p *Payload) Gzip() []byte {
+// Representation is one encoding of a payload with the values of its
+// ETag and Content-Length headers, computed once so serving allocates
+// nothing per request. Treat every field as read-only.
+type Representation struct {
+	Body   []byte
+	ETag   []string
+	Length []string
+}
+
+func newRepresentation(body []byte, etag string) Representation {
+	return Representation{Body: body, ETag: []string{etag}, Length: []string{strconv.Itoa(len(body))}}
+}
+
+// Plain returns the uncompressed representation.
+func (p *Payload) Plain() *Representation { return &p.plain }
+
+// Gzip returns the gzip representation, compressed on first use. Its
+// entity tag differs from the plain one's, as a strong tag must.
+func (p *Payload) Gzip() *Representation {
 	p.gzOnce.Do(func() {
-		if len(p.Raw) == 0 {
-			return
-		}
 		var b bytes.Buffer
-		b.Grow(len(p.Raw) / 6)
-		w := gzip.NewWriter(&b)
-		w.Write(p.Raw)
-		w.Close()
-		p.gz = b.Bytes()
+		if len(p.Raw) > 0 {
+			b.Grow(len(p.Raw) / 6)
+			w := gzip.NewWriter(&b)
+			w.Write(p.Raw)
+			w.Close()
+		}
+		p.gz = newRepresentation(b.Bytes(), p.ETag[:len(p.ETag)-1]+`-gzip"`)
 	})
-	return p.gz
-}
-
-// GzipETag is the entity tag of the gzip representation: a different
-// representation needs a different strong tag.
-func (p *Payload) GzipETag() string {
-	return p.ETag[:len(p.ETag)-1] + `-gzip"`
+	return &p.gz
 }
 
 // Cache is the response cache. Its methods are safe for concurrent use.
@@ -303,6 +314,7 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	// The tag is derived from the bytes, so an unchanged payload keeps its
 	// tag across registry versions and pollers keep getting 304.
 	p.ETag = `"` + strconv.FormatUint(crc64.Checksum(p.Raw, crcTable), 36) + `"`
+	p.plain = newRepresentation(p.Raw, p.ETag)
 	return p
 }
 
