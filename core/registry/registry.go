@@ -116,6 +116,9 @@ func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
 	if in.Status == "" {
 		in.Status = eureka.StatusUp
 	}
+	// Only a server's own instance is the coordinating one; a registrant's
+	// claim is ignored, as Eureka recomputes it on output.
+	in.IsCoordinatingDiscoveryServer = false
 	id := in.ID()
 	isNew := r.register(in, id, replication, now)
 	r.recent.addRegistered(now, in.App, id)
@@ -253,7 +256,7 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 	switch {
 	case args.LastDirtyTimestamp > stored:
 		if args.Replication && args.OverriddenStatus != "" && args.OverriddenStatus != eureka.StatusUnknown {
-			r.storeOverride(id, args.OverriddenStatus, now)
+			r.storeOverride(l, args.OverriddenStatus, now)
 		}
 		return RenewNotFound, nil
 	case args.LastDirtyTimestamp < stored && args.Replication:
@@ -262,12 +265,17 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 	return RenewOK, nil
 }
 
-func (r *Registry) storeOverride(id string, st eureka.Status, now int64) {
+// storeOverride keeps a peer's override for l and notes it on the instance,
+// silently as Eureka does: the status follows on the next renewal.
+func (r *Registry) storeOverride(l *lease, st eureka.Status, now int64) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	o := &override{status: st}
 	o.lastAccess.Store(now)
-	r.overrides[id] = o
-	r.mu.Unlock()
+	r.overrides[l.id] = o
+	c := l.instance.Load().Clone()
+	c.OverriddenStatus = st
+	l.instance.Store(c)
 }
 
 // lookup finds a lease; the caller holds mu.

@@ -71,13 +71,18 @@ func mustGet(t *testing.T, r *Registry, app, id string) *eureka.InstanceInfo {
 func TestRegisterRenewCancel(t *testing.T) {
 	r, clk := newTestRegistry(t, nil)
 	v0 := r.Version()
-	r.Register(inst("orders", "i1", eureka.StatusUp), false)
+	first := inst("orders", "i1", eureka.StatusUp)
+	first.IsCoordinatingDiscoveryServer = true
+	r.Register(first, false)
 	if r.Version() == v0 {
 		t.Fatal("register did not move the version")
 	}
 	in := mustGet(t, r, "ORDERS", "i1")
 	if in.App != "ORDERS" || in.ActionType != eureka.ActionAdded || in.Status != eureka.StatusUp {
 		t.Fatalf("registered instance = %+v", in)
+	}
+	if in.IsCoordinatingDiscoveryServer {
+		t.Error("a registrant's coordinating-server claim was kept")
 	}
 	if in.LastDirtyTimestamp != clk.Now().UnixMilli() {
 		t.Errorf("missing lastDirtyTimestamp not set to now: %d", in.LastDirtyTimestamp)
@@ -307,7 +312,7 @@ func TestReplicatedRenewStoresOverrideSilently(t *testing.T) {
 	if res != RenewNotFound {
 		t.Fatalf("renew = %v, want RenewNotFound", res)
 	}
-	if r.Overrides()["i1"] != eureka.StatusOutOfService {
+	if r.Overrides()["i1"] != eureka.StatusOutOfService || mustGet(t, r, "A", "i1").OverriddenStatus != eureka.StatusOutOfService {
 		t.Fatal("peer override not stored")
 	}
 	// The next renewal applies it without a delta entry or a version change

@@ -1,0 +1,218 @@
+'use strict';
+
+// Drives the real eureka-js-client against a running eurekad.
+//
+// Configuration comes from the environment (set by test/e2e):
+//   EUREKA_HOST, EUREKA_PORT, EUREKA_SERVICE_PATH (default /eureka/apps/),
+//   JS_APP (application name), JS_VIP (vipAddress).
+//
+// Scenario: client A registers, heartbeats and fetches the full registry;
+// client B registers; A learns about B through deltas; B deregisters; A
+// learns that through deltas too. Then the script prints
+//   {"phase":"ready",...}
+// on stdout and waits for a line on stdin, so the Go test can inspect the
+// server while A is still registered and heartbeating. After that line A
+// stops (deregisters) and the script prints
+//   {"phase":"done","ok":true|false,...}
+// and exits 0 only if every step succeeded. Client logs go to stderr.
+
+const { Eureka } = require('eureka-js-client');
+const readline = require('readline');
+
+const env = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') {
+    if (dflt === undefined) throw new Error(`missing environment variable ${name}`);
+    return dflt;
+  }
+  return v;
+};
+
+const host = env('EUREKA_HOST', '127.0.0.1');
+const port = Number(env('EUREKA_PORT'));
+const servicePath = env('EUREKA_SERVICE_PATH', '/eureka/apps/');
+const app = env('JS_APP', 'jsclient-e2e');
+const vip = env('JS_VIP', 'jsclient-e2e.vip');
+const deadlineMs = 45000;
+
+const summary = {
+  phase: 'ready',
+  app: app.toUpperCase(),
+  vip,
+  instanceA: `js-a-${port}.e2e.local`,
+  instanceB: `js-b-${port}.e2e.local`,
+  events: { A: {}, B: {} },
+  requests: { A: [], B: [] },
+  clientErrors: [],
+  steps: [],
+};
+
+// A logger on stderr that also keeps the client's errors and the warnings
+// that mean a request failed, so they fail the scenario.
+function makeLogger(name) {
+  const failureWarnings = [/FAILED/, /^Error /, /Unknown delta actionType/, /request failed/];
+  const log = (level) => (...args) => {
+    const text = args.map((a) => (a instanceof Error ? a.stack : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    process.stderr.write(`[${name} ${level}] ${text}\n`);
+    if (level === 'error' || (level === 'warn' && failureWarnings.some((re) => re.test(text)))) {
+      summary.clientErrors.push(`${name}: ${text}`);
+    }
+  };
+  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), level() {} };
+}
+
+function instanceConfig(hostName, ipAddr, portNumber) {
+  return {
+    app,
+    hostName,
+    ipAddr,
+    port: { $: portNumber, '@enabled': true },
+    vipAddress: vip,
+    statusPageUrl: `http://${hostName}:${portNumber}/info`,
+    healthCheckUrl: `http://${hostName}:${portNumber}/health`,
+    homePageUrl: `http://${hostName}:${portNumber}/`,
+    dataCenterInfo: {
+      '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo',
+      name: 'MyOwn',
+    },
+    metadata: { client: 'eureka-js-client', 'e2e.run': String(port) },
+  };
+}
+
+function makeClient(name, instance, eurekaOverrides) {
+  const client = new Eureka({
+    logger: makeLogger(name),
+    // Keep the client from reading eureka-client*.yml from the cwd.
+    cwd: __dirname,
+    filename: 'no-such-eureka-config',
+    shouldUseDelta: true,
+    // Records every request the client makes (method and path below servicePath).
+    requestMiddleware: (opts, done) => {
+      summary.requests[name].push(`${(opts.method || 'GET').toUpperCase()} ${opts.uri}`);
+      done(opts);
+    },
+    instance,
+    eureka: Object.assign({
+      host,
+      port,
+      servicePath,
+      maxRetries: 1,
+      requestRetryDelay: 100,
+      heartbeatInterval: 100,
+      registryFetchInterval: 200,
+    }, eurekaOverrides),
+  });
+  for (const ev of ['started', 'registered', 'deregistered', 'heartbeat', 'registryUpdated']) {
+    client.on(ev, () => { summary.events[name][ev] = (summary.events[name][ev] || 0) + 1; });
+  }
+  return client;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const call = (fn) => new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+const hostNames = (list) => list.map((i) => i.hostName).sort();
+
+// waitFor polls cond (which may fetch) until it returns true.
+async function waitFor(what, cond, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) {
+      summary.steps.push(what);
+      return;
+    }
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(50);
+  }
+}
+
+function count(name, method, uri) {
+  return summary.requests[name].filter((r) => r === `${method} ${uri}`).length;
+}
+
+async function run() {
+  const a = makeClient('A', instanceConfig(summary.instanceA, '127.0.0.11', 8080), {});
+  const b = makeClient('B', instanceConfig(summary.instanceB, '127.0.0.12', 8081), {
+    fetchRegistry: false,
+    heartbeatInterval: 1000,
+  });
+
+  // A: register (204), start heartbeats and the full fetch.
+  await call((cb) => a.start(cb));
+  summary.steps.push('A started');
+
+  // A's own instance shows up in its cache (the first fetch may have run
+  // before the registration was visible; later fetches are deltas).
+  await waitFor('A sees itself', async () => {
+    await call((cb) => a.fetchRegistry(cb));
+    return hostNames(a.getInstancesByAppId(app)).includes(summary.instanceA);
+  });
+
+  await waitFor('A sent at least 3 heartbeats', async () => (summary.events.A.heartbeat || 0) >= 3);
+
+  // B registers; A must learn about it from deltas only.
+  const fullFetchesBeforeB = count('A', 'GET', '');
+  await call((cb) => b.start(cb));
+  summary.steps.push('B started');
+  await waitFor('A sees B by app and VIP via delta', async () => {
+    await call((cb) => a.fetchRegistry(cb));
+    return hostNames(a.getInstancesByAppId(app)).includes(summary.instanceB) &&
+      hostNames(a.getInstancesByVipAddress(vip)).join() === [summary.instanceA, summary.instanceB].sort().join();
+  });
+  if (count('A', 'GET', '') !== fullFetchesBeforeB) {
+    throw new Error('A did a full registry fetch after its first one; expected deltas only');
+  }
+
+  // B deregisters (200); A's delta removes it from the VIP cache. (The
+  // client's app-cache removal has an index bug, so only the VIP cache is
+  // a reliable view of deletions.)
+  await call((cb) => b.stop(cb));
+  summary.steps.push('B stopped');
+  await waitFor('A sees B gone from the VIP via delta', async () => {
+    await call((cb) => a.fetchRegistry(cb));
+    return hostNames(a.getInstancesByVipAddress(vip)).join() === summary.instanceA;
+  });
+
+  summary.deltaFetches = count('A', 'GET', 'delta');
+  summary.fullFetches = count('A', 'GET', '');
+  // Once A has the full registry it must use deltas only. (Under load the
+  // interval fetch can overlap the first full fetch, so several full
+  // fetches may come before the first delta.)
+  const firstDelta = summary.requests.A.indexOf('GET delta');
+  summary.fullFetchesAfterFirstDelta = summary.requests.A.slice(firstDelta).filter((r) => r === 'GET ').length;
+  summary.ok = summary.clientErrors.length === 0;
+  if (!summary.ok) throw new Error('client reported errors');
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+
+  // Wait for the Go test to inspect the server.
+  await new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: process.stdin });
+    rl.once('line', () => { resolve(); rl.close(); });
+    rl.once('close', () => reject(new Error('stdin closed before the go-ahead')));
+  });
+
+  const heartbeatsBeforeStop = summary.events.A.heartbeat || 0;
+  await call((cb) => a.stop(cb));
+  summary.steps.push('A stopped');
+  summary.phase = 'done';
+  summary.heartbeatsBeforeStop = heartbeatsBeforeStop;
+  summary.ok = summary.clientErrors.length === 0;
+  if (!summary.ok) throw new Error('client reported errors');
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+const timer = setTimeout(() => {
+  fail(new Error(`scenario did not finish within ${deadlineMs} ms`));
+}, deadlineMs);
+
+function fail(err) {
+  summary.phase = 'done';
+  summary.ok = false;
+  summary.error = String(err && err.stack ? err.stack : err);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exit(1);
+}
+
+run().then(() => {
+  clearTimeout(timer);
+  process.exit(0);
+}, fail);
