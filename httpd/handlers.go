@@ -1,7 +1,9 @@
 package httpd
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,6 +65,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		parseError(w, format, err)
 		return
 	}
+	if d := in.DataCenterInfo; d != nil && !knownDataCenter(d.Name) {
+		// Java's reader fails on any other name, so Eureka answers this
+		// as an unparseable body; clients would fail on it too.
+		parseError(w, format, fmt.Errorf("dataCenterInfo name %q is not MyOwn, Amazon or Netflix", d.Name))
+		return
+	}
 	if msg := validate(in, appVar(r)); msg != "" {
 		textError(w, http.StatusBadRequest, msg)
 		return
@@ -91,9 +99,11 @@ func parseError(w http.ResponseWriter, f bodyFormat, err error) {
 	}
 	w.Header().Set("Content-Type", contentJSON)
 	w.WriteHeader(http.StatusBadRequest)
+	// json.Marshal, not strconv.Quote: the detail can echo any byte, and
+	// Go's escapes are not all valid JSON.
+	detail, _ := json.Marshal(err.Error())
 	b := []byte(`{"error":"cannot parse request body","detail":`)
-	b = strconv.AppendQuote(b, err.Error())
-	w.Write(append(b, '}'))
+	w.Write(append(append(b, detail...), '}'))
 }
 
 func appendXMLText(b []byte, s string) []byte {
@@ -132,6 +142,14 @@ func validate(in *eureka.InstanceInfo, pathApp string) string {
 		return "Missing dataCenterInfo Name"
 	}
 	return ""
+}
+
+func knownDataCenter(name string) bool {
+	switch name {
+	case "", eureka.DataCenterMyOwn, eureka.DataCenterAmazon, eureka.DataCenterNetflix:
+		return true
+	}
+	return false
 }
 
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }

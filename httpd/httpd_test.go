@@ -152,6 +152,10 @@ func TestRegisterXMLAndValidation(t *testing.T) {
 		t.Fatalf("XML parse error body = %s", w.Body.String())
 	}
 	s.expect("POST", "/eureka/apps/x", springBody, 415, "Content-Type", "text/plain")
+	w = s.expect("POST", "/eureka/apps/x", `{"instance":{"hostName":"h","app":"x","ipAddr":"1.2.3.4","dataCenterInfo":{"name":"Moon"}}}`, 400, "Content-Type", jsonCT)
+	if !strings.Contains(w.Body.String(), `"detail":"dataCenterInfo name \"Moon\" is not MyOwn, Amazon or Netflix"`) {
+		t.Fatalf("unknown data centre: %s", w.Body.String())
+	}
 	// The bad requests left the registry as it was.
 	if s.reg.Size() != 1 {
 		t.Fatalf("registry size %d after bad requests", s.reg.Size())

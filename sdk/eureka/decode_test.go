@@ -351,6 +351,9 @@ func TestDecodeLenientJSON(t *testing.T) {
 		{"escapes and invalid UTF-8", "{\"hostName\":\"a\\\"b\\u2028\xff\"}", func(t *testing.T, in *InstanceInfo) {
 			eq(t, "HostName", in.HostName, "a\"b\u2028\uFFFD")
 		}},
+		{"byte order mark", "\uFEFF {\"hostName\":\"h\"}", func(t *testing.T, in *InstanceInfo) {
+			eq(t, "HostName", in.HostName, "h")
+		}},
 		{"wrapper wins", `{"instance":{"hostName":"inner"},"hostName":"outer"}`, func(t *testing.T, in *InstanceInfo) {
 			eq(t, "HostName", in.HostName, "inner")
 		}},
@@ -415,6 +418,7 @@ func TestDecodeErrors(t *testing.T) {
 		`<instance><hostName>h</instance>`,
 		`<instance><port>eighty</port></instance>`,
 		`<instance><countryId>x</countryId></instance>`,
+		`<instance><leaseInfo><durationInSecs>x</durationInSecs></leaseInfo></instance>`,
 		`<instance><lastDirtyTimestamp>99999999999999999999</lastDirtyTimestamp></instance>`,
 		`<instance></instance><instance></instance>`,
 		`<instance></instance>text`,
@@ -475,7 +479,7 @@ func TestDecodeLenientXML(t *testing.T) {
   <overriddenstatus>bogus</overriddenstatus>
   <port enabled="false"> 81 </port>
   <dataCenterInfo><name>amazon</name><metadata><instance-id>i-1</instance-id></metadata></dataCenterInfo>
-  <leaseInfo><renewalTimestamp>9</renewalTimestamp></leaseInfo>
+  <leaseInfo><renewalTimestamp>9</renewalTimestamp><durationInSecs>99999999999</durationInSecs><renewalIntervalInSecs>10</renewalIntervalInSecs></leaseInfo>
   <metadata><a_x0020_b>1</a_x0020_b><_x0031_st>2</_x0031_st><x><nested>n</nested>t</x><empty/></metadata>
   <actionType>Modified</actionType>
 </instance>`))
@@ -489,6 +493,7 @@ func TestDecodeLenientXML(t *testing.T) {
 	eq(t, "DataCenterInfo.Name", in.DataCenterInfo.Name, DataCenterAmazon)
 	eq(t, "ID()", in.ID(), "i-1")
 	eq(t, "LastRenewalTimestamp", in.LeaseInfo.LastRenewalTimestamp, 9)
+	eqLease(t, in.LeaseInfo, 10, 90) // out of range → default
 	eqMap(t, "Metadata", in.Metadata, map[string]string{"a b": "1", "1st": "2", "x": "t", "empty": ""})
 	eq(t, "ActionType", in.ActionType, ActionModified)
 }

@@ -239,14 +239,21 @@ func TestDecodeGolden(t *testing.T) {
 	}
 }
 
-// normalize puts a stored instance into the form a decoder returns after
-// the instance went through an encoder: what the wire cannot express
-// (sid "na", nil vs empty maps, zero country) takes the decoded form.
+// normalize puts a stored instance into the form the JSON decoder returns
+// after the instance went through the JSON encoder: what the wire cannot
+// express (sid "na", nil vs empty maps, zero country) takes the decoded
+// form, and the Spring Cloud instanceId derived from metadata appears.
 func normalize(in *InstanceInfo) *InstanceInfo {
+	in.InstanceID = emittedInstanceID(in)
+	return normalizeXML(in)
+}
+
+// normalizeXML is normalize for the XML encoder, which derives no
+// instanceId.
+func normalizeXML(in *InstanceInfo) *InstanceInfo {
 	if !emitSID(in.SID) {
 		in.SID = ""
 	}
-	in.InstanceID = emittedInstanceID(in)
 	in.Status = statusOrUnknown(in.Status)
 	in.OverriddenStatus = statusOrUnknown(in.OverriddenStatus)
 	if in.LeaseInfo == nil {

@@ -1,6 +1,7 @@
 package eureka
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -22,7 +23,8 @@ import (
 // A missing lastDirtyTimestamp is left 0: the Java server takes "now" at
 // parse time, and the registry does that when it stores the instance.
 func DecodeInstanceJSON(data []byte) (*InstanceInfo, error) {
-	if err := expectJSONObject(data); err != nil {
+	data, err := jsonObjectBody(data)
+	if err != nil {
 		return nil, malformed("instance JSON", err)
 	}
 	var root struct {
@@ -47,7 +49,8 @@ func DecodeInstanceJSON(data []byte) (*InstanceInfo, error) {
 // object. "instance" may be an array or, as older servers wrote it, a
 // single object.
 func DecodeApplicationJSON(data []byte) (*Application, error) {
-	if err := expectJSONObject(data); err != nil {
+	data, err := jsonObjectBody(data)
+	if err != nil {
 		return nil, malformed("application JSON", err)
 	}
 	var root struct {
@@ -73,7 +76,8 @@ func DecodeApplicationJSON(data []byte) (*Application, error) {
 // versions__delta a string or a number, and the old shapes of pre-1.1
 // servers (ports as "7101" strings) are accepted.
 func DecodeApplicationsJSON(data []byte) (*Applications, error) {
-	if err := expectJSONObject(data); err != nil {
+	data, err := jsonObjectBody(data)
+	if err != nil {
 		return nil, malformed("applications JSON", err)
 	}
 	var root struct {
@@ -94,14 +98,16 @@ func DecodeApplicationsJSON(data []byte) (*Applications, error) {
 	return apps, nil
 }
 
-// expectJSONObject rejects documents that are not an object (null, arrays,
-// scalars), which encoding/json would otherwise accept or half-decode.
-func expectJSONObject(data []byte) error {
+// jsonObjectBody drops a UTF-8 byte order mark (Jackson accepts one) and
+// rejects documents that are not an object (null, arrays, scalars), which
+// encoding/json would otherwise accept or half-decode.
+func jsonObjectBody(data []byte) ([]byte, error) {
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	i := skipJSONSpace(data, 0)
 	if i < len(data) && data[i] == '{' {
-		return nil
+		return data, nil
 	}
-	return errors.New("expected a JSON object")
+	return nil, errors.New("expected a JSON object")
 }
 
 type jsonInstance struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -192,7 +193,7 @@ func typeError(b []byte, t reflect.Type) error {
 		case '"':
 			v = "string " + string(b)
 			if len(v) > 64 {
-				v = v[:64] + "…"
+				v = strings.ToValidUTF8(v[:64], "") + "…"
 			}
 		case '{':
 			v = "object"
@@ -250,14 +251,17 @@ func unquoteJSON(b []byte) (string, error) {
 		return "", errJSONSyntax
 	}
 	inner := b[1 : len(b)-1]
-	plain := true
+	plain, ascii := true, true
 	for _, c := range inner {
-		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+		if c == '\\' || c == '"' || c < 0x20 {
 			plain = false
 			break
 		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
 	}
-	if plain {
+	if plain && (ascii || utf8.Valid(inner)) {
 		return string(inner), nil
 	}
 	var s string

@@ -40,8 +40,16 @@ func trickyInstance() *InstanceInfo {
 	return in
 }
 
+// metadataIDInstance has no instanceId but a Spring Cloud metadata one.
+func metadataIDInstance() *InstanceInfo {
+	in := ordersInstance2()
+	in.InstanceID = ""
+	in.Metadata = map[string]string{"instanceId": "orders:1"}
+	return in
+}
+
 func TestRoundTripJSON(t *testing.T) {
-	for _, in := range []*InstanceInfo{trickyInstance(), paymentsInstance(), ordersInstance2()} {
+	for _, in := range []*InstanceInfo{trickyInstance(), paymentsInstance(), ordersInstance2(), metadataIDInstance()} {
 		want := normalize(in.Clone())
 		b := AppendInstanceJSONWrapped(nil, in)
 		if !json.Valid(b) {
@@ -62,8 +70,8 @@ func TestRoundTripJSON(t *testing.T) {
 }
 
 func TestRoundTripXML(t *testing.T) {
-	for _, in := range []*InstanceInfo{trickyInstance(), paymentsInstance(), ordersInstance2()} {
-		want := normalize(in.Clone())
+	for _, in := range []*InstanceInfo{trickyInstance(), paymentsInstance(), ordersInstance2(), metadataIDInstance()} {
+		want := normalizeXML(in.Clone())
 		b := AppendInstanceXML(nil, in)
 		got, err := DecodeInstanceXML(b)
 		if err != nil {
@@ -289,6 +297,9 @@ func TestEncodeInstanceIDRules(t *testing.T) {
 	in.Metadata = map[string]string{"instanceId": "10.0.0.6:orders:abc123"}
 	if b := AppendInstanceJSON(nil, in); !bytes.HasPrefix(b, []byte(`{"instanceId":"10.0.0.6:orders:abc123","hostName"`)) {
 		t.Errorf("Spring Cloud instanceId with host prefix: %s", b)
+	}
+	if b := AppendInstanceXML(nil, in); !bytes.HasPrefix(b, []byte("<instance>\n  <hostName>")) {
+		t.Errorf("XML derived an instanceId: %s", b)
 	}
 	in.Metadata = map[string]string{"instanceId": "  "}
 	if b := AppendInstanceJSON(nil, in); !bytes.HasPrefix(b, []byte(`{"hostName"`)) {

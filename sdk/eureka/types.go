@@ -1,6 +1,9 @@
 package eureka
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Status is an instance status as Eureka spells it on the wire.
 type Status string
@@ -229,7 +232,7 @@ func (c *StatusCounts) HashCode() string {
 		if n > 0 {
 			b.WriteString(string(hashOrder[i]))
 			b.WriteByte('_')
-			b.WriteString(itoa(int64(n)))
+			b.WriteString(strconv.Itoa(n))
 			b.WriteByte('_')
 		}
 	}
@@ -245,26 +248,4 @@ func (a *Applications) HashCode() string {
 		}
 	}
 	return c.HashCode()
-}
-
-func itoa(n int64) string {
-	var buf [20]byte
-	i := len(buf)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		buf[i] = '-'
-	}
-	return string(buf[i:])
 }

@@ -113,32 +113,32 @@ func charsetReader(label string, r io.Reader) (io.Reader, error) {
 type xmlText = *string
 
 type xmlInstance struct {
-	InstanceID                    string          `xml:"instanceId"`
-	HostName                      string          `xml:"hostName"`
-	App                           string          `xml:"app"`
-	IPAddr                        string          `xml:"ipAddr"`
-	SID                           string          `xml:"sid"`
-	Status                        xmlText         `xml:"status"`
-	OverriddenStatus              xmlText         `xml:"overriddenstatus"`
-	OverriddenStatusCamel         xmlText         `xml:"overriddenStatus"`
-	Port                          *xmlPort        `xml:"port"`
-	SecurePort                    *xmlPort        `xml:"securePort"`
-	CountryID                     string          `xml:"countryId"`
-	DataCenterInfo                *xmlDataCenter  `xml:"dataCenterInfo"`
-	LeaseInfo                     *xmlLease       `xml:"leaseInfo"`
-	Metadata                      xmlMetadata     `xml:"metadata"`
-	AppGroupName                  string          `xml:"appGroupName"`
-	HomePageURL                   string          `xml:"homePageUrl"`
-	StatusPageURL                 string          `xml:"statusPageUrl"`
-	HealthCheckURL                string          `xml:"healthCheckUrl"`
-	SecureHealthCheckURL          string          `xml:"secureHealthCheckUrl"`
-	VIPAddress                    string          `xml:"vipAddress"`
-	SecureVIPAddress              string          `xml:"secureVipAddress"`
-	IsCoordinatingDiscoveryServer string          `xml:"isCoordinatingDiscoveryServer"`
-	LastUpdatedTimestamp          string          `xml:"lastUpdatedTimestamp"`
-	LastDirtyTimestamp            string          `xml:"lastDirtyTimestamp"`
-	ActionType                    string          `xml:"actionType"`
-	ASGName                       string          `xml:"asgName"`
+	InstanceID                    string         `xml:"instanceId"`
+	HostName                      string         `xml:"hostName"`
+	App                           string         `xml:"app"`
+	IPAddr                        string         `xml:"ipAddr"`
+	SID                           string         `xml:"sid"`
+	Status                        xmlText        `xml:"status"`
+	OverriddenStatus              xmlText        `xml:"overriddenstatus"`
+	OverriddenStatusCamel         xmlText        `xml:"overriddenStatus"`
+	Port                          *xmlPort       `xml:"port"`
+	SecurePort                    *xmlPort       `xml:"securePort"`
+	CountryID                     string         `xml:"countryId"`
+	DataCenterInfo                *xmlDataCenter `xml:"dataCenterInfo"`
+	LeaseInfo                     *xmlLease      `xml:"leaseInfo"`
+	Metadata                      xmlMetadata    `xml:"metadata"`
+	AppGroupName                  string         `xml:"appGroupName"`
+	HomePageURL                   string         `xml:"homePageUrl"`
+	StatusPageURL                 string         `xml:"statusPageUrl"`
+	HealthCheckURL                string         `xml:"healthCheckUrl"`
+	SecureHealthCheckURL          string         `xml:"secureHealthCheckUrl"`
+	VIPAddress                    string         `xml:"vipAddress"`
+	SecureVIPAddress              string         `xml:"secureVipAddress"`
+	IsCoordinatingDiscoveryServer string         `xml:"isCoordinatingDiscoveryServer"`
+	LastUpdatedTimestamp          string         `xml:"lastUpdatedTimestamp"`
+	LastDirtyTimestamp            string         `xml:"lastDirtyTimestamp"`
+	ActionType                    string         `xml:"actionType"`
+	ASGName                       string         `xml:"asgName"`
 }
 
 type xmlPort struct {
@@ -299,10 +299,21 @@ func (p *xmlPort) into(dst *Port, field string, enabled bool) error {
 
 func (l *xmlLease) lease() (*LeaseInfo, error) {
 	var li LeaseInfo
-	var err error
+	renew, err := xmlInt[int64](l.RenewalIntervalInSecs, "leaseInfo.renewalIntervalInSecs", 0)
+	if err != nil {
+		return nil, err
+	}
+	duration, err := xmlInt[int64](l.DurationInSecs, "leaseInfo.durationInSecs", 0)
+	if err != nil {
+		return nil, err
+	}
 	// Out-of-range intervals get the default, like non-positive ones.
-	li.RenewalIntervalInSecs, _ = xmlInt[int32](l.RenewalIntervalInSecs, "", 0)
-	li.DurationInSecs, _ = xmlInt[int32](l.DurationInSecs, "", 0)
+	if v, err := narrowInt(renew, 32); err == nil {
+		li.RenewalIntervalInSecs = int32(v)
+	}
+	if v, err := narrowInt(duration, 32); err == nil {
+		li.DurationInSecs = int32(v)
+	}
 	if li.RegistrationTimestamp, err = xmlInt[int64](l.RegistrationTimestamp, "leaseInfo.registrationTimestamp", 0); err != nil {
 		return nil, err
 	}
@@ -363,13 +374,10 @@ func (x *xmlApplications) applications() (*Applications, error) {
 }
 
 // xmlInt parses element text as an integer of type T; empty text gives def.
-func xmlInt[T int | int32 | int64](s, field string, def T) (T, error) {
+func xmlInt[T int | int64](s, field string, def T) (T, error) {
 	var zero T
 	bits := 64
-	switch any(zero).(type) {
-	case int32:
-		bits = 32
-	case int:
+	if _, ok := any(zero).(int); ok {
 		bits = strconv.IntSize
 	}
 	v, ok, err := parseIntText(s, bits)

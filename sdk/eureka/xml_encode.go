@@ -78,8 +78,10 @@ func (o xmlOut) instance(dst []byte, in *InstanceInfo, depth int) []byte {
 	}
 	d := depth + 1
 	dst = append(dst, "<instance>"...)
-	if id := emittedInstanceID(in); id != "" {
-		dst = o.leaf(dst, d, "instanceId", id)
+	// Unlike JSON, no id is derived from metadata: Spring Cloud's extra
+	// lives in its JSON codec only.
+	if in.InstanceID != "" {
+		dst = o.leaf(dst, d, "instanceId", in.InstanceID)
 	}
 	dst = o.leaf(dst, d, "hostName", in.HostName)
 	dst = o.leaf(dst, d, "app", in.App)
