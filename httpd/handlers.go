@@ -82,8 +82,13 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Metadata["instance-id"] = in.ID()
 	}
+	if !s.admit(w) {
+		return
+	}
 	s.reg.Register(in, isReplication(r))
-	w.WriteHeader(http.StatusNoContent)
+	if s.commit(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // parseError writes Eureka's body for an unparseable registration, in the
@@ -156,11 +161,44 @@ func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // cancel is DELETE apps/{app}/{id} (§2.2).
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	if s.reg.Cancel(appVar(r), pathVar(r, "id"), isReplication(r)) {
-		w.WriteHeader(http.StatusOK)
+	if !s.admit(w) {
 		return
 	}
-	w.WriteHeader(http.StatusNotFound)
+	if !s.reg.Cancel(appVar(r), pathVar(r, "id"), isReplication(r)) {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	if s.commit(w, r) {
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// admit refuses a write with 503 while the store fails and the failure
+// policy is to reject; nothing is changed then.
+func (s *Server) admit(w http.ResponseWriter) bool {
+	if s.opts.Store == nil {
+		return true
+	}
+	if err := s.opts.Store.Admit(); err != nil {
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return false
+	}
+	return true
+}
+
+// commit waits until the request's change is stored as the durability
+// setting asks. A 503 means the change was not acknowledged: it is kept in
+// memory and may still be stored later, like any unacknowledged write.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.Store == nil {
+		return true
+	}
+	if err := s.opts.Store.Commit(r.Context()); err != nil {
+		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err)
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return false
+	}
+	return true
 }
 
 // queryInt64 parses an optional numeric query parameter (0 when absent).
@@ -234,11 +272,16 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !s.admit(w) {
+		return
+	}
 	if !s.reg.SetStatus(app, id, st, dirty, isReplication(r)) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	if s.commit(w, r) {
+		w.WriteHeader(http.StatusOK)
+	}
 }
 
 // deleteStatus is DELETE apps/{app}/{id}/status (§2.5).
@@ -256,11 +299,16 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !s.admit(w) {
+		return
+	}
 	if !s.reg.DeleteStatusOverride(app, id, st, dirty, isReplication(r)) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	if s.commit(w, r) {
+		w.WriteHeader(http.StatusOK)
+	}
 }
 
 // updateMetadata is PUT apps/{app}/{id}/metadata (§2.6): every query
@@ -271,11 +319,16 @@ func (s *Server) updateMetadata(w http.ResponseWriter, r *http.Request) {
 	for k, v := range q {
 		kv[k] = v[0]
 	}
+	if !s.admit(w) {
+		return
+	}
 	if !s.reg.UpdateMetadata(appVar(r), pathVar(r, "id"), kv) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	if s.commit(w, r) {
+		w.WriteHeader(http.StatusOK)
+	}
 }
 
 // asgStatus is PUT asg/{asg}/status: ASGs exist only on AWS registries, so

@@ -1,8 +1,11 @@
 package httpd
 
 import (
+	"context"
 	"log/slog"
 	"time"
+
+	"github.com/eurekad/eurekad/core/persist"
 )
 
 // Options configures the HTTP server. Start from DefaultOptions.
@@ -26,6 +29,25 @@ type Options struct {
 	DisableDelta bool `config:"disable_delta" help:"answer 403 to apps/delta"`
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger `config:"-"`
+	// Store is the persister write handlers wait on; nil means the
+	// registry lives in memory only.
+	Store Persister `config:"-"`
+	// StoreKind names the store for the admin status ("bolt", "redis").
+	StoreKind string `config:"-"`
+	// AdminToken, when set, is the bearer token the admin endpoints
+	// require; when empty they answer loopback clients only.
+	AdminToken string `config:"admin_token" help:"bearer token for the admin endpoints (empty: loopback clients only)"`
+}
+
+// Persister is the durability layer as the HTTP server sees it;
+// *persist.Persister implements it.
+type Persister interface {
+	// Admit reports whether writes are accepted now.
+	Admit() error
+	// Commit waits until the caller's change is as durable as configured.
+	Commit(ctx context.Context) error
+	// Status reports the store's state.
+	Status() persist.Status
 }
 
 // DefaultOptions returns the server defaults.

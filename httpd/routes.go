@@ -46,6 +46,7 @@ func (s *Server) routes() http.Handler {
 	}
 	// Longest first, so /eureka/v2/apps is not read as /eureka plus "v2".
 	sort.Slice(bases, func(i, j int) bool { return len(bases[i]) > len(bases[j]) })
+	site := s.site()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The trailing slash is optional everywhere: the Java client fetches
 		// "apps/" and peers post to "peerreplication/batch/".
@@ -56,7 +57,7 @@ func (s *Server) routes() http.Handler {
 				return
 			}
 		}
-		notFound(w, r)
+		site.ServeHTTP(w, r)
 	})
 }
 

@@ -36,6 +36,9 @@ type Registry struct {
 
 	evictMu      sync.Mutex
 	lastEviction time.Time
+
+	// onChange is guarded by mu.
+	onChange ChangeFunc
 }
 
 type appEntry struct {
@@ -166,6 +169,7 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	a.leases[id] = l
 	r.delta.add(l, now)
 	r.bump(a)
+	r.changed(in.App, id)
 	return existing == nil
 }
 
@@ -276,6 +280,7 @@ func (r *Registry) storeOverride(l *lease, st eureka.Status, now int64) {
 	c := l.instance.Load().Clone()
 	c.OverriddenStatus = st
 	l.instance.Store(c)
+	r.changed(l.app, l.id)
 }
 
 // lookup finds a lease; the caller holds mu.
@@ -313,6 +318,7 @@ func (r *Registry) cancel(app, id string, now int64) bool {
 	l.instance.Store(c)
 	r.delta.add(l, now)
 	r.bump(a)
+	r.changed(app, id)
 	r.mu.Unlock()
 	r.sp.adjustExpected(-1)
 	return true
@@ -362,6 +368,7 @@ func (r *Registry) SetStatus(app, id string, st eureka.Status, lastDirty int64, 
 	l.instance.Store(c)
 	r.delta.add(l, now)
 	r.bump(r.apps[app])
+	r.changed(app, id)
 	return true
 }
 
@@ -390,6 +397,7 @@ func (r *Registry) DeleteStatusOverride(app, id string, st eureka.Status, lastDi
 	l.instance.Store(c)
 	r.delta.add(l, now)
 	r.bump(r.apps[app])
+	r.changed(app, id)
 	return true
 }
 
@@ -438,6 +446,12 @@ func (r *Registry) expireOverrides(now int64) {
 	for id, o := range r.overrides {
 		if o.lastAccess.Load() < limit {
 			delete(r.overrides, id)
+			// The stored record carries the override; rewrite it.
+			for _, a := range r.apps {
+				if _, ok := a.leases[id]; ok {
+					r.changed(a.name, id)
+				}
+			}
 		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
 )
@@ -44,6 +45,18 @@ type Config struct {
 	HTTP            httpd.Options    `config:"http"`
 	Registry        registry.Options `config:"registry"`
 	Cache           cache.Options    `config:"cache"`
+	Storage         StorageConfig    `config:"storage"`
+}
+
+// StorageConfig selects the registry store and how writes reach it.
+type StorageConfig struct {
+	Kind           string `config:"kind" flag:"storage" help:"registry store: memory (nothing survives a restart), bolt or redis"`
+	DataDir        string `config:"data_dir" flag:"data-dir" help:"directory of the bolt store's file"`
+	RedisURL       string `config:"redis_url" flag:"redis-url" help:"redis store: redis:// or rediss:// URL of a server"`
+	RedisKeyPrefix string `config:"redis_key_prefix" help:"redis store: prefix of every key, so registries can share one Redis"`
+	// Persist holds the durability settings; they sit directly in the
+	// storage section.
+	Persist persist.Options `config:",squash"`
 }
 
 // LogConfig selects the log level and format.
@@ -61,6 +74,13 @@ func Default() Config {
 		HTTP:            httpd.DefaultOptions(),
 		Registry:        registry.DefaultOptions(),
 		Cache:           cache.DefaultOptions(),
+		Storage: StorageConfig{
+			Kind:           "bolt",
+			DataDir:        "./data",
+			RedisURL:       "redis://127.0.0.1:6379/0",
+			RedisKeyPrefix: "eurekad:",
+			Persist:        persist.DefaultOptions(),
+		},
 	}
 }
 

@@ -109,8 +109,13 @@ func walk(t reflect.Type, index []int, prefix string, out *[]Setting) {
 		if tag == "-" {
 			continue
 		}
-		key := prefix + tag
 		idx := append(append([]int(nil), index...), i)
+		if tag == ",squash" {
+			// An inline struct: its settings sit in the enclosing section.
+			walk(f.Type, idx, prefix, out)
+			continue
+		}
+		key := prefix + tag
 		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
 			walk(f.Type, idx, key+".", out)
 			continue
@@ -129,11 +134,20 @@ func walk(t reflect.Type, index []int, prefix string, out *[]Setting) {
 			Type:    kindNames[k],
 			Help:    f.Tag.Get("help"),
 			Env:     EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
-			Flag:    strings.ReplaceAll(key, "_", "-"),
+			Flag:    flagName(key, f.Tag.Get("flag")),
 			kind:    k,
 			index:   idx,
 		})
 	}
+}
+
+// flagName is the flag of a setting: the key with dashes, unless a `flag`
+// tag names a shorter one for a setting typed often (--storage, --data-dir).
+func flagName(key, tag string) string {
+	if tag != "" {
+		return tag
+	}
+	return strings.ReplaceAll(key, "_", "-")
 }
 
 func kindOf(t reflect.Type) (kind, bool) {

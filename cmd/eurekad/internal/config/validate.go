@@ -46,6 +46,14 @@ var rules = map[string]rule{
 	"cache.auto_expiration":      positive,
 	"cache.update_interval":      positive,
 	"cache.max_entries":          positive,
+
+	"storage.kind":                oneOf("memory", "bolt", "redis"),
+	"storage.durability":          oneOf("sync", "async"),
+	"storage.on_failure":          oneOf("serve", "reject"),
+	"storage.flush_interval":      positive,
+	"storage.checkpoint_interval": positive,
+	"storage.batch_size":          positive,
+	"storage.max_backoff":         positive,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -64,6 +72,9 @@ func (c Config) Validate() error {
 	}
 	if len(errs) == 0 {
 		if err := c.Cache.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Storage.Persist.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

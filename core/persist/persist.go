@@ -1,0 +1,449 @@
+// Package persist writes the registry to a storage.Store: changes are
+// coalesced by key, committed in groups by a single flusher, and
+// acknowledged to writers according to the durability setting.
+//
+// # How a write becomes durable
+//
+// The registry reports the key of every change (Changed). The key joins the
+// pending set — a set, so a key changed a thousand times before the next
+// commit is written once, and the set is bounded by the registry's size,
+// never by the write rate. The flusher takes the whole set, reads each key's
+// current state from the registry, and applies the writes in batches (one
+// bbolt transaction, one Redis MULTI per batch). Reading the state at commit
+// time, from one goroutine, is what keeps the store in the registry's order:
+// whatever was committed last is what the registry holds.
+//
+// With DurabilitySync a writer calls Commit after its change and is answered
+// once the flush that took its key has committed: every change before the
+// call is then in the store. Writes arriving during a flush form the next
+// group. With DurabilityAsync Commit returns at once and the flusher commits
+// at least every FlushInterval.
+//
+// # When the store fails
+//
+// A failed flush puts its keys back into the pending set and the flusher
+// retries with exponential back-off, reporting itself degraded. With
+// FailureServe (the default) the registry keeps serving: writers are answered
+// from memory and everything pending is written when the store returns. With
+// FailureReject, writes are refused (ErrUnavailable) while the store is
+// degraded and a write whose commit failed is not acknowledged.
+//
+// Lease timestamps change on every renewal and are not written one by one;
+// every CheckpointInterval each lease is queued once at low priority, so a
+// checkpoint never delays writers by more than one small batch.
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/storage"
+)
+
+// Durability says when a write is acknowledged.
+type Durability string
+
+const (
+	// DurabilitySync answers a write once its group commit is done.
+	DurabilitySync Durability = "sync"
+	// DurabilityAsync answers at once and commits within FlushInterval.
+	DurabilityAsync Durability = "async"
+)
+
+// FailurePolicy says what writes get while the store is failing.
+type FailurePolicy string
+
+const (
+	// FailureServe keeps accepting writes from memory.
+	FailureServe FailurePolicy = "serve"
+	// FailureReject refuses writes with ErrUnavailable.
+	FailureReject FailurePolicy = "reject"
+)
+
+// ErrUnavailable is returned to writers under FailureReject while the
+// store is failing.
+var ErrUnavailable = errors.New("persist: store unavailable")
+
+// Source is the registry as the persister reads it.
+type Source interface {
+	// Record returns the stored form of a key; ok false means delete it.
+	Record(app, id string) (rec storage.Record, ok bool)
+	// Keys lists every key, for lease checkpoints.
+	Keys(fn func(app, id string))
+}
+
+// Options configures a Persister. Start from DefaultOptions.
+type Options struct {
+	Durability         Durability    `config:"durability" flag:"durability" help:"sync: answer writes once stored; async: answer at once, store within flush_interval"`
+	FlushInterval      time.Duration `config:"flush_interval" help:"async durability: longest time before a change is stored"`
+	CheckpointInterval time.Duration `config:"checkpoint_interval" help:"how often lease renewal times are written"`
+	OnFailure          FailurePolicy `config:"on_failure" help:"while the store fails: serve (answer writes from memory) or reject (503)"`
+	// BatchSize caps the writes of one store batch.
+	BatchSize int `config:"batch_size" help:"most writes in one store transaction"`
+	// MaxBackoff caps the retry interval while the store fails.
+	MaxBackoff time.Duration `config:"max_backoff" help:"longest wait between retries while the store fails"`
+	Logger     *slog.Logger  `config:"-"`
+}
+
+// DefaultOptions returns sync durability, serving through store failures.
+func DefaultOptions() Options {
+	return Options{
+		Durability:         DurabilitySync,
+		FlushInterval:      100 * time.Millisecond,
+		CheckpointInterval: 5 * time.Minute,
+		OnFailure:          FailureServe,
+		BatchSize:          1000,
+		MaxBackoff:         10 * time.Second,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (o Options) Validate() error {
+	switch {
+	case o.Durability != DurabilitySync && o.Durability != DurabilityAsync:
+		return fmt.Errorf("persist: durability %q is not sync or async", o.Durability)
+	case o.OnFailure != FailureServe && o.OnFailure != FailureReject:
+		return fmt.Errorf("persist: on_failure %q is not serve or reject", o.OnFailure)
+	case o.FlushInterval <= 0 || o.CheckpointInterval <= 0 || o.MaxBackoff <= 0:
+		return fmt.Errorf("persist: intervals must be positive")
+	case o.BatchSize <= 0:
+		return fmt.Errorf("persist: batch size must be positive")
+	}
+	return nil
+}
+
+// Persister writes registry changes to a store. Its methods are safe for
+// concurrent use.
+type Persister struct {
+	store storage.Store
+	src   Source
+	opts  Options
+	log   *slog.Logger
+
+	mu         sync.Mutex
+	pending    map[storage.Key]struct{}
+	background map[storage.Key]struct{}
+	cur        *epoch
+
+	kick chan struct{}
+
+	degraded   atomic.Bool
+	lastErr    atomic.Pointer[string]
+	commits    atomic.Uint64
+	written    atomic.Uint64
+	failures   atomic.Uint64
+	lastCommit atomic.Int64 // unix ms
+	commitNs   atomic.Int64 // duration of the last successful flush
+
+	done chan struct{}
+}
+
+// epoch is one group of changes; done closes when its flush ends.
+type epoch struct {
+	done chan struct{}
+	err  error
+}
+
+func newEpoch() *epoch { return &epoch{done: make(chan struct{})} }
+
+// New returns a persister of src's changes into store. Call Run to start
+// flushing. A nil opts means DefaultOptions.
+func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
+	o := DefaultOptions()
+	if opts != nil {
+		o = *opts
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Persister{
+		store:      store,
+		src:        src,
+		opts:       o,
+		log:        o.Logger,
+		pending:    make(map[storage.Key]struct{}),
+		background: make(map[storage.Key]struct{}),
+		cur:        newEpoch(),
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}, nil
+}
+
+// Changed queues a key for the next commit. It never blocks on the store.
+func (p *Persister) Changed(app, id string) {
+	k := storage.Key{App: app, ID: id}
+	p.mu.Lock()
+	p.pending[k] = struct{}{}
+	p.mu.Unlock()
+	if p.opts.Durability == DurabilitySync {
+		p.wake()
+	}
+}
+
+func (p *Persister) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Admit reports whether writes are accepted now: ErrUnavailable while the
+// store fails under FailureReject.
+func (p *Persister) Admit() error {
+	if p.opts.OnFailure == FailureReject && p.degraded.Load() {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// Commit waits until every change reported before the call is stored, as
+// the durability setting asks: at once for async, after the group commit
+// for sync. While the store fails it answers at once under FailureServe and
+// with ErrUnavailable under FailureReject.
+func (p *Persister) Commit(ctx context.Context) error {
+	if p.opts.Durability == DurabilityAsync {
+		return nil
+	}
+	if p.degraded.Load() {
+		return p.failureAnswer(nil)
+	}
+	p.mu.Lock()
+	e := p.cur
+	p.mu.Unlock()
+	p.wake()
+	select {
+	case <-e.done:
+		if e.err != nil {
+			return p.failureAnswer(e.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Persister) failureAnswer(err error) error {
+	if p.opts.OnFailure == FailureServe {
+		return nil
+	}
+	if err == nil {
+		return ErrUnavailable
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// Run flushes until ctx ends, then makes a last flush of everything
+// pending (bounded by the store's own timeouts) and returns.
+func (p *Persister) Run(ctx context.Context) error {
+	defer close(p.done)
+	flushTick := time.NewTicker(p.opts.FlushInterval)
+	defer flushTick.Stop()
+	checkpoint := time.NewTicker(p.opts.CheckpointInterval)
+	defer checkpoint.Stop()
+	backoff := time.Duration(0)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			p.finalFlush()
+			return nil
+		case <-p.kick:
+			if retry != nil {
+				continue // waiting out a back-off
+			}
+		case <-flushTick.C:
+			if retry != nil {
+				continue
+			}
+		case <-retry:
+			retry = nil
+		case <-checkpoint.C:
+			p.queueCheckpoint()
+			continue
+		}
+		if err := p.flush(context.WithoutCancel(ctx)); err != nil {
+			backoff = min(max(2*backoff, 50*time.Millisecond), p.opts.MaxBackoff)
+			retry = time.After(backoff)
+			continue
+		}
+		backoff = 0
+		if p.hasWork() {
+			p.wake()
+		}
+	}
+}
+
+func (p *Persister) hasWork() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending) > 0 || len(p.background) > 0
+}
+
+// queueCheckpoint queues every lease at low priority.
+func (p *Persister) queueCheckpoint() {
+	n := 0
+	p.src.Keys(func(app, id string) {
+		p.mu.Lock()
+		p.background[storage.Key{App: app, ID: id}] = struct{}{}
+		p.mu.Unlock()
+		n++
+	})
+	p.log.Debug("lease checkpoint queued", "leases", n)
+	p.wake()
+}
+
+// flush commits the pending set plus up to one batch of checkpoint keys.
+func (p *Persister) flush(ctx context.Context) error {
+	p.mu.Lock()
+	keys := p.pending
+	p.pending = make(map[storage.Key]struct{}, len(keys))
+	e := p.cur
+	p.cur = newEpoch()
+	var bg []storage.Key
+	for k := range p.background {
+		if len(bg) >= p.opts.BatchSize {
+			break
+		}
+		delete(p.background, k)
+		if _, dup := keys[k]; !dup {
+			bg = append(bg, k)
+		}
+	}
+	p.mu.Unlock()
+
+	if len(keys) == 0 && len(bg) == 0 {
+		close(e.done)
+		return nil
+	}
+	start := time.Now()
+	ops := make([]storage.Op, 0, min(len(keys)+len(bg), p.opts.BatchSize))
+	var err error
+	write := func(k storage.Key) {
+		if err != nil {
+			return
+		}
+		rec, ok := p.src.Record(k.App, k.ID)
+		ops = append(ops, storage.Op{Delete: !ok, Record: rec})
+		if len(ops) == cap(ops) {
+			err = storage.ApplyBatch(ctx, p.store, ops)
+			ops = ops[:0]
+		}
+	}
+	for k := range keys {
+		write(k)
+	}
+	for _, k := range bg {
+		write(k)
+	}
+	if err == nil && len(ops) > 0 {
+		err = storage.ApplyBatch(ctx, p.store, ops)
+	}
+	if err != nil {
+		// Keep every key: rewriting one that did commit is harmless, losing
+		// one is not.
+		p.mu.Lock()
+		for k := range keys {
+			p.pending[k] = struct{}{}
+		}
+		for _, k := range bg {
+			p.background[k] = struct{}{}
+		}
+		p.mu.Unlock()
+		p.failures.Add(1)
+		msg := err.Error()
+		p.lastErr.Store(&msg)
+		if !p.degraded.Swap(true) {
+			p.log.Error("store failing; serving from memory and retrying", "err", err, "policy", p.opts.OnFailure)
+		}
+		e.err = err
+		close(e.done)
+		return err
+	}
+	p.commits.Add(1)
+	p.written.Add(uint64(len(keys) + len(bg)))
+	p.lastCommit.Store(time.Now().UnixMilli())
+	p.commitNs.Store(int64(time.Since(start)))
+	if p.degraded.Swap(false) {
+		p.log.Info("store recovered", "written", len(keys)+len(bg))
+	}
+	close(e.done)
+	return nil
+}
+
+// finalFlush writes what is pending at shutdown, checkpoint keys included.
+func (p *Persister) finalFlush() {
+	ctx := context.Background()
+	for p.hasWork() {
+		if err := p.flush(ctx); err != nil {
+			p.log.Error("final flush failed; changes not stored", "err", err, "pending", p.Status().Pending)
+			return
+		}
+	}
+}
+
+// Wait blocks until Run has returned (its final flush done) or ctx ends.
+func (p *Persister) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status is the persister's state, for readiness and operators.
+type Status struct {
+	Durability Durability    `json:"durability"`
+	OnFailure  FailurePolicy `json:"onFailure"`
+	// Degraded is true while the store is failing.
+	Degraded bool `json:"degraded"`
+	// LastError is the last store error, kept after recovery.
+	LastError string `json:"lastError,omitempty"`
+	// Pending counts changed keys not yet stored; Checkpoint counts lease
+	// checkpoints queued.
+	Pending    int `json:"pending"`
+	Checkpoint int `json:"checkpointPending"`
+	// Commits, Written and Failures count flushes, keys written and failed
+	// flushes since start.
+	Commits  uint64 `json:"commits"`
+	Written  uint64 `json:"written"`
+	Failures uint64 `json:"failures"`
+	// LastCommit is the time of the last successful flush.
+	LastCommit time.Time `json:"lastCommit"`
+	// LastCommitDuration is how long that flush took.
+	LastCommitDuration time.Duration `json:"lastCommitDurationNs"`
+}
+
+// Status returns the current state.
+func (p *Persister) Status() Status {
+	p.mu.Lock()
+	pending, bg := len(p.pending), len(p.background)
+	p.mu.Unlock()
+	s := Status{
+		Durability:         p.opts.Durability,
+		OnFailure:          p.opts.OnFailure,
+		Degraded:           p.degraded.Load(),
+		Pending:            pending,
+		Checkpoint:         bg,
+		Commits:            p.commits.Load(),
+		Written:            p.written.Load(),
+		Failures:           p.failures.Load(),
+		LastCommitDuration: time.Duration(p.commitNs.Load()),
+	}
+	if ms := p.lastCommit.Load(); ms > 0 {
+		s.LastCommit = time.UnixMilli(ms)
+	}
+	if e := p.lastErr.Load(); e != nil {
+		s.LastError = *e
+	}
+	return s
+}
