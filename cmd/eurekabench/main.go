@@ -1,0 +1,142 @@
+// Command eurekabench is eurekad's load generator and the gorilla/mux
+// baseline it is compared with.
+//
+// Subcommands:
+//
+//	eurekabench baseline --addr 127.0.0.1:PORT
+//	    A bare gorilla/mux server with Eureka's routes and the least work per
+//	    request: the comparison point for eurekad.
+//	eurekabench run --target http://127.0.0.1:PORT/eureka --scenario NAME [--duration 10s] [--concurrency N] [--json]
+//	    Load one server with one scenario: renew, register, fetch-full, delta
+//	    or visibility. Prints requests/s, p50/p99 latency, bytes/s and errors.
+//	eurekabench summary FILE...
+//	    Turn the JSON lines of many runs into the Markdown table of
+//	    docs/benchmarks.md: medians per scenario and server, ratios, targets.
+//	eurekabench freeport
+//	    Print a free loopback TCP port.
+//	eurekabench wait --target URL [--timeout 30s]
+//	    Wait until GET {target}/apps answers 200.
+//	eurekabench quiet [--max-busy 10] [--timeout 60s]
+//	    Wait until other processes leave the CPUs nearly idle.
+//
+// The tool only ever talks to loopback addresses, and every loop in it is
+// bounded by time and count, so it always stops by itself.
+// scripts/bench.sh drives it; docs/benchmarks.md describes the method.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+const usage = `usage: eurekabench <command> [flags]
+
+commands:
+  baseline   serve the gorilla/mux comparison baseline
+  run        load a server with one scenario
+  summary    summarise JSON results as a Markdown table
+  freeport   print a free loopback port
+  wait       wait until a server answers GET /apps
+  quiet      wait until other processes leave the CPUs nearly idle
+
+Run "eurekabench <command> -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "baseline":
+		err = cmdBaseline(args)
+	case "run":
+		err = cmdRun(args)
+	case "summary":
+		err = cmdSummary(args)
+	case "freeport":
+		err = cmdFreeport()
+	case "wait":
+		err = cmdWait(args)
+	case "quiet":
+		err = cmdQuiet(args)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "eurekabench: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "eurekabench:", err)
+		if errors.Is(err, errDisturbed) {
+			os.Exit(4)
+		}
+		os.Exit(1)
+	}
+}
+
+// cmdFreeport prints a port the kernel considers free on 127.0.0.1. Another
+// process could take it before it is used; the script's wait step catches
+// that.
+func cmdFreeport() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	return nil
+}
+
+// cmdWait polls GET {target}/apps until it answers 200 or the timeout passes.
+func cmdWait(args []string) error {
+	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
+	target := fs.String("target", "http://127.0.0.1:8761/eureka", "Eureka API base URL (loopback only)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u := strings.TrimSuffix(*target, "/") + "/apps"
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if err := checkLoopback(req.URL.Host); err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	last := "no answer"
+	for {
+		resp, err := client.Do(req.WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait: %s not ready after %v: %s", u, *timeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
