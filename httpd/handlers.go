@@ -218,6 +218,10 @@ func queryInt64(w http.ResponseWriter, r *http.Request, name string) (int64, boo
 // renew is PUT apps/{app}/{id} (§2.3). The status parameter is ignored, as in
 // Eureka.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
+	s.renewInstance(w, r, appVar(r), pathVar(r, "id"))
+}
+
+func (s *Server) renewInstance(w http.ResponseWriter, r *http.Request, app, id string) {
 	args := registry.RenewArgs{Replication: isReplication(r)}
 	if r.URL.RawQuery != "" {
 		var ok bool
@@ -233,7 +237,7 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 			args.OverriddenStatus = st
 		}
 	}
-	res, in := s.reg.Renew(appVar(r), pathVar(r, "id"), args)
+	res, in := s.reg.Renew(app, id, args)
 	switch res {
 	case registry.RenewOK:
 		w.WriteHeader(http.StatusOK)

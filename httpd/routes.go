@@ -53,6 +53,9 @@ func (s *Server) routes() http.Handler {
 		p := strings.TrimRight(r.URL.Path, "/")
 		for _, b := range bases {
 			if rest, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(rest, "/") {
+				if r.Method == http.MethodPut && s.renewFast(w, r, rest) {
+					return
+				}
 				api.ServeHTTP(w, withPath(r, rest, len(b)))
 				return
 			}
@@ -71,6 +74,26 @@ func pathVar(r *http.Request, name string) string {
 		return d
 	}
 	return v
+}
+
+// renewFast serves a renewal, PUT apps/{app}/{id}, without the router: it
+// is most of a registry's traffic, and skipping the route match, the request
+// copy and the vars map keeps it allocation-free. Paths with escapes go
+// through the router, which decodes them.
+func (s *Server) renewFast(w http.ResponseWriter, r *http.Request, rest string) bool {
+	if r.URL.RawPath != "" {
+		return false
+	}
+	rest, ok := strings.CutPrefix(rest, "/apps/")
+	if !ok {
+		return false
+	}
+	app, id, ok := strings.Cut(rest, "/")
+	if !ok || app == "" || id == "" || strings.IndexByte(id, '/') >= 0 {
+		return false
+	}
+	s.renewInstance(w, r, strings.ToUpper(app), id)
+	return true
 }
 
 // requestCopy holds a shallow request copy and its URL in one allocation.
