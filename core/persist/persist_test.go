@@ -1,0 +1,316 @@
+package persist_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
+	"github.com/eurekad/eurekad/sdk/storage/storagetest"
+	"github.com/eurekad/eurekad/storage/memory"
+)
+
+func inst(app, id string) *eureka.InstanceInfo {
+	return &eureka.InstanceInfo{
+		InstanceID:     id,
+		HostName:       id + ".example.com",
+		App:            app,
+		IPAddr:         "10.0.0.1",
+		Status:         eureka.StatusUp,
+		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
+		Metadata:       map[string]string{"zone": "a"},
+	}
+}
+
+type fixture struct {
+	t      *testing.T
+	reg    *registry.Registry
+	store  storagetest.FaultyStore
+	p      *persist.Persister
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+func start(t *testing.T, mod func(*persist.Options)) *fixture {
+	t.Helper()
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	store := storagetest.Faulty(memory.New())
+	o := persist.DefaultOptions()
+	o.MaxBackoff = 50 * time.Millisecond
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := persist.New(store, reg, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetChangeFunc(p.Changed)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fixture{t: t, reg: reg, store: store, p: p, cancel: cancel, done: make(chan error, 1)}
+	go func() { f.done <- p.Run(ctx) }()
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *fixture) stop() {
+	f.once.Do(func() {
+		f.cancel()
+		select {
+		case <-f.done:
+		case <-time.After(10 * time.Second):
+			f.t.Fatal("persister did not stop")
+		}
+	})
+}
+
+func (f *fixture) stored(app, id string) (storage.Record, bool) {
+	r, err := f.store.Get(context.Background(), storage.Key{App: app, ID: id})
+	if errors.Is(err, storage.ErrNotFound) {
+		return r, false
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r, true
+}
+
+// matchesRegistry reports whether the store holds exactly the registry.
+func (f *fixture) matchesRegistry() error {
+	want := map[storage.Key][]byte{}
+	for _, r := range f.reg.Records() {
+		want[r.Key] = r.Value
+	}
+	got, err := storage.All(context.Background(), f.store, "")
+	if err != nil {
+		return err
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("store holds %d records, registry %d", len(got), len(want))
+	}
+	for _, r := range got {
+		if !bytes.Equal(want[r.Key], r.Value) {
+			return fmt.Errorf("record %v differs from the registry", r.Key)
+		}
+	}
+	return nil
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestSyncCommitMeansStored(t *testing.T) {
+	f := start(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		id := fmt.Sprint("i", i)
+		f.reg.Register(inst("A", id), false)
+		if err := f.p.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.stored("A", id); !ok {
+			t.Fatalf("%s acknowledged but not stored", id)
+		}
+	}
+	f.reg.SetStatus("A", "i3", eureka.StatusOutOfService, 0, false)
+	f.p.Commit(ctx)
+	f.reg.Cancel("A", "i4", false)
+	f.p.Commit(ctx)
+	if _, ok := f.stored("A", "i4"); ok {
+		t.Fatal("cancelled instance still stored")
+	}
+	if err := f.matchesRegistry(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGroupCommitCoalescesByKey(t *testing.T) {
+	f := start(t, nil)
+	f.store.SetDelay(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				f.reg.UpdateMetadata("A", "hot", map[string]string{"n": fmt.Sprint(i)})
+				if i%20 == 0 {
+					f.reg.Register(inst("A", "hot"), false)
+				}
+			}
+		}()
+	}
+	f.reg.Register(inst("A", "hot"), false)
+	wg.Wait()
+	if pending := f.p.Status().Pending; pending > 1 {
+		t.Fatalf("one hot key left %d pending entries: the pending set must be bounded by keys", pending)
+	}
+	if err := f.p.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := f.p.Status()
+	// 1,600+ changes of one key; each flush takes 20 ms, so only a handful
+	// of flushes can have happened, each writing the key once.
+	if st.Written > st.Commits || st.Commits > 100 {
+		t.Fatalf("%d keys written in %d commits for one hot key", st.Written, st.Commits)
+	}
+	if err := f.matchesRegistry(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAsyncFlushesWithinInterval(t *testing.T) {
+	f := start(t, func(o *persist.Options) {
+		o.Durability = persist.DurabilityAsync
+		o.FlushInterval = 20 * time.Millisecond
+	})
+	f.reg.Register(inst("A", "i1"), false)
+	begin := time.Now()
+	if err := f.p.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(begin) > 10*time.Millisecond {
+		t.Fatal("async commit waited")
+	}
+	eventually(t, "the async flush", func() bool { _, ok := f.stored("A", "i1"); return ok })
+}
+
+func TestStoreFailureServeKeepsPendingAndRecovers(t *testing.T) {
+	f := start(t, nil)
+	ctx := context.Background()
+	f.reg.Register(inst("A", "before"), false)
+	f.p.Commit(ctx)
+
+	f.store.SetFail(errors.New("disk on fire"))
+	for i := 0; i < 20; i++ {
+		f.reg.Register(inst("A", fmt.Sprint("during", i)), false)
+		if err := f.p.Admit(); err != nil {
+			t.Fatalf("serve policy refused a write: %v", err)
+		}
+		if err := f.p.Commit(ctx); err != nil {
+			t.Fatalf("serve policy failed a write: %v", err)
+		}
+	}
+	f.reg.Cancel("A", "before", false)
+	f.p.Commit(ctx)
+	eventually(t, "degraded status", func() bool { return f.p.Status().Degraded })
+	if st := f.p.Status(); st.Pending == 0 || st.LastError == "" {
+		t.Fatalf("status while failing: %+v", st)
+	}
+
+	f.store.SetFail(nil)
+	eventually(t, "recovery", func() bool { return !f.p.Status().Degraded && f.p.Status().Pending == 0 })
+	if err := f.matchesRegistry(); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+func TestStoreFailureReject(t *testing.T) {
+	f := start(t, func(o *persist.Options) { o.OnFailure = persist.FailureReject })
+	ctx := context.Background()
+	f.store.SetFail(errors.New("unreachable"))
+	f.reg.Register(inst("A", "i1"), false)
+	if err := f.p.Commit(ctx); !errors.Is(err, persist.ErrUnavailable) {
+		t.Fatalf("failed commit answered %v, want ErrUnavailable", err)
+	}
+	if err := f.p.Admit(); !errors.Is(err, persist.ErrUnavailable) {
+		t.Fatalf("Admit while failing = %v", err)
+	}
+	f.store.SetFail(nil)
+	eventually(t, "recovery", func() bool { return f.p.Admit() == nil })
+	if _, ok := f.stored("A", "i1"); !ok {
+		t.Fatal("the unacknowledged write was not stored after recovery")
+	}
+}
+
+func TestCheckpointWritesLeaseTimes(t *testing.T) {
+	f := start(t, func(o *persist.Options) { o.CheckpointInterval = 30 * time.Millisecond })
+	f.reg.Register(inst("A", "i1"), false)
+	f.p.Commit(context.Background())
+	first, _ := f.stored("A", "i1")
+	time.Sleep(5 * time.Millisecond)
+	f.reg.Renew("A", "i1", registry.RenewArgs{})
+	eventually(t, "a checkpoint with the renewal", func() bool {
+		r, _ := f.stored("A", "i1")
+		return !bytes.Equal(r.Value, first.Value)
+	})
+}
+
+func TestShutdownFlushesPending(t *testing.T) {
+	f := start(t, func(o *persist.Options) {
+		o.Durability = persist.DurabilityAsync
+		o.FlushInterval = time.Hour
+	})
+	for i := 0; i < 100; i++ {
+		f.reg.Register(inst("A", fmt.Sprint("i", i)), false)
+	}
+	f.stop()
+	if n, _ := storage.Count(context.Background(), f.store, ""); n != 100 {
+		t.Fatalf("%d of 100 pending changes stored at shutdown", n)
+	}
+}
+
+func TestRestoreRoundTrip(t *testing.T) {
+	f := start(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		f.reg.Register(inst(fmt.Sprint("APP", i%3), fmt.Sprint("i", i)), false)
+	}
+	f.reg.SetStatus("APP0", "i0", eureka.StatusOutOfService, 0, false)
+	f.reg.UpdateMetadata("APP1", "i1", map[string]string{"color": "blue"})
+	f.p.Commit(ctx)
+	f.store.Put(ctx, storage.Record{Key: storage.Key{App: "APP9", ID: "junk"}, Value: []byte("not json")})
+
+	r2 := registry.New(nil)
+	restored, skipped, err := r2.Restore(ctx, f.store)
+	if err != nil || restored != 30 || skipped != 1 {
+		t.Fatalf("restore = %d, %d, %v", restored, skipped, err)
+	}
+	r2.OpenForTraffic(restored)
+	if st := r2.SelfPreservationState(); st.ExpectedClients != 30 {
+		t.Fatalf("self-preservation seeded with %d", st.ExpectedClients)
+	}
+	got := r2.Instance("APP0", "i0")
+	if got == nil || got.Status != eureka.StatusOutOfService || r2.Overrides()["i0"] != eureka.StatusOutOfService {
+		t.Fatalf("override not restored: %+v", got)
+	}
+	if got := r2.Instance("APP1", "i1"); got.Metadata["color"] != "blue" || got.Metadata["zone"] != "a" {
+		t.Fatalf("metadata not restored: %v", got.Metadata)
+	}
+	old, now := f.reg.Instance("APP2", "i2"), r2.Instance("APP2", "i2")
+	if old.LeaseInfo.RegistrationTimestamp != now.LeaseInfo.RegistrationTimestamp ||
+		old.LastDirtyTimestamp != now.LastDirtyTimestamp || old.LeaseInfo.ServiceUpTimestamp != now.LeaseInfo.ServiceUpTimestamp {
+		t.Fatalf("lease bookkeeping not restored:\n%+v\n%+v", old.LeaseInfo, now.LeaseInfo)
+	}
+	if r2.Applications().AppsHashcode != f.reg.Applications().AppsHashcode {
+		t.Fatal("restored registry differs")
+	}
+	// The client may renew at once: the restored lease is live.
+	if res, _ := r2.Renew("APP2", "i2", registry.RenewArgs{}); res != registry.RenewOK {
+		t.Fatalf("renew after restore = %v", res)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	o := persist.DefaultOptions()
+	o.Durability = "eventually"
+	if _, err := persist.New(memory.New(), registry.New(nil), &o); err == nil {
+		t.Fatal("bad durability accepted")
+	}
+}
