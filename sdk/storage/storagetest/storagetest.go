@@ -232,6 +232,18 @@ func snapshotter(t *testing.T, s storage.Store) storage.Snapshotter {
 	return sn
 }
 
+// applyInChunks writes ops with storage.ApplyBatch, 250 at a time.
+func applyInChunks(t *testing.T, s storage.Store, ops []storage.Op) {
+	t.Helper()
+	for len(ops) > 0 {
+		n := min(len(ops), 250)
+		if err := storage.ApplyBatch(t.Context(), s, ops[:n]); err != nil {
+			t.Fatalf("ApplyBatch: %v", err)
+		}
+		ops = ops[n:]
+	}
+}
+
 func putOp(r storage.Record) storage.Op { return storage.Op{Record: r} }
 func delOp(k storage.Key) storage.Op    { return storage.Op{Delete: true, Record: storage.Record{Key: k}} }
 
@@ -548,12 +560,14 @@ func testOwnership(t *testing.T, s storage.Store) {
 	kept := collect(t, s, "APP")
 	got := get(t, s, k)
 	fill := bytes.Repeat([]byte{'#'}, 4096)
+	var ops []storage.Op
 	for i := range 2000 { // grows the data: a memory map is remapped
-		put(t, s, storage.Record{Key: key("GROW", fmt.Sprint(i)), Value: fill, Updated: 2})
+		ops = append(ops, putOp(storage.Record{Key: key("GROW", fmt.Sprint(i)), Value: fill, Updated: 2}))
 	}
 	for i := range 200 {
-		put(t, s, storage.Record{Key: key("APP", fmt.Sprintf("i-%03d", i)), Value: fill[:100], Updated: 3})
+		ops = append(ops, putOp(storage.Record{Key: key("APP", fmt.Sprintf("i-%03d", i)), Value: fill[:100], Updated: 3}))
 	}
+	applyInChunks(t, s, ops)
 	if d := sameRecord(got, want); d != "" {
 		t.Errorf("a value returned by Get changed when the store changed: %s", d)
 	}
@@ -585,10 +599,13 @@ func testOwnership(t *testing.T, s storage.Store) {
 		}
 		checkGet(t, s, want)
 		other := bytes.Repeat([]byte{'%'}, len(fill))
+		ops = ops[:0]
 		for i := range 2000 {
-			put(t, s, storage.Record{Key: key("GROW", fmt.Sprint(i)), Value: other, Updated: 3})
-			put(t, s, storage.Record{Key: key("GROW2", fmt.Sprint(i)), Value: fill, Updated: 2})
+			ops = append(ops,
+				putOp(storage.Record{Key: key("GROW", fmt.Sprint(i)), Value: other, Updated: 3}),
+				putOp(storage.Record{Key: key("GROW2", fmt.Sprint(i)), Value: fill, Updated: 2}))
 		}
+		applyInChunks(t, s, ops)
 		for _, r := range snapKept {
 			if r.Key.App == "GROW" && !bytes.Equal(r.Value, fill) {
 				t.Fatalf("a value returned by Snapshot changed when the store changed: %q = %s", r.Key, short(r.Value))

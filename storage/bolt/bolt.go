@@ -1,0 +1,610 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/eurekad/eurekad/sdk/storage"
+)
+
+// DefaultTimeout is how long Open waits for another process to release the
+// file when Options.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options configures Open. The zero value (or a nil *Options) gives
+// DefaultOptions.
+type Options struct {
+	// Timeout is how long Open waits for the file lock held by another
+	// process before failing with ErrLocked. Zero means DefaultTimeout; a
+	// negative value fails at once.
+	Timeout time.Duration
+	// NoSync skips the fsync of each transaction. Writes then survive a
+	// crash of the process but not of the machine, which may also corrupt
+	// the file. For tests and benchmarks only.
+	NoSync bool
+	// Logger receives the store's logs and bbolt's (bbolt's info lines at
+	// debug level). Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the options a nil *Options means.
+func DefaultOptions() *Options { return &Options{Timeout: DefaultTimeout} }
+
+// Errors Open returns, wrapped, besides the operating system's.
+var (
+	// ErrLocked is returned by Open when another process holds the file
+	// for longer than Options.Timeout.
+	ErrLocked = errors.New("bolt: file is locked by another process")
+	// ErrInvalid is returned by Open for a file that is not a bbolt
+	// database, is corrupt, or has another layout than this package's.
+	ErrInvalid = errors.New("bolt: not a eurekad bolt store")
+)
+
+const layoutVersion = "1"
+
+var (
+	bucketMeta = []byte("meta")
+	bucketApps = []byte("apps")
+	keyVersion = []byte("version")
+)
+
+// Scan's transactions end after this many records or value bytes, so that
+// fn runs outside any transaction and memory stays bounded.
+const (
+	scanChunkRecords = 512
+	scanChunkBytes   = 4 << 20
+)
+
+// errNoChange rolls back a write transaction that changed nothing, saving
+// its fsync.
+var errNoChange = errors.New("bolt: no change")
+
+// Store is a storage.Store in a bbolt file; it also implements
+// storage.Batcher and storage.Snapshotter. It is safe for concurrent use.
+type Store struct {
+	db     *bbolt.DB
+	path   string
+	log    *slog.Logger
+	closed atomic.Bool
+}
+
+// Open opens the store in the file at path, creating the file (mode 0600)
+// and its parent directory (0700) if missing. Only one process may have a
+// file open: Open waits opts.Timeout for it, then fails with ErrLocked. A
+// file that is not a eurekad bolt store fails with ErrInvalid.
+func Open(path string, opts *Options) (*Store, error) {
+	o := DefaultOptions()
+	if opts != nil {
+		c := *opts
+		o = &c
+	}
+	timeout := o.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = time.Nanosecond // bbolt: try once
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "storage", "store", "bolt", "path", path)
+
+	start := time.Now()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	bo := &bbolt.Options{
+		Timeout:      timeout,
+		NoSync:       o.NoSync,
+		FreelistType: bbolt.FreelistMapType,
+	}
+	if o.Logger != nil {
+		bo.Logger = boltLogger{log}
+	}
+	db, err := bbolt.Open(path, 0o600, bo)
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("bolt: open %s: %w (waited %v)", path, ErrLocked, timeout)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, fmt.Errorf("bolt: open %s: %w: not a bbolt file, or corrupt: %w", path, ErrInvalid, err)
+	case err != nil:
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	if err := initLayout(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, log: log}
+	log.Info("store opened", "elapsed", time.Since(start), "nosync", o.NoSync)
+	return s, nil
+}
+
+// initLayout checks the layout of an existing file, or writes it into a new
+// one. It writes nothing to a file it refuses.
+func initLayout(db *bbolt.DB) error {
+	empty := false
+	err := db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			empty = true
+			return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+				return fmt.Errorf("%w: a bbolt file with a foreign bucket %q", ErrInvalid, name)
+			})
+		}
+		if v := meta.Get(keyVersion); string(v) != layoutVersion {
+			return fmt.Errorf("%w: layout version %q, want %q", ErrInvalid, v, layoutVersion)
+		}
+		if tx.Bucket(bucketApps) == nil {
+			return fmt.Errorf("%w: no apps bucket", ErrInvalid)
+		}
+		return nil
+	})
+	if err != nil || !empty {
+		return err
+	}
+	return db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyVersion, []byte(layoutVersion)); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(bucketApps)
+		return err
+	})
+}
+
+// keyError wraps err with the operation and key.
+func keyError(op string, k storage.Key, err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		err = storage.ErrClosed
+	}
+	return fmt.Errorf("bolt: %s %s/%s: %w", op, k.App, k.ID, err)
+}
+
+// opError wraps err with the operation, for errors that name no one key.
+func opError(op string, err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		err = storage.ErrClosed
+	}
+	return fmt.Errorf("bolt: %s: %w", op, err)
+}
+
+// ready returns why a call may not start: the store is closed or ctx is
+// done.
+func (s *Store) ready(ctx context.Context) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	return ctx.Err()
+}
+
+func checkKey(k storage.Key) error {
+	if k.App == "" || k.ID == "" {
+		return errors.New("empty application or instance id")
+	}
+	return nil
+}
+
+// encode returns the stored form of r: 8 bytes of Updated, then Value.
+func encode(r storage.Record) []byte {
+	v := make([]byte, 8+len(r.Value))
+	binary.BigEndian.PutUint64(v, uint64(r.Updated))
+	copy(v[8:], r.Value)
+	return v
+}
+
+// decode copies a stored value out of its transaction.
+func decode(app string, id, v []byte) (storage.Record, error) {
+	if len(v) < 8 {
+		return storage.Record{}, fmt.Errorf("corrupt record %s/%s: %d-byte value", app, id, len(v))
+	}
+	return storage.Record{
+		Key:     storage.Key{App: app, ID: string(id)},
+		Value:   bytes.Clone(v[8:]),
+		Updated: int64(binary.BigEndian.Uint64(v)),
+	}, nil
+}
+
+func appsOf(tx *bbolt.Tx) (*bbolt.Bucket, error) {
+	apps := tx.Bucket(bucketApps)
+	if apps == nil {
+		return nil, errors.New("corrupt file: no apps bucket")
+	}
+	return apps, nil
+}
+
+// writer applies puts and deletes in one read-write transaction, keeping
+// the buckets it has opened.
+type writer struct {
+	apps    *bbolt.Bucket
+	buckets map[string]*bbolt.Bucket
+	changed bool
+}
+
+func newWriter(tx *bbolt.Tx) (*writer, error) {
+	apps, err := appsOf(tx)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{apps: apps, buckets: map[string]*bbolt.Bucket{}}, nil
+}
+
+func (w *writer) put(k storage.Key, v []byte) error {
+	b := w.buckets[k.App]
+	if b == nil {
+		var err error
+		if b, err = w.apps.CreateBucketIfNotExists([]byte(k.App)); err != nil {
+			return err
+		}
+		w.buckets[k.App] = b
+	}
+	w.changed = true
+	return b.Put([]byte(k.ID), v)
+}
+
+// delete removes a record, and its application's bucket when it was the
+// last record.
+func (w *writer) delete(k storage.Key) error {
+	b := w.buckets[k.App]
+	if b == nil {
+		if b = w.apps.Bucket([]byte(k.App)); b == nil {
+			return nil
+		}
+	}
+	id := []byte(k.ID)
+	if b.Get(id) == nil {
+		return nil
+	}
+	w.changed = true
+	if err := b.Delete(id); err != nil {
+		return err
+	}
+	if first, _ := b.Cursor().First(); first != nil {
+		w.buckets[k.App] = b
+		return nil
+	}
+	delete(w.buckets, k.App)
+	return w.apps.DeleteBucket([]byte(k.App))
+}
+
+// update runs fn in a read-write transaction that ctx can still cancel once
+// the transaction has begun; a transaction that changed nothing is rolled
+// back rather than committed.
+func (s *Store) update(ctx context.Context, fn func(*writer) error) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		w, err := newWriter(tx)
+		if err != nil {
+			return err
+		}
+		if err := fn(w); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err // cancelled meanwhile: roll back
+		}
+		if !w.changed {
+			return errNoChange
+		}
+		return nil
+	})
+	if err == errNoChange {
+		return nil
+	}
+	return err
+}
+
+// Put inserts or replaces a record in one transaction.
+func (s *Store) Put(ctx context.Context, r storage.Record) error {
+	if err := s.ready(ctx); err != nil {
+		return keyError("put", r.Key, err)
+	}
+	if err := checkKey(r.Key); err != nil {
+		return keyError("put", r.Key, err)
+	}
+	v := encode(r)
+	if err := s.update(ctx, func(w *writer) error { return w.put(r.Key, v) }); err != nil {
+		return keyError("put", r.Key, err)
+	}
+	return nil
+}
+
+// Get returns the record with key k, or an error matching
+// storage.ErrNotFound.
+func (s *Store) Get(ctx context.Context, k storage.Key) (storage.Record, error) {
+	if err := s.ready(ctx); err != nil {
+		return storage.Record{}, keyError("get", k, err)
+	}
+	var r storage.Record
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		apps, err := appsOf(tx)
+		if err != nil {
+			return err
+		}
+		var v []byte
+		if k.App != "" && k.ID != "" {
+			if b := apps.Bucket([]byte(k.App)); b != nil {
+				v = b.Get([]byte(k.ID))
+			}
+		}
+		if v == nil {
+			return storage.ErrNotFound
+		}
+		r, err = decode(k.App, []byte(k.ID), v)
+		return err
+	})
+	if err != nil {
+		return storage.Record{}, keyError("get", k, err)
+	}
+	return r, nil
+}
+
+// Delete removes the record with key k, if any, in one transaction.
+func (s *Store) Delete(ctx context.Context, k storage.Key) error {
+	if err := s.ready(ctx); err != nil {
+		return keyError("delete", k, err)
+	}
+	if k.App == "" || k.ID == "" {
+		return nil // cannot be stored
+	}
+	if err := s.update(ctx, func(w *writer) error { return w.delete(k) }); err != nil {
+		return keyError("delete", k, err)
+	}
+	return nil
+}
+
+// Batch applies ops in order in one transaction, so with one fsync: all of
+// them are stored or none. A context cancelled before the commit rolls the
+// batch back.
+func (s *Store) Batch(ctx context.Context, ops []storage.Op) error {
+	op := fmt.Sprintf("batch of %d ops", len(ops))
+	if err := s.ready(ctx); err != nil {
+		return opError(op, err)
+	}
+	values := make([][]byte, len(ops))
+	for i, o := range ops {
+		if o.Delete {
+			continue // an empty key cannot be stored: deleting it is a no-op
+		}
+		if err := checkKey(o.Record.Key); err != nil {
+			return opError(op, fmt.Errorf("put %s/%s: %w", o.Record.Key.App, o.Record.Key.ID, err))
+		}
+		values[i] = encode(o.Record)
+	}
+	err := s.update(ctx, func(w *writer) error {
+		for i, o := range ops {
+			var err error
+			if o.Delete {
+				err = w.delete(o.Record.Key)
+			} else {
+				err = w.put(o.Record.Key, values[i])
+			}
+			if err != nil {
+				name := "put"
+				if o.Delete {
+					name = "delete"
+				}
+				return fmt.Errorf("%s %s/%s: %w", name, o.Record.Key.App, o.Record.Key.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return opError(op, err)
+	}
+	return nil
+}
+
+// scanPos is where a Scan resumes: after record id of application app.
+type scanPos struct {
+	app, id string
+	started bool
+}
+
+// Scan calls fn for every record, or for those of application app. It reads
+// a few hundred records per read transaction and calls fn between them, so
+// fn may use the store; a record that exists for the whole Scan is seen
+// once.
+func (s *Store) Scan(ctx context.Context, app string, fn func(storage.Record) error) error {
+	op := "scan"
+	if app != "" {
+		op = "scan " + app
+	}
+	if err := s.ready(ctx); err != nil {
+		return opError(op, err)
+	}
+	var pos scanPos
+	for {
+		recs, more, err := s.readChunk(app, &pos)
+		if err != nil {
+			return opError(op, err)
+		}
+		for _, r := range recs {
+			if err := s.ready(ctx); err != nil {
+				return opError(op, err)
+			}
+			if err := fn(r); err != nil {
+				if errors.Is(err, storage.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+		if err := s.ready(ctx); err != nil {
+			return opError(op, err)
+		}
+	}
+}
+
+// readChunk reads the records after pos, up to the chunk limits, in one
+// read transaction, and moves pos past them. more reports whether records
+// remain.
+func (s *Store) readChunk(app string, pos *scanPos) (recs []storage.Record, more bool, err error) {
+	size := 0
+	// visit appends the records of bucket b after id (or from its first
+	// when !resume); it reports whether the chunk is full.
+	visit := func(name string, b *bbolt.Bucket, resume bool, id string) (bool, error) {
+		c := b.Cursor()
+		var k, v []byte
+		if resume {
+			if k, v = c.Seek([]byte(id)); k != nil && string(k) == id {
+				k, v = c.Next()
+			}
+		} else {
+			k, v = c.First()
+		}
+		for ; k != nil; k, v = c.Next() {
+			if len(recs) >= scanChunkRecords || size >= scanChunkBytes {
+				return true, nil
+			}
+			r, err := decode(name, k, v)
+			if err != nil {
+				return false, err
+			}
+			recs = append(recs, r)
+			size += len(v)
+			*pos = scanPos{app: name, id: r.Key.ID, started: true}
+		}
+		return false, nil
+	}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		apps, err := appsOf(tx)
+		if err != nil {
+			return err
+		}
+		if app != "" {
+			b := apps.Bucket([]byte(app))
+			if b == nil {
+				return nil
+			}
+			more, err = visit(app, b, pos.started, pos.id)
+			return err
+		}
+		c := apps.Cursor()
+		name, _ := c.First()
+		if pos.started {
+			name, _ = c.Seek([]byte(pos.app))
+		}
+		for ; name != nil; name, _ = c.Next() {
+			b := apps.Bucket(name)
+			if b == nil {
+				continue // not a bucket: not ours to read
+			}
+			n := string(name)
+			if more, err = visit(n, b, pos.started && n == pos.app, pos.id); more || err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return recs, more, err
+}
+
+// Snapshot calls fn for every record as of one point in time, inside one
+// read transaction: fn must not call the store.
+func (s *Store) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
+	if err := s.ready(ctx); err != nil {
+		return opError("snapshot", err)
+	}
+	var fnErr error // fn's error, returned as is
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		apps, err := appsOf(tx)
+		if err != nil {
+			return err
+		}
+		return apps.ForEachBucket(func(name []byte) error {
+			n := string(name)
+			return apps.Bucket(name).ForEach(func(k, v []byte) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				r, err := decode(n, k, v)
+				if err != nil {
+					return err
+				}
+				if err := fn(r); err != nil {
+					fnErr = err
+					return err
+				}
+				return nil
+			})
+		})
+	})
+	switch {
+	case fnErr != nil && errors.Is(fnErr, storage.ErrStop):
+		return nil
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return opError("snapshot", err)
+	}
+	return nil
+}
+
+// Close closes the file, after waiting for running transactions. Later
+// calls return storage.ErrClosed; Close may be called more than once.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("bolt: close %s: %w", s.path, err)
+	}
+	s.log.Debug("store closed")
+	return nil
+}
+
+// boltLogger passes bbolt's logs to slog, its info lines at debug level.
+// bbolt never calls Fatal or Panic; they log at error level and panic.
+type boltLogger struct{ l *slog.Logger }
+
+func (b boltLogger) Debug(v ...any)                 { b.l.Debug(fmt.Sprint(v...)) }
+func (b boltLogger) Debugf(format string, v ...any) { b.l.Debug(fmt.Sprintf(format, v...)) }
+func (b boltLogger) Info(v ...any)                  { b.l.Debug(fmt.Sprint(v...)) }
+func (b boltLogger) Infof(format string, v ...any)  { b.l.Debug(fmt.Sprintf(format, v...)) }
+func (b boltLogger) Warning(v ...any)               { b.l.Warn(fmt.Sprint(v...)) }
+func (b boltLogger) Warningf(format string, v ...any) {
+	b.l.Warn(fmt.Sprintf(format, v...))
+}
+func (b boltLogger) Error(v ...any)                 { b.l.Error(fmt.Sprint(v...)) }
+func (b boltLogger) Errorf(format string, v ...any) { b.l.Error(fmt.Sprintf(format, v...)) }
+func (b boltLogger) Fatal(v ...any)                 { b.Panic(v...) }
+func (b boltLogger) Fatalf(format string, v ...any) { b.Panicf(format, v...) }
+func (b boltLogger) Panic(v ...any) {
+	msg := fmt.Sprint(v...)
+	b.l.Error(msg)
+	panic(msg)
+}
+func (b boltLogger) Panicf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	b.l.Error(msg)
+	panic(msg)
+}
+
+// Interface guards.
+var (
+	_ storage.Store       = (*Store)(nil)
+	_ storage.Batcher     = (*Store)(nil)
+	_ storage.Snapshotter = (*Store)(nil)
+	_ bbolt.Logger        = boltLogger{}
+)
