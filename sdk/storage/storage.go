@@ -22,6 +22,15 @@
 //     itself may be called more than once.
 //   - Errors are wrapped with the store's name and the key, and still match
 //     these sentinels with errors.Is.
+//   - Key.App and Key.ID are never empty; a nil and an empty Value are the
+//     same value.
+//   - A call whose context is already cancelled changes nothing.
+//   - Scan's fn may call the store (a store must not run fn inside a lock
+//     or transaction that such a call would need); Snapshot's fn must not.
+//   - Each record present for a whole Scan is seen exactly once, even where
+//     the backend's own iteration may repeat keys (Redis SCAN).
+//   - A Batcher applies its ops in order; Close returns nil when called
+//     again.
 package storage
 
 import (
