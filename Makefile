@@ -22,8 +22,10 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## deps: what the tests need beyond Go: the eureka-js-client from its lock file.
+## deps: what the tests need beyond Go: the eureka-js-client from its lock file,
+## and redis-server (Debian package) for the Redis store's tests.
 deps: $(JSCLIENT)/node_modules/.package-lock.json
+	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 
 $(JSCLIENT)/node_modules/.package-lock.json: $(JSCLIENT)/package-lock.json
 	cd $(JSCLIENT) && npm ci --no-audit --no-fund

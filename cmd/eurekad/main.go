@@ -109,8 +109,8 @@ by section:
 	root.AddCommand(
 		newConfigCmd(a),
 		newVersionCmd(),
-		// Later: snapshot save|restore|inspect, and the hidden
-		// "plugin serve" re-exec target.
+		newSnapshotCmd(a),
+		// Later: the hidden "plugin serve" re-exec target.
 	)
 	return root
 }
@@ -193,3 +193,26 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return &usageError{cmd: cmd, err: errors.New(msg)}
 }
+
+// exactArgs accepts exactly n positional arguments, as a usage error
+// otherwise.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		return &usageError{cmd: cmd, err: fmt.Errorf("%s takes %d argument(s), got %d", cmd.CommandPath(), n, len(args))}
+	}
+}
+
+// lookupEnv finds a variable in an os.Environ-style list.
+func lookupEnv(environ []string, name string) (string, bool) {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -2,24 +2,60 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
 )
 
-// serve runs the registry, its response cache and the HTTP server until ctx
-// ends, then shuts the server down gracefully within cfg.ShutdownTimeout.
+// serve runs the registry, its store, the response cache and the HTTP
+// server until ctx ends, then shuts down in order: the HTTP server drains
+// (within cfg.ShutdownTimeout), the persister writes what is pending, the
+// store closes.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ro := cfg.Registry
 	ro.Logger = log.With("component", "registry")
 	reg := registry.New(&ro)
+
+	// The stores name themselves in their logs.
+	store, err := openStore(ctx, cfg.Storage, log)
+	if err != nil {
+		return err
+	}
+	var p *persist.Persister
+	if store != nil {
+		defer store.Close()
+		start := time.Now()
+		restored, skipped, err := reg.Restore(ctx, store)
+		if ctx.Err() != nil {
+			return nil // stopped while restoring: nothing was served yet
+		}
+		if err != nil {
+			return fmt.Errorf("restore from %s store: %w", cfg.Storage.Kind, err)
+		}
+		log.Info("registry restored", "store", cfg.Storage.Kind, "instances", restored,
+			"skipped", skipped, "took", time.Since(start).Round(time.Millisecond))
+		// Self-preservation starts from what was restored, as Eureka starts
+		// from what it synced from peers.
+		reg.OpenForTraffic(restored)
+		po := cfg.Storage.Persist
+		po.Logger = log.With("component", "persist")
+		if p, err = persist.New(store, reg, &po); err != nil {
+			return err
+		}
+		reg.SetChangeFunc(p.Changed)
+	} else {
+		reg.OpenForTraffic(0)
+	}
 
 	co := cfg.Cache
 	co.Logger = log.With("component", "cache")
@@ -31,18 +67,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ho := cfg.HTTP
 	ho.Addr = cfg.Addr
 	ho.Logger = log.With("component", "http")
+	ho.StoreKind = cfg.Storage.Kind
+	if p != nil {
+		ho.Store = p
+	}
 	srv := httpd.New(reg, c, &ho)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Nothing to sync from yet: Spring Cloud's start (count substituted)
-	// unless the operator asked for Netflix's read gate.
-	reg.OpenForTraffic(0)
-	log.Info("serving", "addr", ln.Addr().String(), "base_paths", ho.BasePaths)
+	log.Info("serving", "addr", ln.Addr().String(), "base_paths", ho.BasePaths,
+		"storage", cfg.Storage.Kind, "durability", cfg.Storage.Persist.Durability)
 
 	g, gctx := errgroup.WithContext(ctx)
+	// The persister outlives the HTTP server so that writes answered during
+	// the drain are flushed: it stops only after Shutdown returns.
+	pctx, stopPersist := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPersist()
+	if p != nil {
+		g.Go(func() error { return p.Run(pctx) })
+	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
 	g.Go(func() error { return srv.Serve(ln) })
@@ -50,7 +95,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		stopPersist()
+		return err
 	})
-	return g.Wait()
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
 }

@@ -148,7 +148,21 @@ func tryStartServer(t *testing.T, env []string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return launch(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), env)
+}
+
+// startServerAt starts eurekad on a given address, to restart a server
+// where its clients expect it.
+func startServerAt(t *testing.T, addr string, env ...string) *server {
+	t.Helper()
+	s, err := launch(t, addr, env)
+	if err != nil {
+		t.Fatalf("starting eurekad on %s: %v", addr, err)
+	}
+	return s
+}
+
+func launch(t *testing.T, addr string, env []string) (*server, error) {
 	s := &server{
 		Addr:   addr,
 		Base:   "http://" + addr + "/eureka/",
@@ -204,6 +218,12 @@ func tryStartServer(t *testing.T, env []string) (*server, error) {
 		}
 	})
 	return s, nil
+}
+
+// kill ends eurekad with SIGKILL, as a crash would.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
 }
 
 // stop asks eurekad to shut down gracefully and kills it if it does not.

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/snapshot"
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
+)
+
+// newSnapshotCmd builds "eurekad snapshot save|restore|inspect".
+func newSnapshotCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Back up a running server's registry, and restore it into a store",
+		Long: `A snapshot is one file in eurekad's snapshot format (JSON lines, the same
+whatever the store): "save" takes a consistent copy from a running server
+through its admin endpoint, "restore" writes a snapshot into the configured
+store while the server is stopped, "inspect" summarises a file.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newSnapshotSaveCmd(a), newSnapshotRestoreCmd(a), newSnapshotInspectCmd())
+	return cmd
+}
+
+func newSnapshotSaveCmd(a *app) *cobra.Command {
+	var server, token string
+	cmd := &cobra.Command{
+		Use:   "save FILE",
+		Short: "Save a running server's registry to FILE",
+		Long: `Fetch a consistent copy of the registry from a running eurekad
+(GET /admin/snapshot) and write it to FILE, replacing it atomically. The
+server answers loopback clients, or anyone with its http.admin_token.`,
+		Example: `  eurekad snapshot save backup.snapshot
+  eurekad snapshot save --server http://10.0.0.7:8761 --token "$TOKEN" backup.snapshot`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if token == "" {
+				token, _ = lookupEnv(a.environ, "EUREKAD_HTTP_ADMIN_TOKEN")
+			}
+			n, err := saveSnapshot(cmd.Context(), server, token, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "saved %d instances to %s\n", n, args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8761", "base URL of the running eurekad")
+	cmd.Flags().StringVar(&token, "token", "", "admin bearer token (default from EUREKAD_HTTP_ADMIN_TOKEN)")
+	return cmd
+}
+
+func saveSnapshot(ctx context.Context, server, token, file string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/admin/snapshot", nil)
+	if err != nil {
+		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{Timeout: 5 * time.Minute}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("fetch snapshot: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, fmt.Errorf("fetch snapshot: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".snapshot-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, resp.Body); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("fetch snapshot: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	// Check the copy before it replaces anything: a cut connection leaves a
+	// short file that the record count exposes.
+	n, err := checkSnapshot(tmp.Name())
+	if err != nil {
+		return 0, err
+	}
+	return n, os.Rename(tmp.Name(), file)
+}
+
+// checkSnapshot reads a whole snapshot and decodes every record.
+func checkSnapshot(file string) (int, error) {
+	_, recs, err := readSnapshot(file)
+	return len(recs), err
+}
+
+func readSnapshot(file string) (snapshot.Header, []storage.Record, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return snapshot.Header{}, nil, err
+	}
+	defer f.Close()
+	var recs []storage.Record
+	h, err := snapshot.Read(f, func(r storage.Record) error {
+		if _, _, err := registry.DecodeRecord(r); err != nil {
+			return fmt.Errorf("%s: record %s/%s: %w", file, r.Key.App, r.Key.ID, err)
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return h, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return h, recs, nil
+}
+
+func newSnapshotRestoreCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Replace the configured store's contents with a snapshot",
+		Long: `Write the snapshot in FILE into the store eurekad is configured with (the
+same settings as the server: --storage, --data-dir, --redis-url, …),
+replacing what the store holds. Stop the server first: a bolt store is
+locked by a running server, and a running server would overwrite a Redis
+store with its own registry. The file is checked completely before the
+store is touched.`,
+		Example: `  eurekad snapshot restore backup.snapshot
+  eurekad snapshot restore --storage redis --redis-url redis://10.0.0.9:6379/0 backup.snapshot`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, _, err := config.LoadFlags(cmd.Flags(), a.environ)
+			if err != nil {
+				return err
+			}
+			_, recs, err := readSnapshot(args[0])
+			if err != nil {
+				return err
+			}
+			if cfg.Storage.Kind == "memory" {
+				return errors.New("storage is memory: there is no store to restore into (use --storage bolt or redis)")
+			}
+			store, err := openStore(cmd.Context(), cfg.Storage, discardLogger())
+			if err != nil {
+				return fmt.Errorf("%w (is eurekad still running on this store?)", err)
+			}
+			defer store.Close()
+			if err := replaceStore(cmd.Context(), store, recs, cfg.Storage.Persist.BatchSize); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d instances into the %s store\n", len(recs), cfg.Storage.Kind)
+			return nil
+		},
+	}
+	config.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// replaceStore deletes every record of s and writes recs, in batches.
+func replaceStore(ctx context.Context, s storage.Store, recs []storage.Record, batch int) error {
+	var ops []storage.Op
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		err := storage.ApplyBatch(ctx, s, ops)
+		ops = ops[:0]
+		return err
+	}
+	keep := make(map[storage.Key]bool, len(recs))
+	for _, r := range recs {
+		keep[r.Key] = true
+	}
+	var stale []storage.Key
+	if err := s.Scan(ctx, "", func(r storage.Record) error {
+		if !keep[r.Key] {
+			stale = append(stale, r.Key)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range stale {
+		ops = append(ops, storage.Op{Delete: true, Record: storage.Record{Key: k}})
+		if len(ops) >= batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range recs {
+		ops = append(ops, storage.Op{Record: r})
+		if len(ops) >= batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+func newSnapshotInspectCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Summarise a snapshot: applications, instances and statuses",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, recs, err := readSnapshot(args[0])
+			if err != nil {
+				return err
+			}
+			return writeInspect(cmd.OutOrStdout(), h, recs)
+		},
+	}
+}
+
+func writeInspect(w io.Writer, h snapshot.Header, recs []storage.Record) error {
+	type appSum struct {
+		counts    eureka.StatusCounts
+		n         int
+		overrides int
+	}
+	apps := map[string]*appSum{}
+	for _, r := range recs {
+		in, override, _ := registry.DecodeRecord(r)
+		a := apps[in.App]
+		if a == nil {
+			a = &appSum{}
+			apps[in.App] = a
+		}
+		a.n++
+		a.counts.Add(in.Status)
+		if override != "" {
+			a.overrides++
+		}
+	}
+	names := make([]string, 0, len(apps))
+	for n := range apps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "format %s v%d, created %s, %d instances in %d applications\n\n",
+		h.Format, h.Version, h.Created.Format(time.RFC3339), len(recs), len(names))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APPLICATION\tINSTANCES\tSTATUSES\tOVERRIDES")
+	for _, n := range names {
+		a := apps[n]
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", n, a.n, a.counts.HashCode(), a.overrides)
+	}
+	return tw.Flush()
+}

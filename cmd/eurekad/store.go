@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/sdk/storage"
+	"github.com/eurekad/eurekad/storage/bolt"
+	"github.com/eurekad/eurekad/storage/redis"
+)
+
+// boltFile is the store's file name inside storage.data_dir.
+const boltFile = "registry.db"
+
+// openStore opens the configured store; nil for memory, which keeps
+// nothing across restarts.
+func openStore(ctx context.Context, cfg config.StorageConfig, log *slog.Logger) (storage.Store, error) {
+	switch cfg.Kind {
+	case "memory":
+		return nil, nil
+	case "bolt":
+		path := filepath.Join(cfg.DataDir, boltFile)
+		s, err := bolt.Open(path, &bolt.Options{Timeout: 5 * time.Second, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open bolt store %s: %w", path, err)
+		}
+		return s, nil
+	case "redis":
+		s, err := redis.Open(ctx, redis.Options{URL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open redis store %s: %w", cfg.RedisURL, err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("unknown storage kind %q", cfg.Kind)
+}

@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eurekad/eurekad/internal/redistest"
+)
+
+// eurekadCmd runs the eurekad binary with args and the given environment,
+// returning its combined output and whether it exited 0.
+func eurekadCmd(t *testing.T, env []string, args ...string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(serverBinary, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// TestSnapshotSaveInspectRestore takes a snapshot of a running server,
+// restores it into a fresh bolt store and into Redis, and checks each
+// restored server serves the same registry, overrides included.
+func TestSnapshotSaveInspectRestore(t *testing.T) {
+	boltA := t.TempDir()
+	envA := []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + boltA}
+	s := startServer(t, envA...)
+	for i := 0; i < 20; i++ {
+		app := fmt.Sprintf("SNAP%d", i%4)
+		id := fmt.Sprintf("snap-%d", i)
+		if r := do(t, http.MethodPost, s.Base+"apps/"+app, crashBody(app, id), "Content-Type", "application/json"); r.Status != http.StatusNoContent {
+			t.Fatalf("register = %d", r.Status)
+		}
+	}
+	if r := do(t, http.MethodPut, s.Base+"apps/SNAP1/snap-1/status?value=OUT_OF_SERVICE", nil); r.Status != http.StatusOK {
+		t.Fatalf("override = %d", r.Status)
+	}
+	file := filepath.Join(t.TempDir(), "backup.snapshot")
+	out, ok := eurekadCmd(t, nil, "snapshot", "save", "--server", "http://"+s.Addr, file)
+	if !ok || !strings.Contains(out, "saved 20 instances") {
+		t.Fatalf("snapshot save: %s", out)
+	}
+	out, ok = eurekadCmd(t, nil, "snapshot", "inspect", file)
+	if !ok || !strings.Contains(out, "20 instances in 4 applications") || !strings.Contains(out, "OUT_OF_SERVICE_1_UP_4_") {
+		t.Fatalf("snapshot inspect: %s", out)
+	}
+
+	// The running server holds its bolt file: restoring into it is refused.
+	out, ok = eurekadCmd(t, envA, "snapshot", "restore", file)
+	if ok || !strings.Contains(out, "still running") {
+		t.Fatalf("restore into a running server's store: ok=%v %s", ok, out)
+	}
+	want := fetchAll(t, s.Base)
+	s.stop()
+
+	check := func(t *testing.T, env []string) {
+		out, ok := eurekadCmd(t, env, "snapshot", "restore", file)
+		if !ok || !strings.Contains(out, "restored 20 instances") {
+			t.Fatalf("snapshot restore: %s", out)
+		}
+		got := fetchAll(t, startServer(t, env...).Base)
+		if len(got) != len(want) {
+			t.Fatalf("restored %d instances, want %d", len(got), len(want))
+		}
+		for id, w := range want {
+			g := got[id]
+			if g.Status != w.Status || g.OverriddenStatus != w.OverriddenStatus || g.Metadata["owner"] != id {
+				t.Errorf("%s: restored %+v, want %+v", id, g, w)
+			}
+		}
+	}
+	t.Run("bolt", func(t *testing.T) {
+		check(t, []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + t.TempDir()})
+	})
+	t.Run("redis", func(t *testing.T) {
+		r := redistest.Start(t)
+		check(t, []string{"EUREKAD_STORAGE_KIND=redis", "EUREKAD_STORAGE_REDIS_URL=" + r.URL()})
+	})
+
+	t.Run("truncated file is refused", func(t *testing.T) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := filepath.Join(t.TempDir(), "short.snapshot")
+		os.WriteFile(short, data[:len(data)/2], 0o600)
+		dir := t.TempDir()
+		out, ok := eurekadCmd(t, []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + dir}, "snapshot", "restore", short)
+		if ok || !strings.Contains(out, "not a valid eurekad snapshot") {
+			t.Fatalf("truncated restore: ok=%v %s", ok, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "registry.db")); !os.IsNotExist(err) {
+			t.Fatal("a refused restore created the store")
+		}
+	})
+}
