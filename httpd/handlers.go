@@ -261,52 +261,37 @@ func statusValue(w http.ResponseWriter, r *http.Request, required bool) (eureka.
 	return st, ok
 }
 
+// statusChange is the registry call behind PUT and DELETE …/status.
+type statusChange func(app, id string, st eureka.Status, lastDirty int64, replication bool) bool
+
 // setStatus is PUT apps/{app}/{id}/status (§2.4).
 func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
-	app, id := appVar(r), pathVar(r, "id")
-	if s.reg.Instance(app, id) == nil {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	st, ok := statusValue(w, r, true)
-	if !ok {
-		return
-	}
-	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
-	if !ok {
-		return
-	}
-	if !s.admit(w) {
-		return
-	}
-	if !s.reg.SetStatus(app, id, st, dirty, isReplication(r)) {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	if s.commit(w, r) {
-		w.WriteHeader(http.StatusOK)
-	}
+	s.changeStatus(w, r, true, s.reg.SetStatus)
 }
 
-// deleteStatus is DELETE apps/{app}/{id}/status (§2.5).
+// deleteStatus is DELETE apps/{app}/{id}/status (§2.5); without a value the
+// instance becomes UNKNOWN.
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
+	s.changeStatus(w, r, false, s.reg.DeleteStatusOverride)
+}
+
+// changeStatus checks in Eureka's order (instance, then value) and applies
+// change.
+func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequired bool, change statusChange) {
 	app, id := appVar(r), pathVar(r, "id")
 	if s.reg.Instance(app, id) == nil {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	st, ok := statusValue(w, r, false)
+	st, ok := statusValue(w, r, valueRequired)
 	if !ok {
 		return
 	}
 	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
-	if !ok {
+	if !ok || !s.admit(w) {
 		return
 	}
-	if !s.admit(w) {
-		return
-	}
-	if !s.reg.DeleteStatusOverride(app, id, st, dirty, isReplication(r)) {
+	if !change(app, id, st, dirty, isReplication(r)) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}

@@ -359,17 +359,24 @@ func (r *Registry) SetStatus(app, id string, st eureka.Status, lastDirty int64, 
 	o := &override{status: st}
 	o.lastAccess.Store(now)
 	r.overrides[id] = o
-	c := in.Clone()
-	c.OverriddenStatus = st
-	c.Status = st
+	r.modify(l, st, st, lastDirty, now)
+	return true
+}
+
+// modify publishes a status change of l: a MODIFIED clone with the new
+// status and override, lastDirty raised to the request's, a delta entry and
+// a version bump. The caller holds mu exclusively.
+func (r *Registry) modify(l *lease, status, overridden eureka.Status, lastDirty, now int64) {
+	c := l.instance.Load().Clone()
+	c.OverriddenStatus = overridden
+	c.Status = status
 	c.LastDirtyTimestamp = max(c.LastDirtyTimestamp, lastDirty)
 	c.ActionType = eureka.ActionModified
 	c.LastUpdatedTimestamp = now
 	l.instance.Store(c)
 	r.delta.add(l, now)
-	r.bump(r.apps[app])
-	r.changed(app, id)
-	return true
+	r.bump(r.apps[l.app])
+	r.changed(l.app, l.id)
 }
 
 // DeleteStatusOverride removes an operator override (DELETE …/status,
@@ -388,16 +395,7 @@ func (r *Registry) DeleteStatusOverride(app, id string, st eureka.Status, lastDi
 		return true
 	}
 	delete(r.overrides, id)
-	c := l.instance.Load().Clone()
-	c.OverriddenStatus = eureka.StatusUnknown
-	c.Status = st
-	c.LastDirtyTimestamp = max(c.LastDirtyTimestamp, lastDirty)
-	c.ActionType = eureka.ActionModified
-	c.LastUpdatedTimestamp = now
-	l.instance.Store(c)
-	r.delta.add(l, now)
-	r.bump(r.apps[app])
-	r.changed(app, id)
+	r.modify(l, st, eureka.StatusUnknown, lastDirty, now)
 	return true
 }
 
