@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/sdk/storage"
 	"github.com/eurekad/eurekad/storage/bolt"
@@ -30,6 +32,9 @@ func openStore(ctx context.Context, cfg config.StorageConfig, log *slog.Logger) 
 		}
 		return s, nil
 	case "redis":
+		// go-redis logs dial failures through a process-wide logger; send
+		// them to ours instead of bare stderr lines.
+		goredis.SetLogger(redisLog{log.With("store", "redis")})
 		s, err := redis.Open(ctx, redis.Options{URL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("open redis store %s: %w", cfg.RedisURL, err)
@@ -37,4 +42,11 @@ func openStore(ctx context.Context, cfg config.StorageConfig, log *slog.Logger) 
 		return s, nil
 	}
 	return nil, fmt.Errorf("unknown storage kind %q", cfg.Kind)
+}
+
+// redisLog adapts slog to go-redis's logger.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }

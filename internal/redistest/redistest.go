@@ -1,6 +1,9 @@
 // Package redistest runs a real redis-server as a child process of a test, on
 // a free loopback port with its own temporary directory, and lets the test
-// kill, stop and restart it to exercise failures.
+// kill, stop, pause and restart it to exercise failures. It can also run the
+// server as a one-node Redis Cluster (Cluster) and start a Sentinel that
+// watches it (StartSentinel), so cluster and Sentinel clients are tested
+// against the real thing.
 //
 // It is non-test code so that tests in any package of the module can import
 // it; it must never be imported by production code.
@@ -23,7 +26,10 @@
 //
 // The server is killed in t.Cleanup. On Linux it is also started with a
 // parent-death signal (SIGKILL), so a test binary that is itself killed takes
-// its redis-server with it.
+// its redis-server with it. The kernel sends that signal when the OS thread
+// that started the server ends, and Go ends a thread only when a goroutine
+// locked to it (runtime.LockOSThread) exits: do not call Start or Restart
+// from such a goroutine.
 package redistest
 
 import (
@@ -89,8 +95,9 @@ func Args(args ...string) Option {
 	return func(c *config) { c.args = append(c.args, args...) }
 }
 
-// Server is one redis-server child process. Its methods are safe for
-// concurrent use.
+// Server is one redis-server child process. Addr, URL, Dir, Running and
+// Kill are safe for concurrent use; Stop, Restart, Pause and Resume report
+// failures through the test (t.Fatal) and belong to the test's goroutine.
 type Server struct {
 	t       testing.TB
 	bin     string
