@@ -243,26 +243,40 @@ func (c *Cache) current(s *slot) *Payload {
 }
 
 // fresh serves ModeFresh: a stale payload younger than MinRebuildInterval is
-// served as is and a rebuild is scheduled for when the interval ends.
+// served as is, and a rebuild is scheduled for when the interval ends.
 func (c *Cache) fresh(s *slot) *Payload {
-	p := s.rw.Load()
-	if c.valid(s, p) {
+	if p := s.rw.Load(); c.valid(s, p) {
+		c.hits.Add(1)
+		return p
+	} else if p != nil && c.tooSoon(s, p) {
 		c.hits.Add(1)
 		return p
 	}
-	if p != nil {
-		if wait := c.opts.MinRebuildInterval - time.Since(p.built); wait > 0 {
-			if s.scheduled.CompareAndSwap(false, true) {
-				time.AfterFunc(wait, func() {
-					s.scheduled.Store(false)
-					c.rebuild(s)
-				})
-			}
-			c.hits.Add(1)
-			return p
-		}
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	// Re-check under the lock: another reader or the scheduled rebuild may
+	// have built meanwhile, and under a write storm the version has moved
+	// again, but one rebuild per interval is all a key gets.
+	if p := s.rw.Load(); p != nil && (c.valid(s, p) || c.tooSoon(s, p)) {
+		return p
 	}
-	return c.rebuild(s)
+	return c.store(s)
+}
+
+// tooSoon reports whether p is younger than MinRebuildInterval, and if so
+// makes sure a rebuild runs when the interval ends.
+func (c *Cache) tooSoon(s *slot, p *Payload) bool {
+	wait := c.opts.MinRebuildInterval - time.Since(p.built)
+	if wait <= 0 {
+		return false
+	}
+	if s.scheduled.CompareAndSwap(false, true) {
+		time.AfterFunc(wait, func() {
+			s.scheduled.Store(false)
+			c.fresh(s)
+		})
+	}
+	return true
 }
 
 // rebuild builds s's payload once for all concurrent callers.
@@ -272,6 +286,11 @@ func (c *Cache) rebuild(s *slot) *Payload {
 	if p := s.rw.Load(); c.valid(s, p) {
 		return p
 	}
+	return c.store(s)
+}
+
+// store builds and installs s's payload; the caller holds s.buildMu.
+func (c *Cache) store(s *slot) *Payload {
 	p := c.build(s.key, s)
 	s.rw.Store(p)
 	s.checked.Store(p.version)

@@ -93,8 +93,9 @@ func TestFreshModeRebuildsAtMostOncePerInterval(t *testing.T) {
 		return contains(c.slot(appsJSON).rw.Load(), `"last"`)
 	})
 	_, after := c.Stats()
-	// 300 ms at one build per 50 ms is about 6; allow scheduling slack.
-	if n := after - before; n > 12 {
+	// At most one build per 50 ms: six in the loop's 300 ms, one for the
+	// last write, one scheduled. Timer delays only make it fewer.
+	if n := after - before; n > 8 {
 		t.Fatalf("%d rebuilds in 300 ms with a 50 ms interval", n)
 	}
 }
