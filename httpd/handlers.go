@@ -1,12 +1,14 @@
 package httpd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/registry"
@@ -335,6 +337,13 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 		k.Format = cache.XML
 	}
 	p := s.cache.Get(k)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && s.opts.MaxLongPoll > 0 {
+		if wait := longPollWait(r); wait > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), min(wait, s.opts.MaxLongPoll))
+			p, _ = s.cache.Wait(ctx, k, inm)
+			cancel()
+		}
+	}
 	if p.Raw == nil {
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -362,6 +371,26 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 }
 
 // Header values shared by every cached response; net/http only reads them.
+// waitHeader asks for a long-poll: hold the read until the payload's
+// entity tag differs from If-None-Match, for at most this long. Stock Eureka
+// clients never send it.
+const waitHeader = "X-Eurekad-Wait"
+
+// longPollWait parses X-Eurekad-Wait: a Go duration ("30s") or seconds.
+func longPollWait(r *http.Request) time.Duration {
+	v := r.Header.Get(waitHeader)
+	if v == "" {
+		return 0
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return d
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}
+
 var (
 	jsonHeader = []string{contentJSON}
 	xmlHeader  = []string{contentXML}

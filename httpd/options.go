@@ -25,6 +25,10 @@ type Options struct {
 	ReadTimeout       time.Duration `config:"read_timeout" help:"time allowed to read a whole request"`
 	WriteTimeout      time.Duration `config:"write_timeout" help:"time allowed to write a response"`
 	IdleTimeout       time.Duration `config:"idle_timeout" help:"keep-alive connection idle timeout"`
+	// MaxLongPoll caps how long a long-polling read (If-None-Match plus an
+	// X-Eurekad-Wait header) is held; 0 turns long-polling off, so such a
+	// read is answered at once like any other.
+	MaxLongPoll time.Duration `config:"max_long_poll" help:"longest a long-polling read is held (0: long-poll off); keep it under write_timeout"`
 	// DisableDelta answers 403 to GET apps/delta (disableDelta).
 	DisableDelta bool `config:"disable_delta" help:"answer 403 to apps/delta"`
 	// Logger receives request errors; nil discards them.
@@ -61,5 +65,6 @@ func DefaultOptions() Options {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxLongPoll:       50 * time.Second,
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,9 @@ type Source interface {
 	// Application returns nil for an application with no instances.
 	Application(name string) *eureka.Application
 	VIP(vip string, secure bool) *eureka.Applications
+	// Changes returns a channel closed at the next change visible to
+	// readers.
+	Changes() <-chan struct{}
 }
 
 // Entity is the kind of payload a key names.
@@ -145,6 +149,21 @@ type slot struct {
 	buildMu   sync.Mutex
 	scheduled atomic.Bool
 	sizeHint  atomic.Int64
+	// served is closed and replaced whenever the payload readers get may
+	// have changed (a rebuild, a read-only refresh), waking long-polls.
+	served atomic.Pointer[chan struct{}]
+}
+
+func newSlot(k Key) *slot {
+	s := &slot{key: k}
+	ch := make(chan struct{})
+	s.served.Store(&ch)
+	return s
+}
+
+func (s *slot) notify() {
+	next := make(chan struct{})
+	close(*s.served.Swap(&next))
 }
 
 // New returns a cache over src. A nil opts means DefaultOptions.
@@ -206,7 +225,7 @@ func (c *Cache) slot(k Key) *slot {
 	for kk, v := range old {
 		m[kk] = v
 	}
-	s := &slot{key: k}
+	s := newSlot(k)
 	m[k] = s
 	c.slots.Store(&m)
 	return s
@@ -294,7 +313,38 @@ func (c *Cache) store(s *slot) *Payload {
 	p := c.build(s.key, s)
 	s.rw.Store(p)
 	s.checked.Store(p.version)
+	s.notify()
 	return p
+}
+
+// Wait serves a long-poll: it returns the payload for k as soon as its
+// entity tag differs from etag (the plain or gzip tag a client holds), or
+// the current payload with changed false when ctx ends first.
+func (c *Cache) Wait(ctx context.Context, k Key, etag string) (p *Payload, changed bool) {
+	plain := strings.TrimSuffix(strings.TrimPrefix(etag, "W/"), `-gzip"`)
+	if plain != etag && !strings.HasSuffix(plain, `"`) {
+		plain += `"`
+	}
+	s := c.slot(k)
+	for {
+		// Take both channels before reading, so a change between the read
+		// and the select still wakes us.
+		var served <-chan struct{}
+		if s != nil {
+			served = *s.served.Load()
+		}
+		changes := c.src.Changes()
+		p = c.Get(k)
+		if p.ETag != plain {
+			return p, true
+		}
+		select {
+		case <-ctx.Done():
+			return p, false
+		case <-changes:
+		case <-served:
+		}
+	}
 }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
@@ -379,6 +429,7 @@ func (c *Cache) refreshReadOnly() {
 		if old := s.ro.Load(); old != nil {
 			if p := c.current(s); p != old {
 				s.ro.Store(p)
+				s.notify()
 			}
 		}
 	}

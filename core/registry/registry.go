@@ -39,6 +39,9 @@ type Registry struct {
 
 	// onChange is guarded by mu.
 	onChange ChangeFunc
+	// changes is closed and replaced on every version bump, waking
+	// long-polling readers.
+	changes atomic.Pointer[chan struct{}]
 }
 
 type appEntry struct {
@@ -75,6 +78,8 @@ func New(opts *Options) *Registry {
 		apps:      make(map[string]*appEntry),
 		overrides: make(map[string]*override),
 	}
+	ch := make(chan struct{})
+	r.changes.Store(&ch)
 	now := r.clock.Now()
 	r.sp.init(&r.opts, now)
 	r.sp.setExpected(o.ExpectedNumberOfClientsSendingRenews)
@@ -101,6 +106,13 @@ func (r *Registry) AppVersion(app string) uint64 {
 // bump records a visible change to app; the caller holds mu exclusively.
 func (r *Registry) bump(a *appEntry) {
 	a.version = r.version.Add(1)
+	next := make(chan struct{})
+	close(*r.changes.Swap(&next))
+}
+
+// Changes returns a channel that is closed at the next visible change.
+func (r *Registry) Changes() <-chan struct{} {
+	return *r.changes.Load()
 }
 
 // Register stores in as a new lease, replacing any lease with the same id

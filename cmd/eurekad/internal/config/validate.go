@@ -29,6 +29,7 @@ var rules = map[string]rule{
 	"http.read_timeout":        positive,
 	"http.write_timeout":       positive,
 	"http.idle_timeout":        positive,
+	"http.max_long_poll":       notNegative,
 
 	"registry.renewal_percent_threshold":                 fraction,
 	"registry.expected_client_renewal_interval":          positive,
@@ -69,6 +70,10 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
 			}
 		}
+	}
+	if c.HTTP.MaxLongPoll >= c.HTTP.WriteTimeout {
+		errs = append(errs, fmt.Errorf("http.max_long_poll: %s must be shorter than http.write_timeout (%s), or held reads are cut off",
+			formatValue(c.HTTP.MaxLongPoll), formatValue(c.HTTP.WriteTimeout)))
 	}
 	if len(errs) == 0 {
 		if err := c.Cache.Validate(); err != nil {
