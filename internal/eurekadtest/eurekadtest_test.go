@@ -1,0 +1,39 @@
+package eurekadtest_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/eurekad/eurekad/internal/eurekadtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	eurekadtest.RemoveBinary()
+	os.Exit(code)
+}
+
+// TestStartDefaultsAndRestart checks the memory default, an env override,
+// Kill and a restart on the same address.
+func TestStartDefaultsAndRestart(t *testing.T) {
+	s := eurekadtest.Start(t)
+	if !strings.Contains(s.Output(), "storage=memory") {
+		t.Errorf("default storage is not memory:\n%s", s.Output())
+	}
+	if !strings.HasPrefix(s.Base, "http://127.0.0.1:") || !strings.HasSuffix(s.BaseV2, "/eureka/v2/") {
+		t.Errorf("base URLs %q %q", s.Base, s.BaseV2)
+	}
+	s.Kill()
+	select {
+	case <-s.Exited():
+	default:
+		t.Fatal("Exited not closed after Kill")
+	}
+	s.Stop() // a stopped server: no-op
+
+	b := eurekadtest.StartAt(t, s.Addr, "EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR="+t.TempDir())
+	if b.Addr != s.Addr || !strings.Contains(b.Output(), "storage=bolt") {
+		t.Errorf("restart at %s with bolt:\n%s", b.Addr, b.Output())
+	}
+}

@@ -1,0 +1,370 @@
+package client
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults used for the zero values of Options.
+const (
+	// DefaultTimeout bounds one attempt against one server.
+	DefaultTimeout = 10 * time.Second
+	// DefaultUserAgent is sent when Options.UserAgent is empty.
+	DefaultUserAgent = "eurekad-go-client/1"
+	// DefaultMaxResponseBytes bounds a response body after decompression.
+	DefaultMaxResponseBytes = 256 << 20
+)
+
+// waitHeader asks a eurekad server to hold a conditional GET until the
+// payload's ETag differs from If-None-Match (a long-poll). Other Eureka
+// servers ignore it.
+const waitHeader = "X-Eurekad-Wait"
+
+// Options configure a Client. The zero value of each field is documented;
+// at least one server URL (ServiceURLs or ZoneURLs) is required.
+type Options struct {
+	// ServiceURLs are Eureka base URLs, such as
+	// http://user:pass@host:8761/eureka/ (Spring Cloud) or
+	// http://host:8080/eureka/v2/ (Netflix). Userinfo becomes HTTP basic
+	// auth and is never sent in the request URL; the trailing slash is
+	// optional. They are tried after the zone URLs.
+	ServiceURLs []string
+	// Zone is this client's zone. With ZoneURLs, the servers of this zone
+	// are tried first (Eureka's preferSameZoneEureka).
+	Zone string
+	// ZoneURLs maps a zone to its servers' base URLs (Eureka's
+	// serviceUrl.<zone>). Used in addition to ServiceURLs: own zone first,
+	// then the other zones in name order, then ServiceURLs; duplicates are
+	// dropped.
+	ZoneURLs map[string][]string
+	// XML makes the client send and ask for XML instead of JSON.
+	XML bool
+	// HTTPClient sends the requests. Nil means a client with dial and TLS
+	// handshake timeouts and compression left to this package. A supplied
+	// client should not set http.Client.Timeout below the longest
+	// long-poll wait; per-attempt deadlines come from Timeout.
+	HTTPClient *http.Client
+	// Timeout bounds one attempt against one server (a long-poll gets its
+	// wait plus Timeout). Zero means DefaultTimeout.
+	Timeout time.Duration
+	// UserAgent is sent as User-Agent. Empty means DefaultUserAgent.
+	UserAgent string
+	// Logger receives debug records about fail-over. Nil discards.
+	Logger *slog.Logger
+	// MaxResponseBytes bounds a response body (after gzip decoding); a
+	// larger answer counts as a failed attempt. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+}
+
+// DefaultOptions returns Options with every default filled in and no
+// servers.
+func DefaultOptions() Options {
+	return Options{
+		Timeout:          DefaultTimeout,
+		UserAgent:        DefaultUserAgent,
+		MaxResponseBytes: DefaultMaxResponseBytes,
+	}
+}
+
+// Client is a Eureka REST client. It is safe for concurrent use by many
+// goroutines. It holds no background goroutines and needs no Close; idle
+// connections belong to its http.Client.
+type Client struct {
+	servers []server
+	hc      *http.Client
+	timeout time.Duration
+	xml     bool
+	ua      string
+	maxBody int64
+	log     *slog.Logger
+	// sticky is the index of the last server that answered; it is tried
+	// first until it fails.
+	sticky atomic.Int64
+}
+
+// server is one base URL with its credentials split off.
+type server struct {
+	base       string // scheme://host[:port]/path/ without userinfo
+	user, pass string
+	auth       bool
+}
+
+// New returns a Client for the servers in opts. It fails when no URL is
+// given or a URL is not an absolute http(s) URL.
+func New(opts Options) (*Client, error) {
+	var raw []string
+	if opts.Zone != "" {
+		raw = append(raw, opts.ZoneURLs[opts.Zone]...)
+	}
+	zones := make([]string, 0, len(opts.ZoneURLs))
+	for z := range opts.ZoneURLs {
+		if z != opts.Zone {
+			zones = append(zones, z)
+		}
+	}
+	slices.Sort(zones)
+	for _, z := range zones {
+		raw = append(raw, opts.ZoneURLs[z]...)
+	}
+	raw = append(raw, opts.ServiceURLs...)
+
+	c := &Client{
+		hc:      opts.HTTPClient,
+		timeout: opts.Timeout,
+		xml:     opts.XML,
+		ua:      opts.UserAgent,
+		maxBody: opts.MaxResponseBytes,
+		log:     opts.Logger,
+	}
+	seen := make(map[string]bool)
+	for _, s := range raw {
+		srv, err := parseServer(s)
+		if err != nil {
+			return nil, err
+		}
+		if seen[srv.base] {
+			continue
+		}
+		seen[srv.base] = true
+		c.servers = append(c.servers, srv)
+	}
+	if len(c.servers) == 0 {
+		return nil, errors.New("eureka client: no server URL given")
+	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.ua == "" {
+		c.ua = DefaultUserAgent
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("component", "eureka-client")
+	return c, nil
+}
+
+// parseServer checks one base URL and splits its credentials off.
+func parseServer(s string) (server, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return server{}, fmt.Errorf("eureka client: service URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return server{}, fmt.Errorf("eureka client: service URL %q: want an absolute http or https URL", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return server{}, fmt.Errorf("eureka client: service URL %q: no query or fragment allowed", u.Redacted())
+	}
+	var srv server
+	if u.User != nil {
+		srv.auth = true
+		srv.user = u.User.Username()
+		srv.pass, _ = u.User.Password()
+		u.User = nil
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	srv.base = u.String()
+	return srv, nil
+}
+
+// defaultHTTPClient is the client used when Options.HTTPClient is nil.
+// Compression is off in the transport because this package asks for gzip
+// and decodes it itself; deadlines come from per-attempt contexts.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}}
+}
+
+// Servers returns the base URLs in the order they are tried when none
+// has answered yet (credentials removed).
+func (c *Client) Servers() []string {
+	out := make([]string, len(c.servers))
+	for i, s := range c.servers {
+		out[i] = s.base
+	}
+	return out
+}
+
+// request is one logical call, replayed against each server in turn.
+type request struct {
+	method string
+	path   string // relative to the base URL, already escaped
+	query  url.Values
+	body   []byte
+	// etag and wait make a conditional (long-polling) GET.
+	etag string
+	wait time.Duration
+}
+
+// response is a fully read answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	url    string
+}
+
+// do sends r to the sticky server first, then to the others in order. A
+// transport error, a timeout or a 5xx moves on to the next server; a 2xx
+// or 304 is returned; any other answer is returned at once as an *Error.
+func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	first := int(c.sticky.Load())
+	var last error
+	for n := range len(c.servers) {
+		// The sticky server first, then the others in priority order.
+		i := first
+		switch {
+		case n == 0:
+		case n <= first:
+			i = n - 1
+		default:
+			i = n
+		}
+		resp, err := c.attempt(ctx, c.servers[i], r)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				if errors.Is(err, cerr) {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w: %w", cerr, err)
+			}
+			c.log.Debug("eureka server failed", "method", r.method, "server", c.servers[i].base, "err", err)
+			last = err
+			continue
+		}
+		if resp.status >= 500 {
+			last = c.errorFor(r, resp)
+			c.log.Debug("eureka server failed", "method", r.method, "server", c.servers[i].base, "status", resp.status)
+			continue
+		}
+		if i != first {
+			c.sticky.Store(int64(i))
+		}
+		if (resp.status >= 200 && resp.status < 300) || resp.status == http.StatusNotModified {
+			return resp, nil
+		}
+		return nil, c.errorFor(r, resp)
+	}
+	return nil, fmt.Errorf("%w (%d tried): %w", ErrUnavailable, len(c.servers), last)
+}
+
+// attempt sends r to one server and reads the whole answer.
+func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, error) {
+	actx, cancel := context.WithTimeout(ctx, c.timeout+r.wait)
+	defer cancel()
+	u := s.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	if c.xml {
+		h.Set("Accept", "application/xml")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	if r.body != nil {
+		if c.xml {
+			h.Set("Content-Type", "application/xml")
+		} else {
+			h.Set("Content-Type", "application/json")
+		}
+	}
+	h.Set("Accept-Encoding", "gzip")
+	h.Set("User-Agent", c.ua)
+	if r.etag != "" {
+		h.Set("If-None-Match", r.etag)
+		if r.wait > 0 {
+			h.Set(waitHeader, r.wait.String())
+		}
+	}
+	if s.auth {
+		req.SetBasicAuth(s.user, s.pass)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
+	b, err := c.readBody(resp)
+	if err != nil {
+		return nil, fmt.Errorf("eureka client: %s %s: reading body: %w", r.method, u, err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b, url: u}, nil
+}
+
+// readBody reads the body, gunzipping it when the server says so, and
+// enforces the size bound.
+func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	b, err := readLimited(resp.Body, c.maxBody)
+	if err != nil || len(b) == 0 {
+		return b, err
+	}
+	if !strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		return b, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return readLimited(zr, c.maxBody)
+}
+
+// readLimited reads r to the end, failing once it passes limit bytes.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("body larger than %d bytes", limit)
+	}
+	return b, nil
+}
