@@ -185,17 +185,7 @@ func tryDo(method, url string, body []byte, headers ...string) (*response, error
 // fixed time so a fast server makes a fast test.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(visibleWithin)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, visibleWithin, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eurekadtest.Eventually(t, visibleWithin, what, check)
 }
 
 // nowMillis is the wall clock in epoch milliseconds, the unit of every

@@ -5,6 +5,7 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -93,13 +94,20 @@ func TestLifecycle(t *testing.T) {
 			if got, err := c.InstanceByID(ctx, id); err != nil || got.App != app {
 				t.Fatalf("instance by id: %+v %v", got, err)
 			}
-			if a, err := c.Application(ctx, app); err != nil || a.Name != app || len(a.Instances) != 1 {
-				t.Fatalf("application: %+v %v", a, err)
-			}
-			apps, err := c.Applications(ctx)
-			if err != nil || findInstance(apps, id) == nil || apps.AppsHashcode == "" {
-				t.Fatalf("applications: %+v %v", apps, err)
-			}
+			// Cached reads follow a write within the cache's rebuild
+			// interval, so they are polled.
+			eurekadtest.Eventually(t, 10*time.Second, "the application", func() error {
+				if a, err := c.Application(ctx, app); err != nil || a.Name != app || len(a.Instances) != 1 {
+					return fmt.Errorf("application: %+v %v", a, err)
+				}
+				return nil
+			})
+			eurekadtest.Eventually(t, 10*time.Second, "the full registry", func() error {
+				if apps, err := c.Applications(ctx); err != nil || findInstance(apps, id) == nil || apps.AppsHashcode == "" {
+					return fmt.Errorf("applications: %+v %v", apps, err)
+				}
+				return nil
+			})
 			if err := c.Renew(ctx, app, id, in.LastDirtyTimestamp); err != nil {
 				t.Fatalf("renew: %v", err)
 			}
@@ -136,19 +144,25 @@ func TestLifecycle(t *testing.T) {
 			}
 
 			// VIPs and delta.
-			vip, err := c.VIP(ctx, strings.ToLower(app))
-			if err != nil || findInstance(vip, id) == nil || vip.VersionsDelta != -1 {
-				t.Fatalf("vip: %+v %v", vip, err)
-			}
-			if svip, err := c.SVIP(ctx, strings.ToLower(app)+"-secure"); err != nil || findInstance(svip, id) == nil {
-				t.Fatalf("svip: %+v %v", svip, err)
-			}
+			eurekadtest.Eventually(t, 10*time.Second, "the VIPs", func() error {
+				vip, err := c.VIP(ctx, strings.ToLower(app))
+				if err != nil || findInstance(vip, id) == nil || vip.VersionsDelta != -1 {
+					return fmt.Errorf("vip: %+v %v", vip, err)
+				}
+				if svip, err := c.SVIP(ctx, strings.ToLower(app)+"-secure"); err != nil || findInstance(svip, id) == nil {
+					return fmt.Errorf("svip: %+v %v", svip, err)
+				}
+				return nil
+			})
 			if none, err := c.VIP(ctx, "no-such-vip"); err != nil || len(none.Applications) != 0 {
 				t.Fatalf("unknown vip: %+v %v", none, err)
 			}
-			if d, err := c.Delta(ctx); err != nil || findInstance(d, id) == nil {
-				t.Fatalf("delta: %+v %v", d, err)
-			}
+			eurekadtest.Eventually(t, 10*time.Second, "the delta", func() error {
+				if d, err := c.Delta(ctx); err != nil || findInstance(d, id) == nil {
+					return fmt.Errorf("delta: %+v %v", d, err)
+				}
+				return nil
+			})
 
 			// Errors.
 			bad := instance(app, "bad")
