@@ -89,3 +89,73 @@ func BenchmarkDecodeApplicationsJSON(b *testing.B) {
 		}
 	}
 }
+
+// benchDelta is a delta of 10 instances, as a client fetches on every
+// change: benchRegistry(10) with the instances marked modified.
+func benchDelta() []byte {
+	apps := benchRegistry(10)
+	for _, app := range apps.Applications {
+		for _, in := range app.Instances {
+			in.ActionType = ActionModified
+		}
+	}
+	return AppendApplicationsJSON(nil, apps)
+}
+
+func BenchmarkDecodeApplicationsJSONDelta(b *testing.B) {
+	body := benchDelta()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeApplicationsJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeApplicationsJSONReference and
+// BenchmarkDecodeApplicationsJSONDeltaReference are the two benchmarks
+// above for the encoding/json decoder, to compare the two in one run.
+func BenchmarkDecodeApplicationsJSONReference(b *testing.B) {
+	body := AppendApplicationsJSON(nil, benchRegistry(1000))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := referenceDecodeApplicationsJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeApplicationsJSONDeltaReference(b *testing.B) {
+	body := benchDelta()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := referenceDecodeApplicationsJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeApplicationJSON(b *testing.B) {
+	body := AppendApplicationJSON(nil, benchRegistry(20).Applications[0])
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeApplicationJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeApplicationJSONReference(b *testing.B) {
+	body := AppendApplicationJSON(nil, benchRegistry(20).Applications[0])
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := referenceDecodeApplicationJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,9 +2,7 @@ package eureka
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -34,8 +32,8 @@ func DecodeInstanceJSON(data []byte) (*InstanceInfo, error) {
 }
 
 // instanceDecoder decodes one instance document in a single pass. It
-// reproduces what encoding/json did with the jsonInstance types (kept
-// for the registry decoders in this file and json_scan.go): the same
+// reproduces what encoding/json did with the jsonInstance types (now in
+// reference_json_test.go, with the reference decoders): the same
 // documents fail and the others give the same InstanceInfo, which
 // FuzzDecodeInstanceJSONDifferential checks against that decoder. What
 // encoding/json contributed, and is copied here, is:
@@ -61,10 +59,13 @@ func DecodeInstanceJSON(data []byte) (*InstanceInfo, error) {
 // holds on to its values only, not to the document.
 type instanceDecoder struct {
 	jsonLexer
-	arena    strings.Builder
-	outer    instanceFields // members of the document object
-	inner    instanceFields // members of its "instance" member
-	hasInner bool
+	arena strings.Builder
+	// minReserve is the least the arena grows by (the registry decoder
+	// sets it to share allocations between instances).
+	minReserve int
+	outer      instanceFields // members of the document object
+	inner      instanceFields // members of its "instance" member
+	hasInner   bool
 }
 
 // instanceFields holds the members of an instance object as read so far;
@@ -609,7 +610,7 @@ func (d *instanceDecoder) keepChunk(b []byte) string {
 func (d *instanceDecoder) reserve(n int) {
 	if d.arena.Cap()-d.arena.Len() < n {
 		d.arena.Reset()
-		d.arena.Grow(n)
+		d.arena.Grow(max(n, d.minReserve))
 	}
 }
 
@@ -790,59 +791,6 @@ func (d *instanceDecoder) instance(f *instanceFields) (*InstanceInfo, error) {
 	return in, nil
 }
 
-// DecodeApplicationJSON decodes {"application":{…}} or a bare application
-// object. "instance" may be an array or, as older servers wrote it, a
-// single object.
-func DecodeApplicationJSON(data []byte) (*Application, error) {
-	data, err := jsonObjectBody(data)
-	if err != nil {
-		return nil, malformed("application JSON", err)
-	}
-	var root struct {
-		Application *jsonApplication `json:"application"`
-		jsonApplication
-	}
-	if err := json.Unmarshal(data, &root); err != nil {
-		return nil, malformed("application JSON", err)
-	}
-	j := &root.jsonApplication
-	if root.Application != nil {
-		j = root.Application
-	}
-	app, err := j.application()
-	if err != nil {
-		return nil, malformed("application JSON", err)
-	}
-	return app, nil
-}
-
-// DecodeApplicationsJSON decodes {"applications":{…}} or the bare object.
-// "application" and "instance" may be arrays or single objects,
-// versions__delta a string or a number, and the old shapes of pre-1.1
-// servers (ports as "7101" strings) are accepted.
-func DecodeApplicationsJSON(data []byte) (*Applications, error) {
-	data, err := jsonObjectBody(data)
-	if err != nil {
-		return nil, malformed("applications JSON", err)
-	}
-	var root struct {
-		Applications *jsonApplications `json:"applications"`
-		jsonApplications
-	}
-	if err := json.Unmarshal(data, &root); err != nil {
-		return nil, malformed("applications JSON", err)
-	}
-	j := &root.jsonApplications
-	if root.Applications != nil {
-		j = root.Applications
-	}
-	apps, err := j.applications()
-	if err != nil {
-		return nil, malformed("applications JSON", err)
-	}
-	return apps, nil
-}
-
 // jsonObjectBody drops a UTF-8 byte order mark (Jackson accepts one) and
 // rejects documents that are not an object (null, arrays, scalars), which
 // encoding/json would otherwise accept or half-decode.
@@ -855,40 +803,6 @@ func jsonObjectBody(data []byte) ([]byte, error) {
 	return nil, errors.New("expected a JSON object")
 }
 
-type jsonInstance struct {
-	InstanceID                    jsonText        `json:"instanceId"`
-	HostName                      jsonText        `json:"hostName"`
-	App                           jsonText        `json:"app"`
-	IPAddr                        jsonText        `json:"ipAddr"`
-	SID                           jsonText        `json:"sid"`
-	Status                        jsonText        `json:"status"`
-	OverriddenStatus              jsonText        `json:"overriddenStatus"`
-	OverriddenStatusOld           jsonText        `json:"overriddenstatus"`
-	Port                          jsonPort        `json:"port"`
-	SecurePort                    jsonPort        `json:"securePort"`
-	CountryID                     jsonInt         `json:"countryId"`
-	DataCenterInfo                *jsonDataCenter `json:"dataCenterInfo"`
-	LeaseInfo                     *jsonLease      `json:"leaseInfo"`
-	Metadata                      jsonMap         `json:"metadata"`
-	AppGroupName                  jsonText        `json:"appGroupName"`
-	HomePageURL                   jsonText        `json:"homePageUrl"`
-	StatusPageURL                 jsonText        `json:"statusPageUrl"`
-	HealthCheckURL                jsonText        `json:"healthCheckUrl"`
-	SecureHealthCheckURL          jsonText        `json:"secureHealthCheckUrl"`
-	VIPAddress                    jsonText        `json:"vipAddress"`
-	SecureVIPAddress              jsonText        `json:"secureVipAddress"`
-	IsCoordinatingDiscoveryServer jsonBool        `json:"isCoordinatingDiscoveryServer"`
-	LastUpdatedTimestamp          jsonInt         `json:"lastUpdatedTimestamp"`
-	LastDirtyTimestamp            jsonInt         `json:"lastDirtyTimestamp"`
-	ActionType                    jsonText        `json:"actionType"`
-	ASGName                       jsonText        `json:"asgName"`
-}
-
-type jsonDataCenter struct {
-	Name     jsonText `json:"name"`
-	Metadata jsonMap  `json:"metadata"`
-}
-
 type jsonLease struct {
 	RenewalIntervalInSecs jsonInt `json:"renewalIntervalInSecs"`
 	DurationInSecs        jsonInt `json:"durationInSecs"`
@@ -899,168 +813,6 @@ type jsonLease struct {
 	ServiceUpTimestamp    jsonInt `json:"serviceUpTimestamp"`
 }
 
-type jsonApplication struct {
-	Name     jsonText     `json:"name"`
-	Instance jsonInstList `json:"instance"`
-}
-
-type jsonApplications struct {
-	VersionsDelta    jsonInt     `json:"versions__delta"`
-	VersionsDeltaOne jsonInt     `json:"versions_delta"` // escapeCharReplacement "_"
-	AppsHashcode     jsonText    `json:"apps__hashcode"`
-	AppsHashcodeOne  jsonText    `json:"apps_hashcode"`
-	Application      jsonAppList `json:"application"`
-}
-
-// jsonInstList and jsonAppList accept an array or a single object (old
-// servers wrote one-element lists that way); null elements are dropped.
-type (
-	jsonInstList []*jsonInstance
-	jsonAppList  []*jsonApplication
-)
-
-func (l *jsonInstList) UnmarshalJSON(b []byte) error {
-	return unmarshalOneOrMany(b, (*[]*jsonInstance)(l))
-}
-
-func (l *jsonAppList) UnmarshalJSON(b []byte) error {
-	return unmarshalOneOrMany(b, (*[]*jsonApplication)(l))
-}
-
-func unmarshalOneOrMany[T any](b []byte, list *[]*T) error {
-	b = trimJSONSpace(b)
-	if len(b) == 0 {
-		return errJSONSyntax
-	}
-	switch b[0] {
-	case 'n':
-		return nil
-	case '[':
-		return json.Unmarshal(b, list)
-	case '{':
-		v := new(T)
-		if err := json.Unmarshal(b, v); err != nil {
-			return err
-		}
-		*list = append(*list, v)
-		return nil
-	}
-	return typeError(b, reflect.TypeFor[[]T]())
-}
-
-func (j *jsonInstance) instance() (*InstanceInfo, error) {
-	in := &InstanceInfo{
-		InstanceID:                    j.InstanceID.s,
-		HostName:                      j.HostName.s,
-		App:                           j.App.s,
-		IPAddr:                        j.IPAddr.s,
-		SID:                           j.SID.s,
-		Status:                        StatusUp,
-		OverriddenStatus:              StatusUnknown,
-		Metadata:                      j.Metadata.m,
-		AppGroupName:                  j.AppGroupName.s,
-		HomePageURL:                   j.HomePageURL.s,
-		StatusPageURL:                 j.StatusPageURL.s,
-		HealthCheckURL:                j.HealthCheckURL.s,
-		SecureHealthCheckURL:          j.SecureHealthCheckURL.s,
-		VIPAddress:                    j.VIPAddress.s,
-		SecureVIPAddress:              j.SecureVIPAddress.s,
-		IsCoordinatingDiscoveryServer: j.IsCoordinatingDiscoveryServer.v,
-		LastUpdatedTimestamp:          j.LastUpdatedTimestamp.v,
-		LastDirtyTimestamp:            j.LastDirtyTimestamp.v,
-		ActionType:                    parseActionType(j.ActionType.s),
-		ASGName:                       j.ASGName.s,
-	}
-	if j.Status.set {
-		in.Status = ParseStatusLenient(j.Status.s)
-	}
-	switch {
-	case j.OverriddenStatus.set:
-		in.OverriddenStatus = ParseStatusLenient(j.OverriddenStatus.s)
-	case j.OverriddenStatusOld.set:
-		in.OverriddenStatus = ParseStatusLenient(j.OverriddenStatusOld.s)
-	}
-	var err error
-	if in.Port, err = j.Port.port(defaultPort, false); err != nil {
-		return nil, fieldError("port", err)
-	}
-	if in.SecurePort, err = j.SecurePort.port(defaultSecurePort, true); err != nil {
-		return nil, fieldError("securePort", err)
-	}
-	if j.CountryID.set {
-		v, err := narrowInt(j.CountryID.v, strconv.IntSize)
-		if err != nil {
-			return nil, fieldError("countryId", err)
-		}
-		in.CountryID = int(v)
-	}
-	if d := j.DataCenterInfo; d != nil {
-		in.DataCenterInfo = &DataCenterInfo{Name: d.Name.s, Metadata: d.Metadata.m}
-	}
-	if l := j.LeaseInfo; l != nil {
-		li := &LeaseInfo{
-			RegistrationTimestamp: l.RegistrationTimestamp.v,
-			LastRenewalTimestamp:  l.LastRenewalTimestamp.v,
-			EvictionTimestamp:     l.EvictionTimestamp.v,
-			ServiceUpTimestamp:    l.ServiceUpTimestamp.v,
-		}
-		if !l.LastRenewalTimestamp.set {
-			li.LastRenewalTimestamp = l.RenewalTimestamp.v
-		}
-		// Out-of-range intervals are treated like non-positive ones: the
-		// default replaces them.
-		if v, err := narrowInt(l.RenewalIntervalInSecs.v, 32); err == nil {
-			li.RenewalIntervalInSecs = int32(v)
-		}
-		if v, err := narrowInt(l.DurationInSecs.v, 32); err == nil {
-			li.DurationInSecs = int32(v)
-		}
-		in.LeaseInfo = li
-	}
-	finishInstance(in)
-	return in, nil
-}
-
 func fieldError(field string, err error) error {
 	return errors.New(field + ": " + err.Error())
-}
-
-func (j *jsonApplication) application() (*Application, error) {
-	app := &Application{Name: j.Name.s, Instances: make([]*InstanceInfo, 0, len(j.Instance))}
-	for _, ji := range j.Instance {
-		if ji == nil {
-			continue
-		}
-		in, err := ji.instance()
-		if err != nil {
-			return nil, err
-		}
-		app.Instances = append(app.Instances, in)
-	}
-	return app, nil
-}
-
-func (j *jsonApplications) applications() (*Applications, error) {
-	apps := &Applications{
-		VersionsDelta: j.VersionsDelta.v,
-		AppsHashcode:  j.AppsHashcode.s,
-		Applications:  make([]*Application, 0, len(j.Application)),
-	}
-	if !j.VersionsDelta.set {
-		apps.VersionsDelta = j.VersionsDeltaOne.v
-	}
-	if !j.AppsHashcode.set {
-		apps.AppsHashcode = j.AppsHashcodeOne.s
-	}
-	for _, ja := range j.Application {
-		if ja == nil {
-			continue
-		}
-		app, err := ja.application()
-		if err != nil {
-			return nil, err
-		}
-		apps.Applications = append(apps.Applications, app)
-	}
-	return apps, nil
 }

@@ -3,6 +3,7 @@ package eureka
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -338,4 +339,180 @@ func BenchmarkDecodeInstanceJSONReference(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// appsReferenceCases are registry and application documents on which the
+// hand-written registry decoders most easily part from encoding/json.
+var appsReferenceCases = []string{
+	// Wrappers: null, repeated (objects merge), beside outer members,
+	// nested, folded names, wrong types.
+	`{"applications":{"versions__delta":"3"},"applications":{"apps__hashcode":"UP_1_"}}`,
+	`{"applications":{"versions__delta":3},"applications":null,"versions__delta":4}`,
+	`{"applications":{"applications":{"versions__delta":3}}}`,
+	`{"APPLICATIONS":{"Versions__Delta":2,"APPS__HASHCODE":"x","Application":{"NAME":"a"}}}`,
+	`{"applications":[]}`, `{"applications":"x"}`, `{"applications":1}`, `{"applications":true}`,
+	`{"application":{"name":"a"},"application":{"instance":{"hostName":"h"}}}`,
+	`{"application":{"name":"a"},"application":null,"name":"outer"}`,
+	`{"application":{"application":{"name":"a"}}}`,
+	`{"application":[]}`, `{"application":"x"}`,
+	// Both spellings of the registry members.
+	`{"versions_delta":5,"apps_hashcode":"y"}`,
+	`{"versions__delta":"","versions_delta":5,"apps__hashcode":null,"apps_hashcode":"y"}`,
+	`{"versions__delta":"x"}`, `{"versions__delta":true}`, `{"versions__delta":1.5}`,
+	`{"versions__delta":"-7","apps__hashcode":12}`, `{"apps__hashcode":{}}`,
+	// Lists: single objects append, arrays read element by element into
+	// what is there, nulls, stale elements past a shorter array.
+	`{"application":{"name":"a"},"application":{"name":"b"}}`,
+	`{"application":[{"name":"a"}],"application":{"name":"b"}}`,
+	`{"application":{"name":"a"},"application":[{"instance":[{"app":"x"}]}]}`,
+	`{"application":[{"name":"a"},{"name":"b"}],"application":[{"name":"c"}],"application":[{},{}]}`,
+	`{"application":[{"name":"a"},{"name":"b"}],"application":[{"name":"c"}],"application":{"name":"d"}}`,
+	`{"application":[{"name":"a"},null,{"name":"c"}],"application":[{},{},null]}`,
+	`{"application":[{"name":"a"}],"application":[],"application":[{}]}`,
+	`{"application":[{"name":"a"}],"application":null}`,
+	`{"application":[null]}`, `{"application":[1]}`, `{"application":[[]]}`, `{"application":["a"]}`,
+	`{"application":[{"instance":[{"hostName":"a"},{"hostName":"b"}],"instance":[{"sid":"1"}],"instance":[{},{}]}]}`,
+	`{"application":{"instance":{"hostName":"a"},"instance":{"hostName":"b"},"instance":null}}`,
+	`{"application":{"instance":[{"hostName":"a","metadata":{"x":"1"}}],"instance":[{"metadata":{"y":"2"}}]}}`,
+	`{"application":{"instance":[null,{"hostName":"a"},null]}}`,
+	`{"application":{"instance":[]}}`, `{"application":{"instance":"x"}}`, `{"application":{"instance":[true]}}`,
+	`{"application":{"instance":{"instance":{"hostName":"x"}}}}`,
+	`{"application":{"name":null,"NAME":"n","instance":{"port":"x"}}}`,
+	`{"application":{"name":[],"instance":[]}}`,
+	`{"application":[{"name":"a"}],"application":[{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"},{"name":"f"}],"application":[{},{},{}],"application":[{},{},{},{},{},{}]}`,
+	// Syntax.
+	`{"application":[{},]}`, `{"application":[{}`, `{"application":[{} {}]}`, `{"application":[`,
+	`{"application":[ ]}`, `{"application":[ null , {} ]}`, `{"application":[n]}`, `{"application":nul}`,
+	`{"application":{"instance":[{},`, `{} x`, `{"a":1}`, `[]`, `null`, ``,
+}
+
+// checkAppsSameAsReference decodes data with DecodeApplicationsJSON and
+// DecodeApplicationJSON and with the encoding/json decoders they replaced:
+// both must fail, or give equal results.
+func checkAppsSameAsReference(t *testing.T, data []byte) {
+	t.Helper()
+	got, err := DecodeApplicationsJSON(data)
+	want, werr := referenceDecodeApplicationsJSON(data)
+	compareDecoded(t, "DecodeApplicationsJSON", data, got, err, want, werr)
+	gotApp, err := DecodeApplicationJSON(data)
+	wantApp, werr := referenceDecodeApplicationJSON(data)
+	compareDecoded(t, "DecodeApplicationJSON", data, gotApp, err, wantApp, werr)
+}
+
+func compareDecoded[T any](t *testing.T, fn string, data []byte, got T, err error, want T, werr error) {
+	t.Helper()
+	switch {
+	case err != nil && !errors.Is(err, ErrMalformed):
+		t.Fatalf("%s %q: error %v does not match ErrMalformed", fn, data, err)
+	case err != nil && werr == nil:
+		t.Fatalf("%s %q: error %v, the reference decodes\n%s", fn, data, err, dumpValue(want))
+	case err == nil && werr != nil:
+		t.Fatalf("%s %q: decodes, the reference fails with %v\n%s", fn, data, werr, dumpValue(got))
+	case err == nil && !reflect.DeepEqual(got, want):
+		t.Fatalf("%s %q: decoded differently\n got %s\nwant %s", fn, data, dumpValue(got), dumpValue(want))
+	}
+}
+
+// dumpValue formats an Application or Applications with its instances.
+func dumpValue(v any) string {
+	var b strings.Builder
+	dumpApp := func(a *Application) {
+		if a == nil {
+			b.WriteString("<nil app> ")
+			return
+		}
+		b.WriteString("\n  app " + a.Name + ":")
+		for _, in := range a.Instances {
+			if in == nil {
+				b.WriteString("\n    <nil>")
+				continue
+			}
+			b.WriteString("\n    " + dumpInstance(in))
+		}
+	}
+	switch v := v.(type) {
+	case *Application:
+		dumpApp(v)
+	case *Applications:
+		b.WriteString("delta=" + strconv.FormatInt(v.VersionsDelta, 10) + " hash=" + strconv.Quote(v.AppsHashcode) + " nil=" + strconv.FormatBool(v.Applications == nil))
+		for _, a := range v.Applications {
+			dumpApp(a)
+		}
+	}
+	return b.String()
+}
+
+// appsTestdata are the registry documents in testdata.
+var appsTestdata = []string{
+	"golden/registry.json", "golden/delta.json", "golden/application.json", "golden/empty.json",
+	"decode/old-apps-instance-array.json", "decode/old-apps-mixed.json",
+	"decode/old-apps-single-application.json", "decode/old-apps-single-instance-v122.json",
+	"decode/old-apps-single-instance.json",
+}
+
+func TestDecodeApplicationsJSONMatchesReference(t *testing.T) {
+	for _, c := range appsReferenceCases {
+		checkAppsSameAsReference(t, []byte(c))
+	}
+	for _, c := range referenceCases {
+		checkAppsSameAsReference(t, []byte(c))
+		checkAppsSameAsReference(t, []byte(`{"application":{"instance":[`+c+`,`+c+`]}}`))
+	}
+	for _, name := range appsTestdata {
+		b := readTestdata(t, name)
+		checkAppsSameAsReference(t, b)
+		if testing.Short() {
+			continue
+		}
+		// Every prefix of a real document, and the document with each
+		// byte dropped.
+		for i := range b {
+			checkAppsSameAsReference(t, b[:i])
+			checkAppsSameAsReference(t, append(b[:i:i], b[i+1:]...))
+		}
+	}
+}
+
+// TestDecodeApplicationsJSONBenchMatchesReference checks the benchmark
+// documents.
+func TestDecodeApplicationsJSONBenchMatchesReference(t *testing.T) {
+	checkAppsSameAsReference(t, benchDelta())
+	checkAppsSameAsReference(t, AppendApplicationsJSON(nil, benchRegistry(1000)))
+	checkAppsSameAsReference(t, AppendApplicationJSON(nil, benchRegistry(40).Applications[1]))
+}
+
+func appsFuzzSeeds(f *testing.F) {
+	addSeeds(f, ".json")
+	for _, c := range appsReferenceCases {
+		f.Add([]byte(c))
+	}
+	for _, c := range referenceCases {
+		f.Add([]byte(`{"applications":{"application":{"instance":` + c + `}}}`))
+	}
+}
+
+// FuzzDecodeApplicationsJSONDifferential: DecodeApplicationsJSON (and
+// DecodeApplicationJSON on the same input) behave exactly as the
+// encoding/json decoders they replaced: both fail, or both give the same
+// result.
+func FuzzDecodeApplicationsJSONDifferential(f *testing.F) {
+	appsFuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkAppsSameAsReference(t, data)
+	})
+}
+
+// FuzzDecodeApplicationJSONDifferential: as
+// FuzzDecodeApplicationsJSONDifferential, seeded with application
+// documents.
+func FuzzDecodeApplicationJSONDifferential(f *testing.F) {
+	appsFuzzSeeds(f)
+	for _, c := range appsReferenceCases {
+		f.Add([]byte(`{"application":{"instance":` + c + `}}`))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := DecodeApplicationJSON(data)
+		want, werr := referenceDecodeApplicationJSON(data)
+		compareDecoded(t, "DecodeApplicationJSON", data, got, err, want, werr)
+	})
 }
