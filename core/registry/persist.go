@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/storage"
@@ -118,38 +120,90 @@ func (r *Registry) Keys(fn func(app, id string)) {
 // skipped; an error from the store ends the restore.
 func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skipped int, err error) {
 	now := r.nowMs()
+	// Records are decoded on every core while the scan goes on, and inserted
+	// a chunk at a time: a restart of 100k instances is bound by decoding.
+	type decoded struct {
+		l   *lease
+		o   *override
+		rec storage.Record
+		err error
+	}
+	const chunk = 512
+	workers := max(1, runtime.GOMAXPROCS(0))
+	in := make(chan []storage.Record, workers)
+	out := make(chan []decoded, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for recs := range in {
+				ds := make([]decoded, len(recs))
+				for i, rec := range recs {
+					l, o, err := decodeRecord(rec, now)
+					ds[i] = decoded{l: l, o: o, rec: rec, err: err}
+				}
+				out <- ds
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ds := range out {
+			r.mu.Lock()
+			for _, d := range ds {
+				if d.err != nil {
+					skipped++
+					r.log.Warn("skipping unreadable record", "app", d.rec.Key.App, "id", d.rec.Key.ID, "err", d.err)
+					continue
+				}
+				a := r.apps[d.l.app]
+				if a == nil {
+					a = &appEntry{name: d.l.app, leases: make(map[string]*lease)}
+					r.apps[d.l.app] = a
+				}
+				if _, dup := a.leases[d.l.id]; !dup {
+					restored++
+				}
+				a.leases[d.l.id] = d.l
+				if d.o != nil {
+					r.overrides[d.l.id] = d.o
+				}
+				a.version = r.version.Add(1)
+			}
+			r.mu.Unlock()
+		}
+	}()
+	batch := make([]storage.Record, 0, chunk)
 	err = s.Scan(ctx, "", func(rec storage.Record) error {
-		l, o, err := decodeRecord(rec, now)
-		if err != nil {
-			skipped++
-			r.log.Warn("skipping unreadable record", "app", rec.Key.App, "id", rec.Key.ID, "err", err)
-			return nil
+		batch = append(batch, rec)
+		if len(batch) == chunk {
+			in <- batch
+			batch = make([]storage.Record, 0, chunk)
 		}
-		r.mu.Lock()
-		a := r.apps[l.app]
-		if a == nil {
-			a = &appEntry{name: l.app, leases: make(map[string]*lease)}
-			r.apps[l.app] = a
-		}
-		if _, dup := a.leases[l.id]; !dup {
-			restored++
-		}
-		a.leases[l.id] = l
-		if o != nil {
-			r.overrides[l.id] = o
-		}
-		r.bump(a)
-		r.mu.Unlock()
 		return nil
 	})
+	if len(batch) > 0 {
+		in <- batch
+	}
+	close(in)
+	wg.Wait()
+	close(out)
+	<-done
+	// One wake-up for readers waiting on the registry, not one per record.
+	r.wakeReaders()
 	return restored, skipped, err
 }
 
 func decodeRecord(rec storage.Record, now int64) (*lease, *override, error) {
-	var h recordHeader
-	dec := json.NewDecoder(bytes.NewReader(rec.Value))
-	if err := dec.Decode(&h); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadRecord, err)
+	h, ok := parseHeader(rec.Value)
+	if !ok {
+		// Not in the exact form encodeRecord writes (a hand-edited snapshot,
+		// say): read it as any JSON.
+		if err := json.NewDecoder(bytes.NewReader(rec.Value)).Decode(&h); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrBadRecord, err)
+		}
 	}
 	if h.V != recordVersion {
 		return nil, nil, fmt.Errorf("%w: version %d", ErrBadRecord, h.V)
@@ -172,6 +226,57 @@ func decodeRecord(rec storage.Record, now int64) (*lease, *override, error) {
 		o.lastAccess.Store(now)
 	}
 	return l, o, nil
+}
+
+// parseHeader reads a record in exactly the form encodeRecord writes,
+// without reflection; ok is false for anything else. The instance is
+// checked by its decoder afterwards.
+func parseHeader(b []byte) (h recordHeader, ok bool) {
+	field := func(prefix string) int64 {
+		if !ok {
+			return 0
+		}
+		rest, found := bytes.CutPrefix(b, []byte(prefix))
+		if !found {
+			ok = false
+			return 0
+		}
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		n, err := strconv.ParseInt(string(rest[:i]), 10, 64)
+		if err != nil {
+			ok = false
+		}
+		b = rest[i:]
+		return n
+	}
+	ok = true
+	h.V = int(field(`{"v":`))
+	h.Registered = field(`,"registered":`)
+	h.LastRenewal = field(`,"lastRenewal":`)
+	h.ServiceUp = field(`,"serviceUp":`)
+	if !ok {
+		return h, false
+	}
+	if rest, found := bytes.CutPrefix(b, []byte(`,"override":"`)); found {
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 {
+			return h, false
+		}
+		st, valid := eureka.ParseStatus(string(rest[:i]))
+		if !valid {
+			return h, false
+		}
+		h.Override, b = st, rest[i+1:]
+	}
+	rest, found := bytes.CutPrefix(b, []byte(`,"instance":`))
+	if !found || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return h, false
+	}
+	h.Instance = rest[:len(rest)-1]
+	return h, true
 }
 
 // Records returns the stored form of every lease, taken under one lock: a

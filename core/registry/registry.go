@@ -106,6 +106,12 @@ func (r *Registry) AppVersion(app string) uint64 {
 // bump records a visible change to app; the caller holds mu exclusively.
 func (r *Registry) bump(a *appEntry) {
 	a.version = r.version.Add(1)
+	r.wakeReaders()
+}
+
+// wakeReaders closes the channel Changes handed out and installs a new one.
+// The swap is atomic, so each channel is closed exactly once.
+func (r *Registry) wakeReaders() {
 	next := make(chan struct{})
 	close(*r.changes.Swap(&next))
 }

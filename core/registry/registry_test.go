@@ -1,12 +1,17 @@
 package registry
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
+	"github.com/eurekad/eurekad/storage/memory"
 )
 
 // fakeClock is a Clock tests move by hand.
@@ -726,5 +731,66 @@ func BenchmarkRegister(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r.Register(ins[i%len(ins)], false)
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	r, _ := newTestRegistry(t, nil)
+	r.Register(inst("A", "i1", eureka.StatusUp), false)
+	r.SetStatus("A", "i1", eureka.StatusOutOfService, 0, false)
+	rec, ok := r.Record("A", "i1")
+	if !ok {
+		t.Fatal("no record")
+	}
+	h, fast := parseHeader(rec.Value)
+	if !fast || h.Override != eureka.StatusOutOfService || h.V != 1 || h.Registered == 0 {
+		t.Fatalf("fast header parse: %v %+v", fast, h)
+	}
+	in, o, err := DecodeRecord(rec)
+	if err != nil || in.Status != eureka.StatusOutOfService || o != eureka.StatusOutOfService || in.Metadata["zone"] != "zone-a" {
+		t.Fatalf("decode: %+v %s %v", in, o, err)
+	}
+	// The same record written differently (reordered, spaced) still reads.
+	var loose map[string]any
+	json.Unmarshal(rec.Value, &loose)
+	pretty, _ := json.MarshalIndent(loose, "", "  ")
+	rec2 := rec
+	rec2.Value = pretty
+	if _, fast := parseHeader(pretty); fast {
+		t.Fatal("the fast path accepted a reordered record")
+	}
+	if in2, o2, err := DecodeRecord(rec2); err != nil || in2.ID() != "i1" || o2 != o {
+		t.Fatalf("reordered record: %v", err)
+	}
+	for _, bad := range []string{"", "{}", `{"v":1,"registered":x}`, `{"v":2,"registered":1,"lastRenewal":1,"serviceUp":0,"instance":{}}`} {
+		if _, _, err := DecodeRecord(storage.Record{Key: rec.Key, Value: []byte(bad)}); !errors.Is(err, ErrBadRecord) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func BenchmarkRestore100k(b *testing.B) {
+	src := New(nil)
+	for i := 0; i < 100_000; i++ {
+		in := inst(fmt.Sprint("APP", i%500), fmt.Sprint("i-", i), eureka.StatusUp)
+		src.Register(in, false)
+	}
+	store := memory.New()
+	if err := storage.ApplyBatch(context.Background(), store, func() []storage.Op {
+		var ops []storage.Op
+		for _, rec := range src.Records() {
+			ops = append(ops, storage.Op{Record: rec})
+		}
+		return ops
+	}()); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := New(nil)
+		n, _, err := r.Restore(context.Background(), store)
+		if err != nil || n != 100_000 {
+			b.Fatalf("restored %d: %v", n, err)
+		}
 	}
 }
