@@ -5,7 +5,9 @@
 # for each scenario alternates baseline and eurekad runs, each against a fresh
 # server process on a free loopback port, and prints the medians as a Markdown
 # table with the eurekad/baseline ratio and the target. Then it times how fast
-# a change becomes visible in eurekad's /apps and /apps/delta, and runs the Go
+# a change becomes visible in eurekad's /apps and /apps/delta, compares
+# eurekad's stores with its memory store (scripts/bench-storage.sh: register
+# and renew throughput, restart of 100,000 instances, memory), and runs the Go
 # micro-benchmarks of ./core/... and ./sdk/.... The method is described in
 # docs/benchmarks.md.
 #
@@ -24,8 +26,13 @@
 #                          (quick: 20)
 #   EUREKAD_BIN=PATH       use this eurekad binary instead of building one
 #   BENCH_EUREKAD_ENV="EUREKAD_X=y ..."
-#                          extra settings for eurekad (default: its defaults),
-#                          e.g. EUREKAD_STORAGE_KIND=memory
+#                          extra settings for eurekad against the baseline
+#                          (default: EUREKAD_STORAGE_KIND=memory, like for
+#                          like with the baseline's map; what the stores cost
+#                          is the storage comparison's job)
+#   BENCH_STORAGE=0        skip the storage comparison (about 5 minutes;
+#                          quick: 1.5); its own knobs are described in
+#                          scripts/bench-storage.sh
 #
 # Everything runs on 127.0.0.1; every server this script starts is stopped
 # when it exits, however it exits.
@@ -138,7 +145,7 @@ start_server() {
 		dir=$(mktemp -d "$tmp/eurekad.XXXXXX")
 		cd "$dir"
 		# shellcheck disable=SC2086 # BENCH_EUREKAD_ENV is a list of words
-		env EUREKAD_REGISTRY_ENABLE_SELF_PRESERVATION=false ${BENCH_EUREKAD_ENV:-} \
+		env EUREKAD_REGISTRY_ENABLE_SELF_PRESERVATION=false ${BENCH_EUREKAD_ENV:-EUREKAD_STORAGE_KIND=memory} \
 			"$tmp/eurekad" --addr "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
 		cd "$repo"
 		;;
@@ -221,6 +228,16 @@ if [ -n "${BENCH_OUT:-}" ]; then
 fi
 echo
 echo "load runs took $(($(date +%s) - start)) s"
+
+if [ "${BENCH_STORAGE:-1}" != 0 ]; then
+	# Same binaries; the storage script has its own rounds, fresh servers
+	# (and redis-servers), slack and cleanup.
+	rc=0
+	fg env EUREKAD_BIN="$tmp/eurekad" EUREKABENCH_BIN="$eb" scripts/bench-storage.sh || rc=$?
+	if [ "$rc" != 0 ]; then
+		failed+=("storage comparison: exit $rc (see its FAILED STORAGE RUNS)")
+	fi
+fi
 
 echo
 echo "## Go micro-benchmarks (./core/... ./sdk/...)"

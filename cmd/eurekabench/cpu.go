@@ -27,6 +27,10 @@ type cpuSample struct {
 	busy, total uint64 // machine-wide ticks, all CPUs
 	self        uint64 // this process, ticks
 	server      uint64 // the server process, ticks (0 without a pid)
+	// store is the CPU of a process the server depends on (redis-server),
+	// children it has reaped included (Redis rewrites its append-only file
+	// in a forked child), ticks; 0 without a pid.
+	store uint64
 }
 
 // readMachineCPU returns the busy and total ticks from /proc/stat's first line.
@@ -60,6 +64,12 @@ func readMachineCPU() (busy, total uint64, err error) {
 
 // readProcCPU returns utime+stime of a process in ticks.
 func readProcCPU(pid string) (uint64, error) {
+	return readProcCPUFields(pid, false)
+}
+
+// readProcCPUFields returns utime+stime of a process in ticks, plus
+// cutime+cstime (its waited-for children) when children is true.
+func readProcCPUFields(pid string, children bool) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0, err
@@ -70,19 +80,32 @@ func readProcCPU(pid string) (uint64, error) {
 		return 0, errors.New("unexpected /proc/pid/stat format")
 	}
 	f := bytes.Fields(b[i+1:])
-	// After ')': state is field 3 of the full line, utime 14 and stime 15.
-	if len(f) < 13 {
+	// After ')': state is field 3 of the full line, utime 14 and stime 15,
+	// cutime 16 and cstime 17.
+	if len(f) < 15 {
 		return 0, errors.New("unexpected /proc/pid/stat format")
 	}
-	u, err1 := strconv.ParseUint(string(f[11]), 10, 64)
-	s, err2 := strconv.ParseUint(string(f[12]), 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
+	last := 12
+	if children {
+		last = 14
 	}
-	return u + s, nil
+	var sum uint64
+	for _, v := range f[11 : last+1] {
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
 }
 
 func sampleCPU(serverPID int) cpuSample {
+	return sampleCPUWith(serverPID, 0)
+}
+
+// sampleCPUWith also reads the CPU time of storePID (0: none).
+func sampleCPUWith(serverPID, storePID int) cpuSample {
 	var s cpuSample
 	var err error
 	if s.busy, s.total, err = readMachineCPU(); err != nil {
@@ -96,6 +119,11 @@ func sampleCPU(serverPID int) cpuSample {
 			return s
 		}
 	}
+	if storePID > 0 {
+		if s.store, err = readProcCPUFields(strconv.Itoa(storePID), true); err != nil {
+			return s
+		}
+	}
 	s.ok = true
 	return s
 }
@@ -106,6 +134,10 @@ type CPUUse struct {
 	// was given) and of eurekabench.
 	ServerSec    float64 `json:"server_cpu_s"`
 	GeneratorSec float64 `json:"generator_cpu_s"`
+	// StoreSec is the CPU seconds of the store process the server writes
+	// to (redis-server, with --store-pid); it counts as the system under
+	// test, not as other processes.
+	StoreSec float64 `json:"store_cpu_s,omitempty"`
 	// OtherPct is the share of the whole machine (all cores) used by other
 	// processes; above a few percent the run shared the machine.
 	OtherPct float64 `json:"other_cpu_pct"`
@@ -118,8 +150,9 @@ func cpuUse(a, b cpuSample, serverPID int) *CPUUse {
 	u := &CPUUse{
 		ServerSec:    float64(b.server-a.server) / clockTick,
 		GeneratorSec: float64(b.self-a.self) / clockTick,
+		StoreSec:     float64(b.store-a.store) / clockTick,
 	}
-	ours := (b.self - a.self) + (b.server - a.server)
+	ours := (b.self - a.self) + (b.server - a.server) + (b.store - a.store)
 	busy := b.busy - a.busy
 	if serverPID > 0 && busy > ours {
 		u.OtherPct = 100 * float64(busy-ours) / float64(b.total-a.total)

@@ -12,6 +12,15 @@
 //	eurekabench summary FILE...
 //	    Turn the JSON lines of many runs into the Markdown table of
 //	    docs/benchmarks.md: medians per scenario and server, ratios, targets.
+//	eurekabench fleet --eurekad BIN --dir DIR [--instances 100000] [--env EUREKAD_X=y]... [--restart=false]
+//	    Start eurekad, register N instances, read its memory after a full
+//	    fetch, stop it with SIGTERM, start it again on the same data and time
+//	    it to listening and to serving all N.
+//	eurekabench storage-summary FILE...
+//	    The storage comparison's tables: each store's req/s against the
+//	    memory store's, restart times and memory, with the targets.
+//	eurekabench redis-wait --addr 127.0.0.1:PORT
+//	    Wait until a redis-server answers PING.
 //	eurekabench freeport
 //	    Print a free loopback TCP port.
 //	eurekabench wait --target URL [--timeout 30s]
@@ -42,6 +51,10 @@ commands:
   baseline   serve the gorilla/mux comparison baseline
   run        load a server with one scenario
   summary    summarise JSON results as a Markdown table
+  fleet      register N instances in an eurekad it starts; memory; restart time
+  storage-summary
+             summarise the storage comparison (stores against memory, fleet)
+  redis-wait wait until a redis-server answers PING
   freeport   print a free loopback port
   wait       wait until a server answers GET /apps
   quiet      wait until other processes leave the CPUs nearly idle
@@ -63,6 +76,12 @@ func main() {
 		err = cmdRun(args)
 	case "summary":
 		err = cmdSummary(args)
+	case "fleet":
+		err = cmdFleet(args)
+	case "storage-summary":
+		err = cmdStorageSummary(args)
+	case "redis-wait":
+		err = cmdRedisWait(args)
 	case "freeport":
 		err = cmdFreeport()
 	case "wait":

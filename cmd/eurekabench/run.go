@@ -41,6 +41,7 @@ type runConfig struct {
 	jsonOut      bool
 	requestLimit time.Duration
 	serverPID    int     // for CPU accounting; 0 if unknown
+	storePID     int     // the store's process (redis-server), counted with the server; 0 if none
 	maxOther     float64 // exit with errDisturbed above this share of other CPU use
 }
 
@@ -75,6 +76,9 @@ type Result struct {
 	Visibility       map[string]*VisResult `json:"visibility,omitempty"`
 	// CPU is the CPU time of the measured phase (Linux only).
 	CPU *CPUUse `json:"cpu,omitempty"`
+	// Fleet is set by the fleet command (scenario "fleet"): load, memory
+	// and restart figures of a large registry.
+	Fleet *FleetResult `json:"fleet,omitempty"`
 }
 
 // VisResult summarises change-to-visible delays for one endpoint. A change
@@ -103,6 +107,7 @@ func cmdRun(args []string) error {
 	fs.DurationVar(&c.visTimeout, "visibility-timeout", 2*time.Second, "visibility: give up on one change after this long")
 	fs.DurationVar(&c.requestLimit, "request-timeout", 10*time.Second, "timeout of one request")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "pid of the server process, to report its CPU time per request")
+	fs.IntVar(&c.storePID, "store-pid", 0, "pid of the store process the server writes to (redis-server): its CPU is reported and not counted as other processes'")
 	fs.Float64Var(&c.maxOther, "max-other-cpu", 0, "exit with status 4 if other processes used more than this percent of the machine (0: never)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as one JSON line on stdout (and the readable form on stderr)")
 	if err := fs.Parse(args); err != nil {
@@ -375,9 +380,9 @@ func (b *bench) run() (*Result, error) {
 	if c.warmup > 0 {
 		b.phase(c.warmup, 1<<62, mk)
 	}
-	cpu0 := sampleCPU(c.serverPID)
+	cpu0 := sampleCPUWith(c.serverPID, c.storePID)
 	ws, elapsed := b.phase(c.duration, c.maxRequests, mk)
-	res.CPU = cpuUse(cpu0, sampleCPU(c.serverPID), c.serverPID)
+	res.CPU = cpuUse(cpu0, sampleCPUWith(c.serverPID, c.storePID), c.serverPID)
 	var h histogram
 	errs := map[string]int64{}
 	for _, w := range ws {
@@ -685,8 +690,11 @@ func printResult(w io.Writer, r *Result) {
 		if u := r.CPU; u != nil {
 			fmt.Fprintf(w, "  CPU: generator %.2fs", u.GeneratorSec)
 			if u.ServerSec > 0 && r.Requests > 0 {
-				fmt.Fprintf(w, ", server %.2fs (%.1f µs/request), other processes %.0f%% of the machine",
-					u.ServerSec, 1e6*u.ServerSec/float64(r.Requests), u.OtherPct)
+				fmt.Fprintf(w, ", server %.2fs (%.1f µs/request)", u.ServerSec, 1e6*u.ServerSec/float64(r.Requests))
+				if u.StoreSec > 0 {
+					fmt.Fprintf(w, ", store %.2fs (%.1f µs/request)", u.StoreSec, 1e6*u.StoreSec/float64(r.Requests))
+				}
+				fmt.Fprintf(w, ", other processes %.0f%% of the machine", u.OtherPct)
 			}
 			fmt.Fprintln(w)
 		}
