@@ -64,6 +64,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	if reg.Size() > 0 {
+		// Build what Java clients fetch first (gzip JSON apps) while the
+		// listener comes up, so the first full fetch after a restart of a
+		// large registry does not wait for it.
+		go c.Get(cache.Key{Entity: cache.EntityApps, Format: cache.JSON}).Gzip()
+	}
+
 	ho := cfg.HTTP
 	ho.Addr = cfg.Addr
 	ho.Logger = log.With("component", "http")
