@@ -1,8 +1,10 @@
 package httpd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,20 +115,11 @@ func parseError(w http.ResponseWriter, f bodyFormat, err error) {
 	w.Write(append(append(b, detail...), '}'))
 }
 
+// appendXMLText appends s escaped as XML character data.
 func appendXMLText(b []byte, s string) []byte {
-	for _, c := range s {
-		switch c {
-		case '<':
-			b = append(b, "&lt;"...)
-		case '>':
-			b = append(b, "&gt;"...)
-		case '&':
-			b = append(b, "&amp;"...)
-		default:
-			b = append(b, string(c)...)
-		}
-	}
-	return b
+	var w bytes.Buffer
+	xml.EscapeText(&w, []byte(s))
+	return append(b, w.Bytes()...)
 }
 
 // validate runs Eureka's registration checks in Eureka's order and returns

@@ -76,25 +76,9 @@ func cmdStorageSummary(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var results []*Result
-	for _, name := range fs.Args() {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		rs, err := readResults(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		results = append(results, rs...)
-	}
-	if fs.NArg() == 0 {
-		rs, err := readResults(os.Stdin)
-		if err != nil {
-			return err
-		}
-		results = rs
+	results, err := readResultFiles(fs.Args())
+	if err != nil {
+		return err
 	}
 	writeStorageSummary(os.Stdout, results, *ref)
 	return nil

@@ -31,6 +31,28 @@ const visibilityTargetMs = 50
 
 var scenarioOrder = []string{"renew", "register", "fetch-full", "delta"}
 
+// readResultFiles reads `run --json` lines from the named files, or from
+// standard input when there are none.
+func readResultFiles(names []string) ([]*Result, error) {
+	if len(names) == 0 {
+		return readResults(os.Stdin)
+	}
+	var results []*Result
+	for _, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := readResults(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		results = append(results, rs...)
+	}
+	return results, nil
+}
+
 func cmdSummary(args []string) error {
 	fs := flag.NewFlagSet("summary", flag.ContinueOnError)
 	base := fs.String("baseline", "baseline", "label of the baseline runs")
@@ -38,25 +60,9 @@ func cmdSummary(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var results []*Result
-	for _, name := range fs.Args() {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		rs, err := readResults(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		results = append(results, rs...)
-	}
-	if fs.NArg() == 0 {
-		rs, err := readResults(os.Stdin)
-		if err != nil {
-			return err
-		}
-		results = rs
+	results, err := readResultFiles(fs.Args())
+	if err != nil {
+		return err
 	}
 	writeSummary(os.Stdout, results, *base, *subject)
 	return nil

@@ -135,7 +135,7 @@ type Cache struct {
 
 	deltaVersion atomic.Int64
 
-	hits, builds atomic.Uint64
+	builds atomic.Uint64
 }
 
 type slot struct {
@@ -193,7 +193,6 @@ func (c *Cache) Get(k Key) *Payload {
 	}
 	if c.opts.Mode == ModeEureka && c.opts.UseReadOnly {
 		if p := s.ro.Load(); p != nil {
-			c.hits.Add(1)
 			return p
 		}
 		p := c.current(s)
@@ -255,7 +254,6 @@ func (c *Cache) valid(s *slot, p *Payload) bool {
 // current returns a valid read-write payload, building it if needed.
 func (c *Cache) current(s *slot) *Payload {
 	if p := s.rw.Load(); c.valid(s, p) {
-		c.hits.Add(1)
 		return p
 	}
 	return c.rebuild(s)
@@ -265,10 +263,8 @@ func (c *Cache) current(s *slot) *Payload {
 // served as is, and a rebuild is scheduled for when the interval ends.
 func (c *Cache) fresh(s *slot) *Payload {
 	if p := s.rw.Load(); c.valid(s, p) {
-		c.hits.Add(1)
 		return p
 	} else if p != nil && c.tooSoon(s, p) {
-		c.hits.Add(1)
 		return p
 	}
 	s.buildMu.Lock()
@@ -397,8 +393,10 @@ func encodeApps(buf []byte, apps *eureka.Applications, f Format) []byte {
 // DeltaVersion is the number of delta payloads generated so far.
 func (c *Cache) DeltaVersion() int64 { return c.deltaVersion.Load() }
 
-// Stats reports cache hits and payload builds since start.
-func (c *Cache) Stats() (hits, builds uint64) { return c.hits.Load(), c.builds.Load() }
+// Builds reports how many payloads were built since start. Hits are not
+// counted: a shared counter written by every cached read would be the
+// read path's only contended write.
+func (c *Cache) Builds() uint64 { return c.builds.Load() }
 
 // Run refreshes the read-only layer in ModeEureka every UpdateInterval,
 // aligned to multiples of the interval since the epoch as Eureka does, until

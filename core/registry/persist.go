@@ -222,8 +222,7 @@ func decodeRecord(rec storage.Record, now int64) (*lease, *override, error) {
 	l.serviceUp.Store(h.ServiceUp)
 	var o *override
 	if h.Override != "" {
-		o = &override{status: h.Override}
-		o.lastAccess.Store(now)
+		o = newOverride(h.Override, now)
 	}
 	return l, o, nil
 }

@@ -56,6 +56,12 @@ type override struct {
 	lastAccess atomic.Int64
 }
 
+func newOverride(st eureka.Status, now int64) *override {
+	o := &override{status: st}
+	o.lastAccess.Store(now)
+	return o
+}
+
 // New returns an empty registry. A nil opts means DefaultOptions.
 func New(opts *Options) *Registry {
 	o := DefaultOptions()
@@ -170,9 +176,7 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	}
 	if in.OverriddenStatus != eureka.StatusUnknown {
 		if _, ok := r.overrides[id]; !ok {
-			o := &override{status: in.OverriddenStatus}
-			o.lastAccess.Store(now)
-			r.overrides[id] = o
+			r.overrides[id] = newOverride(in.OverriddenStatus, now)
 		}
 	}
 	if o := r.overrides[id]; o != nil {
@@ -292,9 +296,7 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 func (r *Registry) storeOverride(l *lease, st eureka.Status, now int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	o := &override{status: st}
-	o.lastAccess.Store(now)
-	r.overrides[l.id] = o
+	r.overrides[l.id] = newOverride(st, now)
 	c := l.instance.Load().Clone()
 	c.OverriddenStatus = st
 	l.instance.Store(c)
@@ -374,9 +376,7 @@ func (r *Registry) SetStatus(app, id string, st eureka.Status, lastDirty int64, 
 	if st == eureka.StatusUp {
 		l.markServiceUp(now)
 	}
-	o := &override{status: st}
-	o.lastAccess.Store(now)
-	r.overrides[id] = o
+	r.overrides[id] = newOverride(st, now)
 	r.modify(l, st, st, lastDirty, now)
 	return true
 }

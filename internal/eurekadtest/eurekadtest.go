@@ -161,7 +161,7 @@ type Server struct {
 	BaseV2 string
 
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *SyncBuffer
 	exited chan struct{}
 }
 
@@ -195,20 +195,19 @@ func (s *Server) Stop() {
 	}
 }
 
-// syncBuffer collects the server's output; the process writes it while
-// the test reads it.
-type syncBuffer struct {
+// SyncBuffer collects a child process's output while a test reads it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -262,7 +261,7 @@ func launch(t testing.TB, bin, addr string, env []string) (*Server, error) {
 		Addr:   addr,
 		Base:   "http://" + addr + "/eureka/",
 		BaseV2: "http://" + addr + "/eureka/v2/",
-		out:    &syncBuffer{},
+		out:    &SyncBuffer{},
 		exited: make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin, "--addr", addr)

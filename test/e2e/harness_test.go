@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,22 +83,7 @@ func (s *server) stop() { s.Stop() }
 func cleanEnv() []string { return eurekadtest.CleanEnv() }
 
 // syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = eurekadtest.SyncBuffer
 
 // httpClient is shared by the raw HTTP tests. Compression is disabled so
 // tests see exactly the Content-Encoding the server chose.
