@@ -384,6 +384,21 @@ func (c *Cache) step(ctx context.Context, st *pollState) (time.Duration, error) 
 		c.longPolling.Store(false)
 		return c.fetchInterval, nil
 	}
+	// Decide how the next poll goes before the view changes, so a reader
+	// woken by the change already sees Stats for this poll.
+	polling, next := req.Wait > 0, time.Duration(0)
+	switch {
+	case !c.longPoll || res.ETag == "":
+		// A Java Eureka server: no entity tags, no long-poll.
+		polling, next = false, c.fetchInterval
+	case res.ETag == req.ETag && !held:
+		// Something between us and the server ignores If-None-Match.
+		polling, next = false, c.fetchInterval
+	}
+	// Otherwise a change, or the first tagged answer: (re)start the
+	// long-poll. A server without long-poll answers it with an immediate
+	// 304, after which the loop falls back to FetchInterval.
+	c.longPolling.Store(polling)
 	if req.Delta {
 		if !c.applyDelta(res.Apps) {
 			st.needFull = true
@@ -396,21 +411,7 @@ func (c *Cache) step(ctx context.Context, st *pollState) (time.Duration, error) 
 	} else {
 		c.installFull(res.Apps)
 	}
-	switch {
-	case !c.longPoll || res.ETag == "":
-		// A Java Eureka server: no entity tags, no long-poll.
-		c.longPolling.Store(false)
-		return c.fetchInterval, nil
-	case res.ETag == req.ETag && !held:
-		// Something between us and the server ignores If-None-Match.
-		c.longPolling.Store(false)
-		return c.fetchInterval, nil
-	}
-	// A change, or the first tagged answer: (re)start the long-poll. A
-	// server without long-poll answers it with an immediate 304, after
-	// which the loop falls back to FetchInterval.
-	c.longPolling.Store(req.Wait > 0)
-	return 0, nil
+	return next, nil
 }
 
 // installFull replaces the view with a full fetch.
