@@ -24,6 +24,7 @@ var rules = []struct {
 	stdlib    bool // only the standard library (and the listed allowances) outside the module
 }{
 	{prefix: "sdk/eureka", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd", "sdk/client", "sdk/plugin"}, stdlib: true},
+	{prefix: "sdk/hook", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd", "sdk/client", "sdk/plugin"}, stdlib: true},
 	{prefix: "sdk/", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd"}},
 	{prefix: "core/", forbidden: []string{"httpd", "storage", "plugins", "cmd"}},
 	{prefix: "storage/", forbidden: []string{"core", "httpd", "plugins", "cmd"}},

@@ -1,0 +1,196 @@
+// Package hook is the contract for eurekad's two hooks: an Authenticator,
+// which decides every request, and a Listener, which receives the registry's
+// events. eurekad owns the contract and publishes it here so that a plugin,
+// in process or out, imports it without importing the server.
+//
+// Both hooks may be called from many goroutines at once and must be safe for
+// concurrent use. A hook may also implement Configurer (its configuration
+// block from eurekad's config file) and io.Closer (called once at shutdown).
+//
+// This package imports only the standard library and sdk/eureka.
+package hook
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// Operation is what a request does, in Eureka's terms.
+type Operation string
+
+// The operations an Authenticator is asked about.
+const (
+	OpRegister  Operation = "register"  // POST apps/{app}
+	OpRenew     Operation = "renew"     // PUT apps/{app}/{id}
+	OpCancel    Operation = "cancel"    // DELETE apps/{app}/{id}
+	OpStatus    Operation = "status"    // PUT or DELETE apps/{app}/{id}/status
+	OpMetadata  Operation = "metadata"  // PUT apps/{app}/{id}/metadata
+	OpRead      Operation = "read"      // every GET of the Eureka API
+	OpReplicate Operation = "replicate" // POST peerreplication/batch, and any request a peer marks as replicated
+	OpAdmin     Operation = "admin"     // the admin API, snapshots and the dashboard's actions
+)
+
+// Operations lists every operation, in a stable order.
+var Operations = []Operation{OpRegister, OpRenew, OpCancel, OpStatus, OpMetadata, OpRead, OpReplicate, OpAdmin}
+
+// IsWrite reports whether the operation changes state (everything but read).
+func (o Operation) IsWrite() bool { return o != OpRead }
+
+// Valid reports whether o is one of the operations above.
+func (o Operation) Valid() bool {
+	for _, v := range Operations {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthRequest describes one request to decide. eurekad caches a decision per
+// credential, operation and app for a short time, so a decision must depend
+// only on those (and not, say, on the instance or the remote address) to be
+// reproduced exactly on a cache hit.
+type AuthRequest struct {
+	// Operation is what the request does.
+	Operation Operation
+	// App is the application name, upper-cased as Eureka stores it; empty
+	// for requests about the whole registry (GET apps, replication batches,
+	// most admin calls).
+	App string
+	// Instance is the instance id, when the request names one.
+	Instance string
+	// Method and Path are the HTTP method and the request path as received.
+	Method, Path string
+	// RemoteAddr is the client's address, host:port.
+	RemoteAddr string
+	// Username and Password are HTTP basic credentials: what Eureka clients
+	// send when the service URL is http://user:pass@host:8761/eureka/.
+	// Both are empty when the request has none.
+	Username, Password string
+	// BearerToken is the token of an "Authorization: Bearer" header.
+	BearerToken string
+	// TLS is the verified client certificate, nil without mutual TLS.
+	TLS *TLSIdentity
+}
+
+// TLSIdentity names the client of a mutual-TLS connection by its verified
+// leaf certificate.
+type TLSIdentity struct {
+	// Subject is the certificate's subject distinguished name.
+	Subject string
+	// CommonName is the subject's common name.
+	CommonName string
+	// DNSNames and URIs are the subject alternative names.
+	DNSNames, URIs []string
+	// SHA256 is the hex SHA-256 fingerprint of the certificate.
+	SHA256 string
+}
+
+// Principal is who an Authenticator decided the caller is.
+type Principal struct {
+	// Name identifies the caller in logs and metrics.
+	Name string
+	// Attributes are free-form facts about the caller (team, roles).
+	Attributes map[string]string
+}
+
+// Errors an Authenticator returns. They keep their identity across the
+// plugin boundary, so errors.Is works on the host side.
+var (
+	// ErrUnauthenticated means the request carries no credentials or wrong
+	// ones; eurekad answers 401 with a WWW-Authenticate challenge.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden means the caller is known but may not do this; eurekad
+	// answers 403.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// Authenticator decides a request: it returns the caller's Principal, or an
+// error matching ErrUnauthenticated or ErrForbidden. Any other error is a
+// failure of the authenticator itself; eurekad then fails closed for writes
+// (and, as configured, for reads).
+type Authenticator interface {
+	Authenticate(ctx context.Context, req *AuthRequest) (Principal, error)
+}
+
+// AuthenticatorFunc adapts a function to Authenticator.
+type AuthenticatorFunc func(ctx context.Context, req *AuthRequest) (Principal, error)
+
+// Authenticate calls f.
+func (f AuthenticatorFunc) Authenticate(ctx context.Context, req *AuthRequest) (Principal, error) {
+	return f(ctx, req)
+}
+
+// EventType is what happened.
+type EventType string
+
+// The events a Listener receives.
+const (
+	EventRegistered              EventType = "registered"
+	EventCancelled               EventType = "cancelled"
+	EventEvicted                 EventType = "evicted"
+	EventStatusChanged           EventType = "status-changed"
+	EventMetadataChanged         EventType = "metadata-changed"
+	EventSelfPreservationEntered EventType = "self-preservation-entered"
+	EventSelfPreservationLeft    EventType = "self-preservation-left"
+	EventServerStarted           EventType = "server-started"
+	// EventRenewed is sent only to listeners that ask for it: renewals are
+	// most of a registry's traffic.
+	EventRenewed EventType = "renewed"
+	// EventGap stands for events the listener did not receive because its
+	// queue overflowed; Dropped says how many.
+	EventGap EventType = "gap"
+)
+
+// EventTypes lists every event type, in a stable order.
+var EventTypes = []EventType{
+	EventRegistered, EventCancelled, EventEvicted, EventStatusChanged, EventMetadataChanged,
+	EventSelfPreservationEntered, EventSelfPreservationLeft, EventServerStarted, EventRenewed, EventGap,
+}
+
+// Event is one change of the registry.
+type Event struct {
+	// Seq numbers the events of one server run from 1 without holes; a
+	// listener sees them in order. Dropped events keep their numbers, so a
+	// gap is visible in Seq too.
+	Seq uint64
+	// Type is what happened.
+	Type EventType
+	// Time is when it happened.
+	Time time.Time
+	// App and InstanceID name the instance; empty for server-wide events.
+	App, InstanceID string
+	// Instance is the instance as it stands after the change (as it stood
+	// before, for cancelled and evicted); nil for server-wide events. It is
+	// shared: a listener must not modify it.
+	Instance *eureka.InstanceInfo
+	// Replicated is true when the change came from a peer.
+	Replicated bool
+	// Dropped is, for EventGap, how many events were lost.
+	Dropped uint64
+}
+
+// Listener receives events in batches, in Seq order, asynchronously: the
+// registry never waits for it. Delivery is at most once; a listener that
+// needs durability persists what it receives. A returned error is logged and
+// does not stop delivery.
+type Listener interface {
+	Handle(ctx context.Context, events []Event) error
+}
+
+// ListenerFunc adapts a function to Listener.
+type ListenerFunc func(ctx context.Context, events []Event) error
+
+// Handle calls f.
+func (f ListenerFunc) Handle(ctx context.Context, events []Event) error { return f(ctx, events) }
+
+// Configurer is implemented by hooks (and stores) that take configuration:
+// eurekad calls Configure once, before any other call, with the plugin's
+// config block from eurekad's configuration encoded as JSON ("{}" when there
+// is none). An error stops eurekad from starting.
+type Configurer interface {
+	Configure(ctx context.Context, config []byte) error
+}
