@@ -337,7 +337,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 			cancel()
 		}
 	}
-	if p.Raw == nil {
+	if !p.Found() {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
@@ -348,10 +348,12 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 		h["Content-Type"] = xmlHeader
 	}
 	h["Vary"] = varyHeader
-	rep := p.Plain()
+	var rep *cache.Representation
 	if gzipOK && acceptsGzip(r) {
 		rep = p.Gzip()
 		h["Content-Encoding"] = gzipHeader
+	} else {
+		rep = p.Plain()
 	}
 	h["Etag"] = rep.ETag
 	if etagMatches(r.Header.Get("If-None-Match"), rep.ETag[0]) {

@@ -17,6 +17,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"hash/crc64"
 	"io"
 	"log/slog"
@@ -78,18 +79,25 @@ type Key struct {
 }
 
 // Payload is one encoded response. It is immutable once returned.
+//
+// A payload of the whole registry (apps, delta, VIPs) is encoded straight
+// into its gzip form, a chunk at a time, and the plain form is inflated
+// from it only if a client asks for it: clients fetch with gzip (the Java
+// client, Go's net/http), and keeping both forms of a 100,000-instance
+// registry would hold about 100 MB more. A payload of one application is
+// encoded plain and compressed on first use.
 type Payload struct {
-	// Raw is the encoded body; nil means the application was not found.
-	Raw []byte
-	// ETag is a strong entity tag of Raw, quoted.
+	// ETag is a strong entity tag of the plain body, quoted.
 	ETag string
 
+	found   bool
 	version uint64 // registry version the payload was built from
 	built   time.Time
 
-	plain  Representation
-	gzOnce sync.Once
-	gz     Representation
+	plainOnce sync.Once
+	plain     Representation
+	gzOnce    sync.Once
+	gz        Representation
 }
 
 // Representation is one encoding of a payload with the values of its
@@ -105,24 +113,71 @@ func newRepresentation(body []byte, etag string) Representation {
 	return Representation{Body: body, ETag: []string{etag}, Length: []string{strconv.Itoa(len(body))}}
 }
 
-// Plain returns the uncompressed representation.
-func (p *Payload) Plain() *Representation { return &p.plain }
+// Found is false when the payload names an application that has no
+// instances (a 404).
+func (p *Payload) Found() bool { return p.found }
 
-// Gzip returns the gzip representation, compressed on first use. Its
-// entity tag differs from the plain one's, as a strong tag must.
+// Plain returns the uncompressed representation.
+func (p *Payload) Plain() *Representation {
+	p.plainOnce.Do(func() {
+		body, err := gunzip(p.gz.Body)
+		if err != nil {
+			// Our own gzip output: this cannot fail short of memory
+			// corruption.
+			panic("cache: inflating a cached payload: " + err.Error())
+		}
+		p.plain = newRepresentation(body, p.ETag)
+	})
+	return &p.plain
+}
+
+// Gzip returns the gzip representation. Its entity tag differs from the
+// plain one's, as a strong tag must.
 func (p *Payload) Gzip() *Representation {
 	p.gzOnce.Do(func() {
+		raw := p.plain.Body
 		var b bytes.Buffer
-		if len(p.Raw) > 0 {
-			b.Grow(len(p.Raw) / 6)
-			w := gzip.NewWriter(&b)
-			w.Write(p.Raw)
-			w.Close()
-		}
-		p.gz = newRepresentation(b.Bytes(), p.ETag[:len(p.ETag)-1]+`-gzip"`)
+		b.Grow(len(raw)/6 + 64)
+		w := getGzip(&b)
+		w.Write(raw)
+		w.Close()
+		putGzip(w)
+		p.gz = newRepresentation(b.Bytes(), gzipETag(p.ETag))
 	})
 	return &p.gz
 }
+
+func gzipETag(etag string) string { return etag[:len(etag)-1] + `-gzip"` }
+
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	size := 0
+	if len(b) >= 4 {
+		// gzip's trailer holds the plain size modulo 2^32.
+		size = int(binary.LittleEndian.Uint32(b[len(b)-4:]))
+	}
+	out := bytes.NewBuffer(make([]byte, 0, size+512))
+	if _, err := out.ReadFrom(zr); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// gzip writers hold about a megabyte of state each: reuse them.
+var gzipPool sync.Pool
+
+func getGzip(w io.Writer) *gzip.Writer {
+	if z, ok := gzipPool.Get().(*gzip.Writer); ok {
+		z.Reset(w)
+		return z
+	}
+	return gzip.NewWriter(w)
+}
+
+func putGzip(z *gzip.Writer) { gzipPool.Put(z) }
 
 // Cache is the response cache. Its methods are safe for concurrent use.
 type Cache struct {
@@ -349,46 +404,71 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 // a change racing the build makes the payload stale at once.
 func (c *Cache) build(k Key, s *slot) *Payload {
 	c.builds.Add(1)
-	p := &Payload{version: c.src.Version(), built: time.Now()}
+	p := &Payload{version: c.src.Version(), built: time.Now(), found: true}
 	var hint int64
 	if s != nil {
 		hint = s.sizeHint.Load()
 	}
-	buf := make([]byte, 0, hint+hint/8)
+	var apps *eureka.Applications
 	switch k.Entity {
 	case EntityApps:
-		p.Raw = encodeApps(buf, c.src.Applications(), k.Format)
+		apps = c.src.Applications()
 	case EntityDelta:
-		apps := c.src.Delta()
+		apps = c.src.Delta()
 		apps.VersionsDelta = c.deltaVersion.Add(1)
-		p.Raw = encodeApps(buf, apps, k.Format)
 	case EntityVIP, EntitySVIP:
-		p.Raw = encodeApps(buf, c.src.VIP(k.Name, k.Entity == EntitySVIP), k.Format)
+		apps = c.src.VIP(k.Name, k.Entity == EntitySVIP)
 	case EntityApp:
+		var raw []byte
 		if app := c.src.Application(k.Name); app != nil {
+			buf := make([]byte, 0, hint+hint/8)
 			if k.Format == JSON {
-				p.Raw = eureka.AppendApplicationJSON(buf, app)
+				raw = eureka.AppendApplicationJSON(buf, app)
 			} else {
-				p.Raw = eureka.AppendApplicationXML(buf, app)
+				raw = eureka.AppendApplicationXML(buf, app)
 			}
 		}
+		p.found = raw != nil
+		if s != nil {
+			s.sizeHint.Store(int64(len(raw)))
+		}
+		// The tag is derived from the bytes, so an unchanged payload keeps
+		// its tag across registry versions and pollers keep getting 304.
+		p.ETag = etagOf(crc64.Checksum(raw, crcTable))
+		p.plainOnce.Do(func() { p.plain = newRepresentation(raw, p.ETag) })
+		return p
+	}
+
+	// The whole registry or a part: plain bytes go through the checksum
+	// and the compressor a chunk at a time and are never held whole.
+	var gz bytes.Buffer
+	gz.Grow(int(hint + hint/8 + 256))
+	sum := crc64.New(crcTable)
+	zw := getGzip(&gz)
+	w := io.MultiWriter(sum, zw)
+	var err error
+	if k.Format == JSON {
+		err = eureka.WriteApplicationsJSON(w, apps)
+	} else {
+		err = eureka.WriteApplicationsXML(w, apps)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	putGzip(zw)
+	if err != nil {
+		// Writes into memory fail only when memory does.
+		panic("cache: encoding a payload: " + err.Error())
 	}
 	if s != nil {
-		s.sizeHint.Store(int64(len(p.Raw)))
+		s.sizeHint.Store(int64(gz.Len()))
 	}
-	// The tag is derived from the bytes, so an unchanged payload keeps its
-	// tag across registry versions and pollers keep getting 304.
-	p.ETag = `"` + strconv.FormatUint(crc64.Checksum(p.Raw, crcTable), 36) + `"`
-	p.plain = newRepresentation(p.Raw, p.ETag)
+	p.ETag = etagOf(sum.Sum64())
+	p.gzOnce.Do(func() { p.gz = newRepresentation(gz.Bytes(), gzipETag(p.ETag)) })
 	return p
 }
 
-func encodeApps(buf []byte, apps *eureka.Applications, f Format) []byte {
-	if f == JSON {
-		return eureka.AppendApplicationsJSON(buf, apps)
-	}
-	return eureka.AppendApplicationsXML(buf, apps)
-}
+func etagOf(sum uint64) string { return `"` + strconv.FormatUint(sum, 36) + `"` }
 
 // DeltaVersion is the number of delta payloads generated so far.
 func (c *Cache) DeltaVersion() int64 { return c.deltaVersion.Load() }

@@ -43,7 +43,7 @@ func newCache(t testing.TB, mod func(*Options)) (*Cache, *registry.Registry) {
 
 var appsJSON = Key{Entity: EntityApps, Format: JSON}
 
-func contains(p *Payload, s string) bool { return bytes.Contains(p.Raw, []byte(s)) }
+func contains(p *Payload, s string) bool { return bytes.Contains(p.Plain().Body, []byte(s)) }
 
 // eventually polls cond for up to two seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -60,11 +60,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestFreshModeFollowsRegistry(t *testing.T) {
 	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
 	if p := c.Get(appsJSON); !contains(p, `"application":[]`) {
-		t.Fatalf("empty registry payload = %s", p.Raw)
+		t.Fatalf("empty registry payload = %s", p.Plain().Body)
 	}
 	reg.Register(inst("ORDERS", "o1"), false)
 	if p := c.Get(appsJSON); !contains(p, `"o1"`) {
-		t.Fatalf("registration not visible at once: %s", p.Raw)
+		t.Fatalf("registration not visible at once: %s", p.Plain().Body)
 	}
 	p1 := c.Get(appsJSON)
 	if p2 := c.Get(appsJSON); p1 != p2 {
@@ -128,7 +128,7 @@ func TestAppKeyIgnoresOtherApps(t *testing.T) {
 	k := Key{Entity: EntityApp, Name: "A", Format: XML}
 	p := c.Get(k)
 	if !contains(p, "<application>") || !contains(p, "a1") {
-		t.Fatalf("app payload = %s", p.Raw)
+		t.Fatalf("app payload = %s", p.Plain().Body)
 	}
 	reg.Register(inst("B", "b1"), false)
 	if c.Get(k) != p {
@@ -138,7 +138,7 @@ func TestAppKeyIgnoresOtherApps(t *testing.T) {
 	if !contains(c.Get(k), "a2") {
 		t.Fatal("a change to A not visible")
 	}
-	if p := c.Get(Key{Entity: EntityApp, Name: "NOPE"}); p.Raw != nil {
+	if p := c.Get(Key{Entity: EntityApp, Name: "NOPE"}); p.Found() {
 		t.Fatal("unknown app has a body")
 	}
 }
@@ -181,12 +181,12 @@ func TestDeltaVersionCountsGenerations(t *testing.T) {
 	k := Key{Entity: EntityDelta, Format: JSON}
 	reg.Register(inst("A", "a1"), false)
 	if p := c.Get(k); !contains(p, `"versions__delta":"1"`) {
-		t.Fatalf("first delta: %s", p.Raw)
+		t.Fatalf("first delta: %s", p.Plain().Body)
 	}
 	c.Get(k)
 	reg.Register(inst("A", "a2"), false)
 	if p := c.Get(k); !contains(p, `"versions__delta":"2"`) || c.DeltaVersion() != 2 {
-		t.Fatalf("second delta: %s", p.Raw)
+		t.Fatalf("second delta: %s", p.Plain().Body)
 	}
 }
 
@@ -199,10 +199,10 @@ func TestGzipAndETag(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, _ := io.ReadAll(zr)
-	if !bytes.Equal(plain, p.Raw) {
+	if !bytes.Equal(plain, p.Plain().Body) {
 		t.Fatal("gzip does not inflate to the raw payload")
 	}
-	if p.ETag == p.Gzip().ETag[0] || !strings.HasPrefix(p.ETag, `"`) || p.Plain().Length[0] != fmt.Sprint(len(p.Raw)) {
+	if p.ETag == p.Gzip().ETag[0] || !strings.HasPrefix(p.ETag, `"`) || p.Plain().Length[0] != fmt.Sprint(len(p.Plain().Body)) {
 		t.Fatalf("etags %s %s", p.ETag, p.Gzip().ETag[0])
 	}
 	// A change that leaves the bytes unchanged keeps the tag.
@@ -259,5 +259,44 @@ func BenchmarkRebuild1000(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.build(appsJSON, nil)
+	}
+}
+
+// A registry payload is built compressed; the plain form exists only once
+// asked for, and is then exactly the encoder's output, in both formats.
+func TestRegistryPayloadPlainOnDemand(t *testing.T) {
+	c, reg := newCache(t, nil)
+	for i := range 3000 {
+		reg.Register(inst(fmt.Sprintf("APP%d", i%7), fmt.Sprintf("i-%d", i)), false)
+	}
+	for _, f := range []Format{JSON, XML} {
+		k := Key{Entity: EntityApps, Format: f}
+		p := c.Get(k)
+		gz := p.Gzip()
+		if p.plain.Body != nil {
+			t.Fatalf("format %d: plain body held before anyone asked for it", f)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflated, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := eureka.AppendApplicationsJSON(nil, reg.Applications())
+		if f == XML {
+			want = eureka.AppendApplicationsXML(nil, reg.Applications())
+		}
+		if !bytes.Equal(inflated, want) {
+			t.Fatalf("format %d: gzip body inflates to %d bytes, encoder gives %d", f, len(inflated), len(want))
+		}
+		plain := p.Plain()
+		if !bytes.Equal(plain.Body, want) || plain.Length[0] != fmt.Sprint(len(want)) || plain.ETag[0] != p.ETag {
+			t.Fatalf("format %d: plain representation differs from the encoder's output", f)
+		}
+		if gz.ETag[0] != strings.TrimSuffix(p.ETag, `"`)+`-gzip"` {
+			t.Fatalf("gzip etag %s for plain %s", gz.ETag[0], p.ETag)
+		}
 	}
 }

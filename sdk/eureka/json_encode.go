@@ -1,6 +1,7 @@
 package eureka
 
 import (
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,7 +94,7 @@ func AppendInstanceJSONWrapped(dst []byte, in *InstanceInfo) []byte {
 // (GET apps/{app}).
 func AppendApplicationJSON(dst []byte, app *Application) []byte {
 	dst = append(dst, `{"application":`...)
-	dst = appendApplicationObjectJSON(dst, app)
+	dst = appendApplicationObjectJSON(dst, app, nil)
 	return append(dst, '}')
 }
 
@@ -102,11 +103,22 @@ func AppendApplicationJSON(dst []byte, app *Application) []byte {
 // Spring Cloud client accepts nothing else.
 func AppendApplicationsJSON(dst []byte, apps *Applications) []byte {
 	dst = append(dst, `{"applications":`...)
-	dst = appendApplicationsObjectJSON(dst, apps)
+	dst = appendApplicationsObjectJSON(dst, apps, nil)
 	return append(dst, '}')
 }
 
-func appendApplicationsObjectJSON(dst []byte, apps *Applications) []byte {
+// WriteApplicationsJSON writes apps to w in AppendApplicationsJSON's
+// encoding, byte for byte, in chunks of about 64 KiB: a large registry is
+// never held whole in memory. It returns the first error of w.
+func WriteApplicationsJSON(w io.Writer, apps *Applications) error {
+	c := &chunker{w: w}
+	dst := make([]byte, 0, chunkSize+8<<10)
+	dst = append(dst, `{"applications":`...)
+	dst = appendApplicationsObjectJSON(dst, apps, c)
+	return c.flush(append(dst, '}'))
+}
+
+func appendApplicationsObjectJSON(dst []byte, apps *Applications, c *chunker) []byte {
 	if apps == nil {
 		apps = &Applications{}
 	}
@@ -124,12 +136,12 @@ func appendApplicationsObjectJSON(dst []byte, apps *Applications) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendApplicationObjectJSON(dst, app)
+		dst = appendApplicationObjectJSON(dst, app, c)
 	}
 	return append(dst, "]}"...)
 }
 
-func appendApplicationObjectJSON(dst []byte, app *Application) []byte {
+func appendApplicationObjectJSON(dst []byte, app *Application, c *chunker) []byte {
 	if app == nil {
 		app = &Application{}
 	}
@@ -146,6 +158,7 @@ func appendApplicationObjectJSON(dst []byte, app *Application) []byte {
 		}
 		first = false
 		dst = AppendInstanceJSON(dst, in)
+		dst = c.spill(dst)
 	}
 	return append(dst, "]}"...)
 }

@@ -33,7 +33,7 @@ func (i *InstanceInfo) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the unwrapped {"name":…,"instance":[…]} object.
 func (a *Application) MarshalJSON() ([]byte, error) {
-	return appendApplicationObjectJSON(nil, a), nil
+	return appendApplicationObjectJSON(nil, a, nil), nil
 }
 
 // UnmarshalJSON reads an application object, wrapped or not, as
@@ -52,7 +52,7 @@ func (a *Application) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the unwrapped {"versions__delta":…} object.
 func (a *Applications) MarshalJSON() ([]byte, error) {
-	return appendApplicationsObjectJSON(nil, a), nil
+	return appendApplicationsObjectJSON(nil, a, nil), nil
 }
 
 // UnmarshalJSON reads an applications object, wrapped or not, as

@@ -393,7 +393,7 @@ func TestStdlibHooks(t *testing.T) {
 
 	apps := testRegistry()
 	jb, err := json.Marshal(apps)
-	if err != nil || !bytes.Equal(jb, appendApplicationsObjectJSON(nil, apps)) {
+	if err != nil || !bytes.Equal(jb, appendApplicationsObjectJSON(nil, apps, nil)) {
 		t.Errorf("json.Marshal(apps) = %s, %v", jb, err)
 	}
 	var appsBack Applications

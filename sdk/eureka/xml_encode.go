@@ -1,6 +1,7 @@
 package eureka
 
 import (
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -10,6 +11,8 @@ import (
 // methods use the compact form and let the caller's xml.Encoder indent.
 type xmlOut struct {
 	pretty bool
+	// c, when set, receives the output after each instance (streaming).
+	c *chunker
 }
 
 var prettyXML = xmlOut{pretty: true}
@@ -29,6 +32,15 @@ func AppendApplicationXML(dst []byte, app *Application) []byte {
 // full registry, a delta or a VIP answer.
 func AppendApplicationsXML(dst []byte, apps *Applications) []byte {
 	return prettyXML.applications(dst, apps, 0)
+}
+
+// WriteApplicationsXML writes apps to w in AppendApplicationsXML's
+// encoding, byte for byte, in chunks of about 64 KiB. It returns the first
+// error of w.
+func WriteApplicationsXML(w io.Writer, apps *Applications) error {
+	o := xmlOut{pretty: true, c: &chunker{w: w}}
+	dst := o.applications(make([]byte, 0, chunkSize+8<<10), apps, 0)
+	return o.c.flush(dst)
 }
 
 func (o xmlOut) applications(dst []byte, apps *Applications, depth int) []byte {
@@ -67,6 +79,7 @@ func (o xmlOut) application(dst []byte, app *Application, depth int) []byte {
 		}
 		dst = o.nl(dst, depth+1)
 		dst = o.instance(dst, in, depth+1)
+		dst = o.c.spill(dst)
 	}
 	dst = o.nl(dst, depth)
 	return append(dst, "</application>"...)
