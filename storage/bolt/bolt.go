@@ -33,13 +33,27 @@ type Options struct {
 	// crash of the process but not of the machine, which may also corrupt
 	// the file. For tests and benchmarks only.
 	NoSync bool
+	// CheckpointInterval is how often journalled writes are applied to the
+	// bbolt file. Zero means DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+	// MaxJournalBytes starts a checkpoint early once the journal holds this
+	// much. Zero means DefaultMaxJournalBytes.
+	MaxJournalBytes int64
 	// Logger receives the store's logs and bbolt's (bbolt's info lines at
 	// debug level). Nil discards them.
 	Logger *slog.Logger
 }
 
+// Defaults of the journal (see the package doc).
+const (
+	DefaultCheckpointInterval       = 5 * time.Second
+	DefaultMaxJournalBytes    int64 = 64 << 20
+)
+
 // DefaultOptions returns the options a nil *Options means.
-func DefaultOptions() *Options { return &Options{Timeout: DefaultTimeout} }
+func DefaultOptions() *Options {
+	return &Options{Timeout: DefaultTimeout, CheckpointInterval: DefaultCheckpointInterval, MaxJournalBytes: DefaultMaxJournalBytes}
+}
 
 // Errors Open returns, wrapped, besides the operating system's.
 var (
@@ -66,17 +80,25 @@ const (
 	scanChunkBytes   = 4 << 20
 )
 
+// maxValue is the largest Record.Value: bbolt's value limit less the 8
+// bytes of Updated, and a frame must hold it.
+const maxValue = maxFrame - 64<<10
+
 // errNoChange rolls back a write transaction that changed nothing, saving
 // its fsync.
 var errNoChange = errors.New("bolt: no change")
 
-// Store is a storage.Store in a bbolt file; it also implements
-// storage.Batcher and storage.Snapshotter. It is safe for concurrent use.
+// Store is a storage.Store in a bbolt file and its journal; it also
+// implements storage.Batcher and storage.Snapshotter. It is safe for
+// concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	path   string
 	log    *slog.Logger
+	opts   Options
 	closed atomic.Bool
+
+	journal
 }
 
 // Open opens the store in the file at path, creating the file (mode 0600)
@@ -127,8 +149,19 @@ func Open(path string, opts *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: log}
-	log.Info("store opened", "elapsed", time.Since(start), "nosync", o.NoSync)
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if o.MaxJournalBytes <= 0 {
+		o.MaxJournalBytes = DefaultMaxJournalBytes
+	}
+	s := &Store{db: db, path: path, log: log, opts: *o}
+	replayed, err := s.openJournal()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	log.Info("store opened", "elapsed", time.Since(start), "nosync", o.NoSync, "journal_records_replayed", replayed)
 	return s, nil
 }
 
@@ -197,15 +230,22 @@ func checkKey(k storage.Key) error {
 	if k.App == "" || k.ID == "" {
 		return errors.New("empty application or instance id")
 	}
+	if len(k.App) > bbolt.MaxKeySize || len(k.ID) > bbolt.MaxKeySize {
+		return fmt.Errorf("application or instance id longer than %d bytes", bbolt.MaxKeySize)
+	}
 	return nil
 }
 
-// encode returns the stored form of r: 8 bytes of Updated, then Value.
-func encode(r storage.Record) []byte {
-	v := make([]byte, 8+len(r.Value))
-	binary.BigEndian.PutUint64(v, uint64(r.Updated))
-	copy(v[8:], r.Value)
-	return v
+// checkRecord refuses, before it is journalled, a record the file could
+// not take: the journal must never hold a write its checkpoint would fail.
+func checkRecord(r storage.Record) error {
+	if err := checkKey(r.Key); err != nil {
+		return err
+	}
+	if len(r.Value) > maxValue {
+		return fmt.Errorf("value of %d bytes exceeds the %d-byte limit", len(r.Value), maxValue)
+	}
+	return nil
 }
 
 // decode copies a stored value out of its transaction.
@@ -213,9 +253,17 @@ func decode(app string, id, v []byte) (storage.Record, error) {
 	if len(v) < 8 {
 		return storage.Record{}, fmt.Errorf("corrupt record %s/%s: %d-byte value", app, id, len(v))
 	}
+	return decodeOwned(app, string(id), bytes.Clone(v))
+}
+
+// decodeOwned decodes a stored value the caller may hand out.
+func decodeOwned(app, id string, v []byte) (storage.Record, error) {
+	if len(v) < 8 {
+		return storage.Record{}, fmt.Errorf("corrupt record %s/%s: %d-byte value", app, id, len(v))
+	}
 	return storage.Record{
-		Key:     storage.Key{App: app, ID: string(id)},
-		Value:   bytes.Clone(v[8:]),
+		Key:     storage.Key{App: app, ID: id},
+		Value:   v[8:len(v):len(v)],
 		Updated: int64(binary.BigEndian.Uint64(v)),
 	}, nil
 }
@@ -316,11 +364,10 @@ func (s *Store) Put(ctx context.Context, r storage.Record) error {
 	if err := s.ready(ctx); err != nil {
 		return keyError("put", r.Key, err)
 	}
-	if err := checkKey(r.Key); err != nil {
+	if err := checkRecord(r); err != nil {
 		return keyError("put", r.Key, err)
 	}
-	v := encode(r)
-	if err := s.update(ctx, func(w *writer) error { return w.put(r.Key, v) }); err != nil {
+	if err := s.write(ctx, []storage.Op{{Record: r}}); err != nil {
 		return keyError("put", r.Key, err)
 	}
 	return nil
@@ -331,6 +378,19 @@ func (s *Store) Put(ctx context.Context, r storage.Record) error {
 func (s *Store) Get(ctx context.Context, k storage.Key) (storage.Record, error) {
 	if err := s.ready(ctx); err != nil {
 		return storage.Record{}, keyError("get", k, err)
+	}
+	if v, del, ok, err := s.pending(k); ok || err != nil {
+		switch {
+		case err != nil:
+			return storage.Record{}, keyError("get", k, err)
+		case del:
+			return storage.Record{}, keyError("get", k, storage.ErrNotFound)
+		}
+		r, err := decodeOwned(k.App, k.ID, v)
+		if err != nil {
+			return storage.Record{}, keyError("get", k, err)
+		}
+		return r, nil
 	}
 	var r storage.Record
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -364,50 +424,43 @@ func (s *Store) Delete(ctx context.Context, k storage.Key) error {
 	if k.App == "" || k.ID == "" {
 		return nil // cannot be stored
 	}
-	if err := s.update(ctx, func(w *writer) error { return w.delete(k) }); err != nil {
+	if err := s.write(ctx, []storage.Op{{Delete: true, Record: storage.Record{Key: k}}}); err != nil {
 		return keyError("delete", k, err)
 	}
 	return nil
 }
 
-// Batch applies ops in order in one transaction, so with one fsync: all of
-// them are stored or none. A context cancelled before the commit rolls the
-// batch back.
+// Batch journals ops as one frame, with one fsync: all of them are stored
+// or none, across a crash too. A context cancelled before the write
+// changes nothing.
 func (s *Store) Batch(ctx context.Context, ops []storage.Op) error {
-	op := fmt.Sprintf("batch of %d ops", len(ops))
 	if err := s.ready(ctx); err != nil {
-		return opError(op, err)
+		return opError(fmt.Sprintf("batch of %d ops", len(ops)), err)
 	}
-	values := make([][]byte, len(ops))
-	for i, o := range ops {
-		if o.Delete {
-			continue // an empty key cannot be stored: deleting it is a no-op
-		}
-		if err := checkKey(o.Record.Key); err != nil {
-			return opError(op, fmt.Errorf("put %s/%s: %w", o.Record.Key.App, o.Record.Key.ID, err))
-		}
-		values[i] = encode(o.Record)
-	}
-	err := s.update(ctx, func(w *writer) error {
-		for i, o := range ops {
-			var err error
-			if o.Delete {
-				err = w.delete(o.Record.Key)
-			} else {
-				err = w.put(o.Record.Key, values[i])
+	keep, skipped := ops, 0
+	for _, o := range ops {
+		if !o.Delete {
+			if err := checkRecord(o.Record); err != nil {
+				return opError(fmt.Sprintf("batch of %d ops", len(ops)),
+					fmt.Errorf("put %s/%s: %w", o.Record.Key.App, o.Record.Key.ID, err))
 			}
-			if err != nil {
-				name := "put"
-				if o.Delete {
-					name = "delete"
-				}
-				return fmt.Errorf("%s %s/%s: %w", name, o.Record.Key.App, o.Record.Key.ID, err)
+		} else if checkKey(o.Record.Key) != nil {
+			skipped++ // cannot be stored: deleting it is a no-op
+		}
+	}
+	if skipped > 0 {
+		keep = make([]storage.Op, 0, len(ops)-skipped)
+		for _, o := range ops {
+			if !o.Delete || checkKey(o.Record.Key) == nil {
+				keep = append(keep, o)
 			}
 		}
+	}
+	if len(keep) == 0 {
 		return nil
-	})
-	if err != nil {
-		return opError(op, err)
+	}
+	if err := s.write(ctx, keep); err != nil {
+		return opError(fmt.Sprintf("batch of %d ops", len(ops)), err)
 	}
 	return nil
 }
@@ -430,6 +483,23 @@ func (s *Store) Scan(ctx context.Context, app string, fn func(storage.Record) er
 	if err := s.ready(ctx); err != nil {
 		return opError(op, err)
 	}
+	// Journalled writes not yet in the file win over the file's copy.
+	pend, err := s.pendingCopy(app)
+	if err != nil {
+		return opError(op, err)
+	}
+	call := func(r storage.Record) (stop bool, err error) {
+		if err := s.ready(ctx); err != nil {
+			return true, opError(op, err)
+		}
+		if err := fn(r); err != nil {
+			if errors.Is(err, storage.ErrStop) {
+				return true, nil
+			}
+			return true, err
+		}
+		return false, nil
+	}
 	var pos scanPos
 	for {
 		recs, more, err := s.readChunk(app, &pos)
@@ -437,17 +507,26 @@ func (s *Store) Scan(ctx context.Context, app string, fn func(storage.Record) er
 			return opError(op, err)
 		}
 		for _, r := range recs {
-			if err := s.ready(ctx); err != nil {
-				return opError(op, err)
+			if _, ok := pend[r.Key]; ok {
+				continue
 			}
-			if err := fn(r); err != nil {
-				if errors.Is(err, storage.ErrStop) {
-					return nil
-				}
+			if stop, err := call(r); stop {
 				return err
 			}
 		}
 		if !more {
+			for k, v := range pend {
+				if v == nil {
+					continue // deleted
+				}
+				r, err := decodeOwned(k.App, k.ID, v)
+				if err != nil {
+					return opError(op, err)
+				}
+				if stop, err := call(r); stop {
+					return err
+				}
+			}
 			return nil
 		}
 		if err := s.ready(ctx); err != nil {
@@ -520,36 +599,70 @@ func (s *Store) readChunk(app string, pos *scanPos) (recs []storage.Record, more
 	return recs, more, err
 }
 
-// Snapshot calls fn for every record as of one point in time, inside one
-// read transaction: fn must not call the store.
+// Snapshot calls fn for every record as of one point in time: a bbolt read
+// transaction and the journalled writes not yet in it, taken together. fn
+// runs inside the transaction and must not call the store.
 func (s *Store) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
 	if err := s.ready(ctx); err != nil {
 		return opError("snapshot", err)
 	}
+	// Holding the overlay lock while the transaction begins makes the two
+	// one point in time: a checkpoint clears an overlay only after its
+	// writes are committed to the file.
+	s.omu.RLock()
+	tx, err := s.db.Begin(false)
+	var pend map[storage.Key][]byte
+	if err == nil {
+		if pend, err = s.pendingValues(""); err != nil {
+			tx.Rollback()
+		}
+	}
+	s.omu.RUnlock()
+	if err != nil {
+		return opError("snapshot", err)
+	}
+	defer tx.Rollback()
 	var fnErr error // fn's error, returned as is
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	emit := func(app string, id, v []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, err := decode(app, id, v)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	}
+	err = func() error {
 		apps, err := appsOf(tx)
 		if err != nil {
 			return err
 		}
-		return apps.ForEachBucket(func(name []byte) error {
+		err = apps.ForEachBucket(func(name []byte) error {
 			n := string(name)
 			return apps.Bucket(name).ForEach(func(k, v []byte) error {
-				if err := ctx.Err(); err != nil {
-					return err
+				if _, ok := pend[storage.Key{App: n, ID: string(k)}]; ok {
+					return nil
 				}
-				r, err := decode(n, k, v)
-				if err != nil {
-					return err
-				}
-				if err := fn(r); err != nil {
-					fnErr = err
-					return err
-				}
-				return nil
+				return emit(n, k, v)
 			})
 		})
-	})
+		if err != nil {
+			return err
+		}
+		for k, v := range pend {
+			if v != nil {
+				if err := emit(k.App, []byte(k.ID), v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}()
 	switch {
 	case fnErr != nil && errors.Is(fnErr, storage.ErrStop):
 		return nil
@@ -567,6 +680,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.closeJournal()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("bolt: close %s: %w", s.path, err)
 	}
