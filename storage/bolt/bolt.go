@@ -84,6 +84,9 @@ const (
 // bytes of Updated, and a frame must hold it.
 const maxValue = maxFrame - 64<<10
 
+// fillPercent is how full bbolt fills a page before it splits it.
+const fillPercent = 0.9
+
 // errNoChange rolls back a write transaction that changed nothing, saving
 // its fsync.
 var errNoChange = errors.New("bolt: no change")
@@ -299,6 +302,10 @@ func (w *writer) put(k storage.Key, v []byte) error {
 		if b, err = w.apps.CreateBucketIfNotExists([]byte(k.App)); err != nil {
 			return err
 		}
+		// Checkpoints write keys in order, and most rewrite records in
+		// place: split pages 90% full rather than bbolt's default half, for
+		// a file (and a restore) about half the size.
+		b.FillPercent = fillPercent
 		w.buckets[k.App] = b
 	}
 	w.changed = true
@@ -323,6 +330,7 @@ func (w *writer) delete(k storage.Key) error {
 		return err
 	}
 	if first, _ := b.Cursor().First(); first != nil {
+		b.FillPercent = fillPercent
 		w.buckets[k.App] = b
 		return nil
 	}
