@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 )
@@ -18,7 +19,19 @@ func TestMain(m *testing.M) {
 // Kill and a restart on the same address.
 func TestStartDefaultsAndRestart(t *testing.T) {
 	s := eurekadtest.Start(t)
-	if !strings.Contains(s.Output(), "storage=memory") {
+	// The log is copied from the process's stderr by a goroutine: the line
+	// may arrive just after the server answers.
+	logged := func(s *eurekadtest.Server, what string) bool {
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(s.Output(), what) {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return true
+	}
+	if !logged(s, "storage=memory") {
 		t.Errorf("default storage is not memory:\n%s", s.Output())
 	}
 	if !strings.HasPrefix(s.Base, "http://127.0.0.1:") || !strings.HasSuffix(s.BaseV2, "/eureka/v2/") {
@@ -33,7 +46,7 @@ func TestStartDefaultsAndRestart(t *testing.T) {
 	s.Stop() // a stopped server: no-op
 
 	b := eurekadtest.StartAt(t, s.Addr, "EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR="+t.TempDir())
-	if b.Addr != s.Addr || !strings.Contains(b.Output(), "storage=bolt") {
+	if b.Addr != s.Addr || !logged(b, "storage=bolt") {
 		t.Errorf("restart at %s with bolt:\n%s", b.Addr, b.Output())
 	}
 }
