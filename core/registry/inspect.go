@@ -1,0 +1,124 @@
+package registry
+
+import (
+	"cmp"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/eurekad/eurekad/core/internal/counter"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// This file holds the read-only views operators need (the dashboard, the
+// admin API and metrics): event counters, lease states and the settings
+// behind self-preservation. None of it is on a client's request path except
+// the renewal counter, which is striped.
+
+// counters are the registry's event counts since start.
+type counters struct {
+	registrations atomic.Uint64
+	// removals counts every lease removed: cancels and evictions.
+	removals  atomic.Uint64
+	evictions atomic.Uint64
+	renewals  counter.Sharded
+}
+
+// Stats are event counts since start, for metrics.
+type Stats struct {
+	// Registrations counts Register calls (replicated ones included).
+	Registrations uint64
+	// Cancels counts leases removed by a cancel; Evictions those removed by
+	// the eviction task.
+	Cancels   uint64
+	Evictions uint64
+	// Renewals counts successful renewals.
+	Renewals uint64
+}
+
+// Stats returns the event counts since start.
+func (r *Registry) Stats() Stats {
+	// Evictions first: an eviction counts as a removal before it counts as
+	// an eviction, so Cancels cannot go negative.
+	ev := r.stats.evictions.Load()
+	return Stats{
+		Registrations: r.stats.registrations.Load(),
+		Cancels:       r.stats.removals.Load() - ev,
+		Evictions:     ev,
+		Renewals:      r.stats.renewals.Load(),
+	}
+}
+
+// LeaseState is one lease as an operator sees it.
+type LeaseState struct {
+	// Instance is a decorated copy (lease timestamps filled in) sharing the
+	// stored instance's maps: treat it as read-only.
+	Instance *eureka.InstanceInfo
+	// ExpiresAt is when the lease runs out unless renewed.
+	ExpiresAt time.Time
+	// Expired is true once ExpiresAt has passed. An expired lease stays
+	// until an eviction run removes it, which self-preservation may prevent.
+	Expired bool
+	// Override is the operator status override for the instance's id, ""
+	// when there is none.
+	Override eureka.Status
+}
+
+// Leases returns every lease (expired ones included), sorted by application
+// and instance id.
+func (r *Registry) Leases() []LeaseState {
+	now := r.nowMs()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, a := range r.apps {
+		n += len(a.leases)
+	}
+	out := make([]LeaseState, 0, n)
+	for _, a := range r.apps {
+		for _, l := range a.leases {
+			out = append(out, r.leaseState(l, now))
+		}
+	}
+	slices.SortFunc(out, func(x, y LeaseState) int {
+		return cmp.Or(cmp.Compare(x.Instance.App, y.Instance.App), cmp.Compare(x.Instance.ID(), y.Instance.ID()))
+	})
+	return out
+}
+
+// Lease returns one lease, expired or not; ok is false when it is unknown.
+func (r *Registry) Lease(app, id string) (st LeaseState, ok bool) {
+	now := r.nowMs()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	l := r.lookup(app, id)
+	if l == nil {
+		return LeaseState{}, false
+	}
+	return r.leaseState(l, now), true
+}
+
+// leaseState describes l; the caller holds mu.
+func (r *Registry) leaseState(l *lease, now int64) LeaseState {
+	st := LeaseState{
+		Instance:  l.decorated(),
+		ExpiresAt: time.UnixMilli(l.lastUpdate.Load() + l.duration),
+		Expired:   l.expired(now, 0),
+	}
+	if o := r.overrides[l.id]; o != nil {
+		st.Override = o.status
+	}
+	return st
+}
+
+// Settings returns the options the registry runs with, so operators can see
+// how its self-preservation figures are derived.
+func (r *Registry) Settings() Options { return r.opts }
+
+// LastEviction returns the start of the last eviction run, zero before the
+// first.
+func (r *Registry) LastEviction() time.Time {
+	r.evictMu.Lock()
+	defer r.evictMu.Unlock()
+	return r.lastEviction
+}
