@@ -10,6 +10,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/snapshot"
+	"github.com/eurekad/eurekad/httpd/dashboard"
 )
 
 // site serves what is not the Eureka API: health, readiness and the admin
@@ -23,6 +24,15 @@ func (s *Server) site() http.Handler {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.HandleFunc("GET /admin/storage", s.admin(s.storageStatus))
 	m.HandleFunc("GET /admin/snapshot", s.admin(s.snapshot))
+	s.adminAPI(m)
+	if s.metrics != nil {
+		m.Handle("GET /metrics", s.metrics.handler())
+	}
+	if s.opts.Dashboard {
+		m.HandleFunc("GET /{$}", dashboard.Page)
+		m.HandleFunc("GET /lastn", dashboard.Page)
+		m.Handle("GET /dashboard/", dashboard.Handler("/dashboard/"))
+	}
 	m.HandleFunc("/", notFound)
 	return m
 }

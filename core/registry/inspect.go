@@ -122,3 +122,41 @@ func (r *Registry) LastEviction() time.Time {
 	defer r.evictMu.Unlock()
 	return r.lastEviction
 }
+
+// Counts are the registry's sizes, for metrics.
+type Counts struct {
+	// Applications counts applications with at least one lease.
+	Applications int
+	// ByStatus counts leases (expired ones included) by instance status.
+	ByStatus map[eureka.Status]int
+	// Expired counts leases that ran out and were not evicted yet.
+	Expired int
+}
+
+// Counts returns the registry's sizes without copying any instance.
+func (r *Registry) Counts() Counts {
+	now := r.nowMs()
+	c := Counts{ByStatus: make(map[eureka.Status]int, 5)}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, a := range r.apps {
+		if len(a.leases) > 0 {
+			c.Applications++
+		}
+		for _, l := range a.leases {
+			c.ByStatus[l.instance.Load().Status]++
+			if l.expired(now, 0) {
+				c.Expired++
+			}
+		}
+	}
+	return c
+}
+
+// OpenedAt returns when OpenForTraffic ended start-up, zero before.
+func (r *Registry) OpenedAt() time.Time {
+	if ms := r.sp.startup.Load(); ms > 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
+}
