@@ -411,7 +411,7 @@ func (s *Server) selfPreservation(leases []registry.LeaseState, now time.Time) s
 		Shielded:                []instanceView{},
 		PendingEviction:         []instanceView{},
 	}
-	if at := s.reg.OpenedAt(); !at.IsZero() && now.Before(at.Add(o.WaitTimeWhenSyncEmpty)) {
+	if at := s.reg.OpenedAt(); !at.IsZero() && s.reg.Now().Before(at.Add(o.WaitTimeWhenSyncEmpty)) {
 		v.WarmingUp = true
 	}
 	if interval > 0 {

@@ -160,3 +160,6 @@ func (r *Registry) OpenedAt() time.Time {
 	}
 	return time.Time{}
 }
+
+// Now is the registry's clock: lease times are on it.
+func (r *Registry) Now() time.Time { return r.clock.Now() }
