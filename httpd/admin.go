@@ -37,11 +37,25 @@ func (s *Server) site() http.Handler {
 	return m
 }
 
-// readyz is ready once the server listens (it restores before), unless the
-// store is failing and writes are being refused.
+// readyz reports readiness: 200 once the registry is restored and open
+// for traffic (cmd/eurekad calls OpenForTraffic after the restore), and
+// while the store is reachable, or failing under the "serve" policy
+// (status "degraded"); 503 before start-up ends or while a failing store
+// makes writes be refused (policy "reject").
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	body := map[string]any{"status": "ready"}
+	opened := s.reg.OpenedAt()
+	body := map[string]any{
+		"status": "ready",
+		"registry": map[string]any{
+			"restored":  !opened.IsZero(),
+			"instances": s.reg.Size(),
+		},
+	}
 	code := http.StatusOK
+	if opened.IsZero() {
+		body["status"] = "starting"
+		code = http.StatusServiceUnavailable
+	}
 	if s.opts.Store != nil {
 		st := s.opts.Store.Status()
 		body["storage"] = st

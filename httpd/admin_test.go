@@ -86,6 +86,19 @@ func TestReadyz(t *testing.T) {
 	}
 	fs.status.OnFailure = persist.FailureReject
 	s.expect("GET", "/readyz", "", 503)
+
+	// Before OpenForTraffic (the end of the restore) it is not ready.
+	reg := registry.New(nil)
+	c, _ := cache.New(reg, nil)
+	early := &testServer{t: t, h: New(reg, c, nil).Handler(), reg: reg}
+	if w := early.expect("GET", "/readyz", "", 503); !strings.Contains(w.Body.String(), `"restored":false`) {
+		t.Fatalf("readyz before start-up ended = %s", w.Body.String())
+	}
+	reg.OpenForTraffic(0)
+	early.expect("GET", "/healthz", "", 200)
+	if w := early.expect("GET", "/readyz", "", 200); !strings.Contains(w.Body.String(), `"restored":true`) {
+		t.Fatalf("readyz = %s", w.Body.String())
+	}
 }
 
 func TestAdminGuardAndSnapshot(t *testing.T) {
