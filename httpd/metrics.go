@@ -16,12 +16,11 @@ import (
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
-// metrics owns the server's Prometheus registry: the request duration
-// histogram, observed by instrument, and a collector that reads the
+// metrics owns the server's Prometheus registry: request duration
+// histograms, observed by instrument, and a collector that reads them, the
 // registry, cache, store and the optional sources at scrape time.
 type metrics struct {
-	reg      *prometheus.Registry
-	duration *prometheus.HistogramVec
+	reg *prometheus.Registry
 	// routes maps a route label to its observers; it is copied on write
 	// (a new route is seen a few dozen times in a process's life) so that
 	// a request's lookup takes no lock and allocates nothing.
@@ -30,27 +29,19 @@ type metrics struct {
 	pool   sync.Pool
 }
 
-// routeObservers holds one route's observer per status code, resolved on
-// first use.
+// routeObservers holds one route's histogram per status code, made on
+// first use; code 0 stands for codes outside 100–599.
 type routeObservers struct {
 	label string
-	codes [600]atomic.Pointer[observer]
+	codes [600]atomic.Pointer[stripedHistogram]
 }
-
-type observer struct{ prometheus.Observer }
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "eurekad_http_request_duration_seconds",
-		Help: "Time to serve HTTP requests, by route (method and path pattern) and status code.",
-		// From a renewal (tens of microseconds) to a held long-poll.
-		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"route", "code"})
 	routes := map[string]*routeObservers{}
 	m.routes.Store(&routes)
 	m.pool.New = func() any { return new(recorder) }
-	m.reg.MustRegister(m.duration, collectors.NewGoCollector(),
+	m.reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{s: s})
 	return m
 }
@@ -70,12 +61,30 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 	if code < 100 || code >= len(ro.codes) {
 		code = 0
 	}
-	o := ro.codes[code].Load()
-	if o == nil {
-		o = &observer{m.duration.WithLabelValues(ro.label, strconv.Itoa(code))}
-		ro.codes[code].Store(o)
+	h := ro.codes[code].Load()
+	if h == nil {
+		ro.codes[code].CompareAndSwap(nil, new(stripedHistogram))
+		h = ro.codes[code].Load()
 	}
-	o.Observe(d.Seconds())
+	h.observe(d)
+}
+
+// collectDurations sends every request duration histogram.
+func (m *metrics) collectDurations(ch chan<- prometheus.Metric) {
+	for _, ro := range *m.routes.Load() {
+		for code := range ro.codes {
+			h := ro.codes[code].Load()
+			if h == nil {
+				continue
+			}
+			buckets, count, sum := h.snapshot()
+			c := strconv.Itoa(code)
+			if code == 0 {
+				c = "other"
+			}
+			ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, ro.label, c)
+		}
+	}
 }
 
 func (m *metrics) addRoute(route string) *routeObservers {
@@ -196,50 +205,51 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descInstances          = desc("eurekad_registry_instances", "Registered instances by status (expired leases not yet evicted included).", "status")
-	descApplications       = desc("eurekad_registry_applications", "Applications with at least one instance.")
-	descExpired            = desc("eurekad_registry_expired_leases", "Leases that expired and were not evicted yet.")
-	descRenewsLastMin      = desc("eurekad_registry_renews_last_minute", "Renewals counted in the last complete minute.")
-	descRenewThreshold     = desc("eurekad_registry_renews_threshold_per_minute", "Renewals per minute below which self-preservation stops evictions.")
-	descExpectedClients    = desc("eurekad_registry_expected_clients", "Number of clients expected to renew (Eureka's expectedNumberOfClientsSendingRenews).")
-	descSPEnabled          = desc("eurekad_registry_self_preservation_enabled", "1 when self-preservation is configured on.")
-	descSPActive           = desc("eurekad_registry_self_preservation_active", "1 while self-preservation stops expired leases from being evicted.")
-	descLeaseExpiration    = desc("eurekad_registry_lease_expiration_enabled", "1 while expired leases are evicted.")
-	descRegistrations      = desc("eurekad_registry_registrations_total", "Registrations since start (replicated ones included).")
-	descCancels            = desc("eurekad_registry_cancels_total", "Leases removed by a cancel since start.")
-	descEvictions          = desc("eurekad_registry_evictions_total", "Leases removed by eviction since start.")
-	descRenewals           = desc("eurekad_registry_renewals_total", "Successful renewals since start.")
-	descCacheHits          = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
-	descCacheBuilds        = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
-	descStoreDegraded      = desc("eurekad_storage_degraded", "1 while the store is failing.")
-	descStorePending       = desc("eurekad_storage_pending_changes", "Changed instances not yet written to the store.")
-	descStoreCheckpoint    = desc("eurekad_storage_checkpoint_pending", "Lease checkpoints queued for the store.")
-	descStoreCommits       = desc("eurekad_storage_commits_total", "Successful store flushes since start.")
-	descStoreFailures      = desc("eurekad_storage_commit_failures_total", "Failed store flushes since start.")
-	descStoreWritten       = desc("eurekad_storage_written_records_total", "Records written to the store since start.")
-	descStoreLatency       = desc("eurekad_storage_commit_duration_seconds", "Duration of successful store flushes.")
-	descPeerUp             = desc("eurekad_replication_peer_up", "1 while the last replication to the peer succeeded.", "peer")
-	descPeerQueue          = desc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
-	descPeerLag            = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
-	descPeerSent           = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
-	descPeerFailed         = desc("eurekad_replication_failures_total", "Failed replications to the peer since start.", "peer")
-	descPluginUp           = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
-	descPluginRestarts     = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
-	descAuthDecisions      = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
-	descListenerDelivered  = desc("eurekad_listener_events_delivered_total", "Events delivered to the listener since start.", "listener")
-	descListenerDropped    = desc("eurekad_listener_events_dropped_total", "Events dropped because the listener's queue was full.", "listener")
-	descListenerQueue      = desc("eurekad_listener_queue_length", "Events waiting for the listener.", "listener")
-	descStartTime          = desc("eurekad_start_time_seconds", "Unix time the server started.")
-	allStatuses            = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
-	descsWithoutOptionalOn = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
+	descInstances         = desc("eurekad_registry_instances", "Registered instances by status (expired leases not yet evicted included).", "status")
+	descApplications      = desc("eurekad_registry_applications", "Applications with at least one instance.")
+	descExpired           = desc("eurekad_registry_expired_leases", "Leases that expired and were not evicted yet.")
+	descRenewsLastMin     = desc("eurekad_registry_renews_last_minute", "Renewals counted in the last complete minute.")
+	descRenewThreshold    = desc("eurekad_registry_renews_threshold_per_minute", "Renewals per minute below which self-preservation stops evictions.")
+	descExpectedClients   = desc("eurekad_registry_expected_clients", "Number of clients expected to renew (Eureka's expectedNumberOfClientsSendingRenews).")
+	descSPEnabled         = desc("eurekad_registry_self_preservation_enabled", "1 when self-preservation is configured on.")
+	descSPActive          = desc("eurekad_registry_self_preservation_active", "1 while self-preservation stops expired leases from being evicted.")
+	descLeaseExpiration   = desc("eurekad_registry_lease_expiration_enabled", "1 while expired leases are evicted.")
+	descRegistrations     = desc("eurekad_registry_registrations_total", "Registrations since start (replicated ones included).")
+	descCancels           = desc("eurekad_registry_cancels_total", "Leases removed by a cancel since start.")
+	descEvictions         = desc("eurekad_registry_evictions_total", "Leases removed by eviction since start.")
+	descRenewals          = desc("eurekad_registry_renewals_total", "Successful renewals since start.")
+	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
+	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
+	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
+	descStorePending      = desc("eurekad_storage_pending_changes", "Changed instances not yet written to the store.")
+	descStoreCheckpoint   = desc("eurekad_storage_checkpoint_pending", "Lease checkpoints queued for the store.")
+	descStoreCommits      = desc("eurekad_storage_commits_total", "Successful store flushes since start.")
+	descStoreFailures     = desc("eurekad_storage_commit_failures_total", "Failed store flushes since start.")
+	descStoreWritten      = desc("eurekad_storage_written_records_total", "Records written to the store since start.")
+	descStoreLatency      = desc("eurekad_storage_commit_duration_seconds", "Duration of successful store flushes.")
+	descPeerUp            = desc("eurekad_replication_peer_up", "1 while the last replication to the peer succeeded.", "peer")
+	descPeerQueue         = desc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
+	descPeerLag           = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
+	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
+	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed replications to the peer since start.", "peer")
+	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
+	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
+	descAuthDecisions     = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
+	descListenerDelivered = desc("eurekad_listener_events_delivered_total", "Events delivered to the listener since start.", "listener")
+	descListenerDropped   = desc("eurekad_listener_events_dropped_total", "Events dropped because the listener's queue was full.", "listener")
+	descListenerQueue     = desc("eurekad_listener_queue_length", "Events waiting for the listener.", "listener")
+	descDuration          = desc("eurekad_http_request_duration_seconds", "Time to serve HTTP requests, by route (method and path pattern) and status code.", "route", "code")
+	descStartTime         = desc("eurekad_start_time_seconds", "Unix time the server started.")
+	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
+	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
 		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStorePending, descStoreCheckpoint, descStoreCommits,
 		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed,
-		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime}
+		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range descsWithoutOptionalOn {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
@@ -260,6 +270,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(descStartTime, float64(s.started.UnixMilli())/1000)
+	s.metrics.collectDurations(ch)
 
 	counts := s.reg.Counts()
 	for _, st := range allStatuses {

@@ -1,9 +1,12 @@
 package httpd
 
 import (
+	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -199,5 +202,61 @@ func BenchmarkRenewHTTPNoMetrics(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		h.ServeHTTP(w, renew)
+	}
+}
+
+func TestStripedHistogram(t *testing.T) {
+	var h stripedHistogram
+	for _, d := range []time.Duration{50 * time.Microsecond, 100 * time.Microsecond, 3 * time.Millisecond, 2 * time.Minute} {
+		h.observe(d)
+	}
+	buckets, count, sum := h.snapshot()
+	if count != 4 || math.Abs(sum-(120.003150)) > 1e-9 {
+		t.Fatalf("count %d sum %v", count, sum)
+	}
+	// 100 µs is at the 0.0001 bound (inclusive, as Prometheus has it); the
+	// 2 minutes are above the last bound.
+	for ub, want := range map[float64]uint64{0.0001: 2, 0.0025: 2, 0.005: 3, 60: 3} {
+		if buckets[ub] != want {
+			t.Errorf("bucket le=%v = %d, want %d", ub, buckets[ub], want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { h.observe(time.Millisecond) }); n != 0 {
+		t.Fatalf("observe allocates %v times", n)
+	}
+}
+
+// BenchmarkRenewHTTPParallel renews distinct leases from every core
+// through the whole handler, with request metrics on and off.
+func BenchmarkRenewHTTPParallel(b *testing.B) {
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
+			reg := registry.New(nil)
+			reg.OpenForTraffic(0)
+			c, _ := cache.New(reg, nil)
+			o := DefaultOptions()
+			o.Metrics = on
+			h := New(reg, c, &o).Handler()
+			const n = 256
+			for i := 0; i < n; i++ {
+				req, _ := http.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(instanceBody("ORDERS", fmt.Sprint("i", i), 90, "")))
+				req.Header.Set("Content-Type", jsonCT)
+				h.ServeHTTP(&discardWriter{h: http.Header{}}, req)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{h: http.Header{}}
+				reqs := make([]*http.Request, n)
+				for i := range reqs {
+					reqs[i], _ = http.NewRequest("PUT", fmt.Sprint("/eureka/apps/ORDERS/i", i), nil)
+				}
+				i := 0
+				for pb.Next() {
+					h.ServeHTTP(w, reqs[i%n])
+					i++
+				}
+			})
+		})
 	}
 }
