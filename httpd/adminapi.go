@@ -73,18 +73,28 @@ type registryView struct {
 // appView is one row of the "instances currently registered" table.
 type appView struct {
 	Name string `json:"name"`
-	// Instances is the number of instances; ByStatus lists their ids by
-	// status; Zones and AMIs count them by availability zone and AMI.
-	Instances int                 `json:"instances"`
-	ByStatus  map[string][]idLink `json:"byStatus"`
-	Zones     map[string]int      `json:"zones"`
-	AMIs      map[string]int      `json:"amis"`
+	// Instances is the number of instances; StatusCounts counts them by
+	// status and ByStatus lists the ids (at most maxIDsShown per status;
+	// the instances endpoint lists them all); Zones and AMIs count them by
+	// availability zone and AMI.
+	Instances    int                 `json:"instances"`
+	StatusCounts map[string]int      `json:"statusCounts"`
+	ByStatus     map[string][]idLink `json:"byStatus"`
+	Zones        map[string]int      `json:"zones"`
+	AMIs         map[string]int      `json:"amis"`
 }
+
+// maxIDsShown bounds the ids the summary lists per application and
+// status, so the page stays small for applications with thousands of
+// instances.
+const maxIDsShown = 50
 
 type idLink struct {
 	ID string `json:"id"`
 	// URL is the instance's statusPageUrl when it is an http(s) URL.
 	URL string `json:"url,omitempty"`
+	// Expired marks a lease that ran out and was not evicted yet.
+	Expired bool `json:"expired,omitempty"`
 }
 
 type storageView struct {
@@ -146,15 +156,19 @@ func (s *Server) apiSummary(w http.ResponseWriter, _ *http.Request) {
 			v.Registry.Expired++
 		}
 		if app == nil || app.Name != in.App {
-			v.Applications = append(v.Applications, appView{Name: in.App, ByStatus: map[string][]idLink{}, Zones: map[string]int{}, AMIs: map[string]int{}})
+			v.Applications = append(v.Applications, appView{Name: in.App, StatusCounts: map[string]int{}, ByStatus: map[string][]idLink{}, Zones: map[string]int{}, AMIs: map[string]int{}})
 			app = &v.Applications[len(v.Applications)-1]
 		}
 		app.Instances++
-		link := idLink{ID: in.ID()}
-		if strings.HasPrefix(in.StatusPageURL, "http") {
-			link.URL = in.StatusPageURL
+		st := string(in.Status)
+		app.StatusCounts[st]++
+		if len(app.ByStatus[st]) < maxIDsShown {
+			link := idLink{ID: in.ID(), Expired: l.Expired}
+			if strings.HasPrefix(in.StatusPageURL, "http") {
+				link.URL = in.StatusPageURL
+			}
+			app.ByStatus[st] = append(app.ByStatus[st], link)
 		}
-		app.ByStatus[string(in.Status)] = append(app.ByStatus[string(in.Status)], link)
 		zone, ami := placement(in)
 		app.Zones[zone]++
 		app.AMIs[ami]++
@@ -249,15 +263,18 @@ func viewInstance(l registry.LeaseState, expirationOn bool) instanceView {
 		v.DataCenter = in.DataCenterInfo.Name
 	}
 	v.Zone, v.AMI = placement(in)
-	if li := in.LeaseInfo; li != nil {
-		v.Lease = leaseView{
-			RenewalIntervalSecs: li.RenewalIntervalInSecs, DurationSecs: li.DurationInSecs,
-			RegisteredAt: msTime(li.RegistrationTimestamp), LastRenewal: msTime(li.LastRenewalTimestamp),
-			ServiceUpAt: msTime(li.ServiceUpTimestamp),
-		}
+	v.Lease = leaseView{
+		RenewalIntervalSecs: eureka.DefaultRenewalIntervalInSecs,
+		DurationSecs:        int32(l.Duration / time.Second),
+		RegisteredAt:        l.RegisteredAt,
+		LastRenewal:         l.LastRenewal,
+		ServiceUpAt:         l.ServiceUpAt,
+		ExpiresAt:           l.ExpiresAt,
+		Expired:             l.Expired,
 	}
-	v.Lease.ExpiresAt = l.ExpiresAt
-	v.Lease.Expired = l.Expired
+	if li := in.LeaseInfo; li != nil && li.RenewalIntervalInSecs > 0 {
+		v.Lease.RenewalIntervalSecs = li.RenewalIntervalInSecs
+	}
 	if l.Expired {
 		v.Lease.Eviction = "pending"
 		if !expirationOn {
@@ -553,13 +570,15 @@ func (s *Server) apiPlugins(w http.ResponseWriter, _ *http.Request) {
 // refreshes figures that move without a registry change (renewals, lease
 // expiry); streamMax bounds one stream, after which the browser reconnects.
 const (
-	streamTick = 5 * time.Second
-	streamMax  = 10 * time.Minute
+	streamTick   = 5 * time.Second
+	streamMax    = 10 * time.Minute
+	streamMinGap = time.Second
 )
 
 // apiStream is GET admin/api/stream, Server-Sent Events: "change" with the
-// registry version after every visible change (bursts coalesced for
-// 100 ms), "tick" every streamTick.
+// registry version after visible changes, "tick" every streamTick. Changes
+// are coalesced, at most one event per streamMinGap, so a write storm
+// costs a dashboard one refresh a second.
 func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -586,6 +605,7 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 	end := time.NewTimer(streamMax)
 	defer end.Stop()
 	changes := s.reg.Changes()
+	var lastChange time.Time
 	for {
 		select {
 		case <-r.Context().Done():
@@ -600,12 +620,16 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-changes:
 			// Coalesce a burst of changes into one event.
+			wait := max(100*time.Millisecond, streamMinGap-time.Since(lastChange))
 			select {
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(wait):
 			case <-r.Context().Done():
+				return
+			case <-s.closing:
 				return
 			}
 			changes = s.reg.Changes()
+			lastChange = time.Now()
 			if !send("change", s.reg.Version()) {
 				return
 			}

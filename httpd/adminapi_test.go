@@ -13,6 +13,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
 type manualClock struct {
@@ -81,7 +82,7 @@ func TestAdminAPISummaryAndInstances(t *testing.T) {
 		t.Fatalf("applications = %+v", sum.Applications)
 	}
 	orders := sum.Applications[1]
-	if orders.Instances != 2 || len(orders.ByStatus["UP"]) != 2 || orders.ByStatus["UP"][0] != (idLink{"o1", "http://o1.example/info"}) ||
+	if orders.Instances != 2 || len(orders.ByStatus["UP"]) != 2 || orders.ByStatus["UP"][0] != (idLink{ID: "o1", URL: "http://o1.example/info"}) || orders.StatusCounts["UP"] != 2 ||
 		orders.Zones["zone-a"] != 1 || orders.Zones["zone-b"] != 1 || orders.AMIs["n/a"] != 2 {
 		t.Errorf("ORDERS row = %+v", orders)
 	}
@@ -131,6 +132,42 @@ func TestAdminAPISummaryAndInstances(t *testing.T) {
 		t.Errorf("instance = %+v", in)
 	}
 	s.expect("GET", "/admin/api/instances/BILLING/nope", "", 404)
+}
+
+func TestAdminAPISummaryBoundsIDs(t *testing.T) {
+	s, _ := newOpsServer(t, nil, nil)
+	for i := 0; i < maxIDsShown+5; i++ {
+		s.reg.Register(&eureka.InstanceInfo{App: "BIG", InstanceID: fmt.Sprintf("big-%03d", i), HostName: "h", Status: eureka.StatusUp}, false)
+	}
+	sum := decode[summaryView](t, s.expect("GET", "/admin/api/summary", "", 200))
+	big := sum.Applications[0]
+	if big.Instances != maxIDsShown+5 || big.StatusCounts["UP"] != maxIDsShown+5 || len(big.ByStatus["UP"]) != maxIDsShown || big.ByStatus["UP"][0].ID != "big-000" {
+		t.Fatalf("BIG = %d instances, counts %v, %d ids listed", big.Instances, big.StatusCounts, len(big.ByStatus["UP"]))
+	}
+}
+
+// BenchmarkAdminSummary measures GET admin/api/summary over 100,000
+// instances in 500 applications, what one dashboard refresh costs.
+func BenchmarkAdminSummary(b *testing.B) {
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	for i := 0; i < 100_000; i++ {
+		reg.Register(&eureka.InstanceInfo{App: fmt.Sprint("APP", i%500), InstanceID: fmt.Sprint("i", i), HostName: "h", IPAddr: "10.0.0.1",
+			Status: eureka.StatusUp, StatusPageURL: "http://h/info", Metadata: map[string]string{"zone": "a"}}, false)
+	}
+	c, _ := cache.New(reg, nil)
+	h := New(reg, c, nil).Handler()
+	req := httptest.NewRequest("GET", "/admin/api/summary", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+		b.SetBytes(int64(w.Body.Len()))
+	}
 }
 
 func TestAdminAPIStatusActions(t *testing.T) {

@@ -51,9 +51,16 @@ func (r *Registry) Stats() Stats {
 
 // LeaseState is one lease as an operator sees it.
 type LeaseState struct {
-	// Instance is a decorated copy (lease timestamps filled in) sharing the
-	// stored instance's maps: treat it as read-only.
+	// Instance is the stored instance, shared with the registry: treat it
+	// as read-only. Its LeaseInfo is the registrant's (intervals only); the
+	// lease's times are the fields below.
 	Instance *eureka.InstanceInfo
+	// RegisteredAt, LastRenewal and ServiceUpAt (zero if never UP) are the
+	// lease's times. LastRenewal is the real time of the last renewal, also
+	// under LegacyLeaseExpiry.
+	RegisteredAt, LastRenewal, ServiceUpAt time.Time
+	// Duration is the lease duration.
+	Duration time.Duration
 	// ExpiresAt is when the lease runs out unless renewed.
 	ExpiresAt time.Time
 	// Expired is true once ExpiresAt has passed. An expired lease stays
@@ -65,7 +72,7 @@ type LeaseState struct {
 }
 
 // Leases returns every lease (expired ones included), sorted by application
-// and instance id.
+// and instance id. It copies no instance.
 func (r *Registry) Leases() []LeaseState {
 	now := r.nowMs()
 	r.mu.RLock()
@@ -75,14 +82,17 @@ func (r *Registry) Leases() []LeaseState {
 		n += len(a.leases)
 	}
 	out := make([]LeaseState, 0, n)
-	for _, a := range r.apps {
-		for _, l := range a.leases {
+	var ls []*lease
+	for _, name := range r.sortedAppNames() {
+		ls = ls[:0]
+		for _, l := range r.apps[name].leases {
+			ls = append(ls, l)
+		}
+		slices.SortFunc(ls, func(x, y *lease) int { return cmp.Compare(x.id, y.id) })
+		for _, l := range ls {
 			out = append(out, r.leaseState(l, now))
 		}
 	}
-	slices.SortFunc(out, func(x, y LeaseState) int {
-		return cmp.Or(cmp.Compare(x.Instance.App, y.Instance.App), cmp.Compare(x.Instance.ID(), y.Instance.ID()))
-	})
 	return out
 }
 
@@ -100,10 +110,21 @@ func (r *Registry) Lease(app, id string) (st LeaseState, ok bool) {
 
 // leaseState describes l; the caller holds mu.
 func (r *Registry) leaseState(l *lease, now int64) LeaseState {
+	last := l.lastUpdate.Load()
+	renewed := last
+	if r.opts.LegacyLeaseExpiry {
+		renewed -= l.duration // Eureka stores the renewal time plus the duration
+	}
 	st := LeaseState{
-		Instance:  l.decorated(),
-		ExpiresAt: time.UnixMilli(l.lastUpdate.Load() + l.duration),
-		Expired:   l.expired(now, 0),
+		Instance:     l.instance.Load(),
+		RegisteredAt: time.UnixMilli(l.registration),
+		LastRenewal:  time.UnixMilli(renewed),
+		Duration:     time.Duration(l.duration) * time.Millisecond,
+		ExpiresAt:    time.UnixMilli(last + l.duration),
+		Expired:      l.expired(now, 0),
+	}
+	if up := l.serviceUp.Load(); up > 0 {
+		st.ServiceUpAt = time.UnixMilli(up)
 	}
 	if o := r.overrides[l.id]; o != nil {
 		st.Override = o.status

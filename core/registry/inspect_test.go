@@ -54,7 +54,7 @@ func TestLeasesAndCounts(t *testing.T) {
 	if b := leases[0]; b.Override != eureka.StatusOutOfService || b.Instance.Status != eureka.StatusOutOfService || b.Expired {
 		t.Errorf("b1 = %+v", b)
 	}
-	if o1 := leases[1]; !o1.Expired || o1.Override != "" || o1.Instance.LeaseInfo.RegistrationTimestamp == 0 {
+	if o1 := leases[1]; !o1.Expired || o1.Override != "" || o1.RegisteredAt.IsZero() || o1.LastRenewal != o1.RegisteredAt || o1.Duration != 10*time.Second {
 		t.Errorf("o1 = %+v", o1)
 	}
 	if o2 := leases[2]; o2.Expired || !o2.ExpiresAt.After(clk.Now()) {

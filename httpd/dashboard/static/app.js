@@ -171,7 +171,7 @@ function instanceButton(app, id) {
 }
 
 // renderApps fills the applications table from rows of
-// {name, amis, zones, byStatus: {STATUS: [{id, url}]}}.
+// {name, amis, zones, statusCounts: {STATUS: n}, byStatus: {STATUS: [{id, url, expired}]}}.
 function renderApps(apps) {
   const body = $("apps").tBodies[0];
   body.replaceChildren(...apps.map((a) => {
@@ -180,12 +180,17 @@ function renderApps(apps) {
     for (const st of STATUSES.concat(Object.keys(a.byStatus).filter((k) => !STATUSES.includes(k)))) {
       const ids = a.byStatus[st];
       if (!ids || !ids.length) continue;
-      const line = el("div", { class: "status-" + st, "data-status": st }, el("b", { text: `${st} (${ids.length})` }), " - ");
+      const total = a.statusCounts[st];
+      const line = el("div", { class: "status-" + st, "data-status": st }, el("b", { text: `${st} (${total})` }), " - ");
       ids.forEach((i, n) => {
         if (n) line.append(", ");
         line.append(instanceButton(a.name, i.id));
+        if (i.expired) line.append(" ", el("span", { class: "expired", title: "lease expired, not evicted yet", text: "(expired)" }));
         if (i.url) line.append(" ", el("a", { href: i.url, target: "_blank", rel: "noopener", "aria-label": `status page of ${i.id}`, text: "↗" }));
       });
+      if (total > ids.length) {
+        line.append(" ", el("button", { type: "button", class: "linkish", onclick: () => { $("q").value = a.name; refresh(); }, text: `… ${total - ids.length} more` }));
+      }
       statuses.append(line);
     }
     return el("tr", { "data-app": a.name }, el("th", { scope: "row", text: a.name }), el("td", { text: count(a.amis) }), el("td", { text: count(a.zones) }), statuses);
@@ -197,10 +202,11 @@ function groupInstances(list) {
   const apps = new Map();
   for (const i of list) {
     let a = apps.get(i.app);
-    if (!a) apps.set(i.app, (a = { name: i.app, amis: {}, zones: {}, byStatus: {} }));
+    if (!a) apps.set(i.app, (a = { name: i.app, amis: {}, zones: {}, byStatus: {}, statusCounts: {} }));
+    a.statusCounts[i.status] = (a.statusCounts[i.status] || 0) + 1;
     a.amis[i.ami || "n/a"] = (a.amis[i.ami || "n/a"] || 0) + 1;
     a.zones[i.zone || ""] = (a.zones[i.zone || ""] || 0) + 1;
-    (a.byStatus[i.status] ||= []).push({ id: i.instanceId, url: /^https?:/.test(i.statusPageUrl || "") ? i.statusPageUrl : "" });
+    (a.byStatus[i.status] ||= []).push({ id: i.instanceId, expired: i.lease.expired, url: /^https?:/.test(i.statusPageUrl || "") ? i.statusPageUrl : "" });
   }
   return [...apps.values()];
 }
