@@ -24,8 +24,8 @@ func (s *Server) adminAPI(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/api/summary", s.apiSummary)
 	m.HandleFunc("GET /admin/api/instances", s.apiInstances)
 	m.HandleFunc("GET /admin/api/instances/{app}/{id}", s.apiInstance)
-	m.HandleFunc("POST /admin/api/instances/{app}/{id}/out-of-service", s.admin(s.apiStatusAction(true)))
-	m.HandleFunc("POST /admin/api/instances/{app}/{id}/in-service", s.admin(s.apiStatusAction(false)))
+	m.HandleFunc("POST /admin/api/instances/{app}/{id}/out-of-service", sameOrigin(s.admin(s.apiStatusAction(true))))
+	m.HandleFunc("POST /admin/api/instances/{app}/{id}/in-service", sameOrigin(s.admin(s.apiStatusAction(false))))
 	m.HandleFunc("GET /admin/api/self-preservation", s.apiSelfPreservation)
 	m.HandleFunc("GET /admin/api/events", s.apiEvents)
 	m.HandleFunc("GET /admin/api/stream", s.apiStream)
@@ -35,6 +35,25 @@ func (s *Server) adminAPI(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/api/whoami", s.admin(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"admin": true})
 	}))
+}
+
+// sameOrigin refuses actions a browser sends on behalf of another site: a
+// page elsewhere could otherwise post to a loopback-only eurekad from the
+// operator's own browser, which passes the loopback rule.
+func sameOrigin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			textError(w, http.StatusForbidden, "cross-site admin request refused")
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+				textError(w, http.StatusForbidden, "cross-origin admin request refused")
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // summaryView is GET admin/api/summary: the dashboard's front page.

@@ -199,6 +199,11 @@ func TestAdminAPIStatusActions(t *testing.T) {
 		t.Fatalf("after in-service: %s, overrides %v", in.Status, s.reg.Overrides())
 	}
 	s.expect("POST", "/admin/api/instances/ORDERS/missing/out-of-service", "", 404, "Authorization", "Bearer s3cret")
+	// A browser posting for another site is refused, credentials or not.
+	s.expect("POST", "/admin/api/instances/ORDERS/o1/out-of-service", "", 403, "Authorization", "Bearer s3cret", "Origin", "http://evil.example")
+	s.expect("POST", "/admin/api/instances/ORDERS/o1/out-of-service", "", 403, "Authorization", "Bearer s3cret", "Sec-Fetch-Site", "cross-site")
+	s.expect("POST", "/admin/api/instances/ORDERS/o1/out-of-service", "", 200, "Authorization", "Bearer s3cret", "Origin", "http://example.com", "Sec-Fetch-Site", "same-origin")
+	s.expect("POST", "/admin/api/instances/ORDERS/o1/in-service", "", 200, "Authorization", "Bearer s3cret")
 }
 
 func TestAdminAPISelfPreservation(t *testing.T) {
