@@ -559,9 +559,23 @@ func (s *Server) peersView() peersView {
 	if s.opts.Ops.Peers != nil {
 		v.Configured = true
 		v.Peers = append(v.Peers, s.opts.Ops.Peers()...)
+		for i := range v.Peers {
+			v.Peers[i].URL = withoutUserinfo(v.Peers[i].URL)
+		}
 		slices.SortFunc(v.Peers, func(a, b PeerStatus) int { return cmp.Compare(a.Name, b.Name) })
 	}
 	return v
+}
+
+// withoutUserinfo drops credentials from a peer URL, as Spring's dashboard
+// does for its replica links.
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
 }
 
 func (s *Server) pluginsView() pluginsView {
@@ -613,6 +627,9 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	// Take the change channel before reading the version the client
+	// starts from, so no change falls between the two.
+	changes := s.reg.Changes()
 	if _, err := fmt.Fprint(w, "retry: 1000\n"); err != nil {
 		return
 	}
@@ -623,7 +640,6 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	end := time.NewTimer(streamMax)
 	defer end.Stop()
-	changes := s.reg.Changes()
 	var lastChange time.Time
 	for {
 		select {

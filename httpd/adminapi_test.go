@@ -2,8 +2,10 @@ package httpd
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -268,12 +270,12 @@ func TestAdminAPIEvents(t *testing.T) {
 func TestAdminAPISources(t *testing.T) {
 	s, _ := newOpsServer(t, nil, func(o *Options) {
 		o.Ops.Peers = func() []PeerStatus {
-			return []PeerStatus{{Name: "peer-b", URL: "http://b/eureka/", Up: false, LastError: "refused"}, {Name: "peer-a", Up: true}}
+			return []PeerStatus{{Name: "peer-b", URL: "http://user:pw@b/eureka/", Up: false, LastError: "refused"}, {Name: "peer-a", Up: true}}
 		}
 		o.Ops.Plugins = func() []PluginStatus { return []PluginStatus{{Name: "ldap", Kind: "auth", Running: true, Restarts: 2}} }
 	})
 	p := decode[peersView](t, s.expect("GET", "/admin/api/peers", "", 200))
-	if !p.Configured || len(p.Peers) != 2 || p.Peers[0].Name != "peer-a" || p.Peers[1].LastError != "refused" {
+	if !p.Configured || len(p.Peers) != 2 || p.Peers[0].Name != "peer-a" || p.Peers[1].LastError != "refused" || p.Peers[1].URL != "http://b/eureka/" {
 		t.Fatalf("peers = %+v", p)
 	}
 	pl := decode[pluginsView](t, s.expect("GET", "/admin/api/plugins", "", 200))
@@ -322,5 +324,35 @@ func TestAdminAPIStream(t *testing.T) {
 	lines.Scan()
 	if d := lines.Text(); d != `data: {"version":1}` {
 		t.Fatalf("data %q", d)
+	}
+}
+
+// TestShutdownEndsStreams checks that an open event stream does not hold
+// a graceful shutdown until its timeout.
+func TestShutdownEndsStreams(t *testing.T) {
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	c, _ := cache.New(reg, nil)
+	srv := New(reg, c, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/admin/api/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	bufio.NewReader(resp.Body).ReadString('\n') // the stream is open
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v after %v", err, time.Since(start))
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }
