@@ -123,7 +123,10 @@ func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 
 func TestDashboard(t *testing.T) {
 	browser := chromium(t)
-	srv := eurekadtest.Start(t, "EUREKAD_HTTP_ADMIN_TOKEN="+adminToken)
+	srv := eurekadtest.Start(t, "EUREKAD_HTTP_ADMIN_TOKEN="+adminToken,
+		// No start-up grace for the warning, and eviction runs every
+		// second: self-preservation, not a slow timer, keeps expired leases.
+		"EUREKAD_REGISTRY_WAIT_TIME_WHEN_SYNC_EMPTY=0s", "EUREKAD_REGISTRY_EVICTION_INTERVAL=1s")
 	base := "http://" + srv.Addr
 	// A lease of 1 s (2 s with Eureka's legacy expiry) that is never
 	// renewed: right after start self-preservation keeps it past expiry.
@@ -181,18 +184,23 @@ func TestDashboard(t *testing.T) {
 	}
 
 	run("self-preservation is explained, with the shielded lease named",
+		waitJS("an eviction run", `document.getElementById('sp-interval').textContent.includes('last run')`),
 		waitJS("stale-1 listed as shielded", `(() => { const s = document.querySelector('#sp-shielded ul.shielded');
 			return s !== null && s.querySelector('[data-instance="STALE/stale-1"]') !== null })()`),
 	)
 	explain := get("read the explanation", chromedp.TextContent(css("#sp-explain")))
 	pill := get("read the state", chromedp.TextContent(css("#sp-state")))
-	for _, want := range []string{"Evictions are paused", "renewals arrived in the last full minute", "threshold", "1 expired lease is kept"} {
+	for _, want := range []string{"Self-preservation is active", "renewals arrived in the last full minute", "threshold", "network problem", "1 expired lease is kept"} {
 		if !strings.Contains(explain, want) {
 			t.Errorf("self-preservation explanation lacks %q:\n%s", want, explain)
 		}
 	}
-	if !strings.Contains(pill, "evictions paused") {
+	if pill != "active: evictions paused" {
 		t.Errorf("self-preservation state %q", pill)
+	}
+	banner := get("read the banner", chromedp.TextContent(css("#banner")))
+	if !strings.HasPrefix(banner, "EMERGENCY! EUREKA MAY BE INCORRECTLY CLAIMING INSTANCES ARE UP WHEN THEY'RE NOT.") || !strings.Contains(banner, "What this means: Self-preservation is active") {
+		t.Errorf("banner %q", banner)
 	}
 
 	// Live updates: the page is not reloaded from here on.
