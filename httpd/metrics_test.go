@@ -260,3 +260,49 @@ func BenchmarkRenewHTTPParallel(b *testing.B) {
 		})
 	}
 }
+
+func TestMetricsFromSources(t *testing.T) {
+	s, _ := newOpsServer(t, nil, func(o *Options) {
+		o.Ops = OpsSources{
+			Peers: func() []PeerStatus {
+				return []PeerStatus{{Name: "peer-a", Up: true, QueueLength: 7, Lag: 1500 * time.Millisecond, Sent: 40, Failed: 2}}
+			},
+			Plugins: func() []PluginStatus { return []PluginStatus{{Name: "ldap", Kind: "auth", Running: true, Restarts: 3}} },
+			Auth:    func() []AuthDecisions { return []AuthDecisions{{Op: "admin", Allowed: 5, Denied: 2}} },
+			Listeners: func() []ListenerStatus {
+				return []ListenerStatus{{Name: "webhook", Delivered: 9, Dropped: 1, QueueLength: 4}}
+			},
+		}
+	})
+	fams := scrape(t, s)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"eurekad_replication_peer_up", []string{"peer=peer-a"}, 1},
+		{"eurekad_replication_queue_length", []string{"peer=peer-a"}, 7},
+		{"eurekad_replication_lag_seconds", []string{"peer=peer-a"}, 1.5},
+		{"eurekad_replication_sent_total", []string{"peer=peer-a"}, 40},
+		{"eurekad_replication_failures_total", []string{"peer=peer-a"}, 2},
+		{"eurekad_plugin_up", []string{"plugin=ldap", "kind=auth"}, 1},
+		{"eurekad_plugin_restarts_total", []string{"plugin=ldap", "kind=auth"}, 3},
+		{"eurekad_auth_decisions_total", []string{"op=admin", "decision=allow"}, 5},
+		{"eurekad_auth_decisions_total", []string{"op=admin", "decision=deny"}, 2},
+		{"eurekad_listener_events_delivered_total", []string{"listener=webhook"}, 9},
+		{"eurekad_listener_events_dropped_total", []string{"listener=webhook"}, 1},
+		{"eurekad_listener_queue_length", []string{"listener=webhook"}, 4},
+	} {
+		if got := value(t, fams, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	// Without sources those series are absent, and so are the store's
+	// without a store.
+	plain := scrape(t, newTestServer(t, nil))
+	for _, name := range []string{"eurekad_replication_peer_up", "eurekad_plugin_up", "eurekad_auth_decisions_total", "eurekad_storage_degraded"} {
+		if plain[name] != nil {
+			t.Errorf("%s present without its subsystem", name)
+		}
+	}
+}
