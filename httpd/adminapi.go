@@ -391,6 +391,7 @@ func (s *Server) apiStatusAction(out bool) http.HandlerFunc {
 		req.Pattern = ""
 		s.log.Info("operator status change", "app", r.PathValue("app"), "id", r.PathValue("id"), "status", value, "remote", r.RemoteAddr)
 		s.root.ServeHTTP(w, req)
+		setRoute(w, "") // metrics: count it under the admin route, not the replayed one
 	}
 }
 

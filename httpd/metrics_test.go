@@ -65,7 +65,7 @@ next:
 }
 
 func TestMetrics(t *testing.T) {
-	s, _ := newOpsServer(t, nil, nil)
+	s, _ := newOpsServer(t, nil, func(o *Options) { o.AdminToken = "tok" })
 	s.expect("POST", "/eureka/apps/orders", instanceBody("ORDERS", "o1", 90, ""), 204, "Content-Type", jsonCT)
 	s.expect("POST", "/eureka/apps/orders", instanceBody("ORDERS", "o2", 90, ""), 204, "Content-Type", jsonCT)
 	s.expect("POST", "/eureka/apps/billing", instanceBody("BILLING", "b1", 90, ""), 204, "Content-Type", jsonCT)
@@ -133,10 +133,19 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	// The admin API's own routes are labelled by their pattern.
+	// The admin API's own routes are labelled by their pattern, actions
+	// too, though they replay a Eureka API call.
 	s.expect("GET", "/admin/api/summary", "", 200)
-	if got := value(t, scrape(t, s), "eurekad_http_request_duration_seconds", "route=GET /admin/api/summary", "code=200"); got != 1 {
+	s.expect("POST", "/admin/api/instances/ORDERS/o1/out-of-service", "", 200, "Authorization", "Bearer tok")
+	fams = scrape(t, s)
+	if got := value(t, fams, "eurekad_http_request_duration_seconds", "route=GET /admin/api/summary", "code=200"); got != 1 {
 		t.Errorf("summary requests = %v", got)
+	}
+	if got := value(t, fams, "eurekad_http_request_duration_seconds", "route=POST /admin/api/instances/{app}/{id}/out-of-service", "code=200"); got != 1 {
+		t.Errorf("action requests = %v", got)
+	}
+	if got := value(t, fams, "eurekad_http_request_duration_seconds", "route=PUT /apps/{app}/{id}/status", "code=200"); got != 1 {
+		t.Errorf("the replayed call was counted as a status request too: %v", got)
 	}
 }
 
