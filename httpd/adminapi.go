@@ -135,7 +135,7 @@ type pluginsView struct {
 func (s *Server) apiSummary(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now()
 	leases := s.reg.Leases()
-	sp := s.selfPreservation(leases, now)
+	sp := s.selfPreservation(leases)
 	info := s.statusInfo()
 	v := summaryView{
 		Server: serverView{
@@ -429,7 +429,7 @@ const (
 	bannerOff       = "THE SELF PRESERVATION MODE IS TURNED OFF. THIS MAY NOT PROTECT INSTANCE EXPIRY IN CASE OF NETWORK/OTHER PROBLEMS."
 )
 
-func (s *Server) selfPreservation(leases []registry.LeaseState, now time.Time) selfPreservationView {
+func (s *Server) selfPreservation(leases []registry.LeaseState) selfPreservationView {
 	st := s.reg.SelfPreservationState()
 	o := s.reg.Settings()
 	interval := o.ExpectedClientRenewalInterval.Seconds()
@@ -522,7 +522,7 @@ func capitalize(s string) string {
 }
 
 func (s *Server) apiSelfPreservation(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.selfPreservation(s.reg.Leases(), time.Now()))
+	writeJSON(w, http.StatusOK, s.selfPreservation(s.reg.Leases()))
 }
 
 type eventView struct {

@@ -157,6 +157,17 @@ function renderHealth(s) {
         p.restarts ? `, ${p.restarts} restarts` : "",
         p.lastError ? el("div", { class: "bad", text: p.lastError }) : null))));
   }
+  const extra = $("health-extra");
+  extra.replaceChildren();
+  if (s.listeners && s.listeners.length) {
+    extra.append(el("h3", { text: "Event listeners" }), el("ul", { class: "plain" }, ...s.listeners.map((l) =>
+      el("li", null, `${l.name}: ${l.delivered} delivered, `,
+        el("span", { class: l.dropped ? "bad" : "", text: `${l.dropped} dropped` }), `, ${l.queueLength} queued`))));
+  }
+  if (s.auth && s.auth.length) {
+    extra.append(el("h3", { text: "Authentication" }), el("ul", { class: "plain" }, ...s.auth.map((a) =>
+      el("li", null, `${a.op}: ${a.allowed} allowed, ${a.denied} denied`))));
+  }
 }
 
 function renderInfo(s) {
