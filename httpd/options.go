@@ -36,6 +36,9 @@ type Options struct {
 	// Store is the persister write handlers wait on; nil means the
 	// registry lives in memory only.
 	Store Persister `config:"-"`
+	// StoreProbe, when set, checks that the store answers (a read of a
+	// key never written); /readyz calls it at most once a second.
+	StoreProbe func(ctx context.Context) error `config:"-"`
 	// StoreKind names the store for the admin status ("bolt", "redis").
 	StoreKind string `config:"-"`
 	// AdminToken, when set, is the bearer token the admin endpoints

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
@@ -41,6 +42,9 @@ type Server struct {
 	metrics *metrics
 	// closing is closed when Shutdown starts, ending event streams.
 	closing chan struct{}
+	// probe is the last store probe, reused by /readyz for a second.
+	probe   atomic.Pointer[probeResult]
+	probeMu sync.Mutex
 }
 
 // New returns a server over reg and c. A nil opts means DefaultOptions.

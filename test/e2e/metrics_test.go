@@ -10,6 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/eurekad/eurekad/internal/redistest"
 )
 
 // scrapeMetrics fetches /metrics as Prometheus does and parses it with
@@ -153,5 +155,46 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if body.Status != "ready" || !body.Registry.Restored || body.Storage.Degraded {
 		t.Fatalf("readyz body %s", r.Body)
+	}
+}
+
+// TestReadinessFollowsTheStore runs eurekad on a real Redis, hangs Redis
+// and checks that /readyz reports the store as unreachable, ready but
+// degraded under on_failure=serve, not ready under reject, and ready again
+// once Redis answers.
+func TestReadinessFollowsTheStore(t *testing.T) {
+	r := redistest.Start(t)
+	for _, policy := range []string{"serve", "reject"} {
+		t.Run(policy, func(t *testing.T) {
+			s := startServer(t, "EUREKAD_STORAGE_KIND=redis", "EUREKAD_STORAGE_REDIS_URL="+r.URL(),
+				"EUREKAD_STORAGE_REDIS_KEY_PREFIX=readyz-"+policy+":", "EUREKAD_STORAGE_ON_FAILURE="+policy)
+			readyz := func() (int, map[string]any) {
+				resp := do(t, "GET", "http://"+s.Addr+"/readyz", nil)
+				var body map[string]any
+				if err := json.Unmarshal(resp.Body, &body); err != nil {
+					t.Fatalf("readyz body %q: %v", resp.Body, err)
+				}
+				return resp.Status, body
+			}
+			if code, body := readyz(); code != 200 || body["storageReachable"] != true {
+				t.Fatalf("with Redis up: %d %v", code, body)
+			}
+			r.Pause()
+			want := map[string]int{"serve": 200, "reject": 503}[policy]
+			eventually(t, "readyz to see the hung store", func() error {
+				code, body := readyz()
+				if code != want || body["status"] != "degraded" || body["storageReachable"] != false {
+					return fmt.Errorf("%d %v", code, body)
+				}
+				return nil
+			})
+			r.Resume()
+			eventually(t, "readyz to see the store back", func() error {
+				if code, body := readyz(); code != 200 || body["status"] != "ready" {
+					return fmt.Errorf("%d %v", code, body)
+				}
+				return nil
+			})
+		})
 	}
 }
