@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -120,6 +121,9 @@ type storageView struct {
 	Kind       string `json:"kind"`
 	Persistent bool   `json:"persistent"`
 	Status     any    `json:"status,omitempty"`
+	// Reachable is the last store probe's outcome (nil without a probe).
+	Reachable *bool  `json:"reachable,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 type peersView struct {
@@ -132,7 +136,7 @@ type pluginsView struct {
 	Plugins    []PluginStatus `json:"plugins"`
 }
 
-func (s *Server) apiSummary(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	leases := s.reg.Leases()
 	sp := s.selfPreservation(leases)
@@ -149,7 +153,7 @@ func (s *Server) apiSummary(w http.ResponseWriter, _ *http.Request) {
 		Registry:         registryView{ByStatus: map[string]int{}, Version: s.reg.Version(), Instances: len(leases)},
 		SelfPreservation: sp,
 		Applications:     []appView{},
-		Storage:          s.storageView(),
+		Storage:          s.storageView(r.Context()),
 		Peers:            s.peersView(),
 		Plugins:          s.pluginsView(),
 		General:          info.General,
@@ -548,11 +552,20 @@ func (s *Server) apiEvents(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (s *Server) storageView() storageView {
+func (s *Server) storageView(ctx context.Context) storageView {
 	if s.opts.Store == nil {
 		return storageView{Kind: "memory"}
 	}
-	return storageView{Kind: s.opts.StoreKind, Persistent: true, Status: s.opts.Store.Status()}
+	v := storageView{Kind: s.opts.StoreKind, Persistent: true, Status: s.opts.Store.Status()}
+	if s.opts.StoreProbe != nil {
+		err := s.probeStore(ctx)
+		ok := err == nil
+		v.Reachable = &ok
+		if err != nil {
+			v.Error = err.Error()
+		}
+	}
+	return v
 }
 
 func (s *Server) peersView() peersView {
@@ -588,8 +601,8 @@ func (s *Server) pluginsView() pluginsView {
 	return v
 }
 
-func (s *Server) apiStorage(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.storageView())
+func (s *Server) apiStorage(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.storageView(r.Context()))
 }
 
 func (s *Server) apiPeers(w http.ResponseWriter, _ *http.Request) {

@@ -131,8 +131,10 @@ function renderHealth(s) {
     sp.append("memory only — nothing survives a restart");
   } else {
     const x = st.status;
-    sp.append(el("span", { class: x.degraded ? "bad" : "ok", text: x.degraded ? "degraded" : "healthy" }),
+    const bad = x.degraded || st.reachable === false;
+    sp.append(el("span", { class: bad ? "bad" : "ok", text: st.reachable === false ? "unreachable" : x.degraded ? "degraded" : "healthy" }),
       ` ${st.kind}, ${x.durability} writes, ${x.pending} pending, ${x.commits} commits, ${x.failures} failures`,
+      st.error ? el("div", { class: "bad", text: "probe: " + st.error }) : null,
       x.lastError ? el("div", { class: "bad", text: "last error: " + x.lastError }) : null);
   }
   const peers = $("peers");

@@ -188,6 +188,15 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 				}
 				return nil
 			})
+			var st struct {
+				Kind      string
+				Reachable *bool
+				Error     string
+			}
+			resp := do(t, "GET", "http://"+s.Addr+"/admin/api/storage", nil)
+			if err := json.Unmarshal(resp.Body, &st); err != nil || st.Kind != "redis" || st.Reachable == nil || *st.Reachable || st.Error == "" {
+				t.Errorf("admin storage with Redis hung: %s (%v)", resp.Body, err)
+			}
 			r.Resume()
 			eventually(t, "readyz to see the store back", func() error {
 				if code, body := readyz(); code != 200 || body["status"] != "ready" {
