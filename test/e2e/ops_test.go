@@ -207,3 +207,31 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 		})
 	}
 }
+
+// TestOpsSettings turns the dashboard and metrics off and names the
+// environment and data center through the environment variables.
+func TestOpsSettings(t *testing.T) {
+	s := startServer(t, "EUREKAD_HTTP_DASHBOARD=false", "EUREKAD_HTTP_METRICS=false",
+		"EUREKAD_HTTP_ENVIRONMENT=prod", "EUREKAD_HTTP_DATACENTER=eu-west")
+	root := "http://" + s.Addr
+	for _, p := range []string{"/", "/lastn", "/dashboard/app.js", "/metrics"} {
+		if r := do(t, "GET", root+p, nil); r.Status != 404 {
+			t.Errorf("GET %s = %d with the dashboard and metrics off", p, r.Status)
+		}
+	}
+	var sum struct {
+		Server struct{ Environment, DataCenter string }
+	}
+	if r := do(t, "GET", root+"/admin/api/summary", nil); r.Status != 200 || json.Unmarshal(r.Body, &sum) != nil ||
+		sum.Server.Environment != "prod" || sum.Server.DataCenter != "eu-west" {
+		t.Errorf("summary: %d %s", r.Status, r.Body)
+	}
+	if r := do(t, "GET", s.Base+"status", nil, "Accept", "application/json"); !strings.Contains(string(r.Body), `"environment":"prod"`) {
+		t.Errorf("GET status: %s", r.Body)
+	}
+
+	on := startServer(t)
+	if r := do(t, "GET", "http://"+on.Addr+"/", nil); r.Status != 200 || !strings.Contains(string(r.Body), "<title>eurekad</title>") {
+		t.Errorf("GET / by default: %d", r.Status)
+	}
+}
