@@ -22,8 +22,7 @@ func Assets() fs.FS {
 	return sub
 }
 
-// Handler serves the dashboard: the page itself for every path in pages
-// (the page routes by location), the assets under prefix.
+// Handler serves the assets (app.js, app.css) under prefix.
 func Handler(prefix string) http.Handler {
 	files := http.StripPrefix(prefix, http.FileServerFS(Assets()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +32,9 @@ func Handler(prefix string) http.Handler {
 	})
 }
 
-// Page serves index.html.
+// Page serves index.html, for / and /lastn alike: the script picks the view
+// from the location. Its content security policy allows only this origin's
+// script, style and connections.
 func Page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
