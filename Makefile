@@ -23,9 +23,11 @@ lint:
 	$(GO) vet ./...
 
 ## deps: what the tests need beyond Go: the eureka-js-client from its lock file,
-## and redis-server (Debian package) for the Redis store's tests.
+## redis-server (Debian package) for the Redis store's tests and headless
+## chromium (Debian package) for the dashboard's browser test.
 deps: $(JSCLIENT)/node_modules/.package-lock.json
 	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(JSCLIENT)/node_modules/.package-lock.json: $(JSCLIENT)/package-lock.json
 	cd $(JSCLIENT) && npm ci --no-audit --no-fund

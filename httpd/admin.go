@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/snapshot"
+	"github.com/eurekad/eurekad/httpd/dashboard"
 )
 
 // site serves what is not the Eureka API: health, readiness and the admin
@@ -23,19 +25,53 @@ func (s *Server) site() http.Handler {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.HandleFunc("GET /admin/storage", s.admin(s.storageStatus))
 	m.HandleFunc("GET /admin/snapshot", s.admin(s.snapshot))
+	s.adminAPI(m)
+	if s.metrics != nil {
+		m.Handle("GET /metrics", s.metrics.handler())
+	}
+	if s.opts.Dashboard {
+		m.HandleFunc("GET /{$}", dashboard.Page)
+		m.HandleFunc("GET /lastn", dashboard.Page)
+		m.Handle("GET /dashboard/", dashboard.Handler("/dashboard/"))
+	}
 	m.HandleFunc("/", notFound)
 	return m
 }
 
-// readyz is ready once the server listens (it restores before), unless the
-// store is failing and writes are being refused.
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	body := map[string]any{"status": "ready"}
+// readyz reports readiness: 200 once the registry is restored and open
+// for traffic (cmd/eurekad calls OpenForTraffic after the restore), and
+// while the store answers, or fails under the "serve" policy (status
+// "degraded"); 503 before start-up ends, or while a failing store makes
+// writes be refused (policy "reject"). The store fails when its last write
+// failed or when the probe (a read) does not answer.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	opened := s.reg.OpenedAt()
+	body := map[string]any{
+		"status": "ready",
+		"registry": map[string]any{
+			"restored":  !opened.IsZero(),
+			"instances": s.reg.Size(),
+		},
+	}
 	code := http.StatusOK
+	if opened.IsZero() {
+		body["status"] = "starting"
+		code = http.StatusServiceUnavailable
+	}
 	if s.opts.Store != nil {
 		st := s.opts.Store.Status()
 		body["storage"] = st
-		if st.Degraded {
+		failing := st.Degraded
+		if s.opts.StoreProbe != nil {
+			if err := s.probeStore(r.Context()); err != nil {
+				failing = true
+				body["storageReachable"] = false
+				body["storageError"] = err.Error()
+			} else {
+				body["storageReachable"] = true
+			}
+		}
+		if failing {
 			body["status"] = "degraded"
 			if st.OnFailure == persist.FailureReject {
 				code = http.StatusServiceUnavailable
@@ -43,6 +79,37 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	writeJSON(w, code, body)
+}
+
+// probeResult is one store probe's outcome.
+type probeResult struct {
+	at  time.Time
+	err error
+}
+
+// probeTimeout bounds one store probe; probeEvery is how long a result is
+// reused, so frequent readiness checks do not load the store.
+const (
+	probeTimeout = 2 * time.Second
+	probeEvery   = time.Second
+)
+
+// probeStore runs StoreProbe, or returns the result of one run less than
+// probeEvery ago. Concurrent callers share one probe.
+func (s *Server) probeStore(ctx context.Context) error {
+	if p := s.probe.Load(); p != nil && time.Since(p.at) < probeEvery {
+		return p.err
+	}
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if p := s.probe.Load(); p != nil && time.Since(p.at) < probeEvery {
+		return p.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	err := s.opts.StoreProbe(ctx)
+	s.probe.Store(&probeResult{at: time.Now(), err: err})
+	return err
 }
 
 // storageStatus is GET admin/storage.

@@ -3,6 +3,7 @@ package httpd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,19 @@ func TestReadyz(t *testing.T) {
 	}
 	fs.status.OnFailure = persist.FailureReject
 	s.expect("GET", "/readyz", "", 503)
+
+	// Before OpenForTraffic (the end of the restore) it is not ready.
+	reg := registry.New(nil)
+	c, _ := cache.New(reg, nil)
+	early := &testServer{t: t, h: New(reg, c, nil).Handler(), reg: reg}
+	if w := early.expect("GET", "/readyz", "", 503); !strings.Contains(w.Body.String(), `"restored":false`) {
+		t.Fatalf("readyz before start-up ended = %s", w.Body.String())
+	}
+	reg.OpenForTraffic(0)
+	early.expect("GET", "/healthz", "", 200)
+	if w := early.expect("GET", "/readyz", "", 200); !strings.Contains(w.Body.String(), `"restored":true`) {
+		t.Fatalf("readyz = %s", w.Body.String())
+	}
 }
 
 func TestAdminGuardAndSnapshot(t *testing.T) {
@@ -126,4 +140,40 @@ func TestIsLoopback(t *testing.T) {
 			t.Errorf("isLoopback(%q) = %v", addr, got)
 		}
 	}
+}
+
+func TestReadyzProbesStore(t *testing.T) {
+	var mu sync.Mutex
+	var probeErr error
+	calls := 0
+	fs := &fakeStore{status: persist.Status{OnFailure: persist.FailureServe}}
+	s := newStoreServer(t, fs, func(o *Options) {
+		o.StoreProbe = func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return probeErr
+		}
+	})
+	if w := s.expect("GET", "/readyz", "", 200); !strings.Contains(w.Body.String(), `"storageReachable":true`) {
+		t.Fatalf("readyz = %s", w.Body.String())
+	}
+	s.expect("GET", "/readyz", "", 200)
+	if calls != 1 {
+		t.Fatalf("%d probes for two checks within a second", calls)
+	}
+
+	mu.Lock()
+	probeErr = errors.New("dial tcp: connection refused")
+	mu.Unlock()
+	srv := newStoreServer(t, fs, func(o *Options) { o.StoreProbe = func(context.Context) error { return probeErr } })
+	w := srv.expect("GET", "/readyz", "", 200) // policy serve: still ready, degraded
+	for _, want := range []string{`"status":"degraded"`, `"storageReachable":false`, `connection refused`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("readyz lacks %s: %s", want, w.Body.String())
+		}
+	}
+	fs.status.OnFailure = persist.FailureReject
+	srv = newStoreServer(t, fs, func(o *Options) { o.StoreProbe = func(context.Context) error { return probeErr } })
+	srv.expect("GET", "/readyz", "", 503)
 }

@@ -36,11 +36,28 @@ type Options struct {
 	// Store is the persister write handlers wait on; nil means the
 	// registry lives in memory only.
 	Store Persister `config:"-"`
+	// StoreProbe, when set, checks that the store answers (a read of a
+	// key never written); /readyz calls it at most once a second.
+	StoreProbe func(ctx context.Context) error `config:"-"`
 	// StoreKind names the store for the admin status ("bolt", "redis").
 	StoreKind string `config:"-"`
 	// AdminToken, when set, is the bearer token the admin endpoints
 	// require; when empty they answer loopback clients only.
 	AdminToken string `config:"admin_token" help:"bearer token for the admin endpoints (empty: loopback clients only)"`
+
+	// Operations: dashboard, admin API and metrics (docs/admin-api.md).
+
+	// Dashboard serves the operator dashboard at / and /lastn.
+	Dashboard bool `config:"dashboard" help:"serve the operator dashboard at / and /lastn"`
+	// Metrics serves Prometheus metrics at /metrics.
+	Metrics bool `config:"metrics" help:"serve Prometheus metrics at /metrics"`
+	// Environment and DataCenter are shown by the dashboard and GET status
+	// (Eureka's eureka.environment and eureka.datacenter).
+	Environment string `config:"environment" help:"environment name shown by the dashboard and GET status"`
+	DataCenter  string `config:"datacenter" help:"data center name shown by the dashboard"`
+	// Ops are the status sources of replication, plugins, auth and
+	// listeners; nil funcs mean not configured.
+	Ops OpsSources `config:"-"`
 }
 
 // Persister is the durability layer as the HTTP server sees it;
@@ -66,5 +83,9 @@ func DefaultOptions() Options {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxLongPoll:       50 * time.Second,
+		Dashboard:         true,
+		Metrics:           true,
+		Environment:       "test",
+		DataCenter:        "default",
 	}
 }

@@ -39,6 +39,7 @@ func (s *Server) routes() http.Handler {
 	api.Methods(http.MethodPut).Path("/asg/{asg}/status").HandlerFunc(s.asgStatus)
 	api.Methods(http.MethodGet).Path("/status").HandlerFunc(s.status)
 	api.Methods(http.MethodGet).Path("/serverinfo/statusoverrides").HandlerFunc(s.statusOverrides)
+	labelRoutes(api) // metrics: after every route is added
 
 	bases := make([]string, 0, len(s.opts.BasePaths))
 	for _, b := range s.opts.BasePaths {
@@ -92,6 +93,7 @@ func (s *Server) renewFast(w http.ResponseWriter, r *http.Request, rest string) 
 	if !ok || app == "" || id == "" || strings.IndexByte(id, '/') >= 0 {
 		return false
 	}
+	setRoute(w, routeRenew)
 	s.renewInstance(w, r, strings.ToUpper(app), id)
 	return true
 }

@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
@@ -33,6 +35,16 @@ type Server struct {
 	http    *http.Server
 	started time.Time
 	self    *eureka.InstanceInfo
+
+	// root is the router without instrumentation, for admin actions that
+	// replay a Eureka API call.
+	root    http.Handler
+	metrics *metrics
+	// closing is closed when Shutdown starts, ending event streams.
+	closing chan struct{}
+	// probe is the last store probe, reused by /readyz for a second.
+	probe   atomic.Pointer[probeResult]
+	probeMu sync.Mutex
 }
 
 // New returns a server over reg and c. A nil opts means DefaultOptions.
@@ -44,8 +56,15 @@ func New(reg *registry.Registry, c *cache.Cache, opts *Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{reg: reg, cache: c, opts: o, log: o.Logger, started: time.Now(), self: selfInstance()}
-	s.handler = s.limits(s.routes())
+	s := &Server{reg: reg, cache: c, opts: o, log: o.Logger, started: time.Now(), self: selfInstance(), closing: make(chan struct{})}
+	if o.Metrics {
+		s.metrics = newMetrics(s)
+	}
+	s.root = s.routes()
+	s.handler = s.limits(s.root)
+	if s.metrics != nil {
+		s.handler = s.instrument(s.handler)
+	}
 	s.http = &http.Server{
 		Addr:              o.Addr,
 		Handler:           s.handler,
@@ -56,6 +75,8 @@ func New(reg *registry.Registry, c *cache.Cache, opts *Options) *Server {
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}
+	var once sync.Once
+	s.http.RegisterOnShutdown(func() { once.Do(func() { close(s.closing) }) })
 	return s
 }
 

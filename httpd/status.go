@@ -32,7 +32,7 @@ func (s *Server) statusInfo() statusInfo {
 	return statusInfo{
 		General: map[string]string{
 			"server-uptime":        uptime(time.Since(s.started)),
-			"environment":          "test",
+			"environment":          s.opts.Environment,
 			"num-of-cpus":          strconv.Itoa(runtime.NumCPU()),
 			"total-avail-memory":   fmt.Sprintf("%dmb", total),
 			"current-memory-usage": fmt.Sprintf("%dmb (%d%%)", used, pct),

@@ -77,6 +77,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ho.StoreKind = cfg.Storage.Kind
 	if p != nil {
 		ho.Store = p
+		ho.StoreProbe = storeProbe(store)
 	}
 	srv := httpd.New(reg, c, &ho)
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -42,6 +43,18 @@ func openStore(ctx context.Context, cfg config.StorageConfig, log *slog.Logger) 
 		return s, nil
 	}
 	return nil, fmt.Errorf("unknown storage kind %q", cfg.Kind)
+}
+
+// storeProbe reads a key that is never written, so that readiness can
+// check that the store answers.
+func storeProbe(s storage.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := s.Get(ctx, storage.Key{App: "EUREKAD", ID: "readiness-probe"})
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
 }
 
 // redisLog adapts slog to go-redis's logger.

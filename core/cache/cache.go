@@ -29,6 +29,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/eurekad/eurekad/core/internal/counter"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -191,6 +192,7 @@ type Cache struct {
 	deltaVersion atomic.Int64
 
 	builds atomic.Uint64
+	hits   counter.Sharded
 }
 
 type slot struct {
@@ -248,6 +250,7 @@ func (c *Cache) Get(k Key) *Payload {
 	}
 	if c.opts.Mode == ModeEureka && c.opts.UseReadOnly {
 		if p := s.ro.Load(); p != nil {
+			c.hits.Inc()
 			return p
 		}
 		p := c.current(s)
@@ -309,6 +312,7 @@ func (c *Cache) valid(s *slot, p *Payload) bool {
 // current returns a valid read-write payload, building it if needed.
 func (c *Cache) current(s *slot) *Payload {
 	if p := s.rw.Load(); c.valid(s, p) {
+		c.hits.Inc()
 		return p
 	}
 	return c.rebuild(s)
@@ -318,8 +322,10 @@ func (c *Cache) current(s *slot) *Payload {
 // served as is, and a rebuild is scheduled for when the interval ends.
 func (c *Cache) fresh(s *slot) *Payload {
 	if p := s.rw.Load(); c.valid(s, p) {
+		c.hits.Inc()
 		return p
 	} else if p != nil && c.tooSoon(s, p) {
+		c.hits.Inc()
 		return p
 	}
 	s.buildMu.Lock()

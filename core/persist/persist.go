@@ -140,6 +140,7 @@ type Persister struct {
 	failures   atomic.Uint64
 	lastCommit atomic.Int64 // unix ms
 	commitNs   atomic.Int64 // duration of the last successful flush
+	latency    latency
 
 	done chan struct{}
 }
@@ -372,6 +373,7 @@ func (p *Persister) flush(ctx context.Context) error {
 	p.written.Add(uint64(len(keys) + len(bg)))
 	p.lastCommit.Store(time.Now().UnixMilli())
 	p.commitNs.Store(int64(time.Since(start)))
+	p.latency.observe(time.Since(start))
 	if p.degraded.Swap(false) {
 		p.log.Info("store recovered", "written", len(keys)+len(bg))
 	}

@@ -54,6 +54,7 @@ func (r *Registry) evict() int {
 		expired[i], expired[j] = expired[j], expired[i]
 		l := expired[i]
 		if r.cancel(l.app, l.id, nowMs) {
+			r.stats.evictions.Add(1)
 			r.log.Info("evicted", "app", l.app, "id", l.id)
 		}
 	}

@@ -33,6 +33,7 @@ type Registry struct {
 	delta  deltaQueue
 	recent recentRings
 	sp     selfPreservation
+	stats  counters
 
 	evictMu      sync.Mutex
 	lastEviction time.Time
@@ -148,6 +149,7 @@ func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
 	in.IsCoordinatingDiscoveryServer = false
 	id := in.ID()
 	isNew := r.register(in, id, replication, now)
+	r.stats.registrations.Add(1)
 	r.recent.addRegistered(now, in.App, id)
 	if isNew {
 		r.sp.adjustExpected(+1)
@@ -269,6 +271,7 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 		in = c
 	}
 	r.sp.countRenewal(now)
+	r.stats.renewals.Inc()
 	l.renew(now, r.opts.LegacyLeaseExpiry)
 	r.mu.RUnlock()
 
@@ -341,6 +344,7 @@ func (r *Registry) cancel(app, id string, now int64) bool {
 	r.changed(app, id)
 	r.mu.Unlock()
 	r.sp.adjustExpected(-1)
+	r.stats.removals.Add(1)
 	return true
 }
 

@@ -592,6 +592,8 @@ func nonDefault(t *testing.T, s Setting) string {
 		"cache.mode": "eureka",
 
 		"http.admin_token":         "s3cret",
+		"http.environment":         "prod",
+		"http.datacenter":          "cloud",
 		"storage.kind":             "redis",
 		"storage.data_dir":         "/var/lib/eurekad",
 		"storage.redis_url":        "redis://10.1.2.3:6380/2",

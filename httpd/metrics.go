@@ -1,0 +1,338 @@
+package httpd
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// metrics owns the server's Prometheus registry: request duration
+// histograms, observed by instrument, and a collector that reads them, the
+// registry, cache, store and the optional sources at scrape time.
+type metrics struct {
+	reg *prometheus.Registry
+	// routes maps a route label to its observers; it is copied on write
+	// (a new route is seen a few dozen times in a process's life) so that
+	// a request's lookup takes no lock and allocates nothing.
+	routes atomic.Pointer[map[string]*routeObservers]
+	addMu  sync.Mutex
+	pool   sync.Pool
+}
+
+// routeObservers holds one route's histogram per status code, made on
+// first use; code 0 stands for codes outside 100–599.
+type routeObservers struct {
+	label string
+	codes [600]atomic.Pointer[stripedHistogram]
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	routes := map[string]*routeObservers{}
+	m.routes.Store(&routes)
+	m.pool.New = func() any { return new(recorder) }
+	m.reg.MustRegister(collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{s: s})
+	return m
+}
+
+// handler serves the registry in the text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// observe records one request; it allocates only the first time a route
+// and code pair is seen.
+func (m *metrics) observe(route string, code int, d time.Duration) {
+	ro := (*m.routes.Load())[route]
+	if ro == nil {
+		ro = m.addRoute(route)
+	}
+	if code < 100 || code >= len(ro.codes) {
+		code = 0
+	}
+	h := ro.codes[code].Load()
+	if h == nil {
+		ro.codes[code].CompareAndSwap(nil, new(stripedHistogram))
+		h = ro.codes[code].Load()
+	}
+	h.observe(d)
+}
+
+// collectDurations sends every request duration histogram.
+func (m *metrics) collectDurations(ch chan<- prometheus.Metric) {
+	for _, ro := range *m.routes.Load() {
+		for code := range ro.codes {
+			h := ro.codes[code].Load()
+			if h == nil {
+				continue
+			}
+			buckets, count, sum := h.snapshot()
+			c := strconv.Itoa(code)
+			if code == 0 {
+				c = "other"
+			}
+			ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, ro.label, c)
+		}
+	}
+}
+
+func (m *metrics) addRoute(route string) *routeObservers {
+	m.addMu.Lock()
+	defer m.addMu.Unlock()
+	old := *m.routes.Load()
+	if ro := old[route]; ro != nil {
+		return ro
+	}
+	next := make(map[string]*routeObservers, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	ro := &routeObservers{label: route}
+	next[route] = ro
+	m.routes.Store(&next)
+	return ro
+}
+
+// recorder notes the status code and the route a request took. Recorders
+// are pooled, so instrumenting a request does not allocate.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	route string
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush lets streaming handlers (the admin event stream) flush through.
+func (w *recorder) Flush() {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Route labels of requests that did not name their own.
+const (
+	routeRenew     = "PUT /apps/{app}/{id}"
+	routeUnmatched = "unmatched"
+)
+
+// setRoute names the route of the request w answers; handlers outside the
+// routers (the renewal fast path) call it.
+func setRoute(w http.ResponseWriter, route string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.route = route
+	}
+}
+
+// labelRoutes names every route of the Eureka API router by method and
+// path template, wrapping its handler once at start-up so that a request
+// carries its label without an allocation.
+func labelRoutes(api *mux.Router) {
+	_ = api.Walk(func(rt *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := rt.GetPathTemplate()
+		methods, merr := rt.GetMethods()
+		h := rt.GetHandler()
+		if err != nil || merr != nil || len(methods) == 0 || h == nil {
+			return nil
+		}
+		label := methods[0] + " " + tpl
+		rt.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setRoute(w, label)
+			h.ServeHTTP(w, r)
+		}))
+		return nil
+	})
+}
+
+// instrument times every request and counts it by route and status code.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	m := s.metrics
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := m.pool.Get().(*recorder)
+		rec.ResponseWriter, rec.code, rec.route = w, 0, ""
+		next.ServeHTTP(rec, r)
+		route := rec.route
+		if route == "" {
+			// The site's ServeMux records the pattern it matched on r.
+			route = r.Pattern
+			if route == "" || route == "/" {
+				route = routeUnmatched
+			}
+		}
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		rec.ResponseWriter = nil
+		m.pool.Put(rec)
+		m.observe(route, code, time.Since(start))
+	})
+}
+
+// collector reads the server's state at scrape time.
+type collector struct{ s *Server }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	descInstances         = desc("eurekad_registry_instances", "Registered instances by status (expired leases not yet evicted included).", "status")
+	descApplications      = desc("eurekad_registry_applications", "Applications with at least one instance.")
+	descExpired           = desc("eurekad_registry_expired_leases", "Leases that expired and were not evicted yet.")
+	descRenewsLastMin     = desc("eurekad_registry_renews_last_minute", "Renewals counted in the last complete minute.")
+	descRenewThreshold    = desc("eurekad_registry_renews_threshold_per_minute", "Renewals per minute below which self-preservation stops evictions.")
+	descExpectedClients   = desc("eurekad_registry_expected_clients", "Number of clients expected to renew (Eureka's expectedNumberOfClientsSendingRenews).")
+	descSPEnabled         = desc("eurekad_registry_self_preservation_enabled", "1 when self-preservation is configured on.")
+	descSPActive          = desc("eurekad_registry_self_preservation_active", "1 while self-preservation stops expired leases from being evicted.")
+	descLeaseExpiration   = desc("eurekad_registry_lease_expiration_enabled", "1 while expired leases are evicted.")
+	descRegistrations     = desc("eurekad_registry_registrations_total", "Registrations since start (replicated ones included).")
+	descCancels           = desc("eurekad_registry_cancels_total", "Leases removed by a cancel since start.")
+	descEvictions         = desc("eurekad_registry_evictions_total", "Leases removed by eviction since start.")
+	descRenewals          = desc("eurekad_registry_renewals_total", "Successful renewals since start.")
+	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
+	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
+	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
+	descStorePending      = desc("eurekad_storage_pending_changes", "Changed instances not yet written to the store.")
+	descStoreCheckpoint   = desc("eurekad_storage_checkpoint_pending", "Lease checkpoints queued for the store.")
+	descStoreCommits      = desc("eurekad_storage_commits_total", "Successful store flushes since start.")
+	descStoreFailures     = desc("eurekad_storage_commit_failures_total", "Failed store flushes since start.")
+	descStoreWritten      = desc("eurekad_storage_written_records_total", "Records written to the store since start.")
+	descStoreLatency      = desc("eurekad_storage_commit_duration_seconds", "Duration of successful store flushes.")
+	descPeerUp            = desc("eurekad_replication_peer_up", "1 while the last replication to the peer succeeded.", "peer")
+	descPeerQueue         = desc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
+	descPeerLag           = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
+	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
+	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed replications to the peer since start.", "peer")
+	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
+	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
+	descAuthDecisions     = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
+	descListenerDelivered = desc("eurekad_listener_events_delivered_total", "Events delivered to the listener since start.", "listener")
+	descListenerDropped   = desc("eurekad_listener_events_dropped_total", "Events dropped because the listener's queue was full.", "listener")
+	descListenerQueue     = desc("eurekad_listener_queue_length", "Events waiting for the listener.", "listener")
+	descDuration          = desc("eurekad_http_request_duration_seconds", "Time to serve HTTP requests, by route (method and path pattern) and status code.", "route", "code")
+	descStartTime         = desc("eurekad_start_time_seconds", "Unix time the server started.")
+	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
+	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
+		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
+		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStorePending, descStoreCheckpoint, descStoreCommits,
+		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed,
+		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	count := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descStartTime, float64(s.started.UnixMilli())/1000)
+	s.metrics.collectDurations(ch)
+
+	counts := s.reg.Counts()
+	for _, st := range allStatuses {
+		gauge(descInstances, float64(counts.ByStatus[st]), string(st))
+	}
+	gauge(descApplications, float64(counts.Applications))
+	gauge(descExpired, float64(counts.Expired))
+	sp := s.reg.SelfPreservationState()
+	gauge(descRenewsLastMin, float64(sp.RenewsLastMinute))
+	gauge(descRenewThreshold, float64(sp.Threshold))
+	gauge(descExpectedClients, float64(sp.ExpectedClients))
+	gauge(descSPEnabled, b2f(sp.Enabled))
+	gauge(descSPActive, b2f(sp.Enabled && !sp.LeaseExpirationEnabled))
+	gauge(descLeaseExpiration, b2f(sp.LeaseExpirationEnabled))
+	st := s.reg.Stats()
+	count(descRegistrations, st.Registrations)
+	count(descCancels, st.Cancels)
+	count(descEvictions, st.Evictions)
+	count(descRenewals, st.Renewals)
+	count(descCacheHits, s.cache.Hits())
+	count(descCacheBuilds, s.cache.Builds())
+
+	if p := s.opts.Store; p != nil {
+		ps := p.Status()
+		gauge(descStoreDegraded, b2f(ps.Degraded))
+		gauge(descStorePending, float64(ps.Pending))
+		gauge(descStoreCheckpoint, float64(ps.Checkpoint))
+		count(descStoreCommits, ps.Commits)
+		count(descStoreFailures, ps.Failures)
+		count(descStoreWritten, ps.Written)
+		if l, ok := p.(interface{ CommitLatency() persist.CommitLatency }); ok {
+			h := l.CommitLatency()
+			ch <- prometheus.MustNewConstHistogram(descStoreLatency, h.Count, h.Sum.Seconds(), h.Buckets)
+		}
+	}
+	o := s.opts.Ops
+	if o.Peers != nil {
+		for _, p := range o.Peers() {
+			gauge(descPeerUp, b2f(p.Up), p.Name)
+			gauge(descPeerQueue, float64(p.QueueLength), p.Name)
+			gauge(descPeerLag, p.Lag.Seconds(), p.Name)
+			count(descPeerSent, p.Sent, p.Name)
+			count(descPeerFailed, p.Failed, p.Name)
+		}
+	}
+	if o.Plugins != nil {
+		for _, p := range o.Plugins() {
+			gauge(descPluginUp, b2f(p.Running), p.Name, p.Kind)
+			count(descPluginRestarts, p.Restarts, p.Name, p.Kind)
+		}
+	}
+	if o.Auth != nil {
+		for _, a := range o.Auth() {
+			count(descAuthDecisions, a.Allowed, a.Op, "allow")
+			count(descAuthDecisions, a.Denied, a.Op, "deny")
+		}
+	}
+	if o.Listeners != nil {
+		for _, l := range o.Listeners() {
+			count(descListenerDelivered, l.Delivered, l.Name)
+			count(descListenerDropped, l.Dropped, l.Name)
+			gauge(descListenerQueue, float64(l.QueueLength), l.Name)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package httpd
+
+import "time"
+
+// The status of subsystems that live outside httpd (replication, the plugin
+// runtime, the auth hook and the listener bus) reaches the admin API and
+// /metrics through these small sources, so httpd imports none of them.
+// cmd/eurekad adapts each subsystem's Stats to one of them; a nil source
+// means the subsystem is not configured.
+
+// PeerStatus is one replication peer as operators see it.
+type PeerStatus struct {
+	// Name is the peer's host; URL its service URL without credentials.
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Up is true while the last replication to the peer succeeded.
+	Up bool `json:"up"`
+	// QueueLength is the number of changes waiting to be sent.
+	QueueLength int `json:"queueLength"`
+	// Lag is the age of the oldest change not yet acknowledged.
+	Lag time.Duration `json:"lagNs"`
+	// Sent and Failed count replicated changes since start.
+	Sent   uint64 `json:"sent"`
+	Failed uint64 `json:"failed"`
+	// LastError is the last replication error, "" if none.
+	LastError string `json:"lastError,omitempty"`
+}
+
+// PluginStatus is one loaded plugin.
+type PluginStatus struct {
+	Name string `json:"name"`
+	// Kind is the plugin kind: "storage", "auth" or "listener".
+	Kind string `json:"kind"`
+	// External is true for a plugin running as a subprocess.
+	External bool `json:"external"`
+	Running  bool `json:"running"`
+	// Restarts counts restarts after a crash since start.
+	Restarts  uint64 `json:"restarts"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// AuthDecisions counts authentication decisions by operation and outcome.
+type AuthDecisions struct {
+	// Op is the operation asked for ("read", "write", "admin", …).
+	Op string `json:"op"`
+	// Allowed and Denied count the decisions since start.
+	Allowed uint64 `json:"allowed"`
+	Denied  uint64 `json:"denied"`
+}
+
+// ListenerStatus is one event listener's delivery record.
+type ListenerStatus struct {
+	Name string `json:"name"`
+	// Delivered and Dropped count events since start; Dropped are those
+	// lost to a full queue.
+	Delivered   uint64 `json:"delivered"`
+	Dropped     uint64 `json:"dropped"`
+	QueueLength int    `json:"queueLength"`
+}
+
+// OpsSources are the optional status sources; each func is called on every
+// admin API read and metrics scrape, from any goroutine, and must not block.
+type OpsSources struct {
+	Peers     func() []PeerStatus
+	Plugins   func() []PluginStatus
+	Auth      func() []AuthDecisions
+	Listeners func() []ListenerStatus
+}
