@@ -78,6 +78,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if p != nil {
 		ho.Store = p
 	}
+	// Cluster: peer replication (cluster.go).
+	cl, err := startCluster(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	ho.Replicator = clusterReplicator(cl)
 	srv := httpd.New(reg, c, &ho)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -97,6 +103,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
+	if cl != nil {
+		g.Go(func() error { return runCluster(gctx, cl, log) })
+	}
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error {
 		<-gctx.Done()

@@ -55,6 +55,7 @@ type Options struct {
 // DefaultOptions returns Eureka's replication defaults (§8.3) and no peers.
 func DefaultOptions() Options {
 	return Options{
+		Peers:         []string{},
 		BatchSize:     250,
 		MaxBatchDelay: 500 * time.Millisecond,
 		QueueSize:     10000,
