@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/client"
@@ -163,9 +164,36 @@ func (c *Cluster) Run(ctx context.Context) error {
 		c.start(p)
 	}
 	c.mu.Unlock()
-	<-ctx.Done()
-	c.wg.Wait()
-	return nil
+	t := time.NewTicker(backlogLogInterval)
+	defer t.Stop()
+	last := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			c.wg.Wait()
+			return nil
+		case <-t.C:
+			c.logBacklog(last)
+		}
+	}
+}
+
+// backlogLogInterval is how often a peer that is behind is logged.
+const backlogLogInterval = 10 * time.Second
+
+// logBacklog logs each peer that has tasks waiting, lost tasks since the
+// last call, or is unavailable, so an operator sees a lagging peer
+// without metrics.
+func (c *Cluster) logBacklog(lastLost map[string]uint64) {
+	for _, s := range c.Peers() {
+		lost := s.Dropped + s.Expired
+		if s.QueueLength == 0 && s.Available && lost == lastLost[s.URL] {
+			continue
+		}
+		lastLost[s.URL] = lost
+		c.log.Info("replication backlog", "peer", s.URL, "available", s.Available, "queue", s.QueueLength,
+			"dropped", s.Dropped, "expired", s.Expired, "sent", s.Sent, "failed", s.Failed, "last_error", s.LastError)
+	}
 }
 
 // normalise checks a peer URL and returns it without credentials (its
