@@ -18,3 +18,19 @@ func (r *Registry) AdoptPeerCopy(in *eureka.InstanceInfo) {
 	}
 	r.Register(in, true)
 }
+
+// ReplicationState returns what a replicated heartbeat or status change
+// carries for a live instance (its status, its override and its
+// lastDirtyTimestamp) without copying the instance; ok is false when the
+// instance is unknown or its lease has expired.
+func (r *Registry) ReplicationState(app, id string) (status, overridden eureka.Status, lastDirty int64, ok bool) {
+	now := r.nowMs()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	l := r.liveLease(app, id, now)
+	if l == nil {
+		return "", "", 0, false
+	}
+	in := l.instance.Load()
+	return in.Status, in.OverriddenStatus, in.LastDirtyTimestamp, true
+}

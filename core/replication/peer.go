@@ -212,20 +212,22 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (p *Peer) items(dst []eureka.ReplicationItem, batch []*task) []eureka.ReplicationItem {
 	for _, t := range batch {
 		it := eureka.ReplicationItem{AppName: t.key.app, ID: t.key.id, Action: t.key.action}
-		if t.key.action != eureka.ReplicateCancel {
+		switch t.key.action {
+		case eureka.ReplicateCancel:
+		case eureka.ReplicateRegister:
 			in := p.reg.Instance(t.key.app, t.key.id)
 			if in == nil {
 				continue
 			}
-			it.LastDirtyTimestamp = in.LastDirtyTimestamp
-			it.Status = in.Status
-			switch t.key.action {
-			case eureka.ReplicateRegister:
-				it.Instance = in
-			case eureka.ReplicateHeartbeat:
-				if in.OverriddenStatus != "" && in.OverriddenStatus != eureka.StatusUnknown {
-					it.OverriddenStatus = in.OverriddenStatus
-				}
+			it.LastDirtyTimestamp, it.Status, it.Instance = in.LastDirtyTimestamp, in.Status, in
+		default:
+			st, over, dirty, ok := p.reg.ReplicationState(t.key.app, t.key.id)
+			if !ok {
+				continue
+			}
+			it.LastDirtyTimestamp, it.Status = dirty, st
+			if t.key.action == eureka.ReplicateHeartbeat && over != "" && over != eureka.StatusUnknown {
+				it.OverriddenStatus = over
 			}
 		}
 		dst = append(dst, it)

@@ -181,6 +181,9 @@ func DecodeReplicationListJSON(data []byte) ([]ReplicationItem, error) {
 // body. statusCode must be a number (or numeric string); responseEntity,
 // when present, is decoded as an instance (wrapped or bare).
 func DecodeReplicationResponseJSON(data []byte) ([]ReplicationResult, error) {
+	if res, ok := allOK(data); ok {
+		return res, nil
+	}
 	body, err := jsonObjectBody(data)
 	if err != nil {
 		return nil, malformed("replication response JSON", err)
@@ -207,6 +210,39 @@ func DecodeReplicationResponseJSON(data []byte) ([]ReplicationResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// allOK recognises the common answer, every item 200 as eurekad and the
+// Java server write it without spaces, in one pass without reflection; ok
+// is false for anything else, which the full decoder then reads.
+func allOK(data []byte) ([]ReplicationResult, bool) {
+	const head, item, tail = `{"responseList":[`, `{"statusCode":200}`, `]}`
+	rest, ok := bytes.CutPrefix(data, []byte(head))
+	if !ok {
+		return nil, false
+	}
+	rest, ok = bytes.CutSuffix(rest, []byte(tail))
+	if !ok {
+		return nil, false
+	}
+	n := 0
+	for len(rest) > 0 {
+		if n > 0 {
+			if rest[0] != ',' {
+				return nil, false
+			}
+			rest = rest[1:]
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(item)); !ok {
+			return nil, false
+		}
+		n++
+	}
+	res := make([]ReplicationResult, n)
+	for i := range res {
+		res[i].StatusCode = 200
+	}
+	return res, true
 }
 
 // rawInt reads a JSON number or numeric string as an int64; absent, null

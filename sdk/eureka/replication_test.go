@@ -1,6 +1,7 @@
 package eureka
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -165,4 +166,32 @@ func FuzzDecodeReplicationResponseJSON(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// The all-200 fast path gives what the full decoder gives, and anything
+// else goes to the full decoder.
+func TestReplicationResponseFastPath(t *testing.T) {
+	for _, n := range []int{0, 1, 3} {
+		res := make([]ReplicationResult, n)
+		for i := range res {
+			res[i].StatusCode = 200
+		}
+		doc := AppendReplicationResponseJSON(nil, res)
+		fast, ok := allOK(doc)
+		if !ok || len(fast) != n {
+			t.Fatalf("%s: fast path %v %v", doc, fast, ok)
+		}
+		var full jsonResponseList
+		if err := json.Unmarshal(doc, &full); err != nil || len(full.ResponseList) != n {
+			t.Fatalf("%s: %v", doc, err)
+		}
+	}
+	for _, doc := range []string{`{"responseList":[{"statusCode":200},{"statusCode":404}]}`, `{"responseList":[{"statusCode":200}{"statusCode":200}]}`, `{"responseList":[{"statusCode":200},]}`} {
+		if _, ok := allOK([]byte(doc)); ok {
+			t.Errorf("fast path took %s", doc)
+		}
+	}
+	if _, err := DecodeReplicationResponseJSON([]byte(`{"responseList":[{"statusCode":200},]}`)); err == nil {
+		t.Error("a trailing comma was accepted")
+	}
 }
