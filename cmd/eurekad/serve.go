@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ho.Replicator = clusterReplicator(cl)
+	ho.Replicator = cl
 	srv := httpd.New(reg, c, &ho)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -103,9 +103,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
-	if cl != nil {
-		g.Go(func() error { return runCluster(gctx, cl, log) })
-	}
+	g.Go(func() error { return runCluster(gctx, cl, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error {
 		<-gctx.Done()

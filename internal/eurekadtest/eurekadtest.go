@@ -347,3 +347,6 @@ func FreeAddr(t testing.TB) string {
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
+
+// Signal sends sig to the server (SIGHUP to reload its settings).
+func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }

@@ -310,3 +310,7 @@ func TestRestartedNodeConverges(t *testing.T) {
 	want["after"] = true
 	waitAll(t, []*node{a, b2, c}, 3*time.Second, "write after restart", sameIDs(want))
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }
