@@ -92,7 +92,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	repl := isReplication(r)
 	s.reg.Register(in, repl)
 	if !repl {
-		s.replicate(eureka.ReplicateRegister, in.App, in.ID())
+		s.replicate(eureka.ReplicateRegister, appVar(r), in.ID())
 	}
 	if s.commit(w, r) {
 		w.WriteHeader(http.StatusNoContent)

@@ -46,6 +46,13 @@ func TestWritesAreReplicated(t *testing.T) {
 			t.Errorf("replication %d = %q, want %s", i, rec.got[i], a)
 		}
 	}
+	// The task names the application as the registry keys it, upper-case,
+	// whatever case the body used.
+	rec.got = nil
+	s.expect("POST", "/eureka/apps/payments", fargoXML, 204, "Content-Type", "application/xml")
+	if len(rec.got) != 1 || rec.got[0] != "Register#PAYMENTS/host1" {
+		t.Errorf("lower-case registration replicated as %q", rec.got)
+	}
 	w := s.expect("GET", "/eureka/status", "", 200, "Accept", jsonCT)
 	for _, part := range []string{`"registered-replicas":"http://a/eureka/, http://b/eureka/"`, `"available-replicas":"http://a/eureka/,"`, `"unavailable-replicas":"http://b/eureka/,"`} {
 		if !strings.Contains(w.Body.String(), part) {

@@ -110,7 +110,8 @@ func TestBatchesOnTheWireHaveJavaShape(t *testing.T) {
 	cp := &capturePeer{}
 	peer := httptest.NewServer(cp)
 	defer peer.Close()
-	n := newNode(t, eurekadtest.Start(t, "EUREKAD_CLUSTER_PEERS="+peer.URL+"/eureka/v2/", "EUREKAD_CLUSTER_MAX_BATCH_DELAY=50ms"))
+	n := newNode(t, eurekadtest.Start(t, "EUREKAD_CLUSTER_PEERS="+peer.URL+"/eureka/v2/", "EUREKAD_CLUSTER_MAX_BATCH_DELAY=50ms",
+		"EUREKAD_CLUSTER_USERNAME=peer", "EUREKAD_CLUSTER_PASSWORD=s3cret"))
 	if err := n.c.Register(bg, instance("ORDERS", "w-1")); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +149,9 @@ func TestBatchesOnTheWireHaveJavaShape(t *testing.T) {
 		}
 		if h := cp.headers[i]; h.Get("x-netflix-discovery-replication") != "true" || h.Get("Content-Type") != "application/json" || h.Get("Accept") != "application/json" {
 			t.Errorf("headers %v", h)
+		}
+		if u, p, ok := (&http.Request{Header: cp.headers[i]}).BasicAuth(); !ok || u != "peer" || p != "s3cret" {
+			t.Errorf("peer credentials not sent as basic auth: %q %q %v", u, p, ok)
 		}
 		var doc struct {
 			ReplicationList []json.RawMessage `json:"replicationList"`
