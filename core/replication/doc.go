@@ -19,8 +19,9 @@
 //
 // A 503 or a timeout is congestion and an I/O error is transient: the
 // batch goes back to the front of the queue (behind nothing newer) and the
-// peer backs off, doubling up to Options.MaxBackoff. Any other failure
-// drops the batch. Per item, a heartbeat's 404 enqueues a Register for
+// peer backs off, doubling up to Options.MaxBackoff. A 413 (the peer's body
+// limit) re-queues the batch and halves the batch size until batches pass.
+// Any other failure drops the batch. Per item, a heartbeat's 404 enqueues a Register for
 // that peer, and a 409 carrying the peer's newer copy is adopted locally
 // as a replication, with its override (registry.AdoptPeerCopy).
 //

@@ -126,6 +126,9 @@ func (p *Peer) Run(ctx context.Context) error {
 		since   []int64
 		items   []eureka.ReplicationItem
 		backoff time.Duration
+		// limit is the batch size in use: halved when the peer refuses a
+		// batch as too large (413), doubled back on success.
+		limit = p.opts.BatchSize
 	)
 	sweepEvery := max(5*time.Minute, 2*p.opts.TaskExpiry)
 	nextSweep := time.Now().Add(sweepEvery)
@@ -166,7 +169,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			continue
 		}
 		now := nanotime()
-		batch, since = p.q.take(batch[:0], since[:0], p.opts.BatchSize, now)
+		batch, since = p.q.take(batch[:0], since[:0], limit, now)
 		items = p.items(items[:0], batch)
 		if len(items) == 0 {
 			continue
@@ -177,14 +180,22 @@ func (p *Peer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if retryable(err) {
+			switch {
+			case tooLarge(err) && len(batch) > 1:
+				// The peer's body limit: send the same tasks in smaller
+				// batches, at once.
+				limit = max(1, len(batch)/2)
 				p.q.requeue(batch, nanotime())
-			} else {
+				continue
+			case retryable(err):
+				p.q.requeue(batch, nanotime())
+			default:
 				p.failed.Add(uint64(len(items)))
 			}
 			backoff = p.nextBackoff(backoff, err)
 		} else {
 			backoff = 0
+			limit = min(p.opts.BatchSize, limit*2)
 			p.recordLag(since, nanotime())
 		}
 		clear(items)
@@ -295,6 +306,12 @@ func retryable(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, client.ErrUnavailable) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// tooLarge reports a 413: the peer's request body limit.
+func tooLarge(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.StatusCode == http.StatusRequestEntityTooLarge
 }
 
 // nextBackoff doubles the pause, starting at RetryBackoff for I/O errors

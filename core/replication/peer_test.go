@@ -29,6 +29,10 @@ func inst(id string) *eureka.InstanceInfo {
 // eurekadPeer is a real eurekad HTTP server (registry, cache, httpd) on
 // loopback, as the receiving peer.
 func eurekadPeer(t *testing.T) (*registry.Registry, string) {
+	return eurekadPeerWith(t, nil)
+}
+
+func eurekadPeerWith(t *testing.T, o *httpd.Options) (*registry.Registry, string) {
 	t.Helper()
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
@@ -36,7 +40,7 @@ func eurekadPeer(t *testing.T) (*registry.Registry, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpd.New(reg, c, nil).Handler())
+	srv := httptest.NewServer(httpd.New(reg, c, o).Handler())
 	t.Cleanup(srv.Close)
 	return reg, srv.URL + "/eureka/"
 }
@@ -256,5 +260,24 @@ func TestOwnURLSkipped(t *testing.T) {
 	o.Peers = []string{"ftp://x/"}
 	if _, err := replication.New(reg, &o); err == nil {
 		t.Error("a non-http peer URL was accepted")
+	}
+}
+
+// A peer that refuses a batch as too large (413, its body limit) gets the
+// same registrations in smaller batches; nothing is lost.
+func TestTooLargeBatchesAreSplit(t *testing.T) {
+	ho := httpd.DefaultOptions()
+	ho.MaxBodyBytes = 8 << 10 // about a dozen full instances
+	peerReg, url := eurekadPeerWith(t, &ho)
+	reg := registry.New(nil)
+	cl := newCluster(t, reg, nil, url)
+	for i := range 100 {
+		in := inst("big-" + itoa(i))
+		reg.Register(in, false)
+		cl.Replicate(eureka.ReplicateRegister, "ORDERS", in.ID())
+	}
+	eventually(t, "all registered on the peer", func() bool { return peerReg.Size() == 100 })
+	if st := cl.Peers()[0]; st.Failed != 0 || st.Sent != 100 {
+		t.Errorf("stats = %+v", st)
 	}
 }
