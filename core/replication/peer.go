@@ -129,6 +129,8 @@ func (p *Peer) Run(ctx context.Context) error {
 		// limit is the batch size in use: halved when the peer refuses a
 		// batch as too large (413), doubled back on success.
 		limit = p.opts.BatchSize
+		// probeRetry is the pause before probing an unreachable peer again.
+		probeRetry time.Duration
 	)
 	sweepEvery := max(5*time.Minute, 2*p.opts.TaskExpiry)
 	nextSweep := time.Now().Add(sweepEvery)
@@ -149,12 +151,16 @@ func (p *Peer) Run(ctx context.Context) error {
 				return nil
 			case <-p.q.wake:
 			case <-probe.C:
+				// An unreachable peer is probed again after a growing
+				// pause, so it shows available soon after it comes up.
+				next := p.opts.ProbeInterval
 				if err := p.send(ctx, nil); err != nil {
-					backoff = p.nextBackoff(backoff, err)
+					probeRetry = p.nextBackoff(probeRetry, err)
+					next = min(next, probeRetry)
 				} else {
-					backoff = 0
+					probeRetry, backoff = 0, 0
 				}
-				probe.Reset(p.opts.ProbeInterval)
+				probe.Reset(next)
 			}
 			continue
 		}
