@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,13 @@ func cmdCluster(args []string) error {
 	if c.eurekad == "" {
 		return errors.New("cluster: --eurekad is required")
 	}
+	// The servers run in the temporary directory: a relative path would
+	// name another binary there.
+	abs, err := filepath.Abs(c.eurekad)
+	if err != nil {
+		return err
+	}
+	c.eurekad = abs
 	res, err := runCluster(c)
 	if err != nil {
 		return err
