@@ -164,7 +164,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if age := time.Duration(nanotime() - oldest); n < p.opts.BatchSize && age < p.opts.MaxBatchDelay {
+		if age := time.Duration(nanotime() - oldest); n < limit && age < p.opts.MaxBatchDelay {
 			wait.Reset(p.opts.MaxBatchDelay - age)
 			select {
 			case <-ctx.Done():
