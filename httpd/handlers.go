@@ -89,7 +89,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w) {
 		return
 	}
-	s.reg.Register(in, isReplication(r))
+	repl := isReplication(r)
+	s.reg.Register(in, repl)
+	if !repl {
+		s.replicate(eureka.ReplicateRegister, appVar(r), in.ID())
+	}
 	if s.commit(w, r) {
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -159,9 +163,13 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w) {
 		return
 	}
-	if !s.reg.Cancel(appVar(r), pathVar(r, "id"), isReplication(r)) {
+	app, id, repl := appVar(r), pathVar(r, "id"), isReplication(r)
+	if !s.reg.Cancel(app, id, repl) {
 		w.WriteHeader(http.StatusNotFound)
 		return
+	}
+	if !repl {
+		s.replicate(eureka.ReplicateCancel, app, id)
 	}
 	if s.commit(w, r) {
 		w.WriteHeader(http.StatusOK)
@@ -233,6 +241,12 @@ func (s *Server) renewInstance(w http.ResponseWriter, r *http.Request, app, id s
 		}
 	}
 	res, in := s.reg.Renew(app, id, args)
+	// A renewal answered 404 because the client's copy is newer is not
+	// replicated (Eureka does): the client's re-registration that follows
+	// is.
+	if !args.Replication && res == registry.RenewOK {
+		s.replicate(eureka.ReplicateHeartbeat, app, id)
+	}
 	switch res {
 	case registry.RenewOK:
 		w.WriteHeader(http.StatusOK)
@@ -261,18 +275,18 @@ type statusChange func(app, id string, st eureka.Status, lastDirty int64, replic
 
 // setStatus is PUT apps/{app}/{id}/status (§2.4).
 func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
-	s.changeStatus(w, r, true, s.reg.SetStatus)
+	s.changeStatus(w, r, true, s.reg.SetStatus, eureka.ReplicateStatusUpdate)
 }
 
 // deleteStatus is DELETE apps/{app}/{id}/status (§2.5); without a value the
 // instance becomes UNKNOWN.
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
-	s.changeStatus(w, r, false, s.reg.DeleteStatusOverride)
+	s.changeStatus(w, r, false, s.reg.DeleteStatusOverride, eureka.ReplicateDeleteStatusOverride)
 }
 
 // changeStatus checks in Eureka's order (instance, then value) and applies
 // change.
-func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequired bool, change statusChange) {
+func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequired bool, change statusChange, action eureka.ReplicationAction) {
 	app, id := appVar(r), pathVar(r, "id")
 	if s.reg.Instance(app, id) == nil {
 		w.WriteHeader(http.StatusNotFound)
@@ -286,9 +300,13 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequi
 	if !ok || !s.admit(w) {
 		return
 	}
-	if !change(app, id, st, dirty, isReplication(r)) {
+	repl := isReplication(r)
+	if !change(app, id, st, dirty, repl) {
 		w.WriteHeader(http.StatusNotFound)
 		return
+	}
+	if !repl {
+		s.replicate(action, app, id)
 	}
 	if s.commit(w, r) {
 		w.WriteHeader(http.StatusOK)
@@ -306,9 +324,16 @@ func (s *Server) updateMetadata(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w) {
 		return
 	}
-	if !s.reg.UpdateMetadata(appVar(r), pathVar(r, "id"), kv) {
+	app, id := appVar(r), pathVar(r, "id")
+	if !s.reg.UpdateMetadata(app, id, kv) {
 		w.WriteHeader(http.StatusNotFound)
 		return
+	}
+	// Eureka re-registers the updated instance and replicates that as a
+	// Register, the full instance, so peers get the new metadata. A
+	// metadata update from a peer arrives that way, never as itself.
+	if !isReplication(r) {
+		s.replicate(eureka.ReplicateRegister, app, id)
 	}
 	if s.commit(w, r) {
 		w.WriteHeader(http.StatusOK)

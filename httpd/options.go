@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/core/replication"
+	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
 // Options configures the HTTP server. Start from DefaultOptions.
@@ -58,6 +60,21 @@ type Options struct {
 	// Ops are the status sources of replication, plugins, auth and
 	// listeners; nil funcs mean not configured.
 	Ops OpsSources `config:"-"`
+
+	// Replicator receives every successful write that did not come from a
+	// peer; nil means a standalone server. Replicated batches are applied
+	// whether or not it is set.
+	Replicator Replicator `config:"-"`
+}
+
+// Replicator forwards writes to the peer servers; *replication.Cluster
+// implements it.
+type Replicator interface {
+	// Replicate queues a write of app/id for every peer. It is called on
+	// the request path, renewals included, so it must be cheap.
+	Replicate(a eureka.ReplicationAction, app, id string)
+	// Peers reports each peer's state, for GET status.
+	Peers() []replication.PeerStats
 }
 
 // Persister is the durability layer as the HTTP server sees it;

@@ -39,6 +39,7 @@ func (s *Server) routes() http.Handler {
 	api.Methods(http.MethodPut).Path("/asg/{asg}/status").HandlerFunc(s.asgStatus)
 	api.Methods(http.MethodGet).Path("/status").HandlerFunc(s.status)
 	api.Methods(http.MethodGet).Path("/serverinfo/statusoverrides").HandlerFunc(s.statusOverrides)
+	api.Methods(http.MethodPost).Path("/peerreplication/batch").HandlerFunc(s.replicationBatch)
 	labelRoutes(api) // metrics: after every route is added
 
 	bases := make([]string, 0, len(s.opts.BasePaths))

@@ -37,14 +37,36 @@ func (s *Server) statusInfo() statusInfo {
 			"total-avail-memory":   fmt.Sprintf("%dmb", total),
 			"current-memory-usage": fmt.Sprintf("%dmb (%d%%)", used, pct),
 		},
-		// Peers arrive with replication; until then a standalone server has
-		// none to list.
-		Application: map[string]string{
-			"registered-replicas":  "",
-			"available-replicas":   "",
-			"unavailable-replicas": "",
-		},
-		Instance: s.self,
+		Application: s.replicas(),
+		Instance:    s.self,
+	}
+}
+
+// replicas fills the applicationStats replica keys in Eureka's formats:
+// registered peers joined by ", ", available and unavailable ones each
+// followed by ",". A peer is available when its last exchange (a batch or
+// the periodic probe) succeeded; Eureka instead looks for the peer's host
+// among its own application's registered instances, which eurekad does
+// not register.
+func (s *Server) replicas() map[string]string {
+	var reg, up, down []byte
+	if s.opts.Replicator != nil {
+		for i, p := range s.opts.Replicator.Peers() {
+			if i > 0 {
+				reg = append(reg, ", "...)
+			}
+			reg = append(reg, p.URL...)
+			if p.Available {
+				up = append(append(up, p.URL...), ',')
+			} else {
+				down = append(append(down, p.URL...), ',')
+			}
+		}
+	}
+	return map[string]string{
+		"registered-replicas":  string(reg),
+		"available-replicas":   string(up),
+		"unavailable-replicas": string(down),
 	}
 }
 

@@ -27,6 +27,11 @@
 //	    Wait until GET {target}/apps answers 200.
 //	eurekabench quiet [--max-busy 10] [--timeout 60s]
 //	    Wait until other processes leave the CPUs nearly idle.
+//	eurekabench cluster --eurekad BIN [--instances 20000] [--interval 30s] [--duration 30s] [--env EUREKAD_X=y]...
+//	    Start eurekad standalone, then three replicating eurekads; measure
+//	    how fast registrations reach both peers, the lag of a change from A
+//	    to B and the CPU replication costs against serving the same
+//	    heartbeat load.
 //
 // The tool only ever talks to loopback addresses, and every loop in it is
 // bounded by time and count, so it always stops by itself.
@@ -58,6 +63,7 @@ commands:
   freeport   print a free loopback port
   wait       wait until a server answers GET /apps
   quiet      wait until other processes leave the CPUs nearly idle
+  cluster    replication throughput, lag and CPU cost in a 3-node cluster
 
 Run "eurekabench <command> -h" for a command's flags.
 `
@@ -88,6 +94,8 @@ func main() {
 		err = cmdWait(args)
 	case "quiet":
 		err = cmdQuiet(args)
+	case "cluster":
+		err = cmdCluster(args)
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -132,6 +132,11 @@ func (a *app) runServer(cmd *cobra.Command, _ []string) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP re-reads the settings; the cluster applies a new peer list.
+	ctx = withConfigReload(ctx, func() (config.Config, error) {
+		c, _, err := config.LoadFlags(cmd.Flags(), a.environ)
+		return c, err
+	})
 
 	attrs := []any{
 		"version", versionString(),

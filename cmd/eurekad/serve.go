@@ -79,6 +79,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		ho.Store = p
 		ho.StoreProbe = storeProbe(store)
 	}
+	// Cluster: peer replication (cluster.go).
+	cl, err := startCluster(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	ho.Replicator = cl
 	srv := httpd.New(reg, c, &ho)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -98,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
+	g.Go(func() error { return runCluster(gctx, cl, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error {
 		<-gctx.Done()

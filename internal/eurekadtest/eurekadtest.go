@@ -331,3 +331,22 @@ func ready(url string) bool {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode == http.StatusOK
 }
+
+// PID returns the process id of the server, for reading its CPU time from
+// /proc.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// FreeAddr returns a loopback host:port that was free a moment ago, for
+// servers that must know each other's addresses before they start (a
+// cluster's peer list); start them with StartAt.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("eurekadtest: free port: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// Signal sends sig to the server (SIGHUP to reload its settings).
+func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }

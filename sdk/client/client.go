@@ -228,6 +228,9 @@ type request struct {
 	// etag and wait make a conditional (long-polling) GET.
 	etag string
 	wait time.Duration
+	// peer marks a server-to-server call: JSON whatever Options.XML says,
+	// and the replication header (see ReplicateBatch).
+	peer bool
 }
 
 // response is a fully read answer.
@@ -302,13 +305,17 @@ func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, 
 		return nil, err
 	}
 	h := req.Header
-	if c.xml {
+	xml := c.xml && !r.peer
+	if xml {
 		h.Set("Accept", "application/xml")
 	} else {
 		h.Set("Accept", "application/json")
 	}
+	if r.peer {
+		h[ReplicationHeader] = replicationTrue
+	}
 	if r.body != nil {
-		if c.xml {
+		if xml {
 			h.Set("Content-Type", "application/xml")
 		} else {
 			h.Set("Content-Type", "application/json")

@@ -34,6 +34,7 @@ import (
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
 )
 
@@ -46,6 +47,8 @@ type Config struct {
 	Registry        registry.Options `config:"registry"`
 	Cache           cache.Options    `config:"cache"`
 	Storage         StorageConfig    `config:"storage"`
+	// Cluster is peer replication (--peers, --self-url and tuning).
+	Cluster replication.Options `config:"cluster"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -81,6 +84,7 @@ func Default() Config {
 			RedisKeyPrefix: "eurekad:",
 			Persist:        persist.DefaultOptions(),
 		},
+		Cluster: replication.DefaultOptions(),
 	}
 }
 

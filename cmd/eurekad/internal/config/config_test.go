@@ -77,6 +77,7 @@ func TestSettingsTable(t *testing.T) {
 		shortFlags := map[string]string{
 			"storage.kind": "storage", "storage.data_dir": "data-dir",
 			"storage.redis_url": "redis-url", "storage.durability": "durability",
+			"cluster.peers": "peers", "cluster.self_url": "self-url",
 		}
 		wantFlag := strings.ReplaceAll(s.Key, "_", "-")
 		if short, ok := shortFlags[s.Key]; ok {
@@ -600,6 +601,9 @@ func nonDefault(t *testing.T, s Setting) string {
 		"storage.redis_key_prefix": "reg-b:",
 		"storage.durability":       "async",
 		"storage.on_failure":       "reject",
+		"cluster.self_url":         "http://10.0.0.1:8761/eureka/",
+		"cluster.username":         "peer",
+		"cluster.password":         "secret",
 	}
 	switch v := s.Default.(type) {
 	case string:
@@ -618,6 +622,9 @@ func nonDefault(t *testing.T, s Setting) string {
 	case time.Duration:
 		return formatDuration(v + 1500*time.Millisecond)
 	case []string:
+		if s.Key == "cluster.peers" {
+			return "http://10.0.0.2:8761/eureka/,http://10.0.0.3:8761/eureka/"
+		}
 		return "/x,/y/z"
 	}
 	t.Fatalf("nonDefault: %s has type %T", s.Key, s.Default)

@@ -386,6 +386,7 @@ var sectionTitles = map[string]string{
 	"http":     "HTTP server",
 	"registry": "Registry",
 	"cache":    "Response cache",
+	"cluster":  "Cluster (peer replication)",
 }
 
 // SectionTitle returns the heading for a Setting.Section: "General" for the

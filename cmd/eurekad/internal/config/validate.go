@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -55,6 +56,19 @@ var rules = map[string]rule{
 	"storage.checkpoint_interval": positive,
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
+
+	"cluster.peers":           peerURLs,
+	"cluster.self_url":        optionalURL,
+	"cluster.batch_size":      positive,
+	"cluster.max_batch_delay": positive,
+	"cluster.queue_size":      positive,
+	"cluster.task_expiry":     positive,
+	"cluster.retry_backoff":   positive,
+	"cluster.max_backoff":     positive,
+	"cluster.peer_timeout":    positive,
+	"cluster.probe_interval":  positive,
+	"cluster.sync_retries":    notNegative,
+	"cluster.sync_retry_wait": notNegative,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -74,6 +88,9 @@ func (c Config) Validate() error {
 	if c.HTTP.MaxLongPoll >= c.HTTP.WriteTimeout {
 		errs = append(errs, fmt.Errorf("http.max_long_poll: %s must be shorter than http.write_timeout (%s), or held reads are cut off",
 			formatValue(c.HTTP.MaxLongPoll), formatValue(c.HTTP.WriteTimeout)))
+	}
+	if c.Cluster.BatchSize > c.Cluster.QueueSize && c.Cluster.QueueSize > 0 {
+		errs = append(errs, fmt.Errorf("cluster.batch_size: %d is larger than cluster.queue_size (%d)", c.Cluster.BatchSize, c.Cluster.QueueSize))
 	}
 	if len(errs) == 0 {
 		if err := c.Cache.Validate(); err != nil {
@@ -188,6 +205,39 @@ func hostPort(v any) error {
 		return nil
 	}
 	return fmt.Errorf("%s is not a host:port listen address, such as :8761 or 127.0.0.1:8761", quote(v))
+}
+
+// peerURLs checks the peer list: absolute http(s) base URLs.
+func peerURLs(v any) error {
+	for _, p := range v.([]string) {
+		if err := baseURL(strings.TrimSpace(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func optionalURL(v any) error {
+	if v.(string) == "" {
+		return nil
+	}
+	return baseURL(v.(string))
+}
+
+func baseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not an http(s) base URL, such as http://eureka-2:8761/eureka/", redact(s))
+	}
+	return nil
+}
+
+// redact hides a password in a URL for an error message.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func basePaths(v any) error {

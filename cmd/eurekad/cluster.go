@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/replication"
+)
+
+// startCluster builds the peer set from the cluster settings. It exists
+// even with no peers, so that a reload (SIGHUP) can add some.
+func startCluster(cfg config.Config, reg *registry.Registry, log *slog.Logger) (*replication.Cluster, error) {
+	o := cfg.Cluster
+	o.ListenAddr = cfg.Addr
+	o.Logger = log.With("component", "replication")
+	return replication.New(reg, &o)
+}
+
+// runCluster replicates until ctx ends, after copying the peers'
+// registries in (reads are not held back meanwhile, as in Spring Cloud).
+// On SIGHUP it loads the settings again (file, environment, flags) and
+// applies the new peer list; the other cluster settings take effect at the
+// next start.
+func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) error {
+	go func() {
+		if _, err := cl.Sync(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("start-up sync from peers failed; serving what was restored", "err", err)
+		}
+	}()
+	if reload := configReload(ctx); reload != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					cfg, err := reload()
+					if err == nil {
+						err = cl.SetPeers(cfg.Cluster.Peers)
+					}
+					if err != nil {
+						log.Error("reload: peer list not changed", "err", err)
+						continue
+					}
+					log.Info("reload: peer list applied", "peers", len(cl.Peers()))
+				}
+			}
+		}()
+	}
+	return cl.Run(ctx)
+}
+
+// reloadKey carries the settings loader to runCluster.
+type reloadKey struct{}
+
+// withConfigReload returns ctx carrying load, which reads the settings
+// again as at start-up, for SIGHUP.
+func withConfigReload(ctx context.Context, load func() (config.Config, error)) context.Context {
+	return context.WithValue(ctx, reloadKey{}, load)
+}
+
+func configReload(ctx context.Context) func() (config.Config, error) {
+	f, _ := ctx.Value(reloadKey{}).(func() (config.Config, error))
+	return f
+}

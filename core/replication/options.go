@@ -1,0 +1,70 @@
+package replication
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Cluster. Start from DefaultOptions.
+type Options struct {
+	// Peers are the base URLs of the other servers, such as
+	// http://eureka-2:8761/eureka/. The node's own URL may be listed; it is
+	// recognised and skipped. Credentials in a URL become basic auth.
+	Peers []string `config:"peers" flag:"peers" help:"base URLs of the peer servers, comma-separated (own URL is skipped); user:password@ in a URL is basic auth"`
+	// SelfURL is this server's own base URL as peers list it. When empty, a
+	// peer URL is this server when its host is a local address or name and
+	// its port is the listen port.
+	SelfURL string `config:"self_url" flag:"self-url" help:"this server's own base URL as it appears in the peer list (empty: match host and port)"`
+	// Username and Password are sent as basic auth to peers whose URL
+	// carries no credentials.
+	Username string `config:"username" help:"basic-auth user for peers whose URL has no credentials"`
+	Password string `config:"password" help:"basic-auth password for peers whose URL has no credentials"`
+	// BatchSize caps the items of one batch (Eureka: 250).
+	BatchSize int `config:"batch_size" help:"most items in one replication batch"`
+	// MaxBatchDelay is how old the oldest pending task may get before a
+	// batch that is not full leaves (Eureka: 500 ms).
+	MaxBatchDelay time.Duration `config:"max_batch_delay" help:"longest a replication task waits for its batch to fill"`
+	// QueueSize bounds the pending tasks per peer; overflow drops the
+	// oldest (Eureka: 10000).
+	QueueSize int `config:"queue_size" help:"most pending replication tasks per peer (overflow drops the oldest)"`
+	// TaskExpiry drops a task not sent within this time (Eureka: 30 s).
+	TaskExpiry time.Duration `config:"task_expiry" help:"a replication task not delivered within this time is dropped"`
+	// RetryBackoff is the first pause after a congested (503, timeout) or
+	// failed (I/O error) batch; it doubles up to MaxBackoff.
+	RetryBackoff time.Duration `config:"retry_backoff" help:"first pause after a peer is congested or unreachable (doubles each time)"`
+	// MaxBackoff caps the pause between retries.
+	MaxBackoff time.Duration `config:"max_backoff" help:"longest pause between retries to a peer"`
+	// PeerTimeout bounds one request to a peer.
+	PeerTimeout time.Duration `config:"peer_timeout" help:"time allowed for one request to a peer"`
+	// ProbeInterval is how often an idle peer is sent an empty batch, so
+	// its availability (GET status) stays known.
+	ProbeInterval time.Duration `config:"probe_interval" help:"how often an idle peer is probed with an empty batch"`
+	// SyncRetries is how many rounds the start-up sync tries the peers
+	// before giving up (it stops at the first peer that answers).
+	SyncRetries int `config:"sync_retries" help:"start-up sync: rounds of fetching the registry from the peers (0: no sync)"`
+	// SyncRetryWait is the pause between start-up sync rounds.
+	SyncRetryWait time.Duration `config:"sync_retry_wait" help:"start-up sync: pause between rounds"`
+
+	// ListenAddr is this server's listen address, for recognising its own
+	// URL in Peers.
+	ListenAddr string `config:"-"`
+	// Logger receives replication records; nil discards them.
+	Logger *slog.Logger `config:"-"`
+}
+
+// DefaultOptions returns Eureka's replication defaults (§8.3) and no peers.
+func DefaultOptions() Options {
+	return Options{
+		Peers:         []string{},
+		BatchSize:     250,
+		MaxBatchDelay: 500 * time.Millisecond,
+		QueueSize:     10000,
+		TaskExpiry:    30 * time.Second,
+		RetryBackoff:  100 * time.Millisecond,
+		MaxBackoff:    30 * time.Second,
+		PeerTimeout:   5 * time.Second,
+		ProbeInterval: 30 * time.Second,
+		SyncRetries:   5,
+		SyncRetryWait: 5 * time.Second,
+	}
+}

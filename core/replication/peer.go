@@ -1,0 +1,347 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/client"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// Peer replicates to one peer server. Its Run loop sends the batches; its
+// methods are safe for concurrent use.
+type Peer struct {
+	url    string // without credentials
+	client *client.Client
+	reg    *registry.Registry
+	opts   *Options
+	log    *slog.Logger
+	q      *queue
+
+	sent, failed, batches atomic.Uint64
+	lastSuccess           atomic.Int64 // unix ms, 0 = never
+	lastAttemptOK         atomic.Bool
+	lastLag               atomic.Int64 // ns
+
+	mu      sync.Mutex
+	lastErr string
+	lags    [1024]int64 // ring of recent per-item delivery lags, ns
+	nlags   int
+}
+
+// PeerStats is a snapshot of one peer's replication state.
+type PeerStats struct {
+	// URL is the peer's base URL without credentials.
+	URL string
+	// QueueLength is the number of tasks waiting.
+	QueueLength int
+	// Sent counts items the peer acknowledged with a response entry
+	// (whatever its status code); Failed counts items in batches that
+	// failed as a whole and were dropped.
+	Sent, Failed uint64
+	// Dropped counts tasks pushed out of a full queue; Expired counts
+	// tasks that outlived the task expiry before delivery.
+	Dropped, Expired uint64
+	// Batches counts batches delivered.
+	Batches uint64
+	// LastSuccess is when the peer last answered a batch or probe (zero:
+	// never).
+	LastSuccess time.Time
+	// Available is true when the last exchange with the peer succeeded.
+	Available bool
+	// LastError describes the last failure, "" if none.
+	LastError string
+	// Lag is the delivery lag of the last batch: from the oldest of its
+	// requests to the peer's answer. LagP99 is the 99th percentile of
+	// the per-item lags of the recent deliveries.
+	Lag, LagP99 time.Duration
+}
+
+func newPeer(url string, c *client.Client, reg *registry.Registry, o *Options, log *slog.Logger) *Peer {
+	return &Peer{
+		url:    url,
+		client: c,
+		reg:    reg,
+		opts:   o,
+		log:    log.With("peer", url),
+		q:      newQueue(o.QueueSize, o.BatchSize, o.TaskExpiry.Nanoseconds()),
+	}
+}
+
+// URL returns the peer's base URL without credentials.
+func (p *Peer) URL() string { return p.url }
+
+// enqueue queues one task; it allocates nothing once the task id is known.
+func (p *Peer) enqueue(a eureka.ReplicationAction, app, id string, now int64) {
+	p.q.add(taskKey{action: a, app: app, id: id}, now)
+}
+
+// Stats returns the peer's counters.
+func (p *Peer) Stats() PeerStats {
+	pending, dropped, expired := p.q.counts()
+	s := PeerStats{
+		URL:         p.url,
+		QueueLength: pending,
+		Sent:        p.sent.Load(),
+		Failed:      p.failed.Load(),
+		Dropped:     dropped,
+		Expired:     expired,
+		Batches:     p.batches.Load(),
+		Available:   p.lastAttemptOK.Load(),
+		Lag:         time.Duration(p.lastLag.Load()),
+	}
+	if ms := p.lastSuccess.Load(); ms > 0 {
+		s.LastSuccess = time.UnixMilli(ms)
+	}
+	p.mu.Lock()
+	s.LastError = p.lastErr
+	n := min(p.nlags, len(p.lags))
+	lags := slices.Clone(p.lags[:n])
+	p.mu.Unlock()
+	if n > 0 {
+		slices.Sort(lags)
+		s.LagP99 = time.Duration(lags[(n*99)/100])
+	}
+	return s
+}
+
+// nanotime is the clock of the queue: monotonic nanoseconds.
+var epoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(epoch)) }
+
+// Run sends batches until ctx ends.
+func (p *Peer) Run(ctx context.Context) error {
+	var (
+		batch   []*task
+		since   []int64
+		items   []eureka.ReplicationItem
+		backoff time.Duration
+		// limit is the batch size in use: halved when the peer refuses a
+		// batch as too large (413), doubled back on success.
+		limit = p.opts.BatchSize
+		// probeRetry is the pause before probing an unreachable peer again.
+		probeRetry time.Duration
+	)
+	sweepEvery := max(5*time.Minute, 2*p.opts.TaskExpiry)
+	nextSweep := time.Now().Add(sweepEvery)
+	probe := time.NewTimer(0) // probe at once, so availability is known early
+	defer probe.Stop()
+	wait := time.NewTimer(time.Hour)
+	defer wait.Stop()
+	for {
+		if backoff > 0 {
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+		}
+		oldest, n, ok := p.q.oldest()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-p.q.wake:
+			case <-probe.C:
+				// An unreachable peer is probed again after a growing
+				// pause, so it shows available soon after it comes up.
+				next := p.opts.ProbeInterval
+				if err := p.send(ctx, nil); err != nil {
+					probeRetry = p.nextBackoff(probeRetry, err)
+					next = min(next, probeRetry)
+				} else {
+					probeRetry, backoff = 0, 0
+				}
+				probe.Reset(next)
+			}
+			continue
+		}
+		if age := time.Duration(nanotime() - oldest); n < limit && age < p.opts.MaxBatchDelay {
+			wait.Reset(p.opts.MaxBatchDelay - age)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-p.q.wake:
+			case <-wait.C:
+			}
+			continue
+		}
+		now := nanotime()
+		batch, since = p.q.take(batch[:0], since[:0], limit, now)
+		items = p.items(items[:0], batch)
+		if len(items) == 0 {
+			continue
+		}
+		err := p.send(ctx, items)
+		probe.Reset(p.opts.ProbeInterval)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			switch {
+			case tooLarge(err) && len(batch) > 1:
+				// The peer's body limit: send the same tasks in smaller
+				// batches, at once.
+				limit = max(1, len(batch)/2)
+				p.q.requeue(batch, nanotime())
+				continue
+			case retryable(err):
+				p.q.requeue(batch, nanotime())
+			default:
+				p.failed.Add(uint64(len(items)))
+			}
+			backoff = p.nextBackoff(backoff, err)
+		} else {
+			backoff = 0
+			limit = min(p.opts.BatchSize, limit*2)
+			p.recordLag(since, nanotime())
+		}
+		clear(items)
+		if time.Now().After(nextSweep) {
+			p.q.sweep(nanotime() - sweepEvery.Nanoseconds())
+			nextSweep = time.Now().Add(sweepEvery)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// items builds the wire items of a batch from the registry's current
+// copies. Tasks whose instance is gone (or expired) are skipped, except
+// Cancel, which names no instance data.
+func (p *Peer) items(dst []eureka.ReplicationItem, batch []*task) []eureka.ReplicationItem {
+	for _, t := range batch {
+		it := eureka.ReplicationItem{AppName: t.key.app, ID: t.key.id, Action: t.key.action}
+		switch t.key.action {
+		case eureka.ReplicateCancel:
+		case eureka.ReplicateRegister:
+			in := p.reg.Instance(t.key.app, t.key.id)
+			if in == nil {
+				continue
+			}
+			it.LastDirtyTimestamp, it.Status, it.Instance = in.LastDirtyTimestamp, in.Status, in
+		default:
+			st, over, dirty, ok := p.reg.ReplicationState(t.key.app, t.key.id)
+			if !ok {
+				continue
+			}
+			it.LastDirtyTimestamp, it.Status = dirty, st
+			if t.key.action == eureka.ReplicateHeartbeat && over != "" && over != eureka.StatusUnknown {
+				it.OverriddenStatus = over
+			}
+		}
+		dst = append(dst, it)
+	}
+	return dst
+}
+
+// send posts one batch (nil: an empty probe) and handles the per-item
+// results.
+func (p *Peer) send(ctx context.Context, items []eureka.ReplicationItem) error {
+	if items == nil {
+		items = []eureka.ReplicationItem{}
+	}
+	res, err := p.client.ReplicateBatch(ctx, items)
+	if err != nil {
+		p.lastAttemptOK.Store(false)
+		p.mu.Lock()
+		p.lastErr = err.Error()
+		p.mu.Unlock()
+		if ctx.Err() == nil {
+			p.log.Debug("replication batch failed", "items", len(items), "err", err)
+		}
+		return err
+	}
+	p.lastAttemptOK.Store(true)
+	p.lastSuccess.Store(time.Now().UnixMilli())
+	if len(items) == 0 {
+		return nil
+	}
+	p.batches.Add(1)
+	p.sent.Add(uint64(len(items)))
+	now := nanotime()
+	for i, r := range res {
+		it := &items[i]
+		if r.StatusCode >= 200 && r.StatusCode < 300 {
+			continue
+		}
+		switch {
+		case it.Action == eureka.ReplicateHeartbeat && r.StatusCode == http.StatusNotFound:
+			// The peer lacks the instance or holds an older copy.
+			p.enqueue(eureka.ReplicateRegister, it.AppName, it.ID, now)
+		case it.Action == eureka.ReplicateHeartbeat && r.StatusCode == http.StatusConflict && r.Entity != nil:
+			// The peer's copy is newer: take it, with its override.
+			p.log.Debug("adopting the peer's newer copy", "app", it.AppName, "id", it.ID,
+				"peer_dirty", r.Entity.LastDirtyTimestamp, "local_dirty", it.LastDirtyTimestamp)
+			p.reg.AdoptPeerCopy(r.Entity)
+		default:
+			p.log.Debug("replicated item refused", "action", it.Action, "app", it.AppName, "id", it.ID, "status", r.StatusCode)
+		}
+	}
+	return nil
+}
+
+// retryable tells congestion (503, timeouts) and I/O failures, whose batch
+// is re-queued, from failures that drop it (other HTTP errors, a response
+// that cannot be read).
+func retryable(err error) bool {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce.StatusCode == http.StatusServiceUnavailable
+	}
+	if errors.Is(err, eureka.ErrMalformed) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, client.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// tooLarge reports a 413: the peer's request body limit.
+func tooLarge(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.StatusCode == http.StatusRequestEntityTooLarge
+}
+
+// nextBackoff doubles the pause, starting at RetryBackoff for I/O errors
+// and at ten times that (Eureka's 1 s) for congestion.
+func (p *Peer) nextBackoff(cur time.Duration, err error) time.Duration {
+	base := p.opts.RetryBackoff
+	var ce *client.Error
+	var ne net.Error
+	if (errors.As(err, &ce) && ce.StatusCode == http.StatusServiceUnavailable) || (errors.As(err, &ne) && ne.Timeout()) {
+		base *= 10
+	}
+	next := max(base, cur*2)
+	return min(next, p.opts.MaxBackoff)
+}
+
+func (p *Peer) recordLag(since []int64, now int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var worst int64
+	for _, s := range since {
+		l := now - s
+		worst = max(worst, l)
+		p.lags[p.nlags%len(p.lags)] = l
+		p.nlags++
+	}
+	p.lastLag.Store(worst)
+}

@@ -1,0 +1,287 @@
+package replication_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/replication"
+	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/internal/faultproxy"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+func inst(id string) *eureka.InstanceInfo {
+	return &eureka.InstanceInfo{
+		InstanceID: id, HostName: "h", App: "ORDERS", IPAddr: "10.0.0.1", Status: eureka.StatusUp,
+		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
+	}
+}
+
+// eurekadPeer is a real eurekad HTTP server (registry, cache, httpd) on
+// loopback, as the receiving peer.
+func eurekadPeer(t *testing.T) (*registry.Registry, string) {
+	return eurekadPeerWith(t, nil)
+}
+
+func eurekadPeerWith(t *testing.T, o *httpd.Options) (*registry.Registry, string) {
+	t.Helper()
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	c, err := cache.New(reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpd.New(reg, c, o).Handler())
+	t.Cleanup(srv.Close)
+	return reg, srv.URL + "/eureka/"
+}
+
+func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Options), peers ...string) *replication.Cluster {
+	t.Helper()
+	o := replication.DefaultOptions()
+	o.Peers = peers
+	o.MaxBatchDelay = 20 * time.Millisecond
+	o.RetryBackoff = 10 * time.Millisecond
+	o.MaxBackoff = 50 * time.Millisecond
+	o.PeerTimeout = time.Second
+	if mod != nil {
+		mod(&o)
+	}
+	cl, err := replication.New(reg, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cl.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cl
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Many writes reach a real peer in batches of at most BatchSize, and the
+// peer's registry ends up with all of them; the stats count them.
+func TestReplicatesToRealPeerInBatches(t *testing.T) {
+	peerReg, url := eurekadPeer(t)
+	var sizes []int
+	var mu sync.Mutex
+	// A counting front for the real peer.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		items, err := eureka.DecodeReplicationListJSON(b)
+		if err != nil || r.Header.Get("x-netflix-discovery-replication") != "true" {
+			t.Errorf("bad batch: %v, header %q", err, r.Header.Get("x-netflix-discovery-replication"))
+		}
+		mu.Lock()
+		if len(items) > 0 {
+			sizes = append(sizes, len(items))
+		}
+		mu.Unlock()
+		req, _ := http.NewRequest(r.Method, url+"peerreplication/batch", bytesReader(b))
+		req.Header = r.Header
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			w.WriteHeader(500)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer front.Close()
+
+	reg := registry.New(nil)
+	cl := newCluster(t, reg, func(o *replication.Options) { o.BatchSize = 100 }, front.URL+"/eureka/")
+	const n = 350
+	for i := range n {
+		in := inst("i-" + itoa(i))
+		reg.Register(in, false)
+		cl.Replicate(eureka.ReplicateRegister, "ORDERS", in.ID())
+	}
+	eventually(t, "all registered on the peer", func() bool { return peerReg.Size() == n && cl.Peers()[0].Sent == n })
+	mu.Lock()
+	for _, s := range sizes {
+		if s > 100 {
+			t.Errorf("batch of %d items, above the batch size", s)
+		}
+	}
+	mu.Unlock()
+	st := cl.Peers()[0]
+	if st.Sent != n || st.QueueLength != 0 || !st.Available || st.LastSuccess.IsZero() || st.Dropped != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func bytesReader(b []byte) io.Reader { return &byteReader{b: b} }
+
+type byteReader struct{ b []byte }
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+// A 503 is congestion: the batch is sent again after a pause. Another
+// error status drops the batch and counts it failed.
+func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
+	var calls atomic.Int32
+	var codes = []int{503, 503, 200}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		items, _ := eureka.DecodeReplicationListJSON(b)
+		if len(items) == 0 {
+			w.Write([]byte(`{"responseList":[]}`))
+			return
+		}
+		i := int(calls.Add(1)) - 1
+		code := 500
+		if i < len(codes) {
+			code = codes[i]
+		}
+		if code != 200 {
+			w.WriteHeader(code)
+			return
+		}
+		res := make([]eureka.ReplicationResult, len(items))
+		for j := range res {
+			res[j].StatusCode = 200
+		}
+		w.Write(eureka.AppendReplicationResponseJSON(nil, res))
+	}))
+	defer srv.Close()
+	reg := registry.New(nil)
+	reg.Register(inst("a"), false)
+	cl := newCluster(t, reg, nil, srv.URL+"/eureka/")
+	cl.Replicate(eureka.ReplicateRegister, "ORDERS", "a")
+	eventually(t, "delivered after two 503s", func() bool { return cl.Peers()[0].Sent == 1 })
+	if c := calls.Load(); c != 3 {
+		t.Errorf("%d batch posts, want 3", c)
+	}
+	cl.Replicate(eureka.ReplicateHeartbeat, "ORDERS", "a")
+	eventually(t, "500 drops the batch", func() bool { return cl.Peers()[0].Failed == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if c := calls.Load(); c != 4 {
+		t.Errorf("%d batch posts, want 4: a 500 is not retried", c)
+	}
+	if st := cl.Peers()[0]; st.QueueLength != 0 || st.LastError == "" {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// An unreachable peer keeps its tasks (bounded by the queue size, the
+// overflow counted) until it comes back, then gets them.
+func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
+	peerReg, url := eurekadPeer(t)
+	u, _ := neturl.Parse(url)
+	proxy, err := faultproxy.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.SetMode(faultproxy.Drop, 0)
+
+	reg := registry.New(nil)
+	cl := newCluster(t, reg, func(o *replication.Options) { o.QueueSize = 50; o.BatchSize = 10 }, "http://"+proxy.Addr()+"/eureka/")
+	for i := range 80 {
+		in := inst("i-" + itoa(i))
+		reg.Register(in, false)
+		cl.Replicate(eureka.ReplicateRegister, "ORDERS", in.ID())
+	}
+	eventually(t, "peer marked unavailable", func() bool { st := cl.Peers()[0]; return !st.Available && st.LastError != "" })
+	st := cl.Peers()[0]
+	if st.QueueLength > 50 || st.Dropped < 30 {
+		t.Errorf("queue %d dropped %d: want at most 50 queued, the overflow dropped", st.QueueLength, st.Dropped)
+	}
+	proxy.SetMode(faultproxy.Pass, 0)
+	eventually(t, "queued registrations delivered", func() bool { return peerReg.Size() == 50 })
+	if peerReg.Instance("ORDERS", "i-79") == nil || peerReg.Instance("ORDERS", "i-0") != nil {
+		t.Error("the newest tasks must survive the overflow, the oldest go")
+	}
+}
+
+// The own URL is left out of the peer list, by --self-url or by host and
+// listen port.
+func TestOwnURLSkipped(t *testing.T) {
+	reg := registry.New(nil)
+	o := replication.DefaultOptions()
+	o.ListenAddr = ":8761"
+	o.Peers = []string{"http://localhost:8761/eureka/", "http://127.0.0.1:8761/eureka", "http://127.0.0.1:8762/eureka/", "http://u:p@10.9.9.9:8761/eureka/"}
+	cl, err := replication.New(reg, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range cl.Peers() {
+		got = append(got, p.URL)
+	}
+	if len(got) != 2 || got[0] != "http://127.0.0.1:8762/eureka/" || got[1] != "http://10.9.9.9:8761/eureka/" {
+		t.Errorf("peers = %q", got)
+	}
+	o.SelfURL = "http://10.9.9.9:8761/eureka/"
+	cl, _ = replication.New(reg, &o)
+	if n := len(cl.Peers()); n != 3 {
+		t.Errorf("with self_url: %d peers, want 3 (only the exact URL is self)", n)
+	}
+	o.Peers = []string{"ftp://x/"}
+	if _, err := replication.New(reg, &o); err == nil {
+		t.Error("a non-http peer URL was accepted")
+	}
+}
+
+// A peer that refuses a batch as too large (413, its body limit) gets the
+// same registrations in smaller batches; nothing is lost.
+func TestTooLargeBatchesAreSplit(t *testing.T) {
+	ho := httpd.DefaultOptions()
+	ho.MaxBodyBytes = 8 << 10 // about a dozen full instances
+	peerReg, url := eurekadPeerWith(t, &ho)
+	reg := registry.New(nil)
+	cl := newCluster(t, reg, nil, url)
+	for i := range 100 {
+		in := inst("big-" + itoa(i))
+		reg.Register(in, false)
+		cl.Replicate(eureka.ReplicateRegister, "ORDERS", in.ID())
+	}
+	// The sender counts a batch once its response is read, a moment after
+	// the peer applied it.
+	eventually(t, "all registered on the peer and counted as sent", func() bool {
+		return peerReg.Size() == 100 && cl.Peers()[0].Sent == 100
+	})
+	if st := cl.Peers()[0]; st.Failed != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}

@@ -1,0 +1,68 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// ErrNoPeerAnswered is returned by Sync when no peer served its registry
+// in any round.
+var ErrNoPeerAnswered = errors.New("replication: no peer served its registry")
+
+// Sync copies the peers' registries into this node (Eureka's syncUp,
+// §6.7): in up to Options.SyncRetries rounds, SyncRetryWait apart, it
+// fetches GET apps from each peer in turn and stops at the first that
+// answers. Every instance this node lacks, or holds with an older
+// lastDirtyTimestamp, is registered as a replication (so it is not sent
+// back). It returns how many instances it registered. With no peers it
+// returns at once.
+func (c *Cluster) Sync(ctx context.Context) (int, error) {
+	peers := *c.peers.Load()
+	if len(peers) == 0 || c.opts.SyncRetries <= 0 {
+		return 0, nil
+	}
+	var last error
+	for round := range c.opts.SyncRetries {
+		if round > 0 && !sleep(ctx, c.opts.SyncRetryWait) {
+			return 0, ctx.Err()
+		}
+		for _, p := range peers {
+			apps, err := p.client.Applications(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
+				c.log.Debug("start-up sync: peer failed", "peer", p.url, "err", err)
+				last = err
+				continue
+			}
+			n := c.adopt(apps)
+			c.log.Info("start-up sync done", "peer", p.url, "registered", n)
+			return n, nil
+		}
+	}
+	return 0, errors.Join(ErrNoPeerAnswered, last)
+}
+
+// adopt registers what apps holds that this node lacks or has older.
+func (c *Cluster) adopt(apps *eureka.Applications) int {
+	n := 0
+	start := time.Now()
+	for _, app := range apps.Applications {
+		for _, in := range app.Instances {
+			if in.App == "" {
+				in.App = app.Name
+			}
+			if cur := c.reg.Instance(in.App, in.ID()); cur != nil && cur.LastDirtyTimestamp >= in.LastDirtyTimestamp {
+				continue
+			}
+			c.reg.Register(in, true)
+			n++
+		}
+	}
+	c.log.Debug("start-up sync: registered", "instances", n, "took", time.Since(start))
+	return n
+}

@@ -1,0 +1,78 @@
+package cluster
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// The sender's side of the lastDirtyTimestamp rules, end to end (§8.5):
+// a heartbeat the peer answers 404 makes the sender register the instance
+// there, and one it answers 409 makes the sender adopt the peer's newer
+// copy with its override.
+func TestConflictPaths(t *testing.T) {
+	nodes := startCluster(t, freeAddrs(t, 2))
+	a, b := nodes[0], nodes[1]
+
+	// 404 → Register: A learns X from a "peer" (replication header), so
+	// B never hears of it. A client heartbeat on A is replicated; B does
+	// not know X, answers 404, and A sends B the registration.
+	x := instance("ORDERS", "x-1")
+	x.LastDirtyTimestamp = time.Now().UnixMilli()
+	if r := peerRequest(t, "POST", a.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, x)); r.StatusCode != 204 {
+		t.Fatalf("replicated register on A: %d", r.StatusCode)
+	}
+	time.Sleep(700 * time.Millisecond) // more than a batch delay: nothing may arrive
+	if _, err := b.c.Instance(bg, "ORDERS", "x-1"); err == nil {
+		t.Fatal("a replicated register was replicated again")
+	}
+	if err := a.c.Renew(bg, "ORDERS", "x-1", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, []*node{b}, 5*time.Second, "heartbeat 404 → register on B", func(n *node) error {
+		got, err := n.c.Instance(bg, "ORDERS", "x-1")
+		if err == nil && got.LastDirtyTimestamp != x.LastDirtyTimestamp {
+			err = fmt.Errorf("B's copy has lastDirty %d, want %d", got.LastDirtyTimestamp, x.LastDirtyTimestamp)
+		}
+		return err
+	})
+
+	// 409 → adopt: B gets a newer copy of X from a "peer" (metadata
+	// changed, dirty later) and an override from a "peer", neither
+	// forwarded to A. A's next heartbeat carries A's older lastDirty; B
+	// answers 409 with its copy, which A takes with the override.
+	newer := x.Clone()
+	newer.LastDirtyTimestamp = x.LastDirtyTimestamp + 1000
+	newer.Metadata = map[string]string{"zone": "zone-b", "version": "7"}
+	if r := peerRequest(t, "POST", b.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, newer)); r.StatusCode != 204 {
+		t.Fatalf("replicated register on B: %d", r.StatusCode)
+	}
+	dirty := strconv.FormatInt(newer.LastDirtyTimestamp+1000, 10)
+	if r := peerRequest(t, "PUT", b.Base+"apps/ORDERS/x-1/status?value=OUT_OF_SERVICE&lastDirtyTimestamp="+dirty, nil); r.StatusCode != 200 {
+		t.Fatalf("replicated status on B: %d", r.StatusCode)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if got, _ := a.c.Instance(bg, "ORDERS", "x-1"); got == nil || got.Metadata["version"] == "7" {
+		t.Fatal("B forwarded replicated writes to A")
+	}
+	if err := a.c.Renew(bg, "ORDERS", "x-1", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, []*node{a}, 5*time.Second, "heartbeat 409 → A adopts B's copy", func(n *node) error {
+		got, err := n.c.Instance(bg, "ORDERS", "x-1")
+		if err != nil {
+			return err
+		}
+		if got.Metadata["version"] != "7" || got.Status != eureka.StatusOutOfService ||
+			got.OverriddenStatus != eureka.StatusOutOfService || strconv.FormatInt(got.LastDirtyTimestamp, 10) != dirty {
+			return fmt.Errorf("A's copy: status %s override %s dirty %d metadata %v", got.Status, got.OverriddenStatus, got.LastDirtyTimestamp, got.Metadata)
+		}
+		return nil
+	})
+	if o := get(t, a.Base+"serverinfo/statusoverrides"); o != `{"x-1":"OUT_OF_SERVICE"}` {
+		t.Errorf("A's overrides = %s", o)
+	}
+}
