@@ -571,8 +571,10 @@ func (s *Server) storageView(ctx context.Context) storageView {
 func (s *Server) peersView() peersView {
 	v := peersView{Peers: []PeerStatus{}}
 	if s.opts.Ops.Peers != nil {
-		v.Configured = true
 		v.Peers = append(v.Peers, s.opts.Ops.Peers()...)
+		// A cluster with no peers (yet: a reload may add some) is a
+		// standalone server.
+		v.Configured = len(v.Peers) > 0
 		for i := range v.Peers {
 			v.Peers[i].URL = withoutUserinfo(v.Peers[i].URL)
 		}

@@ -232,6 +232,7 @@ var (
 	descPeerLag           = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
 	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
 	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed replications to the peer since start.", "peer")
+	descPeerDropped       = desc("eurekad_replication_dropped_total", "Changes never sent to the peer: pushed out of a full queue or expired.", "peer")
 	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
 	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
 	descAuthDecisions     = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
@@ -244,7 +245,7 @@ var (
 	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
 		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStorePending, descStoreCheckpoint, descStoreCommits,
-		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed,
+		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped,
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
 
@@ -314,6 +315,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descPeerLag, p.Lag.Seconds(), p.Name)
 			count(descPeerSent, p.Sent, p.Name)
 			count(descPeerFailed, p.Failed, p.Name)
+			count(descPeerDropped, p.Dropped, p.Name)
 		}
 	}
 	if o.Plugins != nil {

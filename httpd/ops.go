@@ -22,6 +22,9 @@ type PeerStatus struct {
 	// Sent and Failed count replicated changes since start.
 	Sent   uint64 `json:"sent"`
 	Failed uint64 `json:"failed"`
+	// Dropped counts changes never sent: pushed out of a full queue or
+	// expired.
+	Dropped uint64 `json:"dropped"`
 	// LastError is the last replication error, "" if none.
 	LastError string `json:"lastError,omitempty"`
 }

@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	ho.Replicator = cl
+	ho.Ops.Peers = peerStatuses(cl)
 	srv := httpd.New(reg, c, &ho)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

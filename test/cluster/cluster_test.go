@@ -7,6 +7,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -147,6 +148,23 @@ func TestThreeNodesPropagateEveryWrite(t *testing.T) {
 		return err
 	})
 	t.Logf("register visible on both peers after %v", time.Since(start).Round(time.Millisecond))
+
+	// Operators see both peers, up, in the admin API and the metrics.
+	var pv struct {
+		Configured bool
+		Peers      []struct {
+			URL  string
+			Up   bool
+			Sent uint64
+		}
+	}
+	getJSON(t, "http://"+a.Addr+"/admin/api/peers", &pv)
+	if !pv.Configured || len(pv.Peers) != 2 || !pv.Peers[0].Up || !pv.Peers[1].Up || pv.Peers[0].Sent+pv.Peers[1].Sent < 2 {
+		t.Errorf("admin api peers on A: %+v", pv)
+	}
+	if m := getText(t, "http://"+a.Addr+"/metrics"); strings.Count(m, "eurekad_replication_peer_up{") != 2 {
+		t.Errorf("metrics on A list %d peers, want 2", strings.Count(m, "eurekad_replication_peer_up{"))
+	}
 
 	if err := a.c.SetStatus(bg, "ORDERS", "orders-1", eureka.StatusOutOfService, 0); err != nil {
 		t.Fatal(err)
@@ -314,3 +332,24 @@ func TestRestartedNodeConverges(t *testing.T) {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(getText(t, url)), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
