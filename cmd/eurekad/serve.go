@@ -68,7 +68,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		// Build what Java clients fetch first (gzip JSON apps) while the
 		// listener comes up, so the first full fetch after a restart of a
 		// large registry does not wait for it.
-		go c.Get(cache.Key{Entity: cache.EntityApps, Format: cache.JSON}).Gzip()
+		// (In a closure: "go c.Get(k).Gzip()" would build in this goroutine.)
+		go func() { c.Get(cache.Key{Entity: cache.EntityApps, Format: cache.JSON}).Gzip() }()
 	}
 
 	ho := cfg.HTTP
