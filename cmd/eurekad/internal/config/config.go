@@ -46,6 +46,7 @@ type Config struct {
 	Registry        registry.Options `config:"registry"`
 	Cache           cache.Options    `config:"cache"`
 	Storage         StorageConfig    `config:"storage"`
+	Plugins         PluginsConfig    `config:"plugins"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -81,6 +82,7 @@ func Default() Config {
 			RedisKeyPrefix: "eurekad:",
 			Persist:        persist.DefaultOptions(),
 		},
+		Plugins: PluginsConfig{Listeners: []string{}},
 	}
 }
 

@@ -55,6 +55,9 @@ var rules = map[string]rule{
 	"storage.checkpoint_interval": positive,
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
+
+	"plugins.storage.sha256": sha256Hex,
+	"plugins.auth.sha256":    sha256Hex,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -75,6 +78,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("http.max_long_poll: %s must be shorter than http.write_timeout (%s), or held reads are cut off",
 			formatValue(c.HTTP.MaxLongPoll), formatValue(c.HTTP.WriteTimeout)))
 	}
+	errs = append(errs, c.Plugins.validate()...)
 	if len(errs) == 0 {
 		if err := c.Cache.Validate(); err != nil {
 			errs = append(errs, err)
