@@ -350,14 +350,24 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		in.pid = rc.Pid
 	}
 	in.exited = remote.Done()
-	if err := remote.Configure(ctx, p.opts.Kind, p.opts.Config); err != nil {
-		in.stop()
-		return nil, plugin.Info{}, fmt.Errorf("plugins: %s: configure: %w", p.opts.Name, err)
-	}
+	// Info before Configure names what the plugin serves; after it, a
+	// store's abilities.
 	info, err := remote.Info(ctx)
+	if err == nil && !info.Has(p.opts.Kind) {
+		in.stop()
+		return nil, info, fmt.Errorf("plugins: %s (serving %v): %w: %s", p.opts.Name, info.Kinds, ErrKind, p.opts.Kind)
+	}
+	if err == nil {
+		if err = remote.Configure(ctx, p.opts.Kind, p.opts.Config); err != nil {
+			err = fmt.Errorf("configure: %w", err)
+		}
+	}
+	if err == nil && p.opts.Kind == plugin.KindStorage {
+		info, err = remote.Info(ctx)
+	}
 	if err != nil {
 		in.stop()
-		return nil, plugin.Info{}, fmt.Errorf("plugins: %s: info: %w", p.opts.Name, err)
+		return nil, plugin.Info{}, fmt.Errorf("plugins: %s: %w", p.opts.Name, err)
 	}
 	switch p.opts.Kind {
 	case plugin.KindStorage:
