@@ -167,19 +167,28 @@ func (g *Guard) keyOf(req *hook.AuthRequest) key {
 	var k key
 	for i := range k {
 		seed := g.seeds[i]
-		h := maphash.String(seed, string(req.Operation))
-		h = mix(h, maphash.String(seed, req.App))
-		h = mix(h, maphash.String(seed, req.Username))
-		h = mix(h, maphash.String(seed, req.Password))
-		h = mix(h, maphash.String(seed, req.BearerToken))
+		h := field(seed, string(req.Operation))
+		h = mix(h, field(seed, req.App))
+		h = mix(h, field(seed, req.Username))
+		h = mix(h, field(seed, req.Password))
+		h = mix(h, field(seed, req.BearerToken))
 		if req.TLS != nil {
-			h = mix(h, ^maphash.String(seed, req.TLS.SHA256))
+			h = mix(h, ^field(seed, req.TLS.SHA256))
 		} else {
 			h = mix(h, 0)
 		}
 		k[i] = h
 	}
 	return k
+}
+
+// field hashes one field; empty fields (most requests carry either basic
+// credentials or a token) cost nothing.
+func field(seed maphash.Seed, s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	return maphash.String(seed, s)
 }
 
 // mix folds the next field's hash into h, position-dependently.

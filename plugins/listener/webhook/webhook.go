@@ -373,8 +373,15 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
+// Close releases idle connections to the webhook.
+func (l *Listener) Close() error {
+	l.hc.CloseIdleConnections()
+	return nil
+}
+
 // Interface guards.
 var (
 	_ hook.Listener   = (*Listener)(nil)
 	_ hook.Configurer = (*Listener)(nil)
+	_ io.Closer       = (*Listener)(nil)
 )

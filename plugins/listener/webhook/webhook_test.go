@@ -232,3 +232,18 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzConfigure(f *testing.F) {
+	f.Add([]byte(`{"url":"http://x","headers":{"A":"b"},"timeout":"1s","max_attempts":3,"types":["gap"]}`))
+	f.Add([]byte(`{"url":"https://u:p@h/p?q","initial_backoff":"0s"}`))
+	f.Fuzz(func(t *testing.T, cfg []byte) {
+		l := New()
+		if l.Configure(context.Background(), cfg) != nil {
+			return
+		}
+		s := l.cfg.Load()
+		if s.attempts < 1 || s.timeout <= 0 || s.initial <= 0 || s.initial > s.maxBackoff {
+			t.Fatalf("accepted %s as %+v", cfg, s)
+		}
+	})
+}
