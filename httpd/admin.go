@@ -10,6 +10,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/snapshot"
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // site serves what is not the Eureka API: health, readiness and the admin
@@ -65,11 +66,18 @@ func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// admin guards an admin endpoint: the bearer token when one is configured,
-// otherwise loopback clients only.
+// admin guards an admin endpoint: with Options.Auth, the authenticator
+// must allow hook.OpAdmin; without it, the bearer token when one is
+// configured, otherwise loopback clients only.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if tok := s.opts.AdminToken; tok != "" {
+		if s.opts.Auth != nil {
+			p, ok := s.authorize(w, r, hook.OpAdmin, "", "")
+			if !ok {
+				return
+			}
+			r = withPrincipal(r, p)
+		} else if tok := s.opts.AdminToken; tok != "" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="eurekad admin"`)

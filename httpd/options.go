@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // Options configures the HTTP server. Start from DefaultOptions.
@@ -41,6 +42,10 @@ type Options struct {
 	// AdminToken, when set, is the bearer token the admin endpoints
 	// require; when empty they answer loopback clients only.
 	AdminToken string `config:"admin_token" help:"bearer token for the admin endpoints (empty: loopback clients only)"`
+	// Auth decides every Eureka API and admin request (see auth.go); nil
+	// leaves the API open and the admin endpoints under AdminToken. Wrap
+	// the authenticator in plugins/auth/guard for caching and deadlines.
+	Auth hook.Authenticator `config:"-"`
 }
 
 // Persister is the durability layer as the HTTP server sees it;
