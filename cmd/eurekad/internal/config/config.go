@@ -35,6 +35,7 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/plugins/auth/guard"
 )
 
 // Config is every eurekad setting.
@@ -82,7 +83,10 @@ func Default() Config {
 			RedisKeyPrefix: "eurekad:",
 			Persist:        persist.DefaultOptions(),
 		},
-		Plugins: PluginsConfig{Listeners: []string{}},
+		Plugins: PluginsConfig{
+			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
+			Listeners: []string{},
+		},
 	}
 }
 

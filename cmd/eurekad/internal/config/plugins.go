@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -51,6 +52,9 @@ type StoragePluginConfig struct {
 type AuthPluginConfig struct {
 	Plugin string `config:"plugin" flag:"auth-plugin" help:"auth plugin: PATH of an executable, or static (users and tokens from its config); empty: no authentication"`
 	SHA256 string `config:"sha256" flag:"auth-plugin-sha256" help:"expected hex SHA-256 of the auth plugin's executable"`
+	// Guard is the host's policy around the plugin: deadline, decision
+	// cache, failure handling.
+	Guard guard.Options `config:",squash"`
 	// Config is the "config:" block as JSON; nil when there is none.
 	Config json.RawMessage `config:"-"`
 }

@@ -56,8 +56,12 @@ var rules = map[string]rule{
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
 
-	"plugins.storage.sha256": sha256Hex,
-	"plugins.auth.sha256":    sha256Hex,
+	"plugins.storage.sha256":   sha256Hex,
+	"plugins.auth.sha256":      sha256Hex,
+	"plugins.auth.timeout":     positive,
+	"plugins.auth.allow_ttl":   notNegative,
+	"plugins.auth.deny_ttl":    notNegative,
+	"plugins.auth.max_entries": positive,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -84,6 +88,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 		if err := c.Storage.Persist.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Plugins.Auth.Guard.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
