@@ -45,7 +45,7 @@ import (
 // Timeouts of the harness.
 const (
 	// StartTimeout bounds how long Start waits for GET /eureka/apps to
-	// answer 200.
+	// answer 200 (or 401, behind an authenticator).
 	StartTimeout = 20 * time.Second
 	// StopTimeout bounds how long Stop waits for a graceful shutdown
 	// before it kills the process.
@@ -329,5 +329,6 @@ func ready(url string) bool {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode == http.StatusOK
+	// A server behind an auth plugin answers the anonymous probe 401.
+	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
 }
