@@ -168,6 +168,9 @@ type Server struct {
 // Output returns everything the server wrote to stdout and stderr so far.
 func (s *Server) Output() string { return s.out.String() }
 
+// PID is the eurekad process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Exited is closed when the process has ended.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
 
@@ -331,4 +334,37 @@ func ready(url string) bool {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	// A server behind an auth plugin answers the anonymous probe 401.
 	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+}
+
+var packages struct {
+	mu   sync.Mutex
+	bins map[string]string
+}
+
+// BuildPackage builds the module's main package pkg ("./examples/auth-plugin")
+// once per test binary, next to the eurekad binary, and returns the
+// executable's path. RemoveBinary deletes it.
+func BuildPackage(tb testing.TB, pkg string) string {
+	tb.Helper()
+	Build(tb) // makes build.dir
+	packages.mu.Lock()
+	defer packages.mu.Unlock()
+	if bin, ok := packages.bins[pkg]; ok {
+		return bin
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bin := filepath.Join(build.dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	if packages.bins == nil {
+		packages.bins = map[string]string{}
+	}
+	packages.bins[pkg] = bin
+	return bin
 }
