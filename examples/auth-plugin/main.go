@@ -18,7 +18,9 @@ import (
 type teams struct{ passwords map[string]string }
 
 func (t *teams) Configure(_ context.Context, config []byte) error {
-	var c struct{ UsersFile string `json:"users_file"` }
+	var c struct {
+		UsersFile string `json:"users_file"`
+	}
 	if err := json.Unmarshal(config, &c); err != nil {
 		return err
 	}
