@@ -309,6 +309,7 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  plugin.DialOptions(),
 		StartTimeout:     p.opts.StartTimeout,
 		Logger:           newHclog(p.log, p.opts.Name),
 	}

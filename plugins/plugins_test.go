@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/eurekad/eurekad/plugins"
+	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
 	"github.com/eurekad/eurekad/sdk/plugin"
 	"github.com/eurekad/eurekad/sdk/storage"
@@ -61,6 +63,13 @@ var catalog = map[string]func() plugin.ServeOptions{
 				}
 				return hook.Principal{}, hook.ErrUnauthenticated
 			})}
+	},
+	"discard": func() plugin.ServeOptions {
+		var n atomic.Int64
+		return plugin.ServeOptions{Name: "discard", Listener: hook.ListenerFunc(func(_ context.Context, events []hook.Event) error {
+			n.Add(int64(len(events)))
+			return nil
+		})}
 	},
 	"listener": func() plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "listener", Listener: &fileListener{}}
@@ -362,4 +371,39 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// BenchmarkListenerSubprocess is the listener path through a plugin
+// process: batches of 256 events with their instances, one RPC per batch,
+// sent one after the other as eurekad's bus does for one listener.
+func BenchmarkListenerSubprocess(b *testing.B) {
+	p, err := plugins.Load(b.Context(), plugins.Options{Kind: plugin.KindListener, Name: "discard",
+		Executable: self(b), Args: []string{serveArg, "discard"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	l := p.Listener()
+	in := &eureka.InstanceInfo{
+		InstanceID: "10.0.0.1:orders:8080", App: "ORDERS", HostName: "orders-1.example", IPAddr: "10.0.0.1",
+		VIPAddress: "orders", Status: eureka.StatusUp, Port: eureka.Port{Number: 8080, Enabled: true},
+		Metadata:       map[string]string{"zone": "zone-a", "version": "1.2.3"},
+		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
+	}
+	batch := make([]hook.Event, 256)
+	for i := range batch {
+		batch[i] = hook.Event{Type: hook.EventRegistered, Time: time.Now(), App: in.App, InstanceID: in.InstanceID, Instance: in}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for sent := 0; sent < b.N; sent += len(batch) {
+		n := min(len(batch), b.N-sent)
+		for i := range n {
+			batch[i].Seq = uint64(sent + i + 1)
+		}
+		if err := l.Handle(b.Context(), batch[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }

@@ -332,13 +332,25 @@ func (ls listenerServer) Handle(ctx context.Context, req *pb.Events) (*pb.Empty,
 // a scan must fit (gRPC's default of 4 MiB is too small for a large batch).
 const maxMessage = 256 << 20
 
-// newGRPCServer is go-plugin's gRPC server with eurekad's message limits.
+// window is gRPC's flow-control window per stream and per connection. The
+// default (64 KiB, grown by probing) makes a listener batch or a store
+// batch of a few hundred KiB wait for window updates, a round trip each,
+// on a connection that is local and has no reason to throttle.
+const window = 8 << 20
+
+// newGRPCServer is go-plugin's gRPC server with eurekad's message limits
+// and windows.
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))...)
+	return grpc.NewServer(append(opts,
+		grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
+		grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window))...)
 }
 
 // DialOptions are the gRPC options the host needs to talk to a plugin
 // (go-plugin's ClientConfig.GRPCDialOptions).
 func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage))}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
+		grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window),
+	}
 }
