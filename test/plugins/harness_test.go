@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 // writeConfig writes a eurekad YAML file and returns the environment
 // variable naming it.
-func writeConfig(t *testing.T, yaml string) string {
+func writeConfig(t testing.TB, yaml string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "eurekad.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
@@ -36,7 +36,7 @@ func writeConfig(t *testing.T, yaml string) string {
 }
 
 // teamsFile writes the example auth plugin's users.
-func teamsFile(t *testing.T) string {
+func teamsFile(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "teams")
 	if err := os.WriteFile(path, []byte("orders:o-secret\npayments:p-secret\n"), 0o600); err != nil {
@@ -54,7 +54,7 @@ var client = &http.Client{Timeout: 30 * time.Second}
 
 // call makes one request (with basic credentials when user is set) and
 // returns the status and body.
-func call(t *testing.T, user, pass, method, url, body string) (int, string) {
+func call(t testing.TB, user, pass, method, url, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
