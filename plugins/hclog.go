@@ -40,7 +40,18 @@ func (h *hclogger) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off {
 		return
 	}
-	h.log.Log(context.Background(), slogLevel(level), msg, args...)
+	h.log.Log(context.Background(), slogLevel(level), msg, dropTimestamp(args)...)
+}
+
+// dropTimestamp removes the "timestamp" go-plugin adds to each line it
+// relays from a plugin: the slog record has its own time.
+func dropTimestamp(args []any) []any {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == "timestamp" {
+			return append(args[:i:i], args[i+2:]...)
+		}
+	}
+	return args
 }
 
 func (h *hclogger) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }

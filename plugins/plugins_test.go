@@ -1,6 +1,7 @@
 package plugins_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -108,9 +110,35 @@ func TestMain(m *testing.M) {
 		plugin.Serve(catalog[os.Args[2]]())
 		return
 	}
+	if len(os.Args) == 2 && os.Args[1] == middleArg {
+		startOrphan()
+		return
+	}
 	// A race-enabled plugin process would sleep a second at exit.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	os.Exit(m.Run())
+}
+
+// middleArg runs the test binary as a parent that starts a plugin process
+// without eurekad's parent-death signal, prints its pid and waits to be
+// killed.
+const middleArg = "start-plugin-and-wait"
+
+func startOrphan() {
+	cmd := exec.Command(os.Args[0], serveArg, "memory")
+	cmd.Env = append(os.Environ(), plugin.Handshake.MagicCookieKey+"="+plugin.Handshake.MagicCookieValue,
+		"PLUGIN_PROTOCOL_VERSIONS=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	// The handshake line says the plugin serves.
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	fmt.Printf("%d %s", cmd.Process.Pid, line)
+	select {}
 }
 
 func self(t testing.TB) string {
@@ -337,6 +365,35 @@ func TestAuthRestartAndLogs(t *testing.T) {
 		t.Errorf("during the outage: %v, want ErrPluginExited", err)
 	}
 	waitFor(t, "recovery", func() bool { return check() == nil })
+}
+
+// A plugin whose parent dies ends by itself, even without the parent-death
+// signal (which Linux ties to the thread that started it, and other
+// systems lack).
+func TestPluginEndsWithItsParent(t *testing.T) {
+	middle := exec.Command(self(t), middleArg)
+	out, err := middle.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := middle.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer middle.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(line, &pid); err != nil || !strings.Contains(line, "|grpc") {
+		t.Fatalf("middle process said %q", line)
+	}
+	if !processAlive(pid) {
+		t.Fatalf("plugin %d is not running", pid)
+	}
+	middle.Process.Kill()
+	middle.Wait()
+	waitFor(t, "the orphaned plugin to exit", func() bool { return !processAlive(pid) })
 }
 
 func TestCloseEndsProcess(t *testing.T) {
