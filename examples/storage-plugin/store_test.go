@@ -68,3 +68,40 @@ func TestReopen(t *testing.T) {
 		t.Errorf("rewritten file has %d lines, want 1:\n%s", n, b)
 	}
 }
+
+// Whatever the file holds, opening it either fails cleanly or gives a
+// working store, and never panics.
+func FuzzOpen(f *testing.F) {
+	f.Add([]byte(`{"ops":[{"app":"A","id":"1","value":"b25l","updated":1}]}` + "\n"))
+	f.Add([]byte(`{"ops":[{"delete":true,"app":"A","id":"1"}]}` + "\n{\"ops\":"))
+	f.Add([]byte("\n\n{}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "r.jsonl")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := openFile(path)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		n, err := storage.Count(t.Context(), s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := storage.Key{App: "FUZZ", ID: "x"}
+		if err := s.Put(t.Context(), storage.Record{Key: k, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		again, err := openFile(path)
+		if err != nil {
+			t.Fatalf("reopening what the store wrote: %v", err)
+		}
+		defer again.Close()
+		m, _ := storage.Count(t.Context(), again, "")
+		if _, err := again.Get(t.Context(), k); err != nil || (m != n+1 && m != n) {
+			t.Fatalf("after reopen: %d records (had %d + 1), Get = %v", m, n, err)
+		}
+	})
+}
