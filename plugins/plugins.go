@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -560,7 +559,3 @@ func (p *Plugin) PID() int {
 	}
 	return 0
 }
-
-// Executable returns the path of the running program, for re-executing
-// eurekad as an isolated built-in.
-func Executable() (string, error) { return os.Executable() }
