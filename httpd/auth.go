@@ -159,7 +159,9 @@ func (ar *authRequest) readCredentials(r *http.Request) {
 			ar.BearerToken = strings.TrimSpace(v[len("Bearer "):])
 		}
 	}
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+	// Only a certificate the TLS layer verified names the client; one that
+	// was merely presented (tls.RequestClientCert) proves nothing.
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 		c := r.TLS.PeerCertificates[0]
 		sum := sha256.Sum256(c.Raw)
 		uris := make([]string, len(c.URIs))
