@@ -498,6 +498,12 @@ func BenchmarkRenewAuthLoopback(b *testing.B) {
 			hc := ts.Client()
 			url := ts.URL + renew.URL.RequestURI()
 			b.ResetTimer()
+			cpu0, ok := processCPU()
+			defer func() {
+				if cpu1, ok1 := processCPU(); ok && ok1 {
+					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+				}
+			}()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					req, _ := http.NewRequest("PUT", url, nil)

@@ -6,7 +6,8 @@
 // Publishing never blocks and never waits for a listener. A subscriber whose
 // queue is full loses its oldest queued events; the next batch it receives
 // starts with a hook.EventGap event that says how many it lost, so a slow
-// listener costs only itself. Delivery is at most once.
+// listener costs only itself. The gap carries the Seq of the newest event it
+// stands for, so Seq still only grows. Delivery is at most once.
 //
 // The Bus does not own its listeners: it never closes them. Whoever
 // subscribes a listener closes it after Run has returned.
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +32,10 @@ import (
 // Options configures a Bus. A nil *Options means DefaultOptions.
 type Options struct {
 	// Logger receives delivery errors; nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `config:"-"`
 	// FlushTimeout bounds the final delivery of queued events after Run's
 	// context ends. 0 means no final delivery: queued events are dropped.
-	FlushTimeout time.Duration
+	FlushTimeout time.Duration `config:"flush_timeout" help:"how long queued events may still be delivered at shutdown (0: dropped)"`
 }
 
 // DefaultOptions returns the Bus defaults.
@@ -43,18 +45,40 @@ func DefaultOptions() Options {
 
 // SubscribeOptions configures one subscriber. Zero values take the defaults
 // listed per field.
+//
+// Batches form by themselves: a listener that keeps up gets each event at
+// once, one that falls behind gets everything queued meanwhile (up to
+// MaxBatch) in its next call. No event waits for a batch to fill.
 type SubscribeOptions struct {
 	// Types lists the event types the listener receives. Nil means every
 	// type but hook.EventRenewed. hook.EventGap is always delivered when
 	// events were dropped, listed or not.
-	Types []hook.EventType
+	Types []hook.EventType `config:"events" help:"event types the listener receives (empty: all but renewed)"`
 	// QueueSize bounds the events queued for the listener; 0 means 4096.
-	QueueSize int
+	QueueSize int `config:"queue_size" help:"events queued for the listener before the oldest are dropped"`
 	// MaxBatch bounds the events handed over in one Handle call; 0 means
 	// 256.
-	MaxBatch int
+	MaxBatch int `config:"max_batch" help:"most events handed to the listener in one call"`
 	// Timeout bounds one Handle call; 0 means 30 s.
-	Timeout time.Duration
+	Timeout time.Duration `config:"timeout" help:"deadline of one delivery to the listener"`
+}
+
+// Validate reports a setting out of range.
+func (o *SubscribeOptions) Validate() error {
+	switch {
+	case o.QueueSize < 0 || o.QueueSize > 1<<20:
+		return fmt.Errorf("events: queue_size %d: want 0 to %d", o.QueueSize, 1<<20)
+	case o.MaxBatch < 0:
+		return fmt.Errorf("events: max_batch %d must not be negative", o.MaxBatch)
+	case o.Timeout < 0:
+		return fmt.Errorf("events: timeout %v must not be negative", o.Timeout)
+	}
+	for i, t := range o.Types {
+		if !slices.Contains(hook.EventTypes, t) {
+			return fmt.Errorf("events: events[%d]: unknown event type %q", i, t)
+		}
+	}
+	return nil
 }
 
 // Defaults of SubscribeOptions.
@@ -109,6 +133,9 @@ func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error 
 	}
 	if l == nil {
 		return errors.New("events: nil listener for " + name)
+	}
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize

@@ -284,6 +284,20 @@ func TestShutdownWithoutFlushCountsDrops(t *testing.T) {
 	}
 }
 
+func TestSubscribeValidates(t *testing.T) {
+	b := New(nil)
+	for _, o := range []SubscribeOptions{
+		{QueueSize: -1}, {MaxBatch: -1}, {Timeout: -time.Second}, {Types: []hook.EventType{"born"}},
+	} {
+		if err := b.Subscribe("x", newRecorder(), o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	if err := b.Subscribe("x", nil, SubscribeOptions{}); err == nil {
+		t.Error("nil listener accepted")
+	}
+}
+
 func TestPublishDoesNotAllocate(t *testing.T) {
 	b := New(nil)
 	b.Subscribe("a", newRecorder(), SubscribeOptions{QueueSize: 16})
