@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -564,4 +566,42 @@ func FuzzReadCredentials(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPrincipalInLogs: a write that fails after authentication names its
+// caller in the log.
+func TestPrincipalInLogs(t *testing.T) {
+	var buf syncBuffer
+	a := static.New()
+	a.Configure(context.Background(), []byte(authConfig()))
+	fs := &fakeStore{commitErr: errors.New("disk full")}
+	s := newStoreServer(t, fs, func(o *Options) {
+		o.Auth = guard.New(a, nil)
+		o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	})
+	r := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(springBody))
+	r.Header.Set("Content-Type", jsonCT)
+	r.SetBasicAuth("orders", "orders-secret")
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	if w.Code != 503 || !strings.Contains(buf.String(), "principal=orders") {
+		t.Fatalf("%d, log %q", w.Code, buf.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
