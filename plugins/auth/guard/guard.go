@@ -41,7 +41,8 @@ import (
 
 // Options configures a Guard. A nil *Options means DefaultOptions.
 type Options struct {
-	// Timeout bounds one call of the authenticator.
+	// Timeout bounds one call of the authenticator; it must be positive
+	// (New replaces 0 by the default).
 	Timeout time.Duration `config:"timeout" help:"deadline of one authenticator call"`
 	// AllowTTL is how long an allow decision is reused; 0 disables caching
 	// of allows.
@@ -49,8 +50,8 @@ type Options struct {
 	// DenyTTL is how long a 401 or 403 decision is reused; 0 disables
 	// caching of denials.
 	DenyTTL time.Duration `config:"deny_ttl" help:"how long a 401/403 decision is cached (0: not cached)"`
-	// MaxEntries bounds the cache.
-	MaxEntries int `config:"max_entries" help:"most decisions kept in the cache"`
+	// MaxEntries bounds the cache; 0 means the default.
+	MaxEntries int `config:"max_entries" help:"most decisions kept in the cache (0: 16384)"`
 	// FailOpenReads lets reads through when the authenticator fails or
 	// times out; writes always fail closed.
 	FailOpenReads bool `config:"fail_open_reads" help:"serve reads when the authenticator fails (writes always fail closed)"`

@@ -23,8 +23,8 @@
 // try (default 5). The wait before retry n is initial_backoff·2^(n-1),
 // capped at max_backoff, with full jitter over its upper half; a
 // Retry-After header (seconds) on 429 or 503 is honoured up to max_backoff.
-// Network errors, 429 and 5xx are retried; any other status is a
-// permanent failure of the batch. The whole delivery also ends when the
+// Network errors, 429 and 5xx are retried; any other status (redirects
+// included: they are not followed) is a permanent failure of the batch. The whole delivery also ends when the
 // host's context does (events.SubscribeOptions.Timeout): set that above
 // max_attempts × (timeout + max_backoff) if every retry should run. types
 // works as in the log listener: what the host subscribes the listener to.
@@ -129,7 +129,10 @@ func New() *Listener {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConnsPerHost = 4
-	return &Listener{hc: &http.Client{Transport: t}, sleep: sleepCtx}
+	// Redirects are not followed: a POST would turn into a GET, and the
+	// configured headers could reach another host. A 3xx fails the batch.
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Listener{hc: &http.Client{Transport: t, CheckRedirect: noRedirects}, sleep: sleepCtx}
 }
 
 // Configure loads the JSON configuration.

@@ -165,6 +165,21 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	target := &receiver{}
+	tsrv := httptest.NewServer(target)
+	defer tsrv.Close()
+	redir := httptest.NewServer(http.RedirectHandler(tsrv.URL, http.StatusTemporaryRedirect))
+	defer redir.Close()
+	l, waits := newListener(t, `{"url":"`+redir.URL+`","headers":{"Authorization":"Bearer secret"}}`)
+	if err := l.Handle(context.Background(), batch()); err == nil || !strings.Contains(err.Error(), "307") {
+		t.Fatalf("err %v", err)
+	}
+	if len(target.bodies) != 0 || len(*waits) != 0 {
+		t.Fatalf("redirect followed (%d) or retried (%d)", len(target.bodies), len(*waits))
+	}
+}
+
 func TestContextEndsRetries(t *testing.T) {
 	rc := &receiver{fail: 100, status: http.StatusInternalServerError}
 	srv := httptest.NewServer(rc)
