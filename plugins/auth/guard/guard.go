@@ -227,6 +227,11 @@ func (g *Guard) miss(ctx context.Context, req *hook.AuthRequest, k key, sh *shar
 	binary.LittleEndian.PutUint64(kb[:8], k[0])
 	binary.LittleEndian.PutUint64(kb[8:], k[1])
 	ch := g.flights.DoChan(string(kb[:]), func() (any, error) {
+		// A flight for this key may have finished between our lookup and
+		// this one; its decision is in the cache by now.
+		if e := (*sh.m.Load())[k]; e != nil && g.now() < e.expires {
+			return result{p: e.p, err: e.err}, nil
+		}
 		return g.decide(fctx, own, k, sh), nil
 	})
 	var res result
