@@ -16,6 +16,7 @@ import (
 	"github.com/hudl/fargo"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/plugins/auth/static"
@@ -413,7 +414,16 @@ func TestMalformedBasicAuthIsNoCredentials(t *testing.T) {
 // renewRig is the renew benchmark's setup: a registered instance and the
 // Java client's renewal, with or without cached basic auth.
 func renewRig(tb testing.TB, withAuth bool) (http.Handler, *http.Request) {
-	reg := registry.New(nil)
+	return renewRigEvents(tb, withAuth, nil)
+}
+
+// renewRigEvents is renewRig with the registry publishing to bus.
+func renewRigEvents(tb testing.TB, withAuth bool, bus *events.Bus) (http.Handler, *http.Request) {
+	ro := registry.DefaultOptions()
+	if bus != nil {
+		ro.Events = bus
+	}
+	reg := registry.New(&ro)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
 	o := DefaultOptions()
@@ -451,6 +461,16 @@ func TestRenewDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("auth=%v: renew allocates %.1f times", withAuth, allocs)
 		}
+	}
+	// With a listener that does not ask for renewals, a renewal builds no
+	// event and still allocates nothing.
+	bus := events.New(nil)
+	bus.Subscribe("registrations", &collector{}, events.SubscribeOptions{})
+	h, renew := renewRigEvents(t, true, bus)
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, renew)
+	if allocs := testing.AllocsPerRun(500, func() { h.ServeHTTP(w, renew) }); allocs != 0 || w.code != 200 {
+		t.Errorf("with events: renew answered %d and allocates %.1f times", w.code, allocs)
 	}
 }
 
