@@ -131,6 +131,9 @@ func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error 
 	if b.running.Load() {
 		return ErrRunning
 	}
+	if name == "" {
+		return errors.New("events: subscriber without a name")
+	}
 	if l == nil {
 		return errors.New("events: nil listener for " + name)
 	}

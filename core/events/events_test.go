@@ -296,6 +296,9 @@ func TestSubscribeValidates(t *testing.T) {
 	if err := b.Subscribe("x", nil, SubscribeOptions{}); err == nil {
 		t.Error("nil listener accepted")
 	}
+	if err := b.Subscribe("", newRecorder(), SubscribeOptions{}); err == nil {
+		t.Error("empty name accepted")
+	}
 }
 
 func TestPublishDoesNotAllocate(t *testing.T) {
