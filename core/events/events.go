@@ -217,7 +217,8 @@ func (b *Bus) ServerStarted() { b.Publish(hook.Event{Type: hook.EventServerStart
 
 // Run delivers events to every subscriber, each in its own goroutine, until
 // ctx ends; then it delivers what is still queued within FlushTimeout and
-// returns nil. Run may be called once.
+// returns nil, at the latest a second after FlushTimeout even if a listener
+// is stuck. Run may be called once.
 func (b *Bus) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("events: Run called twice")
@@ -233,9 +234,33 @@ func (b *Bus) Run(ctx context.Context) error {
 			s.run(ctx, b.log.With("listener", s.name), b.opts.FlushTimeout)
 		}()
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	// A listener that ignores its context must not hold up the server's
+	// shutdown: after the flush time and a grace period it is left behind
+	// (its goroutine ends when its Handle call returns).
+	t := time.NewTimer(b.opts.FlushTimeout + shutdownGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		for _, s := range subs {
+			if s.busy.Load() {
+				b.log.Warn("listener still busy at shutdown; not waiting for it", "listener", s.name)
+			}
+		}
+	}
 	return nil
 }
+
+// shutdownGrace is how long Run waits, beyond FlushTimeout, for listeners
+// to return after its context ended.
+const shutdownGrace = time.Second
 
 // Stats describes one subscriber's delivery.
 type Stats struct {
@@ -284,6 +309,7 @@ type subscriber struct {
 	// the newest of them.
 	lost, lastLost uint64
 
+	busy                              atomic.Bool // in Handle
 	delivered, dropped, batches, errs atomic.Uint64
 	lastErr                           atomic.Pointer[errorAt]
 }
@@ -405,6 +431,8 @@ func (s *subscriber) deliver(ctx context.Context, log *slog.Logger, batch []hook
 // handle calls the listener, turning a panic into an error so one bad
 // listener cannot take the server down.
 func (s *subscriber) handle(ctx context.Context, batch []hook.Event) (err error) {
+	s.busy.Store(true)
+	defer s.busy.Store(false)
 	defer func() {
 		if p := recover(); p != nil {
 			err = panicError{p}
