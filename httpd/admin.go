@@ -57,12 +57,12 @@ func (s *Server) storageStatus(w http.ResponseWriter, _ *http.Request) {
 
 // snapshot is GET admin/snapshot: a consistent copy of the registry in the
 // snapshot format, taken from memory, which holds every acknowledged change.
-func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	recs := s.reg.Records()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="eurekad.snapshot"`)
 	if err := snapshot.Write(w, time.Now(), recs); err != nil {
-		s.log.Error("snapshot failed", "err", err)
+		s.log.Error("snapshot failed", "err", err, principalAttr(r))
 	}
 }
 

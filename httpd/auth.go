@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,6 +33,15 @@ type principalKey struct{}
 func PrincipalFrom(ctx context.Context) (p hook.Principal, ok bool) {
 	p, ok = ctx.Value(principalKey{}).(hook.Principal)
 	return p, ok
+}
+
+// principalAttr is the request's principal as a log attribute; empty (and
+// so left out by slog) without authentication.
+func principalAttr(r *http.Request) slog.Attr {
+	if p, ok := PrincipalFrom(r.Context()); ok {
+		return slog.String("principal", p.Name)
+	}
+	return slog.Attr{}
 }
 
 // classify maps an API request (path below the base, escaped, without
@@ -159,7 +169,9 @@ func (ar *authRequest) readCredentials(r *http.Request) {
 			ar.BearerToken = strings.TrimSpace(v[len("Bearer "):])
 		}
 	}
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+	// Only a certificate the TLS layer verified names the client; one that
+	// was merely presented (tls.RequestClientCert) proves nothing.
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 		c := r.TLS.PeerCertificates[0]
 		sum := sha256.Sum256(c.Raw)
 		uris := make([]string, len(c.URIs))

@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/hudl/fargo"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/plugins/auth/static"
@@ -411,7 +414,16 @@ func TestMalformedBasicAuthIsNoCredentials(t *testing.T) {
 // renewRig is the renew benchmark's setup: a registered instance and the
 // Java client's renewal, with or without cached basic auth.
 func renewRig(tb testing.TB, withAuth bool) (http.Handler, *http.Request) {
-	reg := registry.New(nil)
+	return renewRigEvents(tb, withAuth, nil)
+}
+
+// renewRigEvents is renewRig with the registry publishing to bus.
+func renewRigEvents(tb testing.TB, withAuth bool, bus *events.Bus) (http.Handler, *http.Request) {
+	ro := registry.DefaultOptions()
+	if bus != nil {
+		ro.Events = bus
+	}
+	reg := registry.New(&ro)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
 	o := DefaultOptions()
@@ -449,6 +461,16 @@ func TestRenewDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("auth=%v: renew allocates %.1f times", withAuth, allocs)
 		}
+	}
+	// With a listener that does not ask for renewals, a renewal builds no
+	// event and still allocates nothing.
+	bus := events.New(nil)
+	bus.Subscribe("registrations", &collector{}, events.SubscribeOptions{})
+	h, renew := renewRigEvents(t, true, bus)
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, renew)
+	if allocs := testing.AllocsPerRun(500, func() { h.ServeHTTP(w, renew) }); allocs != 0 || w.code != 200 {
+		t.Errorf("with events: renew answered %d and allocates %.1f times", w.code, allocs)
 	}
 }
 
@@ -498,6 +520,12 @@ func BenchmarkRenewAuthLoopback(b *testing.B) {
 			hc := ts.Client()
 			url := ts.URL + renew.URL.RequestURI()
 			b.ResetTimer()
+			cpu0, ok := processCPU()
+			defer func() {
+				if cpu1, ok1 := processCPU(); ok && ok1 {
+					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+				}
+			}()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					req, _ := http.NewRequest("PUT", url, nil)
@@ -558,4 +586,42 @@ func FuzzReadCredentials(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPrincipalInLogs: a write that fails after authentication names its
+// caller in the log.
+func TestPrincipalInLogs(t *testing.T) {
+	var buf syncBuffer
+	a := static.New()
+	a.Configure(context.Background(), []byte(authConfig()))
+	fs := &fakeStore{commitErr: errors.New("disk full")}
+	s := newStoreServer(t, fs, func(o *Options) {
+		o.Auth = guard.New(a, nil)
+		o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	})
+	r := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(springBody))
+	r.Header.Set("Content-Type", jsonCT)
+	r.SetBasicAuth("orders", "orders-secret")
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	if w.Code != 503 || !strings.Contains(buf.String(), "principal=orders") {
+		t.Fatalf("%d, log %q", w.Code, buf.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -220,3 +220,36 @@ func TestWebhookReceivesRegistryEvents(t *testing.T) {
 		t.Fatalf("webhook saw %q, want %q", seen, want)
 	}
 }
+
+// TestRenewalsOnlyWhenAsked: renewals reach only the listener that asked
+// for them, numbered in the same sequence as everything else.
+func TestRenewalsOnlyWhenAsked(t *testing.T) {
+	plain, renewals := &collector{}, &collector{}
+	ts, bus := eventServer(t, func(b *events.Bus) {
+		b.Subscribe("plain", plain, events.SubscribeOptions{})
+		b.Subscribe("renewals", renewals, events.SubscribeOptions{Types: []hook.EventType{hook.EventRenewed}})
+	})
+	if !bus.WantsRenewals() {
+		t.Fatal("WantsRenewals is false")
+	}
+	register(t, ts.URL, 0)
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest("PUT", ts.URL+"/eureka/apps/ORDERS/10.0.0.0:orders:8080?status=UP", nil)
+		req.Header.Set("x-netflix-discovery-replication", "true")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("renew: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	eventually(t, "renewals", func() bool { return len(renewals.events()) == 3 })
+	for i, e := range renewals.events() {
+		if e.Type != hook.EventRenewed || e.Seq != uint64(i+2) || !e.Replicated || e.InstanceID != "10.0.0.0:orders:8080" {
+			t.Fatalf("renewal %d: %+v", i, e)
+		}
+	}
+	eventually(t, "the registration", func() bool { return len(plain.events()) >= 1 })
+	if got := plain.events(); len(got) != 1 || got[0].Type != hook.EventRegistered {
+		t.Fatalf("plain listener got %+v", got)
+	}
+}

@@ -40,7 +40,8 @@ type Options struct {
 	// StoreKind names the store for the admin status ("bolt", "redis").
 	StoreKind string `config:"-"`
 	// AdminToken, when set, is the bearer token the admin endpoints
-	// require; when empty they answer loopback clients only.
+	// require; when empty they answer loopback clients only. Both rules
+	// give way to Auth when it is set.
 	AdminToken string `config:"admin_token" help:"bearer token for the admin endpoints (empty: loopback clients only)"`
 	// Auth decides every Eureka API and admin request (see auth.go); nil
 	// leaves the API open and the admin endpoints under AdminToken. Wrap

@@ -6,7 +6,8 @@
 // Publishing never blocks and never waits for a listener. A subscriber whose
 // queue is full loses its oldest queued events; the next batch it receives
 // starts with a hook.EventGap event that says how many it lost, so a slow
-// listener costs only itself. Delivery is at most once.
+// listener costs only itself. The gap carries the Seq of the newest event it
+// stands for, so Seq still only grows. Delivery is at most once.
 //
 // The Bus does not own its listeners: it never closes them. Whoever
 // subscribes a listener closes it after Run has returned.
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +32,10 @@ import (
 // Options configures a Bus. A nil *Options means DefaultOptions.
 type Options struct {
 	// Logger receives delivery errors; nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `config:"-"`
 	// FlushTimeout bounds the final delivery of queued events after Run's
 	// context ends. 0 means no final delivery: queued events are dropped.
-	FlushTimeout time.Duration
+	FlushTimeout time.Duration `config:"flush_timeout" help:"how long queued events may still be delivered at shutdown (0: dropped)"`
 }
 
 // DefaultOptions returns the Bus defaults.
@@ -43,18 +45,40 @@ func DefaultOptions() Options {
 
 // SubscribeOptions configures one subscriber. Zero values take the defaults
 // listed per field.
+//
+// Batches form by themselves: a listener that keeps up gets each event at
+// once, one that falls behind gets everything queued meanwhile (up to
+// MaxBatch) in its next call. No event waits for a batch to fill.
 type SubscribeOptions struct {
 	// Types lists the event types the listener receives. Nil means every
 	// type but hook.EventRenewed. hook.EventGap is always delivered when
 	// events were dropped, listed or not.
-	Types []hook.EventType
+	Types []hook.EventType `config:"events" help:"event types the listener receives (empty: all but renewed)"`
 	// QueueSize bounds the events queued for the listener; 0 means 4096.
-	QueueSize int
+	QueueSize int `config:"queue_size" help:"events queued for the listener before the oldest are dropped"`
 	// MaxBatch bounds the events handed over in one Handle call; 0 means
 	// 256.
-	MaxBatch int
+	MaxBatch int `config:"max_batch" help:"most events handed to the listener in one call"`
 	// Timeout bounds one Handle call; 0 means 30 s.
-	Timeout time.Duration
+	Timeout time.Duration `config:"timeout" help:"deadline of one delivery to the listener"`
+}
+
+// Validate reports a setting out of range.
+func (o *SubscribeOptions) Validate() error {
+	switch {
+	case o.QueueSize < 0 || o.QueueSize > 1<<20:
+		return fmt.Errorf("events: queue_size %d: want 0 to %d", o.QueueSize, 1<<20)
+	case o.MaxBatch < 0:
+		return fmt.Errorf("events: max_batch %d must not be negative", o.MaxBatch)
+	case o.Timeout < 0:
+		return fmt.Errorf("events: timeout %v must not be negative", o.Timeout)
+	}
+	for i, t := range o.Types {
+		if !slices.Contains(hook.EventTypes, t) {
+			return fmt.Errorf("events: events[%d]: unknown event type %q", i, t)
+		}
+	}
+	return nil
 }
 
 // Defaults of SubscribeOptions.
@@ -107,8 +131,14 @@ func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error 
 	if b.running.Load() {
 		return ErrRunning
 	}
+	if name == "" {
+		return errors.New("events: subscriber without a name")
+	}
 	if l == nil {
 		return errors.New("events: nil listener for " + name)
+	}
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
@@ -187,7 +217,8 @@ func (b *Bus) ServerStarted() { b.Publish(hook.Event{Type: hook.EventServerStart
 
 // Run delivers events to every subscriber, each in its own goroutine, until
 // ctx ends; then it delivers what is still queued within FlushTimeout and
-// returns nil. Run may be called once.
+// returns nil, at the latest a second after FlushTimeout even if a listener
+// is stuck. Run may be called once.
 func (b *Bus) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("events: Run called twice")
@@ -203,9 +234,33 @@ func (b *Bus) Run(ctx context.Context) error {
 			s.run(ctx, b.log.With("listener", s.name), b.opts.FlushTimeout)
 		}()
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	// A listener that ignores its context must not hold up the server's
+	// shutdown: after the flush time and a grace period it is left behind
+	// (its goroutine ends when its Handle call returns).
+	t := time.NewTimer(b.opts.FlushTimeout + shutdownGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		for _, s := range subs {
+			if s.busy.Load() {
+				b.log.Warn("listener still busy at shutdown; not waiting for it", "listener", s.name)
+			}
+		}
+	}
 	return nil
 }
+
+// shutdownGrace is how long Run waits, beyond FlushTimeout, for listeners
+// to return after its context ended.
+const shutdownGrace = time.Second
 
 // Stats describes one subscriber's delivery.
 type Stats struct {
@@ -254,6 +309,7 @@ type subscriber struct {
 	// the newest of them.
 	lost, lastLost uint64
 
+	busy                              atomic.Bool // in Handle
 	delivered, dropped, batches, errs atomic.Uint64
 	lastErr                           atomic.Pointer[errorAt]
 }
@@ -375,6 +431,8 @@ func (s *subscriber) deliver(ctx context.Context, log *slog.Logger, batch []hook
 // handle calls the listener, turning a panic into an error so one bad
 // listener cannot take the server down.
 func (s *subscriber) handle(ctx context.Context, batch []hook.Event) (err error) {
+	s.busy.Store(true)
+	defer s.busy.Store(false)
 	defer func() {
 		if p := recover(); p != nil {
 			err = panicError{p}

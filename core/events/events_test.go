@@ -284,6 +284,49 @@ func TestShutdownWithoutFlushCountsDrops(t *testing.T) {
 	}
 }
 
+// TestStuckListenerDoesNotHoldShutdown: Run returns soon after its context
+// ends even while a listener ignores its context.
+func TestStuckListenerDoesNotHoldShutdown(t *testing.T) {
+	b := New(&Options{FlushTimeout: 50 * time.Millisecond})
+	forever := make(chan struct{})
+	defer close(forever)
+	entered := make(chan struct{})
+	var once sync.Once
+	b.Subscribe("stuck", hook.ListenerFunc(func(context.Context, []hook.Event) error {
+		once.Do(func() { close(entered) })
+		<-forever
+		return nil
+	}), SubscribeOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	b.Publish(hook.Event{Type: hook.EventRegistered})
+	<-entered
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run waited for a stuck listener")
+	}
+}
+
+func TestSubscribeValidates(t *testing.T) {
+	b := New(nil)
+	for _, o := range []SubscribeOptions{
+		{QueueSize: -1}, {MaxBatch: -1}, {Timeout: -time.Second}, {Types: []hook.EventType{"born"}},
+	} {
+		if err := b.Subscribe("x", newRecorder(), o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	if err := b.Subscribe("x", nil, SubscribeOptions{}); err == nil {
+		t.Error("nil listener accepted")
+	}
+	if err := b.Subscribe("", newRecorder(), SubscribeOptions{}); err == nil {
+		t.Error("empty name accepted")
+	}
+}
+
 func TestPublishDoesNotAllocate(t *testing.T) {
 	b := New(nil)
 	b.Subscribe("a", newRecorder(), SubscribeOptions{QueueSize: 16})

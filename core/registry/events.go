@@ -28,8 +28,11 @@ import (
 //   - self-preservation-entered / -left: when the eviction task finds that
 //     lease expiration turned off or on again.
 //
-// Restoring from storage publishes nothing: the restored instances are the
-// ones listeners already heard of.
+// Nothing is published for changes that leave the status as it is: a
+// peer's override noted by a renewal (the status follows on the next
+// renewal, which publishes status-changed) and an override that expires.
+// Restoring from storage publishes nothing either: the restored instances
+// are the ones listeners already heard of.
 type EventSink interface {
 	Publish(hook.Event)
 	// WantsRenewals reports whether renewed events are wanted; it is

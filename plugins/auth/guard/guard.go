@@ -41,7 +41,8 @@ import (
 
 // Options configures a Guard. A nil *Options means DefaultOptions.
 type Options struct {
-	// Timeout bounds one call of the authenticator.
+	// Timeout bounds one call of the authenticator; it must be positive
+	// (New replaces 0 by the default).
 	Timeout time.Duration `config:"timeout" help:"deadline of one authenticator call"`
 	// AllowTTL is how long an allow decision is reused; 0 disables caching
 	// of allows.
@@ -49,8 +50,8 @@ type Options struct {
 	// DenyTTL is how long a 401 or 403 decision is reused; 0 disables
 	// caching of denials.
 	DenyTTL time.Duration `config:"deny_ttl" help:"how long a 401/403 decision is cached (0: not cached)"`
-	// MaxEntries bounds the cache.
-	MaxEntries int `config:"max_entries" help:"most decisions kept in the cache"`
+	// MaxEntries bounds the cache; 0 means the default.
+	MaxEntries int `config:"max_entries" help:"most decisions kept in the cache (0: 16384)"`
 	// FailOpenReads lets reads through when the authenticator fails or
 	// times out; writes always fail closed.
 	FailOpenReads bool `config:"fail_open_reads" help:"serve reads when the authenticator fails (writes always fail closed)"`
@@ -160,35 +161,43 @@ func (g *Guard) now() int64 {
 	return int64(time.Since(g.start))
 }
 
-// keyOf hashes what a decision may depend on: each field is hashed on its
-// own (so fields cannot run into each other) and the field hashes are
-// combined by position, once per seed.
+// keyOf hashes what a decision may depend on, once per seed. The fields
+// are laid out with their lengths in front (so they cannot run into each
+// other) in a stack buffer and hashed in one call per seed; requests too
+// large for the buffer hash field by field.
 func (g *Guard) keyOf(req *hook.AuthRequest) key {
+	var buf [256]byte
+	b := buf[:0]
+	fields := [...]string{string(req.Operation), req.App, req.Username, req.Password, req.BearerToken, ""}
+	if req.TLS != nil {
+		fields[5] = req.TLS.SHA256
+		b = append(b, 1)
+	}
+	fit := true
+	for _, f := range fields {
+		if len(b)+binary.MaxVarintLen64+len(f) > len(buf) {
+			fit = false
+			break
+		}
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
 	var k key
 	for i := range k {
-		seed := g.seeds[i]
-		h := field(seed, string(req.Operation))
-		h = mix(h, field(seed, req.App))
-		h = mix(h, field(seed, req.Username))
-		h = mix(h, field(seed, req.Password))
-		h = mix(h, field(seed, req.BearerToken))
+		if fit {
+			k[i] = maphash.Bytes(g.seeds[i], b)
+			continue
+		}
+		h := uint64(len(b))
 		if req.TLS != nil {
-			h = mix(h, ^field(seed, req.TLS.SHA256))
-		} else {
-			h = mix(h, 0)
+			h = ^h
+		}
+		for _, f := range fields {
+			h = mix(h, maphash.String(g.seeds[i], f))
 		}
 		k[i] = h
 	}
 	return k
-}
-
-// field hashes one field; empty fields (most requests carry either basic
-// credentials or a token) cost nothing.
-func field(seed maphash.Seed, s string) uint64 {
-	if s == "" {
-		return 0
-	}
-	return maphash.String(seed, s)
 }
 
 // mix folds the next field's hash into h, position-dependently.
@@ -226,6 +235,11 @@ func (g *Guard) miss(ctx context.Context, req *hook.AuthRequest, k key, sh *shar
 	binary.LittleEndian.PutUint64(kb[:8], k[0])
 	binary.LittleEndian.PutUint64(kb[8:], k[1])
 	ch := g.flights.DoChan(string(kb[:]), func() (any, error) {
+		// A flight for this key may have finished between our lookup and
+		// this one; its decision is in the cache by now.
+		if e := (*sh.m.Load())[k]; e != nil && g.now() < e.expires {
+			return result{p: e.p, err: e.err}, nil
+		}
 		return g.decide(fctx, own, k, sh), nil
 	})
 	var res result

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -286,4 +287,16 @@ func BenchmarkHit(b *testing.B) {
 			g.Authenticate(ctx, r)
 		}
 	})
+}
+
+func TestLongCredentialsKey(t *testing.T) {
+	g, _ := newGuard(&users{}, nil)
+	long := strings.Repeat("x", 300)
+	a := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1"})
+	b := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "2"})
+	c := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1"})
+	d := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1", TLS: &hook.TLSIdentity{}})
+	if a == b || a != c || a == d {
+		t.Fatal("keys of long credentials are wrong")
+	}
 }

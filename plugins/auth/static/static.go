@@ -19,6 +19,10 @@
 //	    {"name": "ops-bot", "sha256": "<hex SHA-256 of the token>",
 //	     "rules": [{"operations": ["admin", "read"]}]}
 //	  ],
+//	  "certificates": [
+//	    {"common_name": "inventory.internal", "rules": [{"operations": ["*"], "apps": ["INVENTORY"]}]},
+//	    {"sha256": "<hex SHA-256 of the DER certificate>", "rules": [{"operations": ["read"]}]}
+//	  ],
 //	  "peers": [
 //	    {"username": "peer", "password_bcrypt": "$2y$10$…"},
 //	    {"name": "eureka-c", "token_sha256": "<hex SHA-256 of the token>"}
@@ -35,6 +39,11 @@
 // fast hash is enough to keep a leaked config file from granting access,
 // while a lookup stays a map access (a bcrypt check per token would need
 // the token's name as well). Make one with `printf %s "$TOKEN" | sha256sum`.
+//
+// certificates name mutual-TLS clients by the common name or the SHA-256
+// fingerprint of the certificate eurekad verified (eurekad passes only
+// verified client certificates on). They apply when the request carries
+// neither basic credentials nor a token.
 //
 // A rule grants its operations (register, renew, cancel, status, metadata,
 // read, replicate, admin, or "*" for all) on the applications whose
@@ -54,7 +63,8 @@
 //
 // Decisions: no or unknown credentials, or a wrong password, give
 // hook.ErrUnauthenticated (401); known credentials without a matching rule
-// give hook.ErrForbidden (403). TLS client identities are not used.
+// give hook.ErrForbidden (403). A client certificate that matches no entry
+// counts as no credentials.
 //
 // bcrypt is slow by design (tens of milliseconds per check): run this
 // authenticator behind plugins/auth/guard, whose decision cache makes that
@@ -80,10 +90,11 @@ import (
 
 // Config is the JSON configuration; see the package documentation.
 type Config struct {
-	Users     []User           `json:"users"`
-	Tokens    []Token          `json:"tokens"`
-	Peers     []Peer           `json:"peers"`
-	Anonymous []hook.Operation `json:"anonymous"`
+	Users        []User           `json:"users"`
+	Tokens       []Token          `json:"tokens"`
+	Certificates []Certificate    `json:"certificates"`
+	Peers        []Peer           `json:"peers"`
+	Anonymous    []hook.Operation `json:"anonymous"`
 }
 
 // User is a basic-auth login.
@@ -98,6 +109,13 @@ type Token struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 	Rules  []Rule `json:"rules"`
+}
+
+// Certificate is a mutual-TLS client, by common name or by fingerprint.
+type Certificate struct {
+	CommonName string `json:"common_name"`
+	SHA256     string `json:"sha256"`
+	Rules      []Rule `json:"rules"`
 }
 
 // Peer is a cluster peer: basic auth (username and password_bcrypt) or a
@@ -136,6 +154,9 @@ func New() *Authenticator {
 
 type compiled struct {
 	logins map[string]*login
+	// byCN and byCert hold the certificate entries.
+	byCN   map[string]*principal
+	byCert map[string]*principal
 	// dummy is checked for unknown users, so the answer takes as long as
 	// for a known user with a wrong password.
 	dummy     []byte
@@ -181,7 +202,8 @@ func (a *Authenticator) Configure(_ context.Context, raw []byte) error {
 }
 
 func compile(cfg *Config) (*compiled, error) {
-	c := &compiled{logins: map[string]*login{}, tokens: map[[32]byte]*principal{}}
+	c := &compiled{logins: map[string]*login{}, tokens: map[[32]byte]*principal{},
+		byCN: map[string]*principal{}, byCert: map[string]*principal{}}
 	var err error
 	if c.anonymous, err = parseOps(cfg.Anonymous, "anonymous"); err != nil {
 		return nil, err
@@ -234,6 +256,38 @@ func compile(cfg *Config) (*compiled, error) {
 		c.tokens[sum] = &principal{
 			Principal: hook.Principal{Name: t.Name, Attributes: map[string]string{"kind": "token"}},
 			rules:     rules,
+		}
+	}
+	for i, ce := range cfg.Certificates {
+		where := fmt.Sprintf("certificates[%d]", i)
+		rules, err := compileRules(ce.Rules, where)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case (ce.CommonName == "") == (ce.SHA256 == ""):
+			return nil, fmt.Errorf("%s: give common_name or sha256, one of them", where)
+		case ce.CommonName != "":
+			if _, dup := c.byCN[ce.CommonName]; dup {
+				return nil, fmt.Errorf("%s.common_name %q is configured twice", where, ce.CommonName)
+			}
+			c.byCN[ce.CommonName] = &principal{
+				Principal: hook.Principal{Name: "cn=" + ce.CommonName, Attributes: map[string]string{"kind": "certificate"}},
+				rules:     rules,
+			}
+		default:
+			sum, err := checkSHA256(ce.SHA256, where+".sha256")
+			if err != nil {
+				return nil, err
+			}
+			fp := hex.EncodeToString(sum[:])
+			if _, dup := c.byCert[fp]; dup {
+				return nil, fmt.Errorf("%s.sha256 is configured twice", where)
+			}
+			c.byCert[fp] = &principal{
+				Principal: hook.Principal{Name: "cert=" + fp[:16], Attributes: map[string]string{"kind": "certificate"}},
+				rules:     rules,
+			}
 		}
 	}
 	peerRules := []rule{{ops: opSet{hook.OpReplicate: true, hook.OpRead: true}}}
@@ -399,6 +453,8 @@ func (a *Authenticator) Authenticate(_ context.Context, req *hook.AuthRequest) (
 		if p = c.tokens[sum]; p == nil {
 			return hook.Principal{}, fmt.Errorf("%w: unknown token", hook.ErrUnauthenticated)
 		}
+	case req.TLS != nil && c.certificate(req.TLS) != nil:
+		p = c.certificate(req.TLS)
 	default:
 		if c.anonymous[req.Operation] {
 			return hook.Principal{Name: "anonymous"}, nil
@@ -412,6 +468,18 @@ func (a *Authenticator) Authenticate(_ context.Context, req *hook.AuthRequest) (
 		return hook.Principal{}, fmt.Errorf("%w: %s may not %s", hook.ErrForbidden, p.Name, req.Operation)
 	}
 	return hook.Principal{}, fmt.Errorf("%w: %s may not %s %s", hook.ErrForbidden, p.Name, req.Operation, req.App)
+}
+
+// certificate finds the entry for a verified client certificate: by
+// fingerprint first, then by common name.
+func (c *compiled) certificate(id *hook.TLSIdentity) *principal {
+	if p := c.byCert[strings.ToLower(id.SHA256)]; p != nil {
+		return p
+	}
+	if id.CommonName != "" {
+		return c.byCN[id.CommonName]
+	}
+	return nil
 }
 
 func (p *principal) allows(op hook.Operation, app string) bool {

@@ -25,6 +25,10 @@ func testConfig() string {
     {"username": "reader", "password_bcrypt": "` + readerHash + `", "rules": [{"operations": ["read"], "apps": ["*"]}]}
   ],
   "tokens": [{"name": "ops-bot", "sha256": "` + HashToken("ops-token") + `", "rules": [{"operations": ["*"]}]}],
+  "certificates": [
+    {"common_name": "inventory.internal", "rules": [{"operations": ["register", "renew"], "apps": ["INVENTORY"]}]},
+    {"sha256": "` + strings.Repeat("AB", 32) + `", "rules": [{"operations": ["admin"]}]}
+  ],
   "peers": [
     {"username": "peer", "password_bcrypt": "` + peerHash + `"},
     {"name": "eureka-c", "token_sha256": "` + HashToken("peer-token") + `"}
@@ -74,6 +78,12 @@ func TestDecisions(t *testing.T) {
 		{"peer replicates an app", hook.AuthRequest{Operation: hook.OpReplicate, App: "ORDERS", Username: "peer", Password: "peer-secret"}, allow, "peer"},
 		{"peer may not register directly", hook.AuthRequest{Operation: hook.OpRegister, App: "ORDERS", Username: "peer", Password: "peer-secret"}, forbid, ""},
 		{"peer token", hook.AuthRequest{Operation: hook.OpReplicate, BearerToken: "peer-token"}, allow, "eureka-c"},
+		{"certificate by common name", hook.AuthRequest{Operation: hook.OpRenew, App: "INVENTORY", TLS: &hook.TLSIdentity{CommonName: "inventory.internal", SHA256: "00"}}, allow, "cn=inventory.internal"},
+		{"certificate on another app", hook.AuthRequest{Operation: hook.OpRenew, App: "ORDERS", TLS: &hook.TLSIdentity{CommonName: "inventory.internal"}}, forbid, ""},
+		{"certificate by fingerprint", hook.AuthRequest{Operation: hook.OpAdmin, TLS: &hook.TLSIdentity{CommonName: "x", SHA256: strings.Repeat("ab", 32)}}, allow, "cert=abababababababab"},
+		{"unknown certificate is no credential", hook.AuthRequest{Operation: hook.OpRead, TLS: &hook.TLSIdentity{CommonName: "stranger"}}, allow, "anonymous"},
+		{"unknown certificate may not write", hook.AuthRequest{Operation: hook.OpRenew, App: "INVENTORY", TLS: &hook.TLSIdentity{CommonName: "stranger"}}, unauth, ""},
+		{"basic credentials win over a certificate", hook.AuthRequest{Operation: hook.OpRenew, App: "INVENTORY", Username: "reader", Password: "reader-secret", TLS: &hook.TLSIdentity{CommonName: "inventory.internal"}}, forbid, ""},
 		{"peer token admin", hook.AuthRequest{Operation: hook.OpAdmin, BearerToken: "peer-token"}, forbid, ""},
 	}
 	for _, c := range cases {
@@ -120,10 +130,12 @@ func TestConfigErrors(t *testing.T) {
 		`{"users":[{"username":"","password_bcrypt":"` + ordersHash + `","rules":[{"operations":["read"]}]}]}`:                "users[0].username: name is empty",
 		user("") + `,"peers":[{"username":"u","password_bcrypt":"` + peerHash + `"}]}`:                                        "",
 		`{"tokens":[{"name":"t","sha256":"abc","rules":[{"operations":["read"]}]}]}`:                                          "tokens[0].sha256 must be 64 hexadecimal digits",
-		`{"peers":[{"name":"p"}]}`:     "peers[0]: needs username and password_bcrypt, or token_sha256",
-		`{"anonymous":["everything"]}`: `anonymous[0]: unknown operation "everything"`,
-		`{"users":[]} {}`:              "trailing data",
-		`[]`:                           "cannot unmarshal array",
+		`{"certificates":[{"common_name":"a","sha256":"` + HashToken("x") + `","rules":[{"operations":["read"]}]}]}`:          "certificates[0]: give common_name or sha256, one of them",
+		`{"certificates":[{"common_name":"a"}]}`:                                                                              "certificates[0]: no rules",
+		`{"peers":[{"name":"p"}]}`:                                                                                            "peers[0]: needs username and password_bcrypt, or token_sha256",
+		`{"anonymous":["everything"]}`:                                                                                        `anonymous[0]: unknown operation "everything"`,
+		`{"users":[]} {}`:                                                                                                     "trailing data",
+		`[]`:                                                                                                                  "cannot unmarshal array",
 		`{"tokens":[{"name":"a","sha256":"` + HashToken("x") + `","rules":[{"operations":["read"]}]},{"name":"b","sha256":"` + HashToken("x") + `","rules":[{"operations":["read"]}]}]}`: "the same token is configured twice",
 	}
 	// A user and a peer with the same username clash.

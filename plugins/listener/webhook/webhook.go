@@ -23,8 +23,8 @@
 // try (default 5). The wait before retry n is initial_backoff·2^(n-1),
 // capped at max_backoff, with full jitter over its upper half; a
 // Retry-After header (seconds) on 429 or 503 is honoured up to max_backoff.
-// Network errors, 429 and 5xx are retried; any other status is a
-// permanent failure of the batch. The whole delivery also ends when the
+// Network errors, 429 and 5xx are retried; any other status (redirects
+// included: they are not followed) is a permanent failure of the batch. The whole delivery also ends when the
 // host's context does (events.SubscribeOptions.Timeout): set that above
 // max_attempts × (timeout + max_backoff) if every retry should run. types
 // works as in the log listener: what the host subscribes the listener to.
@@ -72,31 +72,30 @@ import (
 )
 
 // Config is the JSON configuration; see the package documentation.
+// Durations are Go duration strings ("500ms", "5s").
 type Config struct {
 	URL            string            `json:"url"`
 	Headers        map[string]string `json:"headers"`
-	Timeout        Duration          `json:"timeout"`
+	Timeout        string            `json:"timeout"`
 	MaxAttempts    int               `json:"max_attempts"`
-	InitialBackoff Duration          `json:"initial_backoff"`
-	MaxBackoff     Duration          `json:"max_backoff"`
+	InitialBackoff string            `json:"initial_backoff"`
+	MaxBackoff     string            `json:"max_backoff"`
 	Types          []hook.EventType  `json:"types"`
 }
 
-// Duration is a time.Duration written as a Go duration string ("500ms").
-type Duration time.Duration
-
-// UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"5s\", got %s", b)
+// duration parses an optional duration setting; "" gives def.
+func duration(v, name string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%s %q: want a duration such as \"5s\"", name, v)
+	case d <= 0:
+		return 0, fmt.Errorf("%s %q: must be positive", name, v)
 	}
-	*d = Duration(v)
-	return nil
+	return d, nil
 }
 
 // Defaults of the configuration.
@@ -130,7 +129,10 @@ func New() *Listener {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConnsPerHost = 4
-	return &Listener{hc: &http.Client{Transport: t}, sleep: sleepCtx}
+	// Redirects are not followed: a POST would turn into a GET, and the
+	// configured headers could reach another host. A 3xx fails the batch.
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Listener{hc: &http.Client{Transport: t, CheckRedirect: noRedirects}, sleep: sleepCtx}
 }
 
 // Configure loads the JSON configuration.
@@ -158,18 +160,18 @@ func compile(c *Config) (*settings, error) {
 		return nil, fmt.Errorf("url: %w", err)
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return nil, fmt.Errorf("url %q: want an absolute http or https URL", u.Redacted())
-	case c.Timeout < 0 || c.InitialBackoff < 0 || c.MaxBackoff < 0:
-		return nil, errors.New("timeout, initial_backoff and max_backoff must not be negative")
 	case c.MaxAttempts < 0 || c.MaxAttempts > 100:
 		return nil, fmt.Errorf("max_attempts %d: want 1 to 100 (0: %d)", c.MaxAttempts, DefaultMaxAttempts)
 	}
-	s := &settings{
-		url:        u.String(),
-		headers:    http.Header{},
-		timeout:    orDefault(time.Duration(c.Timeout), DefaultTimeout),
-		attempts:   c.MaxAttempts,
-		initial:    orDefault(time.Duration(c.InitialBackoff), DefaultInitialBackoff),
-		maxBackoff: orDefault(time.Duration(c.MaxBackoff), DefaultMaxBackoff),
+	s := &settings{url: u.String(), headers: http.Header{}, attempts: c.MaxAttempts}
+	if s.timeout, err = duration(c.Timeout, "timeout", DefaultTimeout); err != nil {
+		return nil, err
+	}
+	if s.initial, err = duration(c.InitialBackoff, "initial_backoff", DefaultInitialBackoff); err != nil {
+		return nil, err
+	}
+	if s.maxBackoff, err = duration(c.MaxBackoff, "max_backoff", DefaultMaxBackoff); err != nil {
+		return nil, err
 	}
 	if s.attempts == 0 {
 		s.attempts = DefaultMaxAttempts
@@ -194,13 +196,6 @@ func compile(c *Config) (*settings, error) {
 		s.list = append([]hook.EventType(nil), c.Types...)
 	}
 	return s, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 func validHeader(k string) bool {

@@ -165,6 +165,21 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	target := &receiver{}
+	tsrv := httptest.NewServer(target)
+	defer tsrv.Close()
+	redir := httptest.NewServer(http.RedirectHandler(tsrv.URL, http.StatusTemporaryRedirect))
+	defer redir.Close()
+	l, waits := newListener(t, `{"url":"`+redir.URL+`","headers":{"Authorization":"Bearer secret"}}`)
+	if err := l.Handle(context.Background(), batch()); err == nil || !strings.Contains(err.Error(), "307") {
+		t.Fatalf("err %v", err)
+	}
+	if len(target.bodies) != 0 || len(*waits) != 0 {
+		t.Fatalf("redirect followed (%d) or retried (%d)", len(target.bodies), len(*waits))
+	}
+}
+
 func TestContextEndsRetries(t *testing.T) {
 	rc := &receiver{fail: 100, status: http.StatusInternalServerError}
 	srv := httptest.NewServer(rc)
@@ -216,12 +231,13 @@ func TestTypesFilterAndNotConfigured(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for cfg, want := range map[string]string{
-		`{}`:                                   "url is required",
-		`{"url":"ftp://x"}`:                    "want an absolute http or https URL",
-		`{"url":"/relative"}`:                  "want an absolute http or https URL",
-		`{"url":"http://x","timeout":5}`:       "duration string",
-		`{"url":"http://x","timeout":"5 s"}`:   `unknown unit " s"`,
-		`{"url":"http://x","max_attempts":-1}`: "max_attempts -1",
+		`{}`:                                     "url is required",
+		`{"url":"ftp://x"}`:                      "want an absolute http or https URL",
+		`{"url":"/relative"}`:                    "want an absolute http or https URL",
+		`{"url":"http://x","timeout":5}`:         "cannot unmarshal number",
+		`{"url":"http://x","timeout":"5 s"}`:     `timeout "5 s": want a duration`,
+		`{"url":"http://x","max_backoff":"-1s"}`: `max_backoff "-1s": must be positive`,
+		`{"url":"http://x","max_attempts":-1}`:   "max_attempts -1",
 		`{"url":"http://x","initial_backoff":"1m","max_backoff":"1s"}`: "initial_backoff 1m0s is above max_backoff 1s",
 		`{"url":"http://x","headers":{"Bad Header":"v"}}`:              `invalid header name "Bad Header"`,
 		`{"url":"http://x","types":["x"]}`:                             `types[0]: unknown event type "x"`,
@@ -235,7 +251,7 @@ func TestConfigErrors(t *testing.T) {
 
 func FuzzConfigure(f *testing.F) {
 	f.Add([]byte(`{"url":"http://x","headers":{"A":"b"},"timeout":"1s","max_attempts":3,"types":["gap"]}`))
-	f.Add([]byte(`{"url":"https://u:p@h/p?q","initial_backoff":"0s"}`))
+	f.Add([]byte(`{"url":"https://u:p@h/p?q","initial_backoff":"1ns"}`))
 	f.Fuzz(func(t *testing.T, cfg []byte) {
 		l := New()
 		if l.Configure(context.Background(), cfg) != nil {
