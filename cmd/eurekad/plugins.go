@@ -342,7 +342,9 @@ func loadListeners(ctx context.Context, cfg config.Config, ps *pluginSet, log *s
 		if slices.ContainsFunc(entries[:i], func(o config.ListenerEntry) bool { return listenerRef(o.Plugin) == ref }) {
 			name = fmt.Sprintf("%s#%d", ref, i+1)
 		}
-		if err := bus.Subscribe(name, p.Listener(), events.SubscribeOptions{Types: eventTypes(e, p.Listener())}); err != nil {
+		sub := e.Subscription()
+		sub.Types = eventTypes(e, p.Listener())
+		if err := bus.Subscribe(name, p.Listener(), sub); err != nil {
 			return nil, fmt.Errorf("listener plugin %s: %w", e.Plugin, err)
 		}
 	}

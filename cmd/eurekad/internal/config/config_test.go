@@ -755,6 +755,9 @@ plugins:
     - log
     - plugin: ./bin/events
       events: [registered, cancelled]
+      queue_size: 100
+      max_batch: 10
+      timeout: 90s
       config: {file: /tmp/events.jsonl}
 `)
 	cfg, _, err := Load([]string{"--config", file}, nil)
@@ -770,7 +773,8 @@ plugins:
 	}
 	want := []ListenerEntry{
 		{Plugin: "log"},
-		{Plugin: "./bin/events", Events: []string{"registered", "cancelled"}, Config: json.RawMessage(`{"file":"/tmp/events.jsonl"}`)},
+		{Plugin: "./bin/events", Events: []string{"registered", "cancelled"}, QueueSize: 100, MaxBatch: 10, Timeout: 90 * time.Second,
+			Config: json.RawMessage(`{"file":"/tmp/events.jsonl"}`)},
 	}
 	if !reflect.DeepEqual(p.ListenerEntries, want) {
 		t.Errorf("listeners = %+v, want %+v", p.ListenerEntries, want)
@@ -808,6 +812,8 @@ func TestPluginBlocksInvalid(t *testing.T) {
 		{"plugins:\n  listeners:\n    - {plugin: x, color: red}\n", `plugins.listeners[0]: unknown key "color"`},
 		{"plugins:\n  listeners:\n    - {plugin: x, events: [born]}\n", `unknown event "born"`},
 		{"plugins:\n  listeners:\n    - 7\n", "plugins.listeners[0]: 7 is neither"},
+		{"plugins:\n  listeners:\n    - {plugin: x, timeout: soon}\n", "plugins.listeners[0]: timeout: soon is not a positive duration"},
+		{"plugins:\n  listeners:\n    - {plugin: x, queue_size: -1}\n", "plugins.listeners[0] (x): events: queue_size -1"},
 		{"plugins:\n  auth:\n    sha256: abc\n", `plugins.auth.sha256: "abc" is not a hex SHA-256`},
 		{"plugins:\n  auth:\n    colour: x\n", `unknown key "plugins.auth.colour"`},
 	} {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
@@ -27,6 +29,9 @@ import (
 //	    - log
 //	    - plugin: ./bin/event-file
 //	      events: [registered, cancelled]
+//	      queue_size: 4096   # events.SubscribeOptions; 0 or absent: default
+//	      max_batch: 256
+//	      timeout: 30s
 //	      config: {file: /var/log/eurekad-events.jsonl}
 type PluginsConfig struct {
 	IsolateBuiltins bool                `config:"isolate_builtins" flag:"isolate-builtins" help:"run built-in stores and hooks in subprocesses (eurekad plugin serve) instead of inside eurekad"`
@@ -68,8 +73,22 @@ type ListenerEntry struct {
 	// Events lists the event types it receives; empty means every type
 	// except renewed.
 	Events []string `json:"events,omitempty"`
+	// QueueSize, MaxBatch and Timeout tune its delivery (events.
+	// SubscribeOptions); 0 means the default.
+	QueueSize int           `json:"queue_size,omitempty"`
+	MaxBatch  int           `json:"max_batch,omitempty"`
+	Timeout   time.Duration `json:"-"`
 	// Config is the "config:" block as JSON; nil when there is none.
 	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// Subscription is the entry's events.SubscribeOptions.
+func (e ListenerEntry) Subscription() events.SubscribeOptions {
+	o := events.SubscribeOptions{QueueSize: e.QueueSize, MaxBatch: e.MaxBatch, Timeout: e.Timeout}
+	for _, t := range e.Events {
+		o.Types = append(o.Types, hook.EventType(t))
+	}
+	return o
 }
 
 // pluginBlocks is what the file gives beyond the flat settings: the raw
@@ -181,8 +200,25 @@ func listenerEntry(m map[string]any) (ListenerEntry, error) {
 				return e, err
 			}
 			e.Config = c
+		case "queue_size", "max_batch":
+			n, ok := v.(int)
+			if !ok {
+				return e, fmt.Errorf("%s: %v is not an integer", k, v)
+			}
+			if k == "queue_size" {
+				e.QueueSize = n
+			} else {
+				e.MaxBatch = n
+			}
+		case "timeout":
+			s, _ := v.(string)
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return e, fmt.Errorf("timeout: %v is not a positive duration such as 30s", v)
+			}
+			e.Timeout = d
 		default:
-			return e, fmt.Errorf("unknown key %q (plugin, sha256, events, config)", k)
+			return e, fmt.Errorf("unknown key %q (plugin, sha256, events, queue_size, max_batch, timeout, config)", k)
 		}
 	}
 	if strings.TrimSpace(e.Plugin) == "" {
@@ -227,6 +263,10 @@ func (p PluginsConfig) validate() []error {
 		}
 		if err := sha256Hex(e.SHA256); err != nil {
 			errs = append(errs, fmt.Errorf("plugins.listeners[%d] (%s): sha256: %w", i, e.Plugin, err))
+		}
+		sub := e.Subscription()
+		if err := sub.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("plugins.listeners[%d] (%s): %w", i, e.Plugin, err))
 		}
 		for _, ev := range e.Events {
 			if !slices.Contains(hook.EventTypes, hook.EventType(ev)) || ev == string(hook.EventGap) {

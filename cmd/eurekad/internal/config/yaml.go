@@ -114,12 +114,15 @@ func writePluginBlocks(maps map[string]*yaml.Node, p PluginsConfig) error {
 		for _, e := range p.ListenerEntries {
 			var item yaml.Node
 			var err error
-			if e.SHA256 == "" && len(e.Events) == 0 && len(e.Config) == 0 {
+			if e.SHA256 == "" && len(e.Events) == 0 && len(e.Config) == 0 && e.QueueSize == 0 && e.MaxBatch == 0 && e.Timeout == 0 {
 				err = item.Encode(e.Plugin)
 			} else {
 				var v map[string]any
 				b, _ := json.Marshal(e)
 				if err = json.Unmarshal(b, &v); err == nil {
+					if e.Timeout > 0 {
+						v["timeout"] = formatDuration(e.Timeout)
+					}
 					err = item.Encode(v)
 				}
 			}
