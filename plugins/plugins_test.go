@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +24,6 @@ import (
 	"github.com/eurekad/eurekad/sdk/hook"
 	"github.com/eurekad/eurekad/sdk/plugin"
 	"github.com/eurekad/eurekad/sdk/storage"
-	"github.com/eurekad/eurekad/sdk/storage/storagetest"
-	"github.com/eurekad/eurekad/storage/bolt"
 	"github.com/eurekad/eurekad/storage/memory"
 )
 
@@ -38,15 +35,6 @@ var catalog = map[string]func() plugin.ServeOptions{
 	"memory": func() plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "memory", Version: "1.0", Store: func(context.Context, []byte) (storage.Store, error) {
 			return memory.New(), nil
-		}}
-	},
-	"bolt": func() plugin.ServeOptions {
-		return plugin.ServeOptions{Name: "bolt", Version: "1.0", Store: func(_ context.Context, cfg []byte) (storage.Store, error) {
-			var c struct{ Path string }
-			if err := json.Unmarshal(cfg, &c); err != nil {
-				return nil, err
-			}
-			return bolt.Open(c.Path, nil)
 		}}
 	},
 	"auth": func() plugin.ServeOptions {
@@ -197,19 +185,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// The storage contract holds with the store in a real subprocess: the
-// conformance suite against the bolt store served by a plugin process
-// (sdk/plugin runs it over the in-memory harness against the memory store).
-func TestStoreConformanceInSubprocess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a process per subtest")
-	}
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		cfg, _ := json.Marshal(map[string]string{"path": filepath.Join(t.TempDir(), "r.db")})
-		return external(t, plugin.KindStorage, "bolt", func(o *plugins.Options) { o.Config = cfg }).Store()
-	})
 }
 
 func TestLoadInProcess(t *testing.T) {

@@ -342,8 +342,9 @@ var packages struct {
 }
 
 // BuildPackage builds the module's main package pkg ("./examples/auth-plugin")
-// once per test binary, next to the eurekad binary, and returns the
-// executable's path. RemoveBinary deletes it.
+// once per test binary, without the race detector, next to the eurekad
+// binary, and returns the executable's path (named after the package path:
+// "examples-auth-plugin"). RemoveBinary deletes it.
 func BuildPackage(tb testing.TB, pkg string) string {
 	tb.Helper()
 	Build(tb) // makes build.dir
@@ -356,7 +357,7 @@ func BuildPackage(tb testing.TB, pkg string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bin := filepath.Join(build.dir, filepath.Base(pkg))
+	bin := filepath.Join(build.dir, strings.ReplaceAll(strings.TrimLeft(pkg, "./"), "/", "-"))
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
