@@ -6,15 +6,15 @@ BIN      ?= bin
 FUZZTIME ?= 20s
 JSCLIENT := test/jsclient
 
-.PHONY: all build test lint deps bench fuzz clean
+.PHONY: all build test lint deps bench fuzz clean proto proto-check proto-tools
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/eurekad ./cmd/eurekad
 
-## test: formatting, vet, and every test with the race detector.
-test: deps lint
+## test: formatting, vet, fresh generated code, and every test with the race detector.
+test: deps lint proto-check
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 lint:
@@ -45,3 +45,30 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# Plugin protocol code generation. buf compiles the .proto itself (no
+# protoc); buf, protoc-gen-go and protoc-gen-go-grpc are pinned in
+# tools/proto/go.mod and built from the Go module proxy.
+PROTO_DIR   := sdk/plugin/internal/pluginpb
+PROTO_TOOLS := $(CURDIR)/$(BIN)/prototools
+
+proto-tools:
+	cd tools/proto && $(GO) build -o $(PROTO_TOOLS)/ \
+		github.com/bufbuild/buf/cmd/buf \
+		google.golang.org/protobuf/cmd/protoc-gen-go \
+		google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+## proto: regenerate the plugin protocol's Go code from its .proto.
+proto: proto-tools
+	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf generate
+
+## proto-check: fail when the committed generated code is not what the
+## .proto generates (regenerated into a temporary directory and compared).
+proto-check: proto-tools
+	@tmp=$$(mktemp -d) && trap 'rm -rf '$$tmp EXIT && \
+	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf generate -o $$tmp && \
+	for f in $$tmp/*.go; do \
+		if ! diff -u $$(basename $$f) $$f; then \
+			echo "$(PROTO_DIR)/$$(basename $$f) is stale: run make proto"; exit 1; \
+		fi; \
+	done && echo "generated code is up to date"

@@ -12,6 +12,7 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/snapshot"
 	"github.com/eurekad/eurekad/httpd/dashboard"
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // site serves what is not the Eureka API: health, readiness and the admin
@@ -123,20 +124,27 @@ func (s *Server) storageStatus(w http.ResponseWriter, _ *http.Request) {
 
 // snapshot is GET admin/snapshot: a consistent copy of the registry in the
 // snapshot format, taken from memory, which holds every acknowledged change.
-func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	recs := s.reg.Records()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="eurekad.snapshot"`)
 	if err := snapshot.Write(w, time.Now(), recs); err != nil {
-		s.log.Error("snapshot failed", "err", err)
+		s.log.Error("snapshot failed", "err", err, principalAttr(r))
 	}
 }
 
-// admin guards an admin endpoint: the bearer token when one is configured,
-// otherwise loopback clients only.
+// admin guards an admin endpoint: with Options.Auth, the authenticator
+// must allow hook.OpAdmin; without it, the bearer token when one is
+// configured, otherwise loopback clients only.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if tok := s.opts.AdminToken; tok != "" {
+		if s.opts.Auth != nil {
+			p, ok := s.authorize(w, r, hook.OpAdmin, "", "")
+			if !ok {
+				return
+			}
+			r = withPrincipal(r, p)
+		} else if tok := s.opts.AdminToken; tok != "" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="eurekad admin"`)

@@ -535,7 +535,7 @@ type eventView struct {
 	ID   string    `json:"instanceId"`
 }
 
-func events(in []registry.RecentEntry) []eventView {
+func eventViews(in []registry.RecentEntry) []eventView {
 	out := make([]eventView, len(in))
 	for i, e := range in {
 		out[i] = eventView{e.Time, e.App, e.ID}
@@ -547,8 +547,8 @@ func events(in []registry.RecentEntry) []eventView {
 // cancellations (evictions included), newest first.
 func (s *Server) apiEvents(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"registered": events(s.reg.RecentlyRegistered()),
-		"canceled":   events(s.reg.RecentlyCanceled()),
+		"registered": eventViews(s.reg.RecentlyRegistered()),
+		"canceled":   eventViews(s.reg.RecentlyCanceled()),
 	})
 }
 
@@ -597,8 +597,8 @@ func withoutUserinfo(raw string) string {
 func (s *Server) pluginsView() pluginsView {
 	v := pluginsView{Plugins: []PluginStatus{}}
 	if s.opts.Ops.Plugins != nil {
-		v.Configured = true
 		v.Plugins = append(v.Plugins, s.opts.Ops.Plugins()...)
+		v.Configured = len(v.Plugins) > 0
 	}
 	return v
 }

@@ -65,7 +65,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.log.Debug("unparseable registration", "path", r.URL.Path, "err", err)
+		s.log.Debug("unparseable registration", "path", r.URL.Path, "err", err, principalAttr(r))
 		parseError(w, format, err)
 		return
 	}
@@ -197,7 +197,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if err := s.opts.Store.Commit(r.Context()); err != nil {
-		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err)
+		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err, principalAttr(r))
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // Options configures the HTTP server. Start from DefaultOptions.
@@ -44,7 +45,8 @@ type Options struct {
 	// StoreKind names the store for the admin status ("bolt", "redis").
 	StoreKind string `config:"-"`
 	// AdminToken, when set, is the bearer token the admin endpoints
-	// require; when empty they answer loopback clients only.
+	// require; when empty they answer loopback clients only. Both rules
+	// give way to Auth when it is set.
 	AdminToken string `config:"admin_token" help:"bearer token for the admin endpoints (empty: loopback clients only)"`
 
 	// Operations: dashboard, admin API and metrics (docs/admin-api.md).
@@ -65,6 +67,11 @@ type Options struct {
 	// peer; nil means a standalone server. Replicated batches are applied
 	// whether or not it is set.
 	Replicator Replicator `config:"-"`
+
+	// Auth decides every Eureka API and admin request (see auth.go); nil
+	// leaves the API open and the admin endpoints under AdminToken. Wrap
+	// the authenticator in plugins/auth/guard for caching and deadlines.
+	Auth hook.Authenticator `config:"-"`
 }
 
 // Replicator forwards writes to the peer servers; *replication.Cluster

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // All gorilla/mux code lives in this file; handlers read path variables only
@@ -55,8 +57,18 @@ func (s *Server) routes() http.Handler {
 		p := strings.TrimRight(r.URL.Path, "/")
 		for _, b := range bases {
 			if rest, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(rest, "/") {
+				var principal hook.Principal
+				if s.opts.Auth != nil {
+					op, app, id := classify(r.Method, escapedRest(r, rest, len(b)), isReplication(r))
+					if principal, ok = s.authorize(w, r, op, app, id); !ok {
+						return
+					}
+				}
 				if r.Method == http.MethodPut && s.renewFast(w, r, rest) {
 					return
+				}
+				if s.opts.Auth != nil {
+					r = withPrincipal(r, principal)
 				}
 				api.ServeHTTP(w, withPath(r, rest, len(b)))
 				return
@@ -97,6 +109,16 @@ func (s *Server) renewFast(w http.ResponseWriter, r *http.Request, rest string) 
 	setRoute(w, routeRenew)
 	s.renewInstance(w, r, strings.ToUpper(app), id)
 	return true
+}
+
+// escapedRest is the API path below the base in escaped form, so an
+// escaped slash inside an instance id does not split it.
+func escapedRest(r *http.Request, rest string, prefix int) string {
+	raw := strings.TrimRight(r.URL.RawPath, "/")
+	if raw == "" || prefix > len(raw) {
+		return rest
+	}
+	return raw[prefix:]
 }
 
 // requestCopy holds a shallow request copy and its URL in one allocation.

@@ -110,7 +110,7 @@ by section:
 		newConfigCmd(a),
 		newVersionCmd(),
 		newSnapshotCmd(a),
-		// Later: the hidden "plugin serve" re-exec target.
+		newPluginCmd(),
 	)
 	return root
 }

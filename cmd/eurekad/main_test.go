@@ -422,3 +422,27 @@ func TestBinary(t *testing.T) {
 		}
 	})
 }
+
+// The hidden plugin command names the built-ins it knows; the catalog and
+// the help agree.
+func TestPluginServeUnknown(t *testing.T) {
+	var errOut bytes.Buffer
+	code := run(t.Context(), []string{"plugin", "serve", "storage.nope"}, nil, io.Discard, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), `unknown built-in plugin "storage.nope"`) {
+		t.Errorf("exit %d, %q", code, errOut.String())
+	}
+	for _, id := range []string{"storage.memory", "storage.bolt", "storage.redis", "auth.static", "listener.log", "listener.webhook"} {
+		if catalog[id] == nil {
+			t.Errorf("catalog lacks %s", id)
+		} else if so := catalog[id](discardLogger()); so.Name != id {
+			t.Errorf("%s serves as %q", id, so.Name)
+		}
+	}
+	var help bytes.Buffer
+	run(t.Context(), []string{"--help"}, nil, &help, io.Discard)
+	for _, line := range strings.Split(help.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "plugin" {
+			t.Errorf("--help lists the hidden plugin command: %q", line)
+		}
+	}
+}

@@ -3,8 +3,11 @@ package main
 import (
 	"net/url"
 
+	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/plugins"
+	"github.com/eurekad/eurekad/plugins/auth/guard"
 )
 
 // The admin API and /metrics see the subsystems through httpd's status
@@ -27,6 +30,46 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 				Name: name, URL: p.URL, Up: p.Available, QueueLength: p.QueueLength, Lag: p.Lag,
 				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired, LastError: p.LastError,
 			}
+		}
+		return out
+	}
+}
+
+// pluginStatuses reports the loaded plugins, built-ins run in process
+// included.
+func pluginStatuses(ps *pluginSet) func() []httpd.PluginStatus {
+	return func() []httpd.PluginStatus {
+		st := ps.Stats()
+		if len(st) == 0 {
+			return nil
+		}
+		out := make([]httpd.PluginStatus, len(st))
+		for i, p := range st {
+			out[i] = httpd.PluginStatus{
+				Name: p.Name, Kind: string(p.Kind), External: p.Mode != plugins.ModeInProcess,
+				Running: p.State == plugins.StateRunning, Restarts: p.Restarts, LastError: p.LastError,
+			}
+		}
+		return out
+	}
+}
+
+// authDecisions reports the decisions of the authenticator behind the
+// guard (cache hits are not decisions).
+func authDecisions(g *guard.Guard) func() []httpd.AuthDecisions {
+	return func() []httpd.AuthDecisions {
+		st := g.Stats()
+		return []httpd.AuthDecisions{{Op: "all", Allowed: st.Allowed, Denied: st.Unauthenticated + st.Forbidden}}
+	}
+}
+
+// listenerStatuses reports each listener's deliveries.
+func listenerStatuses(bus *events.Bus) func() []httpd.ListenerStatus {
+	return func() []httpd.ListenerStatus {
+		st := bus.Stats()
+		out := make([]httpd.ListenerStatus, len(st))
+		for i, l := range st {
+			out[i] = httpd.ListenerStatus{Name: l.Name, Delivered: l.Delivered, Dropped: l.Dropped, QueueLength: l.Queued}
 		}
 		return out
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/plugins/auth/guard"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // serve runs the registry, its store, the response cache and the HTTP
@@ -22,16 +24,37 @@ import (
 // (within cfg.ShutdownTimeout), the persister writes what is pending, the
 // store closes.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	ro := cfg.Registry
-	ro.Logger = log.With("component", "registry")
-	reg := registry.New(&ro)
-
-	// The stores name themselves in their logs.
-	store, err := openStore(ctx, cfg.Storage, log)
+	// Plugins: listeners subscribe to the event bus before the registry
+	// exists; the store and the authenticator are loaded below.
+	ps := &pluginSet{log: log.With("component", "plugins")}
+	defer ps.Close()
+	bus, err := loadListeners(ctx, cfg, ps, log)
 	if err != nil {
 		return err
 	}
+
+	ro := cfg.Registry
+	ro.Logger = log.With("component", "registry")
+	if bus != nil {
+		ro.Events = bus
+	}
+	reg := registry.New(&ro)
+
+	// A restarted storage plugin may have lost what it held: the resync
+	// queues every key for the persister, which writes the registry's
+	// current state in its usual order.
 	var p *persist.Persister
+	resync := func(ctx context.Context, _ storage.Store) error {
+		if p == nil {
+			return nil
+		}
+		reg.Keys(p.Changed)
+		return p.Commit(ctx)
+	}
+	store, err := loadStore(ctx, cfg, ps, resync)
+	if err != nil {
+		return err
+	}
 	if store != nil {
 		defer store.Close()
 		start := time.Now()
@@ -40,9 +63,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return nil // stopped while restoring: nothing was served yet
 		}
 		if err != nil {
-			return fmt.Errorf("restore from %s store: %w", cfg.Storage.Kind, err)
+			return fmt.Errorf("restore from %s store: %w", storeName(cfg), err)
 		}
-		log.Info("registry restored", "store", cfg.Storage.Kind, "instances", restored,
+		log.Info("registry restored", "store", storeName(cfg), "instances", restored,
 			"skipped", skipped, "took", time.Since(start).Round(time.Millisecond))
 		// Self-preservation starts from what was restored, as Eureka starts
 		// from what it synced from peers.
@@ -75,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ho := cfg.HTTP
 	ho.Addr = cfg.Addr
 	ho.Logger = log.With("component", "http")
-	ho.StoreKind = cfg.Storage.Kind
+	ho.StoreKind = storeName(cfg)
 	if p != nil {
 		ho.Store = p
 		ho.StoreProbe = storeProbe(store)
@@ -87,6 +110,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	ho.Replicator = cl
 	ho.Ops.Peers = peerStatuses(cl)
+	if ho.Auth, err = loadAuth(ctx, cfg, ps, log); err != nil {
+		return err
+	}
+	ho.Ops.Plugins = pluginStatuses(ps)
+	if g, ok := ho.Auth.(*guard.Guard); ok {
+		ho.Ops.Auth = authDecisions(g)
+	}
+	if bus != nil {
+		ho.Ops.Listeners = listenerStatuses(bus)
+	}
 	srv := httpd.New(reg, c, &ho)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -94,7 +127,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "base_paths", ho.BasePaths,
-		"storage", cfg.Storage.Kind, "durability", cfg.Storage.Persist.Durability)
+		"storage", storeName(cfg), "durability", cfg.Storage.Persist.Durability)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// The persister outlives the HTTP server so that writes answered during
@@ -108,6 +141,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return c.Run(gctx) })
 	g.Go(func() error { return runCluster(gctx, cl, log) })
 	g.Go(func() error { return srv.Serve(ln) })
+	g.Go(func() error { return ps.Run(gctx) })
+	if bus != nil {
+		g.Go(func() error { return bus.Run(gctx) })
+		bus.ServerStarted()
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

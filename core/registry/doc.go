@@ -4,7 +4,8 @@
 // (eureka-protocol.md §6–§7).
 //
 // It keeps everything in memory and knows nothing of HTTP, storage or
-// plugins: it imports only sdk/eureka. Stored *eureka.InstanceInfo values are
+// plugins: it imports only sdk/eureka, sdk/storage and sdk/hook (for the
+// events it publishes to Options.Events; see EventSink). Stored *eureka.InstanceInfo values are
 // immutable; every change swaps in a modified clone, so readers and the
 // response cache share them without locks.
 //

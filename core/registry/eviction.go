@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // evict is one run of Eureka's eviction task (§6.6). It returns the number
@@ -20,7 +22,9 @@ func (r *Registry) evict() int {
 	r.lastEviction = now
 	r.evictMu.Unlock()
 
-	if !r.LeaseExpirationEnabled() {
+	enabled := r.LeaseExpirationEnabled()
+	r.noteSelfPreservation(!enabled)
+	if !enabled {
 		return 0
 	}
 	nowMs := now.UnixMilli()
@@ -53,7 +57,7 @@ func (r *Registry) evict() int {
 		j := i + rand.IntN(len(expired)-i)
 		expired[i], expired[j] = expired[j], expired[i]
 		l := expired[i]
-		if r.cancel(l.app, l.id, nowMs) {
+		if r.cancel(l.app, l.id, nowMs, hook.EventEvicted, false) {
 			r.stats.evictions.Add(1)
 			r.log.Info("evicted", "app", l.app, "id", l.id)
 		}

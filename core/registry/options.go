@@ -25,6 +25,9 @@ type Options struct {
 	Clock Clock `config:"-"`
 	// Logger receives the registry's logs; nil discards them.
 	Logger *slog.Logger `config:"-"`
+	// Events receives the registry's events (an *events.Bus); nil means
+	// no events are built.
+	Events EventSink `config:"-"`
 	// EnableSelfPreservation stops eviction while renewals fall below the
 	// threshold (Eureka's enableSelfPreservation).
 	EnableSelfPreservation bool `config:"enable_self_preservation" help:"stop evicting while renewals are below the threshold"`

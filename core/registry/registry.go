@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // Registry is the in-memory Eureka registry. All methods are safe for
@@ -37,6 +38,11 @@ type Registry struct {
 
 	evictMu      sync.Mutex
 	lastEviction time.Time
+
+	// events is Options.Events, nil without listeners; inSelfPreservation
+	// is the state last reported to it.
+	events             EventSink
+	inSelfPreservation atomic.Bool
 
 	// onChange is guarded by mu.
 	onChange ChangeFunc
@@ -82,6 +88,7 @@ func New(opts *Options) *Registry {
 		opts:      o,
 		clock:     o.Clock,
 		log:       o.Logger,
+		events:    o.Events,
 		apps:      make(map[string]*appEntry),
 		overrides: make(map[string]*override),
 	}
@@ -132,6 +139,12 @@ func (r *Registry) Changes() <-chan struct{} {
 // (Eureka's register, §6.2). The registry takes ownership of in; the caller
 // must not modify it afterwards. A zero LastDirtyTimestamp is taken as now.
 func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
+	r.registerAs(in, replication, hook.EventRegistered)
+}
+
+// registerAs is Register reporting the change as typ: a metadata update is
+// a registration in Eureka, but a metadata change to listeners.
+func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hook.EventType) {
 	now := r.nowMs()
 	in = in.Clone()
 	in.App = strings.ToUpper(in.App)
@@ -148,7 +161,7 @@ func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
 	// claim is ignored, as Eureka recomputes it on output.
 	in.IsCoordinatingDiscoveryServer = false
 	id := in.ID()
-	isNew := r.register(in, id, replication, now)
+	isNew := r.register(in, id, replication, now, typ)
 	r.stats.registrations.Add(1)
 	r.recent.addRegistered(now, in.App, id)
 	if isNew {
@@ -156,7 +169,7 @@ func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
 	}
 }
 
-func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64) (isNew bool) {
+func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64, typ hook.EventType) (isNew bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.apps[in.App]
@@ -194,6 +207,7 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	r.delta.add(l, now)
 	r.bump(a)
 	r.changed(in.App, id)
+	r.emit(typ, l, in, replication, now)
 	return existing == nil
 }
 
@@ -267,12 +281,17 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 		// version change (quirk 8); readers see it on the next rebuild.
 		c := in.Clone()
 		c.Status = st
-		l.instance.CompareAndSwap(in, c)
+		if l.instance.CompareAndSwap(in, c) {
+			r.emit(hook.EventStatusChanged, l, c, args.Replication, now)
+		}
 		in = c
 	}
 	r.sp.countRenewal(now)
 	r.stats.renewals.Inc()
 	l.renew(now, r.opts.LegacyLeaseExpiry)
+	if r.events != nil && r.events.WantsRenewals() {
+		r.emit(hook.EventRenewed, l, in, args.Replication, now)
+	}
 	r.mu.RUnlock()
 
 	if args.LastDirtyTimestamp == 0 || !r.opts.SyncWhenTimestampDiffers {
@@ -317,10 +336,11 @@ func (r *Registry) lookup(app, id string) *lease {
 
 // Cancel removes a lease (§6.3) and reports whether it existed.
 func (r *Registry) Cancel(app, id string, replication bool) bool {
-	return r.cancel(app, id, r.nowMs())
+	return r.cancel(app, id, r.nowMs(), hook.EventCancelled, replication)
 }
 
-func (r *Registry) cancel(app, id string, now int64) bool {
+// cancel removes a lease, reporting it as typ (cancelled or evicted).
+func (r *Registry) cancel(app, id string, now int64, typ hook.EventType, replication bool) bool {
 	r.recent.addCanceled(now, app, id)
 	r.mu.Lock()
 	delete(r.overrides, id)
@@ -335,13 +355,15 @@ func (r *Registry) cancel(app, id string, now int64) bool {
 	}
 	delete(a.leases, id)
 	l.cancel(now)
-	c := l.instance.Load().Clone()
+	before := l.instance.Load()
+	c := before.Clone()
 	c.ActionType = eureka.ActionDeleted
 	c.LastUpdatedTimestamp = now
 	l.instance.Store(c)
 	r.delta.add(l, now)
 	r.bump(a)
 	r.changed(app, id)
+	r.emit(typ, l, before, replication, now)
 	r.mu.Unlock()
 	r.sp.adjustExpected(-1)
 	r.stats.removals.Add(1)
@@ -381,14 +403,14 @@ func (r *Registry) SetStatus(app, id string, st eureka.Status, lastDirty int64, 
 		l.markServiceUp(now)
 	}
 	r.overrides[id] = newOverride(st, now)
-	r.modify(l, st, st, lastDirty, now)
+	r.modify(l, st, st, lastDirty, now, replication)
 	return true
 }
 
 // modify publishes a status change of l: a MODIFIED clone with the new
 // status and override, lastDirty raised to the request's, a delta entry and
 // a version bump. The caller holds mu exclusively.
-func (r *Registry) modify(l *lease, status, overridden eureka.Status, lastDirty, now int64) {
+func (r *Registry) modify(l *lease, status, overridden eureka.Status, lastDirty, now int64, replication bool) {
 	c := l.instance.Load().Clone()
 	c.OverriddenStatus = overridden
 	c.Status = status
@@ -399,6 +421,7 @@ func (r *Registry) modify(l *lease, status, overridden eureka.Status, lastDirty,
 	r.delta.add(l, now)
 	r.bump(r.apps[l.app])
 	r.changed(l.app, l.id)
+	r.emit(hook.EventStatusChanged, l, c, replication, now)
 }
 
 // DeleteStatusOverride removes an operator override (DELETE …/status,
@@ -417,7 +440,7 @@ func (r *Registry) DeleteStatusOverride(app, id string, st eureka.Status, lastDi
 		return true
 	}
 	delete(r.overrides, id)
-	r.modify(l, st, eureka.StatusUnknown, lastDirty, now)
+	r.modify(l, st, eureka.StatusUnknown, lastDirty, now, replication)
 	return true
 }
 
@@ -443,7 +466,7 @@ func (r *Registry) UpdateMetadata(app, id string, kv map[string]string) bool {
 	for k, v := range kv {
 		c.Metadata[k] = v
 	}
-	r.Register(c, false)
+	r.registerAs(c, false, hook.EventMetadataChanged)
 	return true
 }
 

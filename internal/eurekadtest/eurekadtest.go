@@ -45,7 +45,7 @@ import (
 // Timeouts of the harness.
 const (
 	// StartTimeout bounds how long Start waits for GET /eureka/apps to
-	// answer 200.
+	// answer 200 (or 401, behind an authenticator).
 	StartTimeout = 20 * time.Second
 	// StopTimeout bounds how long Stop waits for a graceful shutdown
 	// before it kills the process.
@@ -167,6 +167,10 @@ type Server struct {
 
 // Output returns everything the server wrote to stdout and stderr so far.
 func (s *Server) Output() string { return s.out.String() }
+
+// PID is the eurekad process id, for signals and for reading its CPU time
+// and children from /proc.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Exited is closed when the process has ended.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
@@ -329,12 +333,43 @@ func ready(url string) bool {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode == http.StatusOK
+	// A server behind an auth plugin answers the anonymous probe 401.
+	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
 }
 
-// PID returns the process id of the server, for reading its CPU time from
-// /proc.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+var packages struct {
+	mu   sync.Mutex
+	bins map[string]string
+}
+
+// BuildPackage builds the module's main package pkg ("./examples/auth-plugin")
+// once per test binary, without the race detector, next to the eurekad
+// binary, and returns the executable's path (named after the package path:
+// "examples-auth-plugin"). RemoveBinary deletes it.
+func BuildPackage(tb testing.TB, pkg string) string {
+	tb.Helper()
+	Build(tb) // makes build.dir
+	packages.mu.Lock()
+	defer packages.mu.Unlock()
+	if bin, ok := packages.bins[pkg]; ok {
+		return bin
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bin := filepath.Join(build.dir, strings.ReplaceAll(strings.TrimLeft(pkg, "./"), "/", "-"))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	if packages.bins == nil {
+		packages.bins = map[string]string{}
+	}
+	packages.bins[pkg] = bin
+	return bin
+}
 
 // FreeAddr returns a loopback host:port that was free a moment ago, for
 // servers that must know each other's addresses before they start (a

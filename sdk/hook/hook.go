@@ -53,6 +53,11 @@ func (o Operation) Valid() bool {
 // credential, operation and app for a short time, so a decision must depend
 // only on those (and not, say, on the instance or the remote address) to be
 // reproduced exactly on a cache hit.
+//
+// The request and its strings belong to the caller and are valid only until
+// Authenticate returns: eurekad reuses them for the next request. An
+// authenticator that keeps any of them (in the returned Principal too) must
+// copy it, with strings.Clone.
 type AuthRequest struct {
 	// Operation is what the request does.
 	Operation Operation
@@ -174,7 +179,11 @@ type Event struct {
 }
 
 // Listener receives events in batches, in Seq order, asynchronously: the
-// registry never waits for it. Delivery is at most once; a listener that
+// registry never waits for it. A listener receives only the types it was
+// subscribed to, so Seq has holes where other types were; a hole that is
+// not explained that way is announced by an EventGap event first. The
+// batch slice is reused after Handle returns; the Instance pointers in it
+// may be kept. Delivery is at most once; a listener that
 // needs durability persists what it receives. A returned error is logged and
 // does not stop delivery.
 type Listener interface {

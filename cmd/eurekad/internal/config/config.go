@@ -36,6 +36,7 @@ import (
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/plugins/auth/guard"
 )
 
 // Config is every eurekad setting.
@@ -49,6 +50,7 @@ type Config struct {
 	Storage         StorageConfig    `config:"storage"`
 	// Cluster is peer replication (--peers, --self-url and tuning).
 	Cluster replication.Options `config:"cluster"`
+	Plugins PluginsConfig       `config:"plugins"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -85,6 +87,10 @@ func Default() Config {
 			Persist:        persist.DefaultOptions(),
 		},
 		Cluster: replication.DefaultOptions(),
+		Plugins: PluginsConfig{
+			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
+			Listeners: []string{},
+		},
 	}
 }
 

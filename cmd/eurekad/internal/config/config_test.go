@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,6 +79,11 @@ func TestSettingsTable(t *testing.T) {
 			"storage.kind": "storage", "storage.data_dir": "data-dir",
 			"storage.redis_url": "redis-url", "storage.durability": "durability",
 			"cluster.peers": "peers", "cluster.self_url": "self-url",
+			// and the plugin flags the plugins issue names.
+			"plugins.isolate_builtins": "isolate-builtins",
+			"plugins.storage.plugin":   "storage-plugin", "plugins.storage.sha256": "storage-plugin-sha256",
+			"plugins.auth.plugin": "auth-plugin", "plugins.auth.sha256": "auth-plugin-sha256",
+			"plugins.listeners": "listener-plugin",
 		}
 		wantFlag := strings.ReplaceAll(s.Key, "_", "-")
 		if short, ok := shortFlags[s.Key]; ok {
@@ -604,6 +610,11 @@ func nonDefault(t *testing.T, s Setting) string {
 		"cluster.self_url":         "http://10.0.0.1:8761/eureka/",
 		"cluster.username":         "peer",
 		"cluster.password":         "secret",
+
+		"plugins.storage.plugin": "/opt/store",
+		"plugins.storage.sha256": strings.Repeat("ab", 32),
+		"plugins.auth.plugin":    "static",
+		"plugins.auth.sha256":    strings.Repeat("cd", 32),
 	}
 	switch v := s.Default.(type) {
 	case string:
@@ -733,6 +744,91 @@ func TestFormatDuration(t *testing.T) {
 		}
 		if back, err := time.ParseDuration(formatDuration(d)); err != nil || back != d {
 			t.Errorf("%q does not parse back to %v", formatDuration(d), d)
+		}
+	}
+}
+
+func TestPluginBlocks(t *testing.T) {
+	file := writeFile(t, `
+plugins:
+  isolate_builtins: true
+  storage:
+    plugin: ./bin/store
+    config:
+      path: /tmp/x.jsonl
+      sync: true
+  auth:
+    plugin: static
+    config: {users: [{name: a, password_hash: h}]}
+  listeners:
+    - log
+    - plugin: ./bin/events
+      events: [registered, cancelled]
+      queue_size: 100
+      max_batch: 10
+      timeout: 90s
+      config: {file: /tmp/events.jsonl}
+`)
+	cfg, _, err := Load([]string{"--config", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Plugins
+	if !p.IsolateBuiltins || p.Storage.Plugin != "./bin/store" || string(p.Storage.Config) != `{"path":"/tmp/x.jsonl","sync":true}` {
+		t.Errorf("storage = %+v (%s)", p.Storage, p.Storage.Config)
+	}
+	if p.Auth.Plugin != "static" || string(p.Auth.Config) != `{"users":[{"name":"a","password_hash":"h"}]}` {
+		t.Errorf("auth = %+v (%s)", p.Auth, p.Auth.Config)
+	}
+	want := []ListenerEntry{
+		{Plugin: "log"},
+		{Plugin: "./bin/events", Events: []string{"registered", "cancelled"}, QueueSize: 100, MaxBatch: 10, Timeout: 90 * time.Second,
+			Config: json.RawMessage(`{"file":"/tmp/events.jsonl"}`)},
+	}
+	if !reflect.DeepEqual(p.ListenerEntries, want) {
+		t.Errorf("listeners = %+v, want %+v", p.ListenerEntries, want)
+	}
+
+	// config print writes what loads back the same.
+	var buf bytes.Buffer
+	if err := WriteYAML(&buf, cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := Load([]string{"--config", writeFile(t, buf.String())}, nil)
+	if err != nil {
+		t.Fatalf("%v in\n%s", err, buf.String())
+	}
+	if !reflect.DeepEqual(again, cfg) {
+		t.Errorf("round trip:\n%s\n got %+v\nwant %+v", buf.String(), again.Plugins, cfg.Plugins)
+	}
+
+	// Flags replace the file's list; a listener the file describes keeps
+	// its details.
+	cfg, _, err = Load([]string{"--config", file, "--listener-plugin", "./bin/events", "--listener-plugin", "./bin/other"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []ListenerEntry{want[1], {Plugin: "./bin/other"}}
+	if !reflect.DeepEqual(cfg.Plugins.ListenerEntries, want) {
+		t.Errorf("with flags: %+v, want %+v", cfg.Plugins.ListenerEntries, want)
+	}
+}
+
+func TestPluginBlocksInvalid(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"plugins:\n  storage:\n    config: 3\n", "plugins.storage.config: must be a mapping"},
+		{"plugins:\n  listeners:\n    - {events: [registered]}\n", "plugins.listeners[0]: plugin: missing"},
+		{"plugins:\n  listeners:\n    - {plugin: x, color: red}\n", `plugins.listeners[0]: unknown key "color"`},
+		{"plugins:\n  listeners:\n    - {plugin: x, events: [born]}\n", `unknown event "born"`},
+		{"plugins:\n  listeners:\n    - 7\n", "plugins.listeners[0]: 7 is neither"},
+		{"plugins:\n  listeners:\n    - {plugin: x, timeout: soon}\n", "plugins.listeners[0]: timeout: soon is not a positive duration"},
+		{"plugins:\n  listeners:\n    - {plugin: x, queue_size: -1}\n", "plugins.listeners[0] (x): events: queue_size -1"},
+		{"plugins:\n  auth:\n    sha256: abc\n", `plugins.auth.sha256: "abc" is not a hex SHA-256`},
+		{"plugins:\n  auth:\n    colour: x\n", `unknown key "plugins.auth.colour"`},
+	} {
+		_, _, err := Load([]string{"--config", writeFile(t, tc.yaml)}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
 }

@@ -100,8 +100,10 @@ func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
 		return Config{}, nil, fmt.Errorf("config: defaults: %w", err)
 	}
 
+	var blocks pluginBlocks
 	if path := FilePath(fs, environ); path != "" {
-		m, err := readFile(path)
+		m, b, err := readFile(path)
+		blocks = b
 		if err != nil {
 			return Config{}, nil, err
 		}
@@ -141,6 +143,7 @@ func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
 		return Config{}, warnings, fmt.Errorf("config: %w", err)
 	}
 	cfg.HTTP.Addr = cfg.Addr
+	blocks.apply(&cfg)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, warnings, err
 	}
@@ -157,11 +160,22 @@ func FilePath(fs *pflag.FlagSet, environ []string) string {
 }
 
 // readFile reads a YAML config file into a flat map from key to a value of
-// the setting's canonical type.
-func readFile(path string) (map[string]any, error) {
+// the setting's canonical type, and the plugin blocks that are not
+// settings.
+func readFile(path string) (map[string]any, pluginBlocks, error) {
+	var blocks pluginBlocks
+	pk := koanf.New(".")
+	if err := pk.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
+	}
+	nested := pk.Raw()
+	blocks, err := takePluginBlocks(nested)
+	if err != nil {
+		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
+	}
 	fk := koanf.New(".")
-	if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+	if err := fk.Load(confmap.Provider(nested, ""), nil); err != nil {
+		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
 	}
 	raw := fk.All()
 	keys := make([]string, 0, len(raw))
@@ -208,9 +222,9 @@ func readFile(path string) (map[string]any, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("config file %s: %w", path, joinErrors(errs))
+		return nil, blocks, fmt.Errorf("config file %s: %w", path, joinErrors(errs))
 	}
-	return out, nil
+	return out, blocks, nil
 }
 
 // settingPrefix returns the setting whose key is a dotted prefix of key, or

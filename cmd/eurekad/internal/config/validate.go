@@ -57,18 +57,24 @@ var rules = map[string]rule{
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
 
-	"cluster.peers":           peerURLs,
-	"cluster.self_url":        optionalURL,
-	"cluster.batch_size":      positive,
-	"cluster.max_batch_delay": positive,
-	"cluster.queue_size":      positive,
-	"cluster.task_expiry":     positive,
-	"cluster.retry_backoff":   positive,
-	"cluster.max_backoff":     positive,
-	"cluster.peer_timeout":    positive,
-	"cluster.probe_interval":  positive,
-	"cluster.sync_retries":    notNegative,
-	"cluster.sync_retry_wait": notNegative,
+	"cluster.peers":            peerURLs,
+	"cluster.self_url":         optionalURL,
+	"cluster.batch_size":       positive,
+	"cluster.max_batch_delay":  positive,
+	"cluster.queue_size":       positive,
+	"cluster.task_expiry":      positive,
+	"cluster.retry_backoff":    positive,
+	"cluster.max_backoff":      positive,
+	"cluster.peer_timeout":     positive,
+	"cluster.probe_interval":   positive,
+	"cluster.sync_retries":     notNegative,
+	"cluster.sync_retry_wait":  notNegative,
+	"plugins.storage.sha256":   sha256Hex,
+	"plugins.auth.sha256":      sha256Hex,
+	"plugins.auth.timeout":     positive,
+	"plugins.auth.allow_ttl":   notNegative,
+	"plugins.auth.deny_ttl":    notNegative,
+	"plugins.auth.max_entries": positive,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -92,11 +98,15 @@ func (c Config) Validate() error {
 	if c.Cluster.BatchSize > c.Cluster.QueueSize && c.Cluster.QueueSize > 0 {
 		errs = append(errs, fmt.Errorf("cluster.batch_size: %d is larger than cluster.queue_size (%d)", c.Cluster.BatchSize, c.Cluster.QueueSize))
 	}
+	errs = append(errs, c.Plugins.validate()...)
 	if len(errs) == 0 {
 		if err := c.Cache.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 		if err := c.Storage.Persist.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Plugins.Auth.Guard.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

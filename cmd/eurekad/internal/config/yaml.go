@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -50,6 +51,10 @@ func WriteYAML(w io.Writer, c Config, withHelp bool) error {
 		parent.Content = append(parent.Content, key, &val)
 	}
 
+	if err := writePluginBlocks(maps, c.Plugins); err != nil {
+		return err
+	}
+
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(root); err != nil {
@@ -70,4 +75,65 @@ func defaultForComment(s Setting) string {
 		}
 	}
 	return s.DefaultString()
+}
+
+// writePluginBlocks adds what is not a setting: the plugins' config blocks
+// and the listeners' details, so that the output loads back the same.
+func writePluginBlocks(maps map[string]*yaml.Node, p PluginsConfig) error {
+	add := func(section string, cfg []byte) error {
+		m := maps[section]
+		if m == nil || len(cfg) == 0 {
+			return nil
+		}
+		var v any
+		if err := json.Unmarshal(cfg, &v); err != nil {
+			return fmt.Errorf("config: %s.config: %w", section, err)
+		}
+		var val yaml.Node
+		if err := val.Encode(v); err != nil {
+			return fmt.Errorf("config: %s.config: %w", section, err)
+		}
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "config"}, &val)
+		return nil
+	}
+	if err := add("plugins.storage", p.Storage.Config); err != nil {
+		return err
+	}
+	if err := add("plugins.auth", p.Auth.Config); err != nil {
+		return err
+	}
+	m := maps["plugins"]
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "listeners" {
+			continue
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, e := range p.ListenerEntries {
+			var item yaml.Node
+			var err error
+			if e.SHA256 == "" && len(e.Events) == 0 && len(e.Config) == 0 && e.QueueSize == 0 && e.MaxBatch == 0 && e.Timeout == 0 {
+				err = item.Encode(e.Plugin)
+			} else {
+				var v map[string]any
+				b, _ := json.Marshal(e)
+				if err = json.Unmarshal(b, &v); err == nil {
+					if e.Timeout > 0 {
+						v["timeout"] = formatDuration(e.Timeout)
+					}
+					err = item.Encode(v)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("config: plugins.listeners: %w", err)
+			}
+			seq.Content = append(seq.Content, &item)
+		}
+		if len(seq.Content) > 0 {
+			m.Content[i+1] = seq
+		}
+	}
+	return nil
 }

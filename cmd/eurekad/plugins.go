@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/core/events"
+	"github.com/eurekad/eurekad/plugins"
+	"github.com/eurekad/eurekad/plugins/auth/guard"
+	"github.com/eurekad/eurekad/plugins/auth/static"
+	listenerlog "github.com/eurekad/eurekad/plugins/listener/log"
+	"github.com/eurekad/eurekad/plugins/listener/webhook"
+	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/plugin"
+	"github.com/eurekad/eurekad/sdk/storage"
+	"github.com/eurekad/eurekad/storage/bolt"
+	"github.com/eurekad/eurekad/storage/memory"
+	"github.com/eurekad/eurekad/storage/redis"
+)
+
+// builtin is the factory of a built-in plugin: the same values serve in
+// process and, behind "eurekad plugin serve <id>", isolated. log is where
+// the built-in logs: eurekad's logger in process, plugin.Logger() isolated.
+type builtin func(log *slog.Logger) plugin.ServeOptions
+
+// catalog is every built-in plugin by id: an explicit map rather than
+// registration by init, so that what eurekad contains is readable here.
+var catalog = map[string]builtin{
+	"storage.memory": func(*slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "storage.memory", Version: versionString(), Store: func(context.Context, []byte) (storage.Store, error) {
+			return memory.New(), nil
+		}}
+	},
+	"storage.bolt": func(log *slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "storage.bolt", Version: versionString(), Store: func(_ context.Context, cfg []byte) (storage.Store, error) {
+			var c boltConfig
+			if err := decodeConfig(cfg, &c); err != nil {
+				return nil, fmt.Errorf("storage.bolt: %w", err)
+			}
+			if c.Path == "" {
+				return nil, fmt.Errorf("storage.bolt: path: missing")
+			}
+			return bolt.Open(c.Path, &bolt.Options{Timeout: c.Timeout.Duration, Logger: log})
+		}}
+	},
+	"storage.redis": func(log *slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "storage.redis", Version: versionString(), Store: func(ctx context.Context, cfg []byte) (storage.Store, error) {
+			var c redisConfig
+			if err := decodeConfig(cfg, &c); err != nil {
+				return nil, fmt.Errorf("storage.redis: %w", err)
+			}
+			// go-redis logs dial failures through a process-wide logger.
+			goredis.SetLogger(redisLog{log})
+			return redis.Open(ctx, redis.Options{URL: c.URL, KeyPrefix: c.KeyPrefix, Logger: log})
+		}}
+	},
+	"auth.static": func(*slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "auth.static", Version: versionString(), Authenticator: static.New()}
+	},
+	"listener.log": func(log *slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "listener.log", Version: versionString(), Listener: listenerlog.NewWithLogger(log)}
+	},
+	"listener.webhook": func(*slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "listener.webhook", Version: versionString(), Listener: webhook.New()}
+	},
+}
+
+// boltConfig and redisConfig are the built-in stores' config blocks, which
+// eurekad builds from the storage section.
+type boltConfig struct {
+	Path    string   `json:"path"`
+	Timeout duration `json:"timeout,omitempty"`
+}
+
+type redisConfig struct {
+	URL       string `json:"url"`
+	KeyPrefix string `json:"key_prefix"`
+}
+
+// duration is a time.Duration written as "5s" in JSON.
+type duration struct{ time.Duration }
+
+func (d duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	d.Duration = v
+	return err
+}
+
+func decodeConfig(cfg []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(cfg)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+func catalogIDs() []string {
+	ids := make([]string, 0, len(catalog))
+	for id := range catalog {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// newPluginCmd is the hidden "plugin serve <id>" command: eurekad re-runs
+// itself with it to serve a built-in in a subprocess.
+func newPluginCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "plugin",
+		Short:  "Serve built-in plugins in a subprocess (used by eurekad itself)",
+		Hidden: true,
+		Args:   noArgs,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "serve ID",
+		Short: "Serve the built-in plugin ID to the eurekad that started this process",
+		Long:  "Serve the built-in plugin ID (" + strings.Join(catalogIDs(), ", ") + ") over go-plugin to the eurekad that started this process.",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, ok := catalog[args[0]]
+			if !ok {
+				return &usageError{cmd: cmd, err: fmt.Errorf("unknown built-in plugin %q (one of %s)", args[0], strings.Join(catalogIDs(), ", "))}
+			}
+			plugin.Serve(b(plugin.Logger()))
+			return nil
+		},
+	})
+	return cmd
+}
+
+// pluginSet is every plugin serve loaded, closed together at the end.
+type pluginSet struct {
+	log  *slog.Logger
+	all  []*plugins.Plugin
+	self string // eurekad's executable, for isolated built-ins
+}
+
+// load loads a built-in by id or an external plugin by path.
+func (s *pluginSet) load(ctx context.Context, kind plugin.Kind, ref, sha string, isolate bool, cfg []byte, resync func(context.Context, storage.Store) error) (*plugins.Plugin, error) {
+	o := plugins.DefaultOptions()
+	o.Kind, o.Config, o.SHA256, o.Resync = kind, cfg, sha, resync
+	if b, ok := catalog[ref]; ok {
+		o.Name = ref
+		if isolate {
+			if s.self == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return nil, fmt.Errorf("isolate %s: %w", ref, err)
+				}
+				s.self = exe
+			}
+			o.Isolate, o.Executable, o.Args = true, s.self, []string{"plugin", "serve", ref}
+			o.SHA256 = ""
+		}
+		plog := s.log.With("plugin", ref)
+		o.Builtin = func() plugin.ServeOptions { return b(plog) }
+	} else {
+		path, err := filepath.Abs(ref)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("%s plugin %s: %w", kind, ref, err)
+		}
+		o.Name, o.Executable = ref, path
+	}
+	o.Logger = s.log
+	p, err := plugins.Load(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	s.all = append(s.all, p)
+	return p, nil
+}
+
+// Run supervises every plugin until ctx ends.
+func (s *pluginSet) Run(ctx context.Context) error {
+	done := make(chan struct{}, len(s.all))
+	for _, p := range s.all {
+		go func() {
+			p.Run(ctx)
+			done <- struct{}{}
+		}()
+	}
+	for range s.all {
+		<-done
+	}
+	return nil
+}
+
+// Close closes the plugins, last loaded first.
+func (s *pluginSet) Close() {
+	for _, p := range slices.Backward(s.all) {
+		if err := p.Close(); err != nil {
+			s.log.Warn("closing plugin", "plugin", p.Stats().Name, "err", err)
+		}
+	}
+}
+
+// Stats returns every plugin's state.
+func (s *pluginSet) Stats() []plugins.Stats {
+	out := make([]plugins.Stats, len(s.all))
+	for i, p := range s.all {
+		out[i] = p.Stats()
+	}
+	return out
+}
+
+// storeRef returns the storage plugin to load and its config block: the
+// external plugin when one is named, else the built-in of storage.kind
+// with a config block built from the storage section; "" for memory
+// without isolation, which keeps no store at all.
+func storeRef(cfg config.Config) (ref string, block []byte, err error) {
+	if p := cfg.Plugins.Storage; p.Plugin != "" {
+		return p.Plugin, p.Config, nil
+	}
+	var c any
+	switch cfg.Storage.Kind {
+	case "memory":
+		return "", nil, nil
+	case "bolt":
+		c = boltConfig{Path: filepath.Join(cfg.Storage.DataDir, boltFile), Timeout: duration{5 * time.Second}}
+		if abs, err := filepath.Abs(cfg.Storage.DataDir); err == nil {
+			c = boltConfig{Path: filepath.Join(abs, boltFile), Timeout: duration{5 * time.Second}}
+		}
+	case "redis":
+		c = redisConfig{URL: cfg.Storage.RedisURL, KeyPrefix: cfg.Storage.RedisKeyPrefix}
+	default:
+		return "", nil, fmt.Errorf("unknown storage kind %q", cfg.Storage.Kind)
+	}
+	block, err = json.Marshal(c)
+	return "storage." + cfg.Storage.Kind, block, err
+}
+
+// listenerRef maps the short built-in names of --listener-plugin.
+func listenerRef(name string) string {
+	switch name {
+	case "log", "webhook":
+		return "listener." + name
+	}
+	return name
+}
+
+// authRef maps --auth-plugin static to its built-in.
+func authRef(name string) string {
+	if name == "static" {
+		return "auth.static"
+	}
+	return name
+}
+
+// eventTypes is a listener's subscription: the entry's events, else what
+// an in-process listener asks for, else nil (all but renewals).
+func eventTypes(e config.ListenerEntry, l hook.Listener) []hook.EventType {
+	var out []hook.EventType
+	for _, ev := range e.Events {
+		out = append(out, hook.EventType(ev))
+	}
+	if out == nil {
+		if t, ok := l.(interface{ Types() []hook.EventType }); ok {
+			out = t.Types()
+		}
+	}
+	return out
+}
+
+// storeName names the store in logs and the HTTP status: the storage kind,
+// or the storage plugin.
+func storeName(cfg config.Config) string {
+	if p := cfg.Plugins.Storage.Plugin; p != "" {
+		return p
+	}
+	return cfg.Storage.Kind
+}
+
+// loadStore loads the store: nil for memory (unless isolated built-ins are
+// asked for, which changes nothing for a store that keeps nothing).
+func loadStore(ctx context.Context, cfg config.Config, ps *pluginSet, resync func(context.Context, storage.Store) error) (storage.Store, error) {
+	ref, block, err := storeRef(cfg)
+	if err != nil || ref == "" {
+		return nil, err
+	}
+	p, err := ps.load(ctx, plugin.KindStorage, ref, cfg.Plugins.Storage.SHA256, cfg.Plugins.IsolateBuiltins, block, resync)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
+	}
+	return p.Store(), nil
+}
+
+// loadAuth loads the authenticator behind the guard (deadline, decision
+// cache, fail closed); nil without one.
+func loadAuth(ctx context.Context, cfg config.Config, ps *pluginSet, log *slog.Logger) (hook.Authenticator, error) {
+	a := cfg.Plugins.Auth
+	if a.Plugin == "" {
+		return nil, nil
+	}
+	p, err := ps.load(ctx, plugin.KindAuth, authRef(a.Plugin), a.SHA256, cfg.Plugins.IsolateBuiltins, a.Config, nil)
+	if err != nil {
+		return nil, fmt.Errorf("auth plugin: %w", err)
+	}
+	g := a.Guard
+	g.Logger = log.With("component", "auth")
+	return guard.New(p.Authenticator(), &g), nil
+}
+
+// loadListeners loads the listener plugins and subscribes each to a new
+// event bus; nil without listeners, so that the registry publishes
+// nothing.
+func loadListeners(ctx context.Context, cfg config.Config, ps *pluginSet, log *slog.Logger) (*events.Bus, error) {
+	entries := cfg.Plugins.ListenerEntries
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	bus := events.New(&events.Options{Logger: log.With("component", "events"), FlushTimeout: events.DefaultOptions().FlushTimeout})
+	for i, e := range entries {
+		ref := listenerRef(e.Plugin)
+		p, err := ps.load(ctx, plugin.KindListener, ref, e.SHA256, cfg.Plugins.IsolateBuiltins, e.Config, nil)
+		if err != nil {
+			return nil, fmt.Errorf("listener plugin %s: %w", e.Plugin, err)
+		}
+		name := ref
+		if slices.ContainsFunc(entries[:i], func(o config.ListenerEntry) bool { return listenerRef(o.Plugin) == ref }) {
+			name = fmt.Sprintf("%s#%d", ref, i+1)
+		}
+		sub := e.Subscription()
+		sub.Types = eventTypes(e, p.Listener())
+		if err := bus.Subscribe(name, p.Listener(), sub); err != nil {
+			return nil, fmt.Errorf("listener plugin %s: %w", e.Plugin, err)
+		}
+	}
+	return bus, nil
+}

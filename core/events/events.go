@@ -1,0 +1,461 @@
+// Package events is eurekad's in-process event fan-out: the registry
+// publishes every change once, and the Bus hands it to each subscribed
+// hook.Listener asynchronously, in batches, in sequence order, through a
+// bounded queue per subscriber.
+//
+// Publishing never blocks and never waits for a listener. A subscriber whose
+// queue is full loses its oldest queued events; the next batch it receives
+// starts with a hook.EventGap event that says how many it lost, so a slow
+// listener costs only itself. The gap carries the Seq of the newest event it
+// stands for, so Seq still only grows. Delivery is at most once.
+//
+// The Bus does not own its listeners: it never closes them. Whoever
+// subscribes a listener closes it after Run has returned.
+//
+// The package imports only sdk/hook (and sdk/eureka through it).
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/hook"
+)
+
+// Options configures a Bus. A nil *Options means DefaultOptions.
+type Options struct {
+	// Logger receives delivery errors; nil discards them.
+	Logger *slog.Logger `config:"-"`
+	// FlushTimeout bounds the final delivery of queued events after Run's
+	// context ends. 0 means no final delivery: queued events are dropped.
+	FlushTimeout time.Duration `config:"flush_timeout" help:"how long queued events may still be delivered at shutdown (0: dropped)"`
+}
+
+// DefaultOptions returns the Bus defaults.
+func DefaultOptions() Options {
+	return Options{FlushTimeout: 5 * time.Second}
+}
+
+// SubscribeOptions configures one subscriber. Zero values take the defaults
+// listed per field.
+//
+// Batches form by themselves: a listener that keeps up gets each event at
+// once, one that falls behind gets everything queued meanwhile (up to
+// MaxBatch) in its next call. No event waits for a batch to fill.
+type SubscribeOptions struct {
+	// Types lists the event types the listener receives. Nil means every
+	// type but hook.EventRenewed. hook.EventGap is always delivered when
+	// events were dropped, listed or not.
+	Types []hook.EventType `config:"events" help:"event types the listener receives (empty: all but renewed)"`
+	// QueueSize bounds the events queued for the listener; 0 means 4096.
+	QueueSize int `config:"queue_size" help:"events queued for the listener before the oldest are dropped"`
+	// MaxBatch bounds the events handed over in one Handle call; 0 means
+	// 256.
+	MaxBatch int `config:"max_batch" help:"most events handed to the listener in one call"`
+	// Timeout bounds one Handle call; 0 means 30 s.
+	Timeout time.Duration `config:"timeout" help:"deadline of one delivery to the listener"`
+}
+
+// Validate reports a setting out of range.
+func (o *SubscribeOptions) Validate() error {
+	switch {
+	case o.QueueSize < 0 || o.QueueSize > 1<<20:
+		return fmt.Errorf("events: queue_size %d: want 0 to %d", o.QueueSize, 1<<20)
+	case o.MaxBatch < 0:
+		return fmt.Errorf("events: max_batch %d must not be negative", o.MaxBatch)
+	case o.Timeout < 0:
+		return fmt.Errorf("events: timeout %v must not be negative", o.Timeout)
+	}
+	for i, t := range o.Types {
+		if !slices.Contains(hook.EventTypes, t) {
+			return fmt.Errorf("events: events[%d]: unknown event type %q", i, t)
+		}
+	}
+	return nil
+}
+
+// Defaults of SubscribeOptions.
+const (
+	DefaultQueueSize = 4096
+	DefaultMaxBatch  = 256
+	DefaultTimeout   = 30 * time.Second
+)
+
+// Errors returned by Subscribe.
+var (
+	// ErrRunning is returned by Subscribe after Run has started.
+	ErrRunning = errors.New("events: subscribe after Run started")
+	// ErrDuplicate is returned by Subscribe for a name already in use.
+	ErrDuplicate = errors.New("events: duplicate subscriber name")
+)
+
+// Bus is the fan-out. Publish, WantsRenewals and Stats are safe for
+// concurrent use; Subscribe is called before Run.
+type Bus struct {
+	opts Options
+	log  *slog.Logger
+
+	// mu orders publications: a sequence number is assigned and the event
+	// queued for every subscriber under it, so each subscriber's queue is in
+	// Seq order.
+	mu   sync.Mutex
+	seq  uint64
+	subs []*subscriber
+
+	wantsRenewals atomic.Bool
+	running       atomic.Bool
+}
+
+// New returns a Bus with no subscribers. A nil opts means DefaultOptions.
+func New(opts *Options) *Bus {
+	o := DefaultOptions()
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Bus{opts: o, log: o.Logger}
+}
+
+// Subscribe adds a listener under name (used in logs and Stats). It must be
+// called before Run.
+func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error {
+	if b.running.Load() {
+		return ErrRunning
+	}
+	if name == "" {
+		return errors.New("events: subscriber without a name")
+	}
+	if l == nil {
+		return errors.New("events: nil listener for " + name)
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	s := &subscriber{
+		name:   name,
+		l:      l,
+		opts:   o,
+		ring:   make([]hook.Event, o.QueueSize),
+		wake:   make(chan struct{}, 1),
+		filter: make(map[hook.EventType]bool),
+	}
+	if o.Types == nil {
+		for _, t := range hook.EventTypes {
+			s.filter[t] = t != hook.EventRenewed
+		}
+	} else {
+		for _, t := range o.Types {
+			s.filter[t] = true
+		}
+	}
+	s.wantsRenewals = s.filter[hook.EventRenewed]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, x := range b.subs {
+		if x.name == name {
+			return ErrDuplicate
+		}
+	}
+	b.subs = append(b.subs, s)
+	if s.wantsRenewals {
+		b.wantsRenewals.Store(true)
+	}
+	return nil
+}
+
+// WantsRenewals reports whether any subscriber asked for hook.EventRenewed,
+// so the registry builds renewal events only then. It is one atomic load.
+func (b *Bus) WantsRenewals() bool { return b.wantsRenewals.Load() }
+
+// Publish numbers e (Seq from 1, without holes), stamps its Time when zero,
+// and queues it for every subscriber that wants its type. It never blocks on
+// a listener and does not allocate. Callers that need per-instance order
+// publish while holding the lock that orders their changes.
+func (b *Bus) Publish(e hook.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	b.mu.Lock()
+	b.seq++
+	e.Seq = b.seq
+	for _, s := range b.subs {
+		if s.filter[e.Type] {
+			s.push(&e)
+		}
+	}
+	b.mu.Unlock()
+}
+
+// Seq returns the number of the last published event.
+func (b *Bus) Seq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
+}
+
+// ServerStarted publishes hook.EventServerStarted; the code that starts the
+// server calls it once it serves.
+func (b *Bus) ServerStarted() { b.Publish(hook.Event{Type: hook.EventServerStarted}) }
+
+// Run delivers events to every subscriber, each in its own goroutine, until
+// ctx ends; then it delivers what is still queued within FlushTimeout and
+// returns nil, at the latest a second after FlushTimeout even if a listener
+// is stuck. Run may be called once.
+func (b *Bus) Run(ctx context.Context) error {
+	if !b.running.CompareAndSwap(false, true) {
+		return errors.New("events: Run called twice")
+	}
+	b.mu.Lock()
+	subs := append([]*subscriber(nil), b.subs...)
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.run(ctx, b.log.With("listener", s.name), b.opts.FlushTimeout)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	// A listener that ignores its context must not hold up the server's
+	// shutdown: after the flush time and a grace period it is left behind
+	// (its goroutine ends when its Handle call returns).
+	t := time.NewTimer(b.opts.FlushTimeout + shutdownGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		for _, s := range subs {
+			if s.busy.Load() {
+				b.log.Warn("listener still busy at shutdown; not waiting for it", "listener", s.name)
+			}
+		}
+	}
+	return nil
+}
+
+// shutdownGrace is how long Run waits, beyond FlushTimeout, for listeners
+// to return after its context ended.
+const shutdownGrace = time.Second
+
+// Stats describes one subscriber's delivery.
+type Stats struct {
+	// Name is the subscriber's name.
+	Name string `json:"name"`
+	// Delivered counts events handed to the listener (gap events excluded).
+	Delivered uint64 `json:"delivered"`
+	// Dropped counts events lost to a full queue or an unfinished shutdown.
+	Dropped uint64 `json:"dropped"`
+	// Queued is the number of events waiting now.
+	Queued int `json:"queued"`
+	// Batches counts Handle calls; Errors counts those that failed.
+	Batches uint64 `json:"batches"`
+	Errors  uint64 `json:"errors"`
+	// LastError is the last Handle error, "" if none.
+	LastError string `json:"lastError,omitempty"`
+	// LastErrorTime is when it happened.
+	LastErrorTime time.Time `json:"lastErrorTime,omitzero"`
+}
+
+// Stats returns every subscriber's figures, in subscription order.
+func (b *Bus) Stats() []Stats {
+	b.mu.Lock()
+	subs := append([]*subscriber(nil), b.subs...)
+	b.mu.Unlock()
+	out := make([]Stats, 0, len(subs))
+	for _, s := range subs {
+		out = append(out, s.stats())
+	}
+	return out
+}
+
+type subscriber struct {
+	name          string
+	l             hook.Listener
+	opts          SubscribeOptions
+	filter        map[hook.EventType]bool // read-only after Subscribe
+	wantsRenewals bool
+	wake          chan struct{}
+
+	mu sync.Mutex
+	// ring holds the queue: n events from head.
+	ring    []hook.Event
+	head, n int
+	// lost counts events dropped since the last batch, lastLost the Seq of
+	// the newest of them.
+	lost, lastLost uint64
+
+	busy                              atomic.Bool // in Handle
+	delivered, dropped, batches, errs atomic.Uint64
+	lastErr                           atomic.Pointer[errorAt]
+}
+
+type errorAt struct {
+	msg string
+	at  time.Time
+}
+
+// push queues *e, dropping the oldest event when the queue is full. The
+// caller holds the Bus lock.
+func (s *subscriber) push(e *hook.Event) {
+	s.mu.Lock()
+	if s.n == len(s.ring) {
+		old := &s.ring[s.head]
+		s.lost++
+		s.lastLost = old.Seq
+		s.dropped.Add(1)
+		*old = hook.Event{} // release the instance
+		s.head = (s.head + 1) % len(s.ring)
+		s.n--
+	}
+	s.ring[(s.head+s.n)%len(s.ring)] = *e
+	s.n++
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take moves up to max queued events into dst (after a gap event when some
+// were lost) and reports how many real events it took.
+func (s *subscriber) take(dst []hook.Event, max int) ([]hook.Event, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost > 0 {
+		dst = append(dst, hook.Event{Seq: s.lastLost, Type: hook.EventGap, Time: time.Now(), Dropped: s.lost})
+		s.lost, s.lastLost = 0, 0
+	}
+	k := min(max, s.n)
+	for i := 0; i < k; i++ {
+		e := &s.ring[s.head]
+		dst = append(dst, *e)
+		*e = hook.Event{}
+		s.head = (s.head + 1) % len(s.ring)
+	}
+	s.n -= k
+	return dst, k
+}
+
+func (s *subscriber) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func (s *subscriber) run(ctx context.Context, log *slog.Logger, flush time.Duration) {
+	batch := make([]hook.Event, 0, s.opts.MaxBatch+1)
+	for {
+		select {
+		case <-ctx.Done():
+			s.flush(ctx, log, flush, batch)
+			return
+		case <-s.wake:
+		}
+		for ctx.Err() == nil {
+			var k int
+			batch, k = s.take(batch[:0], s.opts.MaxBatch)
+			if len(batch) == 0 {
+				break
+			}
+			s.deliver(ctx, log, batch, k)
+		}
+	}
+}
+
+// flush delivers what is queued at shutdown, within the flush timeout, on a
+// context that keeps ctx's values but not its cancellation; what is left
+// after it counts as dropped.
+func (s *subscriber) flush(ctx context.Context, log *slog.Logger, d time.Duration, batch []hook.Event) {
+	if d > 0 {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+		defer cancel()
+		for fctx.Err() == nil {
+			var k int
+			batch, k = s.take(batch[:0], s.opts.MaxBatch)
+			if len(batch) == 0 {
+				return
+			}
+			s.deliver(fctx, log, batch, k)
+		}
+	}
+	s.mu.Lock()
+	left := s.n
+	s.n = 0
+	clear(s.ring)
+	s.mu.Unlock()
+	if left > 0 {
+		s.dropped.Add(uint64(left))
+		log.Warn("events left undelivered at shutdown", "dropped", left)
+	}
+}
+
+func (s *subscriber) deliver(ctx context.Context, log *slog.Logger, batch []hook.Event, real int) {
+	hctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	err := s.handle(hctx, batch)
+	cancel()
+	s.batches.Add(1)
+	s.delivered.Add(uint64(real))
+	if err != nil {
+		s.errs.Add(1)
+		s.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
+		log.Warn("listener failed", "events", len(batch), "first_seq", batch[0].Seq, "err", err)
+	}
+	clear(batch) // drop references to instances
+}
+
+// handle calls the listener, turning a panic into an error so one bad
+// listener cannot take the server down.
+func (s *subscriber) handle(ctx context.Context, batch []hook.Event) (err error) {
+	s.busy.Store(true)
+	defer s.busy.Store(false)
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError{p}
+		}
+	}()
+	return s.l.Handle(ctx, batch)
+}
+
+type panicError struct{ v any }
+
+func (p panicError) Error() string { return fmt.Sprint("listener panicked: ", p.v) }
+
+func (s *subscriber) stats() Stats {
+	st := Stats{
+		Name:      s.name,
+		Delivered: s.delivered.Load(),
+		Dropped:   s.dropped.Load(),
+		Queued:    s.queued(),
+		Batches:   s.batches.Load(),
+		Errors:    s.errs.Load(),
+	}
+	if e := s.lastErr.Load(); e != nil {
+		st.LastError, st.LastErrorTime = e.msg, e.at
+	}
+	return st
+}

@@ -1,0 +1,302 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/hook"
+)
+
+// users is a small authenticator over a fixed user table: "alice" may do
+// anything to ORDERS, "bob" may only read.
+type users struct {
+	calls atomic.Int64
+	fail  atomic.Bool
+	delay time.Duration
+	gate  chan struct{}
+}
+
+func (u *users) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.Principal, error) {
+	u.calls.Add(1)
+	if u.gate != nil {
+		select {
+		case <-u.gate:
+		case <-ctx.Done():
+			return hook.Principal{}, ctx.Err()
+		}
+	}
+	if u.delay > 0 {
+		select {
+		case <-time.After(u.delay):
+		case <-ctx.Done():
+			return hook.Principal{}, ctx.Err()
+		}
+	}
+	if u.fail.Load() {
+		return hook.Principal{}, errors.New("directory down")
+	}
+	switch {
+	case req.Username == "alice" && req.Password == "pw" && req.App == "ORDERS":
+		return hook.Principal{Name: "alice"}, nil
+	case req.Username == "bob" && req.Password == "pw":
+		if req.Operation == hook.OpRead {
+			return hook.Principal{Name: "bob"}, nil
+		}
+		return hook.Principal{}, fmt.Errorf("bob may only read: %w", hook.ErrForbidden)
+	}
+	return hook.Principal{}, hook.ErrUnauthenticated
+}
+
+type fakeTime struct{ ns atomic.Int64 }
+
+func (f *fakeTime) now() int64              { return f.ns.Load() }
+func (f *fakeTime) advance(d time.Duration) { f.ns.Add(int64(d)) }
+
+func newGuard(a hook.Authenticator, mod func(*Options)) (*Guard, *fakeTime) {
+	o := DefaultOptions()
+	if mod != nil {
+		mod(&o)
+	}
+	g := New(a, &o)
+	ft := &fakeTime{}
+	g.clock = ft.now
+	return g, ft
+}
+
+func req(op hook.Operation, app, user, pass string) *hook.AuthRequest {
+	return &hook.AuthRequest{Operation: op, App: app, Username: user, Password: pass, Instance: "i-1", RemoteAddr: "127.0.0.1:5000"}
+}
+
+func TestCacheAndTTL(t *testing.T) {
+	u := &users{}
+	g, clk := newGuard(u, nil)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		p, err := g.Authenticate(ctx, req(hook.OpRenew, "ORDERS", "alice", "pw"))
+		if err != nil || p.Name != "alice" {
+			t.Fatalf("alice: %v %v", p, err)
+		}
+	}
+	if u.calls.Load() != 1 {
+		t.Fatalf("authenticator called %d times for one credential", u.calls.Load())
+	}
+	// A different password, operation or app is a different decision.
+	if _, err := g.Authenticate(ctx, req(hook.OpRenew, "ORDERS", "alice", "wrong")); !errors.Is(err, hook.ErrUnauthenticated) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := g.Authenticate(ctx, req(hook.OpRenew, "PAYMENTS", "alice", "pw")); !errors.Is(err, hook.ErrUnauthenticated) {
+		t.Fatalf("other app: %v", err)
+	}
+	if _, err := g.Authenticate(ctx, req(hook.OpRegister, "ORDERS", "bob", "pw")); !errors.Is(err, hook.ErrForbidden) {
+		t.Fatalf("bob writes: %v", err)
+	}
+	if u.calls.Load() != 4 {
+		t.Fatalf("calls %d, want 4", u.calls.Load())
+	}
+	// Denials are cached, shorter than allows.
+	g.Authenticate(ctx, req(hook.OpRegister, "ORDERS", "bob", "pw"))
+	if u.calls.Load() != 4 {
+		t.Fatal("denial not cached")
+	}
+	clk.advance(DefaultOptions().DenyTTL + time.Millisecond)
+	g.Authenticate(ctx, req(hook.OpRegister, "ORDERS", "bob", "pw"))
+	g.Authenticate(ctx, req(hook.OpRenew, "ORDERS", "alice", "pw"))
+	if u.calls.Load() != 5 {
+		t.Fatalf("calls %d: the denial should have expired and the allow not", u.calls.Load())
+	}
+	clk.advance(DefaultOptions().AllowTTL)
+	g.Authenticate(ctx, req(hook.OpRenew, "ORDERS", "alice", "pw"))
+	if u.calls.Load() != 6 {
+		t.Fatalf("calls %d: the allow should have expired", u.calls.Load())
+	}
+	st := g.Stats()
+	if st.Hits != 6 || st.Misses != 6 || st.Allowed != 2 || st.Unauthenticated != 2 || st.Forbidden != 2 || st.Errors != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	g.Purge()
+	if g.Stats().Entries != 0 {
+		t.Fatal("purge kept entries")
+	}
+}
+
+func TestFieldsDoNotRunTogether(t *testing.T) {
+	g, _ := newGuard(&users{}, nil)
+	a := g.keyOf(&hook.AuthRequest{Username: "ab", Password: "c"})
+	b := g.keyOf(&hook.AuthRequest{Username: "a", Password: "bc"})
+	c := g.keyOf(&hook.AuthRequest{Username: "a", Password: "bc", TLS: &hook.TLSIdentity{}})
+	if a == b || b == c {
+		t.Fatal("distinct credentials share a key")
+	}
+}
+
+func TestFailClosedAndFailOpenReads(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		t.Run(fmt.Sprint("fail_open_reads=", open), func(t *testing.T) {
+			u := &users{}
+			u.fail.Store(true)
+			g, _ := newGuard(u, func(o *Options) { o.FailOpenReads = open })
+			ctx := context.Background()
+			if _, err := g.Authenticate(ctx, req(hook.OpRegister, "ORDERS", "alice", "pw")); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("write during outage: %v", err)
+			}
+			p, err := g.Authenticate(ctx, req(hook.OpRead, "ORDERS", "alice", "pw"))
+			if open && (err != nil || p.Name != FailOpenPrincipal) {
+				t.Fatalf("read during outage with fail-open: %v %v", p, err)
+			}
+			if !open && !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("read during outage: %v", err)
+			}
+			// Failures are not cached: the next call asks again.
+			u.fail.Store(false)
+			if _, err := g.Authenticate(ctx, req(hook.OpRegister, "ORDERS", "alice", "pw")); err != nil {
+				t.Fatalf("after recovery: %v", err)
+			}
+			if st := g.Stats(); st.Errors != 2 || st.Allowed != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestTimeoutAndPanic(t *testing.T) {
+	u := &users{delay: time.Hour}
+	g, _ := newGuard(u, func(o *Options) { o.Timeout = 20 * time.Millisecond })
+	start := time.Now()
+	_, err := g.Authenticate(context.Background(), req(hook.OpRenew, "ORDERS", "alice", "pw"))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow authenticator: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("deadline not applied: %v", d)
+	}
+	p := hook.AuthenticatorFunc(func(context.Context, *hook.AuthRequest) (hook.Principal, error) { panic("bug") })
+	g2, _ := newGuard(p, nil)
+	if _, err := g2.Authenticate(context.Background(), req(hook.OpRenew, "A", "x", "y")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("panicking authenticator: %v", err)
+	}
+}
+
+func TestSingleFlight(t *testing.T) {
+	u := &users{gate: make(chan struct{})}
+	g, _ := newGuard(u, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := g.Authenticate(context.Background(), req(hook.OpRenew, "ORDERS", "alice", "pw"))
+			errs <- err
+		}()
+	}
+	// Let the callers pile up behind the one flight, then release it.
+	for g.Stats().Misses < 50 {
+		time.Sleep(time.Millisecond)
+	}
+	close(u.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := u.calls.Load(); n != 1 {
+		t.Fatalf("%d calls for 50 concurrent misses", n)
+	}
+}
+
+func TestCallerGivingUpDoesNotCancelTheFlight(t *testing.T) {
+	u := &users{gate: make(chan struct{})}
+	g, _ := newGuard(u, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := req(hook.OpRenew, "ORDERS", "alice", "pw")
+	done := make(chan error)
+	go func() {
+		_, err := g.Authenticate(ctx, r)
+		done <- err
+	}()
+	for u.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	// The caller may reuse its request now; the flight must not see it.
+	r.Password = "scribbled"
+	close(u.gate)
+	for g.Stats().Allowed == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := g.Authenticate(context.Background(), req(hook.OpRenew, "ORDERS", "alice", "pw")); err != nil || u.calls.Load() != 1 {
+		t.Fatalf("decision of the finished flight not cached: %v, %d calls", err, u.calls.Load())
+	}
+}
+
+func TestBoundedCache(t *testing.T) {
+	a := hook.AuthenticatorFunc(func(context.Context, *hook.AuthRequest) (hook.Principal, error) {
+		return hook.Principal{Name: "x"}, nil
+	})
+	g, _ := newGuard(a, func(o *Options) { o.MaxEntries = 64 })
+	for i := 0; i < 2000; i++ {
+		g.Authenticate(context.Background(), req(hook.OpRenew, "A", fmt.Sprint("u", i), "p"))
+	}
+	if n := g.Stats().Entries; n > 64 || n == 0 {
+		t.Fatalf("%d entries for a 64-entry cache", n)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, o := range []Options{{Timeout: 0}, {Timeout: time.Second, AllowTTL: -1}, {Timeout: time.Second, MaxEntries: -1}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	d := DefaultOptions()
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHitDoesNotAllocate(t *testing.T) {
+	g, _ := newGuard(&users{}, nil)
+	r := req(hook.OpRenew, "ORDERS", "alice", "pw")
+	ctx := context.Background()
+	g.Authenticate(ctx, r)
+	allocs := testing.AllocsPerRun(1000, func() { g.Authenticate(ctx, r) })
+	if allocs != 0 {
+		t.Fatalf("a cache hit allocates %.1f times", allocs)
+	}
+}
+
+func BenchmarkHit(b *testing.B) {
+	g := New(&users{}, nil)
+	r := req(hook.OpRenew, "ORDERS", "alice", "pw")
+	ctx := context.Background()
+	g.Authenticate(ctx, r)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			g.Authenticate(ctx, r)
+		}
+	})
+}
+
+func TestLongCredentialsKey(t *testing.T) {
+	g, _ := newGuard(&users{}, nil)
+	long := strings.Repeat("x", 300)
+	a := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1"})
+	b := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "2"})
+	c := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1"})
+	d := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1", TLS: &hook.TLSIdentity{}})
+	if a == b || a != c || a == d {
+		t.Fatal("keys of long credentials are wrong")
+	}
+}

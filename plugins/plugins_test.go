@@ -1,0 +1,441 @@
+package plugins_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/plugins"
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/plugin"
+	"github.com/eurekad/eurekad/sdk/storage"
+	"github.com/eurekad/eurekad/storage/memory"
+)
+
+// The test binary is also the plugin (the helper-process pattern): run as
+// "plugins.test serve-test-plugin <id>" it serves catalog[id].
+const serveArg = "serve-test-plugin"
+
+var catalog = map[string]func() plugin.ServeOptions{
+	"memory": func() plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "memory", Version: "1.0", Store: func(context.Context, []byte) (storage.Store, error) {
+			return memory.New(), nil
+		}}
+	},
+	"auth": func() plugin.ServeOptions {
+		log := plugin.Logger()
+		return plugin.ServeOptions{Name: "auth", Version: "2.0", Authenticator: hook.AuthenticatorFunc(
+			func(_ context.Context, req *hook.AuthRequest) (hook.Principal, error) {
+				log.Info("deciding", "user", req.Username, "app", req.App)
+				switch req.Username {
+				case "":
+					return hook.Principal{}, hook.ErrUnauthenticated
+				case "team-a":
+					if strings.HasPrefix(req.App, "A-") {
+						return hook.Principal{Name: "team-a"}, nil
+					}
+					return hook.Principal{}, fmt.Errorf("%s: %w", req.App, hook.ErrForbidden)
+				}
+				return hook.Principal{}, hook.ErrUnauthenticated
+			})}
+	},
+	"discard": func() plugin.ServeOptions {
+		var n atomic.Int64
+		return plugin.ServeOptions{Name: "discard", Listener: hook.ListenerFunc(func(_ context.Context, events []hook.Event) error {
+			n.Add(int64(len(events)))
+			return nil
+		})}
+	},
+	"listener": func() plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "listener", Listener: &fileListener{}}
+	},
+}
+
+// fileListener appends each event's Seq to the file its config names.
+type fileListener struct{ path string }
+
+func (l *fileListener) Configure(_ context.Context, cfg []byte) error {
+	var c struct{ File string }
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		return err
+	}
+	if c.File == "" {
+		return errors.New("file: missing")
+	}
+	l.path = c.File
+	return nil
+}
+
+func (l *fileListener) Handle(_ context.Context, events []hook.Event) error {
+	f, err := os.OpenFile(l.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, e := range events {
+		fmt.Fprintf(f, "%d %s %s\n", e.Seq, e.Type, e.App)
+	}
+	return nil
+}
+
+func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == serveArg {
+		plugin.Serve(catalog[os.Args[2]]())
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == middleArg {
+		startOrphan()
+		return
+	}
+	// A race-enabled plugin process would sleep a second at exit.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	os.Exit(m.Run())
+}
+
+// middleArg runs the test binary as a parent that starts a plugin process
+// without eurekad's parent-death signal, prints its pid and waits to be
+// killed.
+const middleArg = "start-plugin-and-wait"
+
+func startOrphan() {
+	cmd := exec.Command(os.Args[0], serveArg, "memory")
+	cmd.Env = append(os.Environ(), plugin.Handshake.MagicCookieKey+"="+plugin.Handshake.MagicCookieValue,
+		"PLUGIN_PROTOCOL_VERSIONS=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	// The handshake line says the plugin serves.
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	fmt.Printf("%d %s", cmd.Process.Pid, line)
+	select {}
+}
+
+func self(t testing.TB) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// external loads catalog[id] as an external plugin: the test binary.
+func external(t testing.TB, kind plugin.Kind, id string, mod func(*plugins.Options)) *plugins.Plugin {
+	t.Helper()
+	o := plugins.Options{Kind: kind, Name: id, Executable: self(t), Args: []string{serveArg, id}, MinBackoff: 10 * time.Millisecond}
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := plugins.Load(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// supervise runs p.Run for the rest of the test.
+func supervise(t *testing.T, p *plugins.Plugin) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// A zombie (state Z) has exited.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLoadInProcess(t *testing.T) {
+	p, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindStorage, Name: "storage.memory", Builtin: catalog["memory"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, ok := p.Store().(*memory.Store); !ok {
+		t.Errorf("in-process store is %T, want the factory's own value", p.Store())
+	}
+	st := p.Stats()
+	if st.Mode != plugins.ModeInProcess || st.PID != 0 || st.State != plugins.StateRunning || st.Version != "1.0" {
+		t.Errorf("Stats = %+v", st)
+	}
+	if _, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAuth, Name: "storage.memory", Builtin: catalog["memory"]}); !errors.Is(err, plugins.ErrKind) {
+		t.Errorf("auth from a store: %v, want ErrKind", err)
+	}
+}
+
+func TestLoadChecksKindAndChecksum(t *testing.T) {
+	exe := self(t)
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	good := hex.EncodeToString(sum[:])
+
+	p := external(t, plugin.KindStorage, "memory", func(o *plugins.Options) { o.SHA256 = good })
+	if p.Stats().PID == 0 || !processAlive(p.Stats().PID) {
+		t.Errorf("Stats = %+v, want a live pid", p.Stats())
+	}
+
+	bad := strings.Repeat("0", 64)
+	_, err = plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindStorage, Name: "x", Executable: exe, Args: []string{serveArg, "memory"}, SHA256: bad})
+	if !errors.Is(err, plugins.ErrChecksum) {
+		t.Errorf("wrong checksum: %v, want ErrChecksum", err)
+	}
+	_, err = plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAuth, Name: "x", Executable: exe, Args: []string{serveArg, "memory"}})
+	if !errors.Is(err, plugins.ErrKind) {
+		t.Errorf("auth from a store plugin: %v, want ErrKind", err)
+	}
+	_, err = plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindListener, Name: "x", Executable: exe, Args: []string{serveArg, "listener"}, Config: []byte(`{}`)})
+	if err == nil || !strings.Contains(err.Error(), "file: missing") {
+		t.Errorf("listener with a bad config: %v, want its Configure error", err)
+	}
+	_, err = plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAuth, Name: "x", Executable: "/bin/true"})
+	if err == nil {
+		t.Error("a program that is no plugin loaded")
+	}
+}
+
+// A killed store plugin is restarted, its handle works again, and the
+// store is resynchronised through Resync.
+func TestStoreRestartAndResync(t *testing.T) {
+	var mu sync.Mutex
+	var want []storage.Record
+	for i := range 50 {
+		want = append(want, storage.Record{Key: storage.Key{App: "APP", ID: fmt.Sprint(i)}, Value: []byte{byte(i)}, Updated: int64(i + 1)})
+	}
+	resyncs := 0
+	p := external(t, plugin.KindStorage, "memory", func(o *plugins.Options) {
+		o.Resync = func(ctx context.Context, s storage.Store) error {
+			mu.Lock()
+			resyncs++
+			mu.Unlock()
+			ops := make([]storage.Op, len(want))
+			for i, r := range want {
+				ops[i] = storage.Op{Record: r}
+			}
+			return storage.ApplyBatch(ctx, s, ops)
+		}
+	})
+	supervise(t, p)
+	s := p.Store()
+	if _, ok := s.(storage.Batcher); !ok {
+		t.Errorf("store handle is %T, want a Batcher as the plugin reports", s)
+	}
+	ctx := t.Context()
+	if err := s.Put(ctx, want[0]); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.PID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Until it is back, calls fail with ErrPluginExited, never succeed
+	// against a dead process nor report a missing key.
+	waitFor(t, "the restart", func() bool {
+		_, err := s.Get(ctx, want[0].Key)
+		if err != nil && !errors.Is(err, plugin.ErrPluginExited) {
+			t.Fatalf("Get during the outage = %v, want ErrPluginExited", err)
+		}
+		return p.Stats().Restarts == 1 && p.Stats().State == plugins.StateRunning
+	})
+	waitFor(t, "the resync", func() bool {
+		n, err := storage.Count(ctx, s, "")
+		return err == nil && n == len(want)
+	})
+	st := p.Stats()
+	if st.PID == pid || st.PID == 0 || !strings.Contains(st.LastError, "exited") {
+		t.Errorf("Stats after restart = %+v (old pid %d)", st, pid)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if resyncs != 1 {
+		t.Errorf("resyncs = %d, want 1", resyncs)
+	}
+}
+
+// A killed auth plugin makes decisions fail (not succeed, not become
+// "unauthenticated") until it is back; its log lines reach eurekad's
+// logger under its name.
+func TestAuthRestartAndLogs(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := external(t, plugin.KindAuth, "auth", func(o *plugins.Options) { o.Logger = logger })
+	supervise(t, p)
+	a := p.Authenticator()
+	ctx := t.Context()
+	check := func() error {
+		_, err := a.Authenticate(ctx, &hook.AuthRequest{Operation: hook.OpRegister, App: "A-SVC", Username: "team-a"})
+		return err
+	}
+	if err := check(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, &hook.AuthRequest{App: "B-SVC", Username: "team-a"}); !errors.Is(err, hook.ErrForbidden) {
+		t.Errorf("other team's app: %v, want ErrForbidden", err)
+	}
+	waitFor(t, "the plugin's log line", func() bool {
+		return strings.Contains(logs.String(), `"msg":"deciding"`)
+	})
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"deciding"`) {
+			json.Unmarshal([]byte(l), &line)
+			break
+		}
+	}
+	if line["plugin"] != "auth" || line["user"] != "team-a" || line["level"] != "INFO" {
+		t.Errorf("plugin log line = %v, want level, plugin name and attributes", line)
+	}
+
+	syscall.Kill(p.PID(), syscall.SIGKILL)
+	waitFor(t, "the outage", func() bool { return check() != nil })
+	err := check()
+	if errors.Is(err, hook.ErrUnauthenticated) || errors.Is(err, hook.ErrForbidden) {
+		t.Errorf("during the outage: %v is a decision, want a failure", err)
+	}
+	if !errors.Is(err, plugin.ErrPluginExited) {
+		t.Errorf("during the outage: %v, want ErrPluginExited", err)
+	}
+	waitFor(t, "recovery", func() bool { return check() == nil })
+}
+
+// A plugin whose parent dies ends by itself, even without the parent-death
+// signal (which Linux ties to the thread that started it, and other
+// systems lack).
+func TestPluginEndsWithItsParent(t *testing.T) {
+	middle := exec.Command(self(t), middleArg)
+	out, err := middle.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := middle.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer middle.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(line, &pid); err != nil || !strings.Contains(line, "|grpc") {
+		t.Fatalf("middle process said %q", line)
+	}
+	if !processAlive(pid) {
+		t.Fatalf("plugin %d is not running", pid)
+	}
+	middle.Process.Kill()
+	middle.Wait()
+	waitFor(t, "the orphaned plugin to exit", func() bool { return !processAlive(pid) })
+}
+
+func TestCloseEndsProcess(t *testing.T) {
+	p := external(t, plugin.KindStorage, "memory", nil)
+	supervise(t, p)
+	pid := p.PID()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the process to end", func() bool { return !processAlive(pid) })
+	if err := p.Store().Put(t.Context(), storage.Record{Key: storage.Key{App: "A", ID: "1"}}); !errors.Is(err, plugin.ErrPluginExited) {
+		t.Errorf("Put after Close = %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := p.Stats(); st.State != plugins.StateClosed || st.Restarts != 0 {
+		t.Errorf("after Close: %+v, want closed and not restarted", st)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// BenchmarkListenerSubprocess is the listener path through a plugin
+// process: batches of 256 events with their instances, one RPC per batch,
+// sent one after the other as eurekad's bus does for one listener.
+func BenchmarkListenerSubprocess(b *testing.B) {
+	p, err := plugins.Load(b.Context(), plugins.Options{Kind: plugin.KindListener, Name: "discard",
+		Executable: self(b), Args: []string{serveArg, "discard"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	l := p.Listener()
+	in := &eureka.InstanceInfo{
+		InstanceID: "10.0.0.1:orders:8080", App: "ORDERS", HostName: "orders-1.example", IPAddr: "10.0.0.1",
+		VIPAddress: "orders", Status: eureka.StatusUp, Port: eureka.Port{Number: 8080, Enabled: true},
+		Metadata:       map[string]string{"zone": "zone-a", "version": "1.2.3"},
+		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
+	}
+	batch := make([]hook.Event, 256)
+	for i := range batch {
+		batch[i] = hook.Event{Type: hook.EventRegistered, Time: time.Now(), App: in.App, InstanceID: in.InstanceID, Instance: in}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for sent := 0; sent < b.N; sent += len(batch) {
+		n := min(len(batch), b.N-sent)
+		for i := range n {
+			batch[i].Seq = uint64(sent + i + 1)
+		}
+		if err := l.Handle(b.Context(), batch[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}

@@ -1,0 +1,61 @@
+package hook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/eurekad/eurekad/sdk/hook"
+)
+
+// An Authenticator that lets one team's token write its own applications
+// and everyone read.
+func ExampleAuthenticatorFunc() {
+	auth := hook.AuthenticatorFunc(func(_ context.Context, req *hook.AuthRequest) (hook.Principal, error) {
+		if req.Operation == hook.OpRead {
+			return hook.Principal{Name: "anyone"}, nil
+		}
+		if req.BearerToken != "orders-team-token" {
+			return hook.Principal{}, hook.ErrUnauthenticated
+		}
+		if !strings.HasPrefix(req.App, "ORDERS") {
+			return hook.Principal{}, fmt.Errorf("orders team on %s: %w", req.App, hook.ErrForbidden)
+		}
+		return hook.Principal{Name: "orders-team"}, nil
+	})
+	p, err := auth.Authenticate(context.Background(), &hook.AuthRequest{Operation: hook.OpRegister, App: "ORDERS-API", BearerToken: "orders-team-token"})
+	fmt.Println(p.Name, err)
+	_, err = auth.Authenticate(context.Background(), &hook.AuthRequest{Operation: hook.OpCancel, App: "PAYMENTS", BearerToken: "orders-team-token"})
+	fmt.Println(errors.Is(err, hook.ErrForbidden))
+	// Output:
+	// orders-team <nil>
+	// true
+}
+
+// A Listener that counts what happened, skipping server-wide events and
+// noticing lost ones.
+func ExampleListenerFunc() {
+	counts := map[hook.EventType]int{}
+	var lost uint64
+	l := hook.ListenerFunc(func(_ context.Context, events []hook.Event) error {
+		for _, e := range events {
+			if e.Type == hook.EventGap {
+				lost += e.Dropped
+				continue
+			}
+			if e.InstanceID != "" {
+				counts[e.Type]++
+			}
+		}
+		return nil
+	})
+	l.Handle(context.Background(), []hook.Event{
+		{Seq: 1, Type: hook.EventRegistered, App: "ORDERS", InstanceID: "i-1"},
+		{Seq: 5, Type: hook.EventGap, Dropped: 3},
+		{Seq: 6, Type: hook.EventCancelled, App: "ORDERS", InstanceID: "i-1"},
+		{Seq: 7, Type: hook.EventSelfPreservationEntered},
+	})
+	fmt.Println(counts[hook.EventRegistered], counts[hook.EventCancelled], lost)
+	// Output: 1 1 3
+}

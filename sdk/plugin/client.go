@@ -1,0 +1,265 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/hook"
+	pb "github.com/eurekad/eurekad/sdk/plugin/internal/pluginpb"
+	"github.com/eurekad/eurekad/sdk/storage"
+)
+
+// Client is the host's side of one plugin connection: Info, Configure and
+// the plugin's values as the sdk contracts. It is safe for concurrent use.
+type Client struct {
+	// life ends when the plugin process exits (go-plugin cancels it); it
+	// only tells a broken transport apart, never bounds a call.
+	life     context.Context
+	info     pb.PluginClient
+	store    pb.StoreClient
+	auth     pb.AuthenticatorClient
+	listener pb.ListenerClient
+}
+
+// NewClient returns the client side of a plugin over conn. life is the
+// plugin's lifetime: once it ends, failed calls report ErrPluginExited.
+func NewClient(life context.Context, conn grpc.ClientConnInterface) *Client {
+	return &Client{
+		life:     life,
+		info:     pb.NewPluginClient(conn),
+		store:    pb.NewStoreClient(conn),
+		auth:     pb.NewAuthenticatorClient(conn),
+		listener: pb.NewListenerClient(conn),
+	}
+}
+
+// Done is closed when the plugin process exits (never, for an in-memory
+// connection).
+func (c *Client) Done() <-chan struct{} { return c.life.Done() }
+
+// err turns an RPC error into the contract's: sentinels keep their
+// identity, and a broken transport becomes ErrPluginExited.
+func (c *Client) err(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	code := status.Code(err)
+	if ctx.Err() == nil && (code == codes.Unavailable || (code == codes.Canceled && c.life.Err() != nil)) {
+		return fmt.Errorf("%w: %v", ErrPluginExited, status.Convert(err).Message())
+	}
+	return pb.FromStatus(err)
+}
+
+// Info asks the plugin what it is and serves.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	r, err := c.info.Info(ctx, &pb.Empty{})
+	if err != nil {
+		return Info{}, c.err(ctx, err)
+	}
+	info := Info{Name: r.GetName(), Version: r.GetVersion(), Batcher: r.GetBatcher(), Snapshotter: r.GetSnapshotter()}
+	for _, k := range r.GetKinds() {
+		info.Kinds = append(info.Kinds, Kind(k))
+	}
+	return info, nil
+}
+
+// Configure hands kind's configuration (JSON; nil means "{}") to the
+// plugin. For storage it opens the store.
+func (c *Client) Configure(ctx context.Context, kind Kind, config []byte) error {
+	_, err := c.info.Configure(ctx, &pb.ConfigureRequest{Kind: string(kind), Config: config})
+	return c.err(ctx, err)
+}
+
+// Store returns the plugin's store, implementing storage.Batcher and
+// storage.Snapshotter exactly when info says the plugin's store does.
+// Call it after Configure and Info.
+func (c *Client) Store(info Info) storage.Store {
+	s := &remoteStore{c: c}
+	switch {
+	case info.Batcher && info.Snapshotter:
+		return remoteBatchSnapshot{s}
+	case info.Batcher:
+		return remoteBatch{s}
+	case info.Snapshotter:
+		return remoteSnapshot{s}
+	}
+	return s
+}
+
+// Authenticator returns the plugin's authenticator.
+func (c *Client) Authenticator() hook.Authenticator { return remoteAuth{c} }
+
+// Listener returns the plugin's listener.
+func (c *Client) Listener() hook.Listener { return remoteListener{c} }
+
+// ---- storage ----
+
+type remoteStore struct{ c *Client }
+
+func (s *remoteStore) Put(ctx context.Context, r storage.Record) error {
+	_, err := s.c.store.Put(ctx, recordToPB(r))
+	return s.c.err(ctx, err)
+}
+
+func (s *remoteStore) Get(ctx context.Context, k storage.Key) (storage.Record, error) {
+	r, err := s.c.store.Get(ctx, &pb.Key{App: k.App, Id: k.ID})
+	if err != nil {
+		return storage.Record{}, s.c.err(ctx, err)
+	}
+	return recordFromPB(r), nil
+}
+
+func (s *remoteStore) Delete(ctx context.Context, k storage.Key) error {
+	_, err := s.c.store.Delete(ctx, &pb.Key{App: k.App, Id: k.ID})
+	return s.c.err(ctx, err)
+}
+
+func (s *remoteStore) Scan(ctx context.Context, app string, fn func(storage.Record) error) error {
+	return s.receive(ctx, fn, func(ctx context.Context) (grpc.ServerStreamingClient[pb.Records], error) {
+		return s.c.store.Scan(ctx, &pb.ScanRequest{App: app})
+	})
+}
+
+// receive runs a record stream, calling fn per record in this goroutine;
+// an error from fn ends the stream (ErrStop with a nil error).
+func (s *remoteStore) receive(ctx context.Context, fn func(storage.Record) error,
+	open func(context.Context) (grpc.ServerStreamingClient[pb.Records], error)) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := open(sctx)
+	if err != nil {
+		return s.c.err(ctx, err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return s.c.err(ctx, err)
+		}
+		for _, r := range msg.GetRecords() {
+			if err := ctx.Err(); err != nil {
+				return err // the callback may have cancelled: no call after that
+			}
+			if err := fn(recordFromPB(r)); err != nil {
+				if errors.Is(err, storage.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+}
+
+func (s *remoteStore) batch(ctx context.Context, ops []storage.Op) error {
+	req := &pb.BatchRequest{Ops: make([]*pb.Op, len(ops))}
+	for i, op := range ops {
+		req.Ops[i] = &pb.Op{Delete: op.Delete, Record: recordToPB(op.Record)}
+	}
+	_, err := s.c.store.Batch(ctx, req)
+	return s.c.err(ctx, err)
+}
+
+func (s *remoteStore) snapshot(ctx context.Context, fn func(storage.Record) error) error {
+	return s.receive(ctx, fn, func(ctx context.Context) (grpc.ServerStreamingClient[pb.Records], error) {
+		return s.c.store.Snapshot(ctx, &pb.Empty{})
+	})
+}
+
+// Close closes the plugin's store (not the plugin process).
+func (s *remoteStore) Close() error {
+	ctx := context.Background()
+	_, err := s.c.store.Close(ctx, &pb.Empty{})
+	return s.c.err(ctx, err)
+}
+
+type remoteBatch struct{ *remoteStore }
+
+func (s remoteBatch) Batch(ctx context.Context, ops []storage.Op) error { return s.batch(ctx, ops) }
+
+type remoteSnapshot struct{ *remoteStore }
+
+func (s remoteSnapshot) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
+	return s.snapshot(ctx, fn)
+}
+
+type remoteBatchSnapshot struct{ *remoteStore }
+
+func (s remoteBatchSnapshot) Batch(ctx context.Context, ops []storage.Op) error {
+	return s.batch(ctx, ops)
+}
+
+func (s remoteBatchSnapshot) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
+	return s.snapshot(ctx, fn)
+}
+
+// ---- auth ----
+
+type remoteAuth struct{ c *Client }
+
+func (a remoteAuth) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.Principal, error) {
+	r := &pb.AuthRequest{
+		Operation:   string(req.Operation),
+		App:         req.App,
+		Instance:    req.Instance,
+		Method:      req.Method,
+		Path:        req.Path,
+		RemoteAddr:  req.RemoteAddr,
+		Username:    req.Username,
+		Password:    req.Password,
+		BearerToken: req.BearerToken,
+	}
+	if t := req.TLS; t != nil {
+		r.Tls = &pb.TLSIdentity{Subject: t.Subject, CommonName: t.CommonName, DnsNames: t.DNSNames, Uris: t.URIs, Sha256: t.SHA256}
+	}
+	p, err := a.c.auth.Authenticate(ctx, r)
+	if err != nil {
+		return hook.Principal{}, a.c.err(ctx, err)
+	}
+	return hook.Principal{Name: p.GetName(), Attributes: p.GetAttributes()}, nil
+}
+
+// ---- listener ----
+
+type remoteListener struct{ c *Client }
+
+// Handle sends the batch in one RPC.
+func (l remoteListener) Handle(ctx context.Context, events []hook.Event) error {
+	req := &pb.Events{Events: make([]*pb.Event, len(events))}
+	for i, e := range events {
+		pe := &pb.Event{
+			Seq:          e.Seq,
+			Type:         string(e.Type),
+			TimeUnixNano: e.Time.UnixNano(),
+			App:          e.App,
+			InstanceId:   e.InstanceID,
+			Replicated:   e.Replicated,
+			Dropped:      e.Dropped,
+		}
+		if e.Instance != nil {
+			pe.Instance = eureka.AppendInstanceJSON(nil, e.Instance)
+		}
+		req.Events[i] = pe
+	}
+	_, err := l.c.listener.Handle(ctx, req)
+	return l.c.err(ctx, err)
+}
+
+// Interface guards.
+var (
+	_ storage.Store       = (*remoteStore)(nil)
+	_ storage.Batcher     = remoteBatch{}
+	_ storage.Snapshotter = remoteSnapshot{}
+	_ storage.Batcher     = remoteBatchSnapshot{}
+	_ storage.Snapshotter = remoteBatchSnapshot{}
+	_ hook.Authenticator  = remoteAuth{}
+	_ hook.Listener       = remoteListener{}
+)
