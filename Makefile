@@ -36,11 +36,14 @@ $(JSCLIENT)/node_modules/.package-lock.json: $(JSCLIENT)/package-lock.json
 bench:
 	scripts/bench.sh
 
-## fuzz: each decoder fuzz target for FUZZTIME.
+## fuzz: every fuzz target of the module (decoders of wire formats, the
+## journal, configs) for FUZZTIME each.
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./sdk/eureka | grep '^Fuzz'); do \
-		echo "== $$t"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./sdk/eureka || exit 1; \
+	@for d in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' $$d | grep '^Fuzz'); do \
+			echo "== $$d $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$d || exit 1; \
+		done; \
 	done
 
 clean:
