@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/plugins/auth/static"
 	"github.com/eurekad/eurekad/sdk/client"
@@ -591,7 +591,7 @@ func FuzzReadCredentials(f *testing.F) {
 // TestPrincipalInLogs: a write that fails after authentication names its
 // caller in the log.
 func TestPrincipalInLogs(t *testing.T) {
-	var buf syncBuffer
+	var buf eurekadtest.SyncBuffer
 	a := static.New()
 	a.Configure(context.Background(), []byte(authConfig()))
 	fs := &fakeStore{commitErr: errors.New("disk full")}
@@ -607,21 +607,4 @@ func TestPrincipalInLogs(t *testing.T) {
 	if w.Code != 503 || !strings.Contains(buf.String(), "principal=orders") {
 		t.Fatalf("%d, log %q", w.Code, buf.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

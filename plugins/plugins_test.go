@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/plugins"
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -300,7 +301,7 @@ func TestStoreRestartAndResync(t *testing.T) {
 // "unauthenticated") until it is back; its log lines reach eurekad's
 // logger under its name.
 func TestAuthRestartAndLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs eurekadtest.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := external(t, plugin.KindAuth, "auth", func(o *plugins.Options) { o.Logger = logger })
 	supervise(t, p)
@@ -386,23 +387,6 @@ func TestCloseEndsProcess(t *testing.T) {
 	if st := p.Stats(); st.State != plugins.StateClosed || st.Restarts != 0 {
 		t.Errorf("after Close: %+v, want closed and not restarted", st)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // BenchmarkListenerSubprocess is the listener path through a plugin
