@@ -150,7 +150,10 @@ func newPluginCmd() *cobra.Command {
 
 // pluginSet is every plugin serve loaded, closed together at the end.
 type pluginSet struct {
-	log  *slog.Logger
+	log *slog.Logger // the runtime's, component=plugins
+	// base is eurekad's logger, for the built-ins in process: they name
+	// their own component.
+	base *slog.Logger
 	all  []*plugins.Plugin
 	self string // eurekad's executable, for isolated built-ins
 }
@@ -172,7 +175,11 @@ func (s *pluginSet) load(ctx context.Context, kind plugin.Kind, ref, sha string,
 			o.Isolate, o.Executable, o.Args = true, s.self, []string{"plugin", "serve", ref}
 			o.SHA256 = ""
 		}
-		plog := s.log.With("plugin", ref)
+		base := s.base
+		if base == nil {
+			base = s.log
+		}
+		plog := base.With("plugin", ref)
 		o.Builtin = func() plugin.ServeOptions { return b(plog) }
 	} else {
 		path, err := filepath.Abs(ref)

@@ -26,7 +26,7 @@ import (
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// Plugins: listeners subscribe to the event bus before the registry
 	// exists; the store and the authenticator are loaded below.
-	ps := &pluginSet{log: log.With("component", "plugins")}
+	ps := &pluginSet{log: log.With("component", "plugins"), base: log}
 	defer ps.Close()
 	bus, err := loadListeners(ctx, cfg, ps, log)
 	if err != nil {
