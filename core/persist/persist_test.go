@@ -314,3 +314,52 @@ func TestOptionsValidate(t *testing.T) {
 		t.Fatal("bad durability accepted")
 	}
 }
+
+// While writers are concurrent the flusher waits CommitDelay before a
+// commit, so a writer arriving meanwhile joins the group; a lone writer
+// (the last group held one change) is committed at once.
+func TestCommitDelayGathersConcurrentWriters(t *testing.T) {
+	const delay = time.Second
+	f := start(t, func(o *persist.Options) { o.CommitDelay = delay })
+	ctx := context.Background()
+
+	// A lone writer: no delay (the bound is far below CommitDelay).
+	f.reg.Register(inst("A", "lone"), false)
+	begin := time.Now()
+	if err := f.p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took >= delay {
+		t.Fatalf("a lone writer waited %v, the commit delay", took)
+	}
+
+	// Two changes in one group mark the writers as concurrent.
+	f.reg.Register(inst("A", "x"), false)
+	f.reg.Register(inst("A", "y"), false)
+	if err := f.p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := f.p.Status()
+
+	// The next commit waits; a second writer arriving during the wait
+	// shares it.
+	errs := make(chan error, 2)
+	f.reg.Register(inst("A", "first"), false)
+	go func() { errs <- f.p.Commit(ctx) }()
+	time.Sleep(delay / 4)
+	f.reg.Register(inst("A", "second"), false)
+	go func() { errs <- f.p.Commit(ctx) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := f.p.Status()
+	if after.Commits-before.Commits != 1 || after.Written-before.Written != 2 {
+		t.Fatalf("%d commits wrote %d keys; want both writers in one commit",
+			after.Commits-before.Commits, after.Written-before.Written)
+	}
+	if _, ok := f.stored("A", "second"); !ok {
+		t.Fatal("the second writer's change is not stored")
+	}
+}

@@ -54,6 +54,7 @@ var rules = map[string]rule{
 	"storage.on_failure":          oneOf("serve", "reject"),
 	"storage.flush_interval":      positive,
 	"storage.checkpoint_interval": positive,
+	"storage.commit_delay":        notNegative,
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
 
