@@ -832,3 +832,12 @@ func TestPluginBlocksInvalid(t *testing.T) {
 		}
 	}
 }
+
+// Every section has a heading of its own in --help.
+func TestEverySectionHasATitle(t *testing.T) {
+	for _, s := range Settings() {
+		if s.Section != "" && SectionTitle(s.Section) == s.Section {
+			t.Errorf("section %q (of %s) has no title in sectionTitles", s.Section, s.Key)
+		}
+	}
+}

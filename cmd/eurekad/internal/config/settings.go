@@ -386,7 +386,9 @@ var sectionTitles = map[string]string{
 	"http":     "HTTP server",
 	"registry": "Registry",
 	"cache":    "Response cache",
+	"storage":  "Storage",
 	"cluster":  "Cluster (peer replication)",
+	"plugins":  "Plugins",
 }
 
 // SectionTitle returns the heading for a Setting.Section: "General" for the
