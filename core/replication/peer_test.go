@@ -223,14 +223,32 @@ func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
 		cl.Replicate(eureka.ReplicateRegister, "ORDERS", in.ID())
 	}
 	eventually(t, "peer marked unavailable", func() bool { st := cl.Peers()[0]; return !st.Available && st.LastError != "" })
+	// The queue holds at most QueueSize tasks; the sender may also hold
+	// one batch (BatchSize) in flight, so at least 80-50-10 are dropped.
 	st := cl.Peers()[0]
-	if st.QueueLength > 50 || st.Dropped < 30 {
+	if st.QueueLength > 50 || st.Dropped < 20 {
 		t.Errorf("queue %d dropped %d: want at most 50 queued, the overflow dropped", st.QueueLength, st.Dropped)
 	}
 	proxy.SetMode(faultproxy.Pass, 0)
-	eventually(t, "queued registrations delivered", func() bool { return peerReg.Size() == 50 })
-	if peerReg.Instance("ORDERS", "i-79") == nil || peerReg.Instance("ORDERS", "i-0") != nil {
-		t.Error("the newest tasks must survive the overflow, the oldest go")
+	// Every task is either delivered or counted as dropped: none is lost
+	// silently. (A busy race-enabled run may need more than a few seconds
+	// for the retries to come round.)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st = cl.Peers()[0]
+		if st.QueueLength == 0 && peerReg.Size()+int(st.Dropped) == 80 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d, dropped %d, queued %d: want delivered + dropped = 80", peerReg.Size(), st.Dropped, st.QueueLength)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := peerReg.Size(); n < 50 || n > 60 {
+		t.Errorf("%d delivered, want the 50 queued plus at most one batch in flight", n)
+	}
+	if peerReg.Instance("ORDERS", "i-79") == nil {
+		t.Error("the newest task must survive the overflow")
 	}
 }
 
