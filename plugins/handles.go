@@ -17,16 +17,7 @@ type storeHandle struct{ p *Plugin }
 // newStoreHandle returns the handle with exactly the abilities info
 // reports, checked once here rather than per call.
 func newStoreHandle(p *Plugin, info plugin.Info) storage.Store {
-	h := &storeHandle{p}
-	switch {
-	case info.Batcher && info.Snapshotter:
-		return batchSnapshotHandle{h}
-	case info.Batcher:
-		return batchHandle{h}
-	case info.Snapshotter:
-		return snapshotHandle{h}
-	}
-	return h
+	return storage.Restrict(&storeHandle{p}, info.Batcher, info.Snapshotter)
 }
 
 func (h *storeHandle) Put(ctx context.Context, r storage.Record) error {
@@ -61,7 +52,9 @@ func (h *storeHandle) Scan(ctx context.Context, app string, fn func(storage.Reco
 	return in.store.Scan(ctx, app, fn)
 }
 
-func (h *storeHandle) batch(ctx context.Context, ops []storage.Op) error {
+// Batch and Snapshot are shown only when the plugin's store has them
+// (newStoreHandle).
+func (h *storeHandle) Batch(ctx context.Context, ops []storage.Op) error {
 	in, err := h.p.instance()
 	if err != nil {
 		return err
@@ -69,7 +62,7 @@ func (h *storeHandle) batch(ctx context.Context, ops []storage.Op) error {
 	return storage.ApplyBatch(ctx, in.store, ops)
 }
 
-func (h *storeHandle) snapshot(ctx context.Context, fn func(storage.Record) error) error {
+func (h *storeHandle) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
 	in, err := h.p.instance()
 	if err != nil {
 		return err
@@ -88,26 +81,6 @@ func (h *storeHandle) Close() error {
 		return nil
 	}
 	return in.store.Close()
-}
-
-type batchHandle struct{ *storeHandle }
-
-func (h batchHandle) Batch(ctx context.Context, ops []storage.Op) error { return h.batch(ctx, ops) }
-
-type snapshotHandle struct{ *storeHandle }
-
-func (h snapshotHandle) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
-	return h.snapshot(ctx, fn)
-}
-
-type batchSnapshotHandle struct{ *storeHandle }
-
-func (h batchSnapshotHandle) Batch(ctx context.Context, ops []storage.Op) error {
-	return h.batch(ctx, ops)
-}
-
-func (h batchSnapshotHandle) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
-	return h.snapshot(ctx, fn)
 }
 
 type authHandle struct{ p *Plugin }
@@ -132,11 +105,7 @@ func (h listenerHandle) Handle(ctx context.Context, events []hook.Event) error {
 
 // Interface guards.
 var (
-	_ storage.Store       = (*storeHandle)(nil)
-	_ storage.Batcher     = batchHandle{}
-	_ storage.Snapshotter = snapshotHandle{}
-	_ storage.Batcher     = batchSnapshotHandle{}
-	_ storage.Snapshotter = batchSnapshotHandle{}
-	_ hook.Authenticator  = authHandle{}
-	_ hook.Listener       = listenerHandle{}
+	_ storage.Full       = (*storeHandle)(nil)
+	_ hook.Authenticator = authHandle{}
+	_ hook.Listener      = listenerHandle{}
 )

@@ -81,16 +81,7 @@ func (c *Client) Configure(ctx context.Context, kind Kind, config []byte) error 
 // storage.Snapshotter exactly when info says the plugin's store does.
 // Call it after Configure and Info.
 func (c *Client) Store(info Info) storage.Store {
-	s := &remoteStore{c: c}
-	switch {
-	case info.Batcher && info.Snapshotter:
-		return remoteBatchSnapshot{s}
-	case info.Batcher:
-		return remoteBatch{s}
-	case info.Snapshotter:
-		return remoteSnapshot{s}
-	}
-	return s
+	return storage.Restrict(&remoteStore{c: c}, info.Batcher, info.Snapshotter)
 }
 
 // Authenticator returns the plugin's authenticator.
@@ -159,7 +150,9 @@ func (s *remoteStore) receive(ctx context.Context, fn func(storage.Record) error
 	}
 }
 
-func (s *remoteStore) batch(ctx context.Context, ops []storage.Op) error {
+// Batch sends ops in one call; Client.Store shows it only when the
+// plugin's store is a Batcher.
+func (s *remoteStore) Batch(ctx context.Context, ops []storage.Op) error {
 	req := &pb.BatchRequest{Ops: make([]*pb.Op, len(ops))}
 	for i, op := range ops {
 		req.Ops[i] = &pb.Op{Delete: op.Delete, Record: recordToPB(op.Record)}
@@ -168,7 +161,9 @@ func (s *remoteStore) batch(ctx context.Context, ops []storage.Op) error {
 	return s.c.err(ctx, err)
 }
 
-func (s *remoteStore) snapshot(ctx context.Context, fn func(storage.Record) error) error {
+// Snapshot streams a snapshot; Client.Store shows it only when the
+// plugin's store is a Snapshotter.
+func (s *remoteStore) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
 	return s.receive(ctx, fn, func(ctx context.Context) (grpc.ServerStreamingClient[pb.Records], error) {
 		return s.c.store.Snapshot(ctx, &pb.Empty{})
 	})
@@ -179,26 +174,6 @@ func (s *remoteStore) Close() error {
 	ctx := context.Background()
 	_, err := s.c.store.Close(ctx, &pb.Empty{})
 	return s.c.err(ctx, err)
-}
-
-type remoteBatch struct{ *remoteStore }
-
-func (s remoteBatch) Batch(ctx context.Context, ops []storage.Op) error { return s.batch(ctx, ops) }
-
-type remoteSnapshot struct{ *remoteStore }
-
-func (s remoteSnapshot) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
-	return s.snapshot(ctx, fn)
-}
-
-type remoteBatchSnapshot struct{ *remoteStore }
-
-func (s remoteBatchSnapshot) Batch(ctx context.Context, ops []storage.Op) error {
-	return s.batch(ctx, ops)
-}
-
-func (s remoteBatchSnapshot) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
-	return s.snapshot(ctx, fn)
 }
 
 // ---- auth ----
@@ -255,11 +230,7 @@ func (l remoteListener) Handle(ctx context.Context, events []hook.Event) error {
 
 // Interface guards.
 var (
-	_ storage.Store       = (*remoteStore)(nil)
-	_ storage.Batcher     = remoteBatch{}
-	_ storage.Snapshotter = remoteSnapshot{}
-	_ storage.Batcher     = remoteBatchSnapshot{}
-	_ storage.Snapshotter = remoteBatchSnapshot{}
-	_ hook.Authenticator  = remoteAuth{}
-	_ hook.Listener       = remoteListener{}
+	_ storage.Full       = (*remoteStore)(nil)
+	_ hook.Authenticator = remoteAuth{}
+	_ hook.Listener      = remoteListener{}
 )

@@ -148,3 +148,41 @@ func ApplyBatch(ctx context.Context, s Store, ops []Op) error {
 	}
 	return nil
 }
+
+// Full is a store with every optional ability: what a proxy for another
+// store (a plugin client, a supervised handle) implements before it knows
+// which abilities the store behind it really has.
+type Full interface {
+	Store
+	Batcher
+	Snapshotter
+}
+
+// Restrict returns s showing only the abilities asked for: the result
+// implements Batcher only when batch is true and Snapshotter only when
+// snapshot is true, so callers that test for an ability by type assertion
+// see the real store's abilities, not the proxy's.
+func Restrict(s Full, batch, snapshot bool) Store {
+	switch {
+	case batch && snapshot:
+		return s
+	case batch:
+		return batchOnly{s, s}
+	case snapshot:
+		return snapshotOnly{s, s}
+	}
+	return plainOnly{s}
+}
+
+// Embedding the interfaces, not s, promotes only their methods.
+type (
+	plainOnly struct{ Store }
+	batchOnly struct {
+		Store
+		Batcher
+	}
+	snapshotOnly struct {
+		Store
+		Snapshotter
+	}
+)
