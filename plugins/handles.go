@@ -2,6 +2,8 @@ package plugins
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/eurekad/eurekad/sdk/hook"
 	"github.com/eurekad/eurekad/sdk/plugin"
@@ -69,7 +71,9 @@ func (h *storeHandle) Snapshot(ctx context.Context, fn func(storage.Record) erro
 	}
 	sn, ok := in.store.(storage.Snapshotter)
 	if !ok {
-		return in.store.Scan(ctx, "", fn) // unreachable: capabilities are fixed at load
+		// A restarted plugin that lost the ability: a Scan is no
+		// snapshot, so say so rather than pass one off as it.
+		return fmt.Errorf("plugin %s: %w: its store no longer takes snapshots", h.p.opts.Name, errors.ErrUnsupported)
 	}
 	return sn.Snapshot(ctx, fn)
 }

@@ -563,7 +563,7 @@ func readRef(f *os.File, r ref) ([]byte, error) {
 func (s *Store) pending(k storage.Key) (v []byte, del, ok bool, err error) {
 	s.omu.RLock()
 	defer s.omu.RUnlock()
-	for _, ov := range []*overlay{&s.live, &s.applying} {
+	for _, ov := range [...]*overlay{&s.live, &s.applying} {
 		if r, found := ov.m[k]; found {
 			if r.del {
 				return nil, true, true, nil
@@ -587,7 +587,7 @@ func (s *Store) pendingCopy(app string) (map[storage.Key][]byte, error) {
 // open while it reads: a checkpoint closes one only after taking omu.
 func (s *Store) pendingValues(app string) (map[storage.Key][]byte, error) {
 	out := make(map[storage.Key][]byte, len(s.live.m)+len(s.applying.m))
-	for _, ov := range []*overlay{&s.applying, &s.live} {
+	for _, ov := range [...]*overlay{&s.applying, &s.live} {
 		for k, r := range ov.m {
 			if app != "" && k.App != app {
 				continue
