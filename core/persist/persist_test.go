@@ -320,7 +320,8 @@ func TestOptionsValidate(t *testing.T) {
 // (the last group held one change) is committed at once.
 func TestCommitDelayGathersConcurrentWriters(t *testing.T) {
 	const delay = time.Second
-	f := start(t, func(o *persist.Options) { o.CommitDelay = delay })
+	// No periodic flush: it would commit a change without the delay.
+	f := start(t, func(o *persist.Options) { o.CommitDelay, o.FlushInterval = delay, time.Hour })
 	ctx := context.Background()
 
 	// A lone writer: no delay (the bound is far below CommitDelay).
@@ -333,12 +334,21 @@ func TestCommitDelayGathersConcurrentWriters(t *testing.T) {
 		t.Fatalf("a lone writer waited %v, the commit delay", took)
 	}
 
-	// Two changes in one group mark the writers as concurrent.
+	// Changes made while the store is busy form one group of several,
+	// which marks the writers as concurrent.
+	f.store.SetDelay(100 * time.Millisecond)
+	f.reg.Register(inst("A", "busy"), false)
+	busy := make(chan error, 1)
+	go func() { busy <- f.p.Commit(ctx) }()
 	f.reg.Register(inst("A", "x"), false)
 	f.reg.Register(inst("A", "y"), false)
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
 	if err := f.p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	f.store.SetDelay(0)
 	before := f.p.Status()
 
 	// The next commit waits; a second writer arriving during the wait
