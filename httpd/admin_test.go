@@ -24,6 +24,8 @@ type fakeStore struct {
 	status    persist.Status
 }
 
+func (f *fakeStore) Begin()       {}
+func (f *fakeStore) End()         {}
 func (f *fakeStore) Admit() error { f.mu.Lock(); defer f.mu.Unlock(); return f.admitErr }
 func (f *fakeStore) Commit(context.Context) error {
 	f.mu.Lock()

@@ -46,7 +46,10 @@ func textError(w http.ResponseWriter, code int, msg string) {
 
 // register is POST apps/{app} (§2.1).
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r, s.opts.MaxBodyBytes)
+	ws := s.beginWrite()
+	defer ws.end()
+	body, release, err := readPooledBody(r, s.opts.MaxBodyBytes)
+	defer release()
 	if errors.Is(err, errBodyTooLarge) {
 		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return
@@ -94,7 +97,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if !repl {
 		s.replicate(eureka.ReplicateRegister, appVar(r), in.ID())
 	}
-	if s.commit(w, r) {
+	if s.commit(w, r, &ws) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -160,6 +163,8 @@ func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // cancel is DELETE apps/{app}/{id} (§2.2).
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	ws := s.beginWrite()
+	defer ws.end()
 	if !s.admit(w) {
 		return
 	}
@@ -171,7 +176,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	if !repl {
 		s.replicate(eureka.ReplicateCancel, app, id)
 	}
-	if s.commit(w, r) {
+	if s.commit(w, r, &ws) {
 		w.WriteHeader(http.StatusOK)
 	}
 }
@@ -192,16 +197,44 @@ func (s *Server) admit(w http.ResponseWriter) bool {
 // commit waits until the request's change is stored as the durability
 // setting asks. A 503 means the change was not acknowledged: it is kept in
 // memory and may still be stored later, like any unacknowledged write.
-func (s *Server) commit(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, ws *writeScope) bool {
 	if s.opts.Store == nil {
 		return true
 	}
+	ws.end()
 	if err := s.opts.Store.Commit(r.Context()); err != nil {
 		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err, principalAttr(r))
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return false
 	}
 	return true
+}
+
+// writeScope brackets a write request for the store's group commit: from
+// its start to its commit or, for a request that ends without one (not
+// found, bad input), its end. A group commit waits for the requests in
+// their scope.
+type writeScope struct {
+	p    Persister
+	open bool
+}
+
+// beginWrite opens a write request's scope; defer its end.
+func (s *Server) beginWrite() writeScope {
+	if s.opts.Store == nil {
+		return writeScope{}
+	}
+	s.opts.Store.Begin()
+	return writeScope{p: s.opts.Store, open: true}
+}
+
+// end closes the scope: the request has made its changes, or ends
+// without any.
+func (ws *writeScope) end() {
+	if ws.open {
+		ws.open = false
+		ws.p.End()
+	}
 }
 
 // queryInt64 parses an optional numeric query parameter (0 when absent).
@@ -287,6 +320,8 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
 // changeStatus checks in Eureka's order (instance, then value) and applies
 // change.
 func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequired bool, change statusChange, action eureka.ReplicationAction) {
+	ws := s.beginWrite()
+	defer ws.end()
 	app, id := appVar(r), pathVar(r, "id")
 	if s.reg.Instance(app, id) == nil {
 		w.WriteHeader(http.StatusNotFound)
@@ -308,7 +343,7 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequi
 	if !repl {
 		s.replicate(action, app, id)
 	}
-	if s.commit(w, r) {
+	if s.commit(w, r, &ws) {
 		w.WriteHeader(http.StatusOK)
 	}
 }
@@ -316,6 +351,8 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequi
 // updateMetadata is PUT apps/{app}/{id}/metadata (§2.6): every query
 // parameter (its first value) is merged into the metadata.
 func (s *Server) updateMetadata(w http.ResponseWriter, r *http.Request) {
+	ws := s.beginWrite()
+	defer ws.end()
 	q := r.URL.Query()
 	kv := make(map[string]string, len(q))
 	for k, v := range q {
@@ -335,7 +372,7 @@ func (s *Server) updateMetadata(w http.ResponseWriter, r *http.Request) {
 	if !isReplication(r) {
 		s.replicate(eureka.ReplicateRegister, app, id)
 	}
-	if s.commit(w, r) {
+	if s.commit(w, r, &ws) {
 		w.WriteHeader(http.StatusOK)
 	}
 }

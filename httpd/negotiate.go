@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Content types written by the server.
@@ -101,21 +103,59 @@ var errBodyTooLarge = errors.New("request body too large")
 // readBody reads the whole request body, inflating a gzip-encoded one (peers
 // may compress replication bodies) within the same size limit.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := readBodyInto(&buf, r, limit); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// maxPooledBody is the largest buffer bodyPool keeps: a registration is
+// about 1 KB; an occasional huge body is left to the collector.
+const maxPooledBody = 64 << 10
+
+// bodyPool holds the buffers registrations are read into: the decoders copy
+// what they keep, so the body can be reused once decoded, and a register
+// storm does not allocate (and collect) a kilobyte per request.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readPooledBody is readBody into a pooled buffer; call release once
+// nothing refers to the body any more.
+func readPooledBody(r *http.Request, limit int64) (body []byte, release func(), err error) {
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	release = func() {
+		if buf.Cap() <= maxPooledBody {
+			bodyPool.Put(buf)
+		}
+	}
+	if err := readBodyInto(buf, r, limit); err != nil {
+		return nil, release, err
+	}
+	return buf.Bytes(), release, nil
+}
+
+// readBodyInto appends the request body to buf, gunzipped when so encoded,
+// and fails with errBodyTooLarge past limit bytes.
+func readBodyInto(buf *bytes.Buffer, r *http.Request, limit int64) error {
 	var src io.Reader = r.Body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer zr.Close()
 		src = io.LimitReader(zr, limit+1)
+	} else if n := r.ContentLength; n > 0 && n <= limit {
+		// One read of the announced length, and room to see the end.
+		buf.Grow(int(n) + bytes.MinRead)
 	}
-	b, err := io.ReadAll(src)
+	_, err := buf.ReadFrom(src)
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || int64(len(b)) > limit {
-		return nil, errBodyTooLarge
+	if errors.As(err, &mbe) || int64(buf.Len()) > limit {
+		return errBodyTooLarge
 	}
-	return b, err
+	return err
 }
 
 // etagMatches implements If-None-Match with weak comparison (RFC 9110).

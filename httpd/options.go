@@ -87,6 +87,11 @@ type Replicator interface {
 // Persister is the durability layer as the HTTP server sees it;
 // *persist.Persister implements it.
 type Persister interface {
+	// Begin says a write request is under way, so that a group commit can
+	// wait for it; each Begin is followed by one Commit or one End.
+	Begin()
+	// End closes a write request that did not call Commit.
+	End()
 	// Admit reports whether writes are accepted now.
 	Admit() error
 	// Commit waits until the caller's change is as durable as configured.

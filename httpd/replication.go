@@ -20,6 +20,8 @@ func (s *Server) replicate(a eureka.ReplicationAction, app, id string) {
 // same length and order. A body that is not a replicationList gets 400
 // with {"error":…}; the items are then not applied.
 func (s *Server) replicationBatch(w http.ResponseWriter, r *http.Request) {
+	ws := s.beginWrite()
+	defer ws.end()
 	body, err := readBody(r, s.opts.MaxBodyBytes)
 	if errors.Is(err, errBodyTooLarge) {
 		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
@@ -38,7 +40,7 @@ func (s *Server) replicationBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results := replication.Apply(s.reg, items)
-	if !s.commit(w, r) {
+	if !s.commit(w, r, &ws) {
 		return
 	}
 	b := eureka.AppendReplicationResponseJSON(make([]byte, 0, 64+20*len(results)), results)

@@ -150,16 +150,18 @@ func TestBaselineStatusCodes(t *testing.T) {
 func TestRunAgainstBaseline(t *testing.T) {
 	srv := httptest.NewServer(newBaselineServer(100, 120).handler())
 	defer srv.Close()
-	for _, sc := range []string{"renew", "register", "fetch-full", "delta"} {
-		b := newBench(runConfig{target: srv.URL + "/eureka", scenario: sc, duration: 150 * time.Millisecond,
-			concurrency: 4, instances: 100, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second})
-		res, err := b.run()
-		b.tr.CloseIdleConnections()
-		if err != nil {
-			t.Fatalf("%s: %v", sc, err)
-		}
-		if res.Requests == 0 || res.Errors != 0 || res.RPS <= 0 || res.P99Ms < res.P50Ms {
-			t.Errorf("%s: %+v", sc, res)
+	for _, client := range []string{"raw", "stdlib"} {
+		for _, sc := range []string{"renew", "register", "fetch-full", "delta"} {
+			b := newBench(runConfig{target: srv.URL + "/eureka", scenario: sc, duration: 150 * time.Millisecond,
+				concurrency: 4, instances: 100, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second, client: client})
+			res, err := b.run()
+			b.tr.CloseIdleConnections()
+			if err != nil {
+				t.Fatalf("%s %s: %v", client, sc, err)
+			}
+			if res.Requests == 0 || res.Errors != 0 || res.RPS <= 0 || res.P99Ms < res.P50Ms {
+				t.Errorf("%s %s: %+v", client, sc, res)
+			}
 		}
 	}
 }
@@ -175,7 +177,7 @@ func TestRunCountsErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	b := newBench(runConfig{target: srv.URL + "/eureka", scenario: "renew", duration: 100 * time.Millisecond,
-		concurrency: 2, instances: 10, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second})
+		concurrency: 2, instances: 10, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second, client: "raw"})
 	defer b.tr.CloseIdleConnections()
 	res, err := b.run()
 	if err != nil {

@@ -16,9 +16,10 @@
 // With DurabilitySync a writer calls Commit after its change and is answered
 // once the flush that took its key has committed: every change before the
 // call is then in the store. Writes arriving during a flush form the next
-// group; while several writers are active the flusher also waits
-// CommitDelay before committing, so that more of them share the fsync. With DurabilityAsync Commit returns at once and the flusher commits
-// at least every FlushInterval.
+// group; while several writers are active the flusher also waits, at
+// most CommitDelay, for the write requests under way (Begin) to reach
+// Commit, so that they share the fsync. With DurabilityAsync Commit returns
+// at once and the flusher commits at least every FlushInterval.
 //
 // # When the store fails
 //
@@ -73,22 +74,28 @@ var ErrUnavailable = errors.New("persist: store unavailable")
 
 // Source is the registry as the persister reads it.
 type Source interface {
-	// Record returns the stored form of a key; ok false means delete it.
-	Record(app, id string) (rec storage.Record, ok bool)
+	// AppendRecord returns the stored form of a key, its Value appended to
+	// buf (returned grown, as append does); ok false means delete the key.
+	AppendRecord(buf []byte, app, id string) (rec storage.Record, out []byte, ok bool)
 	// Keys lists every key, for lease checkpoints.
 	Keys(fn func(app, id string))
 }
+
+// maxKeptBuffer is the largest value buffer kept between flushes: a batch
+// of BatchSize ordinary records fits; a batch of huge ones is not kept.
+const maxKeptBuffer = 4 << 20
 
 // Options configures a Persister. Start from DefaultOptions.
 type Options struct {
 	Durability         Durability    `config:"durability" flag:"durability" help:"sync: answer writes once stored; async: answer at once, store within flush_interval"`
 	FlushInterval      time.Duration `config:"flush_interval" help:"async durability: longest time before a change is stored"`
 	CheckpointInterval time.Duration `config:"checkpoint_interval" help:"how often lease renewal times are written"`
-	// CommitDelay is how long the flusher waits, in sync durability,
-	// before a commit when the previous one held several writers' changes:
-	// writers that arrive meanwhile share the commit, and its fsync. A
-	// lone writer is never delayed. 0 turns it off.
-	CommitDelay time.Duration `config:"commit_delay" help:"sync durability: wait before a commit while several writers are active, so more share its fsync (0: off)"`
+	// CommitDelay bounds how long the flusher waits, in sync durability,
+	// for writers already under way (Begin called, Commit not yet) before
+	// a commit, when the previous commit held several writers' changes:
+	// they then share the commit, and its fsync. A lone writer is never
+	// delayed. 0 turns it off.
+	CommitDelay time.Duration `config:"commit_delay" help:"sync durability: longest wait before a commit for write requests already under way, so they share its fsync (0: off)"`
 	OnFailure   FailurePolicy `config:"on_failure" help:"while the store fails: serve (answer writes from memory) or reject (503)"`
 	// BatchSize caps the writes of one store batch.
 	BatchSize int `config:"batch_size" help:"most writes in one store transaction"`
@@ -103,7 +110,7 @@ func DefaultOptions() Options {
 		Durability:         DurabilitySync,
 		FlushInterval:      100 * time.Millisecond,
 		CheckpointInterval: 5 * time.Minute,
-		CommitDelay:        200 * time.Microsecond,
+		CommitDelay:        time.Millisecond,
 		OnFailure:          FailureServe,
 		BatchSize:          1000,
 		MaxBackoff:         10 * time.Second,
@@ -141,6 +148,16 @@ type Persister struct {
 	cur        *epoch
 
 	kick chan struct{}
+
+	// begun and arrived count the calls to Begin and End; gatherTarget is the arrival count the flusher
+	// waits for, and arrival tells it that count was reached.
+	begun, arrived atomic.Int64
+	gatherTarget   atomic.Int64
+	arrival        chan struct{}
+	gatherTimer    *time.Timer
+	// buf holds the values of the batch being written; only the flusher
+	// uses it, and a store owns a batch's values only during the call.
+	buf []byte
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -185,6 +202,7 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		background: make(map[storage.Key]struct{}),
 		cur:        newEpoch(),
 		kick:       make(chan struct{}, 1),
+		arrival:    make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}, nil
 }
@@ -204,6 +222,25 @@ func (p *Persister) wake() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
+	}
+}
+
+// Begin tells the persister that a write request is under way: a sync
+// commit about to start waits (at most CommitDelay) for the requests under
+// way to make their changes, so that one fsync serves them all. Pair every
+// Begin with one End.
+func (p *Persister) Begin() {
+	p.begun.Add(1)
+}
+
+// End says a write request that called Begin has made its changes (call it
+// just before Commit) or is ending without any.
+func (p *Persister) End() {
+	if p.arrived.Add(1) == p.gatherTarget.Load() {
+		select {
+		case p.arrival <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -294,14 +331,40 @@ func (p *Persister) Run(ctx context.Context) error {
 	}
 }
 
-// gather waits CommitDelay before a sync commit while writers are
-// concurrent (the last commit held more than one change), so that the
-// writers arriving meanwhile join this group: under load a group commit
-// then carries about twice the changes for the same fsync (register at 64
-// writers with bolt: 14 changes per commit without the delay).
+// gather delays a sync commit, while writers are concurrent (the last
+// commit held more than one change), until the writers under way when it
+// was called have reached Commit, or CommitDelay has passed: those writers
+// are using the CPU on their way to commit, so waiting for them costs no
+// throughput, and the commit they share saves an fsync each (on this
+// project's benchmark machine an fsync costs about 170 µs of CPU). It is
+// PostgreSQL's commit_delay, bounded by the writers actually under way
+// rather than by commit_siblings. Arrivals need not come in Begin order;
+// the count is a good enough estimate.
 func (p *Persister) gather() {
-	if p.opts.Durability == DurabilitySync && p.opts.CommitDelay > 0 && p.lastGroup.Load() > 1 {
-		time.Sleep(p.opts.CommitDelay)
+	if p.opts.Durability != DurabilitySync || p.opts.CommitDelay <= 0 || p.lastGroup.Load() <= 1 {
+		return
+	}
+	target := p.begun.Load()
+	p.gatherTarget.Store(target)
+	select {
+	case <-p.arrival: // a stale signal
+	default:
+	}
+	if p.arrived.Load() >= target {
+		return
+	}
+	if p.gatherTimer == nil {
+		p.gatherTimer = time.NewTimer(p.opts.CommitDelay)
+	} else {
+		p.gatherTimer.Reset(p.opts.CommitDelay)
+	}
+	defer p.gatherTimer.Stop()
+	for p.arrived.Load() < target {
+		select {
+		case <-p.arrival:
+		case <-p.gatherTimer.C:
+			return
+		}
 	}
 }
 
@@ -349,16 +412,19 @@ func (p *Persister) flush(ctx context.Context) error {
 	}
 	start := time.Now()
 	ops := make([]storage.Op, 0, min(len(keys)+len(bg), p.opts.BatchSize))
+	buf := p.buf[:0]
 	var err error
 	write := func(k storage.Key) {
 		if err != nil {
 			return
 		}
-		rec, ok := p.src.Record(k.App, k.ID)
+		var rec storage.Record
+		var ok bool
+		rec, buf, ok = p.src.AppendRecord(buf, k.App, k.ID)
 		ops = append(ops, storage.Op{Delete: !ok, Record: rec})
 		if len(ops) == cap(ops) {
 			err = storage.ApplyBatch(ctx, p.store, ops)
-			ops = ops[:0]
+			ops, buf = ops[:0], buf[:0]
 		}
 	}
 	for k := range keys {
@@ -369,6 +435,9 @@ func (p *Persister) flush(ctx context.Context) error {
 	}
 	if err == nil && len(ops) > 0 {
 		err = storage.ApplyBatch(ctx, p.store, ops)
+	}
+	if cap(buf) <= maxKeptBuffer {
+		p.buf = buf[:0]
 	}
 	if err != nil {
 		// Keep every key: rewriting one that did commit is harmless, losing

@@ -315,55 +315,83 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-// While writers are concurrent the flusher waits CommitDelay before a
-// commit, so a writer arriving meanwhile joins the group; a lone writer
-// (the last group held one change) is committed at once.
-func TestCommitDelayGathersConcurrentWriters(t *testing.T) {
-	const delay = time.Second
+// While writers are concurrent the flusher waits, at most CommitDelay,
+// for the write requests under way (Begin) to reach Commit, so they share
+// the commit; it does not wait when none is under way, nor for a lone
+// writer (the last group held one change).
+func TestCommitDelayGathersWritersUnderWay(t *testing.T) {
+	const delay = 10 * time.Second // far above every wait below: reaching it fails the test
 	// No periodic flush: it would commit a change without the delay.
 	f := start(t, func(o *persist.Options) { o.CommitDelay, o.FlushInterval = delay, time.Hour })
 	ctx := context.Background()
+	commit := func() <-chan error {
+		errs := make(chan error, 1)
+		go func() { errs <- f.p.Commit(ctx) }()
+		return errs
+	}
+	within := func(what string, errs <-chan error) {
+		t.Helper()
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(delay / 2):
+			t.Fatalf("%s: the commit waited for the commit delay", what)
+		}
+	}
 
-	// A lone writer: no delay (the bound is far below CommitDelay).
+	// A lone writer, with another request under way: no wait.
+	f.p.Begin()
+	f.p.Begin()
 	f.reg.Register(inst("A", "lone"), false)
-	begin := time.Now()
-	if err := f.p.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(begin); took >= delay {
-		t.Fatalf("a lone writer waited %v, the commit delay", took)
-	}
+	f.p.End()
+	within("lone writer", commit())
+	f.p.End()
 
 	// Changes made while the store is busy form one group of several,
 	// which marks the writers as concurrent.
 	f.store.SetDelay(100 * time.Millisecond)
 	f.reg.Register(inst("A", "busy"), false)
-	busy := make(chan error, 1)
-	go func() { busy <- f.p.Commit(ctx) }()
+	busy := commit()
 	f.reg.Register(inst("A", "x"), false)
 	f.reg.Register(inst("A", "y"), false)
-	if err := <-busy; err != nil {
-		t.Fatal(err)
-	}
-	if err := f.p.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	within("busy", busy)
+	within("group", commit())
+	f.store.SetDelay(0)
+
+	// Concurrent, but nobody else under way: no wait.
+	f.reg.Register(inst("A", "alone"), false)
+	within("none under way", commit())
+	// That commit held one change: make the writers concurrent again.
+	f.store.SetDelay(100 * time.Millisecond)
+	f.reg.Register(inst("A", "busy2"), false)
+	busy = commit()
+	f.reg.Register(inst("A", "z"), false)
+	f.reg.Register(inst("A", "w"), false)
+	within("busy", busy)
+	within("group", commit())
 	f.store.SetDelay(0)
 	before := f.p.Status()
 
-	// The next commit waits; a second writer arriving during the wait
-	// shares it.
-	errs := make(chan error, 2)
+	// A second request is under way when the first commits: the commit
+	// waits for it, and both changes are stored by one commit.
+	f.p.Begin()
+	f.p.Begin()
 	f.reg.Register(inst("A", "first"), false)
-	go func() { errs <- f.p.Commit(ctx) }()
-	time.Sleep(delay / 4)
-	f.reg.Register(inst("A", "second"), false)
-	go func() { errs <- f.p.Commit(ctx) }()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	f.p.End()
+	first := commit()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-first:
+		t.Fatalf("the commit did not wait for the request under way (err %v)", err)
+	default:
 	}
+	f.reg.Register(inst("A", "second"), false)
+	f.p.End()
+	second := commit()
+	within("first", first)
+	within("second", second)
 	after := f.p.Status()
 	if after.Commits-before.Commits != 1 || after.Written-before.Written != 2 {
 		t.Fatalf("%d commits wrote %d keys; want both writers in one commit",
@@ -372,4 +400,14 @@ func TestCommitDelayGathersConcurrentWriters(t *testing.T) {
 	if _, ok := f.stored("A", "second"); !ok {
 		t.Fatal("the second writer's change is not stored")
 	}
+
+	// A request under way that ends without a change releases the wait.
+	f.p.Begin()
+	f.p.Begin()
+	f.reg.Register(inst("A", "third"), false)
+	f.p.End()
+	third := commit()
+	time.Sleep(50 * time.Millisecond)
+	f.p.End()
+	within("after End", third)
 }

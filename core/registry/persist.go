@@ -62,6 +62,14 @@ func (r *Registry) changed(app, id string) {
 // Record returns the stored form of a lease; ok is false when the lease no
 // longer exists (the store should delete the key).
 func (r *Registry) Record(app, id string) (rec storage.Record, ok bool) {
+	rec, _, ok = r.AppendRecord(nil, app, id)
+	return rec, ok
+}
+
+// AppendRecord is Record with the value appended to buf, which it returns
+// grown as append does: a flush encodes its whole group into one buffer it
+// reuses, rather than allocating a kilobyte per record.
+func (r *Registry) AppendRecord(buf []byte, app, id string) (rec storage.Record, out []byte, ok bool) {
 	r.mu.RLock()
 	l := r.lookup(app, id)
 	var o *override
@@ -70,15 +78,21 @@ func (r *Registry) Record(app, id string) (rec storage.Record, ok bool) {
 	}
 	r.mu.RUnlock()
 	if l == nil {
-		return storage.Record{Key: storage.Key{App: app, ID: id}}, false
+		return storage.Record{Key: storage.Key{App: app, ID: id}}, buf, false
 	}
-	return encodeRecord(l, o), true
+	rec, out = appendRecord(buf, l, o)
+	return rec, out, true
 }
 
-func encodeRecord(l *lease, o *override) storage.Record {
+// appendRecord appends the stored form of l to buf; the record's Value is
+// the appended part.
+func appendRecord(buf []byte, l *lease, o *override) (storage.Record, []byte) {
 	in := l.instance.Load()
-	b := make([]byte, 0, 1024)
-	b = append(b, `{"v":1,"registered":`...)
+	if buf == nil {
+		buf = make([]byte, 0, 1024)
+	}
+	start := len(buf)
+	b := append(buf, `{"v":1,"registered":`...)
 	b = appendInt(b, l.registration)
 	b = append(b, `,"lastRenewal":`...)
 	b = appendInt(b, l.lastUpdate.Load())
@@ -94,9 +108,9 @@ func encodeRecord(l *lease, o *override) storage.Record {
 	b = append(b, '}')
 	return storage.Record{
 		Key:     storage.Key{App: l.app, ID: l.id},
-		Value:   b,
+		Value:   b[start:len(b):len(b)],
 		Updated: max(in.LastUpdatedTimestamp, l.registration),
-	}
+	}, b
 }
 
 func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
@@ -286,7 +300,8 @@ func (r *Registry) Records() []storage.Record {
 	var out []storage.Record
 	for _, a := range r.apps {
 		for id, l := range a.leases {
-			out = append(out, encodeRecord(l, r.overrides[id]))
+			rec, _ := appendRecord(nil, l, r.overrides[id])
+			out = append(out, rec)
 		}
 	}
 	return out

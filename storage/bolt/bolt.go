@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -46,9 +48,12 @@ type Options struct {
 
 // Defaults of the journal (see the package doc).
 const (
-	DefaultCheckpointInterval       = 5 * time.Second
-	DefaultMaxJournalBytes    int64 = 64 << 20
+	DefaultCheckpointInterval       = 30 * time.Second
+	DefaultMaxJournalBytes    int64 = 256 << 20
 )
+
+// initialMmapSize is the address space mapped for the bbolt file at open.
+const initialMmapSize = 1 << 30
 
 // DefaultOptions returns the options a nil *Options means.
 func DefaultOptions() *Options {
@@ -135,6 +140,13 @@ func Open(path string, opts *Options) (*Store, error) {
 		Timeout:      timeout,
 		NoSync:       o.NoSync,
 		FreelistType: bbolt.FreelistMapType,
+	}
+	if strconv.IntSize == 64 && runtime.GOOS != "windows" {
+		// Address space only (pages count once touched): the file then
+		// grows without remapping, which copied every node of the
+		// checkpoint's transaction to the heap each time. Windows would
+		// grow the file itself to this size.
+		bo.InitialMmapSize = initialMmapSize
 	}
 	if o.Logger != nil {
 		bo.Logger = boltLogger{log}

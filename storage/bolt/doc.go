@@ -32,8 +32,8 @@
 // bbolt file (<path>.journal.<n>) as one checksummed frame and fsynced
 // before it returns: a write that returned nil survives a crash of the
 // process or of the machine, and a Batch is all or nothing. Writing into
-// the B+tree is deferred: every Options.CheckpointInterval (5 s), or once
-// the journal holds Options.MaxJournalBytes (64 MiB), the journalled writes,
+// the B+tree is deferred: every Options.CheckpointInterval (30 s), or once
+// the journal holds Options.MaxJournalBytes (256 MiB), the journalled writes,
 // merged by key, are applied to the bbolt file in key order, in
 // transactions bbolt fsyncs, and the journal file is deleted. A record
 // written many times between two checkpoints reaches the B+tree once; a

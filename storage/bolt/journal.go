@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eurekad/eurekad/sdk/storage"
@@ -85,7 +86,14 @@ type journal struct {
 	applying overlay
 	oldSeq   uint64 // number of applying's file
 
+	// tail is the zeros ahead of the live file's frames (tail.go); it is
+	// replaced, under wmu, with the file.
+	tail       atomic.Pointer[zeroTail]
+	fillKick   chan struct{}
+	fillerDone chan struct{}
+
 	ckMu    sync.Mutex // one checkpoint at a time
+	ckBuf   []byte     // values read back by checkpoints; under ckMu
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
@@ -207,6 +215,10 @@ func readJournal(path string, ov map[storage.Key][]byte) (frames int, torn bool,
 		}
 		n := binary.LittleEndian.Uint32(hdr[:])
 		left -= 8
+		if n == 0 && binary.LittleEndian.Uint32(hdr[4:]) == 0 {
+			// The zeros kept ahead of the frames (tail.go): the end.
+			return frames, false, nil
+		}
 		if n == 0 || n > maxFrame || int64(n) > left {
 			return frames, true, nil
 		}
@@ -251,7 +263,7 @@ func journals(path string) ([]uint64, error) {
 // file and its directory entry are synced before a frame is written.
 func createJournal(path string, seq uint64, noSync bool) (*os.File, error) {
 	name := journalFile(path, seq)
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -297,6 +309,12 @@ func (s *Store) openJournal() (int, error) {
 	}
 	s.live = overlay{f: f, m: map[storage.Key]ref{}}
 	s.size = int64(len(journalMagic))
+	s.fillKick = make(chan struct{}, 1)
+	s.fillerDone = make(chan struct{})
+	t := newZeroTail(f, s.size)
+	s.tail.Store(t)
+	s.askFill(t, s.size)
+	go s.filler()
 	go s.checkpointer()
 	return replayed, nil
 }
@@ -323,7 +341,7 @@ func (s *Store) replay() (int, error) {
 		}
 	}
 	keys := sortedKeys(ov)
-	if err := s.apply(keys, func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
+	if _, err := s.apply(nil, keys, func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
 		v := ov[k]
 		return buf, v, v == nil, nil
 	}); err != nil {
@@ -365,8 +383,7 @@ const (
 // extended buf), which is reused from one transaction to the next. A crash
 // between two transactions is harmless: the journal is deleted only after
 // the last.
-func (s *Store) apply(keys []storage.Key, value func(k storage.Key, buf []byte) (newBuf, v []byte, del bool, err error)) error {
-	var buf []byte
+func (s *Store) apply(buf []byte, keys []storage.Key, value func(k storage.Key, buf []byte) (newBuf, v []byte, del bool, err error)) ([]byte, error) {
 	for len(keys) > 0 {
 		n, size := 0, 0
 		err := s.update(context.Background(), func(w *writer) error {
@@ -394,11 +411,11 @@ func (s *Store) apply(keys []storage.Key, value func(k storage.Key, buf []byte) 
 			return nil
 		})
 		if err != nil {
-			return err
+			return buf, err
 		}
 		keys = keys[n:]
 	}
-	return nil
+	return buf, nil
 }
 
 // write journals ops as one frame: once it returns nil they are durable
@@ -420,13 +437,8 @@ func (s *Store) write(ctx context.Context, ops []storage.Op) error {
 	if len(frame)-8 > maxFrame {
 		return fmt.Errorf("a batch of %d bytes exceeds the journal's %d-byte frame limit: split it", len(frame)-8, maxFrame)
 	}
-	if _, err := s.live.f.Write(frame); err != nil {
+	if err := s.appendFrame(frame); err != nil {
 		return s.undo(err)
-	}
-	if !s.opts.NoSync {
-		if err := s.live.f.Sync(); err != nil {
-			return s.undo(err)
-		}
 	}
 	s.omu.Lock()
 	for i, o := range ops {
@@ -438,6 +450,7 @@ func (s *Store) write(ctx context.Context, ops []storage.Op) error {
 	}
 	s.omu.Unlock()
 	s.size += int64(len(frame))
+	s.askFill(s.tail.Load(), s.size)
 	if s.size >= s.opts.MaxJournalBytes {
 		select {
 		case s.kick <- struct{}{}:
@@ -447,9 +460,44 @@ func (s *Store) write(ctx context.Context, ops []storage.Op) error {
 	return nil
 }
 
+// appendFrame writes frame at the end of the live file and makes it
+// durable: over the zeros ahead with fdatasync, or, past them, extending
+// the file with fsync. The caller holds wmu.
+func (s *Store) appendFrame(frame []byte) error {
+	t := s.tail.Load()
+	end := s.size + int64(len(frame))
+	if end <= t.filled.Load() {
+		if _, err := s.live.f.WriteAt(frame, s.size); err != nil {
+			return err
+		}
+		if s.opts.NoSync {
+			return nil
+		}
+		return datasync(s.live.f)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := s.live.f.WriteAt(frame, s.size); err != nil {
+		return err
+	}
+	if !s.opts.NoSync {
+		if err := s.live.f.Sync(); err != nil {
+			return err
+		}
+	}
+	if end > t.filled.Load() {
+		t.filled.Store(end)
+	}
+	return nil
+}
+
 // undo cuts a failed append off the journal, so the next frame does not
 // follow a partial one; if that fails too, the store refuses writes.
 func (s *Store) undo(err error) error {
+	t := s.tail.Load()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.filled.Store(s.size)
 	if terr := s.live.f.Truncate(s.size); terr != nil {
 		s.broken = fmt.Errorf("journal unusable after a failed write (%v): %w", err, terr)
 		s.log.Error("journal unusable; writes refused until restart", "err", s.broken)
@@ -502,12 +550,16 @@ func (s *Store) checkpoint() error {
 		s.live = overlay{f: next, m: map[storage.Key]ref{}}
 		s.omu.Unlock()
 		s.seq, s.size = s.seq+1, int64(len(journalMagic))
+		t := newZeroTail(next, s.size)
+		s.tail.Store(t)
+		s.askFill(t, s.size)
 		s.wmu.Unlock()
 	}
 	// applying is read without omu: only this goroutine (holding ckMu)
 	// changes it.
 	ov := s.applying
-	err := s.apply(sortedKeys(ov.m), func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
+	var err error
+	s.ckBuf, err = s.apply(s.ckBuf, sortedKeys(ov.m), func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
 		r := ov.m[k]
 		if r.del {
 			return buf, nil, true, nil
@@ -536,6 +588,7 @@ func (s *Store) checkpoint() error {
 func (s *Store) closeJournal() {
 	close(s.stop)
 	<-s.stopped
+	<-s.fillerDone
 	if err := s.checkpoint(); err != nil {
 		s.log.Error("last checkpoint failed; the journal will be replayed at the next open", "err", err)
 	}

@@ -2,6 +2,7 @@ package bolt_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -124,10 +125,11 @@ func TestCrashKeepsAcknowledgedBatches(t *testing.T) {
 					acked++
 					if acked == 150 {
 						cmd.Process.Signal(syscall.SIGKILL)
-						break
 					}
 				}
 			}
+			// Every acknowledgement printed before the kill landed was read:
+			// the writer prints each before it starts the next batch.
 			cmd.Wait()
 			if acked < 150 {
 				t.Fatalf("writer acknowledged only %d batches before dying", acked)
@@ -150,8 +152,15 @@ func TestJournalWriterProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pause, _ := strconv.Atoi(os.Getenv("EUREKAD_BOLT_WRITER_PAUSE"))
 	w := bufio.NewWriter(os.Stdout)
 	for b := 0; ; b++ {
+		if b == pause && pause > 0 {
+			time.Sleep(500 * time.Millisecond) // the filler gets ahead
+			fmt.Fprintln(w, "paused")
+			w.Flush()
+			select {}
+		}
 		if err := s.Batch(t.Context(), batchRecords(b)); err != nil {
 			t.Fatal(err)
 		}
@@ -163,8 +172,9 @@ func TestJournalWriterProcess(t *testing.T) {
 // A journal whose last frame was torn by a crash is replayed up to that
 // frame; the torn write, never acknowledged, is dropped with a warning.
 func TestTornJournalTail(t *testing.T) {
-	for _, cut := range []int{1, 9, 200} {
-		t.Run(fmt.Sprintf("cut=%d", cut), func(t *testing.T) {
+	for _, tc := range []struct{ cut, zeros int }{{1, 0}, {9, 0}, {200, 0}, {1, 4096}, {9, 4096}, {200, 1 << 20}} {
+		cut := tc.cut
+		t.Run(fmt.Sprintf("cut=%d,zeros=%d", cut, tc.zeros), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "registry.db")
 			// The writer is killed once it has written 11 batches (it may
 			// have written a few more), leaving its journal: no checkpoint
@@ -182,19 +192,14 @@ func TestTornJournalTail(t *testing.T) {
 			cmd.Wait()
 			// Cut the journal inside its 11th frame, as a crash during that
 			// write would have left it: batches 0-9 stay, batch 10 is torn.
-			journals, _ := filepath.Glob(path + ".journal.*")
-			if len(journals) != 1 {
-				t.Fatalf("journals: %v", journals)
-			}
-			b, err := os.ReadFile(journals[0])
-			if err != nil {
-				t.Fatal(err)
-			}
+			name, b := onlyJournal(t, path)
 			end := len("eurekad-journal-1\n")
 			for range 10 {
 				end += 8 + int(uint32(b[end])|uint32(b[end+1])<<8|uint32(b[end+2])<<16|uint32(b[end+3])<<24)
 			}
-			if err := os.WriteFile(journals[0], b[:end+cut], 0o600); err != nil {
+			// Past the torn frame, the zeros the store keeps ahead (tail.go).
+			torn := append(b[:end+cut:end+cut], make([]byte, tc.zeros)...)
+			if err := os.WriteFile(name, torn, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			var logs strings.Builder
@@ -208,6 +213,69 @@ func TestTornJournalTail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The live journal is kept filled with zeros ahead of its frames; after a
+// crash they read as the end of the journal, not as a torn write.
+func TestJournalZeroTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalWriterProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "EUREKAD_BOLT_WRITER_PATH="+path, "EUREKAD_BOLT_WRITER_CHECKPOINT=1h", "EUREKAD_BOLT_WRITER_PAUSE=300")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The writer writes 300 batches, pauses (the filler then gets ahead of
+	// its frames) and is killed.
+	acked := 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "paused" {
+		if n, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
+			acked, _ = strconv.Atoi(n)
+			acked++
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if acked != 300 {
+		t.Fatalf("writer acknowledged %d batches, want 300", acked)
+	}
+	_, b := onlyJournal(t, path)
+	end := len("eurekad-journal-1\n")
+	for end+8 <= len(b) {
+		n := int(uint32(b[end]) | uint32(b[end+1])<<8 | uint32(b[end+2])<<16 | uint32(b[end+3])<<24)
+		if n == 0 {
+			break
+		}
+		end += 8 + n
+	}
+	if len(b) == end {
+		t.Fatalf("no zeros past the frames (%d bytes)", end)
+	}
+	if !bytes.Equal(b[end:], make([]byte, len(b)-end)) {
+		t.Fatal("the tail past the frames is not zeros")
+	}
+	var logs strings.Builder
+	s := open(t, path, &bolt.Options{Logger: newTextLogger(&logs)})
+	checkBatches(t, s, acked)
+	if strings.Contains(logs.String(), "torn write") {
+		t.Errorf("zeros reported as a torn write:\n%s", logs.String())
+	}
+}
+
+// onlyJournal returns the name and content of the one journal file of the
+// store at path.
+func onlyJournal(t *testing.T, path string) (string, []byte) {
+	t.Helper()
+	journals, _ := filepath.Glob(path + ".journal.*")
+	if len(journals) != 1 {
+		t.Fatalf("journals: %v", journals)
+	}
+	b, err := os.ReadFile(journals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return journals[0], b
 }
 
 func newTextLogger(b *strings.Builder) *slog.Logger {
