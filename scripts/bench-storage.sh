@@ -17,6 +17,12 @@
 # Store configurations (BENCH_STORAGE_CONFIGS), named KIND[-DURABILITY[-FSYNC]]:
 #   memory                 EUREKAD_STORAGE_KIND=memory
 #   bolt-sync, bolt-async  bbolt under the run's directory, that durability
+#   boltiso-sync           bolt-sync with the store isolated in a plugin
+#                          process (EUREKAD_PLUGINS_ISOLATE_BUILTINS=true);
+#                          its CPU is reported as the store's
+#   authplugin             memory, every request authenticated by
+#                          examples/auth-plugin (a subprocess, its CPU the
+#                          store's) with basic credentials, apps ORDERS-*
 #   redis-sync-everysec    Redis store, durability sync, against a
 #                          redis-server started here with --appendonly yes
 #                          --appendfsync everysec (-always: appendfsync always)
@@ -74,6 +80,8 @@ min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/eurekabench-storage.XXXXXX")
 server_pid=""
 redis_pid=""
+cfg_args=()
+bench_args=()
 child_pid=""
 failed=()
 
@@ -178,15 +186,30 @@ start_redis() {
 # configuration (starting redis-server if it needs one). Sets cfg_env.
 store_env() {
 	local config=$1 kind durability fsync
+	cfg_args=()
+	bench_args=()
 	IFS=- read -r kind durability fsync <<<"$config"
 	durability=${durability:-$2}
 	case $kind in
 	memory)
 		cfg_env="EUREKAD_STORAGE_KIND=memory"
 		;;
+	authplugin)
+		if [ ! -x "$tmp/auth-plugin" ]; then
+			go build -o "$tmp/auth-plugin" ./examples/auth-plugin || return 1
+			printf 'orders:o-secret\n' >"$tmp/teams"
+			printf 'plugins:\n  auth:\n    plugin: %s\n    config: {users_file: %s}\n' "$tmp/auth-plugin" "$tmp/teams" >"$tmp/auth.yaml"
+		fi
+		cfg_env="EUREKAD_STORAGE_KIND=memory"
+		cfg_args=(--config "$tmp/auth.yaml")
+		bench_args=(--basic-auth orders:o-secret --app-prefix ORDERS-)
+		;;
 	bolt)
 		# The run's working directory is fresh: its ./data is empty.
 		cfg_env="EUREKAD_STORAGE_KIND=bolt EUREKAD_STORAGE_DATA_DIR=./data EUREKAD_STORAGE_DURABILITY=$durability"
+		;;
+	boltiso)
+		cfg_env="EUREKAD_STORAGE_KIND=bolt EUREKAD_STORAGE_DATA_DIR=./data EUREKAD_STORAGE_DURABILITY=$durability EUREKAD_PLUGINS_ISOLATE_BUILTINS=true"
 		;;
 	redis)
 		start_redis "${fsync:-everysec}" || return 1
@@ -210,10 +233,10 @@ start_eurekad() {
 	cd "$dir"
 	# shellcheck disable=SC2086 # lists of words
 	env EUREKAD_REGISTRY_ENABLE_SELF_PRESERVATION=false ${BENCH_EUREKAD_ENV:-} $cfg_env \
-		"$tmp/eurekad" --addr "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
+		"$tmp/eurekad" --addr "127.0.0.1:$port" "${cfg_args[@]}" >"$tmp/server.log" 2>&1 &
 	server_pid=$!
 	cd "$repo"
-	if ! fg "$eb" wait --target "$target" --timeout 30s; then
+	if ! fg "$eb" wait --target "$target" --timeout 30s "${bench_args[@]:0:2}"; then
 		echo "eurekad ($config) did not start; its log:" >&2
 		tail -n 20 "$tmp/server.log" >&2 || true
 		stop_server
@@ -246,9 +269,13 @@ bench() {
 		fi
 		store_flag=()
 		if [ -n "$redis_pid" ]; then store_flag=(--store-pid "$redis_pid"); fi
+		case $config in
+		boltiso-* | authplugin) # the plugin process eurekad started
+			store_flag=(--store-pid "$(pgrep -P "$server_pid" | head -n 1)") ;;
+		esac
 		rc=0
 		fg "$eb" run --target "$target" --label "$config" --scenario "$scenario" --server-pid "$server_pid" \
-			"${store_flag[@]}" --concurrency "$conc" --warmup "$warmup" --duration "$duration" \
+			"${store_flag[@]}" "${bench_args[@]}" --concurrency "$conc" --warmup "$warmup" --duration "$duration" \
 			--max-other-cpu "$max_other" --json >"$tmp/run.json" || rc=$?
 		stop_server
 		stop_redis

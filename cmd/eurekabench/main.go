@@ -133,6 +133,7 @@ func cmdWait(args []string) error {
 	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
 	target := fs.String("target", "http://127.0.0.1:8761/eureka", "Eureka API base URL (loopback only)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	basicAuth := fs.String("basic-auth", "", "USER:PASS to send, for a server that authenticates reads")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -145,6 +146,9 @@ func cmdWait(args []string) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if user, pass, ok := strings.Cut(*basicAuth, ":"); ok {
+		req.SetBasicAuth(user, pass)
+	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +42,8 @@ type runConfig struct {
 	jsonOut      bool
 	requestLimit time.Duration
 	client       string  // raw or stdlib
+	basicAuth    string  // USER:PASS sent with every request ("": none)
+	appPrefix    string  // prepended to every application name
 	serverPID    int     // for CPU accounting; 0 if unknown
 	storePID     int     // the store's process (redis-server), counted with the server; 0 if none
 	maxOther     float64 // exit with errDisturbed above this share of other CPU use
@@ -101,6 +104,8 @@ func cmdRun(args []string) error {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time (visibility: upper bound)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured load before the measured time")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers (connections)")
+	fs.StringVar(&c.basicAuth, "basic-auth", "", "USER:PASS sent as basic credentials with every request, as clients with credentials in their service URL do")
+	fs.StringVar(&c.appPrefix, "app-prefix", "", "prefix of every application name (e.g. a team's, for an authenticator that checks it)")
 	fs.StringVar(&c.client, "client", "raw", "HTTP client of the measured requests: raw (one keep-alive connection per worker writing prepared requests, as wrk does: a few µs of CPU per request) or stdlib (net/http's Transport: 30-40 µs)")
 	fs.IntVar(&c.instances, "instances", 0, "registry size (default 1000; register: distinct ids cycled, default 10000)")
 	fs.IntVar(&c.apps, "apps", 50, "applications the instances are spread over (at most 50)")
@@ -225,6 +230,13 @@ type reqTemplate struct {
 	raw  []byte // the whole request as the raw client writes it
 }
 
+// spec is instance i of the run, its application under the run's prefix.
+func (b *bench) spec(prefix string, i int) instanceSpec {
+	s := specFor(prefix, i, b.cfg.apps)
+	s.app = b.cfg.appPrefix + s.app
+	return s
+}
+
 func (b *bench) template(ctx context.Context, method, path string, body []byte, hdr http.Header) *reqTemplate {
 	u, err := url.Parse(b.cfg.target + path)
 	if err != nil {
@@ -232,6 +244,10 @@ func (b *bench) template(ctx context.Context, method, path string, body []byte, 
 	}
 	if hdr == nil {
 		hdr = http.Header{}
+	}
+	if b.cfg.basicAuth != "" {
+		hdr = hdr.Clone()
+		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(b.cfg.basicAuth)))
 	}
 	r := (&http.Request{
 		Method:     method,
@@ -448,7 +464,7 @@ var jsonHeader = http.Header{"Content-Type": {"application/json"}, "Accept": {"a
 func (b *bench) registerTemplates(ctx context.Context, prefix string, from, n int) []*reqTemplate {
 	ts := make([]*reqTemplate, n)
 	for i := range ts {
-		s := specFor(prefix, from+i, b.cfg.apps)
+		s := b.spec(prefix, from+i)
 		ts[i] = b.template(ctx, http.MethodPost, "/apps/"+s.app, appendRegisterBody(nil, &s, b.dirty), jsonHeader)
 	}
 	return ts
@@ -503,7 +519,7 @@ func (b *bench) renewOp(ctx context.Context) func() op {
 	ts := make([]*reqTemplate, b.cfg.instances)
 	q := "?status=UP&lastDirtyTimestamp=" + strconv.FormatInt(b.dirty, 10)
 	for i := range ts {
-		s := specFor("", i, b.cfg.apps)
+		s := b.spec("", i)
 		ts[i] = b.template(ctx, http.MethodPut, "/apps/"+s.app+"/"+url.PathEscape(s.id)+q, nil, jsonHeader)
 	}
 	return func() op {
@@ -626,7 +642,7 @@ func (b *bench) visibility(ctx context.Context, res *Result) error {
 	start := time.Now()
 	for k := 0; k < c.visIters && time.Now().Before(end); k++ {
 		for ei, ep := range eps {
-			s := specFor("vis-"+nonce+"-", 2*k+ei, c.apps)
+			s := b.spec("vis-"+nonce+"-", 2*k+ei)
 			reg := b.template(ctx, http.MethodPost, "/apps/"+s.app, appendRegisterBody(nil, &s, b.dirty), jsonHeader)
 			status, _, _, err := b.do(reg, nil)
 			res.Requests++

@@ -29,7 +29,8 @@
 // # Durability: the journal
 //
 // A write (Put, Delete or Batch) is appended to a journal file beside the
-// bbolt file (<path>.journal.<n>) as one checksummed frame and fsynced
+// bbolt file (<path>.journal.<n>) as one checksummed frame, written over
+// zeros the store keeps ahead of the frames (tail.go), and fdatasynced
 // before it returns: a write that returned nil survives a crash of the
 // process or of the machine, and a Batch is all or nothing. Writing into
 // the B+tree is deferred: every Options.CheckpointInterval (30 s), or once
