@@ -435,7 +435,7 @@ func TestPipelinedCommits(t *testing.T) {
 	reg.OpenForTraffic(0)
 	store := &gatedStore{Store: memory.New(), calls: make(chan chan struct{}, 8)}
 	o := persist.DefaultOptions()
-	o.FlushInterval, o.CommitDelay = time.Hour, 0
+	o.FlushInterval, o.CommitDelay, o.Pipeline = time.Hour, 0, 2
 	p, err := persist.New(store, reg, &o)
 	if err != nil {
 		t.Fatal(err)
@@ -444,9 +444,22 @@ func TestPipelinedCommits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
+	// Every batch the test took is released at the end, even after a
+	// failure, so that the persister can stop.
+	var taken []chan struct{}
+	released := map[chan struct{}]bool{}
+	release := func(r chan struct{}) {
+		if !released[r] {
+			released[r] = true
+			close(r)
+		}
+	}
 	defer func() {
 		cancel()
-		go func() { // release the final flush's batches
+		for _, r := range taken {
+			release(r)
+		}
+		go func() { // the final flush's batches
 			for r := range store.calls {
 				close(r)
 			}
@@ -462,6 +475,7 @@ func TestPipelinedCommits(t *testing.T) {
 		t.Helper()
 		select {
 		case r := <-store.calls:
+			taken = append(taken, r)
 			return r
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: no batch reached the store", what)
@@ -471,7 +485,8 @@ func TestPipelinedCommits(t *testing.T) {
 	noBatch := func(what string) {
 		t.Helper()
 		select {
-		case <-store.calls:
+		case r := <-store.calls:
+			taken = append(taken, r)
 			t.Fatalf("%s: a batch reached the store", what)
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -510,13 +525,13 @@ func TestPipelinedCommits(t *testing.T) {
 	cc := commit()
 	noBatch("third group, two in flight")
 	// The store finishes the second first: its writer waits for the first.
-	close(second)
+	release(second)
 	waiting("second writer, first group in flight", cb)
-	close(first)
+	release(first)
 	acked("first writer", ca)
 	acked("second writer", cb)
 	third := batch("third group")
-	close(third)
+	release(third)
 	acked("third writer", cc)
 
 	// A key held by a commit in flight is not written by another.
@@ -529,9 +544,9 @@ func TestPipelinedCommits(t *testing.T) {
 	reg.Register(in, false)
 	c2 := commit()
 	noBatch("group of a again, while a is in flight")
-	close(held)
+	release(held)
 	acked("first write of a", c1)
-	close(batch("second write of a"))
+	release(batch("second write of a"))
 	acked("second write of a", c2)
 
 	want := map[storage.Key][]byte{}
