@@ -17,9 +17,11 @@
 // once the flush that took its key has committed: every change before the
 // call is then in the store. Writes arriving during a flush form the next
 // group; while several writers are active the flusher also waits, at
-// most CommitDelay, for the write requests under way (Begin) to reach
-// Commit, so that they share the fsync. With DurabilityAsync Commit returns
-// at once and the flusher commits at least every FlushInterval.
+// most CommitDelay, for the write requests under way (Begin) to make their
+// changes (End), so that they share the fsync. A Commit that finds nothing
+// pending waits only for the flushes already cut. With DurabilityAsync
+// Commit returns at once and the flusher commits at least every
+// FlushInterval.
 //
 // # When the store fails
 //
@@ -362,7 +364,8 @@ func (p *Persister) Run(ctx context.Context) error {
 
 // gather delays a sync commit, while writers are concurrent (the last
 // commit held more than one change), until the writers under way when it
-// was called have reached Commit, or CommitDelay has passed: those writers
+// was called have made their changes (End), or CommitDelay has passed:
+// those writers
 // are using the CPU on their way to commit, so waiting for them costs no
 // throughput, and the commit they share saves an fsync each (on this
 // project's benchmark machine an fsync costs about 170 µs of CPU). It is
