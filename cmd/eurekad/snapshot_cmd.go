@@ -140,7 +140,8 @@ func newSnapshotRestoreCmd(a *app) *cobra.Command {
 		Use:   "restore FILE",
 		Short: "Replace the configured store's contents with a snapshot",
 		Long: `Write the snapshot in FILE into the store eurekad is configured with (the
-same settings as the server: --storage, --data-dir, --redis-url, …),
+same settings as the server: --storage, --data-dir, --redis-url,
+--storage-plugin and its config block, …),
 replacing what the store holds. Stop the server first: a bolt store is
 locked by a running server, and a running server would overwrite a Redis
 store with its own registry. The file is checked completely before the
@@ -157,18 +158,24 @@ store is touched.`,
 			if err != nil {
 				return err
 			}
-			if cfg.Storage.Kind == "memory" {
-				return errors.New("storage is memory: there is no store to restore into (use --storage bolt or redis)")
-			}
-			store, err := openStore(cmd.Context(), cfg.Storage, discardLogger())
-			if err != nil {
+			// The store is loaded as the server loads it: a built-in (in
+			// process, or isolated with --isolate-builtins) or a storage
+			// plugin with its config block.
+			log := discardLogger()
+			ps := &pluginSet{log: log, base: log}
+			defer ps.Close()
+			store, err := loadStore(cmd.Context(), cfg, ps, nil)
+			switch {
+			case err != nil:
 				return fmt.Errorf("%w (is eurekad still running on this store?)", err)
+			case store == nil:
+				return errors.New("storage is memory: there is no store to restore into (use --storage bolt or redis, or --storage-plugin)")
 			}
 			defer store.Close()
 			if err := replaceStore(cmd.Context(), store, recs, cfg.Storage.Persist.BatchSize); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d instances into the %s store\n", len(recs), cfg.Storage.Kind)
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d instances into the %s store\n", len(recs), storeName(cfg))
 			return nil
 		},
 	}

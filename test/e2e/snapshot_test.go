@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/internal/redistest"
 )
 
@@ -24,7 +25,8 @@ func eurekadCmd(t *testing.T, env []string, args ...string) (string, bool) {
 }
 
 // TestSnapshotSaveInspectRestore takes a snapshot of a running server,
-// restores it into a fresh bolt store and into Redis, and checks each
+// restores it into a fresh bolt store, into Redis, into bolt isolated in a
+// plugin process and into a third-party storage plugin, and checks each
 // restored server serves the same registry, overrides included.
 func TestSnapshotSaveInspectRestore(t *testing.T) {
 	boltA := t.TempDir()
@@ -80,6 +82,21 @@ func TestSnapshotSaveInspectRestore(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		r := redistest.Start(t)
 		check(t, []string{"EUREKAD_STORAGE_KIND=redis", "EUREKAD_STORAGE_REDIS_URL=" + r.URL()})
+	})
+	t.Run("isolated bolt", func(t *testing.T) {
+		check(t, []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + t.TempDir(), "EUREKAD_PLUGINS_ISOLATE_BUILTINS=true"})
+	})
+	t.Run("storage plugin", func(t *testing.T) {
+		// The store of a third-party plugin, with its config block, as the
+		// server loads it.
+		bin := eurekadtest.BuildPackage(t, "./examples/storage-plugin")
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "eurekad.yaml")
+		yaml := fmt.Sprintf("plugins:\n  storage:\n    plugin: %s\n    config: {file: %s}\n", bin, filepath.Join(dir, "registry.jsonl"))
+		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		check(t, []string{"EUREKAD_CONFIG=" + cfg})
 	})
 
 	t.Run("truncated file is refused", func(t *testing.T) {
