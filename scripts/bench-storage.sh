@@ -80,7 +80,8 @@ min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/eurekabench-storage.XXXXXX")
 server_pid=""
 redis_pid=""
-cfg_args=()
+cfg_args=()   # eurekad's arguments, wait_args and bench_args eurekabench's,
+wait_args=()  # per configuration (store_env)
 bench_args=()
 child_pid=""
 failed=()
@@ -187,6 +188,7 @@ start_redis() {
 store_env() {
 	local config=$1 kind durability fsync
 	cfg_args=()
+	wait_args=()
 	bench_args=()
 	IFS=- read -r kind durability fsync <<<"$config"
 	durability=${durability:-$2}
@@ -202,7 +204,8 @@ store_env() {
 		fi
 		cfg_env="EUREKAD_STORAGE_KIND=memory"
 		cfg_args=(--config "$tmp/auth.yaml")
-		bench_args=(--basic-auth orders:o-secret --app-prefix ORDERS-)
+		wait_args=(--basic-auth orders:o-secret)
+		bench_args=("${wait_args[@]}" --app-prefix ORDERS-)
 		;;
 	bolt)
 		# The run's working directory is fresh: its ./data is empty.
@@ -236,7 +239,7 @@ start_eurekad() {
 		"$tmp/eurekad" --addr "127.0.0.1:$port" "${cfg_args[@]}" >"$tmp/server.log" 2>&1 &
 	server_pid=$!
 	cd "$repo"
-	if ! fg "$eb" wait --target "$target" --timeout 30s "${bench_args[@]:0:2}"; then
+	if ! fg "$eb" wait --target "$target" --timeout 30s "${wait_args[@]}"; then
 		echo "eurekad ($config) did not start; its log:" >&2
 		tail -n 20 "$tmp/server.log" >&2 || true
 		stop_server

@@ -19,7 +19,7 @@
 // group; while several writers are active the flusher also waits, at
 // most CommitDelay, for the write requests under way (Begin) to make their
 // changes (End), so that they share the fsync. A Commit that finds nothing
-// pending waits only for the flushes already cut. With DurabilityAsync
+// pending waits only for the flush being written, if any. With DurabilityAsync
 // Commit returns at once and the flusher commits at least every
 // FlushInterval.
 //
@@ -99,12 +99,6 @@ type Options struct {
 	// delayed. 0 turns it off.
 	CommitDelay time.Duration `config:"commit_delay" help:"sync durability: longest wait before a commit for write requests already under way, so they share its fsync (0: off)"`
 	OnFailure   FailurePolicy `config:"on_failure" help:"while the store fails: serve (answer writes from memory) or reject (503)"`
-	// Pipeline is how many group commits may be in flight at once, on
-	// disjoint keys: the next group is sent while the store still syncs the
-	// last one. For stores far away; on a local disk 2 was slower (bolt at
-	// 16 writers: 8.2k against 11.9k registrations/s, in process; 6.3k
-	// against 7.1k isolated): groups split, and each costs an fsync.
-	Pipeline int `config:"commit_pipeline" help:"group commits in flight at once: more than 1 only helps a store far away, whose round trip dwarfs its sync"`
 	// BatchSize caps the writes of one store batch.
 	BatchSize int `config:"batch_size" help:"most writes in one store transaction"`
 	// MaxBackoff caps the retry interval while the store fails.
@@ -121,7 +115,6 @@ func DefaultOptions() Options {
 		CommitDelay:        time.Millisecond,
 		OnFailure:          FailureServe,
 		BatchSize:          1000,
-		Pipeline:           1,
 		MaxBackoff:         10 * time.Second,
 	}
 }
@@ -139,8 +132,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("persist: commit delay must not be negative")
 	case o.BatchSize <= 0:
 		return fmt.Errorf("persist: batch size must be positive")
-	case o.Pipeline <= 0:
-		return fmt.Errorf("persist: commit pipeline must be positive")
 	}
 	return nil
 }
@@ -166,17 +157,12 @@ type Persister struct {
 	gatherTarget   atomic.Int64
 	arrival        chan struct{}
 	gatherTimer    *time.Timer
-	// bufs holds value buffers for the flushes' batches (a store owns a
-	// batch's values only during the call).
-	bufs chan []byte
-	// held is every key a flush in flight holds; queue the flushes not yet
-	// acknowledged, in cut order; inFlight the flushes being written; idle
-	// is signalled when none is; outcome what flushes did since Run looked.
-	held     map[storage.Key]struct{}
-	queue    []*flush
-	inFlight int
-	idle     *sync.Cond
-	outcome  int
+	// buf holds the values of the batch being written; only the flusher
+	// uses it, and a store owns a batch's values only during the call.
+	buf []byte
+	// flushing is the epoch of the flush being written (nil when none): a
+	// Commit that finds nothing pending waits only for it.
+	flushing *epoch
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -222,11 +208,8 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		cur:        newEpoch(),
 		kick:       make(chan struct{}, 1),
 		arrival:    make(chan struct{}, 1),
-		bufs:       make(chan []byte, o.Pipeline),
-		held:       make(map[storage.Key]struct{}),
 		done:       make(chan struct{}),
 	}
-	p.idle = sync.NewCond(&p.mu)
 	return p, nil
 }
 
@@ -292,8 +275,8 @@ func (p *Persister) Commit(ctx context.Context) error {
 	switch {
 	case len(p.pending) > 0:
 		e = p.cur // the next flush takes them
-	case len(p.queue) > 0:
-		e = p.queue[len(p.queue)-1].epoch // every change is in a flush already cut
+	case p.flushing != nil:
+		e = p.flushing // every change is in the flush being written
 	default:
 		p.mu.Unlock()
 		return nil // every change is stored
@@ -348,16 +331,17 @@ func (p *Persister) Run(ctx context.Context) error {
 			p.queueCheckpoint()
 			continue
 		}
-		switch failed, ok := p.takeOutcome(); {
-		case failed:
+		if retry != nil {
+			continue // waiting out a back-off
+		}
+		if err := p.flush(wctx); err != nil {
 			backoff = min(max(2*backoff, 50*time.Millisecond), p.opts.MaxBackoff)
 			retry = time.After(backoff)
 			continue
-		case ok:
-			backoff = 0
 		}
-		if retry == nil {
-			p.start(wctx)
+		backoff = 0
+		if p.hasWork() {
+			p.wake()
 		}
 	}
 }
@@ -365,9 +349,8 @@ func (p *Persister) Run(ctx context.Context) error {
 // gather delays a sync commit, while writers are concurrent (the last
 // commit held more than one change), until the writers under way when it
 // was called have made their changes (End), or CommitDelay has passed:
-// those writers
-// are using the CPU on their way to commit, so waiting for them costs no
-// throughput, and the commit they share saves an fsync each (on this
+// those writers are using the CPU on their way to commit, so waiting for
+// them costs no throughput, and the commit they share saves an fsync each (on this
 // project's benchmark machine an fsync costs about 170 µs of CPU). It is
 // PostgreSQL's commit_delay, bounded by the writers actually under way
 // rather than by commit_siblings. Arrivals need not come in Begin order;
@@ -419,88 +402,79 @@ func (p *Persister) queueCheckpoint() {
 	p.wake()
 }
 
-// A flush is one group commit: the keys it took from the pending set (and
-// up to one batch of checkpoint keys), written by its own goroutine. Up to
-// Options.Pipeline flushes are in flight at once, on disjoint keys: while a
-// pending key is held by a flush in flight no flush is cut, so whatever
-// order the store completes them in, each key ends in the state the
-// registry had when its last flush read it. Epochs are acknowledged in the
-// order their flushes were cut, so an acknowledged writer also has every
-// change made before its own stored.
-type flush struct {
-	keys  map[storage.Key]struct{}
-	bg    []storage.Key
-	epoch *epoch
-	done  bool
-	err   error
-}
-
-// start cuts a flush of what is pending, if a pipeline slot is free, and
-// writes it in the background.
-func (p *Persister) start(ctx context.Context) {
-	f, ok := p.cut()
-	if !ok {
-		return
-	}
-	if len(f.keys) == 0 && len(f.bg) == 0 {
-		p.complete(f, nil, 0)
-		return
-	}
-	go p.write(ctx, f)
-}
-
-// cut takes the pending keys, and a batch of checkpoint keys no flush in
-// flight holds, into a new flush; ok is false when no slot is free or a
-// pending key is held by a flush in flight.
-func (p *Persister) cut() (f *flush, ok bool) {
+// flush commits the pending set plus up to one batch of checkpoint keys:
+// it reads each key's current state from the registry and writes the
+// batch, then acknowledges the epoch of the writers it covers.
+func (p *Persister) flush(ctx context.Context) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.inFlight >= p.opts.Pipeline {
-		return nil, false // the flush that completes wakes the flusher
-	}
-	for k := range p.pending {
-		if _, busy := p.held[k]; busy {
-			return nil, false // the flush holding it wakes the flusher
-		}
-	}
 	keys := p.pending
 	p.pending = make(map[storage.Key]struct{}, len(keys))
+	e := p.cur
+	p.cur = newEpoch()
 	var bg []storage.Key
 	for k := range p.background {
 		if len(bg) >= p.opts.BatchSize {
 			break
-		}
-		if _, busy := p.held[k]; busy {
-			continue
 		}
 		delete(p.background, k)
 		if _, dup := keys[k]; !dup {
 			bg = append(bg, k)
 		}
 	}
-	f = &flush{keys: keys, bg: bg, epoch: p.cur}
-	p.cur = newEpoch()
-	for k := range keys {
-		p.held[k] = struct{}{}
+	if len(keys) == 0 && len(bg) == 0 {
+		p.mu.Unlock()
+		close(e.done)
+		return nil
 	}
-	for _, k := range bg {
-		p.held[k] = struct{}{}
+	p.flushing = e
+	p.mu.Unlock()
+
+	start := time.Now()
+	err := p.write(ctx, keys, bg)
+	took := time.Since(start)
+	n := len(keys) + len(bg)
+	if err != nil {
+		p.failures.Add(1)
+		msg := err.Error()
+		p.lastErr.Store(&msg)
+		if !p.degraded.Swap(true) {
+			p.log.Error("store failing; serving from memory and retrying", "err", err, "policy", p.opts.OnFailure)
+		}
+	} else {
+		p.commits.Add(1)
+		p.lastGroup.Store(int64(len(keys)))
+		p.written.Add(uint64(n))
+		p.lastCommit.Store(time.Now().UnixMilli())
+		p.commitNs.Store(int64(took))
+		p.latency.observe(took)
+		if p.degraded.Swap(false) {
+			p.log.Info("store recovered", "written", n)
+		}
 	}
-	p.inFlight++
-	p.queue = append(p.queue, f)
-	return f, true
+	p.mu.Lock()
+	if err != nil {
+		// Keep every key: rewriting one that did commit is harmless, losing
+		// one is not.
+		for k := range keys {
+			p.pending[k] = struct{}{}
+		}
+		for _, k := range bg {
+			p.background[k] = struct{}{}
+		}
+	}
+	p.flushing = nil
+	p.mu.Unlock()
+	// Degraded is set before any writer hears of the failure.
+	e.err = err
+	close(e.done)
+	return err
 }
 
-// write stores f's keys in the registry's current state, in batches of at
-// most BatchSize, then completes it.
-func (p *Persister) write(ctx context.Context, f *flush) {
-	start := time.Now()
-	var buf []byte
-	select {
-	case buf = <-p.bufs:
-	default:
-	}
-	ops := make([]storage.Op, 0, min(len(f.keys)+len(f.bg), p.opts.BatchSize))
+// write stores the keys in the registry's current state, in batches of at
+// most BatchSize.
+func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg []storage.Key) error {
+	ops := make([]storage.Op, 0, min(len(keys)+len(bg), p.opts.BatchSize))
+	buf := p.buf[:0]
 	var err error
 	put := func(k storage.Key) {
 		if err != nil {
@@ -515,150 +489,32 @@ func (p *Persister) write(ctx context.Context, f *flush) {
 			ops, buf = ops[:0], buf[:0]
 		}
 	}
-	for k := range f.keys {
+	for k := range keys {
 		put(k)
 	}
-	for _, k := range f.bg {
+	for _, k := range bg {
 		put(k)
 	}
 	if err == nil && len(ops) > 0 {
 		err = storage.ApplyBatch(ctx, p.store, ops)
 	}
 	if cap(buf) <= maxKeptBuffer {
-		select {
-		case p.bufs <- buf[:0]:
-		default:
-		}
+		p.buf = buf[:0]
 	}
-	p.complete(f, err, time.Since(start))
+	return err
 }
 
-// complete records the end of f: its keys are free again (pending again
-// if it failed), and every epoch whose flushes are done is acknowledged,
-// in order.
-func (p *Persister) complete(f *flush, err error, took time.Duration) {
-	n := len(f.keys) + len(f.bg)
-	if n > 0 {
-		// Degraded is set before any writer hears of the failure.
-		p.record(n, len(f.keys), err, took)
-	}
-	p.mu.Lock()
-	for k := range f.keys {
-		delete(p.held, k)
-		if err != nil {
-			// Keep every key: rewriting one that did commit is harmless,
-			// losing one is not.
-			p.pending[k] = struct{}{}
-		}
-	}
-	for _, k := range f.bg {
-		delete(p.held, k)
-		if err != nil {
-			p.background[k] = struct{}{}
-		}
-	}
-	f.done, f.err = true, err
-	p.inFlight--
-	if n > 0 {
-		if err != nil {
-			p.outcome = outcomeFailed
-		} else if p.outcome == outcomeNone {
-			p.outcome = outcomeOK
-		}
-	}
-	for len(p.queue) > 0 {
-		h := p.queue[0]
-		if !h.done {
-			break
-		}
-		h.epoch.err = h.err
-		close(h.epoch.done)
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-	}
-	if p.inFlight == 0 {
-		p.idle.Broadcast()
-	}
-	p.mu.Unlock()
-	if n > 0 {
-		p.wake()
-	}
-}
-
-// record updates the counters and the degraded state after a flush of n
-// keys, changed of them from the pending set.
-func (p *Persister) record(n, changed int, err error, took time.Duration) {
-	if err != nil {
-		p.failures.Add(1)
-		msg := err.Error()
-		p.lastErr.Store(&msg)
-		if !p.degraded.Swap(true) {
-			p.log.Error("store failing; serving from memory and retrying", "err", err, "policy", p.opts.OnFailure)
-		}
-		return
-	}
-	p.commits.Add(1)
-	p.lastGroup.Store(int64(changed))
-	p.written.Add(uint64(n))
-	p.lastCommit.Store(time.Now().UnixMilli())
-	p.commitNs.Store(int64(took))
-	p.latency.observe(took)
-	if p.degraded.Swap(false) {
-		p.log.Info("store recovered", "written", n)
-	}
-}
-
-// Outcomes of the flushes since the flusher last looked.
-const (
-	outcomeNone = iota
-	outcomeOK
-	outcomeFailed
-)
-
-// takeOutcome reports whether a flush failed, or all succeeded, since the
-// last call.
-func (p *Persister) takeOutcome() (failed, ok bool) {
-	p.mu.Lock()
-	o := p.outcome
-	p.outcome = outcomeNone
-	p.mu.Unlock()
-	return o == outcomeFailed, o == outcomeOK
-}
-
-// finalFlush waits for the flushes in flight, then writes what is pending
-// at shutdown, checkpoint keys included, one flush at a time.
+// finalFlush writes what is pending at shutdown, checkpoint keys included.
 func (p *Persister) finalFlush() {
 	ctx := context.Background()
-	p.waitIdle()
 	for p.hasWork() {
-		f, ok := p.cut()
-		if !ok {
-			p.waitIdle()
-			continue
-		}
-		if len(f.keys) == 0 && len(f.bg) == 0 {
-			p.complete(f, nil, 0)
-			continue
-		}
-		p.write(ctx, f)
-		if f.err != nil {
-			p.log.Error("final flush failed; changes not stored", "err", f.err, "pending", p.Status().Pending)
+		if err := p.flush(ctx); err != nil {
+			p.log.Error("final flush failed; changes not stored", "err", err, "pending", p.Status().Pending)
 			return
 		}
 	}
 	// Writers still waiting get their epoch closed.
-	if f, ok := p.cut(); ok {
-		p.complete(f, nil, 0)
-	}
-}
-
-// waitIdle blocks until no flush is in flight.
-func (p *Persister) waitIdle() {
-	p.mu.Lock()
-	for p.inFlight > 0 {
-		p.idle.Wait()
-	}
-	p.mu.Unlock()
+	p.flush(ctx)
 }
 
 // Wait blocks until Run has returned (its final flush done) or ctx ends.

@@ -322,9 +322,7 @@ func TestOptionsValidate(t *testing.T) {
 func TestCommitDelayGathersWritersUnderWay(t *testing.T) {
 	const delay = 10 * time.Second // far above every wait below: reaching it fails the test
 	// No periodic flush: it would commit a change without the delay.
-	// One commit at a time: the groups below are built while the store is
-	// busy, which a second commit in flight would split.
-	f := start(t, func(o *persist.Options) { o.CommitDelay, o.FlushInterval, o.Pipeline = delay, time.Hour, 1 })
+	f := start(t, func(o *persist.Options) { o.CommitDelay, o.FlushInterval = delay, time.Hour })
 	ctx := context.Background()
 	commit := func() <-chan error {
 		errs := make(chan error, 1)
@@ -427,15 +425,15 @@ func (g *gatedStore) Batch(ctx context.Context, ops []storage.Op) error {
 	return g.Store.(storage.Batcher).Batch(ctx, ops)
 }
 
-// Two group commits are in flight at once on disjoint keys; writers are
-// acknowledged in the order their groups were cut, whatever order the
-// store finishes them in; a key held by a commit in flight waits for it.
-func TestPipelinedCommits(t *testing.T) {
+// A Commit that finds nothing pending still waits for the flush being
+// written (its change may be in it); with no flush in flight it returns at
+// once.
+func TestCommitWithNothingPending(t *testing.T) {
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	store := &gatedStore{Store: memory.New(), calls: make(chan chan struct{}, 8)}
 	o := persist.DefaultOptions()
-	o.FlushInterval, o.CommitDelay, o.Pipeline = time.Hour, 0, 2
+	o.FlushInterval, o.CommitDelay = time.Hour, 0
 	p, err := persist.New(store, reg, &o)
 	if err != nil {
 		t.Fatal(err)
@@ -471,98 +469,52 @@ func TestPipelinedCommits(t *testing.T) {
 		go func() { errs <- p.Commit(context.Background()) }()
 		return errs
 	}
-	batch := func(what string) chan struct{} {
-		t.Helper()
-		select {
-		case r := <-store.calls:
-			taken = append(taken, r)
-			return r
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: no batch reached the store", what)
-			return nil
+
+	// Nothing changed, nothing in flight: at once.
+	select {
+	case err := <-commit():
+		if err != nil {
+			t.Fatal(err)
 		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a commit with nothing to store waited")
 	}
-	noBatch := func(what string) {
-		t.Helper()
-		select {
-		case r := <-store.calls:
-			taken = append(taken, r)
-			t.Fatalf("%s: a batch reached the store", what)
-		case <-time.After(100 * time.Millisecond):
-		}
+
+	reg.Register(inst("A", "a"), false)
+	first := commit()
+	var batch chan struct{}
+	select {
+	case batch = <-store.calls:
+		taken = append(taken, batch)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch reached the store")
 	}
-	waiting := func(what string, errs <-chan error) {
-		t.Helper()
-		select {
-		case err := <-errs:
-			t.Fatalf("%s: acknowledged too early (err %v)", what, err)
-		case <-time.After(100 * time.Millisecond):
-		}
+	// The change is in the flush being written: a second Commit waits
+	// for that flush, not for another one.
+	second := commit()
+	select {
+	case err := <-second:
+		t.Fatalf("acknowledged before the flush in flight ended (err %v)", err)
+	case <-time.After(100 * time.Millisecond):
 	}
-	acked := func(what string, errs <-chan error) {
-		t.Helper()
+	release(batch)
+	for _, errs := range []<-chan error{first, second} {
 		select {
 		case err := <-errs:
 			if err != nil {
-				t.Fatalf("%s: %v", what, err)
+				t.Fatal(err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: not acknowledged", what)
+			t.Fatal("not acknowledged after the flush ended")
 		}
 	}
-
-	reg.Register(inst("A", "a"), false)
-	ca := commit()
-	first := batch("first group")
-	// A second group goes to the store while the first is in flight.
-	reg.Register(inst("B", "b"), false)
-	cb := commit()
-	second := batch("second group")
-	// (The wait lets the second writer's Commit start before C changes.)
-	noBatch("nothing pending")
-	// No third while two are in flight.
-	reg.Register(inst("C", "c"), false)
-	cc := commit()
-	noBatch("third group, two in flight")
-	// The store finishes the second first: its writer waits for the first.
-	release(second)
-	waiting("second writer, first group in flight", cb)
-	release(first)
-	acked("first writer", ca)
-	acked("second writer", cb)
-	third := batch("third group")
-	release(third)
-	acked("third writer", cc)
-
-	// A key held by a commit in flight is not written by another.
-	reg.Register(inst("A", "a"), false)
-	c1 := commit()
-	held := batch("group of a")
-	noBatch("nothing pending") // the first writer's Commit starts
-	in := inst("A", "a")
-	in.Metadata = map[string]string{"zone": "b"}
-	reg.Register(in, false)
-	c2 := commit()
-	noBatch("group of a again, while a is in flight")
-	release(held)
-	acked("first write of a", c1)
-	release(batch("second write of a"))
-	acked("second write of a", c2)
-
-	want := map[storage.Key][]byte{}
-	for _, r := range reg.Records() {
-		want[r.Key] = r.Value
+	select {
+	case r := <-store.calls:
+		taken = append(taken, r)
+		t.Fatal("a second batch was written for a change already stored")
+	case <-time.After(100 * time.Millisecond):
 	}
-	got, err := storage.All(context.Background(), store.Store, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("store holds %d records, registry %d", len(got), len(want))
-	}
-	for _, r := range got {
-		if !bytes.Equal(want[r.Key], r.Value) {
-			t.Fatalf("record %v differs from the registry", r.Key)
-		}
+	if rec, err := store.Store.Get(context.Background(), storage.Key{App: "A", ID: "a"}); err != nil || len(rec.Value) == 0 {
+		t.Fatalf("the change is not stored: %v", err)
 	}
 }

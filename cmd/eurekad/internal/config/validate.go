@@ -56,7 +56,6 @@ var rules = map[string]rule{
 	"storage.checkpoint_interval": positive,
 	"storage.commit_delay":        notNegative,
 	"storage.batch_size":          positive,
-	"storage.commit_pipeline":     positive,
 	"storage.max_backoff":         positive,
 
 	"cluster.peers":            peerURLs,
