@@ -768,6 +768,8 @@ plugins:
       max_batch: 10
       timeout: 90s
       config: {file: /tmp/events.jsonl}
+    - {plugin: webhook, config: {url: "http://a.example/"}}
+    - {plugin: webhook, events: [evicted], config: {url: "http://b.example/"}}
 `)
 	cfg, _, err := Load([]string{"--config", file}, nil)
 	if err != nil {
@@ -784,6 +786,9 @@ plugins:
 		{Plugin: "log"},
 		{Plugin: "./bin/events", Events: []string{"registered", "cancelled"}, QueueSize: 100, MaxBatch: 10, Timeout: 90 * time.Second,
 			Config: json.RawMessage(`{"file":"/tmp/events.jsonl"}`)},
+		// The same plugin twice keeps each entry's own settings.
+		{Plugin: "webhook", Config: json.RawMessage(`{"url":"http://a.example/"}`)},
+		{Plugin: "webhook", Events: []string{"evicted"}, Config: json.RawMessage(`{"url":"http://b.example/"}`)},
 	}
 	if !reflect.DeepEqual(p.ListenerEntries, want) {
 		t.Errorf("listeners = %+v, want %+v", p.ListenerEntries, want)

@@ -95,7 +95,9 @@ func (e ListenerEntry) Subscription() events.SubscribeOptions {
 // config blocks and the listeners' details.
 type pluginBlocks struct {
 	storage, auth json.RawMessage
-	listeners     map[string]ListenerEntry
+	// listeners holds each plugin's mapping entries in file order: the
+	// same plugin may be listed twice with different configs.
+	listeners map[string][]ListenerEntry
 }
 
 // takePluginBlocks removes the parts of a parsed file that are not
@@ -119,7 +121,7 @@ func takePluginBlocks(raw map[string]any) (pluginBlocks, error) {
 	if !ok {
 		return b, nil
 	}
-	b.listeners = map[string]ListenerEntry{}
+	b.listeners = map[string][]ListenerEntry{}
 	names := make([]any, len(list))
 	for i, item := range list {
 		switch v := item.(type) {
@@ -131,7 +133,7 @@ func takePluginBlocks(raw map[string]any) (pluginBlocks, error) {
 				return b, fmt.Errorf("plugins.listeners[%d]: %w", i, err)
 			}
 			names[i] = e.Plugin
-			b.listeners[e.Plugin] = e
+			b.listeners[e.Plugin] = append(b.listeners[e.Plugin], e)
 		default:
 			return b, fmt.Errorf("plugins.listeners[%d]: %v is neither a plugin name nor a mapping", i, item)
 		}
@@ -233,10 +235,12 @@ func (b pluginBlocks) apply(cfg *Config) {
 	cfg.Plugins.Storage.Config = b.storage
 	cfg.Plugins.Auth.Config = b.auth
 	cfg.Plugins.ListenerEntries = nil
+	used := map[string]int{}
 	for _, name := range cfg.Plugins.Listeners {
-		e, ok := b.listeners[name]
-		if !ok {
-			e = ListenerEntry{Plugin: name}
+		e := ListenerEntry{Plugin: name}
+		if entries := b.listeners[name]; used[name] < len(entries) {
+			e = entries[used[name]]
+			used[name]++
 		}
 		cfg.Plugins.ListenerEntries = append(cfg.Plugins.ListenerEntries, e)
 	}
