@@ -394,7 +394,10 @@ func (s *Server) apiStatusAction(out bool) http.HandlerFunc {
 		req.Body, req.ContentLength = http.NoBody, 0
 		req.Pattern = ""
 		s.log.Info("operator status change", "app", r.PathValue("app"), "id", r.PathValue("id"), "status", value, "remote", r.RemoteAddr)
-		s.root.ServeHTTP(w, req)
+		// Below the authorization step: s.admin allowed this as OpAdmin,
+		// which covers the dashboard's actions; asking again as OpStatus
+		// would refuse an admin-only credential.
+		s.api.ServeHTTP(w, withPath(req, strings.TrimPrefix(u.Path, base), len(base)))
 		setRoute(w, "") // metrics: count it under the admin route, not the replayed one
 	}
 }

@@ -281,6 +281,13 @@ func TestAdminGuardThroughTheHook(t *testing.T) {
 	expectCode(t, 403, "GET", s.url("orders", "orders-secret", "/admin/storage"), "")
 	expectCode(t, 200, "GET", s.URL+"/admin/storage", "", "Authorization", "Bearer ops-token")
 	expectCode(t, 200, "GET", s.URL+"/admin/snapshot", "", "Authorization", "bearer ops-token")
+	// The dashboard's actions are admin operations: an admin-only
+	// credential may take an instance out of service and back.
+	expectCode(t, 204, "POST", s.url("orders", "orders-secret", "/eureka/apps/ORDERS"), springBody)
+	action := s.URL + "/admin/api/instances/ORDERS/10.0.0.5:orders:8080/"
+	expectCode(t, 403, "POST", s.url("orders", "orders-secret", "/admin/api/instances/ORDERS/10.0.0.5:orders:8080/out-of-service"), "")
+	expectCode(t, 200, "POST", action+"out-of-service", "", "Authorization", "Bearer ops-token")
+	expectCode(t, 200, "POST", action+"in-service", "", "Authorization", "Bearer ops-token")
 	// Health and readiness stay open for probes.
 	expectCode(t, 200, "GET", s.URL+"/healthz", "")
 	expectCode(t, 200, "GET", s.URL+"/readyz", "")

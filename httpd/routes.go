@@ -19,6 +19,7 @@ import (
 // whatever the number of bases) and everything else.
 func (s *Server) routes() http.Handler {
 	api := mux.NewRouter()
+	s.api = api
 	// Route on the escaped path so an instance id holding %2F stays one
 	// segment; pathVar decodes it once.
 	api.UseEncodedPath()

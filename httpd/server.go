@@ -36,9 +36,10 @@ type Server struct {
 	started time.Time
 	self    *eureka.InstanceInfo
 
-	// root is the router without instrumentation, for admin actions that
-	// replay a Eureka API call.
-	root    http.Handler
+	// api is the Eureka API router below the authorization step, for the
+	// dashboard's actions: they replay a Eureka call the admin check has
+	// already allowed.
+	api     http.Handler
 	metrics *metrics
 	// closing is closed when Shutdown starts, ending event streams.
 	closing chan struct{}
@@ -60,8 +61,7 @@ func New(reg *registry.Registry, c *cache.Cache, opts *Options) *Server {
 	if o.Metrics {
 		s.metrics = newMetrics(s)
 	}
-	s.root = s.routes()
-	s.handler = s.limits(s.root)
+	s.handler = s.limits(s.routes())
 	if s.metrics != nil {
 		s.handler = s.instrument(s.handler)
 	}
