@@ -56,9 +56,19 @@ var client = &http.Client{Timeout: 30 * time.Second}
 // returns the status and body.
 func call(t testing.TB, user, pass, method, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	code, b, err := tryCall(user, pass, method, url, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return code, b
+}
+
+// tryCall is call returning the error, for goroutines other than the
+// test's.
+func tryCall(user, pass, method, url, body string) (int, string, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
 	}
 	if user != "" {
 		req.SetBasicAuth(user, pass)
@@ -67,11 +77,11 @@ func call(t testing.TB, user, pass, method, url, body string) (int, string) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 // proc is a child process of eurekad.

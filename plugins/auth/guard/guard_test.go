@@ -196,9 +196,7 @@ func TestSingleFlight(t *testing.T) {
 		}()
 	}
 	// Let the callers pile up behind the one flight, then release it.
-	for g.Stats().Misses < 50 {
-		time.Sleep(time.Millisecond)
-	}
+	until(t, "50 misses", func() bool { return g.Stats().Misses >= 50 })
 	close(u.gate)
 	wg.Wait()
 	close(errs)
@@ -222,9 +220,7 @@ func TestCallerGivingUpDoesNotCancelTheFlight(t *testing.T) {
 		_, err := g.Authenticate(ctx, r)
 		done <- err
 	}()
-	for u.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	until(t, "the flight to start", func() bool { return u.calls.Load() > 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller: %v", err)
@@ -232,9 +228,7 @@ func TestCallerGivingUpDoesNotCancelTheFlight(t *testing.T) {
 	// The caller may reuse its request now; the flight must not see it.
 	r.Password = "scribbled"
 	close(u.gate)
-	for g.Stats().Allowed == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	until(t, "the flight's decision", func() bool { return g.Stats().Allowed > 0 })
 	if _, err := g.Authenticate(context.Background(), req(hook.OpRenew, "ORDERS", "alice", "pw")); err != nil || u.calls.Load() != 1 {
 		t.Fatalf("decision of the finished flight not cached: %v, %d calls", err, u.calls.Load())
 	}
@@ -298,5 +292,18 @@ func TestLongCredentialsKey(t *testing.T) {
 	d := g.keyOf(&hook.AuthRequest{Username: "u", Password: long + "1", TLS: &hook.TLSIdentity{}})
 	if a == b || a != c || a == d {
 		t.Fatal("keys of long credentials are wrong")
+	}
+}
+
+// until polls cond until it holds, failing the test after 10 s rather than
+// hanging until go test's timeout.
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
