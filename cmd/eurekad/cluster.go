@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/registry"
@@ -32,17 +30,14 @@ func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) 
 			log.Warn("start-up sync from peers failed; serving what was restored", "err", err)
 		}
 	}()
-	if reload := configReload(ctx); reload != nil {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+	if reload, ok := configReload(ctx); ok {
 		go func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case <-hup:
-					cfg, err := reload()
+				case <-reload.hup:
+					cfg, err := reload.load()
 					if err == nil {
 						err = cl.SetPeers(cfg.Cluster.Peers)
 					}
@@ -58,16 +53,23 @@ func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) 
 	return cl.Run(ctx)
 }
 
-// reloadKey carries the settings loader to runCluster.
+// reloadKey carries the SIGHUP reload to runCluster, through the serve
+// seam that tests replace.
 type reloadKey struct{}
 
-// withConfigReload returns ctx carrying load, which reads the settings
-// again as at start-up, for SIGHUP.
-func withConfigReload(ctx context.Context, load func() (config.Config, error)) context.Context {
-	return context.WithValue(ctx, reloadKey{}, load)
+// configReloader is SIGHUP, subscribed at start-up, and the settings
+// loader that reads them again as at start-up.
+type configReloader struct {
+	hup  <-chan os.Signal
+	load func() (config.Config, error)
 }
 
-func configReload(ctx context.Context) func() (config.Config, error) {
-	f, _ := ctx.Value(reloadKey{}).(func() (config.Config, error))
-	return f
+// withConfigReload returns ctx carrying r.
+func withConfigReload(ctx context.Context, r configReloader) context.Context {
+	return context.WithValue(ctx, reloadKey{}, r)
+}
+
+func configReload(ctx context.Context) (configReloader, bool) {
+	r, ok := ctx.Value(reloadKey{}).(configReloader)
+	return r, ok
 }

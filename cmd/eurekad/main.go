@@ -133,10 +133,15 @@ func (a *app) runServer(cmd *cobra.Command, _ []string) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// SIGHUP re-reads the settings; the cluster applies a new peer list.
-	ctx = withConfigReload(ctx, func() (config.Config, error) {
+	// The signal is caught from here on: one arriving during the restore
+	// waits for the cluster instead of killing the process (its default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx = withConfigReload(ctx, configReloader{hup: hup, load: func() (config.Config, error) {
 		c, _, err := config.LoadFlags(cmd.Flags(), a.environ)
 		return c, err
-	})
+	}})
 
 	attrs := []any{
 		"version", versionString(),
