@@ -27,15 +27,15 @@ type Peer struct {
 	log    *slog.Logger
 	q      *queue
 
-	sent, failed, batches atomic.Uint64
-	lastSuccess           atomic.Int64 // unix ms, 0 = never
-	lastAttemptOK         atomic.Bool
-	lastLag               atomic.Int64 // ns
+	sent, failed  atomic.Uint64
+	lastSuccess   atomic.Int64 // unix ms, 0 = never
+	lastAttemptOK atomic.Bool
+	// sending is when the oldest task of the batch in flight was queued
+	// (nanotime; 0: none in flight).
+	sending atomic.Int64
 
 	mu      sync.Mutex
 	lastErr string
-	lags    [1024]int64 // ring of recent per-item delivery lags, ns
-	nlags   int
 }
 
 // PeerStats is a snapshot of one peer's replication state.
@@ -51,8 +51,6 @@ type PeerStats struct {
 	// Dropped counts tasks pushed out of a full queue; Expired counts
 	// tasks that outlived the task expiry before delivery.
 	Dropped, Expired uint64
-	// Batches counts batches delivered.
-	Batches uint64
 	// LastSuccess is when the peer last answered a batch or probe (zero:
 	// never).
 	LastSuccess time.Time
@@ -60,10 +58,10 @@ type PeerStats struct {
 	Available bool
 	// LastError describes the last failure, "" if none.
 	LastError string
-	// Lag is the delivery lag of the last batch: from the oldest of its
-	// requests to the peer's answer. LagP99 is the 99th percentile of
-	// the per-item lags of the recent deliveries.
-	Lag, LagP99 time.Duration
+	// Lag is the age of the oldest change not yet acknowledged by the
+	// peer, queued or in flight (0 when none): it grows while the peer is
+	// down.
+	Lag time.Duration
 }
 
 func newPeer(url string, c *client.Client, reg *registry.Registry, o *Options, log *slog.Logger) *Peer {
@@ -76,9 +74,6 @@ func newPeer(url string, c *client.Client, reg *registry.Registry, o *Options, l
 		q:      newQueue(o.QueueSize, o.BatchSize, o.TaskExpiry.Nanoseconds()),
 	}
 }
-
-// URL returns the peer's base URL without credentials.
-func (p *Peer) URL() string { return p.url }
 
 // enqueue queues one task; it allocates nothing once the task id is known.
 func (p *Peer) enqueue(a eureka.ReplicationAction, app, id string, now int64) {
@@ -95,22 +90,22 @@ func (p *Peer) Stats() PeerStats {
 		Failed:      p.failed.Load(),
 		Dropped:     dropped,
 		Expired:     expired,
-		Batches:     p.batches.Load(),
 		Available:   p.lastAttemptOK.Load(),
-		Lag:         time.Duration(p.lastLag.Load()),
+	}
+	now := nanotime()
+	oldest, _, queued := p.q.oldest()
+	if t := p.sending.Load(); t != 0 && (!queued || t < oldest) {
+		oldest, queued = t, true
+	}
+	if queued {
+		s.Lag = time.Duration(now - oldest)
 	}
 	if ms := p.lastSuccess.Load(); ms > 0 {
 		s.LastSuccess = time.UnixMilli(ms)
 	}
 	p.mu.Lock()
 	s.LastError = p.lastErr
-	n := min(p.nlags, len(p.lags))
-	lags := slices.Clone(p.lags[:n])
 	p.mu.Unlock()
-	if n > 0 {
-		slices.Sort(lags)
-		s.LagP99 = time.Duration(lags[(n*99)/100])
-	}
 	return s
 }
 
@@ -180,6 +175,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		if len(items) == 0 {
 			continue
 		}
+		p.sending.Store(slices.Min(since))
 		err := p.send(ctx, items)
 		probe.Reset(p.opts.ProbeInterval)
 		if err != nil {
@@ -192,6 +188,7 @@ func (p *Peer) Run(ctx context.Context) error {
 				// batches, at once.
 				limit = max(1, len(batch)/2)
 				p.q.requeue(batch, nanotime())
+				p.sending.Store(0)
 				continue
 			case retryable(err):
 				p.q.requeue(batch, nanotime())
@@ -202,8 +199,8 @@ func (p *Peer) Run(ctx context.Context) error {
 		} else {
 			backoff = 0
 			limit = min(p.opts.BatchSize, limit*2)
-			p.recordLag(since, nanotime())
 		}
+		p.sending.Store(0) // requeued, dropped or delivered
 		clear(items)
 		if time.Now().After(nextSweep) {
 			p.q.sweep(nanotime() - sweepEvery.Nanoseconds())
@@ -274,7 +271,6 @@ func (p *Peer) send(ctx context.Context, items []eureka.ReplicationItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	p.batches.Add(1)
 	p.sent.Add(uint64(len(items)))
 	now := nanotime()
 	for i, r := range res {
@@ -331,17 +327,4 @@ func (p *Peer) nextBackoff(cur time.Duration, err error) time.Duration {
 	}
 	next := max(base, cur*2)
 	return min(next, p.opts.MaxBackoff)
-}
-
-func (p *Peer) recordLag(since []int64, now int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var worst int64
-	for _, s := range since {
-		l := now - s
-		worst = max(worst, l)
-		p.lags[p.nlags%len(p.lags)] = l
-		p.nlags++
-	}
-	p.lastLag.Store(worst)
 }

@@ -229,6 +229,10 @@ func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
 	if st.QueueLength > 50 || st.Dropped < 20 {
 		t.Errorf("queue %d dropped %d: want at most 50 queued, the overflow dropped", st.QueueLength, st.Dropped)
 	}
+	// The lag is the age of the oldest change not delivered: it grows
+	// while the peer is down.
+	lag := st.Lag
+	eventually(t, "the lag to grow while the peer is down", func() bool { return cl.Peers()[0].Lag > lag+50*time.Millisecond })
 	proxy.SetMode(faultproxy.Pass, 0)
 	// Every task is either delivered or counted as dropped: none is lost
 	// silently. (A busy race-enabled run may need more than a few seconds
@@ -247,6 +251,7 @@ func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
 	if n := peerReg.Size(); n < 50 || n > 60 {
 		t.Errorf("%d delivered, want the 50 queued plus at most one batch in flight", n)
 	}
+	eventually(t, "no lag once everything is delivered", func() bool { return cl.Peers()[0].Lag == 0 })
 	if peerReg.Instance("ORDERS", "i-79") == nil {
 		t.Error("the newest task must survive the overflow")
 	}
