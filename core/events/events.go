@@ -204,13 +204,6 @@ func (b *Bus) Publish(e hook.Event) {
 	b.mu.Unlock()
 }
 
-// Seq returns the number of the last published event.
-func (b *Bus) Seq() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.seq
-}
-
 // ServerStarted publishes hook.EventServerStarted; the code that starts the
 // server calls it once it serves.
 func (b *Bus) ServerStarted() { b.Publish(hook.Event{Type: hook.EventServerStarted}) }
