@@ -578,9 +578,23 @@ func (s *Server) peersView() peersView {
 		// A cluster with no peers (yet: a reload may add some) is a
 		// standalone server.
 		v.Configured = len(v.Peers) > 0
+		for i := range v.Peers {
+			v.Peers[i].URL = withoutUserinfo(v.Peers[i].URL)
+		}
 		slices.SortFunc(v.Peers, func(a, b PeerStatus) int { return cmp.Compare(a.Name, b.Name) })
 	}
 	return v
+}
+
+// withoutUserinfo drops credentials from a peer URL, as Spring's dashboard
+// does for its replica links.
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
 }
 
 func (s *Server) pluginsView() pluginsView {
