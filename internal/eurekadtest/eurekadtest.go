@@ -285,7 +285,9 @@ func launch(t testing.TB, bin, addr string, env []string) (*Server, error) {
 	}()
 
 	deadline := time.Now().Add(StartTimeout)
-	for !ready(s.Base + "apps") {
+	// eurekad listens once the registry is restored; /healthz answers
+	// whatever the base path and the authenticator.
+	for !ready("http://" + s.Addr + "/healthz") {
 		select {
 		case <-s.exited:
 			out := s.out.String()
@@ -297,7 +299,7 @@ func launch(t testing.TB, bin, addr string, env []string) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("eurekad did not answer GET /eureka/apps with 200 within %v:\n%s", StartTimeout, s.out.String())
+			return nil, fmt.Errorf("eurekad did not answer GET /healthz with 200 within %v:\n%s", StartTimeout, s.out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -333,8 +335,7 @@ func ready(url string) bool {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	// A server behind an auth plugin answers the anonymous probe 401.
-	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+	return resp.StatusCode == http.StatusOK
 }
 
 var packages struct {

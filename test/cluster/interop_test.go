@@ -115,7 +115,31 @@ func TestBatchesOnTheWireHaveJavaShape(t *testing.T) {
 	if err := n.c.Register(bg, instance("ORDERS", "w-1")); err != nil {
 		t.Fatal(err)
 	}
-	step := func() { time.Sleep(150 * time.Millisecond) } // one action per batch, in order
+	// Each action is captured before the next is made: one per batch, in
+	// order.
+	items := 0
+	step := func() {
+		t.Helper()
+		items++
+		eurekadtest.Eventually(t, 10*time.Second, fmt.Sprintf("replication item %d captured", items), func() error {
+			cp.mu.Lock()
+			defer cp.mu.Unlock()
+			n := 0
+			for _, b := range cp.bodies {
+				var doc struct {
+					ReplicationList []json.RawMessage `json:"replicationList"`
+				}
+				if err := json.Unmarshal(b, &doc); err != nil {
+					return err
+				}
+				n += len(doc.ReplicationList)
+			}
+			if n < items {
+				return fmt.Errorf("%d items", n)
+			}
+			return nil
+		})
+	}
 	step()
 	if err := n.c.SetStatus(bg, "ORDERS", "w-1", eureka.StatusOutOfService, 0); err != nil {
 		t.Fatal(err)
@@ -132,15 +156,8 @@ func TestBatchesOnTheWireHaveJavaShape(t *testing.T) {
 	if err := n.c.Cancel(bg, "ORDERS", "w-1"); err != nil {
 		t.Fatal(err)
 	}
+	step()
 	var seen []string
-	eurekadtest.Eventually(t, 5*time.Second, "five batches captured", func() error {
-		cp.mu.Lock()
-		defer cp.mu.Unlock()
-		if len(cp.bodies) < 5 {
-			return fmt.Errorf("%d batches", len(cp.bodies))
-		}
-		return nil
-	})
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	for i, b := range cp.bodies {
