@@ -107,6 +107,10 @@ func (h listenerHandle) Handle(ctx context.Context, events []hook.Event) error {
 	return in.listener.Handle(ctx, events)
 }
 
+// Types is the subscription the listener asked for when it was loaded
+// (nil: the default), carried across the process boundary by Info.
+func (h listenerHandle) Types() []hook.EventType { return h.p.info.EventTypes }
+
 // Interface guards.
 var (
 	_ storage.Full       = (*storeHandle)(nil)

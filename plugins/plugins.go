@@ -351,7 +351,7 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 	}
 	in.exited = remote.Done()
 	// Info before Configure names what the plugin serves; after it, a
-	// store's abilities.
+	// store's abilities and a listener's subscription.
 	info, err := remote.Info(ctx)
 	if err == nil && !info.Has(p.opts.Kind) {
 		in.stop()
@@ -362,8 +362,8 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 			err = fmt.Errorf("configure: %w", err)
 		}
 	}
-	if err == nil && p.opts.Kind == plugin.KindStorage {
-		info, err = remote.Info(ctx)
+	if err == nil && (p.opts.Kind == plugin.KindStorage || p.opts.Kind == plugin.KindListener) {
+		info, err = remote.Info(ctx) // a store's abilities, a listener's subscription
 	}
 	if err != nil {
 		in.stop()

@@ -12,9 +12,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -56,9 +56,7 @@ var catalog = map[string]func() plugin.ServeOptions{
 			})}
 	},
 	"discard": func() plugin.ServeOptions {
-		var n atomic.Int64
-		return plugin.ServeOptions{Name: "discard", Listener: hook.ListenerFunc(func(_ context.Context, events []hook.Event) error {
-			n.Add(int64(len(events)))
+		return plugin.ServeOptions{Name: "discard", Listener: hook.ListenerFunc(func(context.Context, []hook.Event) error {
 			return nil
 		})}
 	},
@@ -67,20 +65,29 @@ var catalog = map[string]func() plugin.ServeOptions{
 	},
 }
 
-// fileListener appends each event's Seq to the file its config names.
-type fileListener struct{ path string }
+// fileListener appends each event's Seq to the file its config names,
+// and subscribes to the config's types.
+type fileListener struct {
+	path  string
+	types []hook.EventType
+}
 
 func (l *fileListener) Configure(_ context.Context, cfg []byte) error {
-	var c struct{ File string }
+	var c struct {
+		File  string
+		Types []hook.EventType
+	}
 	if err := json.Unmarshal(cfg, &c); err != nil {
 		return err
 	}
 	if c.File == "" {
 		return errors.New("file: missing")
 	}
-	l.path = c.File
+	l.path, l.types = c.File, c.Types
 	return nil
 }
+
+func (l *fileListener) Types() []hook.EventType { return l.types }
 
 func (l *fileListener) Handle(_ context.Context, events []hook.Event) error {
 	f, err := os.OpenFile(l.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
@@ -236,6 +243,33 @@ func TestLoadChecksKindAndChecksum(t *testing.T) {
 	_, err = plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAuth, Name: "x", Executable: "/bin/true"})
 	if err == nil {
 		t.Error("a program that is no plugin loaded")
+	}
+}
+
+// A listener in a subprocess keeps the subscription it asks for (Types):
+// the host subscribes it to those types, as it does a listener in process.
+func TestSubprocessListenerTypes(t *testing.T) {
+	exe := self(t)
+	load := func(cfg string) []hook.EventType {
+		t.Helper()
+		p, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindListener, Name: "x", Executable: exe,
+			Args: []string{serveArg, "listener"}, Config: []byte(cfg)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		typed, ok := p.Listener().(interface{ Types() []hook.EventType })
+		if !ok {
+			t.Fatal("the listener handle does not report a subscription")
+		}
+		return typed.Types()
+	}
+	dir := t.TempDir()
+	if got := load(`{"file":"` + dir + `/a","types":["renewed","cancelled"]}`); !slices.Equal(got, []hook.EventType{hook.EventRenewed, hook.EventCancelled}) {
+		t.Errorf("types = %v, want [renewed cancelled]", got)
+	}
+	if got := load(`{"file":"` + dir + `/b"}`); got != nil {
+		t.Errorf("types = %v, want nil (the default subscription)", got)
 	}
 }
 

@@ -67,6 +67,9 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	for _, k := range r.GetKinds() {
 		info.Kinds = append(info.Kinds, Kind(k))
 	}
+	for _, t := range r.GetEventTypes() {
+		info.EventTypes = append(info.EventTypes, hook.EventType(t))
+	}
 	return info, nil
 }
 

@@ -30,6 +30,8 @@ import (
 	"errors"
 
 	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // ProtocolVersion is the plugin protocol this SDK speaks. It changes only
@@ -64,6 +66,9 @@ type Info struct {
 	// Batcher and Snapshotter are the optional abilities of its store
 	// (storage.Batcher, storage.Snapshotter); known once it is configured.
 	Batcher, Snapshotter bool
+	// EventTypes is a listener's subscription once it is configured (what
+	// its Types method returns); nil for the default.
+	EventTypes []hook.EventType
 }
 
 // Has reports whether the plugin serves kind k.

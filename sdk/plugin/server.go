@@ -104,6 +104,11 @@ func (i infoServer) Info(context.Context, *pb.Empty) (*pb.InfoResponse, error) {
 		_, r.Snapshotter = st.(storage.Snapshotter)
 	}
 	i.s.mu.RUnlock()
+	if t, ok := i.s.opts.Listener.(interface{ Types() []hook.EventType }); ok {
+		for _, e := range t.Types() {
+			r.EventTypes = append(r.EventTypes, string(e))
+		}
+	}
 	return r, nil
 }
 

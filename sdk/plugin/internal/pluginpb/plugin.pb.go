@@ -67,8 +67,11 @@ type InfoResponse struct {
 	// kinds served: "storage", "auth", "listener".
 	Kinds []string `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	// Optional storage abilities.
-	Batcher       bool `protobuf:"varint,4,opt,name=batcher,proto3" json:"batcher,omitempty"`
-	Snapshotter   bool `protobuf:"varint,5,opt,name=snapshotter,proto3" json:"snapshotter,omitempty"`
+	Batcher     bool `protobuf:"varint,4,opt,name=batcher,proto3" json:"batcher,omitempty"`
+	Snapshotter bool `protobuf:"varint,5,opt,name=snapshotter,proto3" json:"snapshotter,omitempty"`
+	// A configured listener's subscription (the Types it asks for); empty
+	// for the default.
+	EventTypes    []string `protobuf:"bytes,6,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,6 +139,13 @@ func (x *InfoResponse) GetSnapshotter() bool {
 		return x.Snapshotter
 	}
 	return false
+}
+
+func (x *InfoResponse) GetEventTypes() []string {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
 }
 
 type ConfigureRequest struct {
@@ -881,13 +891,15 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x11eurekad.plugin.v1\"\a\n" +
-	"\x05Empty\"\x8e\x01\n" +
+	"\x05Empty\"\xaf\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12\x18\n" +
 	"\abatcher\x18\x04 \x01(\bR\abatcher\x12 \n" +
-	"\vsnapshotter\x18\x05 \x01(\bR\vsnapshotter\">\n" +
+	"\vsnapshotter\x18\x05 \x01(\bR\vsnapshotter\x12\x1f\n" +
+	"\vevent_types\x18\x06 \x03(\tR\n" +
+	"eventTypes\">\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\"'\n" +
