@@ -63,9 +63,22 @@ var DefaultEnv = []string{
 
 var build struct {
 	once sync.Once
-	dir  string
 	bin  string
 	err  error
+}
+
+// buildDir is the directory the built executables go to, made once.
+var buildDir struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func outDir() (string, error) {
+	buildDir.once.Do(func() {
+		buildDir.dir, buildDir.err = os.MkdirTemp("", "eurekadtest-")
+	})
+	return buildDir.dir, buildDir.err
 }
 
 // Binary builds ./cmd/eurekad (with -race when this binary has the race
@@ -78,12 +91,11 @@ func Binary() (string, error) {
 			build.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "eurekadtest-")
+		dir, err := outDir()
 		if err != nil {
 			build.err = err
 			return
 		}
-		build.dir = dir
 		bin := filepath.Join(dir, "eurekad")
 		args := []string{"build", "-o", bin}
 		if raceEnabled {
@@ -111,11 +123,11 @@ func Build(tb testing.TB) string {
 	return bin
 }
 
-// RemoveBinary deletes the built binary, if any. Call it from TestMain
+// RemoveBinary deletes the built binaries, if any. Call it from TestMain
 // after m.Run; Binary must not be called afterwards.
 func RemoveBinary() {
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
+	if buildDir.dir != "" {
+		_ = os.RemoveAll(buildDir.dir)
 	}
 }
 
@@ -349,7 +361,10 @@ var packages struct {
 // "examples-auth-plugin"). RemoveBinary deletes it.
 func BuildPackage(tb testing.TB, pkg string) string {
 	tb.Helper()
-	Build(tb) // makes build.dir
+	dir, err := outDir()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	packages.mu.Lock()
 	defer packages.mu.Unlock()
 	if bin, ok := packages.bins[pkg]; ok {
@@ -359,7 +374,7 @@ func BuildPackage(tb testing.TB, pkg string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bin := filepath.Join(build.dir, strings.ReplaceAll(strings.TrimLeft(pkg, "./"), "/", "-"))
+	bin := filepath.Join(dir, strings.ReplaceAll(strings.TrimLeft(pkg, "./"), "/", "-"))
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
