@@ -213,7 +213,7 @@ func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	proxy.SetMode(faultproxy.Drop, 0)
+	proxy.SetMode(faultproxy.Drop)
 
 	reg := registry.New(nil)
 	cl := newCluster(t, reg, func(o *replication.Options) { o.QueueSize = 50; o.BatchSize = 10 }, "http://"+proxy.Addr()+"/eureka/")
@@ -233,7 +233,7 @@ func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
 	// while the peer is down.
 	lag := st.Lag
 	eventually(t, "the lag to grow while the peer is down", func() bool { return cl.Peers()[0].Lag > lag+50*time.Millisecond })
-	proxy.SetMode(faultproxy.Pass, 0)
+	proxy.SetMode(faultproxy.Pass)
 	// Every task is either delivered or counted as dropped: none is lost
 	// silently. (A busy race-enabled run may need more than a few seconds
 	// for the retries to come round.)

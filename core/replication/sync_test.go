@@ -28,7 +28,7 @@ func TestSyncFromPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dead.Close()
-	dead.SetMode(faultproxy.Drop, 0)
+	dead.SetMode(faultproxy.Drop)
 
 	reg := registry.New(nil)
 	newer := inst("b")
@@ -56,7 +56,7 @@ func TestSyncFromPeers(t *testing.T) {
 	// No peer answers: Sync gives up after its rounds with a clear error.
 	dead2, _ := faultproxy.New(u.Host)
 	defer dead2.Close()
-	dead2.SetMode(faultproxy.Drop, 0)
+	dead2.SetMode(faultproxy.Drop)
 	o.Peers = []string{"http://" + dead2.Addr() + "/eureka/"}
 	o.SyncRetries, o.SyncRetryWait = 2, 0
 	cl, _ = replication.New(registry.New(nil), &o)

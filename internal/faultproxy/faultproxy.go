@@ -1,7 +1,7 @@
 // Package faultproxy is a TCP proxy for tests that injects network faults
 // between two endpoints on loopback: pass traffic through, drop it
 // (refuse and cut connections), blackhole it (accept and swallow, so the
-// caller times out) or delay it. Production code must never import it.
+// caller times out). Production code must never import it.
 package faultproxy
 
 import (
@@ -22,8 +22,6 @@ const (
 	// Blackhole accepts connections and swallows what is sent either way,
 	// so callers wait until their own timeout.
 	Blackhole
-	// Delay forwards each chunk after the proxy's delay.
-	Delay
 )
 
 // Proxy forwards connections from its loopback address to a target.
@@ -33,7 +31,6 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	mode  Mode
-	delay time.Duration
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
@@ -53,11 +50,10 @@ func New(target string) (*Proxy, error) {
 // Addr is the proxy's listen address, host:port.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// SetMode switches the mode; d is the delay for Delay. Switching to Drop
-// cuts the open connections.
-func (p *Proxy) SetMode(m Mode, d time.Duration) {
+// SetMode switches the mode. Switching to Drop cuts the open connections.
+func (p *Proxy) SetMode(m Mode) {
 	p.mu.Lock()
-	p.mode, p.delay = m, d
+	p.mode = m
 	var cut []net.Conn
 	if m == Drop {
 		for c := range p.conns {
@@ -70,10 +66,10 @@ func (p *Proxy) SetMode(m Mode, d time.Duration) {
 	}
 }
 
-func (p *Proxy) state() (Mode, time.Duration) {
+func (p *Proxy) state() Mode {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mode, p.delay
+	return p.mode
 }
 
 // Close stops the proxy and cuts every connection.
@@ -146,14 +142,11 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			switch mode, d := p.state(); mode {
+			switch p.state() {
 			case Drop:
 				return
 			case Blackhole:
 				// swallowed
-			case Delay:
-				time.Sleep(d)
-				fallthrough
 			default:
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return

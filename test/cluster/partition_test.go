@@ -42,8 +42,8 @@ func TestPartitionHeals(t *testing.T) {
 		name string
 		mode faultproxy.Mode
 	}{{"blackhole", faultproxy.Blackhole}, {"drop", faultproxy.Drop}} {
-		toA.SetMode(fault.mode, 0)
-		toB.SetMode(fault.mode, 0)
+		toA.SetMode(fault.mode)
+		toB.SetMode(fault.mode)
 		idA, idB := fault.name+"-a", fault.name+"-b"
 		if err := a.c.Register(bg, instance("ORDERS", idA)); err != nil {
 			t.Fatal(err)
@@ -61,8 +61,8 @@ func TestPartitionHeals(t *testing.T) {
 		if got, _ := ids(b, "ORDERS"); got[idA] {
 			t.Fatalf("%s: the write on A crossed the partition", fault.name)
 		}
-		toA.SetMode(faultproxy.Pass, 0)
-		toB.SetMode(faultproxy.Pass, 0)
+		toA.SetMode(faultproxy.Pass)
+		toB.SetMode(faultproxy.Pass)
 		waitAll(t, both, 10*time.Second, fault.name+": healed", sameIDs(want))
 	}
 }
