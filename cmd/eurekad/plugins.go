@@ -175,11 +175,7 @@ func (s *pluginSet) load(ctx context.Context, kind plugin.Kind, ref, sha string,
 			o.Isolate, o.Executable, o.Args = true, s.self, []string{"plugin", "serve", ref}
 			o.SHA256 = ""
 		}
-		base := s.base
-		if base == nil {
-			base = s.log
-		}
-		plog := base.With("plugin", ref)
+		plog := s.base.With("plugin", ref)
 		o.Builtin = func() plugin.ServeOptions { return b(plog) }
 	} else {
 		path, err := filepath.Abs(ref)
@@ -246,10 +242,11 @@ func storeRef(cfg config.Config) (ref string, block []byte, err error) {
 	case "memory":
 		return "", nil, nil
 	case "bolt":
-		c = boltConfig{Path: filepath.Join(cfg.Storage.DataDir, boltFile), Timeout: duration{5 * time.Second}}
-		if abs, err := filepath.Abs(cfg.Storage.DataDir); err == nil {
-			c = boltConfig{Path: filepath.Join(abs, boltFile), Timeout: duration{5 * time.Second}}
+		dir := cfg.Storage.DataDir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs // the same file whatever directory a plugin process runs in
 		}
+		c = boltConfig{Path: filepath.Join(dir, boltFile), Timeout: duration{5 * time.Second}}
 	case "redis":
 		c = redisConfig{URL: cfg.Storage.RedisURL, KeyPrefix: cfg.Storage.RedisKeyPrefix}
 	default:
@@ -274,21 +271,6 @@ func authRef(name string) string {
 		return "auth.static"
 	}
 	return name
-}
-
-// eventTypes is a listener's subscription: the entry's events, else what
-// an in-process listener asks for, else nil (all but renewals).
-func eventTypes(e config.ListenerEntry, l hook.Listener) []hook.EventType {
-	var out []hook.EventType
-	for _, ev := range e.Events {
-		out = append(out, hook.EventType(ev))
-	}
-	if out == nil {
-		if t, ok := l.(interface{ Types() []hook.EventType }); ok {
-			out = t.Types()
-		}
-	}
-	return out
 }
 
 // storeName names the store in logs and the HTTP status: the storage kind,
@@ -349,8 +331,12 @@ func loadListeners(ctx context.Context, cfg config.Config, ps *pluginSet, log *s
 		if slices.ContainsFunc(entries[:i], func(o config.ListenerEntry) bool { return listenerRef(o.Plugin) == ref }) {
 			name = fmt.Sprintf("%s#%d", ref, i+1)
 		}
+		// The entry's events, else what the listener asks for, else the
+		// default (all but renewals).
 		sub := e.Subscription()
-		sub.Types = eventTypes(e, p.Listener())
+		if t, ok := p.Listener().(interface{ Types() []hook.EventType }); ok && sub.Types == nil {
+			sub.Types = t.Types()
+		}
 		if err := bus.Subscribe(name, p.Listener(), sub); err != nil {
 			return nil, fmt.Errorf("listener plugin %s: %w", e.Plugin, err)
 		}
