@@ -29,7 +29,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/eurekad/eurekad/core/internal/counter"
+	"github.com/eurekad/eurekad/internal/counter"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eurekad/eurekad/core/internal/counter"
+	"github.com/eurekad/eurekad/internal/counter"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 

@@ -28,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"math/bits"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +35,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/eurekad/eurekad/internal/counter"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -106,7 +106,8 @@ type Guard struct {
 	shards  [shardCount]shard
 	flights singleflight.Group
 
-	hits                                                  stripes
+	// hits is striped: every cache hit adds to it, concurrently.
+	hits                                                  counter.Sharded
 	misses, allowed, unauthenticated, forbidden, failures atomic.Uint64
 }
 
@@ -213,7 +214,7 @@ func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.P
 	sh := &g.shards[k[0]%shardCount]
 	e := (*sh.m.Load())[k]
 	if e != nil && g.now() < e.expires {
-		g.hits.add()
+		g.hits.Inc()
 		return e.p, e.err
 	}
 	g.misses.Add(1)
@@ -360,7 +361,7 @@ type Stats struct {
 // Stats returns the counters.
 func (g *Guard) Stats() Stats {
 	st := Stats{
-		Hits:            g.hits.sum(),
+		Hits:            g.hits.Load(),
 		Misses:          g.misses.Load(),
 		Allowed:         g.allowed.Load(),
 		Unauthenticated: g.unauthenticated.Load(),
@@ -371,23 +372,6 @@ func (g *Guard) Stats() Stats {
 		st.Entries += len(*g.shards[i].m.Load())
 	}
 	return st
-}
-
-// stripes is a counter spread over cache lines, so concurrent hits do not
-// contend on one word.
-type stripes [16]struct {
-	n atomic.Uint64
-	_ [56]byte
-}
-
-func (s *stripes) add() { s[rand.Uint32()%uint32(len(s))].n.Add(1) }
-
-func (s *stripes) sum() uint64 {
-	var t uint64
-	for i := range s {
-		t += s[i].n.Load()
-	}
-	return t
 }
 
 // Interface guard.
