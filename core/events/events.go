@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +73,7 @@ func (o *SubscribeOptions) Validate() error {
 		return fmt.Errorf("events: timeout %v must not be negative", o.Timeout)
 	}
 	for i, t := range o.Types {
-		if !slices.Contains(hook.EventTypes, t) {
+		if !t.Valid() {
 			return fmt.Errorf("events: events[%d]: unknown event type %q", i, t)
 		}
 	}

@@ -156,6 +156,16 @@ var EventTypes = []EventType{
 	EventSelfPreservationEntered, EventSelfPreservationLeft, EventServerStarted, EventRenewed, EventGap,
 }
 
+// Valid reports whether t is one of EventTypes.
+func (t EventType) Valid() bool {
+	for _, v := range EventTypes {
+		if t == v {
+			return true
+		}
+	}
+	return false
+}
+
 // Event is one change of the registry.
 type Event struct {
 	// Seq numbers the events of one server run from 1 without holes; a

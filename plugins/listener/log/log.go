@@ -76,7 +76,7 @@ func (l *Listener) Configure(_ context.Context, raw []byte) error {
 	if len(c.Types) > 0 {
 		s.types = map[hook.EventType]bool{}
 		for i, t := range c.Types {
-			if !validType(t) {
+			if !t.Valid() {
 				return fmt.Errorf("log listener: types[%d]: unknown event type %q", i, t)
 			}
 			s.types[t] = true
@@ -85,15 +85,6 @@ func (l *Listener) Configure(_ context.Context, raw []byte) error {
 	}
 	l.cfg.Store(s)
 	return nil
-}
-
-func validType(t hook.EventType) bool {
-	for _, v := range hook.EventTypes {
-		if t == v {
-			return true
-		}
-	}
-	return false
 }
 
 // Types returns the configured event types, nil for all; the host

@@ -188,7 +188,7 @@ func compile(c *Config) (*settings, error) {
 	if len(c.Types) > 0 {
 		s.types = map[hook.EventType]bool{}
 		for i, t := range c.Types {
-			if !validType(t) {
+			if !t.Valid() {
 				return nil, fmt.Errorf("types[%d]: unknown event type %q", i, t)
 			}
 			s.types[t] = true
@@ -206,15 +206,6 @@ func validHeader(k string) bool {
 		}
 	}
 	return true
-}
-
-func validType(t hook.EventType) bool {
-	for _, v := range hook.EventTypes {
-		if t == v {
-			return true
-		}
-	}
-	return false
 }
 
 // Types returns the configured event types, nil for all; the host

@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -273,7 +272,7 @@ func (p PluginsConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("plugins.listeners[%d] (%s): %w", i, e.Plugin, err))
 		}
 		for _, ev := range e.Events {
-			if !slices.Contains(hook.EventTypes, hook.EventType(ev)) || ev == string(hook.EventGap) {
+			if !hook.EventType(ev).Valid() || ev == string(hook.EventGap) {
 				errs = append(errs, fmt.Errorf("plugins.listeners[%d] (%s): unknown event %q (one of %s)", i, e.Plugin, ev, eventNames()))
 			}
 		}
