@@ -315,6 +315,15 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 	if p.sum != nil {
 		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: p.sum, Hash: sha256.New()}
 	}
+	var pipe *plugin.BatchPipe
+	if p.opts.Kind == plugin.KindStorage {
+		// Batches skip gRPC's goroutine hand-offs (sdk/plugin's pipe.go);
+		// where there is no pipe they go over gRPC.
+		if bp, err := plugin.NewBatchPipe(); err == nil {
+			pipe = bp
+			pipe.Attach(cmd)
+		}
+	}
 	client := goplugin.NewClient(cfg)
 	in := &instance{client: client, released: make(chan struct{})}
 
@@ -339,7 +348,14 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		case <-in.released:
 		}
 	}()
-	if err := <-started; err != nil {
+	err := <-started
+	if pipe != nil {
+		pipe.Started()
+	}
+	if err != nil {
+		if pipe != nil {
+			pipe.Close()
+		}
 		client.Kill()
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			err = fmt.Errorf("%w: %v", ErrChecksum, err)
@@ -350,6 +366,10 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		in.pid = rc.Pid
 	}
 	in.exited = remote.Done()
+	if pipe != nil {
+		remote.UseBatchPipe(pipe)
+		in.closers = append(in.closers, pipe)
+	}
 	// Info before Configure names what the plugin serves; after it, a
 	// store's abilities and a listener's subscription.
 	info, err := remote.Info(ctx)

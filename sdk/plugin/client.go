@@ -26,6 +26,8 @@ type Client struct {
 	store    pb.StoreClient
 	auth     pb.AuthenticatorClient
 	listener pb.ListenerClient
+	// pipe is the batch pipe to the plugin process, if it has one.
+	pipe *BatchPipe
 }
 
 // NewClient returns the client side of a plugin over conn. life is the
@@ -57,13 +59,19 @@ func (c *Client) err(ctx context.Context, err error) error {
 	return pb.FromStatus(err)
 }
 
+// UseBatchPipe gives the client the batch pipe its plugin process was
+// started with; Store sends batches on it when Info says the plugin serves
+// it. Call it before Store.
+func (c *Client) UseBatchPipe(bp *BatchPipe) { c.pipe = bp }
+
 // Info asks the plugin what it is and serves.
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	r, err := c.info.Info(ctx, &pb.Empty{})
 	if err != nil {
 		return Info{}, c.err(ctx, err)
 	}
-	info := Info{Name: r.GetName(), Version: r.GetVersion(), Batcher: r.GetBatcher(), Snapshotter: r.GetSnapshotter()}
+	info := Info{Name: r.GetName(), Version: r.GetVersion(), Batcher: r.GetBatcher(),
+		Snapshotter: r.GetSnapshotter(), BatchPipe: r.GetBatchPipe()}
 	for _, k := range r.GetKinds() {
 		info.Kinds = append(info.Kinds, Kind(k))
 	}
@@ -84,7 +92,11 @@ func (c *Client) Configure(ctx context.Context, kind Kind, config []byte) error 
 // storage.Snapshotter exactly when info says the plugin's store does.
 // Call it after Configure and Info.
 func (c *Client) Store(info Info) storage.Store {
-	return storage.Restrict(&remoteStore{c: c}, info.Batcher, info.Snapshotter)
+	s := &remoteStore{c: c}
+	if info.BatchPipe && c.pipe != nil {
+		s.pipe = &pipeClient{bp: c.pipe}
+	}
+	return storage.Restrict(s, info.Batcher, info.Snapshotter)
 }
 
 // Authenticator returns the plugin's authenticator.
@@ -95,7 +107,10 @@ func (c *Client) Listener() hook.Listener { return remoteListener{c} }
 
 // ---- storage ----
 
-type remoteStore struct{ c *Client }
+type remoteStore struct {
+	c    *Client
+	pipe *pipeClient // nil: batches over gRPC
+}
 
 func (s *remoteStore) Put(ctx context.Context, r storage.Record) error {
 	_, err := s.c.store.Put(ctx, recordToPB(r))
@@ -153,9 +168,14 @@ func (s *remoteStore) receive(ctx context.Context, fn func(storage.Record) error
 	}
 }
 
-// Batch sends ops in one call; Client.Store shows it only when the
+// Batch sends ops in one call, on the batch pipe if there is one; Client.Store shows it only when the
 // plugin's store is a Batcher.
 func (s *remoteStore) Batch(ctx context.Context, ops []storage.Op) error {
+	if s.pipe != nil {
+		if err, used := s.pipe.batch(ctx, ops); used {
+			return err
+		}
+	}
 	req := &pb.BatchRequest{Ops: make([]*pb.Op, len(ops))}
 	for i, op := range ops {
 		req.Ops[i] = &pb.Op{Delete: op.Delete, Record: recordToPB(op.Record)}

@@ -66,6 +66,9 @@ type Info struct {
 	// Batcher and Snapshotter are the optional abilities of its store
 	// (storage.Batcher, storage.Snapshotter); known once it is configured.
 	Batcher, Snapshotter bool
+	// BatchPipe says the plugin takes its store's batches on the batch
+	// pipe it was started with (see NewBatchPipe).
+	BatchPipe bool
 	// EventTypes is a listener's subscription once it is configured (what
 	// its Types method returns); nil for the default.
 	EventTypes []hook.EventType

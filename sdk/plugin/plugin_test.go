@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -19,13 +20,27 @@ import (
 
 func openMemory(context.Context, []byte) (storage.Store, error) { return memory.New(), nil }
 
-// The storage contract holds through the gRPC adapters: the conformance
-// suite over the in-memory harness.
+// The storage contract holds through the adapters: the conformance suite
+// over the in-memory harness, with batches on the batch pipe (as eurekad
+// sends them) and over gRPC (to a plugin without the pipe).
 func TestStoreConformanceOverGRPC(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		s := plugintest.Store(t, openMemory, nil)
-		t.Cleanup(func() { s.Close() })
-		return s
+	t.Run("batch pipe", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T) storage.Store {
+			s := plugintest.Store(t, openMemory, nil)
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
+	})
+	t.Run("gRPC batches", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T) storage.Store {
+			c := plugintest.Serve(t, plugin.ServeOptions{Name: "memory", Store: openMemory})
+			if err := c.Configure(t.Context(), plugin.KindStorage, nil); err != nil {
+				t.Fatal(err)
+			}
+			s := c.Store(plugin.Info{Batcher: true, Snapshotter: true})
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
 	})
 }
 
@@ -102,6 +117,9 @@ func TestInfo(t *testing.T) {
 	}
 	if info, _ = c.Info(t.Context()); !info.Batcher || !info.Snapshotter {
 		t.Errorf("after Configure: %+v, want Batcher and Snapshotter", info)
+	}
+	if wantPipe := runtime.GOOS != "windows"; info.BatchPipe != wantPipe {
+		t.Errorf("after Configure: BatchPipe %v, want %v", info.BatchPipe, wantPipe)
 	}
 	if err := c.Configure(t.Context(), plugin.KindListener, nil); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Configure of a kind not served = %v, want ErrUnsupported", err)

@@ -44,6 +44,13 @@ func Serve(opts ServeOptions) {
 	stop := watchParent(os.Getppid())
 	defer stop()
 	srv := newServer(opts)
+	if f := inheritedPipe(); f != nil {
+		if opts.Store != nil {
+			srv.startPipe(f)
+		} else {
+			f.Close()
+		}
+	}
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{srv: srv}}},
@@ -60,7 +67,8 @@ func Serve(opts ServeOptions) {
 }
 
 // InMemory serves opts over an in-memory gRPC connection, with the same
-// adapters and limits as a plugin process, and returns the host's side and
+// adapters and limits as a plugin process (and a store's batches on a
+// batch pipe, where the system has one), and returns the host's side and
 // a function that ends both. Package plugintest builds on it. (go-plugin's
 // own test helpers fix the server at gRPC's 4 MiB message limit, below
 // what a store batch may need.)
@@ -77,7 +85,20 @@ func InMemory(opts ServeOptions) (*Client, func()) {
 		panic(err) // the target is fixed and valid
 	}
 	life, cancel := context.WithCancel(context.Background())
-	return NewClient(life, conn), func() {
+	c := NewClient(life, conn)
+	var pipe *BatchPipe
+	if opts.Store != nil {
+		if bp, err := NewBatchPipe(); err == nil {
+			pipe = bp
+			srv.startPipe(bp.child)
+			bp.child = nil // the server's now, as in a plugin process
+			c.UseBatchPipe(pipe)
+		}
+	}
+	return c, func() {
+		if pipe != nil {
+			pipe.Close()
+		}
 		conn.Close()
 		g.Stop()
 		cancel()

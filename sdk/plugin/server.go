@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -45,6 +46,8 @@ type server struct {
 
 	mu    sync.RWMutex
 	store storage.Store
+	// piped is true while the batch pipe from eurekad is served.
+	piped atomic.Bool
 }
 
 func newServer(opts ServeOptions) *server { return &server{opts: opts} }
@@ -102,6 +105,7 @@ func (i infoServer) Info(context.Context, *pb.Empty) (*pb.InfoResponse, error) {
 	if st := i.s.store; st != nil {
 		_, r.Batcher = st.(storage.Batcher)
 		_, r.Snapshotter = st.(storage.Snapshotter)
+		r.BatchPipe = r.Batcher && i.s.piped.Load()
 	}
 	i.s.mu.RUnlock()
 	if t, ok := i.s.opts.Listener.(interface{ Types() []hook.EventType }); ok {
@@ -233,19 +237,27 @@ func streamRecords(stream grpc.ServerStreamingServer[pb.Records], walk func(func
 }
 
 func (ss storeServer) Batch(ctx context.Context, req *pb.BatchRequest) (*pb.Empty, error) {
-	st, err := ss.s.openStore()
-	if err != nil {
+	if err := ss.s.batch(ctx, req); err != nil {
 		return nil, pb.ToStatus(err)
+	}
+	return &pb.Empty{}, nil
+}
+
+// batch applies a batch, from gRPC or the batch pipe.
+func (s *server) batch(ctx context.Context, req *pb.BatchRequest) error {
+	st, err := s.openStore()
+	if err != nil {
+		return err
 	}
 	b, ok := st.(storage.Batcher)
 	if !ok {
-		return nil, pb.ToStatus(fmt.Errorf("plugin %s: batch: %w", ss.s.opts.Name, errors.ErrUnsupported))
+		return fmt.Errorf("plugin %s: batch: %w", s.opts.Name, errors.ErrUnsupported)
 	}
 	ops := make([]storage.Op, len(req.GetOps()))
 	for i, op := range req.GetOps() {
 		ops[i] = storage.Op{Delete: op.GetDelete(), Record: recordFromPB(op.GetRecord())}
 	}
-	return &pb.Empty{}, pb.ToStatus(b.Batch(ctx, ops))
+	return b.Batch(ctx, ops)
 }
 
 func (ss storeServer) Close(context.Context, *pb.Empty) (*pb.Empty, error) {

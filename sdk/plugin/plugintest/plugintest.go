@@ -1,5 +1,6 @@
 // Package plugintest runs a plugin's values over a real, in-memory gRPC
-// connection, the same adapters eurekad uses with a plugin process, so that
+// connection and a store's batches over a batch pipe, the same adapters
+// eurekad uses with a plugin process, so that
 // a plugin author's tests see what eurekad will see: errors after their
 // trip through gRPC codes, instances after their trip through JSON.
 //

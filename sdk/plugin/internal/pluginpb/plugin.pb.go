@@ -71,7 +71,10 @@ type InfoResponse struct {
 	Snapshotter bool `protobuf:"varint,5,opt,name=snapshotter,proto3" json:"snapshotter,omitempty"`
 	// A configured listener's subscription (the Types it asks for); empty
 	// for the default.
-	EventTypes    []string `protobuf:"bytes,6,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
+	EventTypes []string `protobuf:"bytes,6,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
+	// The plugin takes store batches on the batch pipe eurekad handed it
+	// (sdk/plugin's pipe.go): its store is a Batcher and the pipe is open.
+	BatchPipe     bool `protobuf:"varint,7,opt,name=batch_pipe,json=batchPipe,proto3" json:"batch_pipe,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +149,13 @@ func (x *InfoResponse) GetEventTypes() []string {
 		return x.EventTypes
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetBatchPipe() bool {
+	if x != nil {
+		return x.BatchPipe
+	}
+	return false
 }
 
 type ConfigureRequest struct {
@@ -452,6 +462,9 @@ func (x *Op) GetRecord() *Record {
 	return nil
 }
 
+// A BatchRequest is also the request on the batch pipe, behind a 4-byte
+// big-endian length; the answer there is a google.rpc.Status, length 0
+// for success.
 type BatchRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ops           []*Op                  `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
@@ -891,7 +904,7 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x11eurekad.plugin.v1\"\a\n" +
-	"\x05Empty\"\xaf\x01\n" +
+	"\x05Empty\"\xce\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -899,7 +912,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\abatcher\x18\x04 \x01(\bR\abatcher\x12 \n" +
 	"\vsnapshotter\x18\x05 \x01(\bR\vsnapshotter\x12\x1f\n" +
 	"\vevent_types\x18\x06 \x03(\tR\n" +
-	"eventTypes\">\n" +
+	"eventTypes\x12\x1d\n" +
+	"\n" +
+	"batch_pipe\x18\a \x01(\bR\tbatchPipe\">\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\"'\n" +

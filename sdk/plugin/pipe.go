@@ -1,0 +1,255 @@
+package plugin
+
+// The batch pipe.
+//
+// A store batch is the one plugin call a writer waits for: a registration
+// in sync durability is answered when its group's batch is stored. Over
+// gRPC that call passes through five goroutines (the caller, the
+// transport's writer and reader on both sides, the handler), and on a busy
+// eurekad each hand-off waits in the Go run queue behind the HTTP handlers.
+// Measured with 64 writers on two cores, the isolated bolt store spent
+// 0.53 ms on a batch and eurekad waited 1.8 ms for the answer.
+//
+// So eurekad hands a store plugin it starts one end of a socket pair (an
+// inherited descriptor named by the environment variable pipeFDEnv) and
+// sends batches on it: the flusher writes the request and blocks in read(2)
+// until the plugin answers, as it blocks in fdatasync(2) with an in-process
+// store; in the plugin one goroutine reads a request, applies it and writes
+// the answer. A request is the .proto's BatchRequest and an answer a
+// google.rpc.Status (empty for success), each behind a 4-byte big-endian
+// length. Nothing else uses the pipe, nobody else holds it (a socket pair
+// has no address to connect to, unlike go-plugin's socket, which needs
+// mTLS), and a plugin that does not report BatchPipe in its Info, such as
+// one built with an older SDK, gets its batches over gRPC.
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/eurekad/eurekad/sdk/plugin/internal/pluginpb"
+	"github.com/eurekad/eurekad/sdk/storage"
+)
+
+// pipeFDEnv names the plugin's descriptor of the batch pipe.
+const pipeFDEnv = "EUREKAD_PLUGIN_BATCH_FD"
+
+// BatchPipe is the host's side of a batch pipe to one plugin process,
+// before and after the process starts: Attach it to the command, call
+// Started once the process runs, hand it to the Client (UseBatchPipe) and
+// Close it when the process is done with.
+type BatchPipe struct {
+	host, child *os.File
+}
+
+// NewBatchPipe returns a new pipe, or an error wrapping
+// errors.ErrUnsupported where the system has no socket pairs (Windows):
+// batches then go over gRPC.
+func NewBatchPipe() (*BatchPipe, error) {
+	host, child, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	return &BatchPipe{host: host, child: child}, nil
+}
+
+// Attach makes cmd's process inherit the plugin's end and tells it which
+// descriptor that is. Call it before the command starts.
+func (bp *BatchPipe) Attach(cmd *exec.Cmd) {
+	fd := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, bp.child)
+	cmd.Env = append(cmd.Env, pipeFDEnv+"="+strconv.Itoa(fd))
+}
+
+// Started closes this process's copy of the plugin's end, once the plugin
+// process holds its own: the plugin's exit then ends the pipe.
+func (bp *BatchPipe) Started() {
+	if bp.child != nil {
+		bp.child.Close()
+		bp.child = nil
+	}
+}
+
+// Close ends the pipe, waking a batch blocked on it.
+func (bp *BatchPipe) Close() error {
+	bp.Started()
+	shutdown(bp.host)
+	return bp.host.Close()
+}
+
+// pipeClient sends batches on the host's end, one at a time. Once the pipe
+// fails (the plugin exited, or a caller's context ended mid-batch) it is
+// broken for good and batches, the failed one included, go over gRPC,
+// which reports an exited plugin as such.
+type pipeClient struct {
+	bp *BatchPipe
+
+	mu     sync.Mutex
+	broken bool
+	req    pb.BatchRequest
+	buf    []byte
+}
+
+// batch sends ops and waits for the answer; used false means the pipe is
+// broken and the caller should send the batch over gRPC.
+func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, used bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.broken {
+		return nil, false
+	}
+	if err := ctx.Err(); err != nil {
+		return err, true
+	}
+	pc.req.Ops = pc.req.Ops[:0]
+	for _, op := range ops {
+		pc.req.Ops = append(pc.req.Ops, &pb.Op{Delete: op.Delete, Record: recordToPB(op.Record)})
+	}
+	pc.buf, err = proto.MarshalOptions{}.MarshalAppend(append(pc.buf[:0], 0, 0, 0, 0), &pc.req)
+	clear(pc.req.Ops) // the records alias the caller's values
+	if err != nil {
+		return fmt.Errorf("plugin: batch pipe: %w", err), true
+	}
+	if len(pc.buf)-4 > maxMessage {
+		return fmt.Errorf("plugin: batch of %d bytes is larger than %d", len(pc.buf)-4, maxMessage), true
+	}
+	binary.BigEndian.PutUint32(pc.buf, uint32(len(pc.buf)-4))
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { shutdown(pc.bp.host) })
+		defer func() {
+			if !stop() {
+				pc.broken = true // shut down, perhaps after the answer came
+			}
+		}()
+	}
+	answer, err := pc.exchange()
+	if cap(pc.buf) > maxKeptBuffer {
+		pc.buf = nil
+	}
+	if err != nil {
+		pc.broken = true
+		pc.bp.host.Close()
+		if ctx.Err() != nil {
+			return ctx.Err(), true
+		}
+		// The plugin exited (gRPC then says so) or ended the pipe:
+		// the batch goes over gRPC, as later ones will.
+		return nil, false
+	}
+	return answer, true
+}
+
+// maxKeptBuffer is the largest request buffer kept between batches.
+const maxKeptBuffer = 4 << 20
+
+// exchange writes the request in pc.buf and reads the answer: the
+// plugin's error, or an I/O error.
+func (pc *pipeClient) exchange() (answer, err error) {
+	f := pc.bp.host
+	if _, err := f.Write(pc.buf); err != nil {
+		return nil, err
+	}
+	var head [4]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(head[:])
+	if n == 0 {
+		return nil, nil
+	}
+	if n > maxMessage {
+		return nil, fmt.Errorf("answer of %d bytes", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(f, body); err != nil {
+		return nil, err
+	}
+	var st spb.Status
+	if err := proto.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("answer: %w", err)
+	}
+	return pb.FromStatus(status.ErrorProto(&st)), nil
+}
+
+// startPipe serves the batch pipe f from a new goroutine.
+func (s *server) startPipe(f *os.File) {
+	s.piped.Store(true)
+	go s.servePipe(f)
+}
+
+// servePipe answers batches on the plugin's end until the pipe ends (the
+// host closed it or exited). A request that cannot be read as one ends the
+// pipe: the host then sends its batches over gRPC.
+func (s *server) servePipe(f *os.File) {
+	defer func() {
+		s.piped.Store(false)
+		f.Close()
+	}()
+	var head [4]byte
+	var body []byte
+	var req pb.BatchRequest
+	for {
+		if _, err := io.ReadFull(f, head[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(head[:])
+		if n > maxMessage {
+			return
+		}
+		if cap(body) < int(n) {
+			body = make([]byte, n)
+		}
+		body = body[:n]
+		if _, err := io.ReadFull(f, body); err != nil {
+			return
+		}
+		err := proto.Unmarshal(body, &req)
+		if err == nil {
+			err = s.batch(context.Background(), &req)
+		}
+		if cap(body) > maxKeptBuffer {
+			body = nil
+		}
+		if _, err := f.Write(encodeAnswer(err)); err != nil {
+			return
+		}
+	}
+}
+
+// encodeAnswer is the pipe's answer for err: a length and, for an error,
+// its status.
+func encodeAnswer(err error) []byte {
+	if err == nil {
+		return []byte{0, 0, 0, 0}
+	}
+	st := status.Convert(pb.ToStatus(err)).Proto()
+	st.Message = strings.ToValidUTF8(st.Message, "\uFFFD") // a proto string must be UTF-8
+	b, _ := proto.MarshalOptions{}.MarshalAppend([]byte{0, 0, 0, 0}, st)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// inheritedPipe returns the batch pipe eurekad handed this process, or nil.
+// The variable is removed so the plugin's own children do not claim it.
+func inheritedPipe() *os.File {
+	v, ok := os.LookupEnv(pipeFDEnv)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(pipeFDEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil
+	}
+	return adoptPipe(fd)
+}
