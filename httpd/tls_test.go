@@ -2,63 +2,29 @@ package httpd
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/plugins/auth/static"
 )
 
-// newCert makes a certificate for cn signed by parent (self-signed when
-// parent is nil).
-func newCert(t *testing.T, cn string, parent *tls.Certificate, isCA bool) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		IsCA:                  isCA,
-		BasicConstraintsValid: true,
-	}
-	signer, signerKey := tmpl, any(key)
-	if parent != nil {
-		signer, signerKey = parent.Leaf, parent.PrivateKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
 // TestMutualTLSIdentity: a verified client certificate names the caller;
 // one the server did not verify names nobody.
 func TestMutualTLSIdentity(t *testing.T) {
-	ca := newCert(t, "test CA", nil, true)
-	client := newCert(t, "inventory.internal", &ca, false)
-	rogue := newCert(t, "inventory.internal", nil, false) // same name, not signed by the CA
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Leaf)
+	pki := eurekadtest.NewPKI(t)
+	pki.Issue("client", "inventory.internal")
+	client := pki.ClientTLS("client").Certificates[0]
+	other := eurekadtest.NewPKI(t)
+	other.Issue("rogue", "inventory.internal") // same name, not signed by the CA
+	rogue := other.ClientTLS("rogue").Certificates[0]
+	pool := pki.Pool
 
 	a := static.New()
 	cfg := `{"certificates":[{"common_name":"inventory.internal","rules":[{"operations":["register","renew","read"]}]}]}`

@@ -237,10 +237,15 @@ func storageVerdict(k loadKey, label, ref string, rps float64, medianRPS func(la
 		if refRPS <= 0 || rps <= 0 {
 			return target, "no data"
 		}
+		verdict := "met"
 		if rps/refRPS < t.minRatio || rps < t.minRPS {
-			return target, "**MISSED**"
+			verdict = "**MISSED**"
 		}
-		return target, "met"
+		if t.of != "" {
+			// the × column is against the reference, not against of
+			verdict += fmt.Sprintf(" (%.2f×)", rps/refRPS)
+		}
+		return target, verdict
 	}
 	return "—", "—"
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
+	"github.com/eurekad/eurekad/internal/tlsconf"
 )
 
 // startCluster builds the peer set from the cluster settings. It exists
@@ -21,10 +23,11 @@ func startCluster(cfg config.Config, reg *registry.Registry, log *slog.Logger) (
 
 // runCluster replicates until ctx ends, after copying the peers'
 // registries in (reads are not held back meanwhile, as in Spring Cloud).
-// On SIGHUP it loads the settings again (file, environment, flags) and
-// applies the new peer list; the other cluster settings take effect at the
-// next start.
-func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) error {
+// On SIGHUP it reads the TLS certificate and key files again (the
+// listener's, certs, and the peer client's) and loads the settings again
+// (file, environment, flags) to apply the new peer list; the other
+// settings take effect at the next start.
+func runCluster(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Certs, log *slog.Logger) error {
 	go func() {
 		if _, err := cl.Sync(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("start-up sync from peers failed; serving what was restored", "err", err)
@@ -37,6 +40,9 @@ func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) 
 				case <-ctx.Done():
 					return
 				case <-reload.hup:
+					if err := errors.Join(certs.Reload(), cl.ReloadTLS()); err != nil {
+						log.Error("reload: TLS certificates not changed", "err", err)
+					}
 					cfg, err := reload.load()
 					if err == nil {
 						err = cl.SetPeers(cfg.Cluster.Peers)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,11 +123,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	srv := httpd.New(reg, c, &ho)
 
+	certs, tlsConfig, err := cfg.TLS.Load()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "base_paths", ho.BasePaths,
+	scheme := "http"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "base_paths", ho.BasePaths,
 		"storage", storeName(cfg), "durability", cfg.Storage.Persist.Durability)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -139,7 +149,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
-	g.Go(func() error { return runCluster(gctx, cl, log) })
+	g.Go(func() error { return runCluster(gctx, cl, certs, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error { return ps.Run(gctx) })
 	if bus != nil {

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/internal/tlsconf"
 	"github.com/eurekad/eurekad/sdk/client"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -29,6 +31,11 @@ type Cluster struct {
 	// peers is read on every replicated request without a lock.
 	peers atomic.Pointer[[]*Peer]
 
+	// tls is the peer clients' TLS (nil: Go's defaults); certs is its
+	// client certificate, reloaded by ReloadTLS.
+	tls   *tls.Config
+	certs *tlsconf.Certs
+
 	mu      sync.Mutex
 	ctx     context.Context // Run's context; nil before Run
 	running map[*Peer]context.CancelFunc
@@ -37,7 +44,8 @@ type Cluster struct {
 
 // New returns a cluster over reg with the peers of opts (own URL
 // skipped). A nil opts means DefaultOptions, that is no peers. It fails
-// when a peer URL is not an absolute http(s) URL.
+// when a peer URL is not an absolute http(s) URL or a TLS file cannot be
+// read.
 func New(reg *registry.Registry, opts *Options) (*Cluster, error) {
 	o := DefaultOptions()
 	if opts != nil {
@@ -47,6 +55,10 @@ func New(reg *registry.Registry, opts *Options) (*Cluster, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := &Cluster{reg: reg, opts: o, log: o.Logger, running: make(map[*Peer]context.CancelFunc)}
+	var err error
+	if c.certs, c.tls, err = o.TLS.Load(); err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
 	empty := []*Peer{}
 	c.peers.Store(&empty)
 	if err := c.SetPeers(o.Peers); err != nil {
@@ -54,6 +66,10 @@ func New(reg *registry.Registry, opts *Options) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// ReloadTLS reads the client certificate and key files again (SIGHUP);
+// new connections to peers present the new certificate.
+func (c *Cluster) ReloadTLS() error { return c.certs.Reload() }
 
 // Replicate queues a successful, non-replicated write for every peer. It
 // must not be called for replicated requests or evictions. Once an
@@ -121,6 +137,7 @@ func (c *Cluster) SetPeers(urls []string) error {
 			ServiceURLs: []string{w.full},
 			Timeout:     c.opts.PeerTimeout,
 			UserAgent:   "eurekad-replication/1",
+			TLSConfig:   c.tls,
 			Logger:      c.log,
 		})
 		if err != nil {

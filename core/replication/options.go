@@ -3,6 +3,8 @@ package replication
 import (
 	"log/slog"
 	"time"
+
+	"github.com/eurekad/eurekad/internal/tlsconf"
 )
 
 // Options configures a Cluster. Start from DefaultOptions.
@@ -44,6 +46,10 @@ type Options struct {
 	SyncRetries int `config:"sync_retries" help:"start-up sync: rounds of fetching the registry from the peers (0: no sync)"`
 	// SyncRetryWait is the pause between start-up sync rounds.
 	SyncRetryWait time.Duration `config:"sync_retry_wait" help:"start-up sync: pause between rounds"`
+
+	// TLS is this server's TLS as a client of https:// peers: the CA that
+	// signs them, and a client certificate for peers that ask for one.
+	TLS tlsconf.Client `config:"tls"`
 
 	// ListenAddr is this server's listen address, for recognising its own
 	// URL in Peers.

@@ -26,6 +26,7 @@ package eurekadtest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -273,10 +274,20 @@ func StartAt(t testing.TB, addr string, env ...string) *Server {
 }
 
 func launch(t testing.TB, bin, addr string, env []string) (*Server, error) {
+	// With EUREKAD_TLS_CERT_FILE set, eurekad serves HTTPS.
+	scheme := "http"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "EUREKAD_TLS_CERT_FILE="); ok {
+			scheme = "http"
+			if v != "" {
+				scheme = "https"
+			}
+		}
+	}
 	s := &Server{
 		Addr:   addr,
-		Base:   "http://" + addr + "/eureka/",
-		BaseV2: "http://" + addr + "/eureka/v2/",
+		Base:   scheme + "://" + addr + "/eureka/",
+		BaseV2: scheme + "://" + addr + "/eureka/v2/",
 		out:    &SyncBuffer{},
 		exited: make(chan struct{}),
 	}
@@ -299,7 +310,7 @@ func launch(t testing.TB, bin, addr string, env []string) (*Server, error) {
 	deadline := time.Now().Add(StartTimeout)
 	// eurekad listens once the registry is restored; /healthz answers
 	// whatever the base path and the authenticator.
-	for !ready("http://" + s.Addr + "/healthz") {
+	for !ready(scheme + "://" + s.Addr + "/healthz") {
 		select {
 		case <-s.exited:
 			out := s.out.String()
@@ -338,12 +349,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// ready reports whether url answers 200.
+// ready reports whether url answers 200. Over HTTPS it checks that eurekad
+// serves, not whom it trusts: the server's certificate is not verified, and
+// a refusal for want of a client certificate counts as serving.
 func ready(url string) bool {
-	c := http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	c := http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+	}}
 	resp, err := c.Get(url)
 	if err != nil {
-		return false
+		return strings.Contains(err.Error(), "tls: certificate required")
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,10 @@ type Options struct {
 	ZoneURLs map[string][]string
 	// XML makes the client send and ask for XML instead of JSON.
 	XML bool
+	// TLSConfig is the TLS configuration of the default HTTP client, for
+	// https:// servers signed by a private CA or asking for a client
+	// certificate; nil means Go's defaults. Ignored with HTTPClient.
+	TLSConfig *tls.Config
 	// HTTPClient sends the requests. Nil means a client with dial and TLS
 	// handshake timeouts and compression left to this package. A supplied
 	// client should not set http.Client.Timeout below the longest
@@ -145,7 +150,7 @@ func New(opts Options) (*Client, error) {
 		return nil, errors.New("eureka client: no server URL given")
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = defaultHTTPClient(opts.TLSConfig)
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -195,7 +200,7 @@ func parseServer(s string) (server, error) {
 // defaultHTTPClient is the client used when Options.HTTPClient is nil.
 // Compression is off in the transport because this package asks for gzip
 // and decodes it itself; deadlines come from per-attempt contexts.
-func defaultHTTPClient() *http.Client {
+func defaultHTTPClient(tlsConfig *tls.Config) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -204,6 +209,7 @@ func defaultHTTPClient() *http.Client {
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
+		TLSClientConfig:       tlsConfig,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}}

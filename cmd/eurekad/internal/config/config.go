@@ -36,18 +36,22 @@ import (
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/internal/tlsconf"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 )
 
 // Config is every eurekad setting.
 type Config struct {
-	Addr            string           `config:"addr" help:"listen address"`
-	ShutdownTimeout time.Duration    `config:"shutdown_timeout" help:"how long a graceful shutdown waits for requests in flight"`
-	Log             LogConfig        `config:"log"`
-	HTTP            httpd.Options    `config:"http"`
-	Registry        registry.Options `config:"registry"`
-	Cache           cache.Options    `config:"cache"`
-	Storage         StorageConfig    `config:"storage"`
+	Addr            string        `config:"addr" help:"listen address"`
+	ShutdownTimeout time.Duration `config:"shutdown_timeout" help:"how long a graceful shutdown waits for requests in flight"`
+	Log             LogConfig     `config:"log"`
+	HTTP            httpd.Options `config:"http"`
+	// TLS makes the listener serve HTTPS, and may verify client
+	// certificates for the auth hook.
+	TLS      tlsconf.Server   `config:"tls"`
+	Registry registry.Options `config:"registry"`
+	Cache    cache.Options    `config:"cache"`
+	Storage  StorageConfig    `config:"storage"`
 	// Cluster is peer replication (--peers, --self-url and tuning).
 	Cluster replication.Options `config:"cluster"`
 	Plugins PluginsConfig       `config:"plugins"`

@@ -84,6 +84,8 @@ func TestSettingsTable(t *testing.T) {
 			"plugins.storage.plugin":   "storage-plugin", "plugins.storage.sha256": "storage-plugin-sha256",
 			"plugins.auth.plugin": "auth-plugin", "plugins.auth.sha256": "auth-plugin-sha256",
 			"plugins.listeners": "listener-plugin",
+			// and HTTPS.
+			"tls.cert_file": "tls-cert", "tls.key_file": "tls-key",
 		}
 		wantFlag := strings.ReplaceAll(s.Key, "_", "-")
 		if short, ok := shortFlags[s.Key]; ok {
@@ -610,6 +612,13 @@ func nonDefault(t *testing.T, s Setting) string {
 		"cluster.self_url":         "http://10.0.0.1:8761/eureka/",
 		"cluster.username":         "peer",
 		"cluster.password":         "secret",
+		"cluster.tls.ca_file":      "/etc/eurekad/peers-ca.pem",
+		"cluster.tls.cert_file":    "/etc/eurekad/peer.pem",
+		"cluster.tls.key_file":     "/etc/eurekad/peer-key.pem",
+		"tls.cert_file":            "/etc/eurekad/server.pem",
+		"tls.key_file":             "/etc/eurekad/server-key.pem",
+		"tls.client_ca_file":       "/etc/eurekad/clients-ca.pem",
+		"tls.client_auth":          "require",
 
 		"plugins.storage.plugin": "/opt/store",
 		"plugins.storage.sha256": strings.Repeat("ab", 32),

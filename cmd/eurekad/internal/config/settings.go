@@ -384,6 +384,7 @@ var sectionTitles = map[string]string{
 	"":         "General",
 	"log":      "Logging",
 	"http":     "HTTP server",
+	"tls":      "TLS (HTTPS and client certificates)",
 	"registry": "Registry",
 	"cache":    "Response cache",
 	"storage":  "Storage",

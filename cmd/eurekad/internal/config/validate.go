@@ -100,6 +100,12 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("cluster.batch_size: %d is larger than cluster.queue_size (%d)", c.Cluster.BatchSize, c.Cluster.QueueSize))
 	}
 	errs = append(errs, c.Plugins.validate()...)
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Cluster.TLS.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster.%w", err))
+	}
 	if len(errs) == 0 {
 		if err := c.Cache.Validate(); err != nil {
 			errs = append(errs, err)

@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/sdk/client"
+)
+
+// Two nodes that serve HTTPS and require client certificates replicate to
+// each other: each trusts the CA and presents its own certificate to its
+// peer. A client without a certificate is refused by both.
+func TestPeersOverMutualTLS(t *testing.T) {
+	pki := eurekadtest.NewPKI(t)
+	addrs := freeAddrs(t, 2)
+	var urls []string
+	for _, a := range addrs {
+		urls = append(urls, "https://"+a+"/eureka/")
+	}
+	var nodes []*node
+	for i, a := range addrs {
+		name := fmt.Sprintf("node%d", i)
+		cert, key := pki.Issue(name, "127.0.0.1")
+		s := eurekadtest.StartAt(t, a,
+			"EUREKAD_CLUSTER_PEERS="+strings.Join(urls, ","),
+			"EUREKAD_TLS_CERT_FILE="+cert, "EUREKAD_TLS_KEY_FILE="+key,
+			"EUREKAD_TLS_CLIENT_CA_FILE="+pki.CAFile, "EUREKAD_TLS_CLIENT_AUTH=require",
+			"EUREKAD_CLUSTER_TLS_CA_FILE="+pki.CAFile,
+			"EUREKAD_CLUSTER_TLS_CERT_FILE="+cert, "EUREKAD_CLUSTER_TLS_KEY_FILE="+key)
+		c, err := client.New(client.Options{ServiceURLs: []string{s.Base}, Timeout: 5 * time.Second, TLSConfig: pki.ClientTLS(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, &node{Server: s, c: c})
+	}
+	if err := nodes[0].c.Register(bg, instance("TLS-APP", "i-1")); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, nodes, 20*time.Second, "the registration on both nodes", func(n *node) error {
+		_, err := n.fromApps("TLS-APP", "i-1")
+		return err
+	})
+	if err := nodes[1].c.Cancel(bg, "TLS-APP", "i-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, nodes, 20*time.Second, "the cancel on both nodes", func(n *node) error {
+		if _, err := n.fromApps("TLS-APP", "i-1"); err == nil {
+			return fmt.Errorf("i-1 still on %s", n.Addr)
+		}
+		return nil
+	})
+	anon, err := client.New(client.Options{ServiceURLs: []string{nodes[0].Base}, Timeout: 5 * time.Second, TLSConfig: pki.ClientTLS("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Applications(bg); err == nil {
+		t.Error("a client without a certificate read the registry")
+	}
+}
