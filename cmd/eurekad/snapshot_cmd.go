@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/snapshot"
+	"github.com/eurekad/eurekad/internal/tlsconf"
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
@@ -40,20 +42,30 @@ store while the server is stopped, "inspect" summarises a file.`,
 
 func newSnapshotSaveCmd(a *app) *cobra.Command {
 	var server, token string
+	var tlsFiles tlsconf.Client
 	cmd := &cobra.Command{
 		Use:   "save FILE",
 		Short: "Save a running server's registry to FILE",
 		Long: `Fetch a consistent copy of the registry from a running eurekad
 (GET /admin/snapshot) and write it to FILE, replacing it atomically. The
-server answers loopback clients, or anyone with its http.admin_token.`,
+server answers loopback clients, or anyone with its http.admin_token (or,
+with an authenticator, whoever it grants admin). An https:// server is
+checked against --ca-file, and --cert-file/--key-file present a client
+certificate.`,
 		Example: `  eurekad snapshot save backup.snapshot
-  eurekad snapshot save --server http://10.0.0.7:8761 --token "$TOKEN" backup.snapshot`,
+  eurekad snapshot save --server http://10.0.0.7:8761 --token "$TOKEN" backup.snapshot
+  eurekad snapshot save --server https://10.0.0.7:8761 --ca-file ca.pem \
+      --cert-file ops.pem --key-file ops-key.pem backup.snapshot`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if token == "" {
 				token, _ = lookupEnv(a.environ, "EUREKAD_HTTP_ADMIN_TOKEN")
 			}
-			n, err := saveSnapshot(cmd.Context(), server, token, args[0])
+			_, tlsConfig, err := tlsFiles.Load()
+			if err != nil {
+				return err
+			}
+			n, err := saveSnapshot(cmd.Context(), server, token, tlsConfig, args[0])
 			if err != nil {
 				return err
 			}
@@ -63,10 +75,13 @@ server answers loopback clients, or anyone with its http.admin_token.`,
 	}
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8761", "base URL of the running eurekad")
 	cmd.Flags().StringVar(&token, "token", "", "admin bearer token (default from EUREKAD_HTTP_ADMIN_TOKEN)")
+	cmd.Flags().StringVar(&tlsFiles.CAFile, "ca-file", "", "PEM CA certificates that sign an https:// server's certificate (default: the system's)")
+	cmd.Flags().StringVar(&tlsFiles.CertFile, "cert-file", "", "PEM client certificate, for a server that asks for one")
+	cmd.Flags().StringVar(&tlsFiles.KeyFile, "key-file", "", "PEM private key of --cert-file")
 	return cmd
 }
 
-func saveSnapshot(ctx context.Context, server, token, file string) (int, error) {
+func saveSnapshot(ctx context.Context, server, token string, tlsConfig *tls.Config, file string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/admin/snapshot", nil)
 	if err != nil {
 		return 0, err
@@ -74,7 +89,7 @@ func saveSnapshot(ctx context.Context, server, token, file string) (int, error) 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	client := &http.Client{Timeout: 5 * time.Minute}
+	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("fetch snapshot: %w", err)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/internal/redistest"
@@ -115,4 +117,38 @@ func TestSnapshotSaveInspectRestore(t *testing.T) {
 			t.Fatal("a refused restore created the store")
 		}
 	})
+}
+
+// snapshot save reaches an HTTPS server that requires client certificates
+// with --ca-file and a client certificate, and is refused without them.
+func TestSnapshotSaveOverMutualTLS(t *testing.T) {
+	pki := eurekadtest.NewPKI(t)
+	cert, key := pki.Issue("server", "127.0.0.1")
+	opsCert, opsKey := pki.Issue("ops", "ops.internal")
+	s := startServer(t, "EUREKAD_TLS_CERT_FILE="+cert, "EUREKAD_TLS_KEY_FILE="+key,
+		"EUREKAD_TLS_CLIENT_CA_FILE="+pki.CAFile, "EUREKAD_TLS_CLIENT_AUTH=require")
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.ClientTLS("ops")}}
+	req, _ := http.NewRequest(http.MethodPost, s.Base+"apps/SNAPTLS", bytes.NewReader(crashBody("SNAPTLS", "tls-1")))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("register over mTLS = %d", resp.StatusCode)
+	}
+	file := filepath.Join(t.TempDir(), "tls.snapshot")
+	server := "https://" + s.Addr
+	if out, ok := eurekadCmd(t, nil, "snapshot", "save", "--server", server, file); ok || !strings.Contains(out, "certificate") {
+		t.Errorf("save without the CA: ok=%v %s", ok, out)
+	}
+	if out, ok := eurekadCmd(t, nil, "snapshot", "save", "--server", server, "--ca-file", pki.CAFile, file); ok {
+		t.Errorf("save without a client certificate succeeded: %s", out)
+	}
+	out, ok := eurekadCmd(t, nil, "snapshot", "save", "--server", server, "--ca-file", pki.CAFile,
+		"--cert-file", opsCert, "--key-file", opsKey, file)
+	if !ok || !strings.Contains(out, "saved 1 instances") {
+		t.Fatalf("snapshot save over mTLS: %s", out)
+	}
 }
