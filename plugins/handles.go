@@ -61,7 +61,11 @@ func (h *storeHandle) Batch(ctx context.Context, ops []storage.Op) error {
 	if err != nil {
 		return err
 	}
-	return storage.ApplyBatch(ctx, in.store, ops)
+	b, ok := in.store.(storage.Batcher)
+	if !ok { // restart refuses such a store (ErrAbilities); never apply a batch piecemeal
+		return fmt.Errorf("plugin %s: %w: its store no longer takes batches", h.p.opts.Name, errors.ErrUnsupported)
+	}
+	return b.Batch(ctx, ops)
 }
 
 func (h *storeHandle) Snapshot(ctx context.Context, fn func(storage.Record) error) error {
@@ -71,8 +75,8 @@ func (h *storeHandle) Snapshot(ctx context.Context, fn func(storage.Record) erro
 	}
 	sn, ok := in.store.(storage.Snapshotter)
 	if !ok {
-		// A restarted plugin that lost the ability: a Scan is no
-		// snapshot, so say so rather than pass one off as it.
+		// restart refuses such a store (ErrAbilities); a Scan is no
+		// snapshot, so never pass one off as it.
 		return fmt.Errorf("plugin %s: %w: its store no longer takes snapshots", h.p.opts.Name, errors.ErrUnsupported)
 	}
 	return sn.Snapshot(ctx, fn)

@@ -122,11 +122,14 @@ type Stats struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
-// Errors of Load.
+// Errors of Load and of restarts (Stats.LastError).
 var (
 	// ErrKind is returned by Load when the plugin does not serve the kind
 	// asked for.
 	ErrKind = errors.New("plugins: plugin does not serve this kind")
+	// ErrAbilities is a restarted store plugin's error when its store has
+	// lost an optional ability it reported at load.
+	ErrAbilities = errors.New("plugins: restarted store lost an ability")
 	// ErrChecksum is returned by Load when the executable's SHA-256 is not
 	// the expected one.
 	ErrChecksum = errors.New("plugins: checksum mismatch")
@@ -482,6 +485,15 @@ func (p *Plugin) restart(ctx context.Context) bool {
 	if err == nil && !info.Has(p.opts.Kind) {
 		in.stop()
 		err = fmt.Errorf("%w: %s", ErrKind, p.opts.Kind)
+	}
+	// The store handle promised the abilities reported at load: a store
+	// that lost one (a batch no longer atomic, a snapshot no longer
+	// consistent) is refused and retried, never used as less than it was.
+	if err == nil && p.opts.Kind == plugin.KindStorage &&
+		((p.info.Batcher && !info.Batcher) || (p.info.Snapshotter && !info.Snapshotter)) {
+		in.stop()
+		err = fmt.Errorf("%w: batcher %v, snapshotter %v at load; now %v, %v",
+			ErrAbilities, p.info.Batcher, p.info.Snapshotter, info.Batcher, info.Snapshotter)
 	}
 	p.mu.Lock()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"slices"
 	"strings"
@@ -36,6 +37,20 @@ var catalog = map[string]func() plugin.ServeOptions{
 	"memory": func() plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "memory", Version: "1.0", Store: func(context.Context, []byte) (storage.Store, error) {
 			return memory.New(), nil
+		}}
+	},
+	// abilities serves a Batcher the first time and, once its marker file
+	// exists, a store without batches: a restart that loses an ability.
+	"abilities": func() plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "abilities", Store: func(_ context.Context, cfg []byte) (storage.Store, error) {
+			var c struct{ Marker string }
+			if err := json.Unmarshal(cfg, &c); err != nil {
+				return nil, err
+			}
+			if _, err := os.Stat(c.Marker); err == nil {
+				return plainStore{memory.New()}, nil
+			}
+			return memory.New(), os.WriteFile(c.Marker, nil, 0o600)
 		}}
 	},
 	"auth": func() plugin.ServeOptions {
@@ -344,6 +359,44 @@ func TestStoreRestartAndResync(t *testing.T) {
 	if resyncs != 1 {
 		t.Errorf("resyncs = %d, want 1", resyncs)
 	}
+}
+
+// plainStore hides a store's optional abilities.
+type plainStore struct{ storage.Store }
+
+// A restarted store that lost an ability (here, batches) is refused and
+// retried, its writes failing meanwhile rather than applied one by one;
+// once it has the ability again it is taken.
+func TestRestartRefusesWeakerStore(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "started")
+	p := external(t, plugin.KindStorage, "abilities", func(o *plugins.Options) {
+		o.Config = []byte(fmt.Sprintf(`{"marker":%q}`, marker))
+	})
+	supervise(t, p)
+	b, ok := p.Store().(storage.Batcher)
+	if !ok {
+		t.Fatalf("store handle is %T, want a Batcher", p.Store())
+	}
+	ops := []storage.Op{{Record: storage.Record{Key: storage.Key{App: "A", ID: "1"}, Value: []byte("v"), Updated: 1}}}
+	if err := b.Batch(t.Context(), ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a refused restart", func() bool {
+		return strings.Contains(p.Stats().LastError, "lost an ability")
+	})
+	if st := p.Stats(); st.State == plugins.StateRunning {
+		t.Errorf("Stats = %+v: running a store without batches", st)
+	}
+	if err := b.Batch(t.Context(), ops); !errors.Is(err, plugin.ErrPluginExited) {
+		t.Errorf("Batch while refused = %v, want ErrPluginExited", err)
+	}
+	os.Remove(marker) // the next start has batches again
+	waitFor(t, "the store with batches back", func() bool {
+		return b.Batch(t.Context(), ops) == nil
+	})
 }
 
 // A killed auth plugin makes decisions fail (not succeed, not become
