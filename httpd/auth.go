@@ -232,7 +232,8 @@ func hasPrefixFold(s, prefix string) bool {
 
 // authError is the one place that turns an authentication outcome into an
 // HTTP status: 401 with a Basic challenge (which Eureka clients answer with
-// the credentials of their service URL), 403, or 503 when the authenticator
+// the credentials of their service URL), 403, 429 for a client that failed
+// too often (Retry-After: 1), or 503 when the authenticator
 // could not decide and the request fails closed.
 func (s *Server) authError(w http.ResponseWriter, r *http.Request, op hook.Operation, app string, err error) {
 	switch {
@@ -241,6 +242,9 @@ func (s *Server) authError(w http.ResponseWriter, r *http.Request, op hook.Opera
 		textError(w, http.StatusUnauthorized, "authentication required")
 	case errors.Is(err, hook.ErrForbidden):
 		textError(w, http.StatusForbidden, "forbidden: "+string(op)+" "+app)
+	case errors.Is(err, hook.ErrThrottled):
+		w.Header().Set("Retry-After", "1")
+		textError(w, http.StatusTooManyRequests, "too many failed authentications")
 	default:
 		s.log.Warn("authentication unavailable", "op", op, "app", app, "path", r.URL.Path, "err", err)
 		textError(w, http.StatusServiceUnavailable, "authentication unavailable")

@@ -328,6 +328,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, a := range o.Auth() {
 			count(descAuthDecisions, a.Allowed, a.Op, "allow")
 			count(descAuthDecisions, a.Denied, a.Op, "deny")
+			count(descAuthDecisions, a.Throttled, a.Op, "throttle")
 		}
 	}
 	if o.Listeners != nil {

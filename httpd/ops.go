@@ -49,6 +49,9 @@ type AuthDecisions struct {
 	// Allowed and Denied count the decisions since start.
 	Allowed uint64 `json:"allowed"`
 	Denied  uint64 `json:"denied"`
+	// Throttled counts requests refused unasked (429) after too many
+	// failures from their address.
+	Throttled uint64 `json:"throttled"`
 }
 
 // ListenerStatus is one event listener's delivery record.

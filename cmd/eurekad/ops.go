@@ -59,7 +59,7 @@ func pluginStatuses(ps *pluginSet) func() []httpd.PluginStatus {
 func authDecisions(g *guard.Guard) func() []httpd.AuthDecisions {
 	return func() []httpd.AuthDecisions {
 		st := g.Stats()
-		return []httpd.AuthDecisions{{Op: "all", Allowed: st.Allowed, Denied: st.Unauthenticated + st.Forbidden}}
+		return []httpd.AuthDecisions{{Op: "all", Allowed: st.Allowed, Denied: st.Unauthenticated + st.Forbidden, Throttled: st.Throttled}}
 	}
 }
 

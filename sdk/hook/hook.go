@@ -111,10 +111,15 @@ var (
 	// ErrForbidden means the caller is known but may not do this; eurekad
 	// answers 403.
 	ErrForbidden = errors.New("forbidden")
+	// ErrThrottled means the caller failed to authenticate too often and
+	// is refused without a decision for now; eurekad answers 429. eurekad's
+	// guard returns it on its own (plugins.auth.failure_rate); an
+	// authenticator with a limit of its own may return it too.
+	ErrThrottled = errors.New("too many failed authentications")
 )
 
 // Authenticator decides a request: it returns the caller's Principal, or an
-// error matching ErrUnauthenticated or ErrForbidden. Any other error is a
+// error matching ErrUnauthenticated, ErrForbidden or ErrThrottled. Any other error is a
 // failure of the authenticator itself; eurekad then fails closed for writes
 // (and, as configured, for reads).
 type Authenticator interface {

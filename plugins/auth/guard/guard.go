@@ -11,12 +11,19 @@
 // the authenticator are never cached. A hit reads one of 32
 // copy-on-write shards without a lock and allocates nothing.
 //
+// Each client address may make FailureBurst authentications that end in 401
+// (wrong or unknown credentials), refilled at FailureRate a second; beyond
+// that its requests that miss the cache get hook.ErrThrottled (429) without
+// calling the authenticator, so guessing passwords costs the server no
+// bcrypt work. Cached decisions, valid credentials included, are never
+// throttled.
+//
 // When the authenticator errors or times out, Authenticate returns an error
 // wrapping ErrUnavailable (httpd answers 503) for every write, and for reads
 // too unless FailOpenReads is set, in which case reads are let through as
 // the principal FailOpenPrincipal.
 //
-// The package imports only sdk/hook and golang.org/x/sync.
+// The package imports only sdk/hook, internal/counter and golang.org/x.
 package guard
 
 import (
@@ -34,6 +41,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 
 	"github.com/eurekad/eurekad/internal/counter"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -52,6 +60,11 @@ type Options struct {
 	DenyTTL time.Duration `config:"deny_ttl" help:"how long a 401/403 decision is cached (0: not cached)"`
 	// MaxEntries bounds the cache; 0 means the default.
 	MaxEntries int `config:"max_entries" help:"most decisions kept in the cache (0: 16384)"`
+	// FailureRate and FailureBurst bound, per client address, the
+	// authentications that end in 401: a token bucket of FailureBurst
+	// refilled at FailureRate per second. FailureRate 0 turns it off.
+	FailureRate  float64 `config:"failure_rate" help:"401 decisions per second a client address may keep making before its uncached requests get 429 (0: no limit)"`
+	FailureBurst int     `config:"failure_burst" help:"401 decisions a client address may make at once before the failure_rate applies"`
 	// FailOpenReads lets reads through when the authenticator fails or
 	// times out; writes always fail closed.
 	FailOpenReads bool `config:"fail_open_reads" help:"serve reads when the authenticator fails (writes always fail closed)"`
@@ -62,10 +75,12 @@ type Options struct {
 // DefaultOptions returns the guard defaults.
 func DefaultOptions() Options {
 	return Options{
-		Timeout:    2 * time.Second,
-		AllowTTL:   10 * time.Second,
-		DenyTTL:    2 * time.Second,
-		MaxEntries: 16384,
+		Timeout:      2 * time.Second,
+		AllowTTL:     10 * time.Second,
+		DenyTTL:      2 * time.Second,
+		MaxEntries:   16384,
+		FailureRate:  5,
+		FailureBurst: 50,
 	}
 }
 
@@ -78,6 +93,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("guard: cache TTLs must not be negative")
 	case o.MaxEntries < 0:
 		return fmt.Errorf("guard: max_entries must not be negative, got %d", o.MaxEntries)
+	case o.FailureRate < 0:
+		return fmt.Errorf("guard: failure_rate must not be negative, got %v", o.FailureRate)
+	case o.FailureRate > 0 && o.FailureBurst < 1:
+		return fmt.Errorf("guard: failure_burst must be at least 1 with a failure_rate, got %d", o.FailureBurst)
 	}
 	return nil
 }
@@ -105,10 +124,11 @@ type Guard struct {
 
 	shards  [shardCount]shard
 	flights singleflight.Group
+	fails   failures
 
 	// hits is striped: every cache hit adds to it, concurrently.
-	hits                                                  counter.Sharded
-	misses, allowed, unauthenticated, forbidden, failures atomic.Uint64
+	hits                                                             counter.Sharded
+	misses, allowed, unauthenticated, forbidden, failures, throttled atomic.Uint64
 }
 
 // shard is copy-on-write: readers load the map without a lock, writers
@@ -147,7 +167,11 @@ func New(a hook.Authenticator, opts *Options) *Guard {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.FailureRate < 0 || o.FailureBurst < 1 {
+		o.FailureRate, o.FailureBurst = d.FailureRate, d.FailureBurst
+	}
 	g := &Guard{auth: a, opts: o, log: o.Logger, start: time.Now()}
+	g.fails = failures{rate: rate.Limit(o.FailureRate), burst: o.FailureBurst, max: maxAddresses}
 	g.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	for i := range g.shards {
 		g.shards[i].m.Store(&map[key]*entry{})
@@ -218,7 +242,15 @@ func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.P
 		return e.p, e.err
 	}
 	g.misses.Add(1)
-	return g.miss(ctx, req, k, sh)
+	if g.fails.exhausted(req.RemoteAddr) {
+		g.throttled.Add(1)
+		return hook.Principal{}, hook.ErrThrottled
+	}
+	p, err := g.miss(ctx, req, k, sh)
+	if errors.Is(err, hook.ErrUnauthenticated) {
+		g.fails.failed(req.RemoteAddr)
+	}
+	return p, err
 }
 
 type result struct {
@@ -354,6 +386,8 @@ type Stats struct {
 	Unauthenticated uint64 `json:"unauthenticated"`
 	Forbidden       uint64 `json:"forbidden"`
 	Errors          uint64 `json:"errors"`
+	// Throttled counts requests refused with ErrThrottled.
+	Throttled uint64 `json:"throttled"`
 	// Entries is the number of cached decisions now.
 	Entries int `json:"entries"`
 }
@@ -367,6 +401,7 @@ func (g *Guard) Stats() Stats {
 		Unauthenticated: g.unauthenticated.Load(),
 		Forbidden:       g.forbidden.Load(),
 		Errors:          g.failures.Load(),
+		Throttled:       g.throttled.Load(),
 	}
 	for i := range g.shards {
 		st.Entries += len(*g.shards[i].m.Load())

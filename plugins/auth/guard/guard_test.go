@@ -248,7 +248,8 @@ func TestBoundedCache(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, o := range []Options{{Timeout: 0}, {Timeout: time.Second, AllowTTL: -1}, {Timeout: time.Second, MaxEntries: -1}} {
+	for _, o := range []Options{{Timeout: 0}, {Timeout: time.Second, AllowTTL: -1}, {Timeout: time.Second, MaxEntries: -1},
+		{Timeout: time.Second, FailureRate: -1}, {Timeout: time.Second, FailureRate: 1, FailureBurst: 0}} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
@@ -305,5 +306,76 @@ func until(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// An address that keeps failing gets ErrThrottled on its uncached
+// requests, without a call; other addresses, 403s, cached allows and the
+// refilled bucket are not affected.
+func TestFailuresThrottled(t *testing.T) {
+	u := &users{}
+	g, _ := newGuard(u, func(o *Options) { o.FailureRate, o.FailureBurst = 2, 3 })
+	from := func(addr, user, pass string) *hook.AuthRequest {
+		r := req(hook.OpRegister, "ORDERS", user, pass)
+		r.RemoteAddr = addr
+		return r
+	}
+	ctx := t.Context()
+	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "alice", "pw")); err != nil {
+		t.Fatal(err) // cached from now on
+	}
+	for i := range 3 {
+		if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "mallory", fmt.Sprint(i))); !errors.Is(err, hook.ErrUnauthenticated) {
+			t.Fatalf("failure %d = %v, want ErrUnauthenticated", i, err)
+		}
+	}
+	calls := u.calls.Load()
+	// Another port of the same host is the same client.
+	if _, err := g.Authenticate(ctx, from("10.0.0.1:2000", "mallory", "guess")); !errors.Is(err, hook.ErrThrottled) {
+		t.Fatalf("after the burst = %v, want ErrThrottled", err)
+	}
+	if u.calls.Load() != calls {
+		t.Error("a throttled request reached the authenticator")
+	}
+	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "alice", "pw")); err != nil {
+		t.Errorf("cached allow while throttled = %v", err)
+	}
+	if _, err := g.Authenticate(ctx, from("10.0.0.2:1000", "mallory", "x")); !errors.Is(err, hook.ErrUnauthenticated) {
+		t.Errorf("another address = %v, want its own decision", err)
+	}
+	if _, err := g.Authenticate(ctx, from("10.0.0.3:1000", "bob", "pw")); !errors.Is(err, hook.ErrForbidden) {
+		t.Fatal(err)
+	}
+	for range 5 { // 403s are known callers, not guesses
+		r := from("10.0.0.3:1000", "bob", "pw")
+		r.App = fmt.Sprint("APP", u.calls.Load())
+		if _, err := g.Authenticate(ctx, r); !errors.Is(err, hook.ErrForbidden) {
+			t.Fatalf("403s throttled: %v", err)
+		}
+	}
+	if st := g.Stats(); st.Throttled != 1 {
+		t.Errorf("Stats.Throttled = %d, want 1", st.Throttled)
+	}
+	time.Sleep(600 * time.Millisecond) // 2/s refills at least one failure
+	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "mallory", "later")); !errors.Is(err, hook.ErrUnauthenticated) {
+		t.Errorf("after the refill = %v, want a decision again", err)
+	}
+
+	off, _ := newGuard(&users{}, func(o *Options) { o.FailureRate = 0 })
+	for i := range 100 {
+		if _, err := off.Authenticate(ctx, from("10.0.0.1:1000", "mallory", fmt.Sprint(i))); !errors.Is(err, hook.ErrUnauthenticated) {
+			t.Fatalf("failure_rate 0: failure %d = %v", i, err)
+		}
+	}
+}
+
+// The table of throttled addresses stays bounded.
+func TestFailureTableBounded(t *testing.T) {
+	f := failures{rate: 1, burst: 2, max: 100}
+	for i := range 1000 {
+		f.failed(fmt.Sprintf("10.0.%d.%d:1", i/256, i%256))
+	}
+	if n := len(f.by); n > 100 {
+		t.Errorf("%d addresses tracked, want at most 100", n)
 	}
 }

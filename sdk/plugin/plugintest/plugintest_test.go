@@ -15,14 +15,20 @@ import (
 // after their trip through gRPC.
 func TestAuthenticator(t *testing.T) {
 	a := hook.AuthenticatorFunc(func(_ context.Context, r *hook.AuthRequest) (hook.Principal, error) {
-		if r.Username != "ops" {
-			return hook.Principal{}, hook.ErrForbidden
+		switch r.Username {
+		case "ops":
+			return hook.Principal{Name: "ops"}, nil
+		case "guesser":
+			return hook.Principal{}, hook.ErrThrottled
 		}
-		return hook.Principal{Name: "ops"}, nil
+		return hook.Principal{}, hook.ErrForbidden
 	})
 	remote := plugintest.Authenticator(t, a, nil)
 	if _, err := remote.Authenticate(t.Context(), &hook.AuthRequest{Operation: hook.OpCancel, Username: "dev"}); !errors.Is(err, hook.ErrForbidden) {
 		t.Errorf("err = %v, want ErrForbidden", err)
+	}
+	if _, err := remote.Authenticate(t.Context(), &hook.AuthRequest{Username: "guesser"}); !errors.Is(err, hook.ErrThrottled) {
+		t.Errorf("err = %v, want ErrThrottled", err)
 	}
 	if p, err := remote.Authenticate(t.Context(), &hook.AuthRequest{Username: "ops"}); err != nil || p.Name != "ops" {
 		t.Errorf("= %+v, %v", p, err)

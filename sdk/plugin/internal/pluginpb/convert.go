@@ -22,6 +22,7 @@ var sentinels = []struct {
 	{storage.ErrClosed, codes.FailedPrecondition},
 	{hook.ErrUnauthenticated, codes.Unauthenticated},
 	{hook.ErrForbidden, codes.PermissionDenied},
+	{hook.ErrThrottled, codes.ResourceExhausted},
 	{errors.ErrUnsupported, codes.Unimplemented},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
