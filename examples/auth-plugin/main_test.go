@@ -31,12 +31,8 @@ func TestTeamRuleInEurekad(t *testing.T) {
 	if err := os.WriteFile(users, []byte("orders:o-secret\npayments:p-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "eurekad.yaml")
 	yaml := fmt.Sprintf("plugins:\n  auth:\n    plugin: %s\n    config:\n      users_file: %s\n", bin, users)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := eurekadtest.Start(t, "EUREKAD_CONFIG="+cfg)
+	s := eurekadtest.Start(t, eurekadtest.WriteConfig(t, yaml))
 
 	call := func(user, pass, method, path, body string) int {
 		t.Helper()

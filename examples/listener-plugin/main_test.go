@@ -25,12 +25,8 @@ func TestEventsToFileInEurekad(t *testing.T) {
 	bin := eurekadtest.BuildPackage(t, "./examples/listener-plugin")
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
-	cfg := filepath.Join(dir, "eurekad.yaml")
 	yaml := fmt.Sprintf("plugins:\n  listeners:\n    - plugin: %s\n      config: {file: %s}\n", bin, events)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := eurekadtest.Start(t, "EUREKAD_CONFIG="+cfg)
+	s := eurekadtest.Start(t, eurekadtest.WriteConfig(t, yaml))
 
 	body := `{"instance":{"instanceId":"i1","hostName":"h","app":"ORDERS","ipAddr":"10.0.0.1","status":"UP",
 		"port":{"$":8080,"@enabled":"true"},"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}`

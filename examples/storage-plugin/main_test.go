@@ -23,12 +23,9 @@ func TestMain(m *testing.M) {
 func TestStoreInEurekad(t *testing.T) {
 	bin := eurekadtest.BuildPackage(t, "./examples/storage-plugin")
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "eurekad.yaml")
 	yaml := fmt.Sprintf("plugins:\n  storage:\n    plugin: %s\n    config: {file: %s}\n", bin, filepath.Join(dir, "registry.jsonl"))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := eurekadtest.Start(t, "EUREKAD_CONFIG="+cfg)
+	env := eurekadtest.WriteConfig(t, yaml)
+	s := eurekadtest.Start(t, env)
 	for i := range 20 {
 		body := fmt.Sprintf(`{"instance":{"instanceId":"i%d","hostName":"h%d","app":"ORDERS","ipAddr":"10.0.0.1","status":"UP",
 			"port":{"$":8080,"@enabled":"true"},"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}`, i, i)
@@ -43,7 +40,7 @@ func TestStoreInEurekad(t *testing.T) {
 	}
 	s.Kill()
 
-	s = eurekadtest.StartAt(t, s.Addr, "EUREKAD_CONFIG="+cfg)
+	s = eurekadtest.StartAt(t, s.Addr, env)
 	req, _ := http.NewRequest("GET", s.Base+"apps/ORDERS", nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -50,3 +50,14 @@ func TestStartDefaultsAndRestart(t *testing.T) {
 		t.Errorf("restart at %s with bolt:\n%s", b.Addr, b.Output())
 	}
 }
+
+func TestWriteConfig(t *testing.T) {
+	env := eurekadtest.WriteConfig(t, "cluster:\n  peers: []\n")
+	path, ok := strings.CutPrefix(env, "EUREKAD_CONFIG=")
+	if !ok || !strings.HasSuffix(path, "/eurekad.yaml") {
+		t.Fatalf("env = %q", env)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "cluster:\n  peers: []\n" {
+		t.Fatalf("read %s: %q, %v", path, b, err)
+	}
+}

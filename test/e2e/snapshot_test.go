@@ -93,12 +93,8 @@ func TestSnapshotSaveInspectRestore(t *testing.T) {
 		// server loads it.
 		bin := eurekadtest.BuildPackage(t, "./examples/storage-plugin")
 		dir := t.TempDir()
-		cfg := filepath.Join(dir, "eurekad.yaml")
 		yaml := fmt.Sprintf("plugins:\n  storage:\n    plugin: %s\n    config: {file: %s}\n", bin, filepath.Join(dir, "registry.jsonl"))
-		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		check(t, []string{"EUREKAD_CONFIG=" + cfg})
+		check(t, []string{eurekadtest.WriteConfig(t, yaml)})
 	})
 
 	t.Run("truncated file is refused", func(t *testing.T) {

@@ -24,17 +24,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// writeConfig writes a eurekad YAML file and returns the environment
-// variable naming it.
-func writeConfig(t testing.TB, yaml string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "eurekad.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return "EUREKAD_CONFIG=" + path
-}
-
 // teamsFile writes the example auth plugin's users.
 func teamsFile(t testing.TB) string {
 	t.Helper()

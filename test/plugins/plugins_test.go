@@ -26,7 +26,7 @@ import (
 func TestAuthPluginKilledMidTraffic(t *testing.T) {
 	bin := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
 	// No decision cache: every request reaches the plugin.
-	env := writeConfig(t, fmt.Sprintf(`plugins:
+	env := eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
   auth:
     plugin: %s
     allow_ttl: 0s
@@ -116,7 +116,7 @@ func TestStoragePluginKilledNoAcknowledgedWriteLost(t *testing.T) {
 		{"example-store", func(t *testing.T) ([]string, string) {
 			bin := eurekadtest.BuildPackage(t, "./examples/storage-plugin")
 			file := filepath.Join(t.TempDir(), "registry.jsonl")
-			return []string{writeConfig(t, fmt.Sprintf("plugins:\n  storage:\n    plugin: %s\n    config: {file: %s}\n", bin, file))}, bin
+			return []string{eurekadtest.WriteConfig(t, fmt.Sprintf("plugins:\n  storage:\n    plugin: %s\n    config: {file: %s}\n", bin, file))}, bin
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,7 +172,7 @@ func TestKill9LeavesNoPluginProcess(t *testing.T) {
 	auth := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
 	listener := eurekadtest.BuildPackage(t, "./examples/listener-plugin")
 	dir := t.TempDir()
-	env := writeConfig(t, fmt.Sprintf(`storage:
+	env := eurekadtest.WriteConfig(t, fmt.Sprintf(`storage:
   kind: bolt
   data_dir: %s
 plugins:
@@ -216,7 +216,7 @@ func TestBlockedListenerNeverDelaysRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	env := writeConfig(t, fmt.Sprintf("plugins:\n  listeners:\n    - plugin: %s\n      config: {file: %s}\n", bin, fifo))
+	env := eurekadtest.WriteConfig(t, fmt.Sprintf("plugins:\n  listeners:\n    - plugin: %s\n      config: {file: %s}\n", bin, fifo))
 	s := eurekadtest.Start(t, env)
 
 	var slowest time.Duration
@@ -265,7 +265,7 @@ func init() {
 // team rule says.
 func TestFargoWithBasicAuthInURL(t *testing.T) {
 	bin := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
-	s := eurekadtest.Start(t, writeConfig(t, fmt.Sprintf("plugins:\n  auth:\n    plugin: %s\n    config: {users_file: %s}\n", bin, teamsFile(t))))
+	s := eurekadtest.Start(t, eurekadtest.WriteConfig(t, fmt.Sprintf("plugins:\n  auth:\n    plugin: %s\n    config: {users_file: %s}\n", bin, teamsFile(t))))
 	url := func(userinfo string) string {
 		return "http://" + userinfo + s.Addr + "/eureka"
 	}

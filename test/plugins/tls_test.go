@@ -25,7 +25,7 @@ func TestMutualTLSClientIdentity(t *testing.T) {
 	pki.Issue("orders", "orders.internal")
 	s := eurekadtest.Start(t,
 		"EUREKAD_TLS_CERT_FILE="+cert, "EUREKAD_TLS_KEY_FILE="+key, "EUREKAD_TLS_CLIENT_CA_FILE="+pki.CAFile,
-		writeConfig(t, `plugins:
+		eurekadtest.WriteConfig(t, `plugins:
   auth:
     plugin: static
     config:
