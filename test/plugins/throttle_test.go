@@ -15,7 +15,7 @@ import (
 // allow is cached goes on unhindered.
 func TestGuessingIsThrottled(t *testing.T) {
 	bin := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
-	s := eurekadtest.Start(t, writeConfig(t, fmt.Sprintf(`plugins:
+	s := eurekadtest.Start(t, eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
   auth:
     plugin: %s
     failure_rate: 0.01
