@@ -61,17 +61,29 @@ proto-tools:
 		google.golang.org/protobuf/cmd/protoc-gen-go \
 		google.golang.org/grpc/cmd/protoc-gen-go-grpc
 
-## proto: regenerate the plugin protocol's Go code from its .proto.
-proto: proto-tools
-	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf generate
+# wire.json is the protocol as last generated (a buf image without
+# comments): make proto refuses a change that breaks it (buf breaking, FILE
+# rules: a removed or renumbered field, a changed type...), then records the
+# new protocol. A breaking change needs protocol version 2 beside version 1.
+PROTO_WIRE := wire.json
 
-## proto-check: fail when the committed generated code is not what the
-## .proto generates (regenerated into a temporary directory and compared).
+## proto: regenerate the plugin protocol's Go code from its .proto, after
+## checking that the change keeps protocol version 1 compatible.
+proto: proto-tools
+	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf breaking --against $(PROTO_WIRE) && \
+	PATH=$(PROTO_TOOLS):$$PATH buf generate && \
+	PATH=$(PROTO_TOOLS):$$PATH buf build --exclude-source-info -o $(PROTO_WIRE)
+
+## proto-check: fail when the .proto breaks the recorded protocol, or the
+## committed generated code or wire.json is not what the .proto gives.
 proto-check: proto-tools
 	@tmp=$$(mktemp -d) && trap 'rm -rf '$$tmp EXIT && \
-	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf generate -o $$tmp && \
-	for f in $$tmp/*.go; do \
-		if ! diff -u $$(basename $$f) $$f; then \
+	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf breaking --against $(PROTO_WIRE) && \
+	PATH=$(PROTO_TOOLS):$$PATH buf generate -o $$tmp && \
+	PATH=$(PROTO_TOOLS):$$PATH buf build --exclude-source-info -o $$tmp/$(PROTO_WIRE) && \
+	for f in $$tmp/*.go $$tmp/$(PROTO_WIRE); do \
+		if ! cmp -s $$(basename $$f) $$f; then \
+			diff -u $$(basename $$f) $$f | head -50; \
 			echo "$(PROTO_DIR)/$$(basename $$f) is stale: run make proto"; exit 1; \
 		fi; \
-	done && echo "generated code is up to date"
+	done && echo "generated code is up to date and protocol 1 is unbroken"
