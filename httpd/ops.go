@@ -3,8 +3,9 @@ package httpd
 import "time"
 
 // The status of subsystems that live outside httpd (replication, the plugin
-// runtime, the auth hook and the listener bus) reaches the admin API and
-// /metrics through these small sources, so httpd imports none of them.
+// runtime, the auth hook and the listener bus) reaches the admin API,
+// /metrics and (peers) GET status through these small sources, so httpd
+// imports none of them.
 // cmd/eurekad adapts each subsystem's Stats to one of them; a nil source
 // means the subsystem is not configured.
 
@@ -65,7 +66,8 @@ type ListenerStatus struct {
 }
 
 // OpsSources are the optional status sources; each func is called on every
-// admin API read and metrics scrape, from any goroutine, and must not block.
+// admin API read and metrics scrape (Peers also on GET status), from any
+// goroutine, and must not block.
 type OpsSources struct {
 	Peers     func() []PeerStatus
 	Plugins   func() []PluginStatus

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/persist"
-	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
@@ -60,7 +59,8 @@ type Options struct {
 	Environment string `config:"environment" help:"environment name shown by the dashboard and GET status"`
 	DataCenter  string `config:"datacenter" help:"data center name shown by the dashboard"`
 	// Ops are the status sources of replication, plugins, auth and
-	// listeners; nil funcs mean not configured.
+	// listeners; nil funcs mean not configured. Ops.Peers also fills the
+	// replica lists of GET status.
 	Ops OpsSources `config:"-"`
 
 	// Replicator receives every successful write that did not come from a
@@ -80,8 +80,6 @@ type Replicator interface {
 	// Replicate queues a write of app/id for every peer. It is called on
 	// the request path, renewals included, so it must be cheap.
 	Replicate(a eureka.ReplicationAction, app, id string)
-	// Peers reports each peer's state, for GET status.
-	Peers() []replication.PeerStats
 }
 
 // Persister is the durability layer as the HTTP server sees it;

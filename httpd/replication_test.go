@@ -19,9 +19,6 @@ type replicationRecorder struct{ got []string }
 func (r *replicationRecorder) Replicate(a eureka.ReplicationAction, app, id string) {
 	r.got = append(r.got, string(a)+"#"+app+"/"+id)
 }
-func (r *replicationRecorder) Peers() []replication.PeerStats {
-	return []replication.PeerStats{{URL: "http://a/eureka/", Available: true}, {URL: "http://b/eureka/"}}
-}
 
 // Successful local writes reach the replicator with Eureka's actions;
 // replicated requests and failed writes do not.
@@ -53,11 +50,24 @@ func TestWritesAreReplicated(t *testing.T) {
 	if len(rec.got) != 1 || rec.got[0] != "Register#PAYMENTS/host1" {
 		t.Errorf("lower-case registration replicated as %q", rec.got)
 	}
+}
+
+// GET status lists the peers of Ops.Peers in Eureka's replica formats,
+// in the source's order and without credentials.
+func TestStatusReplicas(t *testing.T) {
+	s := newTestServer(t, func(o *Options) {
+		o.Ops.Peers = func() []PeerStatus {
+			return []PeerStatus{{Name: "b", URL: "http://u:p@b/eureka/"}, {Name: "a", URL: "http://a/eureka/", Up: true}}
+		}
+	})
 	w := s.expect("GET", "/eureka/status", "", 200, "Accept", jsonCT)
-	for _, part := range []string{`"registered-replicas":"http://a/eureka/, http://b/eureka/"`, `"available-replicas":"http://a/eureka/,"`, `"unavailable-replicas":"http://b/eureka/,"`} {
+	for _, part := range []string{`"registered-replicas":"http://b/eureka/, http://a/eureka/"`, `"available-replicas":"http://a/eureka/,"`, `"unavailable-replicas":"http://b/eureka/,"`} {
 		if !strings.Contains(w.Body.String(), part) {
 			t.Errorf("status lacks %s: %s", part, w.Body)
 		}
+	}
+	if strings.Contains(w.Body.String(), "u:p@") {
+		t.Errorf("status shows credentials: %s", w.Body)
 	}
 }
 

@@ -50,16 +50,18 @@ func (s *Server) statusInfo() statusInfo {
 // not register.
 func (s *Server) replicas() map[string]string {
 	var reg, up, down []byte
-	if s.opts.Replicator != nil {
-		for i, p := range s.opts.Replicator.Peers() {
+	if s.opts.Ops.Peers != nil {
+		for i, p := range s.opts.Ops.Peers() {
+			// As in the admin API: GET status never shows credentials.
+			u := withoutUserinfo(p.URL)
 			if i > 0 {
 				reg = append(reg, ", "...)
 			}
-			reg = append(reg, p.URL...)
-			if p.Available {
-				up = append(append(up, p.URL...), ',')
+			reg = append(reg, u...)
+			if p.Up {
+				up = append(append(up, u...), ',')
 			} else {
-				down = append(append(down, p.URL...), ',')
+				down = append(append(down, u...), ',')
 			}
 		}
 	}

@@ -10,8 +10,9 @@ import (
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 )
 
-// The admin API and /metrics see the subsystems through httpd's status
-// types; these adapters are the only place that knows both sides.
+// The admin API, /metrics and GET status see the subsystems through
+// httpd's status types; these adapters are the only place that knows
+// both sides.
 
 // peerStatuses reports the replication peers.
 func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {

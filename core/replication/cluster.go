@@ -213,20 +213,14 @@ func (c *Cluster) logBacklog(lastLost map[string]uint64) {
 	}
 }
 
-// normalise checks a peer URL and returns it without credentials (its
-// name in logs and status) and with them (Options.Username/Password added
-// when the URL has none). Both end in "/".
+// normalise checks a peer URL (as sdk/client does its service URLs) and
+// returns it without credentials (its name in logs and status) and with
+// them (Options.Username/Password added when the URL has none). Both end
+// in "/".
 func (c *Cluster) normalise(raw string) (display, full string, err error) {
-	u, err := url.Parse(raw)
+	u, err := client.ParseServiceURL(raw)
 	if err != nil {
-		return "", "", fmt.Errorf("peer URL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", "", fmt.Errorf("peer URL %q: want an absolute http or https base URL, such as http://eureka-2:8761/eureka/", u.Redacted())
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-		u.RawPath = ""
+		return "", "", fmt.Errorf("peer %w (for example http://eureka-2:8761/eureka/)", err)
 	}
 	if u.User == nil && c.opts.Username != "" {
 		u.User = url.UserPassword(c.opts.Username, c.opts.Password)

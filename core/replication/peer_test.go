@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -283,6 +284,42 @@ func TestOwnURLSkipped(t *testing.T) {
 	o.Peers = []string{"ftp://x/"}
 	if _, err := replication.New(reg, &o); err == nil {
 		t.Error("a non-http peer URL was accepted")
+	}
+}
+
+// A peer URL with an escaped path is named and reached with its escaping,
+// trailing slash or not.
+func TestEscapedPeerPath(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		paths = append(paths, u+":"+p+" "+r.URL.EscapedPath())
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	reg := registry.New(nil)
+	cl := newCluster(t, reg, func(o *replication.Options) { o.Username, o.Password = "u", "p" },
+		srv.URL+"/eu%2Freka", srv.URL+"/eu%2Freka/")
+	if st := cl.Peers(); len(st) != 1 || st[0].URL != srv.URL+"/eu%2Freka/" {
+		t.Fatalf("peers = %+v, want one named %s/eu%%2Freka/", st, srv.URL)
+	}
+	in := inst("i-1")
+	reg.Register(in, false)
+	cl.Replicate(eureka.ReplicateRegister, "ORDERS", in.ID())
+	eventually(t, "a request reaches the peer", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(paths) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "u:p /eu%2Freka/") {
+			t.Errorf("peer request %q, want credentials u:p under /eu%%2Freka/", p)
+		}
 	}
 }
 

@@ -170,15 +170,9 @@ func New(opts Options) (*Client, error) {
 
 // parseServer checks one base URL and splits its credentials off.
 func parseServer(s string) (server, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
+	u, err := ParseServiceURL(strings.TrimSpace(s))
 	if err != nil {
-		return server{}, fmt.Errorf("eureka client: service URL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return server{}, fmt.Errorf("eureka client: service URL %q: want an absolute http or https URL", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return server{}, fmt.Errorf("eureka client: service URL %q: no query or fragment allowed", u.Redacted())
+		return server{}, fmt.Errorf("eureka client: %w", err)
 	}
 	var srv server
 	if u.User != nil {
@@ -187,14 +181,33 @@ func parseServer(s string) (server, error) {
 		srv.pass, _ = u.User.Password()
 		u.User = nil
 	}
+	srv.base = u.String()
+	return srv, nil
+}
+
+// ParseServiceURL checks a Eureka base URL as New does: absolute http or
+// https, no query or fragment. The result's path ends in "/" and keeps
+// the escaping of the original (/eu%2Freka stays /eu%2Freka/); its User
+// holds the URL's credentials, if any. raw is not trimmed.
+func ParseServiceURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("service URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("service URL %q: want an absolute http or https URL", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("service URL %q: no query or fragment allowed", u.Redacted())
+	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
+		// Dropping RawPath would unescape the path (%2F becoming /).
 		if u.RawPath != "" {
 			u.RawPath += "/"
 		}
 	}
-	srv.base = u.String()
-	return srv, nil
+	return u, nil
 }
 
 // defaultHTTPClient is the client used when Options.HTTPClient is nil.

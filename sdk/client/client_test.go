@@ -493,6 +493,71 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// ParseServiceURL accepts what New accepts and adds the trailing slash
+// without unescaping the path.
+func TestParseServiceURL(t *testing.T) {
+	for _, tc := range []struct {
+		raw, base  string // base "": rejected
+		user, pass string
+		auth       bool
+	}{
+		{raw: "http://h:8761/eureka/", base: "http://h:8761/eureka/"},
+		{raw: "http://h:8761/eureka", base: "http://h:8761/eureka/"},
+		{raw: "https://h", base: "https://h/"},
+		{raw: "http://h:8761/eu%2Freka/", base: "http://h:8761/eu%2Freka/"},
+		{raw: "http://h:8761/eu%2Freka", base: "http://h:8761/eu%2Freka/"},
+		{raw: "http://u:p%40ss@h:8761/eureka", base: "http://h:8761/eureka/", user: "u", pass: "p@ss", auth: true},
+		{raw: "http://u@h/eureka/", base: "http://h/eureka/", user: "u", auth: true},
+		{raw: "ftp://h/eureka/"},
+		{raw: "localhost:8761/eureka"},
+		{raw: "/eureka/"},
+		{raw: "http:///eureka/"},
+		{raw: "http://h/eureka/?x=1"},
+		{raw: "http://h/eureka/#top"},
+		{raw: "http://[::1"},
+	} {
+		u, err := client.ParseServiceURL(tc.raw)
+		if tc.base == "" {
+			if err == nil {
+				t.Errorf("%q accepted as %s", tc.raw, u)
+			}
+			if _, err := client.New(client.Options{ServiceURLs: []string{tc.raw}}); err == nil {
+				t.Errorf("New accepted %q", tc.raw)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.raw, err)
+			continue
+		}
+		pass, _ := u.User.Password()
+		if (u.User != nil) != tc.auth || u.User.Username() != tc.user || pass != tc.pass {
+			t.Errorf("%q: credentials %v, want %q:%q", tc.raw, u.User, tc.user, tc.pass)
+		}
+		u.User = nil
+		if u.String() != tc.base {
+			t.Errorf("%q: base %s, want %s", tc.raw, u, tc.base)
+		}
+		if got := newClient(t, client.Options{ServiceURLs: []string{tc.raw}}).Servers(); got[0] != tc.base {
+			t.Errorf("%q: New's server %s, want %s", tc.raw, got[0], tc.base)
+		}
+	}
+}
+
+// An escaped base path reaches the server escaped, with the URL's
+// credentials.
+func TestEscapedServicePath(t *testing.T) {
+	f := newFake(t, status(http.StatusOK))
+	raw := strings.Replace(f.URL, "://", "://u:p@", 1) + "/eu%2Freka"
+	c := newClient(t, client.Options{ServiceURLs: []string{raw}})
+	if err := c.Cancel(ctx, "ORDERS", "i-1"); err != nil {
+		t.Fatal(err)
+	}
+	if h := f.Last(t); h.Path != "/eu%2Freka/apps/ORDERS/i-1" || h.User != "u" || h.Pass != "p" {
+		t.Errorf("request to %s as %q:%q", h.Path, h.User, h.Pass)
+	}
+}
+
 func gzipped(t *testing.T, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
