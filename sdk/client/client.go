@@ -197,7 +197,7 @@ func ParseServiceURL(raw string) (*url.URL, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("service URL %q: want an absolute http or https URL", u.Redacted())
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return nil, fmt.Errorf("service URL %q: no query or fragment allowed", u.Redacted())
 	}
 	if !strings.HasSuffix(u.Path, "/") {

@@ -513,6 +513,7 @@ func TestParseServiceURL(t *testing.T) {
 		{raw: "/eureka/"},
 		{raw: "http:///eureka/"},
 		{raw: "http://h/eureka/?x=1"},
+		{raw: "http://h/eureka?"},
 		{raw: "http://h/eureka/#top"},
 		{raw: "http://[::1"},
 	} {

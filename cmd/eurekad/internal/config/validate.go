@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/eurekad/eurekad/sdk/client"
 )
 
 // rule checks one setting's value (in its canonical type) and describes
@@ -243,9 +245,9 @@ func optionalURL(v any) error {
 	return baseURL(v.(string))
 }
 
+// baseURL accepts what the Eureka client and the peers accept.
 func baseURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	if _, err := client.ParseServiceURL(s); err != nil {
 		return fmt.Errorf("%q is not an http(s) base URL, such as http://eureka-2:8761/eureka/", redact(s))
 	}
 	return nil
