@@ -11,12 +11,15 @@
 // the authenticator are never cached. A hit reads one of 32
 // copy-on-write shards without a lock and allocates nothing.
 //
-// Each client address may make FailureBurst authentications that end in 401
-// (wrong or unknown credentials), refilled at FailureRate a second; beyond
-// that its requests that miss the cache get hook.ErrThrottled (429) without
-// calling the authenticator, so guessing passwords costs the server no
-// bcrypt work. Cached decisions, valid credentials included, are never
-// throttled.
+// Each client address (an IPv6 one by its /64) may make FailureBurst
+// authentications that end in 401 (wrong or unknown credentials), refilled
+// at FailureRate a second; requests in flight count until they are
+// decided. Beyond that its requests that miss the cache get
+// hook.ErrThrottled (429) without calling the authenticator, so guessing
+// passwords costs the server no bcrypt work. Cached decisions are never
+// throttled, nor are credentials allowed in the last ten minutes, so
+// guessers behind the same address (a NAT, a proxy) cannot lock out the
+// clients that heartbeat there.
 //
 // When the authenticator errors or times out, Authenticate returns an error
 // wrapping ErrUnavailable (httpd answers 503) for every write, and for reads
@@ -41,7 +44,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 
 	"github.com/eurekad/eurekad/internal/counter"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -125,6 +127,9 @@ type Guard struct {
 	shards  [shardCount]shard
 	flights singleflight.Group
 	fails   failures
+	// good holds the keys allowed lately (expiry, ns): they skip fails.
+	goodMu sync.Mutex
+	good   map[key]int64
 
 	// hits is striped: every cache hit adds to it, concurrently.
 	hits                                                             counter.Sharded
@@ -167,11 +172,14 @@ func New(a hook.Authenticator, opts *Options) *Guard {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if o.FailureRate < 0 || o.FailureBurst < 1 {
-		o.FailureRate, o.FailureBurst = d.FailureRate, d.FailureBurst
+	if o.FailureRate < 0 {
+		o.FailureRate = d.FailureRate
 	}
-	g := &Guard{auth: a, opts: o, log: o.Logger, start: time.Now()}
-	g.fails = failures{rate: rate.Limit(o.FailureRate), burst: o.FailureBurst, max: maxAddresses}
+	if o.FailureRate > 0 && o.FailureBurst < 1 {
+		o.FailureBurst = d.FailureBurst
+	}
+	g := &Guard{auth: a, opts: o, log: o.Logger, start: time.Now(), good: map[key]int64{}}
+	g.fails = failures{rate: o.FailureRate, burst: float64(o.FailureBurst), max: maxAddresses, now: g.now}
 	g.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	for i := range g.shards {
 		g.shards[i].m.Store(&map[key]*entry{})
@@ -233,7 +241,7 @@ func mix(h, next uint64) uint64 {
 // Authenticate decides req from the cache or, on a miss, by calling the
 // wrapped authenticator once for all concurrent callers with the same key.
 // It does not keep req or its strings after it returns.
-func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.Principal, error) {
+func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (_ hook.Principal, err error) {
 	k := g.keyOf(req)
 	sh := &g.shards[k[0]%shardCount]
 	e := (*sh.m.Load())[k]
@@ -242,16 +250,57 @@ func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.P
 		return e.p, e.err
 	}
 	g.misses.Add(1)
-	if g.fails.exhausted(req.RemoteAddr) {
-		g.throttled.Add(1)
-		return hook.Principal{}, hook.ErrThrottled
+	if !g.known(k) {
+		if !g.fails.take(req.RemoteAddr) {
+			g.throttled.Add(1)
+			return hook.Principal{}, hook.ErrThrottled
+		}
+		defer func() {
+			if !errors.Is(err, hook.ErrUnauthenticated) {
+				g.fails.refund(req.RemoteAddr)
+			}
+		}()
 	}
-	p, err := g.miss(ctx, req, k, sh)
-	if errors.Is(err, hook.ErrUnauthenticated) {
-		g.fails.failed(req.RemoteAddr)
-	}
-	return p, err
+	return g.miss(ctx, req, k, sh)
 }
+
+// known reports whether k was allowed within KnownTTL: such a caller
+// (a heartbeat, say, whose allow has just expired) is not throttled, so
+// guessers sharing its address cannot lock it out.
+func (g *Guard) known(k key) bool {
+	if g.fails.rate == 0 {
+		return true
+	}
+	g.goodMu.Lock()
+	defer g.goodMu.Unlock()
+	exp, ok := g.good[k]
+	return ok && g.now() < exp
+}
+
+// remember records an allowed key for known, bounded like the cache.
+func (g *Guard) remember(k key) {
+	if g.fails.rate == 0 {
+		return
+	}
+	now := g.now()
+	g.goodMu.Lock()
+	defer g.goodMu.Unlock()
+	if len(g.good) >= g.opts.MaxEntries {
+		for gk, exp := range g.good {
+			if exp <= now {
+				delete(g.good, gk)
+			}
+		}
+		if len(g.good) >= g.opts.MaxEntries {
+			clear(g.good) // a flood of valid credentials: start again
+		}
+	}
+	g.good[k] = now + int64(knownTTL)
+}
+
+// knownTTL is how long an allowed credential is exempt from throttling:
+// longer than a heartbeat interval (30 s) and an allow's cache life.
+const knownTTL = 10 * time.Minute
 
 type result struct {
 	p   hook.Principal
@@ -298,6 +347,7 @@ func (g *Guard) decide(ctx context.Context, req *hook.AuthRequest, k key, sh *sh
 	switch {
 	case err == nil:
 		g.allowed.Add(1)
+		g.remember(k)
 		ttl = g.opts.AllowTTL
 	case errors.Is(err, hook.ErrUnauthenticated):
 		g.unauthenticated.Add(1)
@@ -305,6 +355,11 @@ func (g *Guard) decide(ctx context.Context, req *hook.AuthRequest, k key, sh *sh
 	case errors.Is(err, hook.ErrForbidden):
 		g.forbidden.Add(1)
 		ttl, err = g.opts.DenyTTL, hook.ErrForbidden
+	case errors.Is(err, hook.ErrThrottled):
+		// The authenticator's own limit: a decision, not a failure (no
+		// fail-open read), and not cached.
+		g.throttled.Add(1)
+		return result{err: hook.ErrThrottled}
 	default:
 		g.failures.Add(1)
 		g.log.Warn("authenticator failed", "op", req.Operation, "app", req.App, "err", err)

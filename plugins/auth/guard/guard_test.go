@@ -310,11 +310,11 @@ func until(t *testing.T, what string, cond func() bool) {
 }
 
 // An address that keeps failing gets ErrThrottled on its uncached
-// requests, without a call; other addresses, 403s, cached allows and the
-// refilled bucket are not affected.
+// requests, without a call; other addresses, 403s, cached allows, lately
+// allowed credentials and the refilled bucket are not affected.
 func TestFailuresThrottled(t *testing.T) {
 	u := &users{}
-	g, _ := newGuard(u, func(o *Options) { o.FailureRate, o.FailureBurst = 2, 3 })
+	g, ft := newGuard(u, func(o *Options) { o.FailureRate, o.FailureBurst = 0.01, 3 })
 	from := func(addr, user, pass string) *hook.AuthRequest {
 		r := req(hook.OpRegister, "ORDERS", user, pass)
 		r.RemoteAddr = addr
@@ -322,7 +322,7 @@ func TestFailuresThrottled(t *testing.T) {
 	}
 	ctx := t.Context()
 	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "alice", "pw")); err != nil {
-		t.Fatal(err) // cached from now on
+		t.Fatal(err)
 	}
 	for i := range 3 {
 		if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "mallory", fmt.Sprint(i))); !errors.Is(err, hook.ErrUnauthenticated) {
@@ -343,20 +343,27 @@ func TestFailuresThrottled(t *testing.T) {
 	if _, err := g.Authenticate(ctx, from("10.0.0.2:1000", "mallory", "x")); !errors.Is(err, hook.ErrUnauthenticated) {
 		t.Errorf("another address = %v, want its own decision", err)
 	}
-	if _, err := g.Authenticate(ctx, from("10.0.0.3:1000", "bob", "pw")); !errors.Is(err, hook.ErrForbidden) {
-		t.Fatal(err)
-	}
-	for range 5 { // 403s are known callers, not guesses
+	for i := range 5 { // 403s are known callers, not guesses
 		r := from("10.0.0.3:1000", "bob", "pw")
-		r.App = fmt.Sprint("APP", u.calls.Load())
+		r.App = fmt.Sprint("APP", i)
 		if _, err := g.Authenticate(ctx, r); !errors.Is(err, hook.ErrForbidden) {
-			t.Fatalf("403s throttled: %v", err)
+			t.Fatalf("403 number %d = %v", i, err)
 		}
 	}
-	if st := g.Stats(); st.Throttled != 1 {
-		t.Errorf("Stats.Throttled = %d, want 1", st.Throttled)
+	// alice's allow has left the cache, her bucket is still empty: a
+	// credential allowed lately is not throttled.
+	ft.advance(11 * time.Second)
+	calls = u.calls.Load()
+	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "alice", "pw")); err != nil || u.calls.Load() != calls+1 {
+		t.Errorf("lately allowed, uncached, while throttled = %v (calls %d → %d)", err, calls, u.calls.Load())
 	}
-	time.Sleep(600 * time.Millisecond) // 2/s refills at least one failure
+	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "alice", "wrong")); !errors.Is(err, hook.ErrThrottled) {
+		t.Errorf("a new credential from the throttled address = %v, want ErrThrottled", err)
+	}
+	if st := g.Stats(); st.Throttled != 2 {
+		t.Errorf("Stats.Throttled = %d, want 2", st.Throttled)
+	}
+	ft.advance(100 * time.Second) // 0.01/s refills one failure
 	if _, err := g.Authenticate(ctx, from("10.0.0.1:1000", "mallory", "later")); !errors.Is(err, hook.ErrUnauthenticated) {
 		t.Errorf("after the refill = %v, want a decision again", err)
 	}
@@ -369,13 +376,94 @@ func TestFailuresThrottled(t *testing.T) {
 	}
 }
 
-// The table of throttled addresses stays bounded.
-func TestFailureTableBounded(t *testing.T) {
-	f := failures{rate: 1, burst: 2, max: 100}
-	for i := range 1000 {
-		f.failed(fmt.Sprintf("10.0.%d.%d:1", i/256, i%256))
+// Requests in flight hold their token: many connections guessing at once
+// get no more authenticator calls than the burst.
+func TestConcurrentGuessesThrottled(t *testing.T) {
+	u := &users{gate: make(chan struct{})}
+	g, _ := newGuard(u, func(o *Options) { o.FailureRate, o.FailureBurst = 0.01, 3 })
+	errs := make(chan error, 10)
+	for i := range 10 {
+		go func() {
+			r := req(hook.OpRegister, "ORDERS", "mallory", fmt.Sprint(i))
+			r.RemoteAddr = "10.0.0.1:1000"
+			_, err := g.Authenticate(context.Background(), r)
+			errs <- err
+		}()
 	}
-	if n := len(f.by); n > 100 {
-		t.Errorf("%d addresses tracked, want at most 100", n)
+	throttled := 0
+	for range 7 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, hook.ErrThrottled) {
+				t.Errorf("a guess beyond the burst = %v, want ErrThrottled", err)
+			}
+			throttled++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d guesses throttled, want 7", throttled)
+		}
+	}
+	close(u.gate)
+	for range 3 {
+		if err := <-errs; !errors.Is(err, hook.ErrUnauthenticated) {
+			t.Errorf("a guess within the burst = %v, want ErrUnauthenticated", err)
+		}
+	}
+	if n := u.calls.Load(); n != 3 {
+		t.Errorf("authenticator called %d times, want 3", n)
+	}
+}
+
+// An authenticator's own ErrThrottled is a decision: never cached, never
+// let through as a fail-open read.
+func TestAuthenticatorThrottles(t *testing.T) {
+	var calls atomic.Int64
+	a := hook.AuthenticatorFunc(func(context.Context, *hook.AuthRequest) (hook.Principal, error) {
+		calls.Add(1)
+		return hook.Principal{}, fmt.Errorf("slow down: %w", hook.ErrThrottled)
+	})
+	g, _ := newGuard(a, func(o *Options) { o.FailOpenReads = true })
+	for range 2 {
+		if _, err := g.Authenticate(t.Context(), req(hook.OpRead, "ORDERS", "x", "y")); !errors.Is(err, hook.ErrThrottled) {
+			t.Errorf("read = %v, want ErrThrottled", err)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("calls = %d, want 2 (not cached)", calls.Load())
+	}
+	if st := g.Stats(); st.Throttled != 2 || st.Errors != 0 {
+		t.Errorf("Stats = %+v, want 2 throttled, no errors", st)
+	}
+}
+
+// IPv6 clients are one client per /64; the table stays bounded, and once
+// full, new addresses share one bucket while the tracked ones keep theirs.
+func TestFailureBuckets(t *testing.T) {
+	var now int64
+	f := failures{rate: 0.001, burst: 2, max: 100, now: func() int64 { return now }}
+	for range 2 {
+		if !f.take("[2001:db8:1:2::1]:1") {
+			t.Fatal("first failures refused")
+		}
+	}
+	if f.take("[2001:db8:1:2::ffff]:1") {
+		t.Error("another address of the same /64 has its own bucket")
+	}
+	if !f.take("[2001:db8:1:3::1]:1") {
+		t.Error("another /64 shares the bucket")
+	}
+	if !f.take("[::ffff:10.0.0.1]:1") || !f.take("10.0.0.1:2") || f.take("10.0.0.1:3") {
+		t.Error("an IPv4-mapped address is not its IPv4 address")
+	}
+	for i := range 1000 {
+		f.take(fmt.Sprintf("10.1.%d.%d:1", i/256, i%256))
+	}
+	if n := len(f.by); n > 101 {
+		t.Errorf("%d buckets, want at most 101", n)
+	}
+	if f.take("[2001:db8:1:2::1]:1") {
+		t.Error("a tracked, exhausted address got a fresh bucket when the table filled")
+	}
+	if !f.take("not an address") {
+		t.Error("a request without a network address is throttled")
 	}
 }

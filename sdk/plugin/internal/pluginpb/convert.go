@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -13,20 +14,27 @@ import (
 
 // sentinels is the one table mapping the contracts' sentinel errors to gRPC
 // codes, used in both directions. A code appears once, so the reverse
-// mapping is exact.
+// mapping is exact. A sentinel with a reason also carries an ErrorInfo
+// detail with it, and only a status with that detail maps back to it: gRPC
+// itself answers ResourceExhausted for a message over the size limit, which
+// is no throttling.
 var sentinels = []struct {
-	err  error
-	code codes.Code
+	err    error
+	code   codes.Code
+	reason string
 }{
-	{storage.ErrNotFound, codes.NotFound},
-	{storage.ErrClosed, codes.FailedPrecondition},
-	{hook.ErrUnauthenticated, codes.Unauthenticated},
-	{hook.ErrForbidden, codes.PermissionDenied},
-	{hook.ErrThrottled, codes.ResourceExhausted},
-	{errors.ErrUnsupported, codes.Unimplemented},
-	{context.Canceled, codes.Canceled},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{storage.ErrNotFound, codes.NotFound, ""},
+	{storage.ErrClosed, codes.FailedPrecondition, ""},
+	{hook.ErrUnauthenticated, codes.Unauthenticated, ""},
+	{hook.ErrForbidden, codes.PermissionDenied, ""},
+	{hook.ErrThrottled, codes.ResourceExhausted, "THROTTLED"},
+	{errors.ErrUnsupported, codes.Unimplemented, ""},
+	{context.Canceled, codes.Canceled, ""},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 }
+
+// errorDomain is the ErrorInfo domain of the reasons above.
+const errorDomain = "eurekad.plugin.v1"
 
 // ToStatus turns an implementation's error into a gRPC status error that
 // carries its message and, through the code, the sentinel it matches. nil
@@ -40,7 +48,13 @@ func ToStatus(err error) error {
 	}
 	for _, s := range sentinels {
 		if errors.Is(err, s.err) {
-			return status.Error(s.code, err.Error())
+			st := status.New(s.code, err.Error())
+			if s.reason != "" {
+				if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: s.reason, Domain: errorDomain}); derr == nil {
+					st = d
+				}
+			}
+			return st.Err()
 		}
 	}
 	return status.Error(codes.Unknown, err.Error())
@@ -57,9 +71,9 @@ func FromStatus(err error) error {
 	if !ok {
 		return err
 	}
-	re := &RemoteError{Code: st.Code(), Msg: st.Message()}
+	re := &RemoteError{Code: st.Code(), Msg: st.Message(), status: st}
 	for _, s := range sentinels {
-		if s.code == st.Code() {
+		if s.code == st.Code() && (s.reason == "" || hasReason(st, s.reason)) {
 			re.sentinel = s.err
 			break
 		}
@@ -74,6 +88,7 @@ type RemoteError struct {
 	// Msg is the remote error's message.
 	Msg      string
 	sentinel error
+	status   *status.Status
 }
 
 func (e *RemoteError) Error() string { return e.Msg }
@@ -81,5 +96,20 @@ func (e *RemoteError) Error() string { return e.Msg }
 // Unwrap returns the sentinel the code stands for, or nil.
 func (e *RemoteError) Unwrap() error { return e.sentinel }
 
-// GRPCStatus keeps the code when the error crosses again.
-func (e *RemoteError) GRPCStatus() *status.Status { return status.New(e.Code, e.Msg) }
+// GRPCStatus keeps the code, and any detail, when the error crosses again.
+func (e *RemoteError) GRPCStatus() *status.Status {
+	if e.status != nil {
+		return e.status
+	}
+	return status.New(e.Code, e.Msg)
+}
+
+// hasReason reports whether st carries an ErrorInfo of ours with reason.
+func hasReason(st *status.Status, reason string) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain && info.GetReason() == reason {
+			return true
+		}
+	}
+	return false
+}
