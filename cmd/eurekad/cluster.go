@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 
@@ -40,8 +39,13 @@ func runCluster(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Cer
 				case <-ctx.Done():
 					return
 				case <-reload.hup:
-					if err := errors.Join(certs.Reload(), cl.ReloadTLS()); err != nil {
-						log.Error("reload: TLS certificates not changed", "err", err)
+					if err := certs.Reload(); err != nil {
+						log.Error("reload: listener certificate kept", "err", err)
+					} else if certs != nil {
+						log.Info("reload: listener certificate read", "subject", certs.Leaf().Subject.String(), "not_after", certs.Leaf().NotAfter)
+					}
+					if err := cl.ReloadTLS(); err != nil {
+						log.Error("reload: peer client certificate kept", "err", err)
 					}
 					cfg, err := reload.load()
 					if err == nil {

@@ -274,7 +274,8 @@ func StartAt(t testing.TB, addr string, env ...string) *Server {
 }
 
 func launch(t testing.TB, bin, addr string, env []string) (*Server, error) {
-	// With EUREKAD_TLS_CERT_FILE set, eurekad serves HTTPS.
+	// With EUREKAD_TLS_CERT_FILE set in env, eurekad serves HTTPS (TLS set
+	// up only in a config file or by flags is not seen here).
 	scheme := "http"
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "EUREKAD_TLS_CERT_FILE="); ok {
@@ -359,7 +360,7 @@ func ready(url string) bool {
 	}}
 	resp, err := c.Get(url)
 	if err != nil {
-		return strings.Contains(err.Error(), "tls: certificate required")
+		return strings.Contains(err.Error(), "tls: certificate required") || strings.Contains(err.Error(), "tls: bad certificate")
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)

@@ -94,7 +94,7 @@ func (c *Client) Configure(ctx context.Context, kind Kind, config []byte) error 
 func (c *Client) Store(info Info) storage.Store {
 	s := &remoteStore{c: c}
 	if info.BatchPipe && c.pipe != nil {
-		s.pipe = &pipeClient{bp: c.pipe}
+		s.pipe = newPipeClient(c.pipe)
 	}
 	return storage.Restrict(s, info.Batcher, info.Snapshotter)
 }

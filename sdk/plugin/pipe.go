@@ -50,6 +50,8 @@ const pipeFDEnv = "EUREKAD_PLUGIN_BATCH_FD"
 // Close it when the process is done with.
 type BatchPipe struct {
 	host, child *os.File
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // NewBatchPipe returns a new pipe, or an error wrapping
@@ -80,31 +82,45 @@ func (bp *BatchPipe) Started() {
 	}
 }
 
-// Close ends the pipe, waking a batch blocked on it.
+// Close ends the pipe, waking a batch blocked on it. Only the first call
+// does anything.
 func (bp *BatchPipe) Close() error {
-	bp.Started()
-	shutdown(bp.host)
-	return bp.host.Close()
+	bp.closeOnce.Do(func() {
+		bp.Started()
+		shutdown(bp.host)
+		bp.closeErr = bp.host.Close()
+	})
+	return bp.closeErr
 }
 
 // pipeClient sends batches on the host's end, one at a time. Once the pipe
 // fails (the plugin exited, or a caller's context ended mid-batch) it is
-// broken for good and batches, the failed one included, go over gRPC,
-// which reports an exited plugin as such.
+// broken for good and later batches go over gRPC, which reports an exited
+// plugin as such.
 type pipeClient struct {
 	bp *BatchPipe
 
-	mu     sync.Mutex
+	// turn is held by the batch on the pipe (a channel, so a waiting
+	// caller can give up); it guards the fields below.
+	turn   chan struct{}
 	broken bool
 	req    pb.BatchRequest
 	buf    []byte
 }
 
+func newPipeClient(bp *BatchPipe) *pipeClient {
+	return &pipeClient{bp: bp, turn: make(chan struct{}, 1)}
+}
+
 // batch sends ops and waits for the answer; used false means the pipe is
 // broken and the caller should send the batch over gRPC.
 func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, used bool) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
+	select {
+	case pc.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err(), true
+	}
+	defer func() { <-pc.turn }()
 	if pc.broken {
 		return nil, false
 	}
@@ -132,53 +148,63 @@ func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, u
 			}
 		}()
 	}
-	answer, err := pc.exchange()
+	answer, sent, err := pc.exchange()
 	if cap(pc.buf) > maxKeptBuffer {
 		pc.buf = nil
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+		return answer, true
+	case ctx.Err() != nil:
 		pc.broken = true
-		pc.bp.host.Close()
-		if ctx.Err() != nil {
-			return ctx.Err(), true
-		}
-		// The plugin exited (gRPC then says so) or ended the pipe:
-		// the batch goes over gRPC, as later ones will.
+		pc.bp.Close()
+		return ctx.Err(), true
+	case !sent:
+		// The plugin exited (gRPC then says so) or ended the pipe
+		// before the batch left: it goes over gRPC, as later ones will.
+		pc.broken = true
+		pc.bp.Close()
 		return nil, false
+	default:
+		// The plugin may be applying it still: sending it again over
+		// gRPC could land it after a later batch. The caller retries.
+		pc.broken = true
+		pc.bp.Close()
+		return fmt.Errorf("%w: batch pipe: %v (the batch may or may not be stored)", ErrPluginExited, err), true
 	}
-	return answer, true
 }
 
 // maxKeptBuffer is the largest request buffer kept between batches.
 const maxKeptBuffer = 4 << 20
 
 // exchange writes the request in pc.buf and reads the answer: the
-// plugin's error, or an I/O error.
-func (pc *pipeClient) exchange() (answer, err error) {
+// plugin's error, or an I/O error; sent says whether any of the request
+// left.
+func (pc *pipeClient) exchange() (answer error, sent bool, err error) {
 	f := pc.bp.host
-	if _, err := f.Write(pc.buf); err != nil {
-		return nil, err
+	if n, err := f.Write(pc.buf); err != nil {
+		return nil, n > 0, err
 	}
 	var head [4]byte
 	if _, err := io.ReadFull(f, head[:]); err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	n := binary.BigEndian.Uint32(head[:])
 	if n == 0 {
-		return nil, nil
+		return nil, true, nil
 	}
 	if n > maxMessage {
-		return nil, fmt.Errorf("answer of %d bytes", n)
+		return nil, true, fmt.Errorf("answer of %d bytes", n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(f, body); err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	var st spb.Status
 	if err := proto.Unmarshal(body, &st); err != nil {
-		return nil, fmt.Errorf("answer: %w", err)
+		return nil, true, fmt.Errorf("answer: %w", err)
 	}
-	return pb.FromStatus(status.ErrorProto(&st)), nil
+	return pb.FromStatus(status.ErrorProto(&st)), true, nil
 }
 
 // startPipe serves the batch pipe f from a new goroutine.
@@ -239,14 +265,24 @@ func encodeAnswer(err error) []byte {
 	return b
 }
 
-// inheritedPipe returns the batch pipe eurekad handed this process, or nil.
-// The variable is removed so the plugin's own children do not claim it.
+// inherited is the batch pipe eurekad handed this process, taken at
+// initialisation, before main can start a child that would inherit it;
+// nil when there is none. Serve serves it.
+var inherited = inheritedPipe()
+
+// inheritedPipe returns the batch pipe named by pipeFDEnv in a process
+// eurekad started as a plugin (its handshake cookie set), close-on-exec
+// from now on. The variable is removed in any process, eurekad's own
+// included, so no child is handed a descriptor it does not hold.
 func inheritedPipe() *os.File {
 	v, ok := os.LookupEnv(pipeFDEnv)
 	if !ok {
 		return nil
 	}
 	os.Unsetenv(pipeFDEnv)
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		return nil // not a plugin of eurekad's: whatever the descriptor is, it is not ours
+	}
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return nil

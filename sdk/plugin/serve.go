@@ -44,7 +44,8 @@ func Serve(opts ServeOptions) {
 	stop := watchParent(os.Getppid())
 	defer stop()
 	srv := newServer(opts)
-	if f := inheritedPipe(); f != nil {
+	if f := inherited; f != nil {
+		inherited = nil
 		if opts.Store != nil {
 			srv.startPipe(f)
 		} else {
