@@ -235,7 +235,7 @@ func (s *pluginSet) Stats() []plugins.Stats {
 // without isolation, which keeps no store at all.
 func storeRef(cfg config.Config) (ref string, block []byte, err error) {
 	if p := cfg.Plugins.Storage; p.Plugin != "" {
-		return p.Plugin, p.Config, nil
+		return p.Plugin, p.Block(), nil
 	}
 	var c any
 	switch cfg.Storage.Kind {
@@ -303,7 +303,7 @@ func loadAuth(ctx context.Context, cfg config.Config, ps *pluginSet, log *slog.L
 	if a.Plugin == "" {
 		return nil, nil
 	}
-	p, err := ps.load(ctx, plugin.KindAuth, authRef(a.Plugin), a.SHA256, cfg.Plugins.IsolateBuiltins, a.Config, nil)
+	p, err := ps.load(ctx, plugin.KindAuth, authRef(a.Plugin), a.SHA256, cfg.Plugins.IsolateBuiltins, a.Block(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("auth plugin: %w", err)
 	}

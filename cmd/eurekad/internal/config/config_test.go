@@ -86,6 +86,7 @@ func TestSettingsTable(t *testing.T) {
 			"plugins.listeners": "listener-plugin",
 			// and HTTPS.
 			"tls.cert_file": "tls-cert", "tls.key_file": "tls-key",
+			"plugins.storage.config_json": "storage-plugin-config", "plugins.auth.config_json": "auth-plugin-config",
 		}
 		wantFlag := strings.ReplaceAll(s.Key, "_", "-")
 		if short, ok := shortFlags[s.Key]; ok {
@@ -620,10 +621,12 @@ func nonDefault(t *testing.T, s Setting) string {
 		"tls.client_ca_file":       "/etc/eurekad/clients-ca.pem",
 		"tls.client_auth":          "require",
 
-		"plugins.storage.plugin": "/opt/store",
-		"plugins.storage.sha256": strings.Repeat("ab", 32),
-		"plugins.auth.plugin":    "static",
-		"plugins.auth.sha256":    strings.Repeat("cd", 32),
+		"plugins.storage.plugin":      "/opt/store",
+		"plugins.storage.sha256":      strings.Repeat("ab", 32),
+		"plugins.auth.plugin":         "static",
+		"plugins.auth.sha256":         strings.Repeat("cd", 32),
+		"plugins.auth.config_json":    `{"users_file":"/etc/eurekad/teams"}`,
+		"plugins.storage.config_json": `{"path":"/var/lib/eurekad/registry.jsonl"}`,
 	}
 	switch v := s.Default.(type) {
 	case string:
@@ -843,6 +846,38 @@ func TestPluginBlocksInvalid(t *testing.T) {
 		_, _, err := Load([]string{"--config", writeFile(t, tc.yaml)}, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// A plugin's configuration can come from a flag or the environment, for a
+// server run without a file; never from both a file block and a flag.
+func TestPluginConfigJSON(t *testing.T) {
+	cfg, _, err := Load([]string{"--auth-plugin", "./bin/team-auth", "--auth-plugin-config", `{"users_file": "./teams"}`},
+		[]string{"EUREKAD_PLUGINS_STORAGE_CONFIG_JSON={\"path\": \"x.jsonl\"}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(cfg.Plugins.Auth.Block()); got != `{"users_file": "./teams"}` {
+		t.Errorf("auth block = %s", got)
+	}
+	if got := string(cfg.Plugins.Storage.Block()); got != `{"path": "x.jsonl"}` {
+		t.Errorf("storage block = %s", got)
+	}
+	file := writeFile(t, "plugins:\n  auth:\n    plugin: static\n    config: {users: []}\n")
+	if cfg, _, err := Load([]string{"--config", file}, nil); err != nil || string(cfg.Plugins.Auth.Block()) != `{"users":[]}` {
+		t.Errorf("file block alone: %s, %v", cfg.Plugins.Auth.Block(), err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", file, "--auth-plugin-config", `{"users": []}`}, "plugins.auth: config_json and the file's config: block are both given"},
+		{[]string{"--auth-plugin-config", `[1, 2]`}, "plugins.auth.config_json: not a JSON object"},
+		{[]string{"--storage-plugin-config", `{"path": `}, "plugins.storage.config_json: not a JSON object"},
+	} {
+		if _, _, err := Load(tc.args, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }

@@ -48,9 +48,16 @@ type PluginsConfig struct {
 type StoragePluginConfig struct {
 	Plugin string `config:"plugin" flag:"storage-plugin" help:"storage plugin: PATH of an executable serving a store; empty uses the built-in of storage.kind"`
 	SHA256 string `config:"sha256" flag:"storage-plugin-sha256" help:"expected hex SHA-256 of the storage plugin's executable"`
+	// ConfigJSON is the plugin's configuration given as a JSON object by a
+	// flag or the environment, for a server run without a file.
+	ConfigJSON string `config:"config_json" flag:"storage-plugin-config" help:"the storage plugin's configuration as a JSON object (instead of the file's config: block)"`
 	// Config is the "config:" block as JSON; nil when there is none.
 	Config json.RawMessage `config:"-"`
 }
+
+// Block is what the plugin is configured with: the file's config block or
+// ConfigJSON (Validate refuses both); nil for none.
+func (c StoragePluginConfig) Block() json.RawMessage { return block(c.Config, c.ConfigJSON) }
 
 // AuthPluginConfig names the authenticator.
 type AuthPluginConfig struct {
@@ -59,8 +66,22 @@ type AuthPluginConfig struct {
 	// Guard is the host's policy around the plugin: deadline, decision
 	// cache, failure handling.
 	Guard guard.Options `config:",squash"`
+	// ConfigJSON is the plugin's configuration given as a JSON object by a
+	// flag or the environment, for a server run without a file.
+	ConfigJSON string `config:"config_json" flag:"auth-plugin-config" help:"the auth plugin's configuration as a JSON object (instead of the file's config: block)"`
 	// Config is the "config:" block as JSON; nil when there is none.
 	Config json.RawMessage `config:"-"`
+}
+
+// Block is what the plugin is configured with: the file's config block or
+// ConfigJSON (Validate refuses both); nil for none.
+func (c AuthPluginConfig) Block() json.RawMessage { return block(c.Config, c.ConfigJSON) }
+
+func block(file json.RawMessage, flag string) json.RawMessage {
+	if file == nil && flag != "" {
+		return json.RawMessage(flag)
+	}
+	return file
 }
 
 // ListenerEntry is one listener plugin.
@@ -260,6 +281,12 @@ func sha256Hex(v any) error {
 // validate checks what the rules table cannot: the listener entries.
 func (p PluginsConfig) validate() []error {
 	var errs []error
+	if p.Storage.Config != nil && p.Storage.ConfigJSON != "" {
+		errs = append(errs, fmt.Errorf("plugins.storage: config_json and the file's config: block are both given; keep one"))
+	}
+	if p.Auth.Config != nil && p.Auth.ConfigJSON != "" {
+		errs = append(errs, fmt.Errorf("plugins.auth: config_json and the file's config: block are both given; keep one"))
+	}
 	for i, e := range p.ListenerEntries {
 		if strings.TrimSpace(e.Plugin) == "" {
 			errs = append(errs, fmt.Errorf("plugins.listeners[%d]: empty plugin name", i))

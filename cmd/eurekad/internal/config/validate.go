@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -60,26 +61,28 @@ var rules = map[string]rule{
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
 
-	"cluster.peers":              peerURLs,
-	"cluster.self_url":           optionalURL,
-	"cluster.batch_size":         positive,
-	"cluster.max_batch_delay":    positive,
-	"cluster.queue_size":         positive,
-	"cluster.task_expiry":        positive,
-	"cluster.retry_backoff":      positive,
-	"cluster.max_backoff":        positive,
-	"cluster.peer_timeout":       positive,
-	"cluster.probe_interval":     positive,
-	"cluster.sync_retries":       notNegative,
-	"cluster.sync_retry_wait":    notNegative,
-	"plugins.storage.sha256":     sha256Hex,
-	"plugins.auth.sha256":        sha256Hex,
-	"plugins.auth.timeout":       positive,
-	"plugins.auth.allow_ttl":     notNegative,
-	"plugins.auth.deny_ttl":      notNegative,
-	"plugins.auth.max_entries":   positive,
-	"plugins.auth.failure_rate":  notNegative,
-	"plugins.auth.failure_burst": positive,
+	"cluster.peers":               peerURLs,
+	"cluster.self_url":            optionalURL,
+	"cluster.batch_size":          positive,
+	"cluster.max_batch_delay":     positive,
+	"cluster.queue_size":          positive,
+	"cluster.task_expiry":         positive,
+	"cluster.retry_backoff":       positive,
+	"cluster.max_backoff":         positive,
+	"cluster.peer_timeout":        positive,
+	"cluster.probe_interval":      positive,
+	"cluster.sync_retries":        notNegative,
+	"cluster.sync_retry_wait":     notNegative,
+	"plugins.storage.sha256":      sha256Hex,
+	"plugins.auth.sha256":         sha256Hex,
+	"plugins.auth.timeout":        positive,
+	"plugins.auth.allow_ttl":      notNegative,
+	"plugins.auth.deny_ttl":       notNegative,
+	"plugins.auth.max_entries":    positive,
+	"plugins.auth.config_json":    jsonObject,
+	"plugins.storage.config_json": jsonObject,
+	"plugins.auth.failure_rate":   notNegative,
+	"plugins.auth.failure_burst":  positive,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -234,6 +237,19 @@ func peerURLs(v any) error {
 		if err := baseURL(strings.TrimSpace(p)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// jsonObject accepts "" or a JSON object, a plugin's configuration.
+func jsonObject(v any) error {
+	s := strings.TrimSpace(v.(string))
+	if s == "" {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return fmt.Errorf("not a JSON object: %v", err)
 	}
 	return nil
 }
