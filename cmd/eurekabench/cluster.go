@@ -8,10 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -93,60 +91,28 @@ func cmdCluster(args []string) error {
 
 // benchNode is one eurekad process of the benchmark.
 type benchNode struct {
-	cmd  *exec.Cmd
+	*proc
 	base string
 	pid  string
-	done chan struct{}
-}
-
-func freeLoopback() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func startBenchNode(c clusterConfig, addr string, peers []string) (*benchNode, error) {
-	cmd := exec.Command(c.eurekad, "--addr", addr)
-	cmd.Env = append(os.Environ(), "EUREKAD_STORAGE_KIND=memory", "EUREKAD_LOG_LEVEL=warn",
-		"EUREKAD_CLUSTER_PEERS="+strings.Join(peers, ","))
-	cmd.Env = append(cmd.Env, c.env...)
-	cmd.Dir = os.TempDir()
+	cmd := eurekadCmd(c.eurekad, addr, os.TempDir(), append([]string{"EUREKAD_STORAGE_KIND=memory", "EUREKAD_LOG_LEVEL=warn",
+		"EUREKAD_CLUSTER_PEERS=" + strings.Join(peers, ",")}, c.env...)...)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := startProc(cmd, nil)
+	if err != nil {
 		return nil, err
 	}
-	n := &benchNode{cmd: cmd, base: "http://" + addr + "/eureka/", pid: strconv.Itoa(cmd.Process.Pid), done: make(chan struct{})}
-	go func() { cmd.Wait(); close(n.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(n.base + "apps")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return n, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			n.stop()
-			return nil, fmt.Errorf("eurekad on %s did not start", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
+	n := &benchNode{proc: p, base: "http://" + addr + "/eureka/", pid: strconv.Itoa(cmd.Process.Pid)}
+	if err := p.waitReady(context.Background(), http.DefaultClient, n.base+"apps", 20*time.Second, 20*time.Millisecond); err != nil {
+		n.stop()
+		return nil, fmt.Errorf("eurekad on %s did not start", addr)
 	}
+	return n, nil
 }
 
-func (n *benchNode) stop() {
-	n.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-n.done:
-	case <-time.After(10 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.done
-	}
-}
+func (n *benchNode) stop() { n.proc.stop(10 * time.Second) }
 
 func (n *benchNode) cpu() float64 {
 	t, _ := readProcCPU(n.pid)

@@ -13,10 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,40 +326,30 @@ func (f *fleet) start(ctx context.Context, n int) (*serverProc, error) {
 // directory, its output in eurekad-N.log there.
 func (f *fleet) spawn(n int) (*serverProc, error) {
 	c := f.cfg
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeLoopback()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	logPath := filepath.Join(c.dir, "eurekad-"+strconv.Itoa(n)+".log")
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(c.bin, "--addr", addr)
-	cmd.Dir = c.dir
 	// The log lines are parsed, so the text format is forced.
-	cmd.Env = append(append(os.Environ(), c.env...), "EUREKAD_LOG_FORMAT=text")
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = 5 * time.Second
-	p := &serverProc{cmd: cmd, base: "http://" + addr + "/eureka", root: "http://" + addr, logPath: logPath, done: make(chan struct{})}
-	p.log = &logWatch{w: lf}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd := eurekadCmd(c.bin, addr, c.dir, append(slices.Clip(c.env), "EUREKAD_LOG_FORMAT=text")...)
+	lw := &logWatch{w: lf}
+	cmd.Stdout, cmd.Stderr = lw, lw
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p.start = time.Now()
-	p.log.start = p.start
-	if err := cmd.Start(); err != nil {
+	start := time.Now()
+	lw.start = start
+	pr, err := startProc(cmd, func() { lf.Close() })
+	if err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("fleet: start %s: %w", c.bin, err)
 	}
+	p := &serverProc{proc: pr, base: "http://" + addr + "/eureka", root: "http://" + addr, logPath: logPath, log: lw, start: start}
 	f.procs = append(f.procs, p)
-	go func() {
-		p.err = cmd.Wait()
-		lf.Close()
-		close(p.done)
-	}()
 	return p, nil
 }
 
@@ -367,29 +357,14 @@ func (f *fleet) spawn(n int) (*serverProc, error) {
 // since the process was started.
 func (f *fleet) waitReady(ctx context.Context, p *serverProc) (time.Duration, error) {
 	client := &http.Client{Transport: f.tr, Timeout: time.Second}
-	deadline := time.Now().Add(f.cfg.serveTimeout)
-	last := "no answer"
-	for {
-		if p.exited() {
-			return 0, fmt.Errorf("fleet: server exited before it was ready (%v); log %s:\n%s", p.err, p.logPath, p.log.tail())
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.root+"/readyz", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Since(p.start), nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, fmt.Errorf("fleet: %s/readyz not ready after %v: %s", p.root, f.cfg.serveTimeout, last)
-		}
-		time.Sleep(f.cfg.poll)
+	err := p.proc.waitReady(ctx, client, p.root+"/readyz", f.cfg.serveTimeout, f.cfg.poll)
+	switch {
+	case errors.Is(err, errExitedEarly):
+		return 0, fmt.Errorf("fleet: server exited before it was ready (%v); log %s:\n%s", p.err, p.logPath, p.log.tail())
+	case err != nil:
+		return 0, fmt.Errorf("fleet: %s/readyz %w", p.root, err)
 	}
+	return time.Since(p.start), nil
 }
 
 // load registers instances 0..N-1 with the configured workers and returns
@@ -581,18 +556,14 @@ func (f *fleet) settleMemory(ctx context.Context, p *serverProc) (*ProcMemory, e
 func (f *fleet) stop(p *serverProc) (time.Duration, error) {
 	f.tr.CloseIdleConnections()
 	t0 := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !p.exited() {
-		return 0, err
-	}
-	select {
-	case <-p.done:
-	case <-time.After(f.cfg.stopTimeout):
-		p.kill()
-		<-p.done
-		return time.Since(t0), fmt.Errorf("fleet: server still running %v after SIGTERM; killed", f.cfg.stopTimeout)
-	}
+	killed, err := p.proc.stop(f.cfg.stopTimeout)
 	took := time.Since(t0)
-	if p.err != nil {
+	switch {
+	case err != nil:
+		return 0, err
+	case killed:
+		return took, fmt.Errorf("fleet: server still running %v after SIGTERM; killed", f.cfg.stopTimeout)
+	case p.err != nil:
 		return took, fmt.Errorf("fleet: server did not exit cleanly after SIGTERM: %v; log %s:\n%s", p.err, p.logPath, p.log.tail())
 	}
 	return took, nil
@@ -600,29 +571,12 @@ func (f *fleet) stop(p *serverProc) (time.Duration, error) {
 
 // serverProc is one eurekad process the fleet started.
 type serverProc struct {
-	cmd     *exec.Cmd
+	*proc
 	base    string // http://addr/eureka
 	root    string // http://addr
 	logPath string
 	log     *logWatch
 	start   time.Time
-	done    chan struct{} // closed once the process has been waited for
-	err     error         // its exit status, set before done closes
-}
-
-func (p *serverProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *serverProc) kill() {
-	if !p.exited() {
-		p.cmd.Process.Kill()
-	}
 }
 
 // logWatch copies the server's output to its log file and notes when the

@@ -119,12 +119,15 @@ func main() {
 // process could take it before it is used; the script's wait step catches
 // that.
 func cmdFreeport() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeLoopback()
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(port)
 	return nil
 }
 
@@ -154,15 +157,9 @@ func cmdWait(args []string) error {
 	defer cancel()
 	last := "no answer"
 	for {
-		resp, err := client.Do(req.WithContext(ctx))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
+		var ok bool
+		if ok, last = probe(client, req.WithContext(ctx)); ok {
+			return nil
 		}
 		select {
 		case <-ctx.Done():

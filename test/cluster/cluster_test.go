@@ -46,15 +46,24 @@ func newNode(t testing.TB, s *eurekadtest.Server) *node {
 // whole list as its peers (its own URL is skipped) plus env.
 func startCluster(t testing.TB, addrs []string, env ...string) []*node {
 	t.Helper()
-	var urls []string
-	for _, a := range addrs {
-		urls = append(urls, "http://"+a+"/eureka/")
-	}
+	urls := peerURLs("http", addrs)
 	var nodes []*node
 	for _, a := range addrs {
 		nodes = append(nodes, startNode(t, a, urls, env...))
 	}
 	return nodes
+}
+
+// peerURL is the service URL a node has at addr, as peers and GET
+// status name it.
+func peerURL(scheme, addr string) string { return scheme + "://" + addr + "/eureka/" }
+
+func peerURLs(scheme string, addrs []string) []string {
+	urls := make([]string, len(addrs))
+	for i, a := range addrs {
+		urls[i] = peerURL(scheme, a)
+	}
+	return urls
 }
 
 func startNode(t testing.TB, addr string, peers []string, env ...string) *node {
@@ -112,8 +121,9 @@ func waitAll(t *testing.T, nodes []*node, within time.Duration, what string, che
 }
 
 // peerRequest sends a request with the replication header, as a peer
-// would: the receiver applies it and does not replicate it.
-func peerRequest(t *testing.T, method, url string, body []byte) *http.Response {
+// would: the receiver applies it and does not replicate it. It returns the
+// response, its body already read and closed, and that body.
+func peerRequest(t *testing.T, method, url string, body []byte) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -126,9 +136,9 @@ func peerRequest(t *testing.T, method, url string, body []byte) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp
+	return resp, b
 }
 
 // A register on A is visible on B and C within a second through their
@@ -215,7 +225,7 @@ func TestThreeNodesPropagateEveryWrite(t *testing.T) {
 	eurekadtest.Eventually(t, 5*time.Second, "status replicas", func() error {
 		b := get(t, a.Base+"status")
 		for _, o := range others {
-			if !strings.Contains(b, `"available-replicas":`) || !strings.Contains(b, "http://"+o.Addr+"/eureka/,") {
+			if !strings.Contains(b, `"available-replicas":`) || !strings.Contains(b, peerURL("http", o.Addr)+",") {
 				return fmt.Errorf("status lacks %s as available: %s", o.Addr, b)
 			}
 		}
@@ -236,17 +246,32 @@ func TestThreeNodesPropagateEveryWrite(t *testing.T) {
 	})
 }
 
+// get returns the body of GET url as JSON, whatever the status: pollers
+// retry on the content, so only a failed request ends the test.
 func get(t *testing.T, url string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Accept", "application/json")
+	_, b, _ := fetch(t, url, "application/json")
+	return b
+}
+
+// fetch sends GET url (with accept, when not empty) and returns the
+// status, the body and the error reading it; a failed request ends the test.
+func fetch(t *testing.T, url, accept string) (int, string, error) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // ids lists the instance ids of app on n, via the uncached-per-instance
@@ -315,11 +340,7 @@ func TestRestartedNodeConverges(t *testing.T) {
 	delete(want, "before-0")
 	waitAll(t, []*node{a, c}, 3*time.Second, "survivors agree", sameIDs(want))
 
-	urls := make([]string, len(addrs))
-	for i, ad := range addrs {
-		urls[i] = "http://" + ad + "/eureka/"
-	}
-	b2 := startNode(t, addrs[1], urls)
+	b2 := startNode(t, addrs[1], peerURLs("http", addrs))
 	waitAll(t, []*node{b2}, 10*time.Second, "restarted B converges", sameIDs(want))
 	// And new writes keep flowing to it.
 	if err := a.c.Register(bg, instance("ORDERS", "after")); err != nil {
@@ -340,16 +361,12 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
+// getText returns the body of GET url, which must answer 200.
 func getText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, b, err := fetch(t, url, "")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, code, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return string(b)
+	return b
 }

@@ -22,7 +22,7 @@ func TestConflictPaths(t *testing.T) {
 	// not know X, answers 404, and A sends B the registration.
 	x := instance("ORDERS", "x-1")
 	x.LastDirtyTimestamp = time.Now().UnixMilli()
-	if r := peerRequest(t, "POST", a.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, x)); r.StatusCode != 204 {
+	if r, _ := peerRequest(t, "POST", a.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, x)); r.StatusCode != 204 {
 		t.Fatalf("replicated register on A: %d", r.StatusCode)
 	}
 	time.Sleep(700 * time.Millisecond) // more than a batch delay: nothing may arrive
@@ -47,11 +47,11 @@ func TestConflictPaths(t *testing.T) {
 	newer := x.Clone()
 	newer.LastDirtyTimestamp = x.LastDirtyTimestamp + 1000
 	newer.Metadata = map[string]string{"zone": "zone-b", "version": "7"}
-	if r := peerRequest(t, "POST", b.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, newer)); r.StatusCode != 204 {
+	if r, _ := peerRequest(t, "POST", b.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, newer)); r.StatusCode != 204 {
 		t.Fatalf("replicated register on B: %d", r.StatusCode)
 	}
 	dirty := strconv.FormatInt(newer.LastDirtyTimestamp+1000, 10)
-	if r := peerRequest(t, "PUT", b.Base+"apps/ORDERS/x-1/status?value=OUT_OF_SERVICE&lastDirtyTimestamp="+dirty, nil); r.StatusCode != 200 {
+	if r, _ := peerRequest(t, "PUT", b.Base+"apps/ORDERS/x-1/status?value=OUT_OF_SERVICE&lastDirtyTimestamp="+dirty, nil); r.StatusCode != 200 {
 		t.Fatalf("replicated status on B: %d", r.StatusCode)
 	}
 	time.Sleep(700 * time.Millisecond)

@@ -28,7 +28,7 @@ func TestEvictionsAreNotReplicated(t *testing.T) {
 	stop := time.Now().Add(15 * time.Second)
 	evicted := false
 	for !evicted && time.Now().Before(stop) {
-		if r := peerRequest(t, "PUT", b.Base+"apps/ORDERS/short-1", nil); r.StatusCode != 200 {
+		if r, _ := peerRequest(t, "PUT", b.Base+"apps/ORDERS/short-1", nil); r.StatusCode != 200 {
 			t.Fatalf("heartbeat on B: %d", r.StatusCode)
 		}
 		listed, err := ids(a, "ORDERS")

@@ -28,8 +28,9 @@ func TestPartitionHeals(t *testing.T) {
 	}
 	defer toA.Close()
 	env := []string{"EUREKAD_CLUSTER_PEER_TIMEOUT=300ms", "EUREKAD_CLUSTER_MAX_BACKOFF=1s"}
-	a := startNode(t, addrA, []string{"http://" + addrA + "/eureka/", "http://" + toB.Addr() + "/eureka/"}, env...)
-	b := startNode(t, addrB, []string{"http://" + toA.Addr() + "/eureka/", "http://" + addrB + "/eureka/"}, env...)
+	// Each node reaches the other through its proxy.
+	a := startNode(t, addrA, peerURLs("http", []string{addrA, toB.Addr()}), env...)
+	b := startNode(t, addrB, peerURLs("http", []string{toA.Addr(), addrB}), env...)
 	both := []*node{a, b}
 
 	want := map[string]bool{"p-0": true}
@@ -53,7 +54,7 @@ func TestPartitionHeals(t *testing.T) {
 		}
 		want[idA], want[idB] = true, true
 		eurekadtest.Eventually(t, 5*time.Second, fault.name+": A sees B unavailable", func() error {
-			if s := get(t, a.Base+"status"); !strings.Contains(s, `"unavailable-replicas":"http://`+toB.Addr()+`/eureka/,"`) {
+			if s := get(t, a.Base+"status"); !strings.Contains(s, `"unavailable-replicas":"`+peerURL("http", toB.Addr())+`,"`) {
 				return fmt.Errorf("status: %s", s)
 			}
 			return nil

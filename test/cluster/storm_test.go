@@ -145,15 +145,11 @@ func TestStormWithPeerDown(t *testing.T) {
 		if cores >= 1.0 {
 			t.Errorf("%s used %.2f cores (want < 1) serving %d heartbeats per %v with a peer down", m.n.Addr, cores, stormInstances, stormInterval)
 		}
-		checkBacklog(t, m.n, "http://"+addrs[1]+"/eureka/")
+		checkBacklog(t, m.n, peerURL("http", addrs[1]))
 	}
 
-	urls := make([]string, len(addrs))
-	for i, ad := range addrs {
-		urls[i] = "http://" + ad + "/eureka/"
-	}
 	t1 := time.Now()
-	b2 := startNode(t, addrs[1], urls, env...)
+	b2 := startNode(t, addrs[1], peerURLs("http", addrs), env...)
 	waitAll(t, []*node{b2}, 30*time.Second, "restarted B catches up", all)
 	t.Logf("B caught up %v after restart", time.Since(t1).Round(time.Millisecond))
 }

@@ -16,10 +16,7 @@ import (
 func TestPeersOverMutualTLS(t *testing.T) {
 	pki := eurekadtest.NewPKI(t)
 	addrs := freeAddrs(t, 2)
-	var urls []string
-	for _, a := range addrs {
-		urls = append(urls, "https://"+a+"/eureka/")
-	}
+	urls := peerURLs("https", addrs)
 	var nodes []*node
 	for i, a := range addrs {
 		name := fmt.Sprintf("node%d", i)
