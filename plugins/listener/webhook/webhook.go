@@ -314,6 +314,8 @@ func encode(events []hook.Event, types map[hook.EventType]bool) []byte {
 	n := 0
 	for i := range events {
 		e := &events[i]
+		// Not redundant with the bus: an entry's events replace Types as
+		// the subscription (see the log listener).
 		if types != nil && e.Type != hook.EventGap && !types[e.Type] {
 			continue
 		}
