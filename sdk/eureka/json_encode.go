@@ -285,6 +285,19 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// AppendJSONString appends s to dst as a quoted JSON string, the escaping
+// the JSON encoders here use, so that code building JSON around them (a
+// listener's payload, say) escapes the same way without encoding/json.
+//
+// Decoding the result with encoding/json gives back s when s is valid
+// UTF-8. Each byte of s that is not part of valid UTF-8 is written as
+// \ufffd, so the output is always valid JSON and decodes to what
+// json.Marshal(s) decodes to. Unlike json.Marshal it does not escape <, >
+// and &, and it writes control characters other than \n, \r and \t as
+// \u00XX (json.Marshal uses \b and \f too); U+2028 and U+2029 are escaped
+// by both.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, as encoding/json does, so the output is always valid JSON;
 // U+2028 and U+2029 are escaped so the output is also valid JavaScript.

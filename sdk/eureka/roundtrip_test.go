@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // trickyInstance has metadata keys and values that exercise both codecs'
@@ -175,45 +174,6 @@ func TestXMLEmptyKeyIsDropped(t *testing.T) {
 	gotJ, err := DecodeInstanceJSON(AppendInstanceJSON(nil, in))
 	if err != nil || !reflect.DeepEqual(gotJ.Metadata, in.Metadata) {
 		t.Errorf("got %v %v", gotJ.Metadata, err)
-	}
-}
-
-func TestJSONStringEscaping(t *testing.T) {
-	var all strings.Builder
-	for r := rune(0); r < 0x3000; r++ {
-		all.WriteRune(r)
-	}
-	inputs := []string{
-		"", "plain", `"quoted" \ back\slash`, "\x00\x01\x1f\x7f", "\u2028\u2029", "é€𝄞",
-		"bad\xffutf8\xc3", "\xed\xa0\x80 surrogate", all.String(),
-	}
-	for _, s := range inputs {
-		b := appendJSONString(nil, s)
-		if !json.Valid(b) {
-			t.Errorf("invalid JSON for %q: %s", s, b)
-			continue
-		}
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatal(err)
-		}
-		want := strings.ToValidUTF8(s, "\uFFFD")
-		if utf8.ValidString(s) {
-			want = s
-		}
-		// encoding/json agrees on what invalid input means.
-		var ref string
-		rb, _ := json.Marshal(s)
-		_ = json.Unmarshal(rb, &ref)
-		if got != ref {
-			t.Errorf("%q: decoded %q, encoding/json gives %q", s, got, ref)
-		}
-		if utf8.ValidString(s) && got != want {
-			t.Errorf("%q: decoded %q", s, got)
-		}
-	}
-	if got := string(appendJSONString(nil, "a\"\\\n\r\t\x01\u2028<>&")); got != `"a\"\\\n\r\t\u0001\u2028<>&"` {
-		t.Errorf("escaping: %s", got)
 	}
 }
 

@@ -14,7 +14,9 @@
 // or error. types lists the event types to log; empty means all that the
 // listener receives. Gaps (events lost to a full queue) are always logged,
 // at warn. Types also tells the host what to subscribe the listener to,
-// so unwanted events (renewals above all) are never queued for it.
+// so unwanted events (renewals above all) are never queued for it; an
+// events list on the listener's plugins.listeners entry takes its place
+// there, and types then still limits what is logged.
 package log
 
 import (
@@ -101,6 +103,9 @@ func (l *Listener) Handle(ctx context.Context, events []hook.Event) error {
 				slog.Uint64("seq", e.Seq), slog.Uint64("dropped", e.Dropped))
 			continue
 		}
+		// The bus delivers only Types, unless the plugins.listeners entry
+		// lists events: the host then subscribes to those instead, so the
+		// listener still drops what types leaves out.
 		if s.types != nil && !s.types[e.Type] {
 			continue
 		}

@@ -314,6 +314,8 @@ func encode(events []hook.Event, types map[hook.EventType]bool) []byte {
 	n := 0
 	for i := range events {
 		e := &events[i]
+		// Not redundant with the bus: an entry's events replace Types as
+		// the subscription (see the log listener).
 		if types != nil && e.Type != hook.EventGap && !types[e.Type] {
 			continue
 		}
@@ -324,15 +326,15 @@ func encode(events []hook.Event, types map[hook.EventType]bool) []byte {
 		b = append(b, `{"seq":`...)
 		b = strconv.AppendUint(b, e.Seq, 10)
 		b = append(b, `,"type":`...)
-		b = appendJSONString(b, string(e.Type))
+		b = eureka.AppendJSONString(b, string(e.Type))
 		b = append(b, `,"time":"`...)
 		b = e.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 		b = append(b, '"')
 		if e.App != "" || e.InstanceID != "" {
 			b = append(b, `,"app":`...)
-			b = appendJSONString(b, e.App)
+			b = eureka.AppendJSONString(b, e.App)
 			b = append(b, `,"instanceId":`...)
-			b = appendJSONString(b, e.InstanceID)
+			b = eureka.AppendJSONString(b, e.InstanceID)
 			b = append(b, `,"replicated":`...)
 			b = strconv.AppendBool(b, e.Replicated)
 		}
@@ -350,13 +352,6 @@ func encode(events []hook.Event, types map[hook.EventType]bool) []byte {
 		return nil
 	}
 	return append(b, "]}\n"...)
-}
-
-// appendJSONString appends s as a JSON string (json.Marshal's escaping,
-// which, unlike strconv.Quote, is always valid JSON).
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
 }
 
 // Close releases idle connections to the webhook.

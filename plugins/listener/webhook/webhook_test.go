@@ -229,6 +229,22 @@ func TestTypesFilterAndNotConfigured(t *testing.T) {
 	}
 }
 
+// TestBodyEscapesStrings: ids reach the receiver intact whatever they hold
+// (the body is built by hand, with sdk/eureka's string escaping).
+func TestBodyEscapesStrings(t *testing.T) {
+	const app, id = "A\"B\\C<>&", "i\n\x01\u2028-1"
+	body := encode([]hook.Event{{Seq: 1, Type: hook.EventCancelled, App: app, InstanceID: id}}, nil)
+	var got struct {
+		Events []struct{ App, InstanceID string }
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	if len(got.Events) != 1 || got.Events[0].App != app || got.Events[0].InstanceID != id {
+		t.Fatalf("body %s decodes to %+v", body, got.Events)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for cfg, want := range map[string]string{
 		`{}`:                                     "url is required",
