@@ -58,8 +58,8 @@ const (
 
 // Options says which plugin to load and how.
 type Options struct {
-	// Kind is what eurekad needs from the plugin; Load fails when the
-	// plugin does not serve it.
+	// Kind is what eurekad needs from the plugin; Load fails, and a restart
+	// is refused, when the plugin does not serve it.
 	Kind plugin.Kind
 	// Name identifies the plugin in logs and Stats: the built-in's id
 	// ("storage.bolt") or the external plugin's path.
@@ -124,8 +124,8 @@ type Stats struct {
 
 // Errors of Load and of restarts (Stats.LastError).
 var (
-	// ErrKind is returned by Load when the plugin does not serve the kind
-	// asked for.
+	// ErrKind is returned by Load, and is a refused restart's error, when
+	// the plugin does not serve the kind asked for.
 	ErrKind = errors.New("plugins: plugin does not serve this kind")
 	// ErrAbilities is a restarted store plugin's error when its store has
 	// lost an optional ability it reported at load.
@@ -215,10 +215,6 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !info.Has(opts.Kind) {
-		in.stop()
-		return nil, fmt.Errorf("plugins: %s (serving %v): %w: %s", opts.Name, info.Kinds, ErrKind, opts.Kind)
-	}
 	p.info = info
 	p.state = StateRunning
 	p.cur.Store(in)
@@ -234,7 +230,9 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	return p, nil
 }
 
-// start runs one instance and configures it.
+// start runs one instance, checks that it serves the kind (ErrKind) and
+// configures it. Load and restarts both come through here, so this is the
+// host's only kind check.
 func (p *Plugin) start(ctx context.Context) (*instance, plugin.Info, error) {
 	if p.mode == ModeInProcess {
 		return p.startInProcess(ctx)
@@ -276,11 +274,19 @@ func (p *Plugin) startInProcess(ctx context.Context) (*instance, plugin.Info, er
 		err = configureLocal(ctx, in.listener, p.opts.Config)
 		in.addCloser(in.listener)
 	}
+	if !info.Has(p.opts.Kind) {
+		return nil, info, p.errKind(info)
+	}
 	if err != nil {
 		in.stop()
 		return nil, info, fmt.Errorf("plugins: %s: configure: %w", p.opts.Name, err)
 	}
 	return in, info, nil
+}
+
+// errKind is start's refusal of a plugin that does not serve the kind.
+func (p *Plugin) errKind(info plugin.Info) error {
+	return fmt.Errorf("plugins: %s (serving %v): %w: %s", p.opts.Name, info.Kinds, ErrKind, p.opts.Kind)
 }
 
 func configureLocal(ctx context.Context, v any, cfg []byte) error {
@@ -373,12 +379,13 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		remote.UseBatchPipe(pipe)
 		in.closers = append(in.closers, pipe)
 	}
-	// Info before Configure names what the plugin serves; after it, a
-	// store's abilities and a listener's subscription.
+	// Info before Configure names what the plugin serves, so a plugin is
+	// never configured for a kind it lacks; after it, a store's abilities
+	// and a listener's subscription.
 	info, err := remote.Info(ctx)
 	if err == nil && !info.Has(p.opts.Kind) {
 		in.stop()
-		return nil, info, fmt.Errorf("plugins: %s (serving %v): %w: %s", p.opts.Name, info.Kinds, ErrKind, p.opts.Kind)
+		return nil, info, p.errKind(info)
 	}
 	if err == nil {
 		if err = remote.Configure(ctx, p.opts.Kind, p.opts.Config); err != nil {
@@ -482,10 +489,6 @@ func (p *Plugin) down(in *instance, cause error) bool {
 // restart starts a new instance; false when it failed.
 func (p *Plugin) restart(ctx context.Context) bool {
 	in, info, err := p.start(ctx)
-	if err == nil && !info.Has(p.opts.Kind) {
-		in.stop()
-		err = fmt.Errorf("%w: %s", ErrKind, p.opts.Kind)
-	}
 	// The store handle promised the abilities reported at load: a store
 	// that lost one (a batch no longer atomic, a snapshot no longer
 	// consistent) is refused and retried, never used as less than it was.

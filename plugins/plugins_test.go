@@ -53,6 +53,22 @@ var catalog = map[string]func() plugin.ServeOptions{
 			return memory.New(), os.WriteFile(c.Marker, nil, 0o600)
 		}}
 	},
+	// drops-store serves a store the first time and, while the marker file
+	// named by its third argument exists, only an authenticator: a restart
+	// that no longer serves the kind.
+	"drops-store": func() plugin.ServeOptions {
+		marker := os.Args[3]
+		if _, err := os.Stat(marker); err == nil {
+			return plugin.ServeOptions{Name: "drops-store", Authenticator: hook.AuthenticatorFunc(
+				func(context.Context, *hook.AuthRequest) (hook.Principal, error) { return hook.Principal{}, nil })}
+		}
+		if err := os.WriteFile(marker, nil, 0o600); err != nil {
+			panic(err)
+		}
+		return plugin.ServeOptions{Name: "drops-store", Store: func(context.Context, []byte) (storage.Store, error) {
+			return memory.New(), nil
+		}}
+	},
 	"auth": func() plugin.ServeOptions {
 		log := plugin.Logger()
 		return plugin.ServeOptions{Name: "auth", Version: "2.0", Authenticator: hook.AuthenticatorFunc(
@@ -117,7 +133,7 @@ func (l *fileListener) Handle(_ context.Context, events []hook.Event) error {
 }
 
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && os.Args[1] == serveArg {
+	if len(os.Args) >= 3 && os.Args[1] == serveArg {
 		plugin.Serve(catalog[os.Args[2]]())
 		return
 	}
@@ -396,6 +412,33 @@ func TestRestartRefusesWeakerStore(t *testing.T) {
 	os.Remove(marker) // the next start has batches again
 	waitFor(t, "the store with batches back", func() bool {
 		return b.Batch(t.Context(), ops) == nil
+	})
+}
+
+// A restarted plugin that no longer serves the kind is refused by the host
+// (ErrKind, not the plugin's own refusal of Configure) and retried.
+func TestRestartRefusesOtherKind(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "started")
+	p := external(t, plugin.KindStorage, "drops-store", func(o *plugins.Options) {
+		o.Args = append(o.Args, marker)
+	})
+	supervise(t, p)
+	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a refused restart", func() bool {
+		return strings.Contains(p.Stats().LastError, plugins.ErrKind.Error())
+	})
+	if st := p.Stats(); st.State == plugins.StateRunning {
+		t.Errorf("Stats = %+v: running a plugin that serves no store", st)
+	}
+	if _, err := p.Store().Get(t.Context(), storage.Key{App: "A", ID: "1"}); !errors.Is(err, plugin.ErrPluginExited) {
+		t.Errorf("Get while refused = %v, want ErrPluginExited", err)
+	}
+	os.Remove(marker) // the next start serves a store again
+	waitFor(t, "the store back", func() bool {
+		_, err := p.Store().Get(t.Context(), storage.Key{App: "A", ID: "1"})
+		return errors.Is(err, storage.ErrNotFound)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,12 +122,15 @@ func (i infoServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*p
 	if len(cfg) == 0 {
 		cfg = []byte("{}")
 	}
+	// The plugin's own contract, whatever the host checked: it configures
+	// only what Info reports it serves.
+	o, kind := i.s.opts, Kind(req.GetKind())
+	if !slices.Contains(i.s.kinds(), kind) {
+		return nil, pb.ToStatus(fmt.Errorf("plugin %s does not serve %q: %w", o.Name, kind, errors.ErrUnsupported))
+	}
 	var err error
-	switch o := i.s.opts; Kind(req.GetKind()) {
+	switch kind {
 	case KindStorage:
-		if o.Store == nil {
-			return nil, pb.ToStatus(fmt.Errorf("plugin %s serves no store: %w", o.Name, errors.ErrUnsupported))
-		}
 		var st storage.Store
 		if st, err = o.Store(ctx, cfg); err == nil {
 			i.s.mu.Lock()
@@ -141,16 +145,11 @@ func (i infoServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*p
 		err = configure(ctx, o.Authenticator, cfg)
 	case KindListener:
 		err = configure(ctx, o.Listener, cfg)
-	default:
-		err = fmt.Errorf("plugin %s: unknown kind %q: %w", o.Name, req.GetKind(), errors.ErrUnsupported)
 	}
 	return &pb.Empty{}, pb.ToStatus(err)
 }
 
 func configure(ctx context.Context, v any, cfg []byte) error {
-	if v == nil {
-		return fmt.Errorf("plugin does not serve this kind: %w", errors.ErrUnsupported)
-	}
 	if c, ok := v.(hook.Configurer); ok {
 		return c.Configure(ctx, cfg)
 	}

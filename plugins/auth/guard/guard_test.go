@@ -269,6 +269,12 @@ func TestHitDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("a cache hit allocates %.1f times", allocs)
 	}
+	// Credentials too long for keyOf's buffer take its other path.
+	long := req(hook.OpRenew, "ORDERS", "alice", strings.Repeat("x", 300))
+	g.Authenticate(ctx, long)
+	if allocs := testing.AllocsPerRun(1000, func() { g.Authenticate(ctx, long) }); allocs != 0 {
+		t.Fatalf("a cache hit with long credentials allocates %.1f times", allocs)
+	}
 }
 
 func BenchmarkHit(b *testing.B) {
