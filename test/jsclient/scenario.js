@@ -4,7 +4,9 @@
 //
 // Configuration comes from the environment (set by test/e2e):
 //   EUREKA_HOST, EUREKA_PORT, EUREKA_SERVICE_PATH (default /eureka/apps/),
-//   JS_APP (application name), JS_VIP (vipAddress).
+//   JS_APP (application name), JS_VIP (vipAddress); for HTTPS, EUREKA_CA
+//   (PEM file of the server's CA) and, for a client certificate, EUREKA_CERT
+//   and EUREKA_KEY.
 //
 // Scenario: client A registers, heartbeats and fetches the full registry;
 // client B registers; A learns about B through deltas; B deregisters; A
@@ -17,6 +19,7 @@
 // and exits 0 only if every step succeeded. Client logs go to stderr.
 
 const { Eureka } = require('eureka-js-client');
+const fs = require('fs');
 const readline = require('readline');
 
 const env = (name, dflt) => {
@@ -34,6 +37,11 @@ const servicePath = env('EUREKA_SERVICE_PATH', '/eureka/apps/');
 const app = env('JS_APP', 'jsclient-e2e');
 const vip = env('JS_VIP', 'jsclient-e2e.vip');
 const deadlineMs = 45000;
+// TLS options for the request library, set on every request.
+const tls = {};
+if (process.env.EUREKA_CA) tls.ca = fs.readFileSync(process.env.EUREKA_CA);
+if (process.env.EUREKA_CERT) tls.cert = fs.readFileSync(process.env.EUREKA_CERT);
+if (process.env.EUREKA_KEY) tls.key = fs.readFileSync(process.env.EUREKA_KEY);
 
 const summary = {
   phase: 'ready',
@@ -89,12 +97,13 @@ function makeClient(name, instance, eurekaOverrides) {
     // Records every request the client makes (method and path below servicePath).
     requestMiddleware: (opts, done) => {
       summary.requests[name].push(`${(opts.method || 'GET').toUpperCase()} ${opts.uri}`);
-      done(opts);
+      done(Object.assign(opts, tls));
     },
     instance,
     eureka: Object.assign({
       host,
       port,
+      ssl: tls.ca !== undefined,
       servicePath,
       maxRetries: 1,
       requestRetryDelay: 100,
