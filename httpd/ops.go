@@ -41,6 +41,9 @@ type PluginStatus struct {
 	// Restarts counts restarts after a crash since start.
 	Restarts  uint64 `json:"restarts"`
 	LastError string `json:"lastError,omitempty"`
+	// BatchPipe is true while a store plugin process takes its batches on
+	// the batch pipe rather than over gRPC.
+	BatchPipe bool `json:"batchPipe,omitempty"`
 }
 
 // AuthDecisions counts authentication decisions by operation and outcome.

@@ -120,6 +120,10 @@ type Stats struct {
 	Restarts uint64 `json:"restarts"`
 	// LastError is the last failure of the process (kept after recovery).
 	LastError string `json:"lastError,omitempty"`
+	// BatchPipe is true while a store plugin process takes its batches on
+	// the batch pipe; false when they go over gRPC (an older SDK, Windows,
+	// or a pipe that broke, until the next restart).
+	BatchPipe bool `json:"batchPipe,omitempty"`
 }
 
 // Errors of Load and of restarts (Stats.LastError).
@@ -167,6 +171,8 @@ type instance struct {
 	store    storage.Store
 	auth     hook.Authenticator
 	listener hook.Listener
+	// pipe carries a store's batches when the plugin took it; nil otherwise.
+	pipe     *plugin.BatchPipe
 	closers  []io.Closer
 	released chan struct{} // lets the spawning thread go
 }
@@ -403,6 +409,9 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 	case plugin.KindStorage:
 		in.store = remote.Store(info)
 		in.closers = append(in.closers, in.store)
+		if info.BatchPipe {
+			in.pipe = pipe
+		}
 	case plugin.KindAuth:
 		in.auth = remote.Authenticator()
 	case plugin.KindListener:
@@ -563,6 +572,7 @@ func (p *Plugin) Stats() Stats {
 	}
 	if in := p.cur.Load(); in != nil {
 		s.PID = in.pid
+		s.BatchPipe = in.pipe != nil && in.pipe.Open()
 	}
 	return s
 }

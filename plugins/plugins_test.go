@@ -331,8 +331,8 @@ func TestStoreRestartAndResync(t *testing.T) {
 	if !ok {
 		t.Fatalf("store handle is %T, want a Batcher as the plugin reports", s)
 	}
-	if !p.Info().BatchPipe {
-		t.Errorf("Info = %+v: the plugin process does not take batches on its pipe", p.Info())
+	if !p.Info().BatchPipe || !p.Stats().BatchPipe {
+		t.Errorf("Info = %+v, Stats = %+v: the plugin process does not take batches on its pipe", p.Info(), p.Stats())
 	}
 	ctx := t.Context()
 	if err := b.Batch(ctx, []storage.Op{{Record: want[0]}}); err != nil {

@@ -49,6 +49,7 @@ func pluginStatuses(ps *pluginSet) func() []httpd.PluginStatus {
 			out[i] = httpd.PluginStatus{
 				Name: p.Name, Kind: string(p.Kind), External: p.Mode != plugins.ModeInProcess,
 				Running: p.State == plugins.StateRunning, Restarts: p.Restarts, LastError: p.LastError,
+				BatchPipe: p.BatchPipe,
 			}
 		}
 		return out

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/status"
@@ -52,6 +53,7 @@ type BatchPipe struct {
 	host, child *os.File
 	closeOnce   sync.Once
 	closeErr    error
+	closed      atomic.Bool
 }
 
 // NewBatchPipe returns a new pipe, or an error wrapping
@@ -86,12 +88,17 @@ func (bp *BatchPipe) Started() {
 // does anything.
 func (bp *BatchPipe) Close() error {
 	bp.closeOnce.Do(func() {
+		bp.closed.Store(true)
 		bp.Started()
 		shutdown(bp.host)
 		bp.closeErr = bp.host.Close()
 	})
 	return bp.closeErr
 }
+
+// Open reports whether batches can still travel on the pipe: false once it
+// broke (batches then go over gRPC) or was closed.
+func (bp *BatchPipe) Open() bool { return !bp.closed.Load() }
 
 // pipeClient sends batches on the host's end, one at a time. Once the pipe
 // fails (the plugin exited, or a caller's context ended mid-batch) it is
@@ -145,6 +152,7 @@ func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, u
 		defer func() {
 			if !stop() {
 				pc.broken = true // shut down, perhaps after the answer came
+				pc.bp.Close()
 			}
 		}()
 	}

@@ -50,6 +50,9 @@ func TestPipeEndedAfterTheBatchLeft(t *testing.T) {
 	if err, used := pc.batch(context.Background(), oneOp); used {
 		t.Errorf("the next batch used the ended pipe: %v", err)
 	}
+	if bp.Open() {
+		t.Error("an ended pipe reports itself open")
+	}
 	if err := bp.Close(); err != nil {
 		t.Errorf("Close after the pipe broke = %v", err) // closed once, by the failed batch
 	}
