@@ -153,6 +153,11 @@ func TestStoragePluginKilledNoAcknowledgedWriteLost(t *testing.T) {
 			if len(acked) < 100 {
 				t.Errorf("only %d of 120 registrations acknowledged", len(acked))
 			}
+			// The restarted process takes its batches on a new batch pipe.
+			_, plugins := call(t, "", "", "GET", "http://"+s.Addr+"/admin/api/plugins", "")
+			if !strings.Contains(plugins, `"kind":"storage"`) || !strings.Contains(plugins, `"batchPipe":true`) {
+				t.Errorf("admin API after the restart: %s, want the store on its batch pipe", plugins)
+			}
 
 			s.Kill()
 			s = eurekadtest.StartAt(t, s.Addr, env...)
