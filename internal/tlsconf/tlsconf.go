@@ -1,9 +1,9 @@
 // Package tlsconf builds eurekad's TLS configurations from PEM files: the
 // listener's, which may ask clients for certificates and verify them (the
 // auth hook then sees the client's identity), and the one eurekad uses as a
-// client of its peers. SIGHUP re-reads the certificate and key files
-// (Reload), so short-lived certificates rotate without a restart; CA files
-// are read at start.
+// client of its peers. SIGHUP re-reads the certificate and key files and
+// the listener's client CA file (Reload), so certificates and the client CA
+// rotate without a restart; the peers' CA file is read at start.
 package tlsconf
 
 import (
@@ -64,29 +64,30 @@ func (s Server) Load() (*Certs, *tls.Config, error) {
 	if err := s.Validate(); err != nil || !s.Enabled() {
 		return nil, nil, err
 	}
-	c, err := loadCerts(s.CertFile, s.KeyFile)
-	if err != nil {
+	c := &Certs{certFile: s.CertFile, keyFile: s.KeyFile, caFile: s.ClientCAFile, listener: true}
+	if s.ClientCAFile != "" {
+		c.clientAuth = tls.VerifyClientCertIfGiven
+		if s.ClientAuth == ClientAuthRequire {
+			c.clientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	if err := c.Reload(); err != nil {
 		return nil, nil, err
 	}
-	cfg := &tls.Config{
+	cfg := serverBase()
+	// Each handshake takes the configuration of the last Reload, so a new
+	// certificate or client CA applies to new connections.
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return c.server.Load(), nil }
+	return c, cfg, nil
+}
+
+func serverBase() *tls.Config {
+	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// HTTP/1.1 only: the listener is handed to http.Server.Serve, and
 		// Eureka clients speak HTTP/1.1.
 		NextProtos: []string{"http/1.1"},
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return c.cur.Load(), nil
-		},
 	}
-	if s.ClientCAFile != "" {
-		if cfg.ClientCAs, err = loadPool(s.ClientCAFile); err != nil {
-			return nil, nil, err
-		}
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		if s.ClientAuth == ClientAuthRequire {
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		}
-	}
-	return c, cfg, nil
 }
 
 // Client is eurekad's TLS towards its peers (https:// peer URLs).
@@ -129,11 +130,16 @@ func (c Client) Load() (*Certs, *tls.Config, error) {
 	return certs, cfg, nil
 }
 
-// Certs is a certificate and key loaded from files, handed to each new
-// connection; Reload reads the files again.
+// Certs is a certificate and key (and, for the listener, the client CA)
+// loaded from files, handed to each new connection; Reload reads the files
+// again.
 type Certs struct {
-	certFile, keyFile string
-	cur               atomic.Pointer[tls.Certificate]
+	certFile, keyFile, caFile string
+	listener                  bool
+	clientAuth                tls.ClientAuthType
+	cur                       atomic.Pointer[tls.Certificate]
+	// server is the listener's configuration as of the last Reload.
+	server atomic.Pointer[tls.Config]
 }
 
 func loadCerts(certFile, keyFile string) (*Certs, error) {
@@ -144,8 +150,9 @@ func loadCerts(certFile, keyFile string) (*Certs, error) {
 	return c, nil
 }
 
-// Reload reads the certificate and key files again; on an error the
-// certificate in use stays. A nil Certs has nothing to reload.
+// Reload reads the certificate and key files, and the listener's client
+// CA file, again; on an error everything in use stays. A nil Certs has
+// nothing to reload.
 func (c *Certs) Reload() error {
 	if c == nil {
 		return nil
@@ -153,6 +160,17 @@ func (c *Certs) Reload() error {
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
+	}
+	if c.listener {
+		cfg := serverBase()
+		cfg.Certificates = []tls.Certificate{cert}
+		if c.caFile != "" {
+			if cfg.ClientCAs, err = loadPool(c.caFile); err != nil {
+				return err
+			}
+			cfg.ClientAuth = c.clientAuth
+		}
+		c.server.Store(cfg)
 	}
 	c.cur.Store(&cert)
 	return nil

@@ -170,3 +170,48 @@ func TestReload(t *testing.T) {
 		t.Errorf("nil Certs: Reload = %v", err)
 	}
 }
+
+// Reload also reads the client CA file: a client of a new CA is accepted
+// on new connections once the file names it.
+func TestReloadClientCA(t *testing.T) {
+	pki := eurekadtest.NewPKI(t)
+	cert, key := pki.Issue("server", "127.0.0.1")
+	next := eurekadtest.NewPKI(t)
+	next.Issue("client", "moved.internal")
+	client := next.ClientTLS("client")
+	client.RootCAs = pki.Pool
+	caFile := filepath.Join(t.TempDir(), "clients.pem")
+	copyFile(t, pki.CAFile, caFile)
+	certs, srv, err := tlsconf.Server{CertFile: cert, KeyFile: key, ClientCAFile: caFile, ClientAuth: "require"}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err, _, _ := handshake(t, srv, client); err == nil {
+		t.Fatal("a client of another CA got through")
+	}
+	copyFile(t, next.CAFile, caFile)
+	if err := certs.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err, st, _ := handshake(t, srv, client); err != nil || len(st.VerifiedChains) == 0 {
+		t.Errorf("after the reload: %v, verified chains %d", err, len(st.VerifiedChains))
+	}
+	os.WriteFile(caFile, []byte("not PEM"), 0o600)
+	if err := certs.Reload(); err == nil {
+		t.Error("Reload of a broken CA file succeeded")
+	}
+	if err, _, _ := handshake(t, srv, client); err != nil {
+		t.Errorf("a failed reload changed the client CA in use: %v", err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
