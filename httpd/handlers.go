@@ -46,10 +46,12 @@ func textError(w http.ResponseWriter, code int, msg string) {
 
 // register is POST apps/{app} (§2.1).
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	ws := s.beginWrite()
-	defer ws.end()
 	body, release, err := readPooledBody(r, s.opts.MaxBodyBytes)
 	defer release()
+	// Under way from here: a group commit need not wait for a client
+	// still sending its body.
+	ws := s.beginWrite()
+	defer ws.end()
 	if errors.Is(err, errBodyTooLarge) {
 		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return

@@ -86,9 +86,10 @@ type Replicator interface {
 // *persist.Persister implements it.
 type Persister interface {
 	// Begin says a write request is under way, so that a group commit can
-	// wait for it; each Begin is followed by one Commit or one End.
+	// wait for it. Every Begin is paired with exactly one End, called before
+	// Commit when there is one (writeScope does both).
 	Begin()
-	// End closes a write request that did not call Commit.
+	// End says the request has made its changes or ends without any.
 	End()
 	// Admit reports whether writes are accepted now.
 	Admit() error

@@ -20,9 +20,9 @@ func (s *Server) replicate(a eureka.ReplicationAction, app, id string) {
 // same length and order. A body that is not a replicationList gets 400
 // with {"error":…}; the items are then not applied.
 func (s *Server) replicationBatch(w http.ResponseWriter, r *http.Request) {
-	ws := s.beginWrite()
-	defer ws.end()
 	body, err := readBody(r, s.opts.MaxBodyBytes)
+	ws := s.beginWrite() // after the body, as in register
+	defer ws.end()
 	if errors.Is(err, errBodyTooLarge) {
 		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return

@@ -93,7 +93,7 @@ type Options struct {
 	FlushInterval      time.Duration `config:"flush_interval" help:"async durability: longest time before a change is stored"`
 	CheckpointInterval time.Duration `config:"checkpoint_interval" help:"how often lease renewal times are written"`
 	// CommitDelay bounds how long the flusher waits, in sync durability,
-	// for writers already under way (Begin called, Commit not yet) before
+	// for writers already under way (Begin called, End not yet) before
 	// a commit, when the previous commit held several writers' changes:
 	// they then share the commit, and its fsync. A lone writer is never
 	// delayed. 0 turns it off.
@@ -157,6 +157,9 @@ type Persister struct {
 	gatherTarget   atomic.Int64
 	arrival        chan struct{}
 	gatherTimer    *time.Timer
+	// gathering is whether commits wait for writers under way at all
+	// (sync durability, CommitDelay > 0); if not, Begin and End do nothing.
+	gathering bool
 	// buf holds the values of the batch being written; only the flusher
 	// uses it, and a store owns a batch's values only during the call.
 	buf []byte
@@ -198,7 +201,7 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	p := &Persister{
+	return &Persister{
 		store:      store,
 		src:        src,
 		opts:       o,
@@ -209,8 +212,8 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		kick:       make(chan struct{}, 1),
 		arrival:    make(chan struct{}, 1),
 		done:       make(chan struct{}),
-	}
-	return p, nil
+		gathering:  o.Durability == DurabilitySync && o.CommitDelay > 0,
+	}, nil
 }
 
 // Changed queues a key for the next commit. It never blocks on the store.
@@ -234,15 +237,17 @@ func (p *Persister) wake() {
 // Begin tells the persister that a write request is under way: a sync
 // commit about to start waits (at most CommitDelay) for the requests under
 // way to make their changes, so that one fsync serves them all. Pair every
-// Begin with one End.
+// Begin with exactly one End, called before Commit when there is one.
 func (p *Persister) Begin() {
-	p.begun.Add(1)
+	if p.gathering {
+		p.begun.Add(1)
+	}
 }
 
 // End says a write request that called Begin has made its changes (call it
 // just before Commit) or is ending without any.
 func (p *Persister) End() {
-	if p.arrived.Add(1) == p.gatherTarget.Load() {
+	if p.gathering && p.arrived.Add(1) == p.gatherTarget.Load() {
 		select {
 		case p.arrival <- struct{}{}:
 		default:
@@ -285,13 +290,21 @@ func (p *Persister) Commit(ctx context.Context) error {
 	p.wake()
 	select {
 	case <-e.done:
-		if e.err != nil {
-			return p.failureAnswer(e.err)
+	case <-p.done:
+		// Run has returned, its final flush done: a change made after it
+		// is not stored.
+		select {
+		case <-e.done:
+		default:
+			return p.failureAnswer(nil)
 		}
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if e.err != nil {
+		return p.failureAnswer(e.err)
+	}
+	return nil
 }
 
 func (p *Persister) failureAnswer(err error) error {
@@ -356,7 +369,7 @@ func (p *Persister) Run(ctx context.Context) error {
 // rather than by commit_siblings. Arrivals need not come in Begin order;
 // the count is a good enough estimate.
 func (p *Persister) gather() {
-	if p.opts.Durability != DurabilitySync || p.opts.CommitDelay <= 0 || p.lastGroup.Load() <= 1 {
+	if !p.gathering || p.lastGroup.Load() <= 1 {
 		return
 	}
 	target := p.begun.Load()
@@ -513,8 +526,6 @@ func (p *Persister) finalFlush() {
 			return
 		}
 	}
-	// Writers still waiting get their epoch closed.
-	p.flush(ctx)
 }
 
 // Wait blocks until Run has returned (its final flush done) or ctx ends.

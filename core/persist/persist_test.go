@@ -351,42 +351,47 @@ func TestCommitDelayGathersWritersUnderWay(t *testing.T) {
 
 	// Changes made while the store is busy form one group of several,
 	// which marks the writers as concurrent.
-	f.store.SetDelay(100 * time.Millisecond)
-	f.reg.Register(inst("A", "busy"), false)
-	busy := commit()
-	f.reg.Register(inst("A", "x"), false)
-	f.reg.Register(inst("A", "y"), false)
-	within("busy", busy)
-	within("group", commit())
-	f.store.SetDelay(0)
+	concurrent := func(id string) {
+		t.Helper()
+		f.store.SetDelay(100 * time.Millisecond)
+		f.reg.Register(inst("A", id), false)
+		busy := commit()
+		f.reg.Register(inst("A", id+"-x"), false)
+		f.reg.Register(inst("A", id+"-y"), false)
+		within("busy", busy)
+		within("group", commit())
+		f.store.SetDelay(0)
+	}
+	concurrent("busy")
 
 	// Concurrent, but nobody else under way: no wait.
 	f.reg.Register(inst("A", "alone"), false)
 	within("none under way", commit())
 	// That commit held one change: make the writers concurrent again.
-	f.store.SetDelay(100 * time.Millisecond)
-	f.reg.Register(inst("A", "busy2"), false)
-	busy = commit()
-	f.reg.Register(inst("A", "z"), false)
-	f.reg.Register(inst("A", "w"), false)
-	within("busy", busy)
-	within("group", commit())
-	f.store.SetDelay(0)
+	concurrent("busy2")
 	before := f.p.Status()
+
+	// waiting makes a change with a second request under way and commits:
+	// the commit must still be waiting for that request 100 ms later.
+	waiting := func(id string) <-chan error {
+		t.Helper()
+		f.p.Begin()
+		f.p.Begin()
+		f.reg.Register(inst("A", id), false)
+		f.p.End()
+		errs := commit()
+		time.Sleep(100 * time.Millisecond)
+		select {
+		case err := <-errs:
+			t.Fatalf("%s: the commit did not wait for the request under way (err %v)", id, err)
+		default:
+		}
+		return errs
+	}
 
 	// A second request is under way when the first commits: the commit
 	// waits for it, and both changes are stored by one commit.
-	f.p.Begin()
-	f.p.Begin()
-	f.reg.Register(inst("A", "first"), false)
-	f.p.End()
-	first := commit()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case err := <-first:
-		t.Fatalf("the commit did not wait for the request under way (err %v)", err)
-	default:
-	}
+	first := waiting("first")
 	f.reg.Register(inst("A", "second"), false)
 	f.p.End()
 	second := commit()
@@ -402,12 +407,7 @@ func TestCommitDelayGathersWritersUnderWay(t *testing.T) {
 	}
 
 	// A request under way that ends without a change releases the wait.
-	f.p.Begin()
-	f.p.Begin()
-	f.reg.Register(inst("A", "third"), false)
-	f.p.End()
-	third := commit()
-	time.Sleep(50 * time.Millisecond)
+	third := waiting("third")
 	f.p.End()
 	within("after End", third)
 }
@@ -439,6 +439,13 @@ func TestCommitWithNothingPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.SetChangeFunc(p.Changed)
+	// Nothing changed, nothing in flight: at once, without the flusher
+	// (which is not running yet) having to answer.
+	quick, cancelQuick := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelQuick()
+	if err := p.Commit(quick); err != nil {
+		t.Fatalf("a commit with nothing to store = %v, want nil at once", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -457,27 +464,24 @@ func TestCommitWithNothingPending(t *testing.T) {
 		for _, r := range taken {
 			release(r)
 		}
+		stopped := make(chan struct{})
 		go func() { // the final flush's batches
-			for r := range store.calls {
-				close(r)
+			for {
+				select {
+				case r := <-store.calls:
+					close(r)
+				case <-stopped:
+					return
+				}
 			}
 		}()
 		<-done
+		close(stopped)
 	}()
 	commit := func() <-chan error {
 		errs := make(chan error, 1)
 		go func() { errs <- p.Commit(context.Background()) }()
 		return errs
-	}
-
-	// Nothing changed, nothing in flight: at once.
-	select {
-	case err := <-commit():
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a commit with nothing to store waited")
 	}
 
 	reg.Register(inst("A", "a"), false)

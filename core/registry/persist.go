@@ -59,16 +59,11 @@ func (r *Registry) changed(app, id string) {
 	}
 }
 
-// Record returns the stored form of a lease; ok is false when the lease no
-// longer exists (the store should delete the key).
-func (r *Registry) Record(app, id string) (rec storage.Record, ok bool) {
-	rec, _, ok = r.AppendRecord(nil, app, id)
-	return rec, ok
-}
-
-// AppendRecord is Record with the value appended to buf, which it returns
-// grown as append does: a flush encodes its whole group into one buffer it
-// reuses, rather than allocating a kilobyte per record.
+// AppendRecord returns the stored form of a lease, its value appended to
+// buf, which it returns grown as append does (a flush encodes its whole
+// group into one buffer it reuses, rather than allocating a kilobyte per
+// record); ok is false when the lease no longer exists (the store should
+// delete the key).
 func (r *Registry) AppendRecord(buf []byte, app, id string) (rec storage.Record, out []byte, ok bool) {
 	r.mu.RLock()
 	l := r.lookup(app, id)

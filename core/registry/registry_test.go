@@ -738,7 +738,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	r, _ := newTestRegistry(t, nil)
 	r.Register(inst("A", "i1", eureka.StatusUp), false)
 	r.SetStatus("A", "i1", eureka.StatusOutOfService, 0, false)
-	rec, ok := r.Record("A", "i1")
+	rec, _, ok := r.AppendRecord(nil, "A", "i1")
 	if !ok {
 		t.Fatal("no record")
 	}

@@ -15,8 +15,9 @@
 //     with an error wrapping ctx.Err().
 //   - Get of a missing key returns an error matching ErrNotFound.
 //   - Delete of a missing key is not an error.
-//   - Record.Value slices handed to Put belong to the store only for the
-//     call; slices returned by Get or Scan belong to the caller (a store that
+//   - Record.Value slices handed to Put, or in a Batch's ops, belong to the
+//     store only for the call (eurekad reuses its buffers for the next
+//     batch); slices returned by Get or Scan belong to the caller (a store that
 //     reads from memory-mapped or pooled buffers copies them).
 //   - After Close every method returns an error matching ErrClosed; Close
 //     itself may be called more than once.

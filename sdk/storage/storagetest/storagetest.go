@@ -535,6 +535,15 @@ func testOwnership(t *testing.T, s storage.Store) {
 	v[0] = 'X' // the caller reuses its buffer after Put
 	want := storage.Record{Key: k, Value: []byte("original"), Updated: 1}
 	checkGet(t, s, want)
+	if b, ok := s.(storage.Batcher); ok {
+		bk := key("OWNED", "batch")
+		bv := []byte("batched")
+		if err := b.Batch(ctx, []storage.Op{putOp(storage.Record{Key: bk, Value: bv, Updated: 1})}); err != nil {
+			t.Fatal(err)
+		}
+		copy(bv, "XXXXXXX") // the caller reuses its buffer after Batch
+		checkGet(t, s, storage.Record{Key: bk, Value: []byte("batched"), Updated: 1})
+	}
 
 	r := get(t, s, k)
 	r.Value[0] = 'Y' // the caller scribbles on what Get returned
