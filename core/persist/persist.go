@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,9 +161,11 @@ type Persister struct {
 	// gathering is whether commits wait for writers under way at all
 	// (sync durability, CommitDelay > 0); if not, Begin and End do nothing.
 	gathering bool
-	// buf holds the values of the batch being written; only the flusher
-	// uses it, and a store owns a batch's values only during the call.
+	// buf holds the values of the batch being written, ops the batch;
+	// only the flusher uses them, and a store owns a batch only during the
+	// call.
 	buf []byte
+	ops []storage.Op
 	// flushing is the epoch of the flush being written (nil when none): a
 	// Commit that finds nothing pending waits only for it.
 	flushing *epoch
@@ -486,7 +489,8 @@ func (p *Persister) flush(ctx context.Context) error {
 // write stores the keys in the registry's current state, in batches of at
 // most BatchSize.
 func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg []storage.Key) error {
-	ops := make([]storage.Op, 0, min(len(keys)+len(bg), p.opts.BatchSize))
+	limit := min(len(keys)+len(bg), p.opts.BatchSize)
+	ops := slices.Grow(p.ops[:0], limit)
 	buf := p.buf[:0]
 	var err error
 	put := func(k storage.Key) {
@@ -497,7 +501,7 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 		var ok bool
 		rec, buf, ok = p.src.AppendRecord(buf, k.App, k.ID)
 		ops = append(ops, storage.Op{Delete: !ok, Record: rec})
-		if len(ops) == cap(ops) {
+		if len(ops) == limit {
 			err = storage.ApplyBatch(ctx, p.store, ops)
 			ops, buf = ops[:0], buf[:0]
 		}
@@ -514,6 +518,7 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 	if cap(buf) <= maxKeptBuffer {
 		p.buf = buf[:0]
 	}
+	p.ops = ops[:0] // at most BatchSize entries; their values point into p.buf
 	return err
 }
 
