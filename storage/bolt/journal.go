@@ -93,7 +93,6 @@ type journal struct {
 	fillerDone chan struct{}
 
 	ckMu    sync.Mutex // one checkpoint at a time
-	ckBuf   []byte     // values read back by checkpoints; under ckMu
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
@@ -311,10 +310,12 @@ func (s *Store) openJournal() (int, error) {
 	s.size = int64(len(journalMagic))
 	s.fillKick = make(chan struct{}, 1)
 	s.fillerDone = make(chan struct{})
-	t := newZeroTail(f, s.size)
-	s.tail.Store(t)
-	s.askFill(t, s.size)
-	go s.filler()
+	s.startTail(f)
+	if s.opts.NoSync {
+		close(s.fillerDone) // nothing to keep ahead of: writes do not sync
+	} else {
+		go s.filler()
+	}
 	go s.checkpointer()
 	return replayed, nil
 }
@@ -341,7 +342,7 @@ func (s *Store) replay() (int, error) {
 		}
 	}
 	keys := sortedKeys(ov)
-	if _, err := s.apply(nil, keys, func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
+	if err := s.apply(keys, func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
 		v := ov[k]
 		return buf, v, v == nil, nil
 	}); err != nil {
@@ -383,7 +384,8 @@ const (
 // extended buf), which is reused from one transaction to the next. A crash
 // between two transactions is harmless: the journal is deleted only after
 // the last.
-func (s *Store) apply(buf []byte, keys []storage.Key, value func(k storage.Key, buf []byte) (newBuf, v []byte, del bool, err error)) ([]byte, error) {
+func (s *Store) apply(keys []storage.Key, value func(k storage.Key, buf []byte) (newBuf, v []byte, del bool, err error)) error {
+	var buf []byte
 	for len(keys) > 0 {
 		n, size := 0, 0
 		err := s.update(context.Background(), func(w *writer) error {
@@ -411,11 +413,11 @@ func (s *Store) apply(buf []byte, keys []storage.Key, value func(k storage.Key, 
 			return nil
 		})
 		if err != nil {
-			return buf, err
+			return err
 		}
 		keys = keys[n:]
 	}
-	return buf, nil
+	return nil
 }
 
 // write journals ops as one frame: once it returns nil they are durable
@@ -437,7 +439,7 @@ func (s *Store) write(ctx context.Context, ops []storage.Op) error {
 	if len(frame)-8 > maxFrame {
 		return fmt.Errorf("a batch of %d bytes exceeds the journal's %d-byte frame limit: split it", len(frame)-8, maxFrame)
 	}
-	if err := s.appendFrame(frame); err != nil {
+	if err := s.writeFrame(frame); err != nil {
 		return s.undo(err)
 	}
 	s.omu.Lock()
@@ -460,18 +462,19 @@ func (s *Store) write(ctx context.Context, ops []storage.Op) error {
 	return nil
 }
 
-// appendFrame writes frame at the end of the live file and makes it
+// writeFrame writes frame at the end of the live file and makes it
 // durable: over the zeros ahead with fdatasync, or, past them, extending
-// the file with fsync. The caller holds wmu.
-func (s *Store) appendFrame(frame []byte) error {
+// the file with fsync (with NoSync, it only writes). The caller holds wmu.
+func (s *Store) writeFrame(frame []byte) error {
+	if s.opts.NoSync {
+		_, err := s.live.f.WriteAt(frame, s.size)
+		return err
+	}
 	t := s.tail.Load()
 	end := s.size + int64(len(frame))
 	if end <= t.filled.Load() {
 		if _, err := s.live.f.WriteAt(frame, s.size); err != nil {
 			return err
-		}
-		if s.opts.NoSync {
-			return nil
 		}
 		return datasync(s.live.f)
 	}
@@ -480,10 +483,8 @@ func (s *Store) appendFrame(frame []byte) error {
 	if _, err := s.live.f.WriteAt(frame, s.size); err != nil {
 		return err
 	}
-	if !s.opts.NoSync {
-		if err := s.live.f.Sync(); err != nil {
-			return err
-		}
+	if err := s.live.f.Sync(); err != nil {
+		return err
 	}
 	if end > t.filled.Load() {
 		t.filled.Store(end)
@@ -550,16 +551,13 @@ func (s *Store) checkpoint() error {
 		s.live = overlay{f: next, m: map[storage.Key]ref{}}
 		s.omu.Unlock()
 		s.seq, s.size = s.seq+1, int64(len(journalMagic))
-		t := newZeroTail(next, s.size)
-		s.tail.Store(t)
-		s.askFill(t, s.size)
+		s.startTail(next)
 		s.wmu.Unlock()
 	}
 	// applying is read without omu: only this goroutine (holding ckMu)
 	// changes it.
 	ov := s.applying
-	var err error
-	s.ckBuf, err = s.apply(s.ckBuf, sortedKeys(ov.m), func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
+	err := s.apply(sortedKeys(ov.m), func(k storage.Key, buf []byte) ([]byte, []byte, bool, error) {
 		r := ov.m[k]
 		if r.del {
 			return buf, nil, true, nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/storage"
 	"github.com/eurekad/eurekad/sdk/storage/storagetest"
 	"github.com/eurekad/eurekad/storage/bolt"
@@ -156,7 +158,6 @@ func TestJournalWriterProcess(t *testing.T) {
 	w := bufio.NewWriter(os.Stdout)
 	for b := 0; ; b++ {
 		if b == pause && pause > 0 {
-			time.Sleep(500 * time.Millisecond) // the filler gets ahead
 			fmt.Fprintln(w, "paused")
 			w.Flush()
 			select {}
@@ -193,10 +194,7 @@ func TestTornJournalTail(t *testing.T) {
 			// Cut the journal inside its 11th frame, as a crash during that
 			// write would have left it: batches 0-9 stay, batch 10 is torn.
 			name, b := onlyJournal(t, path)
-			end := len("eurekad-journal-1\n")
-			for range 10 {
-				end += 8 + int(uint32(b[end])|uint32(b[end+1])<<8|uint32(b[end+2])<<16|uint32(b[end+3])<<24)
-			}
+			end := frameEnd(b, 10)
 			// Past the torn frame, the zeros the store keeps ahead (tail.go).
 			torn := append(b[:end+cut:end+cut], make([]byte, tc.zeros)...)
 			if err := os.WriteFile(name, torn, 0o600); err != nil {
@@ -225,8 +223,8 @@ func TestJournalZeroTail(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The writer writes 300 batches, pauses (the filler then gets ahead of
-	// its frames) and is killed.
+	// The writer writes 300 batches and pauses; once the filler is ahead
+	// of its frames it is killed.
 	acked := 0
 	sc := bufio.NewScanner(out)
 	for sc.Scan() && sc.Text() != "paused" {
@@ -235,23 +233,20 @@ func TestJournalZeroTail(t *testing.T) {
 			acked++
 		}
 	}
+	eurekadtest.Eventually(t, 10*time.Second, "zeros past the frames", func() error {
+		_, b := onlyJournal(t, path)
+		if end := frameEnd(b, -1); len(b) == end {
+			return fmt.Errorf("none past the frames (%d bytes)", end)
+		}
+		return nil
+	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	if acked != 300 {
 		t.Fatalf("writer acknowledged %d batches, want 300", acked)
 	}
 	_, b := onlyJournal(t, path)
-	end := len("eurekad-journal-1\n")
-	for end+8 <= len(b) {
-		n := int(uint32(b[end]) | uint32(b[end+1])<<8 | uint32(b[end+2])<<16 | uint32(b[end+3])<<24)
-		if n == 0 {
-			break
-		}
-		end += 8 + n
-	}
-	if len(b) == end {
-		t.Fatalf("no zeros past the frames (%d bytes)", end)
-	}
+	end := frameEnd(b, -1)
 	if !bytes.Equal(b[end:], make([]byte, len(b)-end)) {
 		t.Fatal("the tail past the frames is not zeros")
 	}
@@ -261,6 +256,20 @@ func TestJournalZeroTail(t *testing.T) {
 	if strings.Contains(logs.String(), "torn write") {
 		t.Errorf("zeros reported as a torn write:\n%s", logs.String())
 	}
+}
+
+// frameEnd returns the offset past the first frames frames of journal b;
+// frames < 0 means every frame, up to a zero header or the end.
+func frameEnd(b []byte, frames int) int {
+	end := len("eurekad-journal-1\n")
+	for i := 0; (frames < 0 || i < frames) && end+8 <= len(b); i++ {
+		n := int(binary.LittleEndian.Uint32(b[end:]))
+		if n == 0 && frames < 0 {
+			break
+		}
+		end += 8 + n
+	}
+	return end
 }
 
 // onlyJournal returns the name and content of the one journal file of the

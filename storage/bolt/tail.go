@@ -45,10 +45,13 @@ func ahead(end int64) int64 {
 	return min(max(end, minAhead), maxAhead)
 }
 
-func newZeroTail(f *os.File, size int64) *zeroTail {
+// startTail makes f, whose journal is s.size long, the live file of the
+// filler; the caller holds wmu (or is Open).
+func (s *Store) startTail(f *os.File) {
 	t := &zeroTail{f: f}
-	t.filled.Store(size)
-	return t
+	t.filled.Store(s.size)
+	s.tail.Store(t)
+	s.askFill(t, s.size)
 }
 
 // extend fills the file with zeros up to want and syncs it (the sync
