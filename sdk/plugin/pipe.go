@@ -102,17 +102,19 @@ func (bp *BatchPipe) Open() bool { return !bp.closed.Load() }
 
 // pipeClient sends batches on the host's end, one at a time. Once the pipe
 // fails (the plugin exited, or a caller's context ended mid-batch) it is
-// broken for good and later batches go over gRPC, which reports an exited
+// closed for good and later batches go over gRPC, which reports an exited
 // plugin as such.
 type pipeClient struct {
 	bp *BatchPipe
 
 	// turn is held by the batch on the pipe (a channel, so a waiting
-	// caller can give up); it guards the fields below.
-	turn   chan struct{}
-	broken bool
-	req    pb.BatchRequest
-	buf    []byte
+	// caller can give up); it guards the fields below, which are reused
+	// from batch to batch so that a commit allocates nothing here.
+	turn chan struct{}
+	req  pb.BatchRequest
+	ops  []*pb.Op // each with its Record and Key
+	buf  []byte
+	head [4]byte
 }
 
 func newPipeClient(bp *BatchPipe) *pipeClient {
@@ -128,18 +130,26 @@ func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, u
 		return ctx.Err(), true
 	}
 	defer func() { <-pc.turn }()
-	if pc.broken {
+	if !pc.bp.Open() {
 		return nil, false
 	}
 	if err := ctx.Err(); err != nil {
 		return err, true
 	}
-	pc.req.Ops = pc.req.Ops[:0]
-	for _, op := range ops {
-		pc.req.Ops = append(pc.req.Ops, &pb.Op{Delete: op.Delete, Record: recordToPB(op.Record)})
+	for i, op := range ops {
+		if i == len(pc.ops) {
+			pc.ops = append(pc.ops, &pb.Op{Record: &pb.Record{Key: &pb.Key{}}})
+		}
+		o := pc.ops[i]
+		o.Delete = op.Delete
+		o.Record.Key.App, o.Record.Key.Id = op.Record.Key.App, op.Record.Key.ID
+		o.Record.Value, o.Record.Updated = op.Record.Value, op.Record.Updated
 	}
+	pc.req.Ops = pc.ops[:len(ops)]
 	pc.buf, err = proto.MarshalOptions{}.MarshalAppend(append(pc.buf[:0], 0, 0, 0, 0), &pc.req)
-	clear(pc.req.Ops) // the records alias the caller's values
+	for _, o := range pc.req.Ops { // they alias the caller's keys and values
+		o.Record.Key.App, o.Record.Key.Id, o.Record.Value = "", "", nil
+	}
 	if err != nil {
 		return fmt.Errorf("plugin: batch pipe: %w", err), true
 	}
@@ -151,8 +161,7 @@ func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, u
 		stop := context.AfterFunc(ctx, func() { shutdown(pc.bp.host) })
 		defer func() {
 			if !stop() {
-				pc.broken = true // shut down, perhaps after the answer came
-				pc.bp.Close()
+				pc.bp.Close() // shut down, perhaps after the answer came
 			}
 		}()
 	}
@@ -160,24 +169,20 @@ func (pc *pipeClient) batch(ctx context.Context, ops []storage.Op) (err error, u
 	if cap(pc.buf) > maxKeptBuffer {
 		pc.buf = nil
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		return answer, true
+	}
+	pc.bp.Close()
+	switch {
 	case ctx.Err() != nil:
-		pc.broken = true
-		pc.bp.Close()
 		return ctx.Err(), true
 	case !sent:
 		// The plugin exited (gRPC then says so) or ended the pipe
 		// before the batch left: it goes over gRPC, as later ones will.
-		pc.broken = true
-		pc.bp.Close()
 		return nil, false
 	default:
 		// The plugin may be applying it still: sending it again over
 		// gRPC could land it after a later batch. The caller retries.
-		pc.broken = true
-		pc.bp.Close()
 		return fmt.Errorf("%w: batch pipe: %v (the batch may or may not be stored)", ErrPluginExited, err), true
 	}
 }
@@ -193,11 +198,10 @@ func (pc *pipeClient) exchange() (answer error, sent bool, err error) {
 	if n, err := f.Write(pc.buf); err != nil {
 		return nil, n > 0, err
 	}
-	var head [4]byte
-	if _, err := io.ReadFull(f, head[:]); err != nil {
+	if _, err := io.ReadFull(f, pc.head[:]); err != nil {
 		return nil, true, err
 	}
-	n := binary.BigEndian.Uint32(head[:])
+	n := binary.BigEndian.Uint32(pc.head[:])
 	if n == 0 {
 		return nil, true, nil
 	}
@@ -260,11 +264,14 @@ func (s *server) servePipe(f *os.File) {
 	}
 }
 
+// answerOK is the answer of a stored batch (never written to).
+var answerOK = []byte{0, 0, 0, 0}
+
 // encodeAnswer is the pipe's answer for err: a length and, for an error,
 // its status.
 func encodeAnswer(err error) []byte {
 	if err == nil {
-		return []byte{0, 0, 0, 0}
+		return answerOK
 	}
 	st := status.Convert(pb.ToStatus(err)).Proto()
 	st.Message = strings.ToValidUTF8(st.Message, "\uFFFD") // a proto string must be UTF-8

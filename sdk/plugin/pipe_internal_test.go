@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -102,5 +103,40 @@ func TestPipeWaitHonoursContext(t *testing.T) {
 	case <-first:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not wake a batch blocked on the pipe")
+	}
+}
+
+// A batch on the pipe allocates nothing on the host once its buffers have
+// grown: it runs once per commit.
+func TestPipeBatchAllocates(t *testing.T) {
+	pc, bp := testPipe(t)
+	plugin := bp.child
+	bp.child = nil
+	go func() { // answers every request as stored
+		defer plugin.Close()
+		var head [4]byte
+		body := make([]byte, 1<<16)
+		for {
+			if _, err := io.ReadFull(plugin, head[:]); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(plugin, body[:binary.BigEndian.Uint32(head[:])]); err != nil {
+				return
+			}
+			if _, err := plugin.Write(answerOK); err != nil {
+				return
+			}
+		}
+	}()
+	ops := make([]storage.Op, 20)
+	for i := range ops {
+		ops[i] = storage.Op{Record: storage.Record{Key: storage.Key{App: "APP", ID: fmt.Sprint(i)}, Value: []byte("value"), Updated: 1}}
+	}
+	ctx := context.Background()
+	if err, used := pc.batch(ctx, ops); err != nil || !used {
+		t.Fatalf("batch = %v, used %v", err, used)
+	}
+	if n := testing.AllocsPerRun(50, func() { pc.batch(ctx, ops) }); n > 0 {
+		t.Errorf("a batch allocates %.0f times", n)
 	}
 }

@@ -97,12 +97,7 @@ func (e *RemoteError) Error() string { return e.Msg }
 func (e *RemoteError) Unwrap() error { return e.sentinel }
 
 // GRPCStatus keeps the code, and any detail, when the error crosses again.
-func (e *RemoteError) GRPCStatus() *status.Status {
-	if e.status != nil {
-		return e.status
-	}
-	return status.New(e.Code, e.Msg)
-}
+func (e *RemoteError) GRPCStatus() *status.Status { return e.status }
 
 // hasReason reports whether st carries an ErrorInfo of ours with reason.
 func hasReason(st *status.Status, reason string) bool {
