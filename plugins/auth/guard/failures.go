@@ -15,7 +15,7 @@ const maxAddresses = 65536
 // address with no token left waits, however many connections it opens.
 // Only cache misses come here, so a mutex is fine.
 type failures struct {
-	rate  float64 // tokens per second; 0: no limit
+	rate  float64 // tokens per second; 0: no limit (the guard skips it)
 	burst float64
 	max   int
 	now   func() int64 // ns, monotonic
@@ -50,19 +50,17 @@ func client(remoteAddr string) (netip.Prefix, bool) {
 	return p, err == nil
 }
 
-// take spends one token of addr's bucket; false when there is none.
+// take spends one token of addr's bucket; false when there is none. The
+// guard calls it (and refund) only with a rate.
 func (f *failures) take(addr string) bool {
-	if f.rate == 0 {
-		return true
-	}
 	k, ok := client(addr)
 	if !ok {
 		return true // not a network client (a test, a unix socket)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	b := f.bucket(k)
 	now := f.now()
+	b := f.bucket(k, now)
 	b.tokens = min(f.burst, b.tokens+float64(now-b.last)/1e9*f.rate)
 	b.last = now
 	if b.tokens < 1 {
@@ -74,9 +72,6 @@ func (f *failures) take(addr string) bool {
 
 // refund gives back the token of a request that did not end in 401.
 func (f *failures) refund(addr string) {
-	if f.rate == 0 {
-		return
-	}
 	k, ok := client(addr)
 	if !ok {
 		return
@@ -95,14 +90,13 @@ func (f *failures) refund(addr string) {
 // new ones; at most once a second, so addresses cycling through a full
 // table do not cost a sweep each), and then falls back to the shared
 // overflow bucket.
-func (f *failures) bucket(k netip.Prefix) *bucket {
+func (f *failures) bucket(k netip.Prefix, now int64) *bucket {
 	if b := f.by[k]; b != nil {
 		return b
 	}
 	if f.by == nil {
 		f.by = make(map[netip.Prefix]*bucket)
 	}
-	now := f.now()
 	if len(f.by) >= f.max && now-f.swept >= 1e9 {
 		f.swept = now
 		for h, b := range f.by {

@@ -242,7 +242,7 @@ func mix(h, next uint64) uint64 {
 // Authenticate decides req from the cache or, on a miss, by calling the
 // wrapped authenticator once for all concurrent callers with the same key.
 // It does not keep req or its strings after it returns.
-func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (_ hook.Principal, err error) {
+func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (hook.Principal, error) {
 	k := g.keyOf(req)
 	sh := &g.shards[k[0]%shardCount]
 	e := (*sh.m.Load())[k]
@@ -251,27 +251,24 @@ func (g *Guard) Authenticate(ctx context.Context, req *hook.AuthRequest) (_ hook
 		return e.p, e.err
 	}
 	g.misses.Add(1)
-	if !g.known(k) {
-		if !g.fails.take(req.RemoteAddr) {
-			g.throttled.Add(1)
-			return hook.Principal{}, hook.ErrThrottled
-		}
-		defer func() {
-			if !errors.Is(err, hook.ErrUnauthenticated) {
-				g.fails.refund(req.RemoteAddr)
-			}
-		}()
+	if g.fails.rate == 0 || g.known(k) {
+		return g.miss(ctx, req, k, sh)
 	}
-	return g.miss(ctx, req, k, sh)
+	if !g.fails.take(req.RemoteAddr) {
+		g.throttled.Add(1)
+		return hook.Principal{}, hook.ErrThrottled
+	}
+	p, err := g.miss(ctx, req, k, sh)
+	if !errors.Is(err, hook.ErrUnauthenticated) {
+		g.fails.refund(req.RemoteAddr)
+	}
+	return p, err
 }
 
-// known reports whether k was allowed within KnownTTL: such a caller
+// known reports whether k was allowed within knownTTL: such a caller
 // (a heartbeat, say, whose allow has just expired) is not throttled, so
 // guessers sharing its address cannot lock it out.
 func (g *Guard) known(k key) bool {
-	if g.fails.rate == 0 {
-		return true
-	}
 	g.goodMu.Lock()
 	defer g.goodMu.Unlock()
 	exp, ok := g.good[k]

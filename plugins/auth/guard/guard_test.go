@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -302,17 +303,15 @@ func TestLongCredentialsKey(t *testing.T) {
 	}
 }
 
-// until polls cond until it holds, failing the test after 10 s rather than
-// hanging until go test's timeout.
+// until is eurekadtest.Eventually for a condition without a reason.
 func until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	eurekadtest.Eventually(t, 10*time.Second, what, func() error {
+		if !cond() {
+			return errors.New("not yet")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // An address that keeps failing gets ErrThrottled on its uncached
