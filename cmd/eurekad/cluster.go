@@ -22,48 +22,54 @@ func startCluster(cfg config.Config, reg *registry.Registry, log *slog.Logger) (
 
 // runCluster replicates until ctx ends, after copying the peers'
 // registries in (reads are not held back meanwhile, as in Spring Cloud).
-// On SIGHUP it reads the TLS certificate and key files again (the
-// listener's, certs, and the peer client's) and loads the settings again
-// (file, environment, flags) to apply the new peer list; the other
-// settings take effect at the next start.
-func runCluster(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Certs, log *slog.Logger) error {
+func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) error {
 	go func() {
 		if _, err := cl.Sync(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("start-up sync from peers failed; serving what was restored", "err", err)
 		}
 	}()
-	if reload, ok := configReload(ctx); ok {
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-reload.hup:
-					if err := certs.Reload(); err != nil {
-						log.Error("reload: listener certificate kept", "err", err)
-					} else if certs != nil {
-						log.Info("reload: listener certificate read", "subject", certs.Leaf().Subject.String(), "not_after", certs.Leaf().NotAfter)
-					}
-					if err := cl.ReloadTLS(); err != nil {
-						log.Error("reload: peer client certificate kept", "err", err)
-					}
-					cfg, err := reload.load()
-					if err == nil {
-						err = cl.SetPeers(cfg.Cluster.Peers)
-					}
-					if err != nil {
-						log.Error("reload: peer list not changed", "err", err)
-						continue
-					}
-					log.Info("reload: peer list applied", "peers", len(cl.Peers()))
-				}
-			}
-		}()
-	}
 	return cl.Run(ctx)
 }
 
-// reloadKey carries the SIGHUP reload to runCluster, through the serve
+// reloadOnHUP applies SIGHUP until ctx ends: it reads the TLS certificate
+// and key files again (the listener's, certs, and the peer client's) and
+// loads the settings again (file, environment, flags) to apply the new
+// peer list; the other settings take effect at the next start. Without a
+// reloader in ctx (tests) it only waits.
+func reloadOnHUP(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Certs, log *slog.Logger) error {
+	reload, ok := configReload(ctx)
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-reload.hup:
+		}
+		if err := certs.Reload(); err != nil {
+			log.Error("reload: listener certificate kept", "err", err)
+		} else if certs != nil {
+			leaf := certs.Leaf()
+			log.Info("reload: listener certificate read", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
+		}
+		if err := cl.ReloadTLS(); err != nil {
+			log.Error("reload: peer client certificate kept", "err", err)
+		}
+		cfg, err := reload.load()
+		if err == nil {
+			err = cl.SetPeers(cfg.Cluster.Peers)
+		}
+		if err != nil {
+			log.Error("reload: peer list not changed", "err", err)
+			continue
+		}
+		log.Info("reload: peer list applied", "peers", len(cl.Peers()))
+	}
+}
+
+// reloadKey carries the SIGHUP reload to reloadOnHUP, through the serve
 // seam that tests replace.
 type reloadKey struct{}
 

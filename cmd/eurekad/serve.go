@@ -149,7 +149,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
-	g.Go(func() error { return runCluster(gctx, cl, certs, log) })
+	g.Go(func() error { return runCluster(gctx, cl, log) })
+	g.Go(func() error { return reloadOnHUP(gctx, cl, certs, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error { return ps.Run(gctx) })
 	if bus != nil {

@@ -176,15 +176,8 @@ func (c *Certs) Reload() error {
 	return nil
 }
 
-// Leaf returns the certificate in use.
-func (c *Certs) Leaf() *x509.Certificate {
-	cert := c.cur.Load()
-	if cert.Leaf != nil {
-		return cert.Leaf
-	}
-	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-	return leaf
-}
+// Leaf returns the certificate in use (tls.LoadX509KeyPair parses it).
+func (c *Certs) Leaf() *x509.Certificate { return c.cur.Load().Leaf }
 
 func loadPool(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
