@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,10 +116,10 @@ func nanotime() int64 { return int64(time.Since(epoch)) }
 // Run sends batches until ctx ends.
 func (p *Peer) Run(ctx context.Context) error {
 	var (
-		batch   []*task
-		since   []int64
-		items   []eureka.ReplicationItem
-		backoff time.Duration
+		batch    []*task
+		queuedAt int64 // when the oldest task of batch was queued
+		items    []eureka.ReplicationItem
+		backoff  time.Duration
 		// limit is the batch size in use: halved when the peer refuses a
 		// batch as too large (413), doubled back on success.
 		limit = p.opts.BatchSize
@@ -170,12 +169,12 @@ func (p *Peer) Run(ctx context.Context) error {
 			continue
 		}
 		now := nanotime()
-		batch, since = p.q.take(batch[:0], since[:0], limit, now)
+		batch, queuedAt = p.q.take(batch[:0], limit, now)
 		items = p.items(items[:0], batch)
 		if len(items) == 0 {
 			continue
 		}
-		p.sending.Store(slices.Min(since))
+		p.sending.Store(queuedAt)
 		err := p.send(ctx, items)
 		probe.Reset(p.opts.ProbeInterval)
 		if err != nil {

@@ -2,6 +2,8 @@ package replication_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +18,7 @@ import (
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/internal/faultproxy"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -70,13 +73,12 @@ func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Opti
 
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
+	eurekadtest.Eventually(t, 15*time.Second, what, func() error {
+		if !ok() {
+			return errors.New("not yet")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Many writes reach a real peer in batches of at most BatchSize, and the
@@ -238,17 +240,12 @@ func TestUnreachablePeerQueueBoundedThenDelivered(t *testing.T) {
 	// Every task is either delivered or counted as dropped: none is lost
 	// silently. (A busy race-enabled run may need more than a few seconds
 	// for the retries to come round.)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st = cl.Peers()[0]
-		if st.QueueLength == 0 && peerReg.Size()+int(st.Dropped) == 80 {
-			break
+	eurekadtest.Eventually(t, 30*time.Second, "delivered + dropped = 80", func() error {
+		if st := cl.Peers()[0]; st.QueueLength != 0 || peerReg.Size()+int(st.Dropped) != 80 {
+			return fmt.Errorf("delivered %d, dropped %d, queued %d", peerReg.Size(), st.Dropped, st.QueueLength)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivered %d, dropped %d, queued %d: want delivered + dropped = 80", peerReg.Size(), st.Dropped, st.QueueLength)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	if n := peerReg.Size(); n < 50 || n > 60 {
 		t.Errorf("%d delivered, want the 50 queued plus at most one batch in flight", n)
 	}

@@ -136,9 +136,10 @@ func (q *queue) oldest() (int64, int, bool) {
 }
 
 // take moves up to max unexpired tasks from the front of the queue into
-// dst, and when each was queued into since; expired ones are counted and
+// dst and returns when the oldest of them was queued (read here: a task
+// queued again once taken gets a new start); expired ones are counted and
 // dropped.
-func (q *queue) take(dst []*task, since []int64, max int, now int64) ([]*task, []int64) {
+func (q *queue) take(dst []*task, max int, now int64) (tasks []*task, oldest int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.pending > 0 && len(dst) < max {
@@ -148,10 +149,12 @@ func (q *queue) take(dst []*task, since []int64, max int, now int64) ([]*task, [
 			q.expired++
 			continue
 		}
+		if len(dst) == 0 || t.since < oldest {
+			oldest = t.since
+		}
 		dst = append(dst, t)
-		since = append(since, t.since)
 	}
-	return dst, since
+	return dst, oldest
 }
 
 // requeue puts tasks of a batch that failed back at the front, in their

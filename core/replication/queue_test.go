@@ -25,17 +25,17 @@ func TestQueueDedupeKeepsPlace(t *testing.T) {
 	if p, _, _ := q.counts(); p != 3 {
 		t.Fatalf("pending = %d, want 3", p)
 	}
-	got, since := q.take(nil, nil, 10, 50)
+	got, oldest := q.take(nil, 10, 50)
 	if s := ids(got); len(s) != 3 || s[0] != "1" || s[1] != "2" || got[2].key.action != eureka.ReplicateRegister {
 		t.Errorf("order = %v", s)
 	}
-	if since[0] != 0 {
-		t.Errorf("a replaced task's start moved to %d", since[0])
+	if oldest != 0 {
+		t.Errorf("a replaced task's start moved: the oldest start is %d", oldest)
 	}
 	// The replacement's expiry counts: expires = 2+100.
 	q.add(key("1"), 60)
 	q.add(key("1"), 150)
-	if got, _ := q.take(nil, nil, 10, 200); len(got) != 1 {
+	if got, _ := q.take(nil, 10, 200); len(got) != 1 {
 		t.Errorf("the latest request's expiry was not kept: %v", ids(got))
 	}
 }
@@ -49,11 +49,11 @@ func TestQueueBoundsAndExpiry(t *testing.T) {
 	if p != 3 || dropped != 2 {
 		t.Fatalf("pending %d dropped %d, want 3 and 2", p, dropped)
 	}
-	got, _ := q.take(nil, nil, 2, 10)
+	got, _ := q.take(nil, 2, 10)
 	if s := ids(got); len(s) != 2 || s[0] != "3" || s[1] != "4" {
 		t.Errorf("took %v, want the newest survivors in order", s)
 	}
-	if got, _ := q.take(nil, nil, 2, 1000); len(got) != 0 {
+	if got, _ := q.take(nil, 2, 1000); len(got) != 0 {
 		t.Errorf("expired task delivered: %v", ids(got))
 	}
 	if _, _, expired := q.counts(); expired != 1 {
@@ -71,11 +71,11 @@ func TestQueueRequeue(t *testing.T) {
 	for i, id := range []string{"1", "2", "3"} {
 		q.add(key(id), int64(i))
 	}
-	batch, _ := q.take(nil, nil, 2, 5)
+	batch, _ := q.take(nil, 2, 5)
 	q.add(key("4"), 6)
 	q.add(key("2"), 7) // a newer request for 2 while its batch is out
 	q.requeue(batch, 8)
-	got, _ := q.take(nil, nil, 10, 9)
+	got, _ := q.take(nil, 10, 9)
 	// 1 goes back in front; 2 stays where its newer request was queued.
 	if s := ids(got); len(s) != 4 || s[0] != "1" || s[1] != "3" || s[2] != "4" || s[3] != "2" {
 		t.Errorf("after requeue: %v, want [1 3 4 2]", s)
@@ -92,7 +92,6 @@ func TestQueueRequeue(t *testing.T) {
 func TestQueueSteadyStateDoesNotAllocate(t *testing.T) {
 	q := newQueue(1000, 250, 1e9)
 	var buf []*task
-	var since []int64
 	keys := make([]taskKey, 500)
 	for i := range keys {
 		keys[i] = key(string(rune('a'+i%26)) + string(rune('a'+i/26)))
@@ -102,7 +101,7 @@ func TestQueueSteadyStateDoesNotAllocate(t *testing.T) {
 			q.add(k, 1)
 		}
 		for {
-			buf, since = q.take(buf[:0], since[:0], 250, 2)
+			buf, _ = q.take(buf[:0], 250, 2)
 			if len(buf) == 0 {
 				break
 			}
