@@ -70,17 +70,18 @@ PROTO_WIRE := wire.json
 ## proto: regenerate the plugin protocol's Go code from its .proto, after
 ## checking that the change keeps protocol version 1 compatible.
 proto: proto-tools
-	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf breaking --against $(PROTO_WIRE) && \
-	PATH=$(PROTO_TOOLS):$$PATH buf generate && \
-	PATH=$(PROTO_TOOLS):$$PATH buf build --exclude-source-info -o $(PROTO_WIRE)
+	cd $(PROTO_DIR) && export PATH=$(PROTO_TOOLS):$$PATH && \
+	buf breaking --against $(PROTO_WIRE) && buf generate && \
+	buf build --exclude-source-info -o $(PROTO_WIRE)
 
 ## proto-check: fail when the .proto breaks the recorded protocol, or the
 ## committed generated code or wire.json is not what the .proto gives.
 proto-check: proto-tools
 	@tmp=$$(mktemp -d) && trap 'rm -rf '$$tmp EXIT && \
-	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf breaking --against $(PROTO_WIRE) && \
-	PATH=$(PROTO_TOOLS):$$PATH buf generate -o $$tmp && \
-	PATH=$(PROTO_TOOLS):$$PATH buf build --exclude-source-info -o $$tmp/$(PROTO_WIRE) && \
+	cd $(PROTO_DIR) && export PATH=$(PROTO_TOOLS):$$PATH && \
+	buf breaking --against $(PROTO_WIRE) && \
+	buf generate -o $$tmp && \
+	buf build --exclude-source-info -o $$tmp/$(PROTO_WIRE) && \
 	for f in $$tmp/*.go $$tmp/$(PROTO_WIRE); do \
 		if ! cmp -s $$(basename $$f) $$f; then \
 			diff -u $$(basename $$f) $$f | head -50; \

@@ -207,12 +207,12 @@ store_env() {
 		wait_args=(--basic-auth orders:o-secret)
 		bench_args=("${wait_args[@]}" --app-prefix ORDERS-)
 		;;
-	bolt)
+	bolt | boltiso)
 		# The run's working directory is fresh: its ./data is empty.
 		cfg_env="EUREKAD_STORAGE_KIND=bolt EUREKAD_STORAGE_DATA_DIR=./data EUREKAD_STORAGE_DURABILITY=$durability"
-		;;
-	boltiso)
-		cfg_env="EUREKAD_STORAGE_KIND=bolt EUREKAD_STORAGE_DATA_DIR=./data EUREKAD_STORAGE_DURABILITY=$durability EUREKAD_PLUGINS_ISOLATE_BUILTINS=true"
+		if [ "$kind" = boltiso ]; then
+			cfg_env+=" EUREKAD_PLUGINS_ISOLATE_BUILTINS=true"
+		fi
 		;;
 	redis)
 		start_redis "${fsync:-everysec}" || return 1

@@ -107,7 +107,7 @@ func startBenchNode(c clusterConfig, addr string, peers []string) (*benchNode, e
 	n := &benchNode{proc: p, base: "http://" + addr + "/eureka/", pid: strconv.Itoa(cmd.Process.Pid)}
 	if err := p.waitReady(context.Background(), http.DefaultClient, n.base+"apps", 20*time.Second, 20*time.Millisecond); err != nil {
 		n.stop()
-		return nil, fmt.Errorf("eurekad on %s did not start", addr)
+		return nil, fmt.Errorf("eurekad on %s did not start: %w", addr, err)
 	}
 	return n, nil
 }

@@ -133,11 +133,18 @@ func fakeEurekad(args []string) error {
 	return nil
 }
 
-func fakeFleetConfig(t *testing.T, env ...string) fleetConfig {
+// linuxOnly skips a test of process handling or /proc figures elsewhere
+// (CI runs on Linux).
+func linuxOnly(t *testing.T) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the fleet's memory figures and process handling are exercised on Linux")
 	}
+}
+
+func fakeFleetConfig(t *testing.T, env ...string) fleetConfig {
+	t.Helper()
+	linuxOnly(t)
 	bin, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

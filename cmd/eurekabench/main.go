@@ -131,6 +131,15 @@ func cmdFreeport() error {
 	return nil
 }
 
+// checkBasicAuth refuses a --basic-auth value that is not USER:PASS ("" is
+// none).
+func checkBasicAuth(v string) error {
+	if v != "" && !strings.Contains(v, ":") {
+		return fmt.Errorf("--basic-auth %q is not USER:PASS", v)
+	}
+	return nil
+}
+
 // cmdWait polls GET {target}/apps until it answers 200 or the timeout passes.
 func cmdWait(args []string) error {
 	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
@@ -139,6 +148,9 @@ func cmdWait(args []string) error {
 	basicAuth := fs.String("basic-auth", "", "USER:PASS to send, for a server that authenticates reads")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := checkBasicAuth(*basicAuth); err != nil {
+		return fmt.Errorf("wait: %w", err)
 	}
 	u := strings.TrimSuffix(*target, "/") + "/apps"
 	req, err := http.NewRequest(http.MethodGet, u, nil)

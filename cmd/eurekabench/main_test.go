@@ -176,15 +176,17 @@ func TestRunCountsErrors(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 	}))
 	defer srv.Close()
-	b := newBench(runConfig{target: srv.URL + "/eureka", scenario: "renew", duration: 100 * time.Millisecond,
-		concurrency: 2, instances: 10, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second, client: "raw"})
-	defer b.tr.CloseIdleConnections()
-	res, err := b.run()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Requests == 0 || res.Errors != res.Requests || res.ErrorDetail["status 404"] != res.Requests {
-		t.Errorf("requests %d errors %d detail %v", res.Requests, res.Errors, res.ErrorDetail)
+	for _, client := range []string{"raw", "stdlib"} {
+		b := newBench(runConfig{target: srv.URL + "/eureka", scenario: "renew", duration: 100 * time.Millisecond,
+			concurrency: 2, instances: 10, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second, client: client})
+		res, err := b.run()
+		b.tr.CloseIdleConnections()
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		if res.Requests == 0 || res.Errors != res.Requests || res.ErrorDetail["status 404"] != res.Requests {
+			t.Errorf("%s: requests %d errors %d detail %v", client, res.Requests, res.Errors, res.ErrorDetail)
+		}
 	}
 }
 
@@ -312,5 +314,38 @@ func TestCPUAccounting(t *testing.T) {
 	}
 	if u := cpuUse(a, b, os.Getpid()); u == nil || u.GeneratorSec < 0 || u.OtherPct < 0 || u.OtherPct > 100 {
 		t.Errorf("use %+v", u)
+	}
+}
+
+// --basic-auth reaches the server as basic credentials with either client;
+// a value without a colon is refused.
+func TestRunSendsBasicAuth(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "orders" || p != "o:secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	for _, client := range []string{"raw", "stdlib"} {
+		b := newBench(runConfig{target: srv.URL + "/eureka", scenario: "renew", duration: 100 * time.Millisecond,
+			concurrency: 2, instances: 10, apps: 50, maxRequests: 1 << 40, visIters: 1, requestLimit: 5 * time.Second,
+			client: client, basicAuth: "orders:o:secret"})
+		res, err := b.run()
+		b.tr.CloseIdleConnections()
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		if res.Requests == 0 || res.Errors != 0 {
+			t.Errorf("%s: requests %d errors %d detail %v", client, res.Requests, res.Errors, res.ErrorDetail)
+		}
+	}
+	if err := checkBasicAuth("orders"); err == nil {
+		t.Error("--basic-auth without a colon accepted")
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -26,8 +28,8 @@ func TestClusterNode(t *testing.T) {
 		t.Fatalf("GET apps: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if n.cpu() < 0 {
-		t.Errorf("cpu %v", n.cpu())
+	if _, err := readProcCPU(n.pid); err != nil {
+		t.Errorf("cpu: %v", err)
 	}
 	n.stop()
 	if !n.exited() || n.err != nil {
@@ -38,31 +40,34 @@ func TestClusterNode(t *testing.T) {
 // TestClusterNodeFailsToStart fails as soon as the server exits, not at
 // the 20 s readiness limit.
 func TestClusterNodeFailsToStart(t *testing.T) {
-	fakeFleetConfig(t) // Linux only, like the fleet's process tests
+	linuxOnly(t)
 	addr, err := freeLoopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now()
 	_, err = startBenchNode(clusterConfig{eurekad: "/bin/false"}, addr, nil)
-	if err == nil || !strings.Contains(err.Error(), "did not start") {
-		t.Fatalf("err %v", err)
-	}
-	if took := time.Since(t0); took > 10*time.Second {
-		t.Errorf("gave up after %v", took)
+	if !errors.Is(err, errExitedEarly) || !strings.Contains(err.Error(), "did not start") {
+		t.Fatalf("err %v, want a start that failed as the process exited", err)
 	}
 }
 
 // TestProcStopKills SIGKILLs a process that ignores SIGTERM once the stop
 // timeout has passed.
 func TestProcStopKills(t *testing.T) {
-	fakeFleetConfig(t)
-	p, err := startProc(exec.Command("sh", "-c", `trap "" TERM; while sleep 0.05; do :; done`), nil)
+	linuxOnly(t)
+	cmd := exec.Command("sh", "-c", `trap "" TERM; echo ready; while sleep 0.05; do :; done`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc(cmd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.kill()
-	time.Sleep(100 * time.Millisecond) // let the shell set its trap
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" { // its trap is set
+		t.Fatalf("shell said %q", line)
+	}
 	killed, err := p.stop(200 * time.Millisecond)
 	if err != nil || !killed || !p.exited() {
 		t.Errorf("killed %v, err %v, exited %v", killed, err, p.exited())

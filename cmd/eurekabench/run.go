@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -126,6 +125,9 @@ func cmdRun(args []string) error {
 			c.instances = 10000
 		}
 	}
+	if err := checkBasicAuth(c.basicAuth); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	if c.client != "raw" && c.client != "stdlib" {
 		return fmt.Errorf("run: --client %q is not raw or stdlib", c.client)
 	}
@@ -245,10 +247,7 @@ func (b *bench) template(ctx context.Context, method, path string, body []byte, 
 	if hdr == nil {
 		hdr = http.Header{}
 	}
-	if b.cfg.basicAuth != "" {
-		hdr = hdr.Clone()
-		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(b.cfg.basicAuth)))
-	}
+	hdr = hdr.Clone() // the template's own: SetBasicAuth below writes to it
 	r := (&http.Request{
 		Method:     method,
 		URL:        u,
@@ -260,6 +259,10 @@ func (b *bench) template(ctx context.Context, method, path string, body []byte, 
 	}).WithContext(ctx)
 	if body != nil {
 		r.ContentLength = int64(len(body))
+	}
+	if b.cfg.basicAuth != "" {
+		user, pass, _ := strings.Cut(b.cfg.basicAuth, ":") // checked by checkBasicAuth
+		r.SetBasicAuth(user, pass)
 	}
 	return &reqTemplate{req: r, body: body, raw: rawRequest(r, body)}
 }

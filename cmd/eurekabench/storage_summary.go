@@ -140,24 +140,18 @@ func writeStorageSummary(w io.Writer, results []*Result, ref string) {
 			labels = append(labels, l)
 		}
 		sortStores(labels)
-		var refRPS, refCPU float64
-		if rs := byStore[ref]; len(rs) > 0 {
-			refRPS = medianOf(rs, func(r *Result) float64 { return r.RPS })
-			refCPU = median(cpuPerReq(rs, false))
+		medianRPS := func(label string) float64 {
+			return medianOf(byStore[label], func(r *Result) float64 { return r.RPS })
 		}
+		refRPS, refCPU := medianRPS(ref), median(cpuPerReq(byStore[ref], false))
 		for _, l := range labels {
 			rs := byStore[l]
-			rps := medianOf(rs, func(r *Result) float64 { return r.RPS })
+			rps := medianRPS(l)
 			ratio := "—"
 			if refRPS > 0 && l != ref {
 				ratio = fmt.Sprintf("%.2f×", rps/refRPS)
 			}
-			target, verdict := storageVerdict(k, l, ref, rps, func(label string) float64 {
-				if rs := byStore[label]; len(rs) > 0 {
-					return medianOf(rs, func(r *Result) float64 { return r.RPS })
-				}
-				return 0
-			})
+			target, verdict := storageVerdict(k, l, ref, rps, medianRPS)
 			var errs, reqs int64
 			var runs []string
 			var storeCPU []float64
