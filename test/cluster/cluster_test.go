@@ -7,6 +7,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +36,13 @@ type node struct {
 
 func newNode(t testing.TB, s *eurekadtest.Server) *node {
 	t.Helper()
-	c, err := client.New(client.Options{ServiceURLs: []string{s.Base}, Timeout: 5 * time.Second})
+	return newNodeTLS(t, s, nil)
+}
+
+// newNodeTLS is newNode whose client uses tlsConfig (nil: Go's defaults).
+func newNodeTLS(t testing.TB, s *eurekadtest.Server, tlsConfig *tls.Config) *node {
+	t.Helper()
+	c, err := client.New(client.Options{ServiceURLs: []string{s.Base}, Timeout: 5 * time.Second, TLSConfig: tlsConfig})
 	if err != nil {
 		t.Fatal(err)
 	}

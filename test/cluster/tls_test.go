@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
-	"github.com/eurekad/eurekad/sdk/client"
 )
 
 // Two nodes that serve HTTPS and require client certificates replicate to
@@ -27,11 +26,7 @@ func TestPeersOverMutualTLS(t *testing.T) {
 			"EUREKAD_TLS_CLIENT_CA_FILE="+pki.CAFile, "EUREKAD_TLS_CLIENT_AUTH=require",
 			"EUREKAD_CLUSTER_TLS_CA_FILE="+pki.CAFile,
 			"EUREKAD_CLUSTER_TLS_CERT_FILE="+cert, "EUREKAD_CLUSTER_TLS_KEY_FILE="+key)
-		c, err := client.New(client.Options{ServiceURLs: []string{s.Base}, Timeout: 5 * time.Second, TLSConfig: pki.ClientTLS(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, &node{Server: s, c: c})
+		nodes = append(nodes, newNodeTLS(t, s, pki.ClientTLS(name)))
 	}
 	if err := nodes[0].c.Register(bg, instance("TLS-APP", "i-1")); err != nil {
 		t.Fatal(err)
@@ -49,11 +44,8 @@ func TestPeersOverMutualTLS(t *testing.T) {
 		}
 		return nil
 	})
-	anon, err := client.New(client.Options{ServiceURLs: []string{nodes[0].Base}, Timeout: 5 * time.Second, TLSConfig: pki.ClientTLS("")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Applications(bg); err == nil {
-		t.Error("a client without a certificate read the registry")
+	anon := newNodeTLS(t, nodes[0].Server, pki.ClientTLS(""))
+	if _, err := anon.c.Applications(bg); err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Errorf("a client without a certificate: %v, want the handshake refused", err)
 	}
 }
