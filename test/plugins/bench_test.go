@@ -46,8 +46,8 @@ func BenchmarkRenew(b *testing.B) {
 	}{
 		{"no-auth", "", "", func(*testing.B) []string { return nil }},
 		{"external-auth-plugin", "orders", "o-secret", func(b *testing.B) []string {
-			bin := eurekadtest.BuildPackage(b, "./examples/auth-plugin")
-			return []string{eurekadtest.WriteConfig(b, fmt.Sprintf("plugins:\n  auth:\n    plugin: %s\n    config: {users_file: %s}\n", bin, teamsFile(b)))}
+			env, _ := exampleAuth(b)
+			return []string{env}
 		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -34,6 +34,21 @@ func teamsFile(t testing.TB) string {
 	return path
 }
 
+// exampleAuth builds examples/auth-plugin and returns the environment entry
+// of a config that loads it with teamsFile's users and the guard settings
+// in guard (YAML lines under plugins.auth, such as "allow_ttl: 0s"), and
+// the plugin's path.
+func exampleAuth(t testing.TB, guard ...string) (env, bin string) {
+	t.Helper()
+	bin = eurekadtest.BuildPackage(t, "./examples/auth-plugin")
+	var extra strings.Builder
+	for _, g := range guard {
+		extra.WriteString("    " + g + "\n")
+	}
+	return eurekadtest.WriteConfig(t, fmt.Sprintf("plugins:\n  auth:\n    plugin: %s\n%s    config: {users_file: %s}\n",
+		bin, extra.String(), teamsFile(t))), bin
+}
+
 func instanceJSON(app, id string) string {
 	return fmt.Sprintf(`{"instance":{"instanceId":%q,"hostName":"%s.local","app":%q,"ipAddr":"10.0.0.1","status":"UP",
 		"port":{"$":8080,"@enabled":"true"},"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}`, id, id, app)

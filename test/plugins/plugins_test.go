@@ -24,15 +24,8 @@ import (
 // refused as unavailable (never let through, never answered as a 401/403
 // decision), and renewals succeed again once eurekad has restarted it.
 func TestAuthPluginKilledMidTraffic(t *testing.T) {
-	bin := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
 	// No decision cache: every request reaches the plugin.
-	env := eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
-  auth:
-    plugin: %s
-    allow_ttl: 0s
-    deny_ttl: 0s
-    config: {users_file: %s}
-`, bin, teamsFile(t)))
+	env, bin := exampleAuth(t, "allow_ttl: 0s", "deny_ttl: 0s")
 	s := eurekadtest.Start(t, env)
 	if code, body := call(t, "orders", "o-secret", "POST", s.Base+"apps/ORDERS-API", instanceJSON("ORDERS-API", "o1")); code != 204 {
 		t.Fatalf("register: %d %s", code, body)
@@ -269,8 +262,8 @@ func init() {
 // registers under the example auth plugin, and gets 401 and 403 as the
 // team rule says.
 func TestFargoWithBasicAuthInURL(t *testing.T) {
-	bin := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
-	s := eurekadtest.Start(t, eurekadtest.WriteConfig(t, fmt.Sprintf("plugins:\n  auth:\n    plugin: %s\n    config: {users_file: %s}\n", bin, teamsFile(t))))
+	env, _ := exampleAuth(t)
+	s := eurekadtest.Start(t, env)
 	url := func(userinfo string) string {
 		return "http://" + userinfo + s.Addr + "/eureka"
 	}

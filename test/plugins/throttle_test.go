@@ -14,14 +14,8 @@ import (
 // without reaching the plugin, and /metrics counts them; a caller whose
 // allow is cached goes on unhindered.
 func TestGuessingIsThrottled(t *testing.T) {
-	bin := eurekadtest.BuildPackage(t, "./examples/auth-plugin")
-	s := eurekadtest.Start(t, eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
-  auth:
-    plugin: %s
-    failure_rate: 0.01
-    failure_burst: 3
-    config: {users_file: %s}
-`, bin, teamsFile(t))))
+	env, _ := exampleAuth(t, "failure_rate: 0.01", "failure_burst: 3")
+	s := eurekadtest.Start(t, env)
 	url := s.Base + "apps/ORDERS-API"
 	if code, body := call(t, "orders", "o-secret", "POST", url, instanceJSON("ORDERS-API", "o-1")); code != http.StatusNoContent {
 		t.Fatalf("register with the right password = %d %s", code, body)
