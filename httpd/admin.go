@@ -12,32 +12,20 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/snapshot"
 	"github.com/eurekad/eurekad/httpd/dashboard"
-	"github.com/eurekad/eurekad/sdk/hook"
 )
 
-// site serves what is not the Eureka API: health, readiness and the admin
-// endpoints.
-func (s *Server) site() http.Handler {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
-	m.HandleFunc("GET /readyz", s.readyz)
-	m.HandleFunc("GET /admin/storage", s.admin(s.storageStatus))
-	m.HandleFunc("GET /admin/snapshot", s.admin(s.snapshot))
-	s.adminAPI(m)
-	if s.metrics != nil {
-		m.Handle("GET /metrics", s.metrics.handler())
-	}
-	if s.opts.Dashboard {
-		m.HandleFunc("GET /{$}", dashboard.Page)
-		m.HandleFunc("GET /lastn", dashboard.Page)
-		m.Handle("GET /dashboard/", dashboard.Handler("/dashboard/"))
-	}
-	m.HandleFunc("/", notFound)
-	return m
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
 }
+
+func whoami(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"admin": true})
+}
+
+func dashboardPage(w http.ResponseWriter, r *http.Request) { dashboard.Page(w, r) }
+
+func dashboardAssets() http.HandlerFunc { return dashboard.Handler("/dashboard/").ServeHTTP }
 
 // readyz reports readiness: 200 once the registry is restored and open
 // for traffic (cmd/eurekad calls OpenForTraffic after the restore), and
@@ -59,8 +47,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "starting"
 		code = http.StatusServiceUnavailable
 	}
-	if s.opts.Store != nil {
-		st := s.opts.Store.Status()
+	if s.store != nil {
+		st := s.store.Status()
 		body["storage"] = st
 		failing := st.Degraded
 		if s.opts.StoreProbe != nil {
@@ -115,11 +103,11 @@ func (s *Server) probeStore(ctx context.Context) error {
 
 // storageStatus is GET admin/storage.
 func (s *Server) storageStatus(w http.ResponseWriter, _ *http.Request) {
-	if s.opts.Store == nil {
+	if s.store == nil {
 		writeJSON(w, http.StatusOK, map[string]any{"kind": "memory", "persistent": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kind": s.opts.StoreKind, "persistent": true, "status": s.opts.Store.Status()})
+	writeJSON(w, http.StatusOK, map[string]any{"kind": s.opts.StoreKind, "persistent": true, "status": s.store.Status()})
 }
 
 // snapshot is GET admin/snapshot: a consistent copy of the registry in the
@@ -133,30 +121,24 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admin guards an admin endpoint: with Options.Auth, the authenticator
-// must allow hook.OpAdmin; without it, the bearer token when one is
-// configured, otherwise loopback clients only.
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.opts.Auth != nil {
-			p, ok := s.authorize(w, r, hook.OpAdmin, "", "")
-			if !ok {
-				return
-			}
-			r = withPrincipal(r, p)
-		} else if tok := s.opts.AdminToken; tok != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="eurekad admin"`)
-				textError(w, http.StatusUnauthorized, "admin token required")
-				return
-			}
-		} else if !isLoopback(r.RemoteAddr) {
-			textError(w, http.StatusForbidden, "admin endpoints answer loopback clients unless http.admin_token is set")
-			return
+// localAdmin is the admin rule without an authenticator: the bearer
+// token when one is configured, otherwise loopback clients only. It writes
+// the refusal and reports false.
+func (s *Server) localAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if tok := s.opts.AdminToken; tok != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="eurekad admin"`)
+			textError(w, http.StatusUnauthorized, "admin token required")
+			return false
 		}
-		h(w, r)
+		return true
 	}
+	if !isLoopback(r.RemoteAddr) {
+		textError(w, http.StatusForbidden, "admin endpoints answer loopback clients unless http.admin_token is set")
+		return false
+	}
+	return true
 }
 
 func isLoopback(remote string) bool {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/snapshot"
@@ -41,12 +42,11 @@ func newStoreServer(t *testing.T, fs *fakeStore, mod func(*Options)) *testServer
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
 	o := DefaultOptions()
-	o.Store = fs
 	o.StoreKind = "bolt"
 	if mod != nil {
 		mod(&o)
 	}
-	return &testServer{t: t, h: New(reg, c, &o).Handler(), reg: reg}
+	return &testServer{t: t, h: New(node.New(reg, node.Options{Store: fs}), c, &o).Handler(), reg: reg}
 }
 
 func TestWritesWaitForCommit(t *testing.T) {
@@ -93,7 +93,7 @@ func TestReadyz(t *testing.T) {
 	// Before OpenForTraffic (the end of the restore) it is not ready.
 	reg := registry.New(nil)
 	c, _ := cache.New(reg, nil)
-	early := &testServer{t: t, h: New(reg, c, nil).Handler(), reg: reg}
+	early := &testServer{t: t, h: New(node.New(reg, node.Options{}), c, nil).Handler(), reg: reg}
 	if w := early.expect("GET", "/readyz", "", 503); !strings.Contains(w.Body.String(), `"restored":false`) {
 		t.Fatalf("readyz before start-up ended = %s", w.Body.String())
 	}

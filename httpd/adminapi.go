@@ -16,27 +16,10 @@ import (
 )
 
 // The admin JSON API (docs/admin-api.md) is what the dashboard reads. Its
-// GET endpoints are open, like GET /eureka/apps: they show what the Eureka
-// API already shows plus the server's own state. Endpoints that change
-// anything go through s.admin.
-
-// adminAPI registers the admin API on m.
-func (s *Server) adminAPI(m *http.ServeMux) {
-	m.HandleFunc("GET /admin/api/summary", s.apiSummary)
-	m.HandleFunc("GET /admin/api/instances", s.apiInstances)
-	m.HandleFunc("GET /admin/api/instances/{app}/{id}", s.apiInstance)
-	m.HandleFunc("POST /admin/api/instances/{app}/{id}/out-of-service", sameOrigin(s.admin(s.apiStatusAction(true))))
-	m.HandleFunc("POST /admin/api/instances/{app}/{id}/in-service", sameOrigin(s.admin(s.apiStatusAction(false))))
-	m.HandleFunc("GET /admin/api/self-preservation", s.apiSelfPreservation)
-	m.HandleFunc("GET /admin/api/events", s.apiEvents)
-	m.HandleFunc("GET /admin/api/stream", s.apiStream)
-	m.HandleFunc("GET /admin/api/storage", s.apiStorage)
-	m.HandleFunc("GET /admin/api/peers", s.apiPeers)
-	m.HandleFunc("GET /admin/api/plugins", s.apiPlugins)
-	m.HandleFunc("GET /admin/api/whoami", s.admin(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"admin": true})
-	}))
-}
+// routes are in the route table (routes.go): under an authenticator its
+// reads need the read permission, as GET /eureka/apps does, and its actions
+// the admin permission; without one, reads are open and actions need the
+// admin token or a loopback client.
 
 // sameOrigin refuses actions a browser sends on behalf of another site: a
 // page elsewhere could otherwise post to a loopback-only eurekad from the
@@ -361,7 +344,7 @@ func matches(in *eureka.InstanceInfo, text string) bool {
 
 // apiInstance is GET admin/api/instances/{app}/{id}.
 func (s *Server) apiInstance(w http.ResponseWriter, r *http.Request) {
-	l, ok := s.reg.Lease(strings.ToUpper(r.PathValue("app")), r.PathValue("id"))
+	l, ok := s.reg.Lease(strings.ToUpper(pathVar(r, "app")), pathVar(r, "id"))
 	if !ok {
 		textError(w, http.StatusNotFound, "no such instance")
 		return
@@ -369,36 +352,28 @@ func (s *Server) apiInstance(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewInstance(l, s.reg.LeaseExpirationEnabled()))
 }
 
-// apiStatusAction takes an instance out of service or puts it back. It
-// replays the Eureka operator call (PUT …/status?value=OUT_OF_SERVICE, or
-// DELETE …/status?value=UP) through the Eureka API router, so the change
-// is stored, replicated and answered exactly as that call would be.
+// apiStatusAction takes an instance out of service (the operator's
+// OUT_OF_SERVICE override) or puts it back (the override removed, status
+// UP), through the same write path as the Eureka calls, so the change is
+// checked, stored, replicated and answered as they would be.
 func (s *Server) apiStatusAction(out bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		base := "/eureka"
-		if len(s.opts.BasePaths) > 0 {
-			base = strings.TrimRight(s.opts.BasePaths[0], "/")
-		}
-		path := base + "/apps/" + url.PathEscape(strings.ToUpper(r.PathValue("app"))) + "/" + url.PathEscape(r.PathValue("id")) + "/status"
-		method, value := http.MethodDelete, eureka.StatusUp
+		app, id := strings.ToUpper(pathVar(r, "app")), pathVar(r, "id")
+		c := caller(r)
+		var err error
+		value := eureka.StatusUp
 		if out {
-			method, value = http.MethodPut, eureka.StatusOutOfService
+			value = eureka.StatusOutOfService
+			err = s.node.SetStatus(r.Context(), c, app, id, string(value), 0)
+		} else {
+			err = s.node.DeleteStatus(r.Context(), c, app, id, string(value), 0)
 		}
-		u, err := url.Parse(path + "?value=" + string(value))
 		if err != nil {
-			textError(w, http.StatusBadRequest, "bad instance path")
+			s.writeError(w, r, err)
 			return
 		}
-		req := r.Clone(r.Context())
-		req.Method, req.URL, req.RequestURI = method, u, u.RequestURI()
-		req.Body, req.ContentLength = http.NoBody, 0
-		req.Pattern = ""
-		s.log.Info("operator status change", "app", r.PathValue("app"), "id", r.PathValue("id"), "status", value, "remote", r.RemoteAddr)
-		// Below the authorization step: s.admin allowed this as OpAdmin,
-		// which covers the dashboard's actions; asking again as OpStatus
-		// would refuse an admin-only credential.
-		s.api.ServeHTTP(w, withPath(req, strings.TrimPrefix(u.Path, base), len(base)))
-		setRoute(w, "") // metrics: count it under the admin route, not the replayed one
+		s.log.Info("operator status change", "app", app, "id", id, "status", value, "remote", r.RemoteAddr, principalAttr(r))
+		w.WriteHeader(http.StatusOK)
 	}
 }
 
@@ -556,10 +531,10 @@ func (s *Server) apiEvents(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) storageView(ctx context.Context) storageView {
-	if s.opts.Store == nil {
+	if s.store == nil {
 		return storageView{Kind: "memory"}
 	}
-	v := storageView{Kind: s.opts.StoreKind, Persistent: true, Status: s.opts.Store.Status()}
+	v := storageView{Kind: s.opts.StoreKind, Persistent: true, Status: s.store.Status()}
 	if s.opts.StoreProbe != nil {
 		err := s.probeStore(ctx)
 		ok := err == nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -49,7 +50,7 @@ func newOpsServer(t *testing.T, regMod func(*registry.Options), mod func(*Option
 	if mod != nil {
 		mod(&o)
 	}
-	return &testServer{t: t, h: New(reg, c, &o).Handler(), reg: reg}, clk
+	return &testServer{t: t, h: New(node.New(reg, node.Options{}), c, &o).Handler(), reg: reg}, clk
 }
 
 func instanceBody(app, id string, durationSecs int, meta string) string {
@@ -158,7 +159,7 @@ func BenchmarkAdminSummary(b *testing.B) {
 			Status: eureka.StatusUp, StatusPageURL: "http://h/info", Metadata: map[string]string{"zone": "a"}}, false)
 	}
 	c, _ := cache.New(reg, nil)
-	h := New(reg, c, nil).Handler()
+	h := New(node.New(reg, node.Options{}), c, nil).Handler()
 	req := httptest.NewRequest("GET", "/admin/api/summary", nil)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -292,7 +293,7 @@ func TestAdminAPIStream(t *testing.T) {
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
-	srv := New(reg, c, nil)
+	srv := New(node.New(reg, node.Options{}), c, nil)
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	resp, err := http.Get(ts.URL + "/admin/api/stream")
@@ -333,7 +334,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
-	srv := New(reg, c, nil)
+	srv := New(node.New(reg, node.Options{}), c, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -13,12 +13,13 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
-// Authentication (Options.Auth): every Eureka API request is classified
-// into an operation, an app and an instance, and decided by the
-// authenticator before its handler runs. Stock Eureka clients send the
+// Authentication (Options.Auth): every request that matches a route of the
+// table (routes.go) is decided by the authenticator, for the route's
+// operation, app and instance, before its handler runs. Stock Eureka clients send the
 // credentials of their service URL (http://user:pass@host:8761/eureka/) as
 // HTTP basic auth; bearer tokens and TLS client certificates are passed on
 // too. The replication header only turns an operation into
@@ -44,75 +45,6 @@ func principalAttr(r *http.Request) slog.Attr {
 	return slog.Attr{}
 }
 
-// classify maps an API request (path below the base, escaped, without
-// trailing slash) to what it does. Unknown writes count as admin, so they
-// need the strongest permission rather than none.
-func classify(method, path string, replicated bool) (op hook.Operation, app, id string) {
-	var segs [5]string
-	n := 0
-	for rest := strings.TrimPrefix(path, "/"); n < len(segs); n++ {
-		var seg string
-		var more bool
-		seg, rest, more = strings.Cut(rest, "/")
-		segs[n] = seg
-		if !more {
-			n++
-			break
-		}
-		if n == len(segs)-1 {
-			n = len(segs) + 1 // too long: no known route
-			break
-		}
-	}
-	read := method == http.MethodGet || method == http.MethodHead
-	op = hook.OpAdmin
-	if read {
-		op = hook.OpRead
-	}
-	switch segs[0] {
-	case "apps":
-		switch {
-		case n == 2 && segs[1] != "delta":
-			app = segs[1]
-			if method == http.MethodPost {
-				op = hook.OpRegister
-			}
-		case n == 3:
-			app, id = segs[1], segs[2]
-			switch method {
-			case http.MethodPut:
-				op = hook.OpRenew
-			case http.MethodDelete:
-				op = hook.OpCancel
-			}
-		case n == 4:
-			app, id = segs[1], segs[2]
-			switch {
-			case segs[3] == "status" && (method == http.MethodPut || method == http.MethodDelete):
-				op = hook.OpStatus
-			case segs[3] == "metadata" && method == http.MethodPut:
-				op = hook.OpMetadata
-			}
-		}
-	case "peerreplication":
-		if method == http.MethodPost {
-			op = hook.OpReplicate
-		}
-	case "instances":
-		if n == 2 {
-			id = segs[1]
-		}
-	case "asg":
-		if method == http.MethodPut {
-			op = hook.OpStatus
-		}
-	}
-	if replicated {
-		op = hook.OpReplicate
-	}
-	return op, unescapeUpper(app), unescape(id)
-}
-
 func unescape(s string) string {
 	if strings.IndexByte(s, '%') < 0 {
 		return s
@@ -122,8 +54,6 @@ func unescape(s string) string {
 	}
 	return s
 }
-
-func unescapeUpper(s string) string { return strings.ToUpper(unescape(s)) }
 
 // authRequest is a pooled hook.AuthRequest with room for decoded basic
 // credentials, so a renewal decided from the cache allocates nothing.
@@ -169,22 +99,28 @@ func (ar *authRequest) readCredentials(r *http.Request) {
 			ar.BearerToken = strings.TrimSpace(v[len("Bearer "):])
 		}
 	}
-	// Only a certificate the TLS layer verified names the client; one that
-	// was merely presented (tls.RequestClientCert) proves nothing.
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
-		c := r.TLS.PeerCertificates[0]
-		sum := sha256.Sum256(c.Raw)
-		uris := make([]string, len(c.URIs))
-		for i, u := range c.URIs {
-			uris[i] = u.String()
-		}
-		ar.TLS = &hook.TLSIdentity{
-			Subject:    c.Subject.String(),
-			CommonName: c.Subject.CommonName,
-			DNSNames:   c.DNSNames,
-			URIs:       uris,
-			SHA256:     hex.EncodeToString(sum[:]),
-		}
+	ar.TLS = tlsIdentity(r)
+}
+
+// tlsIdentity names the client by its verified certificate, nil without
+// one. Only a certificate the TLS layer verified names the client; one
+// that was merely presented (tls.RequestClientCert) proves nothing.
+func tlsIdentity(r *http.Request) *hook.TLSIdentity {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	c := r.TLS.PeerCertificates[0]
+	sum := sha256.Sum256(c.Raw)
+	uris := make([]string, len(c.URIs))
+	for i, u := range c.URIs {
+		uris[i] = u.String()
+	}
+	return &hook.TLSIdentity{
+		Subject:    c.Subject.String(),
+		CommonName: c.Subject.CommonName,
+		DNSNames:   c.DNSNames,
+		URIs:       uris,
+		SHA256:     hex.EncodeToString(sum[:]),
 	}
 }
 
@@ -255,4 +191,13 @@ func (s *Server) authError(w http.ResponseWriter, r *http.Request, op hook.Opera
 // withPrincipal returns r carrying p for PrincipalFrom.
 func withPrincipal(r *http.Request, p hook.Principal) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+}
+
+// caller is who asks for a write, as core/node sees it.
+func caller(r *http.Request) node.Caller {
+	c := node.Caller{RemoteAddr: r.RemoteAddr, Replication: isReplication(r), TLS: tlsIdentity(r)}
+	if p, ok := PrincipalFrom(r.Context()); ok {
+		c.Principal = &p
+	}
+	return c
 }

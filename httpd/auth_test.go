@@ -12,10 +12,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gorilla/mux"
 	"github.com/hudl/fargo"
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/events"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
@@ -79,7 +81,7 @@ func newAuthServer(t testing.TB, auth hook.Authenticator, gopts *guard.Options, 
 	if mod != nil {
 		mod(&o)
 	}
-	ts := httptest.NewServer(New(reg, c, &o).Handler())
+	ts := httptest.NewServer(New(node.New(reg, node.Options{}), c, &o).Handler())
 	t.Cleanup(ts.Close)
 	return &authServer{Server: ts, reg: reg, guard: g}
 }
@@ -326,7 +328,12 @@ func TestPrincipalInContext(t *testing.T) {
 	s := &Server{opts: Options{Auth: hook.AuthenticatorFunc(func(context.Context, *hook.AuthRequest) (hook.Principal, error) {
 		return hook.Principal{Name: "ops"}, nil
 	})}}
-	s.admin(h)(httptest.NewRecorder(), httptest.NewRequest("GET", "/admin/x", nil))
+	r := httptest.NewRequest("GET", "/admin/x", nil)
+	p, known, allowed := s.decide(httptest.NewRecorder(), r, &route{op: hook.OpAdmin, access: accessAdmin}, [2]string{}, false)
+	if !allowed || !known {
+		t.Fatal("refused")
+	}
+	h(httptest.NewRecorder(), withPrincipal(r, p))
 	if !ok || seen.Name != "ops" {
 		t.Fatalf("principal %+v %v", seen, ok)
 	}
@@ -359,7 +366,10 @@ func TestAuthenticatorNamingCallerAfterUsername(t *testing.T) {
 	ts.expect("GET", "/eureka/apps", "", 200)
 }
 
-func TestClassify(t *testing.T) {
+// TestRouteTableClassifies: the operation, app and instance the
+// authenticator is asked about come from the route table.
+func TestRouteTableClassifies(t *testing.T) {
+	srv := New(node.New(registry.New(nil), node.Options{}), mustCache(t), nil)
 	cases := []struct {
 		method, path string
 		rep          bool
@@ -386,15 +396,26 @@ func TestClassify(t *testing.T) {
 		{"POST", "/apps/ORDERS", true, hook.OpReplicate, "ORDERS", ""},
 		{"GET", "/apps", true, hook.OpReplicate, "", ""},
 		{"PUT", "/asg/x/status", false, hook.OpStatus, "", ""},
-		{"POST", "/nowhere", false, hook.OpAdmin, "", ""},
-		{"PATCH", "/apps/ORDERS/i-1", false, hook.OpAdmin, "ORDERS", "i-1"},
-		{"PUT", "/apps/A/b/c/d/e/f", false, hook.OpAdmin, "", ""},
-		{"GET", "/apps/A/b/c/d/e/f", false, hook.OpRead, "", ""},
 	}
 	for _, c := range cases {
-		op, app, id := classify(c.method, c.path, c.rep)
+		rt, vars, _ := srv.table.find(familyAPI, c.method, c.path)
+		if rt == nil {
+			t.Errorf("%s %s: no route", c.method, c.path)
+			continue
+		}
+		op := rt.op
+		if c.rep {
+			op = hook.OpReplicate
+		}
+		app, id := strings.ToUpper(rt.variable(vars, "app")), rt.variable(vars, "id")
 		if op != c.op || app != c.app || id != c.id {
 			t.Errorf("%s %s rep=%v: %s %q %q, want %s %q %q", c.method, c.path, c.rep, op, app, id, c.op, c.app, c.id)
+		}
+	}
+	// No route, no decision: the router answers 404 or 405.
+	for _, c := range [][2]string{{"POST", "/nowhere"}, {"PATCH", "/apps/ORDERS/i-1"}, {"PUT", "/apps/A/b/c/d/e/f"}, {"GET", "/apps//"}} {
+		if rt, _, _ := srv.table.find(familyAPI, c[0], c[1]); rt != nil {
+			t.Errorf("%s %s matched %s", c[0], c[1], rt.label)
 		}
 	}
 }
@@ -441,7 +462,7 @@ func renewRigEvents(tb testing.TB, withAuth bool, bus *events.Bus) (http.Handler
 		}
 		o.Auth = guard.New(a, nil)
 	}
-	h := New(reg, c, &o).Handler()
+	h := New(node.New(reg, node.Options{}), c, &o).Handler()
 	req := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(springBody))
 	req.Header.Set("Content-Type", jsonCT)
 	req.SetBasicAuth("orders", "orders-secret")
@@ -554,25 +575,63 @@ func BenchmarkRenewAuthLoopback(b *testing.B) {
 	}
 }
 
-func FuzzClassify(f *testing.F) {
-	for _, p := range []string{"/apps/ORDERS/i-1/status", "/apps/a%2Fb/%zz", "/peerreplication/batch", "/apps//", "/////", "/apps/x/y/z/w/v/u"} {
-		f.Add("PUT", p, false)
+// FuzzRouteTable: the table's matcher, which decides auth, and the
+// gorilla/mux routers built from the same table, which dispatch, always
+// agree on a request's route.
+func FuzzRouteTable(f *testing.F) {
+	for _, p := range []string{"/eureka/apps/ORDERS/i-1/status", "/eureka/apps/a%2Fb/%zz", "/eureka/peerreplication/batch", "/eureka/apps//", "/////", "/eureka/v2/apps/x/y/z/w/v/u", "/admin/api/instances/A/b", "/dashboard/app.js", "/"} {
+		f.Add("PUT", p)
+		f.Add("GET", p)
 	}
-	f.Fuzz(func(t *testing.T, method, path string, rep bool) {
-		op, app, _ := classify(method, path, rep)
-		if !op.Valid() {
-			t.Fatalf("%s %s: invalid operation %q", method, path, op)
+	srv := New(node.New(registry.New(nil), node.Options{}), mustCache(f), nil)
+	f.Fuzz(func(t *testing.T, method, path string) {
+		req, err := http.NewRequest(method, "http://x"+path, nil)
+		if err != nil || req.URL.Path == "" || req.URL.Host != "x" {
+			return
 		}
-		if rep && op != hook.OpReplicate {
-			t.Fatalf("a replicated request classified as %s", op)
+		fam, router, rest := familySite, srv.table.site, strings.TrimRight(req.URL.EscapedPath(), "/")
+		if rest == "" {
+			rest = "/"
 		}
-		if method != "GET" && method != "HEAD" && op == hook.OpRead {
-			t.Fatalf("%s %s classified as a read", method, path)
+		p := strings.TrimRight(req.URL.Path, "/")
+		for _, b := range srv.table.bases {
+			if r, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(r, "/") {
+				fam, router = familyAPI, srv.table.api
+				req = withPath(req, r, len(b))
+				rest = escapedRest(req, r, 0)
+				break
+			}
 		}
-		if app != strings.ToUpper(app) {
-			t.Fatalf("app %q not upper-cased", app)
+		rt, _, _ := srv.table.find(fam, method, rest)
+		var m mux.RouteMatch
+		matched := router.Match(req, &m) && m.MatchErr == nil
+		if rt == nil {
+			if matched {
+				tpl, _ := m.Route.GetPathTemplate()
+				t.Fatalf("%s %s: the router matched %s, the table nothing", method, path, tpl)
+			}
+			return
+		}
+		if !matched {
+			// The table ignores a trailing slash the router keeps.
+			if strings.HasSuffix(req.URL.Path, "/") && !rt.prefix && fam == familySite {
+				return
+			}
+			t.Fatalf("%s %s: the table matched %s, the router nothing", method, path, rt.label)
+		}
+		if tpl, _ := m.Route.GetPathTemplate(); tpl != rt.pattern {
+			t.Fatalf("%s %s: the table matched %s, the router %s", method, path, rt.pattern, tpl)
 		}
 	})
+}
+
+func mustCache(tb testing.TB) *cache.Cache {
+	reg := registry.New(nil)
+	c, err := cache.New(reg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 func FuzzReadCredentials(f *testing.F) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/events"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/plugins/listener/webhook"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -33,7 +34,7 @@ func eventServer(t *testing.T, subscribe func(*events.Bus)) (*httptest.Server, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(New(reg, c, nil).Handler())
+	ts := httptest.NewServer(New(node.New(reg, node.Options{}), c, nil).Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { bus.Run(ctx); close(done) }()

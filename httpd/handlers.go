@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -48,10 +48,6 @@ func textError(w http.ResponseWriter, code int, msg string) {
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	body, release, err := readPooledBody(r, s.opts.MaxBodyBytes)
 	defer release()
-	// Under way from here: a group commit need not wait for a client
-	// still sending its body.
-	ws := s.beginWrite()
-	defer ws.end()
 	if errors.Is(err, errBodyTooLarge) {
 		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return
@@ -74,33 +70,41 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		parseError(w, format, err)
 		return
 	}
-	if d := in.DataCenterInfo; d != nil && !knownDataCenter(d.Name) {
-		// Java's reader fails on any other name, so Eureka answers this
-		// as an unparseable body; clients would fail on it too.
-		parseError(w, format, fmt.Errorf("dataCenterInfo name %q is not MyOwn, Amazon or Netflix", d.Name))
-		return
-	}
-	if msg := validate(in, appVar(r)); msg != "" {
-		textError(w, http.StatusBadRequest, msg)
-		return
-	}
-	if d := in.DataCenterInfo; d.Name == eureka.DataCenterAmazon && d.Metadata["instance-id"] == "" {
-		// Eureka copies the instance id into the EC2 metadata (§2.1 step 8).
-		if d.Metadata == nil {
-			d.Metadata = map[string]string{}
+	if err := s.node.Register(r.Context(), caller(r), appVar(r), in); err != nil {
+		var inv *node.InvalidError
+		if errors.As(err, &inv) && inv.Unparseable {
+			parseError(w, format, inv)
+			return
 		}
-		d.Metadata["instance-id"] = in.ID()
-	}
-	if !s.admit(w) {
+		s.writeError(w, r, err)
 		return
 	}
-	repl := isReplication(r)
-	s.reg.Register(in, repl)
-	if !repl {
-		s.replicate(eureka.ReplicateRegister, appVar(r), in.ID())
-	}
-	if s.commit(w, r, &ws) {
-		w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeError is the one place that turns a refused write into its HTTP
+// answer: 400 with the rule's message for invalid input, 403 with the
+// admission hook's message, 404 for an unknown instance, 503 while the
+// store or the admission hook cannot take the write.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var inv *node.InvalidError
+	var denied *node.DeniedError
+	switch {
+	case errors.As(err, &inv):
+		s.log.Debug("write refused", "path", r.URL.Path, "err", err, principalAttr(r))
+		textError(w, http.StatusBadRequest, inv.Message)
+	case errors.As(err, &denied):
+		s.log.Debug("write denied by admission", "path", r.URL.Path, "err", err, principalAttr(r))
+		textError(w, http.StatusForbidden, denied.Message)
+	case errors.Is(err, node.ErrNotFound):
+		w.WriteHeader(http.StatusNotFound)
+	case errors.Is(err, node.ErrAdmissionUnavailable):
+		textError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		// The store refused or failed the write: it was not acknowledged,
+		// it is kept in memory and may still be stored later.
+		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err, principalAttr(r))
+		textError(w, http.StatusServiceUnavailable, err.Error())
 	}
 }
 
@@ -131,112 +135,13 @@ func appendXMLText(b []byte, s string) []byte {
 	return append(b, w.Bytes()...)
 }
 
-// validate runs Eureka's registration checks in Eureka's order and returns
-// its 400 message, or "" (§2.1).
-func validate(in *eureka.InstanceInfo, pathApp string) string {
-	switch {
-	case isBlank(in.ID()):
-		return "Missing instanceId"
-	case isBlank(in.HostName):
-		return "Missing hostname"
-	case isBlank(in.IPAddr):
-		return "Missing ip address"
-	case isBlank(in.App):
-		return "Missing appName"
-	case strings.ToUpper(in.App) != pathApp:
-		return "Mismatched appName, expecting " + pathApp + " but was " + strings.ToUpper(in.App)
-	case in.DataCenterInfo == nil:
-		return "Missing dataCenterInfo"
-	case in.DataCenterInfo.Name == "":
-		return "Missing dataCenterInfo Name"
-	}
-	return ""
-}
-
-func knownDataCenter(name string) bool {
-	switch name {
-	case "", eureka.DataCenterMyOwn, eureka.DataCenterAmazon, eureka.DataCenterNetflix:
-		return true
-	}
-	return false
-}
-
-func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
-
 // cancel is DELETE apps/{app}/{id} (§2.2).
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	ws := s.beginWrite()
-	defer ws.end()
-	if !s.admit(w) {
+	if err := s.node.Cancel(r.Context(), caller(r), appVar(r), pathVar(r, "id")); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	app, id, repl := appVar(r), pathVar(r, "id"), isReplication(r)
-	if !s.reg.Cancel(app, id, repl) {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	if !repl {
-		s.replicate(eureka.ReplicateCancel, app, id)
-	}
-	if s.commit(w, r, &ws) {
-		w.WriteHeader(http.StatusOK)
-	}
-}
-
-// admit refuses a write with 503 while the store fails and the failure
-// policy is to reject; nothing is changed then.
-func (s *Server) admit(w http.ResponseWriter) bool {
-	if s.opts.Store == nil {
-		return true
-	}
-	if err := s.opts.Store.Admit(); err != nil {
-		textError(w, http.StatusServiceUnavailable, err.Error())
-		return false
-	}
-	return true
-}
-
-// commit waits until the request's change is stored as the durability
-// setting asks. A 503 means the change was not acknowledged: it is kept in
-// memory and may still be stored later, like any unacknowledged write.
-func (s *Server) commit(w http.ResponseWriter, r *http.Request, ws *writeScope) bool {
-	if s.opts.Store == nil {
-		return true
-	}
-	ws.end()
-	if err := s.opts.Store.Commit(r.Context()); err != nil {
-		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err, principalAttr(r))
-		textError(w, http.StatusServiceUnavailable, err.Error())
-		return false
-	}
-	return true
-}
-
-// writeScope brackets a write request for the store's group commit: from
-// its start to its commit or, for a request that ends without one (not
-// found, bad input), its end. A group commit waits for the requests in
-// their scope.
-type writeScope struct {
-	p    Persister
-	open bool
-}
-
-// beginWrite opens a write request's scope; defer its end.
-func (s *Server) beginWrite() writeScope {
-	if s.opts.Store == nil {
-		return writeScope{}
-	}
-	s.opts.Store.Begin()
-	return writeScope{p: s.opts.Store, open: true}
-}
-
-// end closes the scope: the request has made its changes, or ends
-// without any.
-func (ws *writeScope) end() {
-	if ws.open {
-		ws.open = false
-		ws.p.End()
-	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // queryInt64 parses an optional numeric query parameter (0 when absent).
@@ -253,7 +158,8 @@ func queryInt64(w http.ResponseWriter, r *http.Request, name string) (int64, boo
 	return n, true
 }
 
-// renew is PUT apps/{app}/{id} (§2.3). The status parameter is ignored, as in
+// renew is PUT apps/{app}/{id} (§2.3) for paths with escapes; the others
+// take the fast path (routes.go). The status parameter is ignored, as in
 // Eureka.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 	s.renewInstance(w, r, appVar(r), pathVar(r, "id"))
@@ -266,117 +172,63 @@ func (s *Server) renewInstance(w http.ResponseWriter, r *http.Request, app, id s
 		if args.LastDirtyTimestamp, ok = queryInt64(w, r, "lastDirtyTimestamp"); !ok {
 			return
 		}
-		if v := queryParam(r.URL.RawQuery, "overriddenstatus"); v != "" {
-			st, ok := eureka.ParseStatus(v)
-			if !ok {
-				textError(w, http.StatusBadRequest, "invalid overriddenstatus: "+strconv.Quote(v))
-				return
-			}
-			args.OverriddenStatus = st
-		}
+		args.OverriddenStatus = eureka.Status(queryParam(r.URL.RawQuery, "overriddenstatus"))
 	}
-	res, in := s.reg.Renew(app, id, args)
-	// A renewal answered 404 because the client's copy is newer is not
-	// replicated (Eureka does): the client's re-registration that follows
-	// is.
-	if !args.Replication && res == registry.RenewOK {
-		s.replicate(eureka.ReplicateHeartbeat, app, id)
-	}
-	switch res {
-	case registry.RenewOK:
+	res, in, err := s.node.Renew(app, id, args)
+	switch {
+	case err != nil:
+		s.writeError(w, r, err)
+	case res == registry.RenewOK:
 		w.WriteHeader(http.StatusOK)
-	case registry.RenewNotFound:
+	case res == registry.RenewNotFound:
 		w.WriteHeader(http.StatusNotFound)
-	case registry.RenewConflict:
+	case res == registry.RenewConflict:
 		writeInstance(w, r, http.StatusConflict, in)
 	}
 }
 
-// statusValue parses the value parameter; Eureka answers 500 to a bad one.
-func statusValue(w http.ResponseWriter, r *http.Request, required bool) (eureka.Status, bool) {
-	v := queryParam(r.URL.RawQuery, "value")
-	if v == "" && !required {
-		return eureka.StatusUnknown, true
-	}
-	st, ok := eureka.ParseStatus(v)
-	if !ok {
-		w.WriteHeader(http.StatusInternalServerError)
-	}
-	return st, ok
-}
-
-// statusChange is the registry call behind PUT and DELETE …/status.
-type statusChange func(app, id string, st eureka.Status, lastDirty int64, replication bool) bool
-
 // setStatus is PUT apps/{app}/{id}/status (§2.4).
 func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
-	s.changeStatus(w, r, true, s.reg.SetStatus, eureka.ReplicateStatusUpdate)
+	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
+	if !ok {
+		return
+	}
+	err := s.node.SetStatus(r.Context(), caller(r), appVar(r), pathVar(r, "id"), queryParam(r.URL.RawQuery, "value"), dirty)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // deleteStatus is DELETE apps/{app}/{id}/status (§2.5); without a value the
 // instance becomes UNKNOWN.
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
-	s.changeStatus(w, r, false, s.reg.DeleteStatusOverride, eureka.ReplicateDeleteStatusOverride)
-}
-
-// changeStatus checks in Eureka's order (instance, then value) and applies
-// change.
-func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request, valueRequired bool, change statusChange, action eureka.ReplicationAction) {
-	ws := s.beginWrite()
-	defer ws.end()
-	app, id := appVar(r), pathVar(r, "id")
-	if s.reg.Instance(app, id) == nil {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	st, ok := statusValue(w, r, valueRequired)
+	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
 	if !ok {
 		return
 	}
-	dirty, ok := queryInt64(w, r, "lastDirtyTimestamp")
-	if !ok || !s.admit(w) {
+	err := s.node.DeleteStatus(r.Context(), caller(r), appVar(r), pathVar(r, "id"), queryParam(r.URL.RawQuery, "value"), dirty)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	repl := isReplication(r)
-	if !change(app, id, st, dirty, repl) {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	if !repl {
-		s.replicate(action, app, id)
-	}
-	if s.commit(w, r, &ws) {
-		w.WriteHeader(http.StatusOK)
-	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // updateMetadata is PUT apps/{app}/{id}/metadata (§2.6): every query
 // parameter (its first value) is merged into the metadata.
 func (s *Server) updateMetadata(w http.ResponseWriter, r *http.Request) {
-	ws := s.beginWrite()
-	defer ws.end()
 	q := r.URL.Query()
 	kv := make(map[string]string, len(q))
 	for k, v := range q {
 		kv[k] = v[0]
 	}
-	if !s.admit(w) {
+	if err := s.node.UpdateMetadata(r.Context(), caller(r), appVar(r), pathVar(r, "id"), kv); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	app, id := appVar(r), pathVar(r, "id")
-	if !s.reg.UpdateMetadata(app, id, kv) {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	// Eureka re-registers the updated instance and replicates that as a
-	// Register, the full instance, so peers get the new metadata. A
-	// metadata update from a peer arrives that way, never as itself.
-	if !isReplication(r) {
-		s.replicate(eureka.ReplicateRegister, app, id)
-	}
-	if s.commit(w, r, &ws) {
-		w.WriteHeader(http.StatusOK)
-	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // asgStatus is PUT asg/{asg}/status: ASGs exist only on AWS registries, so

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 )
 
@@ -41,6 +42,12 @@ type testServer struct {
 
 func newTestServer(t *testing.T, mod func(*Options)) *testServer {
 	t.Helper()
+	return newNodeServer(t, node.Options{}, mod)
+}
+
+// newNodeServer is newTestServer with the write path's options.
+func newNodeServer(t *testing.T, no node.Options, mod func(*Options)) *testServer {
+	t.Helper()
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	co := cache.DefaultOptions()
@@ -53,7 +60,7 @@ func newTestServer(t *testing.T, mod func(*Options)) *testServer {
 	if mod != nil {
 		mod(&o)
 	}
-	return &testServer{t: t, h: New(reg, c, &o).Handler(), reg: reg}
+	return &testServer{t: t, h: New(node.New(reg, no), c, &o).Handler(), reg: reg}
 }
 
 func (s *testServer) do(method, path, body string, hdr ...string) *httptest.ResponseRecorder {
@@ -204,8 +211,10 @@ func TestStatusOverrideAndMetadata(t *testing.T) {
 	s.expect("POST", "/eureka/apps/orders", springBody, 204, "Content-Type", jsonCT)
 	id := "/eureka/apps/ORDERS/10.0.0.5:orders:8080"
 	s.expect("PUT", id+"/status?value=OUT_OF_SERVICE", "", 200)
-	s.expect("PUT", id+"/status?value=out_of_service", "", 500)
-	s.expect("PUT", id+"/status", "", 500)
+	// Eureka answers 500 (Java's valueOf fails); eurekad names the field.
+	s.expect("PUT", id+"/status?value=out_of_service", "", 400)
+	s.expect("PUT", id+"/status", "", 400)
+	s.expect("PUT", id+"/status?value=UNKNOWN", "", 400)
 	s.expect("PUT", "/eureka/apps/ORDERS/ghost/status?value=UP", "", 404)
 
 	w := s.expect("GET", "/eureka/apps/delta", "", 200, "Accept", jsonCT)
@@ -297,7 +306,7 @@ func TestDeltaDisabledAndGate(t *testing.T) {
 	reg := registry.New(&ro)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
-	g := &testServer{t: t, h: New(reg, c, nil).Handler(), reg: reg}
+	g := &testServer{t: t, h: New(node.New(reg, node.Options{}), c, nil).Handler(), reg: reg}
 	for _, p := range []string{"/eureka/apps", "/eureka/apps/delta", "/eureka/apps/X", "/eureka/vips/x"} {
 		if w := g.expect("GET", p, "", 403); w.Body.Len() != 0 {
 			t.Fatalf("gated %s has a body", p)
@@ -349,7 +358,7 @@ func BenchmarkRenewHTTP(b *testing.B) {
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
-	h := New(reg, c, nil).Handler()
+	h := New(node.New(reg, node.Options{}), c, nil).Handler()
 	req := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(springBody))
 	req.Header.Set("Content-Type", jsonCT)
 	h.ServeHTTP(httptest.NewRecorder(), req)
@@ -403,7 +412,7 @@ func BenchmarkFullFetchHTTP(b *testing.B) {
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
-	h := New(reg, c, nil).Handler()
+	h := New(node.New(reg, node.Options{}), c, nil).Handler()
 	for i := 0; i < 1000; i++ {
 		body := strings.Replace(springBody, `"instanceId":"10.0.0.5:orders:8080"`, `"instanceId":"i`+strconv.Itoa(i)+`"`, 1)
 		req := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(body))

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -151,26 +150,6 @@ func setRoute(w http.ResponseWriter, route string) {
 	}
 }
 
-// labelRoutes names every route of the Eureka API router by method and
-// path template, wrapping its handler once at start-up so that a request
-// carries its label without an allocation.
-func labelRoutes(api *mux.Router) {
-	_ = api.Walk(func(rt *mux.Route, _ *mux.Router, _ []*mux.Route) error {
-		tpl, err := rt.GetPathTemplate()
-		methods, merr := rt.GetMethods()
-		h := rt.GetHandler()
-		if err != nil || merr != nil || len(methods) == 0 || h == nil {
-			return nil
-		}
-		label := methods[0] + " " + tpl
-		rt.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			setRoute(w, label)
-			h.ServeHTTP(w, r)
-		}))
-		return nil
-	})
-}
-
 // instrument times every request and counts it by route and status code.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	m := s.metrics
@@ -181,11 +160,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		route := rec.route
 		if route == "" {
-			// The site's ServeMux records the pattern it matched on r.
-			route = r.Pattern
-			if route == "" || route == "/" {
-				route = routeUnmatched
-			}
+			route = routeUnmatched
 		}
 		code := rec.code
 		if code == 0 {
@@ -294,7 +269,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	count(descCacheHits, s.cache.Hits())
 	count(descCacheBuilds, s.cache.Builds())
 
-	if p := s.opts.Store; p != nil {
+	if p := s.store; p != nil {
 		ps := p.Status()
 		gauge(descStoreDegraded, b2f(ps.Degraded))
 		gauge(descStorePending, float64(ps.Pending))

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 )
 
@@ -179,7 +180,7 @@ func TestRenewDoesNotAllocateWithMetrics(t *testing.T) {
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
 	c, _ := cache.New(reg, nil)
-	h := New(reg, c, nil).Handler()
+	h := New(node.New(reg, node.Options{}), c, nil).Handler()
 	s := &testServer{t: t, h: h, reg: reg}
 	s.expect("POST", "/eureka/apps/orders", springBody, 204, "Content-Type", jsonCT)
 	renew, _ := http.NewRequest("PUT", "/eureka/apps/ORDERS/10.0.0.5:orders:8080?status=UP&lastDirtyTimestamp=1717999999500", nil)
@@ -201,7 +202,7 @@ func BenchmarkRenewHTTPNoMetrics(b *testing.B) {
 	c, _ := cache.New(reg, nil)
 	o := DefaultOptions()
 	o.Metrics = false
-	h := New(reg, c, &o).Handler()
+	h := New(node.New(reg, node.Options{}), c, &o).Handler()
 	req, _ := http.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(springBody))
 	req.Header.Set("Content-Type", jsonCT)
 	h.ServeHTTP(&discardWriter{h: http.Header{}}, req)
@@ -245,7 +246,7 @@ func BenchmarkRenewHTTPParallel(b *testing.B) {
 			c, _ := cache.New(reg, nil)
 			o := DefaultOptions()
 			o.Metrics = on
-			h := New(reg, c, &o).Handler()
+			h := New(node.New(reg, node.Options{}), c, &o).Handler()
 			const n = 256
 			for i := 0; i < n; i++ {
 				req, _ := http.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(instanceBody("ORDERS", fmt.Sprint("i", i), 90, "")))

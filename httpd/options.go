@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/eurekad/eurekad/core/persist"
-	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -35,9 +33,6 @@ type Options struct {
 	DisableDelta bool `config:"disable_delta" help:"answer 403 to apps/delta"`
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger `config:"-"`
-	// Store is the persister write handlers wait on; nil means the
-	// registry lives in memory only.
-	Store Persister `config:"-"`
 	// StoreProbe, when set, checks that the store answers (a read of a
 	// key never written); /readyz calls it at most once a second.
 	StoreProbe func(ctx context.Context) error `config:"-"`
@@ -54,6 +49,10 @@ type Options struct {
 	Dashboard bool `config:"dashboard" help:"serve the operator dashboard at / and /lastn"`
 	// Metrics serves Prometheus metrics at /metrics.
 	Metrics bool `config:"metrics" help:"serve Prometheus metrics at /metrics"`
+	// MetricsPublic lets anyone scrape /metrics under an authenticator;
+	// otherwise a scrape needs the read permission. Metrics never carry
+	// host names, addresses or metadata.
+	MetricsPublic bool `config:"metrics_public" help:"under an authenticator, let anyone scrape /metrics (otherwise it needs the read permission)"`
 	// Environment and DataCenter are shown by the dashboard and GET status
 	// (Eureka's eureka.environment and eureka.datacenter).
 	Environment string `config:"environment" help:"environment name shown by the dashboard and GET status"`
@@ -63,40 +62,10 @@ type Options struct {
 	// replica lists of GET status.
 	Ops OpsSources `config:"-"`
 
-	// Replicator receives every successful write that did not come from a
-	// peer; nil means a standalone server. Replicated batches are applied
-	// whether or not it is set.
-	Replicator Replicator `config:"-"`
-
 	// Auth decides every Eureka API and admin request (see auth.go); nil
 	// leaves the API open and the admin endpoints under AdminToken. Wrap
 	// the authenticator in plugins/auth/guard for caching and deadlines.
 	Auth hook.Authenticator `config:"-"`
-}
-
-// Replicator forwards writes to the peer servers; *replication.Cluster
-// implements it.
-type Replicator interface {
-	// Replicate queues a write of app/id for every peer. It is called on
-	// the request path, renewals included, so it must be cheap.
-	Replicate(a eureka.ReplicationAction, app, id string)
-}
-
-// Persister is the durability layer as the HTTP server sees it;
-// *persist.Persister implements it.
-type Persister interface {
-	// Begin says a write request is under way, so that a group commit can
-	// wait for it. Every Begin is paired with exactly one End, called before
-	// Commit when there is one (writeScope does both).
-	Begin()
-	// End says the request has made its changes or ends without any.
-	End()
-	// Admit reports whether writes are accepted now.
-	Admit() error
-	// Commit waits until the caller's change is as durable as configured.
-	Commit(ctx context.Context) error
-	// Status reports the store's state.
-	Status() persist.Status
 }
 
 // DefaultOptions returns the server defaults.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -24,7 +25,7 @@ func (r *replicationRecorder) Replicate(a eureka.ReplicationAction, app, id stri
 // replicated requests and failed writes do not.
 func TestWritesAreReplicated(t *testing.T) {
 	rec := &replicationRecorder{}
-	s := newTestServer(t, func(o *Options) { o.Replicator = rec })
+	s := newNodeServer(t, node.Options{Replicator: rec}, nil)
 	const inst = "/eureka/apps/ORDERS/10.0.0.5:orders:8080"
 	s.expect("POST", "/eureka/apps/ORDERS", springBody, 204, "Content-Type", jsonCT)
 	s.expect("PUT", inst, "", 200)
@@ -75,7 +76,7 @@ func TestStatusReplicas(t *testing.T) {
 // without the trailing slash, and answered in order.
 func TestReplicationBatchEndpoint(t *testing.T) {
 	rec := &replicationRecorder{}
-	s := newTestServer(t, func(o *Options) { o.Replicator = rec })
+	s := newNodeServer(t, node.Options{Replicator: rec}, nil)
 	s.expect("POST", "/eureka/apps/ORDERS", springBody, 204, "Content-Type", jsonCT)
 	batch, err := os.ReadFile(filepath.Join("..", "sdk", "eureka", "testdata", "replication", "java-batch.json"))
 	if err != nil {
@@ -154,9 +155,7 @@ func TestRenewWithReplicationDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := DefaultOptions()
-	o.Replicator = cl
-	h := New(reg, c, &o).Handler()
+	h := New(node.New(reg, node.Options{Replicator: cl}), c, nil).Handler()
 	req := newRequest("POST", "/eureka/apps/ORDERS", springBody)
 	h.ServeHTTP(&discardWriter{h: http.Header{}}, req)
 	renew := newRequest("PUT", "/eureka/apps/ORDERS/10.0.0.5:orders:8080?status=UP&lastDirtyTimestamp=1717999999500", "")

@@ -11,105 +11,317 @@ import (
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
-// All gorilla/mux code lives in this file; handlers read path variables only
-// through pathVar.
+// The route table is the one list of what eurekad serves. Everything that
+// depends on a route is derived from it: the gorilla/mux routers that
+// dispatch, the operation the authenticator is asked about, the metrics
+// label, and the renewal fast path. A route cannot exist without an access
+// rule, and the auth matrix test walks this same table.
 
-// routes builds the root handler: the Eureka API under every base path
-// (the base is stripped in front of one router, so routing costs the same
-// whatever the number of bases) and everything else.
+// family says where a route is served.
+type family uint8
+
+const (
+	// familyAPI routes are the Eureka API, served under every base path.
+	familyAPI family = iota
+	// familySite routes are served at the root: health, metrics, admin,
+	// the dashboard.
+	familySite
+)
+
+// access says who may use a route.
+type access uint8
+
+const (
+	// accessDecide: the authenticator decides the route's operation; open
+	// without an authenticator.
+	accessDecide access = iota
+	// accessAdmin: the authenticator decides the route's operation;
+	// without one, the admin token, or loopback clients when none is set.
+	accessAdmin
+	// accessPublic: no decision. Only what carries no registry data (health,
+	// the dashboard's page and assets).
+	accessPublic
+)
+
+// route is one entry of the table.
+type route struct {
+	family  family
+	method  string
+	pattern string // below the base for the API; "{name}" is a variable segment
+	// prefix serves everything below pattern, which ends in "/".
+	prefix bool
+	op     hook.Operation
+	access access
+	// fast marks the renewal, served without the router.
+	fast    bool
+	handler http.HandlerFunc
+
+	label string   // metrics: "METHOD pattern"
+	segs  []string // pattern's segments
+	vars  [2]string
+}
+
+// routeTable lists every route, in matching order (a literal segment
+// before a variable one in the same place).
+func (s *Server) routeTable() []*route {
+	api := func(method, pattern string, op hook.Operation, h http.HandlerFunc) *route {
+		return &route{family: familyAPI, method: method, pattern: pattern, op: op, handler: h}
+	}
+	site := func(method, pattern string, op hook.Operation, a access, h http.HandlerFunc) *route {
+		return &route{family: familySite, method: method, pattern: pattern, op: op, access: a, handler: h}
+	}
+	renew := api(http.MethodPut, "/apps/{app}/{id}", hook.OpRenew, s.renew)
+	renew.fast = true
+	metricsAccess := accessDecide
+	if s.opts.MetricsPublic {
+		metricsAccess = accessPublic
+	}
+	t := []*route{
+		// Renewals first: they are most of the traffic.
+		renew,
+		api(http.MethodGet, "/apps", hook.OpRead, s.getApps),
+		api(http.MethodGet, "/apps/delta", hook.OpRead, s.getDelta),
+		api(http.MethodPost, "/apps/{app}", hook.OpRegister, s.register),
+		api(http.MethodDelete, "/apps/{app}/{id}", hook.OpCancel, s.cancel),
+		api(http.MethodGet, "/apps/{app}", hook.OpRead, s.getApp),
+		api(http.MethodGet, "/apps/{app}/{id}", hook.OpRead, s.getAppInstance),
+		api(http.MethodPut, "/apps/{app}/{id}/status", hook.OpStatus, s.setStatus),
+		api(http.MethodDelete, "/apps/{app}/{id}/status", hook.OpStatus, s.deleteStatus),
+		api(http.MethodPut, "/apps/{app}/{id}/metadata", hook.OpMetadata, s.updateMetadata),
+		api(http.MethodGet, "/instances/{id}", hook.OpRead, s.getInstance),
+		api(http.MethodGet, "/vips/{vip}", hook.OpRead, s.getVIP),
+		api(http.MethodGet, "/svips/{vip}", hook.OpRead, s.getSVIP),
+		api(http.MethodPut, "/asg/{asg}/status", hook.OpStatus, s.asgStatus),
+		api(http.MethodGet, "/status", hook.OpRead, s.status),
+		api(http.MethodGet, "/serverinfo/statusoverrides", hook.OpRead, s.statusOverrides),
+		api(http.MethodPost, "/peerreplication/batch", hook.OpReplicate, s.replicationBatch),
+
+		site(http.MethodGet, "/healthz", hook.OpRead, accessPublic, healthz),
+		site(http.MethodGet, "/readyz", hook.OpRead, accessPublic, s.readyz),
+		site(http.MethodGet, "/admin/storage", hook.OpAdmin, accessAdmin, s.storageStatus),
+		site(http.MethodGet, "/admin/snapshot", hook.OpAdmin, accessAdmin, s.snapshot),
+		site(http.MethodGet, "/admin/api/summary", hook.OpRead, accessDecide, s.apiSummary),
+		site(http.MethodGet, "/admin/api/instances", hook.OpRead, accessDecide, s.apiInstances),
+		site(http.MethodGet, "/admin/api/instances/{app}/{id}", hook.OpRead, accessDecide, s.apiInstance),
+		site(http.MethodPost, "/admin/api/instances/{app}/{id}/out-of-service", hook.OpAdmin, accessAdmin, sameOrigin(s.apiStatusAction(true))),
+		site(http.MethodPost, "/admin/api/instances/{app}/{id}/in-service", hook.OpAdmin, accessAdmin, sameOrigin(s.apiStatusAction(false))),
+		site(http.MethodGet, "/admin/api/self-preservation", hook.OpRead, accessDecide, s.apiSelfPreservation),
+		site(http.MethodGet, "/admin/api/events", hook.OpRead, accessDecide, s.apiEvents),
+		site(http.MethodGet, "/admin/api/stream", hook.OpRead, accessDecide, s.apiStream),
+		site(http.MethodGet, "/admin/api/storage", hook.OpRead, accessDecide, s.apiStorage),
+		site(http.MethodGet, "/admin/api/peers", hook.OpRead, accessDecide, s.apiPeers),
+		site(http.MethodGet, "/admin/api/plugins", hook.OpRead, accessDecide, s.apiPlugins),
+		site(http.MethodGet, "/admin/api/whoami", hook.OpAdmin, accessAdmin, whoami),
+	}
+	if s.metrics != nil {
+		t = append(t, site(http.MethodGet, "/metrics", hook.OpRead, metricsAccess, s.metrics.handler().ServeHTTP))
+	}
+	if s.opts.Dashboard {
+		assets := dashboardAssets()
+		t = append(t,
+			site(http.MethodGet, "/", hook.OpRead, accessPublic, dashboardPage),
+			site(http.MethodGet, "/lastn", hook.OpRead, accessPublic, dashboardPage),
+			&route{family: familySite, method: http.MethodGet, pattern: "/dashboard/", prefix: true, access: accessPublic, op: hook.OpRead, handler: assets},
+		)
+	}
+	for _, rt := range t {
+		rt.compile()
+	}
+	return t
+}
+
+// compile splits the pattern and names its variables.
+func (rt *route) compile() {
+	rt.label = rt.method + " " + rt.pattern
+	p := strings.Trim(rt.pattern, "/")
+	if p != "" {
+		rt.segs = strings.Split(p, "/")
+	}
+	n := 0
+	for _, seg := range rt.segs {
+		if strings.HasPrefix(seg, "{") {
+			rt.vars[n] = strings.Trim(seg, "{}")
+			n++
+		}
+	}
+}
+
+// match reports whether path (escaped, without trailing slash) is this
+// route's, and its variables (escaped) in pattern order. It allocates
+// nothing.
+func (rt *route) match(path string) (vars [2]string, ok bool) {
+	rest := strings.TrimPrefix(path, "/")
+	n := 0
+	for i, seg := range rt.segs {
+		if rest == "" && !(rt.prefix && i == len(rt.segs)) {
+			return vars, false
+		}
+		var got string
+		got, rest, _ = strings.Cut(rest, "/")
+		if seg[0] == '{' {
+			if got == "" {
+				return vars, false
+			}
+			vars[n] = got
+			n++
+		} else if got != seg {
+			return vars, false
+		}
+	}
+	return vars, rest == "" || rt.prefix
+}
+
+// variable returns the named variable of a match, unescaped; "" when the
+// route has none.
+func (rt *route) variable(vars [2]string, name string) string {
+	for i, v := range rt.vars {
+		if v == name {
+			return unescape(vars[i])
+		}
+	}
+	return ""
+}
+
+// table is the compiled route table with its two routers.
+type table struct {
+	routes []*route
+	api    *mux.Router // the Eureka API, below the base path
+	site   *mux.Router
+	bases  []string // longest first
+}
+
+// find returns the route of a request of family f at path (escaped,
+// trailing slash trimmed) and its variables; methodOK is false when the
+// path is known but not for this method.
+func (t *table) find(f family, method, path string) (rt *route, vars [2]string, pathOK bool) {
+	for _, c := range t.routes {
+		if c.family != f {
+			continue
+		}
+		v, ok := c.match(path)
+		if !ok {
+			continue
+		}
+		if c.method == method {
+			return c, v, true
+		}
+		pathOK = true
+	}
+	return nil, vars, pathOK
+}
+
+// routes builds the root handler from the table.
 func (s *Server) routes() http.Handler {
-	api := mux.NewRouter()
-	s.api = api
-	// Route on the escaped path so an instance id holding %2F stays one
-	// segment; pathVar decodes it once.
-	api.UseEncodedPath()
-	api.NotFoundHandler = http.HandlerFunc(notFound)
-	api.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
-	// Renewals first: they are most of the traffic.
-	api.Methods(http.MethodPut).Path("/apps/{app}/{id}").HandlerFunc(s.renew)
-	api.Methods(http.MethodGet).Path("/apps").HandlerFunc(s.getApps)
-	api.Methods(http.MethodGet).Path("/apps/delta").HandlerFunc(s.getDelta)
-	api.Methods(http.MethodPost).Path("/apps/{app}").HandlerFunc(s.register)
-	api.Methods(http.MethodDelete).Path("/apps/{app}/{id}").HandlerFunc(s.cancel)
-	api.Methods(http.MethodGet).Path("/apps/{app}").HandlerFunc(s.getApp)
-	api.Methods(http.MethodGet).Path("/apps/{app}/{id}").HandlerFunc(s.getAppInstance)
-	api.Methods(http.MethodPut).Path("/apps/{app}/{id}/status").HandlerFunc(s.setStatus)
-	api.Methods(http.MethodDelete).Path("/apps/{app}/{id}/status").HandlerFunc(s.deleteStatus)
-	api.Methods(http.MethodPut).Path("/apps/{app}/{id}/metadata").HandlerFunc(s.updateMetadata)
-	api.Methods(http.MethodGet).Path("/instances/{id}").HandlerFunc(s.getInstance)
-	api.Methods(http.MethodGet).Path("/vips/{vip}").HandlerFunc(s.getVIP)
-	api.Methods(http.MethodGet).Path("/svips/{vip}").HandlerFunc(s.getSVIP)
-	api.Methods(http.MethodPut).Path("/asg/{asg}/status").HandlerFunc(s.asgStatus)
-	api.Methods(http.MethodGet).Path("/status").HandlerFunc(s.status)
-	api.Methods(http.MethodGet).Path("/serverinfo/statusoverrides").HandlerFunc(s.statusOverrides)
-	api.Methods(http.MethodPost).Path("/peerreplication/batch").HandlerFunc(s.replicationBatch)
-	labelRoutes(api) // metrics: after every route is added
-
-	bases := make([]string, 0, len(s.opts.BasePaths))
+	t := &table{routes: s.routeTable()}
+	t.api, t.site = mux.NewRouter(), mux.NewRouter()
+	for _, r := range []*mux.Router{t.api, t.site} {
+		// Route on the escaped path so an instance id holding %2F stays
+		// one segment; pathVar decodes it once.
+		r.UseEncodedPath()
+		r.NotFoundHandler = http.HandlerFunc(notFound)
+		r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	}
+	for _, rt := range t.routes {
+		r := t.api
+		if rt.family == familySite {
+			r = t.site
+		}
+		h := rt.handler
+		if rt.prefix {
+			r.Methods(rt.method).PathPrefix(rt.pattern).HandlerFunc(h)
+		} else {
+			r.Methods(rt.method).Path(rt.pattern).HandlerFunc(h)
+		}
+	}
+	s.table = t
 	for _, b := range s.opts.BasePaths {
-		bases = append(bases, strings.TrimRight(b, "/"))
+		t.bases = append(t.bases, strings.TrimRight(b, "/"))
 	}
 	// Longest first, so /eureka/v2/apps is not read as /eureka plus "v2".
-	sort.Slice(bases, func(i, j int) bool { return len(bases[i]) > len(bases[j]) })
-	site := s.site()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The trailing slash is optional everywhere: the Java client fetches
-		// "apps/" and peers post to "peerreplication/batch/".
-		p := strings.TrimRight(r.URL.Path, "/")
-		for _, b := range bases {
-			if rest, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(rest, "/") {
-				var principal hook.Principal
-				if s.opts.Auth != nil {
-					op, app, id := classify(r.Method, escapedRest(r, rest, len(b)), isReplication(r))
-					if principal, ok = s.authorize(w, r, op, app, id); !ok {
-						return
-					}
-				}
-				if r.Method == http.MethodPut && s.renewFast(w, r, rest) {
-					return
-				}
-				if s.opts.Auth != nil {
-					r = withPrincipal(r, principal)
-				}
-				api.ServeHTTP(w, withPath(r, rest, len(b)))
-				return
-			}
+	sort.Slice(t.bases, func(i, j int) bool { return len(t.bases[i]) > len(t.bases[j]) })
+	return http.HandlerFunc(s.serveRoot)
+}
+
+// serveRoot finds a request's route, decides it, and dispatches it.
+func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
+	t := s.table
+	// The trailing slash is optional everywhere: the Java client fetches
+	// "apps/" and peers post to "peerreplication/batch/".
+	p := strings.TrimRight(r.URL.Path, "/")
+	for _, b := range t.bases {
+		if rest, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(rest, "/") {
+			s.serveAPI(w, r, rest, len(b))
+			return
 		}
-		site.ServeHTTP(w, r)
-	})
+	}
+	esc := r.URL.EscapedPath()
+	if esc != "/" {
+		esc = strings.TrimRight(esc, "/")
+	}
+	if rt, vars, _ := t.find(familySite, r.Method, esc); rt != nil {
+		setRoute(w, rt.label)
+		p, known, ok := s.decide(w, r, rt, vars, false)
+		if !ok {
+			return
+		}
+		if known {
+			r = withPrincipal(r, p)
+		}
+	}
+	t.site.ServeHTTP(w, r)
+}
+
+// serveAPI serves a Eureka API request; rest is the path below the base.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rest string, prefix int) {
+	rt, vars, _ := s.table.find(familyAPI, r.Method, escapedRest(r, rest, prefix))
+	if rt == nil {
+		s.table.api.ServeHTTP(w, withPath(r, rest, prefix)) // 404 or 405
+		return
+	}
+	setRoute(w, rt.label)
+	p, known, ok := s.decide(w, r, rt, vars, isReplication(r))
+	if !ok {
+		return
+	}
+	if rt.fast && r.URL.RawPath == "" {
+		// The renewal: no router, no request copy, no vars map, so it
+		// allocates nothing. Paths with escapes go through the router,
+		// which decodes them.
+		s.renewInstance(w, r, strings.ToUpper(vars[0]), vars[1])
+		return
+	}
+	if known {
+		r = withPrincipal(r, p)
+	}
+	s.table.api.ServeHTTP(w, withPath(r, rest, prefix))
+}
+
+// decide applies the route's access rule. With an authenticator it asks
+// about the route's operation (replicate for a request a peer marks as
+// replicated), its app and instance; it writes the refusal and reports
+// false. known says an authenticator named the caller.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, rt *route, vars [2]string, replicated bool) (p hook.Principal, known, ok bool) {
+	if rt.access == accessPublic {
+		return p, false, true
+	}
+	if s.opts.Auth == nil {
+		if rt.access == accessAdmin {
+			return p, false, s.localAdmin(w, r)
+		}
+		return p, false, true
+	}
+	op := rt.op
+	if replicated {
+		op = hook.OpReplicate
+	}
+	app := strings.ToUpper(rt.variable(vars, "app"))
+	p, ok = s.authorize(w, r, op, app, rt.variable(vars, "id"))
+	return p, ok, ok
 }
 
 // pathVar returns a path variable, percent-decoded once.
 func pathVar(r *http.Request, name string) string {
-	v := mux.Vars(r)[name]
-	if strings.IndexByte(v, '%') < 0 {
-		return v
-	}
-	if d, err := url.PathUnescape(v); err == nil {
-		return d
-	}
-	return v
-}
-
-// renewFast serves a renewal, PUT apps/{app}/{id}, without the router: it
-// is most of a registry's traffic, and skipping the route match, the request
-// copy and the vars map keeps it allocation-free. Paths with escapes go
-// through the router, which decodes them.
-func (s *Server) renewFast(w http.ResponseWriter, r *http.Request, rest string) bool {
-	if r.URL.RawPath != "" {
-		return false
-	}
-	rest, ok := strings.CutPrefix(rest, "/apps/")
-	if !ok {
-		return false
-	}
-	app, id, ok := strings.Cut(rest, "/")
-	if !ok || app == "" || id == "" || strings.IndexByte(id, '/') >= 0 {
-		return false
-	}
-	setRoute(w, routeRenew)
-	s.renewInstance(w, r, strings.ToUpper(app), id)
-	return true
+	return unescape(mux.Vars(r)[name])
 }
 
 // escapedRest is the API path below the base in escaped form, so an

@@ -20,13 +20,16 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
 // Server is eurekad's HTTP server.
 type Server struct {
+	node  *node.Node
 	reg   *registry.Registry
+	store node.Persister // nil without a store
 	cache *cache.Cache
 	opts  Options
 	log   *slog.Logger
@@ -36,10 +39,8 @@ type Server struct {
 	started time.Time
 	self    *eureka.InstanceInfo
 
-	// api is the Eureka API router below the authorization step, for the
-	// dashboard's actions: they replay a Eureka call the admin check has
-	// already allowed.
-	api     http.Handler
+	// table is the route table with its routers (routes.go).
+	table   *table
 	metrics *metrics
 	// closing is closed when Shutdown starts, ending event streams.
 	closing chan struct{}
@@ -48,8 +49,9 @@ type Server struct {
 	probeMu sync.Mutex
 }
 
-// New returns a server over reg and c. A nil opts means DefaultOptions.
-func New(reg *registry.Registry, c *cache.Cache, opts *Options) *Server {
+// New returns a server over the write path n and the response cache c. A
+// nil opts means DefaultOptions.
+func New(n *node.Node, c *cache.Cache, opts *Options) *Server {
 	o := DefaultOptions()
 	if opts != nil {
 		o = *opts
@@ -57,7 +59,7 @@ func New(reg *registry.Registry, c *cache.Cache, opts *Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{reg: reg, cache: c, opts: o, log: o.Logger, started: time.Now(), self: selfInstance(), closing: make(chan struct{})}
+	s := &Server{node: n, reg: n.Registry(), store: n.Store(), cache: c, opts: o, log: o.Logger, started: time.Now(), self: selfInstance(), closing: make(chan struct{})}
 	if o.Metrics {
 		s.metrics = newMetrics(s)
 	}

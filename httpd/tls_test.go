@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
@@ -46,7 +47,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 			c, _ := cache.New(reg, nil)
 			o := DefaultOptions()
 			o.Auth = guard.New(a, nil)
-			ts := httptest.NewUnstartedServer(New(reg, c, &o).Handler())
+			ts := httptest.NewUnstartedServer(New(node.New(reg, node.Options{}), c, &o).Handler())
 			ts.TLS = &tls.Config{ClientAuth: mode.auth, ClientCAs: pool}
 			ts.StartTLS()
 			defer ts.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
@@ -100,8 +101,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ho.Addr = cfg.Addr
 	ho.Logger = log.With("component", "http")
 	ho.StoreKind = storeName(cfg)
+	no := node.Options{Logger: log.With("component", "node")}
 	if p != nil {
-		ho.Store = p
+		no.Store = p
 		ho.StoreProbe = storeProbe(store)
 	}
 	// Cluster: peer replication (cluster.go).
@@ -109,7 +111,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ho.Replicator = cl
+	if cl != nil {
+		no.Replicator = cl
+	}
 	ho.Ops.Peers = peerStatuses(cl)
 	if ho.Auth, err = loadAuth(ctx, cfg, ps, log); err != nil {
 		return err
@@ -121,7 +125,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if bus != nil {
 		ho.Ops.Listeners = listenerStatuses(bus)
 	}
-	srv := httpd.New(reg, c, &ho)
+	srv := httpd.New(node.New(reg, no), c, &ho)
 
 	certs, tlsConfig, err := cfg.TLS.Load()
 	if err != nil {

@@ -259,3 +259,16 @@ func OverrideStatus(v string) (eureka.Status, error) {
 	}
 	return st, nil
 }
+
+// Excerpt is s cut to at most max bytes at a rune boundary, with "…"
+// when cut: for messages and logs that must name a value without echoing
+// a huge or hostile one.
+func Excerpt(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max] + "…"
+}

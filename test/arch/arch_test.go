@@ -5,6 +5,10 @@ package arch
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"testing"
@@ -29,7 +33,9 @@ var rules = []struct {
 	{prefix: "core/", forbidden: []string{"httpd", "storage", "plugins", "cmd"}},
 	{prefix: "storage/", forbidden: []string{"core", "httpd", "plugins", "cmd"}},
 	{prefix: "plugins/", forbidden: []string{"core", "httpd", "cmd"}},
-	{prefix: "httpd", forbidden: []string{"cmd", "storage", "plugins"}},
+	// httpd decodes, calls core/node and encodes: replication and the
+	// write path's steps are core's.
+	{prefix: "httpd", forbidden: []string{"cmd", "storage", "plugins", "core/replication"}},
 	{prefix: "examples/", forbidden: []string{"core", "httpd", "storage", "plugins", "cmd"}},
 }
 
@@ -70,5 +76,54 @@ func TestImportDirection(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no package checked: the rules no longer match the layout")
+	}
+}
+
+// registryWrites are the registry's mutators: only core calls them, so that
+// every write takes core/node's path (admit, validate, mutate, replicate,
+// commit).
+var registryWrites = map[string]bool{
+	"Register": true, "Cancel": true, "Renew": true, "SetStatus": true,
+	"DeleteStatusOverride": true, "UpdateMetadata": true, "AdoptPeerCopy": true,
+}
+
+func TestWritePathLivesInCore(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", module+"/httpd/...", module+"/cmd/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for _, dir := range strings.Fields(string(out)) {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			checked++
+			file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || !registryWrites[sel.Sel.Name] {
+					return true
+				}
+				if recv, ok := sel.X.(*ast.SelectorExpr); ok && recv.Sel.Name == "reg" {
+					t.Errorf("%s calls reg.%s: registry writes go through core/node", f, sel.Sel.Name)
+				}
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "reg" {
+					t.Errorf("%s calls reg.%s: registry writes go through core/node", f, sel.Sel.Name)
+				}
+				return true
+			})
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no file checked")
 	}
 }

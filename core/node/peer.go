@@ -1,0 +1,118 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/rules"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// ApplyBatch applies a peer's replication batch (POST
+// peerreplication/batch, eureka-protocol.md §8.4): each item as the
+// matching request with the replication header would run, through the
+// same checks as a client's request, answered in a list of the same
+// length and order:
+//
+//   - Register: 200 once registered; 400 for an instance the checks
+//     refuse (the Java server answers 200 and drops it; its senders only
+//     log a non-200).
+//   - Heartbeat: 200, 404 (unknown, or the sender's copy is newer) or 409
+//     with this node's newer copy as the entity; 400 for an unknown
+//     overriddenStatus.
+//   - Cancel: 200 or 404.
+//   - StatusUpdate: 200, 404, or 400 for a status that is not an override
+//     (missing, UNKNOWN, or a name Eureka does not know, which Java's
+//     lenient reader turns into UNKNOWN).
+//   - DeleteStatusOverride: 200 or 404; a missing status means UNKNOWN.
+//   - any other action: 400.
+//
+// The batch is committed once; an error (the store refuses writes, or the
+// commit failed) means nothing in it was acknowledged.
+func (n *Node) ApplyBatch(ctx context.Context, c Caller, items []eureka.ReplicationItem) ([]eureka.ReplicationResult, error) {
+	c.Replication = true
+	s := n.begin()
+	defer s.end()
+	if err := n.admitStore(); err != nil {
+		return nil, err
+	}
+	out := make([]eureka.ReplicationResult, len(items))
+	for i := range items {
+		out[i] = n.applyItem(c, &items[i])
+	}
+	if err := n.commit(ctx, &s); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var (
+	resultOK         = eureka.ReplicationResult{StatusCode: http.StatusOK}
+	resultNotFound   = eureka.ReplicationResult{StatusCode: http.StatusNotFound}
+	resultBadRequest = eureka.ReplicationResult{StatusCode: http.StatusBadRequest}
+)
+
+func found(ok bool) eureka.ReplicationResult {
+	if ok {
+		return resultOK
+	}
+	return resultNotFound
+}
+
+func (n *Node) applyItem(c Caller, it *eureka.ReplicationItem) eureka.ReplicationResult {
+	app := strings.ToUpper(it.AppName)
+	switch it.Action {
+	case eureka.ReplicateRegister:
+		in := it.Instance
+		if in == nil {
+			return resultBadRequest
+		}
+		if in.App == "" {
+			in.App = app
+		}
+		if app == "" {
+			app = strings.ToUpper(in.App)
+		}
+		if err := n.checkRegistration(in, app); err != nil {
+			n.log.Debug("replicated registration refused", "err", err)
+			return resultBadRequest
+		}
+		n.reg.Register(in, true)
+		return resultOK
+	case eureka.ReplicateHeartbeat:
+		res, in, err := n.Renew(app, it.ID, registry.RenewArgs{
+			LastDirtyTimestamp: it.LastDirtyTimestamp,
+			OverriddenStatus:   it.OverriddenStatus,
+			Replication:        true,
+		})
+		switch {
+		case err != nil:
+			return resultBadRequest
+		case res == registry.RenewOK:
+			return resultOK
+		case res == registry.RenewConflict:
+			return eureka.ReplicationResult{StatusCode: http.StatusConflict, Entity: in}
+		}
+		return resultNotFound
+	case eureka.ReplicateCancel:
+		return found(n.reg.Cancel(app, it.ID, true))
+	case eureka.ReplicateStatusUpdate:
+		if n.reg.Instance(app, it.ID) == nil {
+			return resultNotFound
+		}
+		st, err := rules.OverrideStatus(string(it.Status))
+		if err != nil {
+			return resultBadRequest
+		}
+		return found(n.reg.SetStatus(app, it.ID, st, it.LastDirtyTimestamp, true))
+	case eureka.ReplicateDeleteStatusOverride:
+		st := it.Status
+		if st == "" {
+			st = eureka.StatusUnknown
+		}
+		return found(n.reg.DeleteStatusOverride(app, it.ID, st, it.LastDirtyTimestamp, true))
+	}
+	return resultBadRequest
+}

@@ -1,0 +1,237 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/rules"
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/hook"
+)
+
+// Register stores a registration (POST apps/{app}, eureka-protocol.md
+// §2.1). pathApp is the application the request addresses, upper-cased;
+// the node takes ownership of in.
+func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eureka.InstanceInfo) error {
+	s := n.begin()
+	defer s.end()
+	if err := n.checkRegistration(in, pathApp); err != nil {
+		return err
+	}
+	add, err := n.admit(ctx, &Admission{Operation: hook.OpRegister, App: pathApp, ID: in.ID(), Instance: in, Caller: c})
+	if err != nil {
+		return err
+	}
+	if len(add) > 0 {
+		if in.Metadata == nil {
+			in.Metadata = make(map[string]string, len(add))
+		}
+		for k, v := range add {
+			in.Metadata[k] = v
+		}
+		if err := n.opts.Limits.Metadata(in.Metadata); err != nil {
+			return invalid(err)
+		}
+	}
+	if err := n.admitStore(); err != nil {
+		return err
+	}
+	n.reg.Register(in, c.Replication)
+	n.replicate(c, eureka.ReplicateRegister, pathApp, in.ID())
+	return n.commit(ctx, &s)
+}
+
+// checkRegistration runs Eureka's checks in Eureka's order, with its
+// messages (§2.1), then the input rules; it completes what Eureka
+// completes (the EC2 instance-id).
+func (n *Node) checkRegistration(in *eureka.InstanceInfo, pathApp string) error {
+	if d := in.DataCenterInfo; d != nil && !knownDataCenter(d.Name) {
+		// Java's reader fails on any other name, so Eureka answers this
+		// as an unparseable body; clients would fail on it too.
+		return &InvalidError{Field: "dataCenterInfo", Unparseable: true,
+			Message: fmt.Sprintf("dataCenterInfo name %q is not MyOwn, Amazon or Netflix", rules.Excerpt(d.Name, 64))}
+	}
+	msg := ""
+	switch {
+	case isBlank(in.ID()):
+		msg = "Missing instanceId"
+	case isBlank(in.HostName):
+		msg = "Missing hostname"
+	case isBlank(in.IPAddr):
+		msg = "Missing ip address"
+	case isBlank(in.App):
+		msg = "Missing appName"
+	case strings.ToUpper(in.App) != pathApp:
+		if err := n.opts.Limits.App(pathApp); err != nil {
+			return invalid(err)
+		}
+		msg = "Mismatched appName, expecting " + pathApp + " but was " + rules.Excerpt(strings.ToUpper(in.App), 128)
+	case in.DataCenterInfo == nil:
+		msg = "Missing dataCenterInfo"
+	case in.DataCenterInfo.Name == "":
+		msg = "Missing dataCenterInfo Name"
+	}
+	if msg != "" {
+		return &InvalidError{Message: msg}
+	}
+	if err := n.opts.Limits.Instance(in); err != nil {
+		return invalid(err)
+	}
+	if d := in.DataCenterInfo; d.Name == eureka.DataCenterAmazon && d.Metadata["instance-id"] == "" {
+		// Eureka copies the instance id into the EC2 metadata (§2.1 step 8).
+		if d.Metadata == nil {
+			d.Metadata = map[string]string{}
+		}
+		d.Metadata["instance-id"] = in.ID()
+	}
+	return nil
+}
+
+func knownDataCenter(name string) bool {
+	switch name {
+	case "", eureka.DataCenterMyOwn, eureka.DataCenterAmazon, eureka.DataCenterNetflix:
+		return true
+	}
+	return false
+}
+
+func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// Cancel removes an instance (DELETE apps/{app}/{id}, §2.2).
+func (n *Node) Cancel(ctx context.Context, c Caller, app, id string) error {
+	s := n.begin()
+	defer s.end()
+	if err := n.admitStore(); err != nil {
+		return err
+	}
+	if !n.reg.Cancel(app, id, c.Replication) {
+		return ErrNotFound
+	}
+	n.replicate(c, eureka.ReplicateCancel, app, id)
+	return n.commit(ctx, &s)
+}
+
+// errBadOverride answers a renewal whose overriddenstatus is not a status;
+// one value, so the renewal path allocates nothing.
+var errBadOverride error = &InvalidError{Field: "overriddenstatus", Message: "overriddenstatus: not one of UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN"}
+
+// Renew renews a lease (PUT apps/{app}/{id}, §2.3): the hottest write,
+// which touches neither the store nor a hook, and allocates nothing. For
+// registry.RenewConflict it also returns this node's newer copy.
+func (n *Node) Renew(app, id string, args registry.RenewArgs) (registry.RenewResult, *eureka.InstanceInfo, error) {
+	if args.OverriddenStatus != "" {
+		if _, ok := eureka.ParseStatus(string(args.OverriddenStatus)); !ok {
+			return 0, nil, errBadOverride
+		}
+	}
+	res, in := n.reg.Renew(app, id, args)
+	// A renewal answered 404 because the client's copy is newer is not
+	// replicated (Eureka does): the client's re-registration that follows
+	// is.
+	if res == registry.RenewOK && !args.Replication && n.opts.Replicator != nil {
+		n.opts.Replicator.Replicate(eureka.ReplicateHeartbeat, app, id)
+	}
+	return res, in, nil
+}
+
+// SetStatus sets an operator's status override (PUT …/status, §2.4):
+// value is the status asked for, checked after the instance as Eureka
+// does. lastDirty is the request's lastDirtyTimestamp, 0 if absent.
+func (n *Node) SetStatus(ctx context.Context, c Caller, app, id, value string, lastDirty int64) error {
+	s := n.begin()
+	defer s.end()
+	cur := n.reg.Instance(app, id)
+	if cur == nil {
+		return ErrNotFound
+	}
+	st, err := rules.OverrideStatus(value)
+	if err != nil {
+		return invalid(err)
+	}
+	if _, err := n.admit(ctx, &Admission{Operation: hook.OpStatus, App: app, ID: id, Instance: cur, Status: st, Caller: c}); err != nil {
+		return err
+	}
+	if err := n.admitStore(); err != nil {
+		return err
+	}
+	if !n.reg.SetStatus(app, id, st, lastDirty, c.Replication) {
+		return ErrNotFound
+	}
+	n.replicate(c, eureka.ReplicateStatusUpdate, app, id)
+	return n.commit(ctx, &s)
+}
+
+// DeleteStatus removes an operator's override (DELETE …/status, §2.5);
+// the instance's status becomes value, UNKNOWN when it is empty.
+func (n *Node) DeleteStatus(ctx context.Context, c Caller, app, id, value string, lastDirty int64) error {
+	s := n.begin()
+	defer s.end()
+	cur := n.reg.Instance(app, id)
+	if cur == nil {
+		return ErrNotFound
+	}
+	st := eureka.StatusUnknown
+	if value != "" {
+		var ok bool
+		if st, ok = eureka.ParseStatus(value); !ok {
+			return &InvalidError{Field: "value", Message: "value: not one of UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN"}
+		}
+	}
+	if _, err := n.admit(ctx, &Admission{Operation: hook.OpStatus, App: app, ID: id, Instance: cur, Status: st, Caller: c}); err != nil {
+		return err
+	}
+	if err := n.admitStore(); err != nil {
+		return err
+	}
+	if !n.reg.DeleteStatusOverride(app, id, st, lastDirty, c.Replication) {
+		return ErrNotFound
+	}
+	n.replicate(c, eureka.ReplicateDeleteStatusOverride, app, id)
+	return n.commit(ctx, &s)
+}
+
+// UpdateMetadata merges kv into an instance's metadata (PUT …/metadata,
+// §2.6). The node takes ownership of kv.
+func (n *Node) UpdateMetadata(ctx context.Context, c Caller, app, id string, kv map[string]string) error {
+	s := n.begin()
+	defer s.end()
+	cur := n.reg.Instance(app, id)
+	if cur == nil {
+		return ErrNotFound
+	}
+	if err := n.opts.Limits.MetadataUpdate(cur.Metadata, kv); err != nil {
+		return invalid(err)
+	}
+	if n.opts.Admit != nil && !c.Replication {
+		merged := cur.Clone()
+		if merged.Metadata == nil {
+			merged.Metadata = make(map[string]string, len(kv))
+		}
+		for k, v := range kv {
+			merged.Metadata[k] = v
+		}
+		add, err := n.admit(ctx, &Admission{Operation: hook.OpMetadata, App: app, ID: id, Instance: merged, Metadata: kv, Caller: c})
+		if err != nil {
+			return err
+		}
+		for k, v := range add {
+			kv[k] = v
+		}
+		if err := n.opts.Limits.MetadataUpdate(cur.Metadata, kv); err != nil {
+			return invalid(err)
+		}
+	}
+	if err := n.admitStore(); err != nil {
+		return err
+	}
+	if !n.reg.UpdateMetadata(app, id, kv) {
+		return ErrNotFound
+	}
+	// Eureka re-registers the updated instance and replicates that as a
+	// Register, the full instance, so peers get the new metadata.
+	n.replicate(c, eureka.ReplicateRegister, app, id)
+	return n.commit(ctx, &s)
+}
+
