@@ -234,4 +234,3 @@ func (n *Node) UpdateMetadata(ctx context.Context, c Caller, app, id string, kv 
 	n.replicate(c, eureka.ReplicateRegister, app, id)
 	return n.commit(ctx, &s)
 }
-

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
@@ -44,7 +45,7 @@ func eurekadPeerWith(t *testing.T, o *httpd.Options) (*registry.Registry, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpd.New(reg, c, o).Handler())
+	srv := httptest.NewServer(httpd.New(node.New(reg, node.Options{}), c, o).Handler())
 	t.Cleanup(srv.Close)
 	return reg, srv.URL + "/eureka/"
 }
