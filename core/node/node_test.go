@@ -1,0 +1,260 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/hook"
+)
+
+type fakeStore struct {
+	mu              sync.Mutex
+	begun, ended    int
+	commits         int
+	admitErr, cmErr error
+}
+
+func (f *fakeStore) Begin()       { f.mu.Lock(); f.begun++; f.mu.Unlock() }
+func (f *fakeStore) End()         { f.mu.Lock(); f.ended++; f.mu.Unlock() }
+func (f *fakeStore) Admit() error { return f.admitErr }
+func (f *fakeStore) Commit(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commits++
+	return f.cmErr
+}
+func (f *fakeStore) Status() persist.Status { return persist.Status{} }
+
+type fakeRepl struct{ got []string }
+
+func (r *fakeRepl) Replicate(a eureka.ReplicationAction, app, id string) {
+	r.got = append(r.got, string(a)+" "+app+"/"+id)
+}
+
+func instance(app, id string) *eureka.InstanceInfo {
+	return &eureka.InstanceInfo{InstanceID: id, HostName: "h", App: app, IPAddr: "10.0.0.1", Status: eureka.StatusUp,
+		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn}}
+}
+
+func newNode(t *testing.T, o Options) (*Node, *fakeStore, *fakeRepl) {
+	t.Helper()
+	reg := registry.New(nil)
+	reg.OpenForTraffic(0)
+	fs, fr := &fakeStore{}, &fakeRepl{}
+	o.Store, o.Replicator = fs, fr
+	return New(reg, o), fs, fr
+}
+
+var client = Caller{RemoteAddr: "10.0.0.1:5000"}
+
+func TestRegisterChecksInEurekaOrderThenRules(t *testing.T) {
+	n, fs, fr := newNode(t, Options{})
+	ctx := context.Background()
+	cases := []struct {
+		mod   func(in *eureka.InstanceInfo)
+		field string
+		msg   string
+	}{
+		{func(in *eureka.InstanceInfo) { in.InstanceID, in.HostName = "", "" }, "", "Missing instanceId"},
+		{func(in *eureka.InstanceInfo) { in.IPAddr = " " }, "", "Missing ip address"},
+		{func(in *eureka.InstanceInfo) { in.App = "OTHER" }, "", "Mismatched appName"},
+		{func(in *eureka.InstanceInfo) { in.DataCenterInfo = nil }, "", "Missing dataCenterInfo"},
+		{func(in *eureka.InstanceInfo) { in.InstanceID = strings.Repeat("x", 40000) }, "instanceId", "longer than"},
+		{func(in *eureka.InstanceInfo) { in.InstanceID = "bad-\xff\xfe" }, "instanceId", "UTF-8"},
+		{func(in *eureka.InstanceInfo) { in.InstanceID = "nul\x00" }, "instanceId", "control"},
+		{func(in *eureka.InstanceInfo) { in.Metadata = map[string]string{"k": strings.Repeat("v", 10000)} }, "metadata.k", "longer than"},
+	}
+	for _, c := range cases {
+		in := instance("ORDERS", "o-1")
+		c.mod(in)
+		err := n.Register(ctx, client, "ORDERS", in)
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != c.field || !strings.Contains(inv.Message, c.msg) {
+			t.Errorf("%s: got %v", c.msg, err)
+			continue
+		}
+		if len(inv.Message) > 200 {
+			t.Errorf("%s: the message echoes the value (%d bytes)", c.msg, len(inv.Message))
+		}
+	}
+	if n.reg.Size() != 0 || fs.commits != 0 || len(fr.got) != 0 {
+		t.Fatalf("refused writes changed something: size %d, commits %d, replicated %v", n.reg.Size(), fs.commits, fr.got)
+	}
+	if fs.begun != fs.ended {
+		t.Fatalf("begun %d, ended %d", fs.begun, fs.ended)
+	}
+	// A 33,000-byte application in the path is refused as such.
+	long := strings.Repeat("A", 33000)
+	var inv *InvalidError
+	if err := n.Register(ctx, client, long, instance("ORDERS", "o-1")); !errors.As(err, &inv) || inv.Field != "app" {
+		t.Fatalf("long path app: %v", err)
+	}
+}
+
+func TestWritesReplicateOnlyLocalOnes(t *testing.T) {
+	n, fs, fr := newNode(t, Options{})
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")))
+	must(n.SetStatus(ctx, client, "ORDERS", "o-1", "OUT_OF_SERVICE", 0))
+	must(n.DeleteStatus(ctx, client, "ORDERS", "o-1", "UP", 0))
+	must(n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"owner": "ops"}))
+	if _, _, err := n.Renew("ORDERS", "o-1", registry.RenewArgs{}); err != nil {
+		t.Fatal(err)
+	}
+	must(n.Cancel(ctx, client, "ORDERS", "o-1"))
+	peer := Caller{Replication: true}
+	must(n.Register(ctx, peer, "ORDERS", instance("ORDERS", "o-2")))
+	must(n.Cancel(ctx, peer, "ORDERS", "o-2"))
+	want := "Register ORDERS/o-1,StatusUpdate ORDERS/o-1,DeleteStatusOverride ORDERS/o-1,Register ORDERS/o-1,Heartbeat ORDERS/o-1,Cancel ORDERS/o-1"
+	if got := strings.Join(fr.got, ","); got != want {
+		t.Fatalf("replicated\n%s\nwant\n%s", got, want)
+	}
+	if fs.commits != 7 || fs.begun != fs.ended {
+		t.Fatalf("commits %d, begun %d, ended %d", fs.commits, fs.begun, fs.ended)
+	}
+	if err := n.Cancel(ctx, client, "ORDERS", "o-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second cancel: %v", err)
+	}
+}
+
+func TestStatusValues(t *testing.T) {
+	n, _, _ := newNode(t, Options{})
+	ctx := context.Background()
+	if err := n.SetStatus(ctx, client, "ORDERS", "ghost", "BOGUS", 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown instance first, as Eureka: %v", err)
+	}
+	if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"BOGUS", "", "UNKNOWN", "up"} {
+		var inv *InvalidError
+		if err := n.SetStatus(ctx, client, "ORDERS", "o-1", v, 0); !errors.As(err, &inv) || inv.Field != "value" {
+			t.Errorf("override %q: %v", v, err)
+		}
+	}
+	if res, _, err := n.Renew("ORDERS", "o-1", registry.RenewArgs{}); err != nil || res != registry.RenewOK {
+		t.Fatalf("renew after refused overrides: %v %v", res, err)
+	}
+	if _, _, err := n.Renew("ORDERS", "o-1", registry.RenewArgs{OverriddenStatus: "NOPE"}); err == nil {
+		t.Fatal("renew with an unknown overriddenstatus accepted")
+	}
+}
+
+func TestStoreRefusalChangesNothing(t *testing.T) {
+	n, fs, fr := newNode(t, Options{})
+	fs.admitErr = persist.ErrUnavailable
+	err := n.Register(context.Background(), client, "ORDERS", instance("ORDERS", "o-1"))
+	if !errors.Is(err, ErrUnavailable) || n.reg.Size() != 0 || len(fr.got) != 0 {
+		t.Fatalf("err %v, size %d, replicated %v", err, n.reg.Size(), fr.got)
+	}
+	fs.admitErr, fs.cmErr = nil, persist.ErrUnavailable
+	if err := n.Register(context.Background(), client, "ORDERS", instance("ORDERS", "o-1")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("failed commit acknowledged: %v", err)
+	}
+}
+
+func TestAdmission(t *testing.T) {
+	var asked []Admission
+	admit := func(_ context.Context, a *Admission) (map[string]string, error) {
+		asked = append(asked, *a)
+		switch {
+		case a.Instance.Metadata["team"] == "":
+			return nil, &DeniedError{Message: "metadata team is required"}
+		case a.Instance.Metadata["team"] == "broken":
+			return nil, errors.New("directory down")
+		}
+		return map[string]string{"admitted-by": "test"}, nil
+	}
+	n, _, _ := newNode(t, Options{Admit: admit})
+	ctx := context.Background()
+	var denied *DeniedError
+	if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")); !errors.As(err, &denied) || n.reg.Size() != 0 {
+		t.Fatalf("denied registration: %v, size %d", err, n.reg.Size())
+	}
+	in := instance("ORDERS", "o-1")
+	in.Metadata = map[string]string{"team": "orders"}
+	if err := n.Register(ctx, client, "ORDERS", in); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.reg.Instance("ORDERS", "o-1").Metadata["admitted-by"]; got != "test" {
+		t.Fatalf("added metadata %q", got)
+	}
+	if err := n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"team": "broken"}); !errors.Is(err, ErrAdmissionUnavailable) {
+		t.Fatalf("hook failure: %v", err)
+	}
+	if got := n.reg.Instance("ORDERS", "o-1").Metadata["team"]; got != "orders" {
+		t.Fatalf("a write the hook could not decide changed metadata to %q", got)
+	}
+	// Renewals and peers' writes never reach the hook.
+	before := len(asked)
+	n.Renew("ORDERS", "o-1", registry.RenewArgs{})
+	if err := n.Register(ctx, Caller{Replication: true}, "ORDERS", instance("ORDERS", "o-2")); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != before {
+		t.Fatalf("the hook was asked %d more times", len(asked)-before)
+	}
+	if asked[0].Operation != hook.OpRegister || asked[0].Caller.RemoteAddr != client.RemoteAddr {
+		t.Fatalf("first admission %+v", asked[0])
+	}
+}
+
+func TestPeerBatchAppliesTheSameRules(t *testing.T) {
+	n, _, fr := newNode(t, Options{})
+	ctx := context.Background()
+	if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")); err != nil {
+		t.Fatal(err)
+	}
+	fr.got = nil
+	noApp := instance("", "o-9")
+	items := []eureka.ReplicationItem{
+		{Action: eureka.ReplicateStatusUpdate, AppName: "ORDERS", ID: "o-1", Status: "UNKNOWN"},
+		{Action: eureka.ReplicateStatusUpdate, AppName: "ORDERS", ID: "o-1", Status: ""},
+		{Action: eureka.ReplicateRegister, AppName: "", ID: "o-9", Instance: noApp},
+		{Action: eureka.ReplicateRegister, AppName: "ORDERS", ID: "bad", Instance: instance("ORDERS", "bad-\xff")},
+		{Action: eureka.ReplicateRegister, AppName: "ORDERS", ID: "o-3", Instance: func() *eureka.InstanceInfo { in := instance("ORDERS", "o-3"); in.IPAddr = ""; return in }()},
+		{Action: eureka.ReplicateHeartbeat, AppName: "ORDERS", ID: "o-1", OverriddenStatus: "BOGUS"},
+		{Action: eureka.ReplicateStatusUpdate, AppName: "ORDERS", ID: "o-1", Status: "OUT_OF_SERVICE"},
+		{Action: "Explode", AppName: "ORDERS", ID: "o-1"},
+	}
+	res, err := n.ApplyBatch(ctx, Caller{}, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{400, 400, 400, 400, 400, 400, 200, 400}
+	for i, r := range res {
+		if r.StatusCode != want[i] {
+			t.Errorf("item %d (%s): %d, want %d", i, items[i].Action, r.StatusCode, want[i])
+		}
+	}
+	if n.reg.Size() != 1 || len(fr.got) != 0 {
+		t.Fatalf("size %d, replicated again %v", n.reg.Size(), fr.got)
+	}
+	if st := n.reg.Instance("ORDERS", "o-1").Status; st != eureka.StatusOutOfService {
+		t.Fatalf("status %s", st)
+	}
+}
+
+// The renewal through the node allocates nothing.
+func TestRenewDoesNotAllocate(t *testing.T) {
+	n, _, _ := newNode(t, Options{})
+	if err := n.Register(context.Background(), client, "ORDERS", instance("ORDERS", "o-1")); err != nil {
+		t.Fatal(err)
+	}
+	n.opts.Replicator = nil
+	if a := testing.AllocsPerRun(100, func() { n.Renew("ORDERS", "o-1", registry.RenewArgs{LastDirtyTimestamp: 1}) }); a != 0 {
+		t.Fatalf("renew allocates %v times", a)
+	}
+}
