@@ -15,7 +15,9 @@ import (
 // allow is cached goes on unhindered.
 func TestGuessingIsThrottled(t *testing.T) {
 	env, _ := exampleAuth(t, "failure_rate: 0.01", "failure_burst: 3")
-	s := eurekadtest.Start(t, env)
+	// Scrapes come from the throttled address without credentials, as a
+	// Prometheus beside eurekad would: the setting lets them through.
+	s := eurekadtest.Start(t, env, "EUREKAD_HTTP_METRICS_PUBLIC=true")
 	url := s.Base + "apps/ORDERS-API"
 	if code, body := call(t, "orders", "o-secret", "POST", url, instanceJSON("ORDERS-API", "o-1")); code != http.StatusNoContent {
 		t.Fatalf("register with the right password = %d %s", code, body)
