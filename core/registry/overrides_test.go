@@ -195,3 +195,18 @@ func TestRestoreKeepsOverridesPerInstance(t *testing.T) {
 		t.Fatalf("PAYMENTS-API/shared-1 lease override %q", st.Override)
 	}
 }
+
+// The renewal looks its override up by a two-string struct key, which must
+// not allocate (a concatenated string key would).
+func TestRenewWithOverrideDoesNotAllocate(t *testing.T) {
+	r, _ := twoTeams(t)
+	r.SetStatus("ORDERS-API", "shared-1", eureka.StatusOutOfService, 0, false)
+	r.SetStatus("PAYMENTS-API", "shared-1", eureka.StatusDown, 0, false)
+	allocs := testing.AllocsPerRun(1000, func() {
+		r.Renew("ORDERS-API", "shared-1", RenewArgs{LastDirtyTimestamp: 1})
+	})
+	if allocs != 0 {
+		t.Fatalf("renew with an override allocates %.1f times per call", allocs)
+	}
+	wantStatus(t, r, "ORDERS-API", "shared-1", eureka.StatusOutOfService)
+}
