@@ -8,6 +8,7 @@ import (
 
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // sink records what the registry publishes.
@@ -126,7 +127,7 @@ func TestOverrideAppliedByRenewIsAStatusChange(t *testing.T) {
 	// A peer renews with an override that differs from the stored status:
 	// Eureka applies it on the next renewal, silently for the delta.
 	r.mu.Lock()
-	r.overrides["i1"] = newOverride(eureka.StatusDown, r.nowMs())
+	r.overrides[storage.Key{App: "A", ID: "i1"}] = newOverride(eureka.StatusDown, r.nowMs())
 	r.mu.Unlock()
 	r.Renew("A", "i1", RenewArgs{})
 	ev := expectEvents(t, s, "status-changed A/i1")

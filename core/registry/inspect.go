@@ -66,8 +66,8 @@ type LeaseState struct {
 	// Expired is true once ExpiresAt has passed. An expired lease stays
 	// until an eviction run removes it, which self-preservation may prevent.
 	Expired bool
-	// Override is the operator status override for the instance's id, ""
-	// when there is none.
+	// Override is the instance's operator status override, "" when there
+	// is none.
 	Override eureka.Status
 }
 
@@ -126,7 +126,7 @@ func (r *Registry) leaseState(l *lease, now int64) LeaseState {
 	if up := l.serviceUp.Load(); up > 0 {
 		st.ServiceUpAt = time.UnixMilli(up)
 	}
-	if o := r.overrides[l.id]; o != nil {
+	if o := r.overrides[l.key()]; o != nil {
 		st.Override = o.status
 	}
 	return st

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // lease is one registration: the registrant's InstanceInfo plus the server's
@@ -35,6 +36,10 @@ func newLease(in *eureka.InstanceInfo, id string, now int64) *lease {
 	l.instance.Store(in)
 	return l
 }
+
+// key is the lease's (application, id), the key of its override and of its
+// stored record.
+func (l *lease) key() storage.Key { return storage.Key{App: l.app, ID: l.id} }
 
 func (l *lease) renew(now int64, legacy bool) {
 	if legacy {

@@ -69,7 +69,7 @@ func (r *Registry) AppendRecord(buf []byte, app, id string) (rec storage.Record,
 	l := r.lookup(app, id)
 	var o *override
 	if l != nil {
-		o = r.overrides[id]
+		o = r.overrides[l.key()]
 	}
 	r.mu.RUnlock()
 	if l == nil {
@@ -177,7 +177,7 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 				}
 				a.leases[d.l.id] = d.l
 				if d.o != nil {
-					r.overrides[d.l.id] = d.o
+					r.overrides[d.l.key()] = d.o
 				}
 				a.version = r.version.Add(1)
 			}
@@ -294,8 +294,8 @@ func (r *Registry) Records() []storage.Record {
 	defer r.mu.RUnlock()
 	var out []storage.Record
 	for _, a := range r.apps {
-		for id, l := range a.leases {
-			rec, _ := appendRecord(nil, l, r.overrides[id])
+		for _, l := range a.leases {
+			rec, _ := appendRecord(nil, l, r.overrides[l.key()])
 			out = append(out, rec)
 		}
 	}

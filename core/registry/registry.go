@@ -10,6 +10,7 @@ import (
 
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // Registry is the in-memory Eureka registry. All methods are safe for
@@ -24,9 +25,12 @@ type Registry struct {
 	clock Clock
 	log   *slog.Logger
 
-	mu        sync.RWMutex
-	apps      map[string]*appEntry
-	overrides map[string]*override
+	mu   sync.RWMutex
+	apps map[string]*appEntry
+	// overrides are the operator status overrides by (application, id):
+	// an override belongs to one instance, so one application's override
+	// never applies to another's instance that happens to share its id.
+	overrides map[storage.Key]*override
 
 	// version moves on every change a reader can see (not on plain renewals).
 	version atomic.Uint64
@@ -58,6 +62,9 @@ type appEntry struct {
 	version uint64
 }
 
+// override is an operator status override (eureka-protocol.md §7). It is
+// keyed by (application, id) where Eureka keys it by id alone; see
+// doc.go for how that meets Java peers.
 type override struct {
 	status     eureka.Status
 	lastAccess atomic.Int64
@@ -90,7 +97,7 @@ func New(opts *Options) *Registry {
 		log:       o.Logger,
 		events:    o.Events,
 		apps:      make(map[string]*appEntry),
-		overrides: make(map[string]*override),
+		overrides: make(map[storage.Key]*override),
 	}
 	ch := make(chan struct{})
 	r.changes.Store(&ch)
@@ -189,15 +196,16 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	if existing != nil {
 		l.serviceUp.Store(existing.serviceUp.Load())
 	}
+	k := storage.Key{App: in.App, ID: id}
 	if in.OverriddenStatus != eureka.StatusUnknown {
-		if _, ok := r.overrides[id]; !ok {
-			r.overrides[id] = newOverride(in.OverriddenStatus, now)
+		if _, ok := r.overrides[k]; !ok {
+			r.overrides[k] = newOverride(in.OverriddenStatus, now)
 		}
 	}
-	if o := r.overrides[id]; o != nil {
+	if o := r.overrides[k]; o != nil {
 		in.OverriddenStatus = o.status
 	}
-	in.Status = r.resolveStatus(in, id, existing, replication, now)
+	in.Status = r.resolveStatus(in, k, existing, replication, now)
 	if in.Status == eureka.StatusUp {
 		l.markServiceUp(now)
 	}
@@ -214,12 +222,13 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 // resolveStatus is Eureka's override rule chain (§7.1): a client reporting
 // itself DOWN/STARTING/UNKNOWN wins; then an operator override; then (for
 // non-replicated requests) the status the existing lease already holds;
-// then the instance's own status. The caller holds mu.
-func (r *Registry) resolveStatus(in *eureka.InstanceInfo, id string, existing *lease, replication bool, now int64) eureka.Status {
+// then the instance's own status. k is the instance's (application, id):
+// only its own override applies. The caller holds mu.
+func (r *Registry) resolveStatus(in *eureka.InstanceInfo, k storage.Key, existing *lease, replication bool, now int64) eureka.Status {
 	if in.Status != eureka.StatusUp && in.Status != eureka.StatusOutOfService {
 		return in.Status
 	}
-	if o := r.overrides[id]; o != nil {
+	if o := r.overrides[k]; o != nil {
 		if o.lastAccess.Load() != now {
 			o.lastAccess.Store(now)
 		}
@@ -271,7 +280,8 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 		return RenewNotFound, nil
 	}
 	in := l.instance.Load()
-	st := r.resolveStatus(in, id, l, args.Replication, now)
+	// A two-string struct key hashes in place: the lookup allocates nothing.
+	st := r.resolveStatus(in, l.key(), l, args.Replication, now)
 	if st == eureka.StatusUnknown {
 		r.mu.RUnlock()
 		return RenewNotFound, nil
@@ -318,7 +328,7 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 func (r *Registry) storeOverride(l *lease, st eureka.Status, now int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.overrides[l.id] = newOverride(st, now)
+	r.overrides[l.key()] = newOverride(st, now)
 	c := l.instance.Load().Clone()
 	c.OverriddenStatus = st
 	l.instance.Store(c)
@@ -339,11 +349,14 @@ func (r *Registry) Cancel(app, id string, replication bool) bool {
 	return r.cancel(app, id, r.nowMs(), hook.EventCancelled, replication)
 }
 
-// cancel removes a lease, reporting it as typ (cancelled or evicted).
+// cancel removes a lease, reporting it as typ (cancelled or evicted). The
+// instance's override goes too, even when the lease is unknown, as in
+// Eureka; only this application's, so a cancel of an unknown instance
+// cannot clear another application's override of the same id.
 func (r *Registry) cancel(app, id string, now int64, typ hook.EventType, replication bool) bool {
 	r.recent.addCanceled(now, app, id)
 	r.mu.Lock()
-	delete(r.overrides, id)
+	delete(r.overrides, storage.Key{App: app, ID: id})
 	a := r.apps[app]
 	var l *lease
 	if a != nil {
@@ -402,7 +415,7 @@ func (r *Registry) SetStatus(app, id string, st eureka.Status, lastDirty int64, 
 	if st == eureka.StatusUp {
 		l.markServiceUp(now)
 	}
-	r.overrides[id] = newOverride(st, now)
+	r.overrides[l.key()] = newOverride(st, now)
 	r.modify(l, st, st, lastDirty, now, replication)
 	return true
 }
@@ -436,10 +449,11 @@ func (r *Registry) DeleteStatusOverride(app, id string, st eureka.Status, lastDi
 		return false
 	}
 	l.renew(now, r.opts.LegacyLeaseExpiry)
-	if _, ok := r.overrides[id]; !ok {
+	k := l.key()
+	if _, ok := r.overrides[k]; !ok {
 		return true
 	}
-	delete(r.overrides, id)
+	delete(r.overrides, k)
 	r.modify(l, st, eureka.StatusUnknown, lastDirty, now, replication)
 	return true
 }
@@ -470,15 +484,48 @@ func (r *Registry) UpdateMetadata(app, id string, kv map[string]string) bool {
 	return true
 }
 
-// Overrides returns a copy of the status override map, by instance id.
+// Overrides returns the status overrides by instance id alone, the shape
+// of Eureka's GET serverinfo/statusoverrides (§2.16). When instances of
+// several applications share an id and each has an override, the one of
+// the application whose name sorts first wins, so the answer does not
+// depend on map order. Internal callers use InstanceOverrides or Override,
+// which lose nothing.
 func (r *Registry) Overrides() map[string]eureka.Status {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	m := make(map[string]eureka.Status, len(r.overrides))
-	for id, o := range r.overrides {
-		m[id] = o.status
+	winner := make(map[string]string, len(r.overrides))
+	for k, o := range r.overrides {
+		if app, ok := winner[k.ID]; ok && app < k.App {
+			continue
+		}
+		winner[k.ID] = k.App
+		m[k.ID] = o.status
 	}
 	return m
+}
+
+// InstanceOverrides returns a copy of the status overrides by (application,
+// id).
+func (r *Registry) InstanceOverrides() map[storage.Key]eureka.Status {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := make(map[storage.Key]eureka.Status, len(r.overrides))
+	for k, o := range r.overrides {
+		m[k] = o.status
+	}
+	return m
+}
+
+// Override returns the status override of the (upper-case) application's
+// instance id, "" when it has none. It does not count as a use for expiry.
+func (r *Registry) Override(app, id string) eureka.Status {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if o := r.overrides[storage.Key{App: app, ID: id}]; o != nil {
+		return o.status
+	}
+	return ""
 }
 
 // expireOverrides drops overrides nobody used for OverrideExpiry.
@@ -486,14 +533,12 @@ func (r *Registry) expireOverrides(now int64) {
 	limit := now - r.opts.OverrideExpiry.Milliseconds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, o := range r.overrides {
+	for k, o := range r.overrides {
 		if o.lastAccess.Load() < limit {
-			delete(r.overrides, id)
+			delete(r.overrides, k)
 			// The stored record carries the override; rewrite it.
-			for _, a := range r.apps {
-				if _, ok := a.leases[id]; ok {
-					r.changed(a.name, id)
-				}
+			if r.lookup(k.App, k.ID) != nil {
+				r.changed(k.App, k.ID)
 			}
 		}
 	}

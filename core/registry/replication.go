@@ -1,6 +1,11 @@
 package registry
 
-import "github.com/eurekad/eurekad/sdk/eureka"
+import (
+	"strings"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
+)
 
 // AdoptPeerCopy takes a peer's newer copy of an instance, as Eureka's
 // sender does on a replicated heartbeat's 409 (eureka-protocol.md §8.5):
@@ -8,11 +13,11 @@ import "github.com/eurekad/eurekad/sdk/eureka"
 // copy is registered as a replication (so it is not replicated back).
 func (r *Registry) AdoptPeerCopy(in *eureka.InstanceInfo) {
 	if st := in.OverriddenStatus; st != "" && st != eureka.StatusUnknown {
-		id := in.ID()
+		k := storage.Key{App: strings.ToUpper(in.App), ID: in.ID()}
 		now := r.nowMs()
 		r.mu.Lock()
-		if o := r.overrides[id]; o == nil || o.status != st {
-			r.overrides[id] = newOverride(st, now)
+		if o := r.overrides[k]; o == nil || o.status != st {
+			r.overrides[k] = newOverride(st, now)
 		}
 		r.mu.Unlock()
 	}
