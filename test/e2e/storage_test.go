@@ -144,12 +144,14 @@ type restoredInstance struct {
 	OverriddenStatus string            `json:"overriddenStatus"`
 	Metadata         map[string]string `json:"metadata"`
 	InstanceID       string            `json:"instanceId"`
+	App              string            `json:"app"`
 }
 
-// fetchAll reads GET apps as JSON and indexes the instances by id.
-func fetchAll(t *testing.T, base string) map[string]restoredInstance {
+// fetchAll reads GET apps as JSON (with the given header pairs, such as
+// credentials) and indexes the instances by id.
+func fetchAll(t *testing.T, base string, headers ...string) map[string]restoredInstance {
 	t.Helper()
-	r := do(t, http.MethodGet, base+"apps", nil, "Accept", "application/json")
+	r := do(t, http.MethodGet, base+"apps", nil, append([]string{"Accept", "application/json"}, headers...)...)
 	if r.Status != http.StatusOK {
 		t.Fatalf("GET apps = %d", r.Status)
 	}
