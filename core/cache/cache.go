@@ -189,6 +189,10 @@ type Cache struct {
 	slots atomic.Pointer[map[Key]*slot]
 	addMu sync.Mutex
 
+	// full holds the per-application pieces of the full payload, by
+	// format; nil when the source cannot list applications by version.
+	full [2]*assembler
+
 	deltaVersion atomic.Int64
 
 	builds atomic.Uint64
@@ -236,6 +240,11 @@ func New(src Source, opts *Options) (*Cache, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := &Cache{src: src, opts: o, log: o.Logger}
+	if l, ok := src.(appLister); ok {
+		for _, f := range []Format{JSON, XML} {
+			c.full[f] = newAssembler(l, f, o.AutoExpiration)
+		}
+	}
 	m := map[Key]*slot{}
 	c.slots.Store(&m)
 	return c, nil
@@ -418,6 +427,13 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	var apps *eureka.Applications
 	switch k.Entity {
 	case EntityApps:
+		if a := c.full[k.Format]; a != nil {
+			gz, sum, version := a.build()
+			p.version = version
+			p.ETag = etagOf(sum)
+			p.gzOnce.Do(func() { p.gz = newRepresentation(gz, gzipETag(p.ETag)) })
+			return p
+		}
 		apps = c.src.Applications()
 	case EntityDelta:
 		apps = c.src.Delta()

@@ -250,18 +250,6 @@ func BenchmarkGetFresh(b *testing.B) {
 	})
 }
 
-func BenchmarkRebuild1000(b *testing.B) {
-	c, reg := newCache(b, nil)
-	for i := 0; i < 1000; i++ {
-		reg.Register(inst(fmt.Sprint("APP", i%50), fmt.Sprint("i", i)), false)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.build(appsJSON, nil)
-	}
-}
-
 // A registry payload is built compressed; the plain form exists only once
 // asked for, and is then exactly the encoder's output, in both formats.
 func TestRegistryPayloadPlainOnDemand(t *testing.T) {
