@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bytes"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"strconv"
 	"testing"
 )
@@ -58,3 +60,33 @@ func benchChurn(b *testing.B, n int) {
 func BenchmarkChurn1000(b *testing.B)   { benchChurn(b, 1000) }
 func BenchmarkChurn10000(b *testing.B)  { benchChurn(b, 10000) }
 func BenchmarkChurn100000(b *testing.B) { benchChurn(b, 100000) }
+
+// benchSize reports the size of the assembled full gzip payload against a
+// from-scratch compression of the same plain bytes at the default level:
+// joining pieces compressed apart must not cost every client much more
+// to download. The timed loop is a full fetch with nothing changed.
+func benchSize(b *testing.B, n int) {
+	c, _ := fill(b, n)
+	for _, f := range []Format{JSON, XML} {
+		name := map[Format]string{JSON: "json", XML: "xml"}[f]
+		b.Run(name, func(b *testing.B) {
+			k := Key{Entity: EntityApps, Format: f}
+			gz := c.Get(k).Gzip().Body
+			plain := c.Get(k).Plain().Body
+			var scratch bytes.Buffer
+			z := gzip.NewWriter(&scratch)
+			z.Write(plain)
+			z.Close()
+			for b.Loop() {
+				c.Get(k).Gzip()
+			}
+			b.ReportMetric(float64(len(gz)), "gz-B")
+			b.ReportMetric(float64(scratch.Len()), "scratch-gz-B")
+			b.ReportMetric(float64(len(gz))/float64(scratch.Len()), "gz/scratch")
+		})
+	}
+}
+
+func BenchmarkSize1000(b *testing.B)   { benchSize(b, 1000) }
+func BenchmarkSize10000(b *testing.B)  { benchSize(b, 10000) }
+func BenchmarkSize100000(b *testing.B) { benchSize(b, 100000) }

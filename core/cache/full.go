@@ -1,10 +1,15 @@
 package cache
 
 import (
+	"bytes"
+	"io"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -19,36 +24,79 @@ type appLister interface {
 	AppStates(visit func(name string, version uint64) bool) (uint64, []*eureka.Application)
 }
 
-// piece is one application's item of the full payload in one format.
-type piece struct {
-	version uint64 // the application's version it was built from
-	expires time.Time
+// chunkTarget is the plain size of a run. Applications are compressed in
+// runs of neighbours (in name order) of about that size, so small
+// applications share deflate context (one compressor per application made
+// the payload 2–3× a whole-payload compression); a change recompresses its
+// run only. A run that grows past twice the target is split, one that
+// shrinks below a quarter of it takes in the next, so runs stay near the
+// target and their boundaries move only where something changed.
+const chunkTarget = 48 << 10
+
+// tailSize is how much of the run before it a run is compressed against
+// (a preset dictionary; the decoder has those bytes just behind it): a
+// run then starts with its neighbour's context instead of cold, which
+// costs as much as a smaller run saves. The dictionary ties a run to its
+// predecessor's last bytes only, so a change re-compresses the next run
+// too just when it falls within them.
+const tailSize = 8 << 10
+
+// appMeta is what the assembler remembers of one application.
+type appMeta struct {
+	version uint64 // the application's version its item was built from
 	counts  eureka.StatusCounts
-	// item is the application as a list element: in JSON after a comma,
-	// in XML after its line break.
-	item part
-	// first is the JSON item without the comma, for the application that
-	// sorts first; built when the application becomes first.
-	first *part
+	chunk   *chunk
 }
 
-// assembler keeps one format's pieces of the full registry payload (GET
-// apps) and joins them: a change costs re-encoding and recompressing the
-// applications it touched, and copying the compressed bytes of the rest.
-// The apps hash code is summed from per-application counts kept with the
-// pieces, so it always describes exactly the instances in the payload.
+// chunk is one run of applications' items, compressed together.
+type chunk struct {
+	names []string // in name order
+	// sizes are the plain lengths of the items, in JSON without the comma
+	// that separates an item from the one before.
+	sizes []int
+	part  part
+	// first: built as the payload's first run, so in JSON its first item
+	// has no comma before it.
+	first   bool
+	expires time.Time
+	// tail is the end of the run's plain bytes, the next run's dictionary;
+	// dict is the dictionary this run was compressed with (its
+	// predecessor's tail then), needed to inflate it again.
+	tail, dict []byte
+	// inserts are new applications that sort into this run, and dirty
+	// says the run is rebuilt; both only during one build.
+	inserts []string
+	dirty   bool
+}
+
+// seg is one item's plain bytes in assembler.work.
+type seg struct {
+	name   string
+	off, n int
+}
+
+// assembler keeps one format's compressed runs of the full registry
+// payload (GET apps) and joins them: a change costs re-encoding the
+// applications it touched and recompressing their runs, and copying the
+// compressed bytes of the rest. The runs' plain bytes are not kept: a run
+// whose neighbours of a changed application are needed is inflated again.
+// The apps hash code is kept from per-application counts, so it always
+// describes exactly the instances in the payload.
 type assembler struct {
 	mu     sync.Mutex
 	format Format
 	src    appLister
-	// ttl bounds a piece's age, so lease timestamps of instances that do
+	// ttl bounds a run's age, so lease timestamps of instances that do
 	// not change are refreshed as often as a whole payload is
-	// (AutoExpiration); each piece gets up to a quarter less, at random,
-	// so pieces built together do not all expire together.
+	// (AutoExpiration); each run gets up to a quarter less, at random, so
+	// runs built together do not all expire together.
 	ttl time.Duration
+	// target is chunkTarget; tests make it small.
+	target int
 
-	pieces map[string]*piece
-	names  []string // sorted, as in the last payload
+	apps   map[string]*appMeta
+	chunks []*chunk // in name order
+	total  eureka.StatusCounts
 	tail   part
 	// head is the last head built and the hash code it holds.
 	head     part
@@ -58,11 +106,15 @@ type assembler struct {
 	// Reused between builds.
 	listed   []string
 	versions []uint64
+	fresh    map[string]seg // re-encoded items; n < 0: the application left
+	work     []byte         // plain items: re-encoded and inflated
+	segs     []seg
 	plain    []byte
+	inflater io.ReadCloser
 }
 
 func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
-	a := &assembler{format: f, src: src, ttl: ttl, pieces: map[string]*piece{}}
+	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, apps: map[string]*appMeta{}, fresh: map[string]seg{}}
 	if f == JSON {
 		a.tail = compressPart(eureka.AppendApplicationsTailJSON(nil))
 	} else {
@@ -71,12 +123,13 @@ func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
 	return a
 }
 
-// reset drops every piece, so the next build encodes everything.
+// reset drops every run, so the next build encodes everything.
 func (a *assembler) reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.pieces = map[string]*piece{}
-	a.names = nil
+	a.apps = map[string]*appMeta{}
+	a.chunks = nil
+	a.total = eureka.StatusCounts{}
 }
 
 // build returns the full payload's gzip member, the CRC-64 of its plain
@@ -84,65 +137,57 @@ func (a *assembler) reset() {
 func (a *assembler) build() (gz []byte, sum, version uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for {
-		if gz, sum, version, ok := a.assemble(); ok {
-			return gz, sum, version
-		}
-	}
-}
-
-// assemble is one attempt at build; it fails only when the application
-// that sorts first is cancelled between two reads of the registry.
-func (a *assembler) assemble() (gz []byte, sum, version uint64, ok bool) {
 	now := time.Now()
+	for _, c := range a.chunks {
+		// An expired run is rebuilt whole: every application in it is
+		// copied below.
+		c.dirty = !now.Before(c.expires)
+	}
 	a.listed, a.versions = a.listed[:0], a.versions[:0]
 	version, apps := a.src.AppStates(func(name string, v uint64) bool {
 		a.listed = append(a.listed, name)
-		p := a.pieces[name]
-		if p != nil && p.version == v && now.Before(p.expires) {
+		m := a.apps[name]
+		if m != nil && m.version == v && !m.chunk.dirty {
 			return false
 		}
 		a.versions = append(a.versions, v)
 		return true
 	})
 
-	// A new or emptied application changes the list: sort it again and
-	// forget the pieces of applications that left.
-	changed := len(a.listed) != len(a.names)
-	for _, app := range apps {
-		if a.pieces[app.Name] == nil {
-			changed = true
-		}
-	}
-	if changed {
-		a.names = append(a.names[:0], a.listed...)
-		slices.Sort(a.names)
-		keep := make(map[string]*piece, len(a.names))
-		for _, name := range a.names {
-			if p := a.pieces[name]; p != nil {
-				keep[name] = p
-			}
-		}
-		a.pieces = keep
-	}
-	var first string
-	if len(a.names) > 0 {
-		first = a.names[0]
-	}
+	clear(a.fresh)
+	a.work = a.work[:0]
+	added := 0
 	for i, app := range apps {
-		a.pieces[app.Name] = a.encode(app, a.versions[i], app.Name == first, now)
-	}
-	if p := a.pieces[first]; a.format == JSON && p != nil && p.first == nil {
-		if !a.refetchFirst(first, p, now) {
-			return nil, 0, 0, false
+		m := a.apps[app.Name]
+		if m == nil {
+			m = &appMeta{}
+			a.apps[app.Name] = m
+			a.insert(app.Name)
+			added++
+		} else {
+			m.chunk.dirty = true
+			a.total.Unmerge(m.counts)
 		}
+		m.version = a.versions[i]
+		m.counts = eureka.StatusCounts{}
+		for _, in := range app.Instances {
+			m.counts.Add(in.Status)
+		}
+		a.total.Merge(m.counts)
+		off := len(a.work)
+		if a.format == JSON {
+			a.work = eureka.AppendApplicationsItemJSON(a.work, app, true)
+		} else {
+			a.work = eureka.AppendApplicationsItemXML(a.work, app)
+		}
+		a.fresh[app.Name] = seg{name: app.Name, off: off, n: len(a.work) - off}
 	}
+	if len(a.listed) != len(a.apps) {
+		a.forgetLeft(len(a.apps) - len(a.listed))
+	}
+	a.rebuildChunks(now)
 
-	var counts eureka.StatusCounts
-	for _, name := range a.names {
-		counts.Merge(a.pieces[name].counts)
-	}
-	if hash := counts.HashCode(); a.head.z == nil || hash != a.headHash {
+	if hash := a.total.HashCode(); a.head.z == nil || hash != a.headHash {
 		// A full payload's versions__delta is always 1 (Eureka's).
 		if a.format == JSON {
 			a.head = compressPart(eureka.AppendApplicationsHeadJSON(a.plain[:0], 1, hash))
@@ -151,66 +196,195 @@ func (a *assembler) assemble() (gz []byte, sum, version uint64, ok bool) {
 		}
 		a.headHash = hash
 	}
-
 	j := newJoiner(a.lastSize)
 	j.add(&a.head)
-	for i, name := range a.names {
-		p := a.pieces[name]
-		if i == 0 && a.format == JSON {
-			j.add(p.first)
-		} else {
-			j.add(&p.item)
-		}
+	for _, c := range a.chunks {
+		j.add(&c.part)
 	}
 	j.add(&a.tail)
 	gz, sum = j.finish()
 	a.lastSize = len(gz)
-	return gz, sum, version, true
+	return gz, sum, version
 }
 
-// encode builds app's piece; isFirst also builds the JSON first item.
-func (a *assembler) encode(app *eureka.Application, version uint64, isFirst bool, now time.Time) *piece {
-	p := &piece{version: version, expires: now.Add(a.ttl - rand.N(a.ttl/4+1))}
-	for _, in := range app.Instances {
-		p.counts.Add(in.Status)
+// insert puts a new application into the run its name sorts into; names
+// before every run go to the first.
+func (a *assembler) insert(name string) {
+	if len(a.chunks) == 0 {
+		a.chunks = append(a.chunks, &chunk{})
 	}
-	if a.format == JSON {
-		a.plain = eureka.AppendApplicationsItemJSON(a.plain[:0], app, false)
-		p.item = compressPart(a.plain)
-		if isFirst {
-			first := compressPart(a.plain[1:]) // without the comma
-			p.first = &first
-		}
-	} else {
-		a.plain = eureka.AppendApplicationsItemXML(a.plain[:0], app)
-		p.item = compressPart(a.plain)
-	}
-	return p
-}
-
-// refetchFirst builds the JSON first item of an application that became
-// first without changing (the one before it was cancelled, say). Should it
-// have changed meanwhile, its whole piece is rebuilt from the newer copy:
-// the payload then shows a later state of it than its version, and is
-// rebuilt on the next read anyway. It reports false when the application
-// has no instances left.
-func (a *assembler) refetchFirst(name string, p *piece, now time.Time) bool {
-	var got uint64
-	_, apps := a.src.AppStates(func(n string, v uint64) bool {
-		if n != name {
-			return false
-		}
-		got = v
-		return true
+	i := sort.Search(len(a.chunks), func(i int) bool {
+		c := a.chunks[i]
+		return len(c.names) > 0 && c.names[0] > name
 	})
-	if len(apps) == 0 {
-		return false
+	c := a.chunks[max(0, i-1)]
+	c.inserts = append(c.inserts, name)
+	c.dirty = true
+}
+
+// forgetLeft drops the n applications that had instances in the last
+// payload and have none now.
+func (a *assembler) forgetLeft(n int) {
+	listed := make(map[string]struct{}, len(a.listed))
+	for _, name := range a.listed {
+		listed[name] = struct{}{}
 	}
-	q := a.encode(apps[0], got, true, now)
-	if got == p.version {
-		p.first = q.first
+	for name, m := range a.apps {
+		if n == 0 {
+			break
+		}
+		if _, ok := listed[name]; !ok {
+			m.chunk.dirty = true
+			a.total.Unmerge(m.counts)
+			a.fresh[name] = seg{n: -1}
+			delete(a.apps, name)
+			n--
+		}
+	}
+}
+
+// rebuildChunks re-encodes the dirty runs, and a clean one that became or
+// stopped being the first (its first item's comma), splitting runs that
+// grew too large and joining those that shrank too small with the next.
+func (a *assembler) rebuildChunks(now time.Time) {
+	out := a.chunks[:0:0]
+	for i := 0; i < len(a.chunks); i++ {
+		c := a.chunks[i]
+		isFirst := len(out) == 0
+		var prevTail []byte
+		if !isFirst {
+			prevTail = out[len(out)-1].tail
+		}
+		if !c.dirty && (a.format != JSON || c.first == isFirst) && bytes.Equal(c.dict, prevTail) {
+			out = append(out, c)
+			continue
+		}
+		a.segs = a.segments(a.segs[:0], c)
+		size := plainSize(a.segs)
+		for size < a.target/4 && i+1 < len(a.chunks) {
+			i++
+			a.segs = a.segments(a.segs, a.chunks[i])
+			size = plainSize(a.segs)
+		}
+		out = a.split(out, a.segs, size, now)
+	}
+	a.chunks = out
+}
+
+func plainSize(segs []seg) int {
+	n := 0
+	for _, s := range segs {
+		n += s.n
+	}
+	return n
+}
+
+// segments appends c's items, after this build's changes, in name order:
+// kept items from its inflated bytes, re-encoded ones from fresh, and the
+// new applications that sort into it.
+func (a *assembler) segments(segs []seg, c *chunk) []seg {
+	slices.Sort(c.inserts)
+	ins := c.inserts
+	c.inserts = nil
+	kept := false
+	for _, name := range c.names {
+		if _, ok := a.fresh[name]; !ok {
+			kept = true
+			break
+		}
+	}
+	pos := len(a.work)
+	if kept {
+		a.work = a.inflate(a.work, c)
+	}
+	for j, name := range c.names {
+		if a.format == JSON && (j > 0 || !c.first) {
+			pos++ // the comma
+		}
+		off := pos
+		pos += c.sizes[j]
+		for len(ins) > 0 && ins[0] < name {
+			segs = append(segs, a.fresh[ins[0]])
+			ins = ins[1:]
+		}
+		if s, ok := a.fresh[name]; !ok {
+			segs = append(segs, seg{name: name, off: off, n: c.sizes[j]})
+		} else if s.n >= 0 {
+			segs = append(segs, s)
+		}
+	}
+	for _, name := range ins {
+		segs = append(segs, a.fresh[name])
+	}
+	return segs
+}
+
+// inflate appends c's plain bytes to dst.
+func (a *assembler) inflate(dst []byte, c *chunk) []byte {
+	r := bytes.NewReader(c.part.z)
+	if a.inflater == nil {
+		a.inflater = flate.NewReaderDict(r, c.dict)
 	} else {
-		a.pieces[name] = q
+		a.inflater.(flate.Resetter).Reset(r, c.dict)
 	}
-	return true
+	n := len(dst)
+	dst = slices.Grow(dst, int(c.part.n))[:n+int(c.part.n)]
+	if _, err := io.ReadFull(a.inflater, dst[n:]); err != nil {
+		// The bytes were compressed here: they cannot be corrupt.
+		panic("cache: inflating a payload run: " + err.Error())
+	}
+	return dst
+}
+
+// split appends segs to out as runs of about the target plain size (one
+// run if they are no more than twice it) and points the applications at
+// their runs.
+func (a *assembler) split(out []*chunk, segs []seg, size int, now time.Time) []*chunk {
+	if len(segs) == 0 {
+		return out
+	}
+	per := size
+	if size > 2*a.target {
+		per = size / ((size + a.target - 1) / a.target)
+	}
+	for len(segs) > 0 {
+		k, n := 0, 0
+		for k < len(segs) && n < per {
+			n += segs[k].n
+			k++
+		}
+		var prev *chunk
+		if len(out) > 0 {
+			prev = out[len(out)-1]
+		}
+		out = append(out, a.compress(segs[:k], prev, now))
+		segs = segs[k:]
+	}
+	return out
+}
+
+// compress builds one run from segs, to follow prev (nil: the first run).
+func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
+	first := prev == nil
+	c := &chunk{
+		names:   make([]string, len(segs)),
+		sizes:   make([]int, len(segs)),
+		first:   a.format == JSON && first,
+		expires: now.Add(a.ttl - rand.N(a.ttl/4+1)),
+	}
+	a.plain = a.plain[:0]
+	for i, s := range segs {
+		if a.format == JSON && (i > 0 || !first) {
+			a.plain = append(a.plain, ',')
+		}
+		a.plain = append(a.plain, a.work[s.off:s.off+s.n]...)
+		c.names[i], c.sizes[i] = s.name, s.n
+		a.apps[s.name].chunk = c
+	}
+	if prev != nil {
+		c.dict = prev.tail
+	}
+	c.part = compressPartDict(a.plain, c.dict)
+	c.tail = bytes.Clone(a.plain[max(0, len(a.plain)-tailSize):])
+	return c
 }

@@ -106,10 +106,20 @@ func TestFullPayloadFirstApplicationChanges(t *testing.T) {
 // A property test: after every step of a random sequence of registrations,
 // cancels, status overrides, override removals and metadata edits, the
 // assembled payloads equal a from-scratch encoding of the same state.
-func TestFullPayloadEqualsFreshEncoding(t *testing.T) {
+func TestFullPayloadEqualsFreshEncoding(t *testing.T) { testFreshEncoding(t, chunkTarget) }
+
+// The same with runs of a few hundred bytes: a run holds one to a few
+// applications, so the steps split runs, join them, move the first one and
+// change the tails later runs are compressed against.
+func TestFullPayloadEqualsFreshEncodingSmallRuns(t *testing.T) { testFreshEncoding(t, 700) }
+
+func testFreshEncoding(t *testing.T, target int) {
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			c, reg := newGoldenCache(t)
+			for _, a := range c.full {
+				a.target = target
+			}
 			r := rand.New(rand.NewPCG(seed, 99))
 			statuses := []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
 			app := func() string { return fmt.Sprint("APP", r.IntN(8)) }
@@ -162,6 +172,9 @@ func TestFullPayloadEqualsFreshEncoding(t *testing.T) {
 				}
 			}
 			checkGoldenApps(t, c, reg, "end")
+			if n := len(c.full[JSON].chunks); target < chunkTarget && n < 3 {
+				t.Fatalf("%d runs at the end: the test did not split any", n)
+			}
 		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 // pieces it touched. Each piece is raw deflate ended by a sync flush, which
 // leaves it on a byte boundary with no final block: pieces can follow one
 // another in one deflate stream, and none refers back into another because
-// each had its own compressor. joinGzip wraps them in one gzip member whose
+// each had its own compressor, or only into the bytes just before it that
+// it was given as preset dictionary. joinGzip wraps them in one gzip member whose
 // CRC-32 is combined from the pieces' CRCs. Every inflater (zlib and so
 // Java's GZIPInputStream, Node and curl; Go's compress/gzip) reads
 // sync-flushed streams: it is what zlib's Z_SYNC_FLUSH writes.
@@ -37,14 +38,19 @@ var crc32Table = crc32.MakeTable(crc32.IEEE)
 var flatePool sync.Pool
 
 // compressPart compresses plain into a part.
-func compressPart(plain []byte) part {
+func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
+
+// compressPartDict compresses plain with dict as preset dictionary: the
+// part may refer back into dict, so it must follow exactly those bytes in
+// the joined stream.
+func compressPartDict(plain, dict []byte) part {
 	var b bytes.Buffer
 	b.Grow(len(plain)/4 + 64)
 	w, _ := flatePool.Get().(*flate.Writer)
 	if w == nil {
-		w, _ = flate.NewWriter(&b, flate.DefaultCompression)
+		w, _ = flate.NewWriterDict(&b, flate.DefaultCompression, dict)
 	} else {
-		w.Reset(&b)
+		w.ResetDict(&b, dict)
 	}
 	w.Write(plain)
 	w.Flush()

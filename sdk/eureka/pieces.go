@@ -49,3 +49,11 @@ func (c *StatusCounts) Merge(o StatusCounts) {
 		c.n[i] += n
 	}
 }
+
+// Unmerge takes the counts of o, merged before, out of c: a total kept
+// across changes then costs one application's counts per change.
+func (c *StatusCounts) Unmerge(o StatusCounts) {
+	for i, n := range o.n {
+		c.n[i] -= n
+	}
+}

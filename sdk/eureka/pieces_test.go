@@ -46,4 +46,8 @@ func TestStatusCountsMerge(t *testing.T) {
 	if got := a.HashCode(); got != "DOWN_1_UNKNOWN_1_UP_2_" {
 		t.Fatalf("merged hash code %q", got)
 	}
+	a.Unmerge(b)
+	if got := a.HashCode(); got != "DOWN_1_UP_1_" {
+		t.Fatalf("hash code after unmerge %q", got)
+	}
 }
