@@ -94,6 +94,7 @@ type Payload struct {
 	found   bool
 	version uint64 // registry version the payload was built from
 	built   time.Time
+	cost    time.Duration // how long building it took
 
 	plainOnce sync.Once
 	plain     Representation
@@ -189,6 +190,10 @@ type Cache struct {
 	slots atomic.Pointer[map[Key]*slot]
 	addMu sync.Mutex
 
+	// full holds the per-application pieces of the full payload, by
+	// format; nil when the source cannot list applications by version.
+	full [2]*assembler
+
 	deltaVersion atomic.Int64
 
 	builds atomic.Uint64
@@ -236,6 +241,11 @@ func New(src Source, opts *Options) (*Cache, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := &Cache{src: src, opts: o, log: o.Logger}
+	if l, ok := src.(appLister); ok {
+		for _, f := range []Format{JSON, XML} {
+			c.full[f] = newAssembler(l, f, o.AutoExpiration)
+		}
+	}
 	m := map[Key]*slot{}
 	c.slots.Store(&m)
 	return c, nil
@@ -328,7 +338,16 @@ func (c *Cache) fresh(s *slot) *Payload {
 		c.hits.Inc()
 		return p
 	}
-	s.buildMu.Lock()
+	if p := s.rw.Load(); p != nil {
+		// A rebuild is under way: serve what there is rather than queue
+		// behind it; the rebuild's end wakes long-polls (notify).
+		if !s.buildMu.TryLock() {
+			c.hits.Inc()
+			return p
+		}
+	} else {
+		s.buildMu.Lock()
+	}
 	defer s.buildMu.Unlock()
 	// Re-check under the lock: another reader or the scheduled rebuild may
 	// have built meanwhile, and under a write storm the version has moved
@@ -339,10 +358,23 @@ func (c *Cache) fresh(s *slot) *Payload {
 	return c.store(s)
 }
 
-// tooSoon reports whether p is younger than MinRebuildInterval, and if so
-// makes sure a rebuild runs when the interval ends.
+// rebuildCostShare is the inverse of the share of a core one key's
+// rebuilds may take: a payload that took longer to build than
+// MinRebuildInterval / rebuildCostShare is rebuilt at most once per
+// rebuildCostShare times its cost, so a large registry under a write storm
+// widens its interval instead of spending the cores readers need.
+const rebuildCostShare = 4
+
+// tooSoon reports whether p is younger than its rebuild interval
+// (MinRebuildInterval, or rebuildCostShare times p's cost if that is
+// longer), and if so makes sure a rebuild runs when the interval ends.
+// A MinRebuildInterval of 0 disables the bound altogether.
 func (c *Cache) tooSoon(s *slot, p *Payload) bool {
-	wait := c.opts.MinRebuildInterval - time.Since(p.built)
+	if c.opts.MinRebuildInterval <= 0 {
+		return false
+	}
+	interval := max(c.opts.MinRebuildInterval, rebuildCostShare*p.cost)
+	wait := interval - time.Since(p.built)
 	if wait <= 0 {
 		return false
 	}
@@ -367,7 +399,9 @@ func (c *Cache) rebuild(s *slot) *Payload {
 
 // store builds and installs s's payload; the caller holds s.buildMu.
 func (c *Cache) store(s *slot) *Payload {
+	start := time.Now()
 	p := c.build(s.key, s)
+	p.cost = time.Since(start)
 	s.rw.Store(p)
 	s.checked.Store(p.version)
 	s.notify()
@@ -418,6 +452,13 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	var apps *eureka.Applications
 	switch k.Entity {
 	case EntityApps:
+		if a := c.full[k.Format]; a != nil {
+			gz, sum, version := a.build()
+			p.version = version
+			p.ETag = etagOf(sum)
+			p.gzOnce.Do(func() { p.gz = newRepresentation(gz, gzipETag(p.ETag)) })
+			return p
+		}
 		apps = c.src.Applications()
 	case EntityDelta:
 		apps = c.src.Delta()

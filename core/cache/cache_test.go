@@ -250,18 +250,6 @@ func BenchmarkGetFresh(b *testing.B) {
 	})
 }
 
-func BenchmarkRebuild1000(b *testing.B) {
-	c, reg := newCache(b, nil)
-	for i := 0; i < 1000; i++ {
-		reg.Register(inst(fmt.Sprint("APP", i%50), fmt.Sprint("i", i)), false)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.build(appsJSON, nil)
-	}
-}
-
 // A registry payload is built compressed; the plain form exists only once
 // asked for, and is then exactly the encoder's output, in both formats.
 func TestRegistryPayloadPlainOnDemand(t *testing.T) {
@@ -298,5 +286,37 @@ func TestRegistryPayloadPlainOnDemand(t *testing.T) {
 		if gz.ETag[0] != strings.TrimSuffix(p.ETag, `"`)+`-gzip"` {
 			t.Fatalf("gzip etag %s for plain %s", gz.ETag[0], p.ETag)
 		}
+	}
+}
+
+// A payload that took longer to build than the interval allows widens the
+// interval: the stale payload is served rather than rebuilt.
+func TestCostlyRebuildWidensInterval(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = time.Millisecond })
+	reg.Register(inst("A", "a1"), false)
+	p := c.Get(appsJSON)
+	p.cost = time.Hour // as if building it had taken that long
+	reg.Register(inst("A", "a2"), false)
+	if q := c.Get(appsJSON); q != p {
+		t.Fatal("a payload that cost an hour to build was rebuilt a moment later")
+	}
+}
+
+// Readers are served the current payload while a rebuild runs, not queued
+// behind it; only a key with no payload yet makes them wait.
+func TestReadersDoNotWaitForARebuild(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = time.Millisecond })
+	reg.Register(inst("A", "a1"), false)
+	p := c.Get(appsJSON)
+	reg.Register(inst("A", "a2"), false)
+	s := c.slot(appsJSON)
+	s.buildMu.Lock() // a rebuild in progress
+	p.built = time.Now().Add(-time.Second)
+	if q := c.Get(appsJSON); q != p {
+		t.Fatal("reader did not get the payload in place while a rebuild ran")
+	}
+	s.buildMu.Unlock()
+	if !contains(c.Get(appsJSON), `"a2"`) {
+		t.Fatal("after the rebuild the change is not served")
 	}
 }

@@ -24,7 +24,9 @@ type Options struct {
 	// Mode is ModeFresh or ModeEureka.
 	Mode Mode `config:"mode" help:"fresh (follow the registry within milliseconds) or eureka (30 s read-only refresh)"`
 	// MinRebuildInterval bounds rebuilds in fresh mode: a key is rebuilt at
-	// most once per interval however fast the registry changes.
+	// most once per interval however fast the registry changes, and at
+	// most once per four times its last build's cost when that is longer.
+	// 0 rebuilds on every read after a change.
 	MinRebuildInterval time.Duration `config:"min_rebuild_interval" help:"fresh mode: rebuild a payload at most once per interval"`
 	// AutoExpiration drops a read-write entry this long after it was built
 	// (responseCacheAutoExpirationInSeconds), so lease timestamps in

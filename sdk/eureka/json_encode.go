@@ -122,23 +122,35 @@ func appendApplicationsObjectJSON(dst []byte, apps *Applications, c *chunker) []
 	if apps == nil {
 		apps = &Applications{}
 	}
-	dst = append(dst, `{"versions__delta":"`...)
-	dst = strconv.AppendInt(dst, apps.VersionsDelta, 10)
-	dst = append(dst, `","apps__hashcode":`...)
-	dst = appendJSONString(dst, apps.AppsHashcode)
-	dst = append(dst, `,"application":[`...)
+	dst = appendApplicationsHeadJSON(dst, apps.VersionsDelta, apps.AppsHashcode)
 	first := true
 	for _, app := range apps.Applications {
 		if app == nil {
 			continue
 		}
-		if !first {
-			dst = append(dst, ',')
-		}
+		dst = appendApplicationsItemJSON(dst, app, first, c)
 		first = false
-		dst = appendApplicationObjectJSON(dst, app, c)
 	}
 	return append(dst, "]}"...)
+}
+
+// appendApplicationsHeadJSON writes the applications object up to the
+// opening of its application list.
+func appendApplicationsHeadJSON(dst []byte, versionsDelta int64, hashcode string) []byte {
+	dst = append(dst, `{"versions__delta":"`...)
+	dst = strconv.AppendInt(dst, versionsDelta, 10)
+	dst = append(dst, `","apps__hashcode":`...)
+	dst = appendJSONString(dst, hashcode)
+	return append(dst, `,"application":[`...)
+}
+
+// appendApplicationsItemJSON writes app as an element of the application
+// list, after a comma unless it is the first.
+func appendApplicationsItemJSON(dst []byte, app *Application, first bool, c *chunker) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	return appendApplicationObjectJSON(dst, app, c)
 }
 
 func appendApplicationObjectJSON(dst []byte, app *Application, c *chunker) []byte {

@@ -47,22 +47,36 @@ func (o xmlOut) applications(dst []byte, apps *Applications, depth int) []byte {
 	if apps == nil {
 		apps = &Applications{}
 	}
-	dst = append(dst, "<applications>"...)
-	dst = o.nl(dst, depth+1)
-	dst = append(dst, "<versions__delta>"...)
-	dst = strconv.AppendInt(dst, apps.VersionsDelta, 10)
-	dst = append(dst, "</versions__delta>"...)
-	dst = o.nl(dst, depth+1)
-	dst = append(dst, "<apps__hashcode>"...)
-	dst = appendXMLText(dst, apps.AppsHashcode)
-	dst = append(dst, "</apps__hashcode>"...)
+	dst = o.applicationsHead(dst, apps.VersionsDelta, apps.AppsHashcode, depth)
 	for _, app := range apps.Applications {
 		if app == nil {
 			continue
 		}
-		dst = o.nl(dst, depth+1)
-		dst = o.application(dst, app, depth+1)
+		dst = o.applicationsItem(dst, app, depth)
 	}
+	return o.applicationsTail(dst, depth)
+}
+
+// applicationsHead writes <applications> and its two header elements.
+func (o xmlOut) applicationsHead(dst []byte, versionsDelta int64, hashcode string, depth int) []byte {
+	dst = append(dst, "<applications>"...)
+	dst = o.nl(dst, depth+1)
+	dst = append(dst, "<versions__delta>"...)
+	dst = strconv.AppendInt(dst, versionsDelta, 10)
+	dst = append(dst, "</versions__delta>"...)
+	dst = o.nl(dst, depth+1)
+	dst = append(dst, "<apps__hashcode>"...)
+	dst = appendXMLText(dst, hashcode)
+	return append(dst, "</apps__hashcode>"...)
+}
+
+// applicationsItem writes one <application> of an <applications> at depth.
+func (o xmlOut) applicationsItem(dst []byte, app *Application, depth int) []byte {
+	dst = o.nl(dst, depth+1)
+	return o.application(dst, app, depth+1)
+}
+
+func (o xmlOut) applicationsTail(dst []byte, depth int) []byte {
 	dst = o.nl(dst, depth)
 	return append(dst, "</applications>"...)
 }

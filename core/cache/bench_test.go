@@ -1,0 +1,92 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+	"github.com/klauspost/compress/gzip"
+	"strconv"
+	"testing"
+)
+
+// fill registers n instances in n/20 applications.
+func fill(tb testing.TB, n int) (*Cache, func(i int)) {
+	c, reg := newCache(tb, func(o *Options) { o.MinRebuildInterval = 0 })
+	apps := max(1, n/20)
+	for i := range n {
+		reg.Register(inst(fmt.Sprint("APP", i%apps), fmt.Sprint("i", i)), false)
+	}
+	// change edits one instance's metadata: a change to one application.
+	change := func(i int) {
+		j := i % n
+		reg.UpdateMetadata(fmt.Sprint("APP", j%apps), fmt.Sprint("i", j), map[string]string{"rev": strconv.Itoa(i)})
+	}
+	return c, change
+}
+
+// benchRebuild is the cost of encoding the whole registry from scratch
+// (no application's piece kept), as at start-up or when every piece
+// expired.
+func benchRebuild(b *testing.B, n int) {
+	c, _ := fill(b, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		c.full[JSON].reset()
+		c.build(appsJSON, nil)
+	}
+}
+
+func BenchmarkRebuild1000(b *testing.B)   { benchRebuild(b, 1000) }
+func BenchmarkRebuild10000(b *testing.B)  { benchRebuild(b, 10000) }
+func BenchmarkRebuild100000(b *testing.B) { benchRebuild(b, 100000) }
+
+// benchChurn is the cost of one change: one application edited, then the
+// full gzip JSON payload fetched as a client would.
+func benchChurn(b *testing.B, n int) {
+	c, change := fill(b, n)
+	c.Get(appsJSON).Gzip()
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		change(i)
+		i++
+		if len(c.Get(appsJSON).Gzip().Body) == 0 {
+			b.Fatal("empty payload")
+		}
+	}
+}
+
+func BenchmarkChurn1000(b *testing.B)   { benchChurn(b, 1000) }
+func BenchmarkChurn10000(b *testing.B)  { benchChurn(b, 10000) }
+func BenchmarkChurn100000(b *testing.B) { benchChurn(b, 100000) }
+
+// benchSize reports the size of the assembled full gzip payload against a
+// from-scratch compression of the same plain bytes at the default level:
+// joining pieces compressed apart must not cost every client much more
+// to download. The timed loop is a full fetch with nothing changed.
+func benchSize(b *testing.B, n int) {
+	c, _ := fill(b, n)
+	for _, f := range []Format{JSON, XML} {
+		name := map[Format]string{JSON: "json", XML: "xml"}[f]
+		b.Run(name, func(b *testing.B) {
+			k := Key{Entity: EntityApps, Format: f}
+			gz := c.Get(k).Gzip().Body
+			plain := c.Get(k).Plain().Body
+			var scratch bytes.Buffer
+			z := gzip.NewWriter(&scratch)
+			z.Write(plain)
+			z.Close()
+			for b.Loop() {
+				c.Get(k).Gzip()
+			}
+			b.ReportMetric(float64(len(gz)), "gz-B")
+			b.ReportMetric(float64(scratch.Len()), "scratch-gz-B")
+			b.ReportMetric(float64(len(gz))/float64(scratch.Len()), "gz/scratch")
+		})
+	}
+}
+
+func BenchmarkSize1000(b *testing.B)   { benchSize(b, 1000) }
+func BenchmarkSize10000(b *testing.B)  { benchSize(b, 10000) }
+func BenchmarkSize100000(b *testing.B) { benchSize(b, 100000) }

@@ -1,0 +1,180 @@
+package cache
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"hash/crc64"
+	"io"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// stepClock moves one millisecond each time it is read, so every change
+// writes new timestamps and a piece built from an older state shows.
+type stepClock struct{ ms atomic.Int64 }
+
+func (c *stepClock) Now() time.Time { return time.UnixMilli(1718000000000 + c.ms.Add(1)) }
+
+func newGoldenCache(t *testing.T) (*Cache, *registry.Registry) {
+	t.Helper()
+	ro := registry.DefaultOptions()
+	ro.Clock = &stepClock{}
+	reg := registry.New(&ro)
+	reg.OpenForTraffic(0)
+	o := DefaultOptions()
+	o.MinRebuildInterval = 0
+	c, err := New(reg, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.full[JSON] == nil {
+		t.Fatal("the registry does not give the cache per-application pieces")
+	}
+	return c, reg
+}
+
+// checkGoldenApps asserts that the assembled full payload, in both formats,
+// plain and inflated from gzip, is byte for byte a from-scratch encoding of
+// the registry, and that its tag is the CRC-64 of those bytes.
+func checkGoldenApps(t *testing.T, c *Cache, reg *registry.Registry, step string) {
+	t.Helper()
+	snap := reg.Applications()
+	for _, f := range []Format{JSON, XML} {
+		want := eureka.AppendApplicationsJSON(nil, snap)
+		if f == XML {
+			want = eureka.AppendApplicationsXML(nil, snap)
+		}
+		p := c.Get(Key{Entity: EntityApps, Format: f})
+		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Body))
+		if err != nil {
+			t.Fatalf("%s, format %d: %v", step, f, err)
+		}
+		zr.Multistream(false)
+		got, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s, format %d: inflating: %v", step, f, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s, format %d: assembled payload differs from a fresh encoding at byte %d of %d:\n got …%s…\nwant …%s…",
+				step, f, diffAt(got, want), len(want), around(got, diffAt(got, want)), around(want, diffAt(got, want)))
+		}
+		if !bytes.Equal(p.Plain().Body, want) {
+			t.Fatalf("%s, format %d: plain representation differs", step, f)
+		}
+		if tag := etagOf(crc64.Checksum(want, crcTable)); p.ETag != tag {
+			t.Fatalf("%s, format %d: etag %s, want %s", step, f, p.ETag, tag)
+		}
+	}
+}
+
+func diffAt(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func around(b []byte, i int) []byte { return b[max(0, i-60):min(len(b), i+60)] }
+
+// The application that sorts first is written without the comma the
+// others carry; when it leaves, the next one must be re-encoded without it
+// although it did not change.
+func TestFullPayloadFirstApplicationChanges(t *testing.T) {
+	c, reg := newGoldenCache(t)
+	checkGoldenApps(t, c, reg, "empty")
+	reg.Register(inst("C", "c1"), false)
+	reg.Register(inst("B", "b1"), false)
+	checkGoldenApps(t, c, reg, "B and C")
+	reg.Register(inst("A", "a1"), false)
+	checkGoldenApps(t, c, reg, "A first")
+	reg.Cancel("A", "a1", false)
+	checkGoldenApps(t, c, reg, "B first again")
+	reg.Cancel("B", "b1", false)
+	checkGoldenApps(t, c, reg, "C first")
+	reg.Cancel("C", "c1", false)
+	checkGoldenApps(t, c, reg, "empty again")
+}
+
+// A property test: after every step of a random sequence of registrations,
+// cancels, status overrides, override removals and metadata edits, the
+// assembled payloads equal a from-scratch encoding of the same state.
+func TestFullPayloadEqualsFreshEncoding(t *testing.T) { testFreshEncoding(t, chunkTarget) }
+
+// The same with runs of a few hundred bytes: a run holds one to a few
+// applications, so the steps split runs, join them, move the first one and
+// change the tails later runs are compressed against.
+func TestFullPayloadEqualsFreshEncodingSmallRuns(t *testing.T) { testFreshEncoding(t, 700) }
+
+func testFreshEncoding(t *testing.T, target int) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			c, reg := newGoldenCache(t)
+			for _, a := range c.full {
+				a.target = target
+			}
+			r := rand.New(rand.NewPCG(seed, 99))
+			statuses := []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
+			app := func() string { return fmt.Sprint("APP", r.IntN(8)) }
+			id := func() string { return fmt.Sprint("i", r.IntN(12)) }
+			for step := range 300 {
+				var what string
+				switch op := r.IntN(10); {
+				case op < 4:
+					in := inst(app(), id())
+					in.Status = statuses[r.IntN(len(statuses))]
+					if r.IntN(3) == 0 {
+						in.Metadata = map[string]string{"zone": fmt.Sprint("z", r.IntN(3)), "<odd>": "a&b\"c"}
+					}
+					reg.Register(in, r.IntN(4) == 0)
+					what = "register " + in.App + "/" + in.InstanceID
+				case op < 6:
+					a, i := app(), id()
+					reg.Cancel(a, i, false)
+					what = "cancel " + a + "/" + i
+				case op < 8:
+					// A status override that changes the status; one
+					// that does not only renews, silently.
+					a, i := app(), id()
+					in := reg.Instance(a, i)
+					if in == nil {
+						continue
+					}
+					st := statuses[r.IntN(len(statuses)-1)]
+					if st == in.Status {
+						continue
+					}
+					reg.SetStatus(a, i, st, 0, false)
+					what = "status " + a + "/" + i + " " + string(st)
+				case op < 9:
+					a, i := app(), id()
+					if _, ok := reg.Overrides()[i]; !ok || reg.Instance(a, i) == nil {
+						continue
+					}
+					reg.DeleteStatusOverride(a, i, "", 0, false)
+					what = "delete override " + a + "/" + i
+				default:
+					a, i := app(), id()
+					reg.UpdateMetadata(a, i, map[string]string{"rev": fmt.Sprint(step)})
+					what = "metadata " + a + "/" + i
+				}
+				// Read after some steps only, so pieces also go stale
+				// several changes at a time.
+				if r.IntN(3) == 0 {
+					checkGoldenApps(t, c, reg, fmt.Sprintf("step %d (%s)", step, what))
+				}
+			}
+			checkGoldenApps(t, c, reg, "end")
+			if n := len(c.full[JSON].chunks); target < chunkTarget && n < 3 {
+				t.Fatalf("%d runs at the end: the test did not split any", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,158 @@
+package cache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"hash/crc64"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// A registry payload is joined from pieces compressed one by one (one per
+// application plus a head and a tail), so a change recompresses only the
+// pieces it touched. Each piece is raw deflate ended by a sync flush, which
+// leaves it on a byte boundary with no final block: pieces can follow one
+// another in one deflate stream, and none refers back into another because
+// each had its own compressor, or only into the bytes just before it that
+// it was given as preset dictionary. joinGzip wraps them in one gzip member whose
+// CRC-32 is combined from the pieces' CRCs. Every inflater (zlib and so
+// Java's GZIPInputStream, Node and curl; Go's compress/gzip) reads
+// sync-flushed streams: it is what zlib's Z_SYNC_FLUSH writes.
+
+// part is one compressed piece with the checksums of its plain bytes.
+type part struct {
+	z []byte // raw deflate, ending with a sync flush
+	n int64  // plain length
+	// CRC-32 (the gzip trailer's) and CRC-64 (the entity tag) of the
+	// plain bytes, and x^(8n) modulo each polynomial: what combining a
+	// piece's checksum costs is then one multiplication.
+	crc32, crc64     uint64
+	shift32, shift64 uint64
+}
+
+var crc32Table = crc32.MakeTable(crc32.IEEE)
+
+// flate writers hold hundreds of kilobytes each: reuse them.
+var flatePool sync.Pool
+
+// compressPart compresses plain into a part.
+func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
+
+// compressPartDict compresses plain with dict as preset dictionary: the
+// part may refer back into dict, so it must follow exactly those bytes in
+// the joined stream.
+func compressPartDict(plain, dict []byte) part {
+	var b bytes.Buffer
+	b.Grow(len(plain)/4 + 64)
+	w, _ := flatePool.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriterDict(&b, flate.DefaultCompression, dict)
+	} else {
+		w.ResetDict(&b, dict)
+	}
+	w.Write(plain)
+	w.Flush()
+	flatePool.Put(w)
+	n := int64(len(plain))
+	return part{
+		z:       bytes.Clone(b.Bytes()),
+		n:       n,
+		crc32:   uint64(crc32.Checksum(plain, crc32Table)),
+		crc64:   crc64.Checksum(plain, crcTable),
+		shift32: crc32Math.shift(n),
+		shift64: crc64Math.shift(n),
+	}
+}
+
+// gzipHeader is a gzip member header: deflate, no name, no time, unknown OS.
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
+
+// finalBlock is an empty stored block with BFINAL set: it ends the deflate
+// stream after the last sync-flushed piece.
+var finalBlock = []byte{1, 0, 0, 0xff, 0xff}
+
+// joiner assembles parts into one gzip member and the CRC-64 of the
+// plain bytes they hold.
+type joiner struct {
+	buf          []byte
+	crc32, crc64 uint64
+	n            int64
+}
+
+func newJoiner(sizeHint int) *joiner {
+	j := &joiner{buf: make([]byte, 0, sizeHint+len(gzipHeader)+len(finalBlock)+8)}
+	j.buf = append(j.buf, gzipHeader...)
+	return j
+}
+
+func (j *joiner) add(p *part) {
+	j.buf = append(j.buf, p.z...)
+	j.crc32 = crc32Math.mul(p.shift32, j.crc32) ^ p.crc32
+	j.crc64 = crc64Math.mul(p.shift64, j.crc64) ^ p.crc64
+	j.n += p.n
+}
+
+// finish ends the member and returns it with the plain bytes' CRC-64.
+func (j *joiner) finish() ([]byte, uint64) {
+	j.buf = append(j.buf, finalBlock...)
+	j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(j.crc32))
+	j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(j.n))
+	return j.buf, j.crc64
+}
+
+// crcMath is arithmetic on polynomials modulo a reflected CRC polynomial,
+// as zlib's crc32_combine does it: for CRCs whose initial value equals
+// their final XOR (CRC-32/IEEE and Go's CRC-64/ECMA both use all ones),
+// crc(A‖B) = crc(A)·x^(8·len(B)) mod P  ⊕  crc(B).
+type crcMath struct {
+	poly uint64 // reflected polynomial
+	one  uint64 // the polynomial 1: the top bit of the CRC's width
+	// x2n[k] is x^(2^k) mod P.
+	x2n [64]uint64
+}
+
+var (
+	crc32Math = newCRCMath(crc32.IEEE, 32)
+	crc64Math = newCRCMath(crc64.ECMA, 64)
+)
+
+func newCRCMath(poly uint64, width uint) *crcMath {
+	m := &crcMath{poly: poly, one: 1 << (width - 1)}
+	p := m.one >> 1 // x
+	for k := range m.x2n {
+		m.x2n[k] = p
+		p = m.mul(p, p)
+	}
+	return m
+}
+
+// mul returns a·b mod P.
+func (m *crcMath) mul(a, b uint64) uint64 {
+	var p uint64
+	for bit := m.one; a != 0; bit >>= 1 {
+		if a&bit != 0 {
+			p ^= b
+			a &^= bit
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ m.poly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// shift returns x^(8n) mod P: the factor that moves a CRC past n bytes.
+func (m *crcMath) shift(n int64) uint64 {
+	p := m.one
+	for k := 3; n != 0; k++ {
+		if n&1 != 0 {
+			p = m.mul(m.x2n[k], p)
+		}
+		n >>= 1
+	}
+	return p
+}

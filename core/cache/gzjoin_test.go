@@ -1,0 +1,109 @@
+package cache
+
+import (
+	"bytes"
+	"compress/gzip"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"testing"
+)
+
+func randomText(r *rand.Rand, n int) []byte {
+	words := []string{"instance", "UP", "DOWN", `"app":`, "10.0.0.", "\n  <x>", "{", "}", ","}
+	var b []byte
+	for len(b) < n {
+		if r.IntN(4) == 0 {
+			b = append(b, byte(r.IntN(256)))
+			continue
+		}
+		b = append(b, words[r.IntN(len(words))]...)
+	}
+	return b[:n]
+}
+
+func TestCRCCombine(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, sizes := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {100, 3}, {3, 70000}, {65536, 65537}} {
+		a, b := randomText(r, sizes[0]), randomText(r, sizes[1])
+		ab := append(bytes.Clone(a), b...)
+		got32 := crc32Math.mul(crc32Math.shift(int64(len(b))), uint64(crc32.ChecksumIEEE(a))) ^ uint64(crc32.ChecksumIEEE(b))
+		if want := uint64(crc32.ChecksumIEEE(ab)); got32 != want {
+			t.Errorf("crc32 %v: combined %x, direct %x", sizes, got32, want)
+		}
+		got64 := crc64Math.mul(crc64Math.shift(int64(len(b))), crc64.Checksum(a, crcTable)) ^ crc64.Checksum(b, crcTable)
+		if want := crc64.Checksum(ab, crcTable); got64 != want {
+			t.Errorf("crc64 %v: combined %x, direct %x", sizes, got64, want)
+		}
+	}
+}
+
+// joined compresses pieces one by one and joins them, returning the gzip
+// member and the plain bytes it must hold.
+func joined(t *testing.T, pieces [][]byte) (gz, plain []byte) {
+	t.Helper()
+	j := newJoiner(0)
+	for _, p := range pieces {
+		pp := compressPart(p)
+		j.add(&pp)
+		plain = append(plain, p...)
+	}
+	gz, sum := j.finish()
+	if want := crc64.Checksum(plain, crcTable); sum != want {
+		t.Fatalf("joined CRC-64 %x, direct %x", sum, want)
+	}
+	return gz, plain
+}
+
+func TestJoinedGzipReadByGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, 50} {
+		var pieces [][]byte
+		for range n {
+			pieces = append(pieces, randomText(r, r.IntN(40000)))
+		}
+		gz, plain := joined(t, pieces)
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Multistream(false)
+		got, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%d pieces: %v", n, err)
+		}
+		if !bytes.Equal(got, plain) {
+			t.Fatalf("%d pieces: inflated %d bytes, want %d", n, len(got), len(plain))
+		}
+	}
+}
+
+// gzip(1) is zlib's format checker of record: -t verifies the CRC and the
+// length, and zcat must give the same bytes back.
+func TestJoinedGzipReadByGzipTool(t *testing.T) {
+	if _, err := exec.LookPath("gzip"); err != nil {
+		t.Fatal("gzip(1) is needed to check the joined stream: ", err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	var pieces [][]byte
+	for range 30 {
+		pieces = append(pieces, randomText(r, r.IntN(20000)))
+	}
+	gz, plain := joined(t, pieces)
+	test := exec.Command("gzip", "-t")
+	test.Stdin = bytes.NewReader(gz)
+	if out, err := test.CombinedOutput(); err != nil {
+		t.Fatalf("gzip -t: %v: %s", err, out)
+	}
+	cat := exec.Command("gzip", "-dc")
+	cat.Stdin = bytes.NewReader(gz)
+	out, err := cat.Output()
+	if err != nil {
+		t.Fatalf("gzip -dc: %v", err)
+	}
+	if !bytes.Equal(out, plain) {
+		t.Fatalf("gzip -dc gave %d bytes, want %d", len(out), len(plain))
+	}
+}
