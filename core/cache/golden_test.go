@@ -155,7 +155,7 @@ func testFreshEncoding(t *testing.T, target int) {
 					what = "status " + a + "/" + i + " " + string(st)
 				case op < 9:
 					a, i := app(), id()
-					if _, ok := reg.Overrides()[i]; !ok || reg.Instance(a, i) == nil {
+					if reg.Override(a, i) == "" || reg.Instance(a, i) == nil {
 						continue
 					}
 					reg.DeleteStatusOverride(a, i, "", 0, false)
