@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -66,7 +68,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.log.Debug("unparseable registration", "path", r.URL.Path, "err", err, principalAttr(r))
+		s.log.Debug("unparseable registration", pathAttr(r), "err", err, principalAttr(r))
 		parseError(w, format, err)
 		return
 	}
@@ -91,10 +93,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var denied *node.DeniedError
 	switch {
 	case errors.As(err, &inv):
-		s.log.Debug("write refused", "path", r.URL.Path, "err", err, principalAttr(r))
+		s.log.Debug("write refused", pathAttr(r), "err", err, principalAttr(r))
 		textError(w, http.StatusBadRequest, inv.Message)
 	case errors.As(err, &denied):
-		s.log.Debug("write denied by admission", "path", r.URL.Path, "err", err, principalAttr(r))
+		s.log.Debug("write denied by admission", pathAttr(r), "err", err, principalAttr(r))
 		textError(w, http.StatusForbidden, denied.Message)
 	case errors.Is(err, node.ErrNotFound):
 		w.WriteHeader(http.StatusNotFound)
@@ -103,7 +105,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		// The store refused or failed the write: it was not acknowledged,
 		// it is kept in memory and may still be stored later.
-		s.log.Warn("write not acknowledged", "path", r.URL.Path, "err", err, principalAttr(r))
+		s.log.Warn("write not acknowledged", pathAttr(r), "err", err, principalAttr(r))
 		textError(w, http.StatusServiceUnavailable, err.Error())
 	}
 }
@@ -115,7 +117,7 @@ func parseError(w http.ResponseWriter, f bodyFormat, err error) {
 		w.Header().Set("Content-Type", contentXML)
 		w.WriteHeader(http.StatusBadRequest)
 		b := []byte("<error><message>cannot parse request body</message><detail>")
-		b = appendXMLText(b, err.Error())
+		b = appendXMLText(b, rules.Excerpt(err.Error(), 512))
 		w.Write(append(b, "</detail></error>"...))
 		return
 	}
@@ -123,7 +125,7 @@ func parseError(w http.ResponseWriter, f bodyFormat, err error) {
 	w.WriteHeader(http.StatusBadRequest)
 	// json.Marshal, not strconv.Quote: the detail can echo any byte, and
 	// Go's escapes are not all valid JSON.
-	detail, _ := json.Marshal(err.Error())
+	detail, _ := json.Marshal(rules.Excerpt(err.Error(), 512))
 	b := []byte(`{"error":"cannot parse request body","detail":`)
 	w.Write(append(append(b, detail...), '}'))
 }
@@ -391,4 +393,10 @@ func writeInstance(w http.ResponseWriter, r *http.Request, code int, in *eureka.
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
 	w.Write(b)
+}
+
+// pathAttr is the request path as a log attribute, cut short: a path can
+// carry a hostile 30 KB application name.
+func pathAttr(r *http.Request) slog.Attr {
+	return slog.String("path", rules.Excerpt(r.URL.Path, 200))
 }
