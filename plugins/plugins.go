@@ -1,6 +1,6 @@
 // Package plugins is eurekad's host side of plugins: it loads a storage,
-// auth, admission or listener plugin in one of three ways and hands back the sdk
-// contract it provides, behind one handle.
+// auth, admission or listener plugin in one of three ways and hands back
+// the sdk contract it provides, behind one handle.
 //
 //   - A built-in in process: the factory's values are used directly.
 //   - A built-in isolated: eurekad runs itself again as
@@ -15,9 +15,9 @@
 // exponential back-off, reconfigured and, for a store, resynchronised
 // through Options.Resync; meanwhile calls fail with an error matching
 // plugin.ErrPluginExited, which the callers treat as a failure (auth and
-// admission fail closed, the persister keeps its pending writes). A plugin process never
-// outlives eurekad: Linux kills it when eurekad dies (Pdeathsig) and
-// sdk/plugin.Serve exits when its parent changes.
+// admission fail closed, the persister keeps its pending writes). A plugin
+// process never outlives eurekad: Linux kills it when eurekad dies
+// (Pdeathsig) and sdk/plugin.Serve exits when its parent changes.
 //
 // A plugin's log lines (hclog JSON on its stderr) are logged through
 // eurekad's slog logger with a plugin attribute.
