@@ -101,6 +101,16 @@ func (h authHandle) Authenticate(ctx context.Context, req *hook.AuthRequest) (ho
 	return in.auth.Authenticate(ctx, req)
 }
 
+type admitterHandle struct{ p *Plugin }
+
+func (h admitterHandle) Admit(ctx context.Context, req *hook.AdmissionRequest) (hook.AdmissionResponse, error) {
+	in, err := h.p.instance()
+	if err != nil {
+		return hook.AdmissionResponse{}, err
+	}
+	return in.admitter.Admit(ctx, req)
+}
+
 type listenerHandle struct{ p *Plugin }
 
 func (h listenerHandle) Handle(ctx context.Context, events []hook.Event) error {
@@ -120,4 +130,5 @@ var (
 	_ storage.Full       = (*storeHandle)(nil)
 	_ hook.Authenticator = authHandle{}
 	_ hook.Listener      = listenerHandle{}
+	_ hook.Admitter      = admitterHandle{}
 )

@@ -1,6 +1,6 @@
 // Package plugins is eurekad's host side of plugins: it loads a storage,
-// auth or listener plugin in one of three ways and hands back the sdk
-// contract it provides, behind one handle.
+// auth, admission or listener plugin in one of three ways and hands back
+// the sdk contract it provides, behind one handle.
 //
 //   - A built-in in process: the factory's values are used directly.
 //   - A built-in isolated: eurekad runs itself again as
@@ -14,10 +14,10 @@
 // while Run runs: when the process dies it is started again with
 // exponential back-off, reconfigured and, for a store, resynchronised
 // through Options.Resync; meanwhile calls fail with an error matching
-// plugin.ErrPluginExited, which the callers treat as a failure (auth fails
-// closed, the persister keeps its pending writes). A plugin process never
-// outlives eurekad: Linux kills it when eurekad dies (Pdeathsig) and
-// sdk/plugin.Serve exits when its parent changes.
+// plugin.ErrPluginExited, which the callers treat as a failure (auth and
+// admission fail closed, the persister keeps its pending writes). A plugin
+// process never outlives eurekad: Linux kills it when eurekad dies
+// (Pdeathsig) and sdk/plugin.Serve exits when its parent changes.
 //
 // A plugin's log lines (hclog JSON on its stderr) are logged through
 // eurekad's slog logger with a plugin attribute.
@@ -139,8 +139,9 @@ var (
 	ErrChecksum = errors.New("plugins: checksum mismatch")
 )
 
-// Plugin is one loaded plugin. Its Store, Authenticator and Listener stay
-// valid across restarts of the process. It is safe for concurrent use.
+// Plugin is one loaded plugin. Its Store, Authenticator, Admitter and
+// Listener stay valid across restarts of the process. It is safe for
+// concurrent use.
 type Plugin struct {
 	opts Options
 	mode Mode
@@ -154,6 +155,7 @@ type Plugin struct {
 	store    storage.Store
 	auth     hook.Authenticator
 	listener hook.Listener
+	admitter hook.Admitter
 
 	mu        sync.Mutex
 	closed    bool
@@ -171,6 +173,7 @@ type instance struct {
 	store    storage.Store
 	auth     hook.Authenticator
 	listener hook.Listener
+	admitter hook.Admitter
 	// pipe carries a store's batches when the plugin took it; nil otherwise.
 	pipe     *plugin.BatchPipe
 	closers  []io.Closer
@@ -225,11 +228,12 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	p.state = StateRunning
 	p.cur.Store(in)
 	if p.mode == ModeInProcess {
-		p.store, p.auth, p.listener = in.store, in.auth, in.listener
+		p.store, p.auth, p.listener, p.admitter = in.store, in.auth, in.listener, in.admitter
 	} else {
 		p.store = newStoreHandle(p, info)
 		p.auth = authHandle{p}
 		p.listener = listenerHandle{p}
+		p.admitter = admitterHandle{p}
 	}
 	p.log.Info("plugin loaded", "mode", string(p.mode), "version", info.Version, "pid", in.pid,
 		"batcher", info.Batcher, "snapshotter", info.Snapshotter)
@@ -264,21 +268,14 @@ func (p *Plugin) startInProcess(ctx context.Context) (*instance, plugin.Info, er
 		_, info.Snapshotter = in.store.(storage.Snapshotter)
 		in.closers = append(in.closers, in.store)
 	case plugin.KindAuth:
-		if so.Authenticator == nil {
-			break
-		}
-		info.Kinds = append(info.Kinds, plugin.KindAuth)
 		in.auth = so.Authenticator
-		err = configureLocal(ctx, in.auth, p.opts.Config)
-		in.addCloser(in.auth)
+		err = in.useHook(ctx, &info, plugin.KindAuth, so.Authenticator, p.opts.Config)
 	case plugin.KindListener:
-		if so.Listener == nil {
-			break
-		}
-		info.Kinds = append(info.Kinds, plugin.KindListener)
 		in.listener = so.Listener
-		err = configureLocal(ctx, in.listener, p.opts.Config)
-		in.addCloser(in.listener)
+		err = in.useHook(ctx, &info, plugin.KindListener, so.Listener, p.opts.Config)
+	case plugin.KindAdmission:
+		in.admitter = so.Admitter
+		err = in.useHook(ctx, &info, plugin.KindAdmission, so.Admitter, p.opts.Config)
 	}
 	if !info.Has(p.opts.Kind) {
 		return nil, info, p.errKind(info)
@@ -295,17 +292,21 @@ func (p *Plugin) errKind(info plugin.Info) error {
 	return fmt.Errorf("plugins: %s (serving %v): %w: %s", p.opts.Name, info.Kinds, ErrKind, p.opts.Kind)
 }
 
-func configureLocal(ctx context.Context, v any, cfg []byte) error {
+// useHook takes the hook v of a built-in in process, when it serves one
+// (v is not nil): it adds kind to info, closes v with the instance when it
+// is an io.Closer, and configures it when it is a hook.Configurer.
+func (in *instance) useHook(ctx context.Context, info *plugin.Info, kind plugin.Kind, v any, cfg []byte) error {
+	if v == nil {
+		return nil
+	}
+	info.Kinds = append(info.Kinds, kind)
+	if c, ok := v.(io.Closer); ok {
+		in.closers = append(in.closers, c)
+	}
 	if c, ok := v.(hook.Configurer); ok {
 		return c.Configure(ctx, cfg)
 	}
 	return nil
-}
-
-func (in *instance) addCloser(v any) {
-	if c, ok := v.(io.Closer); ok {
-		in.closers = append(in.closers, c)
-	}
 }
 
 // startProcess runs the executable, connects, configures the plugin and
@@ -416,6 +417,8 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		in.auth = remote.Authenticator()
 	case plugin.KindListener:
 		in.listener = remote.Listener()
+	case plugin.KindAdmission:
+		in.admitter = remote.Admitter()
 	}
 	return in, info, nil
 }
@@ -555,6 +558,9 @@ func (p *Plugin) Authenticator() hook.Authenticator { return p.auth }
 
 // Listener returns the plugin's listener; nil unless Kind is listener.
 func (p *Plugin) Listener() hook.Listener { return p.listener }
+
+// Admitter returns the plugin's admitter; nil unless Kind is admission.
+func (p *Plugin) Admitter() hook.Admitter { return p.admitter }
 
 // Info is what the plugin reported at load.
 func (p *Plugin) Info() plugin.Info { return p.info }

@@ -86,6 +86,9 @@ var catalog = map[string]func() plugin.ServeOptions{
 				return hook.Principal{}, hook.ErrUnauthenticated
 			})}
 	},
+	"admission": func() plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "admission", Version: "3.0", Admitter: &prefixAdmitter{}}
+	},
 	"discard": func() plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "discard", Listener: hook.ListenerFunc(func(context.Context, []hook.Event) error {
 			return nil
@@ -130,6 +133,29 @@ func (l *fileListener) Handle(_ context.Context, events []hook.Event) error {
 		fmt.Fprintf(f, "%d %s %s\n", e.Seq, e.Type, e.App)
 	}
 	return nil
+}
+
+// prefixAdmitter admits the apps named with the prefix its config gives,
+// tagging them; it needs that config.
+type prefixAdmitter struct{ prefix string }
+
+func (a *prefixAdmitter) Configure(_ context.Context, cfg []byte) error {
+	var c struct{ Prefix string }
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		return err
+	}
+	if c.Prefix == "" {
+		return errors.New("prefix: missing")
+	}
+	a.prefix = c.Prefix
+	return nil
+}
+
+func (a *prefixAdmitter) Admit(_ context.Context, r *hook.AdmissionRequest) (hook.AdmissionResponse, error) {
+	if !strings.HasPrefix(r.App, a.prefix) {
+		return hook.AdmissionResponse{Message: r.App + " is not " + a.prefix + "*"}, nil
+	}
+	return hook.AdmissionResponse{Allowed: true, Metadata: map[string]string{"admitted-by": a.prefix}}, nil
 }
 
 func TestMain(m *testing.M) {
@@ -274,6 +300,41 @@ func TestLoadChecksKindAndChecksum(t *testing.T) {
 	_, err = plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAuth, Name: "x", Executable: "/bin/true"})
 	if err == nil {
 		t.Error("a program that is no plugin loaded")
+	}
+}
+
+// An admitter loads in process and in a subprocess alike: configured, and
+// deciding the same way; a plugin without one is refused.
+func TestLoadAdmitter(t *testing.T) {
+	cfg := []byte(`{"prefix":"A-"}`)
+	inProc, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAdmission, Name: "admission", Builtin: catalog["admission"], Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inProc.Close()
+	sub := external(t, plugin.KindAdmission, "admission", func(o *plugins.Options) { o.Config = cfg })
+	for _, p := range []*plugins.Plugin{inProc, sub} {
+		in := &eureka.InstanceInfo{InstanceID: "i1", App: "A-SVC"}
+		r, err := p.Admitter().Admit(t.Context(), &hook.AdmissionRequest{Operation: hook.OpRegister, App: "A-SVC", InstanceID: "i1", Instance: in})
+		if err != nil || !r.Allowed || r.Metadata["admitted-by"] != "A-" {
+			t.Errorf("%s: A-SVC = %+v, %v", p.Stats().Mode, r, err)
+		}
+		r, err = p.Admitter().Admit(t.Context(), &hook.AdmissionRequest{Operation: hook.OpRegister, App: "B-SVC", InstanceID: "i1", Instance: in})
+		if err != nil || r.Allowed || r.Message != "B-SVC is not A-*" {
+			t.Errorf("%s: B-SVC = %+v, %v", p.Stats().Mode, r, err)
+		}
+		if st := p.Stats(); st.Kind != plugin.KindAdmission || st.Version != "3.0" {
+			t.Errorf("Stats = %+v", st)
+		}
+	}
+	if _, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAdmission, Name: "x", Builtin: catalog["admission"]}); err == nil || !strings.Contains(err.Error(), "prefix: missing") {
+		t.Errorf("in process without its config: %v, want its Configure error", err)
+	}
+	if _, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAdmission, Name: "x", Executable: self(t), Args: []string{serveArg, "auth"}}); !errors.Is(err, plugins.ErrKind) {
+		t.Errorf("admission from an auth plugin: %v, want ErrKind", err)
+	}
+	if _, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAdmission, Name: "x", Builtin: catalog["auth"]}); !errors.Is(err, plugins.ErrKind) {
+		t.Errorf("admission from an auth built-in: %v, want ErrKind", err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/plugins"
+	"github.com/eurekad/eurekad/plugins/admission"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/plugins/auth/static"
 	listenerlog "github.com/eurekad/eurekad/plugins/listener/log"
@@ -310,6 +311,23 @@ func loadAuth(ctx context.Context, cfg config.Config, ps *pluginSet, log *slog.L
 	g := a.Guard
 	g.Logger = log.With("component", "auth")
 	return guard.New(p.Authenticator(), &g), nil
+}
+
+// loadAdmission loads the admission hook behind its guard (deadline, fail
+// closed, nothing cached); nil without one. The write path (core/node)
+// calls it for registrations, status and metadata changes.
+func loadAdmission(ctx context.Context, cfg config.Config, ps *pluginSet, log *slog.Logger) (hook.Admitter, error) {
+	a := cfg.Plugins.Admission
+	if a.Plugin == "" {
+		return nil, nil
+	}
+	p, err := ps.load(ctx, plugin.KindAdmission, a.Plugin, a.SHA256, cfg.Plugins.IsolateBuiltins, a.Block(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("admission plugin: %w", err)
+	}
+	g := a.Guard
+	g.Logger = log.With("component", "admission")
+	return admission.New(p.Admitter(), &g), nil
 }
 
 // loadListeners loads the listener plugins and subscribes each to a new

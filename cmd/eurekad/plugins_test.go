@@ -8,14 +8,25 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/plugins/admission"
+	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/plugin"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	eurekadtest.RemoveBinary()
+	os.Exit(code)
+}
 
 // publishThrough loads the listener entries as serve does, publishes one
 // event of each type (renewed included) and returns after the bus has
@@ -94,5 +105,39 @@ func TestListenerTypes(t *testing.T) {
 				t.Fatalf("posted %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// loadAdmission gives no admitter without plugins.admission, and else the
+// plugin behind the guard with its settings: fail closed by default, the
+// plugin's refusals passed on.
+func TestLoadAdmission(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	ps := &pluginSet{log: log, base: log}
+	defer ps.Close()
+	cfg := config.Default()
+	if a, err := loadAdmission(t.Context(), cfg, ps, log); a != nil || err != nil {
+		t.Fatalf("without plugins.admission: %v, %v; want a nil Admitter", a, err)
+	}
+	cfg.Plugins.Admission.Plugin = eurekadtest.BuildPackage(t, "./examples/admission-plugin")
+	a, err := loadAdmission(t.Context(), cfg, ps, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.(*admission.Guard); !ok {
+		t.Errorf("admitter is %T, want the guard", a)
+	}
+	in := &eureka.InstanceInfo{InstanceID: "o1", App: "ORDERS", IPAddr: "10.0.0.2", Metadata: map[string]string{"team": "orders"}}
+	r, err := a.Admit(t.Context(), &hook.AdmissionRequest{Operation: hook.OpRegister, App: "ORDERS", InstanceID: "o1", Instance: in, RemoteAddr: "10.0.0.1:5000"})
+	if err != nil || r.Allowed || !strings.Contains(r.Message, "ipAddr 10.0.0.2") {
+		t.Errorf("registration from another address: %+v, %v", r, err)
+	}
+	if st := ps.Stats(); len(st) != 1 || st[0].Kind != plugin.KindAdmission || st[0].PID == 0 {
+		t.Errorf("plugin stats = %+v", st)
+	}
+	// A plugin that is missing stops eurekad from starting.
+	cfg.Plugins.Admission.Plugin = "./no-such-plugin"
+	if _, err := loadAdmission(t.Context(), cfg, ps, log); err == nil || !strings.Contains(err.Error(), "admission plugin") {
+		t.Errorf("missing plugin: %v", err)
 	}
 }

@@ -118,6 +118,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if ho.Auth, err = loadAuth(ctx, cfg, ps, log); err != nil {
 		return err
 	}
+	// The admission hook, nil without one: the write path (core/node)
+	// takes it once it exists; until then it is loaded and supervised
+	// but asked nothing.
+	admit, err := loadAdmission(ctx, cfg, ps, log)
+	if err != nil {
+		return err
+	}
+	_ = admit
 	ho.Ops.Plugins = pluginStatuses(ps)
 	if g, ok := ho.Auth.(*guard.Guard); ok {
 		ho.Ops.Auth = authDecisions(g)

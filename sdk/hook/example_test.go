@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -58,4 +59,29 @@ func ExampleListenerFunc() {
 	})
 	fmt.Println(counts[hook.EventRegistered], counts[hook.EventCancelled], lost)
 	// Output: 1 1 3
+}
+
+// An Admitter that refuses registrations without an owning team and tags
+// the ones it admits.
+func ExampleAdmitterFunc() {
+	admit := hook.AdmitterFunc(func(_ context.Context, req *hook.AdmissionRequest) (hook.AdmissionResponse, error) {
+		team := req.Instance.Metadata["team"]
+		if team == "" {
+			return hook.AdmissionResponse{Message: "metadata team is required"}, nil
+		}
+		return hook.AdmissionResponse{Allowed: true, Metadata: map[string]string{"admitted-by": "team-rule"}}, nil
+	})
+	r, _ := admit.Admit(context.Background(), &hook.AdmissionRequest{
+		Operation: hook.OpRegister, App: "ORDERS", InstanceID: "o-1",
+		Instance: &eureka.InstanceInfo{InstanceID: "o-1", App: "ORDERS"},
+	})
+	fmt.Println(r.Allowed, r.Message)
+	r, _ = admit.Admit(context.Background(), &hook.AdmissionRequest{
+		Operation: hook.OpRegister, App: "ORDERS", InstanceID: "o-1",
+		Instance: &eureka.InstanceInfo{InstanceID: "o-1", App: "ORDERS", Metadata: map[string]string{"team": "orders"}},
+	})
+	fmt.Println(r.Allowed, r.Metadata)
+	// Output:
+	// false metadata team is required
+	// true map[admitted-by:team-rule]
 }

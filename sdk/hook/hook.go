@@ -1,9 +1,10 @@
-// Package hook is the contract for eurekad's two hooks: an Authenticator,
-// which decides every request, and a Listener, which receives the registry's
-// events. eurekad owns the contract and publishes it here so that a plugin,
-// in process or out, imports it without importing the server.
+// Package hook is the contract for eurekad's three hooks: an Authenticator,
+// which decides every request by its credentials, an Admitter, which
+// decides a write by what it writes, and a Listener, which receives the
+// registry's events. eurekad owns the contract and publishes it here so that
+// a plugin, in process or out, imports it without importing the server.
 //
-// Both hooks may be called from many goroutines at once and must be safe for
+// Every hook may be called from many goroutines at once and must be safe for
 // concurrent use. A hook may also implement Configurer (its configuration
 // block from eurekad's config file) and io.Closer (called once at shutdown).
 //
@@ -131,6 +132,87 @@ type AuthenticatorFunc func(ctx context.Context, req *AuthRequest) (Principal, e
 
 // Authenticate calls f.
 func (f AuthenticatorFunc) Authenticate(ctx context.Context, req *AuthRequest) (Principal, error) {
+	return f(ctx, req)
+}
+
+// AdmissionOperations lists the operations an Admitter is asked about:
+// the writes that carry an instance or change one. Renewals, cancels, reads
+// and replication never reach it.
+var AdmissionOperations = []Operation{OpRegister, OpStatus, OpMetadata}
+
+// AdmissionRequest is one write to admit. eurekad calls the Admitter after
+// the Authenticator allowed the request and after the write passed
+// eurekad's own input rules, and before anything is changed.
+//
+// The request belongs to the caller and is valid only until Admit returns;
+// Instance is shared and must not be modified. An admitter that keeps
+// anything from it must copy it (Instance.Clone, maps.Clone).
+type AdmissionRequest struct {
+	// Operation is OpRegister, OpStatus or OpMetadata.
+	Operation Operation
+	// App is the application name, upper-cased as Eureka stores it, and
+	// InstanceID the instance id.
+	App, InstanceID string
+	// Instance is the instance as the write would leave it: for a
+	// register, the decoded body; for a status or metadata change, the
+	// registered instance with the change applied.
+	Instance *eureka.InstanceInfo
+	// Status is, for OpStatus, the override status asked for; empty when
+	// the override is being removed, and for the other operations.
+	Status eureka.Status
+	// Metadata is, for OpMetadata, the entries the request sets.
+	Metadata map[string]string
+	// Principal is who the Authenticator decided the caller is; zero
+	// without an authenticator.
+	Principal Principal
+	// RemoteAddr is the client's address, host:port, as the server saw the
+	// connection.
+	RemoteAddr string
+	// TLS is the verified client certificate, nil without mutual TLS.
+	TLS *TLSIdentity
+}
+
+// AdmissionResponse is an Admitter's decision. Its zero value refuses the
+// write.
+type AdmissionResponse struct {
+	// Allowed admits the write.
+	Allowed bool
+	// Message says why a write was refused; eurekad answers 403 with it
+	// in Eureka's error body, so it must not disclose what the caller may
+	// not know. Ignored when Allowed.
+	Message string
+	// Metadata, when Allowed, is merged into the instance's metadata
+	// before it is stored and replicated (an entry given here replaces
+	// the instance's entry of the same key); eurekad's metadata limits
+	// apply to the result. Ignored when refused.
+	Metadata map[string]string
+}
+
+// Admitter decides a write by its content: it sees the decoded instance,
+// the caller's Principal, its address and TLS identity, and may refuse
+// the write with a message or admit it, optionally adding metadata. It is
+// the half of an organisation's rules that the Authenticator cannot
+// decide, since those see only credentials.
+//
+// eurekad calls Admit for every register, status change (set or removed)
+// and metadata change a client sends, once per write and never from a
+// cache: a decision may depend on the body. Renewals never reach it, nor
+// do cancels and reads. Writes replicated from a peer are not admitted
+// again: the node that took the write admitted it and replicates the
+// instance with the metadata the admitter added.
+//
+// A returned error is a failure of the admitter itself, not a refusal;
+// eurekad then refuses the write with 503 (fail closed) unless configured
+// to admit it unchanged (plugins.admission.fail_open).
+type Admitter interface {
+	Admit(ctx context.Context, req *AdmissionRequest) (AdmissionResponse, error)
+}
+
+// AdmitterFunc adapts a function to Admitter.
+type AdmitterFunc func(ctx context.Context, req *AdmissionRequest) (AdmissionResponse, error)
+
+// Admit calls f.
+func (f AdmitterFunc) Admit(ctx context.Context, req *AdmissionRequest) (AdmissionResponse, error) {
 	return f(ctx, req)
 }
 

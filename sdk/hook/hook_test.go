@@ -20,4 +20,9 @@ func TestValid(t *testing.T) {
 	if !hook.OpRenew.Valid() || hook.Operation("fly").Valid() {
 		t.Error("Operation.Valid")
 	}
+	for _, op := range hook.AdmissionOperations {
+		if !op.Valid() || !op.IsWrite() || op == hook.OpRenew {
+			t.Errorf("admission operation %q", op)
+		}
+	}
 }

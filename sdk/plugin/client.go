@@ -26,6 +26,7 @@ type Client struct {
 	store    pb.StoreClient
 	auth     pb.AuthenticatorClient
 	listener pb.ListenerClient
+	admitter pb.AdmitterClient
 	// pipe is the batch pipe to the plugin process, if it has one.
 	pipe *BatchPipe
 }
@@ -39,6 +40,7 @@ func NewClient(life context.Context, conn grpc.ClientConnInterface) *Client {
 		store:    pb.NewStoreClient(conn),
 		auth:     pb.NewAuthenticatorClient(conn),
 		listener: pb.NewListenerClient(conn),
+		admitter: pb.NewAdmitterClient(conn),
 	}
 }
 
@@ -104,6 +106,9 @@ func (c *Client) Authenticator() hook.Authenticator { return remoteAuth{c} }
 
 // Listener returns the plugin's listener.
 func (c *Client) Listener() hook.Listener { return remoteListener{c} }
+
+// Admitter returns the plugin's admitter.
+func (c *Client) Admitter() hook.Admitter { return remoteAdmitter{c} }
 
 // ---- storage ----
 
@@ -215,14 +220,45 @@ func (a remoteAuth) Authenticate(ctx context.Context, req *hook.AuthRequest) (ho
 		Password:    req.Password,
 		BearerToken: req.BearerToken,
 	}
-	if t := req.TLS; t != nil {
-		r.Tls = &pb.TLSIdentity{Subject: t.Subject, CommonName: t.CommonName, DnsNames: t.DNSNames, Uris: t.URIs, Sha256: t.SHA256}
-	}
+	r.Tls = tlsToPB(req.TLS)
 	p, err := a.c.auth.Authenticate(ctx, r)
 	if err != nil {
 		return hook.Principal{}, a.c.err(ctx, err)
 	}
 	return hook.Principal{Name: p.GetName(), Attributes: p.GetAttributes()}, nil
+}
+
+func tlsToPB(t *hook.TLSIdentity) *pb.TLSIdentity {
+	if t == nil {
+		return nil
+	}
+	return &pb.TLSIdentity{Subject: t.Subject, CommonName: t.CommonName, DnsNames: t.DNSNames, Uris: t.URIs, Sha256: t.SHA256}
+}
+
+// ---- admission ----
+
+type remoteAdmitter struct{ c *Client }
+
+// Admit sends the instance in sdk/eureka's JSON, as events carry it.
+func (a remoteAdmitter) Admit(ctx context.Context, req *hook.AdmissionRequest) (hook.AdmissionResponse, error) {
+	r := &pb.AdmissionRequest{
+		Operation:  string(req.Operation),
+		App:        req.App,
+		InstanceId: req.InstanceID,
+		Status:     string(req.Status),
+		Metadata:   req.Metadata,
+		Principal:  &pb.Principal{Name: req.Principal.Name, Attributes: req.Principal.Attributes},
+		RemoteAddr: req.RemoteAddr,
+		Tls:        tlsToPB(req.TLS),
+	}
+	if req.Instance != nil {
+		r.Instance = eureka.AppendInstanceJSON(nil, req.Instance)
+	}
+	resp, err := a.c.admitter.Admit(ctx, r)
+	if err != nil {
+		return hook.AdmissionResponse{}, a.c.err(ctx, err)
+	}
+	return hook.AdmissionResponse{Allowed: resp.GetAllowed(), Message: resp.GetMessage(), Metadata: resp.GetMetadata()}, nil
 }
 
 // ---- listener ----
@@ -256,4 +292,5 @@ var (
 	_ storage.Full       = (*remoteStore)(nil)
 	_ hook.Authenticator = remoteAuth{}
 	_ hook.Listener      = remoteListener{}
+	_ hook.Admitter      = remoteAdmitter{}
 )

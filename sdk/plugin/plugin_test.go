@@ -129,9 +129,11 @@ func TestInfo(t *testing.T) {
 	}
 }
 
-// configurable records its configuration.
+// configurable records its configuration; it is the authenticator or
+// the admitter its embedded func makes it.
 type configurable struct {
 	hook.AuthenticatorFunc
+	hook.AdmitterFunc
 	cfg []byte
 }
 

@@ -20,7 +20,7 @@ import (
 )
 
 // ServeOptions is what a plugin provides: any combination of a store
-// factory, an authenticator and a listener.
+// factory, an authenticator, an admitter and a listener.
 type ServeOptions struct {
 	// Name and Version identify the plugin in eurekad's logs and stats.
 	Name, Version string
@@ -31,6 +31,10 @@ type ServeOptions struct {
 	// Authenticator decides eurekad's requests. If it implements
 	// hook.Configurer it receives its configuration before any call.
 	Authenticator hook.Authenticator
+	// Admitter decides eurekad's registrations, status and metadata
+	// changes by their content. If it implements hook.Configurer it
+	// receives its configuration before any call.
+	Admitter hook.Admitter
 	// Listener receives eurekad's events, one call per batch. If it
 	// implements hook.Configurer it receives its configuration first.
 	Listener hook.Listener

@@ -64,6 +64,9 @@ func (s *server) register(g *grpc.Server) {
 	if s.opts.Listener != nil {
 		pb.RegisterListenerServer(g, listenerServer{l: s.opts.Listener})
 	}
+	if s.opts.Admitter != nil {
+		pb.RegisterAdmitterServer(g, admitServer{a: s.opts.Admitter})
+	}
 }
 
 func (s *server) kinds() []Kind {
@@ -76,6 +79,9 @@ func (s *server) kinds() []Kind {
 	}
 	if s.opts.Listener != nil {
 		k = append(k, KindListener)
+	}
+	if s.opts.Admitter != nil {
+		k = append(k, KindAdmission)
 	}
 	return k
 }
@@ -145,6 +151,8 @@ func (i infoServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*p
 		err = configure(ctx, o.Authenticator, cfg)
 	case KindListener:
 		err = configure(ctx, o.Listener, cfg)
+	case KindAdmission:
+		err = configure(ctx, o.Admitter, cfg)
 	}
 	return &pb.Empty{}, pb.ToStatus(err)
 }
@@ -300,17 +308,54 @@ func (as authServer) Authenticate(ctx context.Context, r *pb.AuthRequest) (*pb.P
 		Password:    r.GetPassword(),
 		BearerToken: r.GetBearerToken(),
 	}
-	if t := r.GetTls(); t != nil {
-		req.TLS = &hook.TLSIdentity{
-			Subject: t.GetSubject(), CommonName: t.GetCommonName(),
-			DNSNames: t.GetDnsNames(), URIs: t.GetUris(), SHA256: t.GetSha256(),
-		}
-	}
+	req.TLS = tlsFromPB(r.GetTls())
 	p, err := as.a.Authenticate(ctx, req)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
 	return &pb.Principal{Name: p.Name, Attributes: p.Attributes}, nil
+}
+
+func tlsFromPB(t *pb.TLSIdentity) *hook.TLSIdentity {
+	if t == nil {
+		return nil
+	}
+	return &hook.TLSIdentity{
+		Subject: t.GetSubject(), CommonName: t.GetCommonName(),
+		DNSNames: t.GetDnsNames(), URIs: t.GetUris(), SHA256: t.GetSha256(),
+	}
+}
+
+// ---- admission ----
+
+type admitServer struct {
+	pb.UnimplementedAdmitterServer
+	a hook.Admitter
+}
+
+func (as admitServer) Admit(ctx context.Context, r *pb.AdmissionRequest) (*pb.AdmissionResponse, error) {
+	req := &hook.AdmissionRequest{
+		Operation:  hook.Operation(r.GetOperation()),
+		App:        r.GetApp(),
+		InstanceID: r.GetInstanceId(),
+		Status:     eureka.Status(r.GetStatus()),
+		Metadata:   r.GetMetadata(),
+		Principal:  hook.Principal{Name: r.GetPrincipal().GetName(), Attributes: r.GetPrincipal().GetAttributes()},
+		RemoteAddr: r.GetRemoteAddr(),
+		TLS:        tlsFromPB(r.GetTls()),
+	}
+	if b := r.GetInstance(); len(b) > 0 {
+		in, err := eureka.DecodeInstanceJSON(b)
+		if err != nil {
+			return nil, pb.ToStatus(fmt.Errorf("plugin: admission of %s/%s: %w", req.App, req.InstanceID, err))
+		}
+		req.Instance = in
+	}
+	resp, err := as.a.Admit(ctx, req)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.AdmissionResponse{Allowed: resp.Allowed, Message: resp.Message, Metadata: resp.Metadata}, nil
 }
 
 // ---- listener ----

@@ -57,6 +57,19 @@ func Authenticator(t testing.TB, a hook.Authenticator, config []byte) hook.Authe
 	return c.Authenticator()
 }
 
+// Admitter serves a (configured with config, when it is a
+// hook.Configurer) and returns it as eurekad sees it: requests and
+// instances after their trip through gRPC and JSON. Package
+// sdk/hook/admissiontest runs the conformance suite on it.
+func Admitter(t testing.TB, a hook.Admitter, config []byte) hook.Admitter {
+	t.Helper()
+	c := Serve(t, plugin.ServeOptions{Name: "plugintest", Admitter: a})
+	if err := c.Configure(context.Background(), plugin.KindAdmission, config); err != nil {
+		t.Fatalf("plugintest: configure admitter: %v", err)
+	}
+	return c.Admitter()
+}
+
 // Listener serves l (configured with config, when it is a
 // hook.Configurer) and returns it as eurekad sees it.
 func Listener(t testing.TB, l hook.Listener, config []byte) hook.Listener {

@@ -37,6 +37,7 @@ import (
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
 	"github.com/eurekad/eurekad/internal/tlsconf"
+	"github.com/eurekad/eurekad/plugins/admission"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 )
 
@@ -93,6 +94,7 @@ func Default() Config {
 		Cluster: replication.DefaultOptions(),
 		Plugins: PluginsConfig{
 			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
+			Admission: AdmissionPluginConfig{Guard: admission.DefaultOptions()},
 			Listeners: []string{},
 		},
 	}

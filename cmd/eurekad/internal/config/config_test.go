@@ -87,6 +87,8 @@ func TestSettingsTable(t *testing.T) {
 			// and HTTPS.
 			"tls.cert_file": "tls-cert", "tls.key_file": "tls-key",
 			"plugins.storage.config_json": "storage-plugin-config", "plugins.auth.config_json": "auth-plugin-config",
+			"plugins.admission.plugin": "admission-plugin", "plugins.admission.sha256": "admission-plugin-sha256",
+			"plugins.admission.config_json": "admission-plugin-config",
 		}
 		wantFlag := strings.ReplaceAll(s.Key, "_", "-")
 		if short, ok := shortFlags[s.Key]; ok {
@@ -627,6 +629,10 @@ func nonDefault(t *testing.T, s Setting) string {
 		"plugins.auth.sha256":         strings.Repeat("cd", 32),
 		"plugins.auth.config_json":    `{"users_file":"/etc/eurekad/teams"}`,
 		"plugins.storage.config_json": `{"path":"/var/lib/eurekad/registry.jsonl"}`,
+
+		"plugins.admission.plugin":      "/opt/team-admission",
+		"plugins.admission.sha256":      strings.Repeat("ef", 32),
+		"plugins.admission.config_json": `{"teams":["orders"]}`,
 	}
 	switch v := s.Default.(type) {
 	case string:
@@ -772,6 +778,9 @@ plugins:
   auth:
     plugin: static
     config: {users: [{name: a, password_hash: h}]}
+  admission:
+    plugin: ./bin/admission
+    config: {teams: [orders]}
   listeners:
     - log
     - plugin: ./bin/events
@@ -793,6 +802,9 @@ plugins:
 	}
 	if p.Auth.Plugin != "static" || string(p.Auth.Config) != `{"users":[{"name":"a","password_hash":"h"}]}` {
 		t.Errorf("auth = %+v (%s)", p.Auth, p.Auth.Config)
+	}
+	if p.Admission.Plugin != "./bin/admission" || string(p.Admission.Config) != `{"teams":["orders"]}` {
+		t.Errorf("admission = %+v (%s)", p.Admission, p.Admission.Config)
 	}
 	want := []ListenerEntry{
 		{Plugin: "log"},
@@ -842,6 +854,9 @@ func TestPluginBlocksInvalid(t *testing.T) {
 		{"plugins:\n  listeners:\n    - {plugin: x, queue_size: -1}\n", "plugins.listeners[0] (x): events: queue_size -1"},
 		{"plugins:\n  auth:\n    sha256: abc\n", `plugins.auth.sha256: "abc" is not a hex SHA-256`},
 		{"plugins:\n  auth:\n    colour: x\n", `unknown key "plugins.auth.colour"`},
+		{"plugins:\n  admission:\n    sha256: abc\n", `plugins.admission.sha256: "abc" is not a hex SHA-256`},
+		{"plugins:\n  admission:\n    timeout: 0s\n", `plugins.admission.timeout`},
+		{"plugins:\n  admission:\n    config: [1]\n", "plugins.admission.config: must be a mapping"},
 	} {
 		_, _, err := Load([]string{"--config", writeFile(t, tc.yaml)}, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -875,6 +890,8 @@ func TestPluginConfigJSON(t *testing.T) {
 		{[]string{"--config", file, "--auth-plugin-config", `{"users": []}`}, "plugins.auth: config_json and the file's config: block are both given"},
 		{[]string{"--auth-plugin-config", `[1, 2]`}, "plugins.auth.config_json: not a JSON object"},
 		{[]string{"--storage-plugin-config", `{"path": `}, "plugins.storage.config_json: not a JSON object"},
+		{[]string{"--config", writeFile(t, "plugins:\n  admission:\n    config: {teams: []}\n"), "--admission-plugin-config", `{}`},
+			"plugins.admission: config_json and the file's config: block are both given"},
 	} {
 		if _, _, err := Load(tc.args, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
@@ -888,5 +905,31 @@ func TestEverySectionHasATitle(t *testing.T) {
 		if s.Section != "" && SectionTitle(s.Section) == s.Section {
 			t.Errorf("section %q (of %s) has no title in sectionTitles", s.Section, s.Key)
 		}
+	}
+}
+
+// plugins.admission is configured as plugins.auth is: a file section with
+// its guard settings and config block, or flags and the environment.
+func TestAdmissionSection(t *testing.T) {
+	file := writeFile(t, "plugins:\n  admission:\n    plugin: ./bin/team-admission\n    timeout: 500ms\n    fail_open: true\n    config: {teams: [orders]}\n")
+	cfg, _, err := Load([]string{"--config", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Plugins.Admission
+	if a.Plugin != "./bin/team-admission" || a.Guard.Timeout != 500*time.Millisecond || !a.Guard.FailOpen || string(a.Block()) != `{"teams":["orders"]}` {
+		t.Errorf("from the file: %+v, block %s", a, a.Block())
+	}
+	cfg, _, err = Load([]string{"--admission-plugin", "./bin/x"},
+		[]string{`EUREKAD_PLUGINS_ADMISSION_CONFIG_JSON={"teams": []}`, "EUREKAD_PLUGINS_ADMISSION_FAIL_OPEN=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = cfg.Plugins.Admission
+	if a.Plugin != "./bin/x" || a.Guard.FailOpen || a.Guard.Timeout != 2*time.Second || string(a.Block()) != `{"teams": []}` {
+		t.Errorf("from flags and the environment: %+v, block %s", a, a.Block())
+	}
+	if d := Default().Plugins.Admission; d.Plugin != "" || d.Guard.FailOpen {
+		t.Errorf("default %+v: want no admission hook, failing closed", d)
 	}
 }

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/events"
+	"github.com/eurekad/eurekad/plugins/admission"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
-// PluginsConfig selects the plugins: the store, the authenticator and the
-// listeners, each a built-in or an external executable. A plugin's own
+// PluginsConfig selects the plugins: the store, the authenticator, the
+// admission hook and the listeners, each a built-in or an external executable. A plugin's own
 // settings are the "config:" block under its entry in the YAML file, handed
 // to the plugin as JSON without interpretation.
 //
@@ -24,6 +25,10 @@ import (
 //	  auth:
 //	    plugin: static
 //	    config: {users: [...]}
+//	  admission:
+//	    plugin: ./bin/team-admission
+//	    fail_open: false   # admission.Options; failures refuse writes (503)
+//	    config: {...}
 //	  listeners:
 //	    - log
 //	    - plugin: ./bin/event-file
@@ -33,9 +38,10 @@ import (
 //	      timeout: 30s
 //	      config: {file: /var/log/eurekad-events.jsonl}
 type PluginsConfig struct {
-	IsolateBuiltins bool                `config:"isolate_builtins" flag:"isolate-builtins" help:"run built-in stores and hooks in subprocesses (eurekad plugin serve) instead of inside eurekad"`
-	Storage         StoragePluginConfig `config:"storage"`
-	Auth            AuthPluginConfig    `config:"auth"`
+	IsolateBuiltins bool                  `config:"isolate_builtins" flag:"isolate-builtins" help:"run built-in stores and hooks in subprocesses (eurekad plugin serve) instead of inside eurekad"`
+	Storage         StoragePluginConfig   `config:"storage"`
+	Auth            AuthPluginConfig      `config:"auth"`
+	Admission       AdmissionPluginConfig `config:"admission"`
 	// Listeners names the listener plugins; the file may give each as a
 	// mapping with events and config, collected in ListenerEntries.
 	Listeners []string `config:"listeners" flag:"listener-plugin" help:"listener plugin: PATH of an executable, or log or webhook; repeat for several"`
@@ -77,6 +83,24 @@ type AuthPluginConfig struct {
 // ConfigJSON (Validate refuses both); nil for none.
 func (c AuthPluginConfig) Block() json.RawMessage { return block(c.Config, c.ConfigJSON) }
 
+// AdmissionPluginConfig names the admission hook.
+type AdmissionPluginConfig struct {
+	Plugin string `config:"plugin" flag:"admission-plugin" help:"admission plugin: PATH of an executable deciding registrations, status and metadata changes by their content; empty: none"`
+	SHA256 string `config:"sha256" flag:"admission-plugin-sha256" help:"expected hex SHA-256 of the admission plugin's executable"`
+	// Guard is the host's policy around the plugin: deadline, failure
+	// handling. Nothing is cached.
+	Guard admission.Options `config:",squash"`
+	// ConfigJSON is the plugin's configuration given as a JSON object by a
+	// flag or the environment, for a server run without a file.
+	ConfigJSON string `config:"config_json" flag:"admission-plugin-config" help:"the admission plugin's configuration as a JSON object (instead of the file's config: block)"`
+	// Config is the "config:" block as JSON; nil when there is none.
+	Config json.RawMessage `config:"-"`
+}
+
+// Block is what the plugin is configured with: the file's config block or
+// ConfigJSON (Validate refuses both); nil for none.
+func (c AdmissionPluginConfig) Block() json.RawMessage { return block(c.Config, c.ConfigJSON) }
+
 func block(file json.RawMessage, flag string) json.RawMessage {
 	if file == nil && flag != "" {
 		return json.RawMessage(flag)
@@ -114,7 +138,7 @@ func (e ListenerEntry) Subscription() events.SubscribeOptions {
 // pluginBlocks is what the file gives beyond the flat settings: the raw
 // config blocks and the listeners' details.
 type pluginBlocks struct {
-	storage, auth json.RawMessage
+	storage, auth, admission json.RawMessage
 	// listeners holds each plugin's mapping entries in file order: the
 	// same plugin may be listed twice with different configs.
 	listeners map[string][]ListenerEntry
@@ -135,6 +159,9 @@ func takePluginBlocks(raw map[string]any) (pluginBlocks, error) {
 		return b, err
 	}
 	if b.auth, err = takeConfig(p, "auth"); err != nil {
+		return b, err
+	}
+	if b.admission, err = takeConfig(p, "admission"); err != nil {
 		return b, err
 	}
 	list, ok := p["listeners"].([]any)
@@ -254,6 +281,7 @@ func listenerEntry(m map[string]any) (ListenerEntry, error) {
 func (b pluginBlocks) apply(cfg *Config) {
 	cfg.Plugins.Storage.Config = b.storage
 	cfg.Plugins.Auth.Config = b.auth
+	cfg.Plugins.Admission.Config = b.admission
 	cfg.Plugins.ListenerEntries = nil
 	used := map[string]int{}
 	for _, name := range cfg.Plugins.Listeners {
@@ -281,11 +309,18 @@ func sha256Hex(v any) error {
 // validate checks what the rules table cannot: the listener entries.
 func (p PluginsConfig) validate() []error {
 	var errs []error
-	if p.Storage.Config != nil && p.Storage.ConfigJSON != "" {
-		errs = append(errs, fmt.Errorf("plugins.storage: config_json and the file's config: block are both given; keep one"))
-	}
-	if p.Auth.Config != nil && p.Auth.ConfigJSON != "" {
-		errs = append(errs, fmt.Errorf("plugins.auth: config_json and the file's config: block are both given; keep one"))
+	for _, c := range []struct {
+		section string
+		file    json.RawMessage
+		flag    string
+	}{
+		{"storage", p.Storage.Config, p.Storage.ConfigJSON},
+		{"auth", p.Auth.Config, p.Auth.ConfigJSON},
+		{"admission", p.Admission.Config, p.Admission.ConfigJSON},
+	} {
+		if c.file != nil && c.flag != "" {
+			errs = append(errs, fmt.Errorf("plugins.%s: config_json and the file's config: block are both given; keep one", c.section))
+		}
 	}
 	for i, e := range p.ListenerEntries {
 		if strings.TrimSpace(e.Plugin) == "" {

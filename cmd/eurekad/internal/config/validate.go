@@ -83,6 +83,10 @@ var rules = map[string]rule{
 	"plugins.storage.config_json": jsonObject,
 	"plugins.auth.failure_rate":   notNegative,
 	"plugins.auth.failure_burst":  positive,
+
+	"plugins.admission.sha256":      sha256Hex,
+	"plugins.admission.timeout":     positive,
+	"plugins.admission.config_json": jsonObject,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -121,6 +125,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 		if err := c.Plugins.Auth.Guard.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Plugins.Admission.Guard.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

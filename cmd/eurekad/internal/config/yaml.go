@@ -102,6 +102,9 @@ func writePluginBlocks(maps map[string]*yaml.Node, p PluginsConfig) error {
 	if err := add("plugins.auth", p.Auth.Config); err != nil {
 		return err
 	}
+	if err := add("plugins.admission", p.Admission.Config); err != nil {
+		return err
+	}
 	m := maps["plugins"]
 	if m == nil {
 		return nil

@@ -65,7 +65,7 @@ type InfoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	// kinds served: "storage", "auth", "listener".
+	// kinds served: "storage", "auth", "listener", "admission".
 	Kinds []string `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	// Optional storage abilities.
 	Batcher     bool `protobuf:"varint,4,opt,name=batcher,proto3" json:"batcher,omitempty"`
@@ -754,6 +754,182 @@ func (x *Principal) GetAttributes() map[string]string {
 	return nil
 }
 
+type AdmissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// register, status or metadata.
+	Operation  string `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	App        string `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	InstanceId string `protobuf:"bytes,3,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// instance is the sdk/eureka JSON encoding of the InstanceInfo as the
+	// write would leave it.
+	Instance []byte `protobuf:"bytes,4,opt,name=instance,proto3" json:"instance,omitempty"`
+	// status is the override asked for by a status change; empty for its
+	// removal.
+	Status string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	// metadata is what a metadata change sets.
+	Metadata      map[string]string `protobuf:"bytes,6,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Principal     *Principal        `protobuf:"bytes,7,opt,name=principal,proto3" json:"principal,omitempty"`
+	RemoteAddr    string            `protobuf:"bytes,8,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	Tls           *TLSIdentity      `protobuf:"bytes,9,opt,name=tls,proto3" json:"tls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdmissionRequest) Reset() {
+	*x = AdmissionRequest{}
+	mi := &file_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmissionRequest) ProtoMessage() {}
+
+func (x *AdmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmissionRequest.ProtoReflect.Descriptor instead.
+func (*AdmissionRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AdmissionRequest) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *AdmissionRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *AdmissionRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *AdmissionRequest) GetInstance() []byte {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+func (x *AdmissionRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AdmissionRequest) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *AdmissionRequest) GetPrincipal() *Principal {
+	if x != nil {
+		return x.Principal
+	}
+	return nil
+}
+
+func (x *AdmissionRequest) GetRemoteAddr() string {
+	if x != nil {
+		return x.RemoteAddr
+	}
+	return ""
+}
+
+func (x *AdmissionRequest) GetTls() *TLSIdentity {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+type AdmissionResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Allowed bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// message says why a write was refused.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// metadata is merged into an admitted instance's metadata.
+	Metadata      map[string]string `protobuf:"bytes,3,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdmissionResponse) Reset() {
+	*x = AdmissionResponse{}
+	mi := &file_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmissionResponse) ProtoMessage() {}
+
+func (x *AdmissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmissionResponse.ProtoReflect.Descriptor instead.
+func (*AdmissionResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AdmissionResponse) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *AdmissionResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AdmissionResponse) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
 type Events struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -763,7 +939,7 @@ type Events struct {
 
 func (x *Events) Reset() {
 	*x = Events{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +951,7 @@ func (x *Events) String() string {
 func (*Events) ProtoMessage() {}
 
 func (x *Events) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +964,7 @@ func (x *Events) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Events.ProtoReflect.Descriptor instead.
 func (*Events) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Events) GetEvents() []*Event {
@@ -816,7 +992,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +1004,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1017,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -962,6 +1138,28 @@ const file_plugin_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x03\n" +
+	"\x10AdmissionRequest\x12\x1c\n" +
+	"\toperation\x18\x01 \x01(\tR\toperation\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1f\n" +
+	"\vinstance_id\x18\x03 \x01(\tR\n" +
+	"instanceId\x12\x1a\n" +
+	"\binstance\x18\x04 \x01(\fR\binstance\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\x12M\n" +
+	"\bmetadata\x18\x06 \x03(\v21.eurekad.plugin.v1.AdmissionRequest.MetadataEntryR\bmetadata\x12:\n" +
+	"\tprincipal\x18\a \x01(\v2\x1c.eurekad.plugin.v1.PrincipalR\tprincipal\x12\x1f\n" +
+	"\vremote_addr\x18\b \x01(\tR\n" +
+	"remoteAddr\x120\n" +
+	"\x03tls\x18\t \x01(\v2\x1e.eurekad.plugin.v1.TLSIdentityR\x03tls\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd4\x01\n" +
+	"\x11AdmissionResponse\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12N\n" +
+	"\bmetadata\x18\x03 \x03(\v22.eurekad.plugin.v1.AdmissionResponse.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
 	"\x06Events\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.eurekad.plugin.v1.EventR\x06events\"\xdc\x01\n" +
@@ -989,7 +1187,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\bSnapshot\x12\x18.eurekad.plugin.v1.Empty\x1a\x1a.eurekad.plugin.v1.Records0\x01\x12;\n" +
 	"\x05Close\x12\x18.eurekad.plugin.v1.Empty\x1a\x18.eurekad.plugin.v1.Empty2]\n" +
 	"\rAuthenticator\x12L\n" +
-	"\fAuthenticate\x12\x1e.eurekad.plugin.v1.AuthRequest\x1a\x1c.eurekad.plugin.v1.Principal2I\n" +
+	"\fAuthenticate\x12\x1e.eurekad.plugin.v1.AuthRequest\x1a\x1c.eurekad.plugin.v1.Principal2^\n" +
+	"\bAdmitter\x12R\n" +
+	"\x05Admit\x12#.eurekad.plugin.v1.AdmissionRequest\x1a$.eurekad.plugin.v1.AdmissionResponse2I\n" +
 	"\bListener\x12=\n" +
 	"\x06Handle\x12\x19.eurekad.plugin.v1.Events\x1a\x18.eurekad.plugin.v1.EmptyB9Z7github.com/eurekad/eurekad/sdk/plugin/internal/pluginpbb\x06proto3"
 
@@ -1005,23 +1205,27 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_plugin_proto_goTypes = []any{
-	(*Empty)(nil),            // 0: eurekad.plugin.v1.Empty
-	(*InfoResponse)(nil),     // 1: eurekad.plugin.v1.InfoResponse
-	(*ConfigureRequest)(nil), // 2: eurekad.plugin.v1.ConfigureRequest
-	(*Key)(nil),              // 3: eurekad.plugin.v1.Key
-	(*Record)(nil),           // 4: eurekad.plugin.v1.Record
-	(*Records)(nil),          // 5: eurekad.plugin.v1.Records
-	(*ScanRequest)(nil),      // 6: eurekad.plugin.v1.ScanRequest
-	(*Op)(nil),               // 7: eurekad.plugin.v1.Op
-	(*BatchRequest)(nil),     // 8: eurekad.plugin.v1.BatchRequest
-	(*AuthRequest)(nil),      // 9: eurekad.plugin.v1.AuthRequest
-	(*TLSIdentity)(nil),      // 10: eurekad.plugin.v1.TLSIdentity
-	(*Principal)(nil),        // 11: eurekad.plugin.v1.Principal
-	(*Events)(nil),           // 12: eurekad.plugin.v1.Events
-	(*Event)(nil),            // 13: eurekad.plugin.v1.Event
-	nil,                      // 14: eurekad.plugin.v1.Principal.AttributesEntry
+	(*Empty)(nil),             // 0: eurekad.plugin.v1.Empty
+	(*InfoResponse)(nil),      // 1: eurekad.plugin.v1.InfoResponse
+	(*ConfigureRequest)(nil),  // 2: eurekad.plugin.v1.ConfigureRequest
+	(*Key)(nil),               // 3: eurekad.plugin.v1.Key
+	(*Record)(nil),            // 4: eurekad.plugin.v1.Record
+	(*Records)(nil),           // 5: eurekad.plugin.v1.Records
+	(*ScanRequest)(nil),       // 6: eurekad.plugin.v1.ScanRequest
+	(*Op)(nil),                // 7: eurekad.plugin.v1.Op
+	(*BatchRequest)(nil),      // 8: eurekad.plugin.v1.BatchRequest
+	(*AuthRequest)(nil),       // 9: eurekad.plugin.v1.AuthRequest
+	(*TLSIdentity)(nil),       // 10: eurekad.plugin.v1.TLSIdentity
+	(*Principal)(nil),         // 11: eurekad.plugin.v1.Principal
+	(*AdmissionRequest)(nil),  // 12: eurekad.plugin.v1.AdmissionRequest
+	(*AdmissionResponse)(nil), // 13: eurekad.plugin.v1.AdmissionResponse
+	(*Events)(nil),            // 14: eurekad.plugin.v1.Events
+	(*Event)(nil),             // 15: eurekad.plugin.v1.Event
+	nil,                       // 16: eurekad.plugin.v1.Principal.AttributesEntry
+	nil,                       // 17: eurekad.plugin.v1.AdmissionRequest.MetadataEntry
+	nil,                       // 18: eurekad.plugin.v1.AdmissionResponse.MetadataEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: eurekad.plugin.v1.Record.key:type_name -> eurekad.plugin.v1.Key
@@ -1029,35 +1233,41 @@ var file_plugin_proto_depIdxs = []int32{
 	4,  // 2: eurekad.plugin.v1.Op.record:type_name -> eurekad.plugin.v1.Record
 	7,  // 3: eurekad.plugin.v1.BatchRequest.ops:type_name -> eurekad.plugin.v1.Op
 	10, // 4: eurekad.plugin.v1.AuthRequest.tls:type_name -> eurekad.plugin.v1.TLSIdentity
-	14, // 5: eurekad.plugin.v1.Principal.attributes:type_name -> eurekad.plugin.v1.Principal.AttributesEntry
-	13, // 6: eurekad.plugin.v1.Events.events:type_name -> eurekad.plugin.v1.Event
-	0,  // 7: eurekad.plugin.v1.Plugin.Info:input_type -> eurekad.plugin.v1.Empty
-	2,  // 8: eurekad.plugin.v1.Plugin.Configure:input_type -> eurekad.plugin.v1.ConfigureRequest
-	4,  // 9: eurekad.plugin.v1.Store.Put:input_type -> eurekad.plugin.v1.Record
-	3,  // 10: eurekad.plugin.v1.Store.Get:input_type -> eurekad.plugin.v1.Key
-	3,  // 11: eurekad.plugin.v1.Store.Delete:input_type -> eurekad.plugin.v1.Key
-	6,  // 12: eurekad.plugin.v1.Store.Scan:input_type -> eurekad.plugin.v1.ScanRequest
-	8,  // 13: eurekad.plugin.v1.Store.Batch:input_type -> eurekad.plugin.v1.BatchRequest
-	0,  // 14: eurekad.plugin.v1.Store.Snapshot:input_type -> eurekad.plugin.v1.Empty
-	0,  // 15: eurekad.plugin.v1.Store.Close:input_type -> eurekad.plugin.v1.Empty
-	9,  // 16: eurekad.plugin.v1.Authenticator.Authenticate:input_type -> eurekad.plugin.v1.AuthRequest
-	12, // 17: eurekad.plugin.v1.Listener.Handle:input_type -> eurekad.plugin.v1.Events
-	1,  // 18: eurekad.plugin.v1.Plugin.Info:output_type -> eurekad.plugin.v1.InfoResponse
-	0,  // 19: eurekad.plugin.v1.Plugin.Configure:output_type -> eurekad.plugin.v1.Empty
-	0,  // 20: eurekad.plugin.v1.Store.Put:output_type -> eurekad.plugin.v1.Empty
-	4,  // 21: eurekad.plugin.v1.Store.Get:output_type -> eurekad.plugin.v1.Record
-	0,  // 22: eurekad.plugin.v1.Store.Delete:output_type -> eurekad.plugin.v1.Empty
-	5,  // 23: eurekad.plugin.v1.Store.Scan:output_type -> eurekad.plugin.v1.Records
-	0,  // 24: eurekad.plugin.v1.Store.Batch:output_type -> eurekad.plugin.v1.Empty
-	5,  // 25: eurekad.plugin.v1.Store.Snapshot:output_type -> eurekad.plugin.v1.Records
-	0,  // 26: eurekad.plugin.v1.Store.Close:output_type -> eurekad.plugin.v1.Empty
-	11, // 27: eurekad.plugin.v1.Authenticator.Authenticate:output_type -> eurekad.plugin.v1.Principal
-	0,  // 28: eurekad.plugin.v1.Listener.Handle:output_type -> eurekad.plugin.v1.Empty
-	18, // [18:29] is the sub-list for method output_type
-	7,  // [7:18] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	16, // 5: eurekad.plugin.v1.Principal.attributes:type_name -> eurekad.plugin.v1.Principal.AttributesEntry
+	17, // 6: eurekad.plugin.v1.AdmissionRequest.metadata:type_name -> eurekad.plugin.v1.AdmissionRequest.MetadataEntry
+	11, // 7: eurekad.plugin.v1.AdmissionRequest.principal:type_name -> eurekad.plugin.v1.Principal
+	10, // 8: eurekad.plugin.v1.AdmissionRequest.tls:type_name -> eurekad.plugin.v1.TLSIdentity
+	18, // 9: eurekad.plugin.v1.AdmissionResponse.metadata:type_name -> eurekad.plugin.v1.AdmissionResponse.MetadataEntry
+	15, // 10: eurekad.plugin.v1.Events.events:type_name -> eurekad.plugin.v1.Event
+	0,  // 11: eurekad.plugin.v1.Plugin.Info:input_type -> eurekad.plugin.v1.Empty
+	2,  // 12: eurekad.plugin.v1.Plugin.Configure:input_type -> eurekad.plugin.v1.ConfigureRequest
+	4,  // 13: eurekad.plugin.v1.Store.Put:input_type -> eurekad.plugin.v1.Record
+	3,  // 14: eurekad.plugin.v1.Store.Get:input_type -> eurekad.plugin.v1.Key
+	3,  // 15: eurekad.plugin.v1.Store.Delete:input_type -> eurekad.plugin.v1.Key
+	6,  // 16: eurekad.plugin.v1.Store.Scan:input_type -> eurekad.plugin.v1.ScanRequest
+	8,  // 17: eurekad.plugin.v1.Store.Batch:input_type -> eurekad.plugin.v1.BatchRequest
+	0,  // 18: eurekad.plugin.v1.Store.Snapshot:input_type -> eurekad.plugin.v1.Empty
+	0,  // 19: eurekad.plugin.v1.Store.Close:input_type -> eurekad.plugin.v1.Empty
+	9,  // 20: eurekad.plugin.v1.Authenticator.Authenticate:input_type -> eurekad.plugin.v1.AuthRequest
+	12, // 21: eurekad.plugin.v1.Admitter.Admit:input_type -> eurekad.plugin.v1.AdmissionRequest
+	14, // 22: eurekad.plugin.v1.Listener.Handle:input_type -> eurekad.plugin.v1.Events
+	1,  // 23: eurekad.plugin.v1.Plugin.Info:output_type -> eurekad.plugin.v1.InfoResponse
+	0,  // 24: eurekad.plugin.v1.Plugin.Configure:output_type -> eurekad.plugin.v1.Empty
+	0,  // 25: eurekad.plugin.v1.Store.Put:output_type -> eurekad.plugin.v1.Empty
+	4,  // 26: eurekad.plugin.v1.Store.Get:output_type -> eurekad.plugin.v1.Record
+	0,  // 27: eurekad.plugin.v1.Store.Delete:output_type -> eurekad.plugin.v1.Empty
+	5,  // 28: eurekad.plugin.v1.Store.Scan:output_type -> eurekad.plugin.v1.Records
+	0,  // 29: eurekad.plugin.v1.Store.Batch:output_type -> eurekad.plugin.v1.Empty
+	5,  // 30: eurekad.plugin.v1.Store.Snapshot:output_type -> eurekad.plugin.v1.Records
+	0,  // 31: eurekad.plugin.v1.Store.Close:output_type -> eurekad.plugin.v1.Empty
+	11, // 32: eurekad.plugin.v1.Authenticator.Authenticate:output_type -> eurekad.plugin.v1.Principal
+	13, // 33: eurekad.plugin.v1.Admitter.Admit:output_type -> eurekad.plugin.v1.AdmissionResponse
+	0,  // 34: eurekad.plugin.v1.Listener.Handle:output_type -> eurekad.plugin.v1.Empty
+	23, // [23:35] is the sub-list for method output_type
+	11, // [11:23] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1071,9 +1281,9 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   19,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_plugin_proto_goTypes,
 		DependencyIndexes: file_plugin_proto_depIdxs,

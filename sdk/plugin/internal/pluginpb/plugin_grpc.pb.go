@@ -618,6 +618,112 @@ var Authenticator_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	Admitter_Admit_FullMethodName = "/eurekad.plugin.v1.Admitter/Admit"
+)
+
+// AdmitterClient is the client API for Admitter service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type AdmitterClient interface {
+	// Admit decides one write by its content: refuse it with a message, or
+	// admit it, optionally with metadata to merge into the instance.
+	Admit(ctx context.Context, in *AdmissionRequest, opts ...grpc.CallOption) (*AdmissionResponse, error)
+}
+
+type admitterClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewAdmitterClient(cc grpc.ClientConnInterface) AdmitterClient {
+	return &admitterClient{cc}
+}
+
+func (c *admitterClient) Admit(ctx context.Context, in *AdmissionRequest, opts ...grpc.CallOption) (*AdmissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdmissionResponse)
+	err := c.cc.Invoke(ctx, Admitter_Admit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AdmitterServer is the server API for Admitter service.
+// All implementations must embed UnimplementedAdmitterServer
+// for forward compatibility.
+type AdmitterServer interface {
+	// Admit decides one write by its content: refuse it with a message, or
+	// admit it, optionally with metadata to merge into the instance.
+	Admit(context.Context, *AdmissionRequest) (*AdmissionResponse, error)
+	mustEmbedUnimplementedAdmitterServer()
+}
+
+// UnimplementedAdmitterServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedAdmitterServer struct{}
+
+func (UnimplementedAdmitterServer) Admit(context.Context, *AdmissionRequest) (*AdmissionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Admit not implemented")
+}
+func (UnimplementedAdmitterServer) mustEmbedUnimplementedAdmitterServer() {}
+func (UnimplementedAdmitterServer) testEmbeddedByValue()                  {}
+
+// UnsafeAdmitterServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to AdmitterServer will
+// result in compilation errors.
+type UnsafeAdmitterServer interface {
+	mustEmbedUnimplementedAdmitterServer()
+}
+
+func RegisterAdmitterServer(s grpc.ServiceRegistrar, srv AdmitterServer) {
+	// If the following call pancis, it indicates UnimplementedAdmitterServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Admitter_ServiceDesc, srv)
+}
+
+func _Admitter_Admit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdmitterServer).Admit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admitter_Admit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdmitterServer).Admit(ctx, req.(*AdmissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Admitter_ServiceDesc is the grpc.ServiceDesc for Admitter service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Admitter_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "eurekad.plugin.v1.Admitter",
+	HandlerType: (*AdmitterServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Admit",
+			Handler:    _Admitter_Admit_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "plugin.proto",
+}
+
+const (
 	Listener_Handle_FullMethodName = "/eurekad.plugin.v1.Listener/Handle"
 )
 
