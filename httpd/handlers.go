@@ -92,12 +92,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *node.InvalidError
 	var denied *node.DeniedError
 	switch {
-	case errors.As(err, &inv):
+	case errors.As(err, &inv) && inv.Field == "":
+		// Eureka's own checks, answered as Eureka does: plain text.
 		s.log.Debug("write refused", pathAttr(r), "err", err, principalAttr(r))
 		textError(w, http.StatusBadRequest, inv.Message)
+	case errors.As(err, &inv):
+		s.log.Debug("write refused", pathAttr(r), "err", err, principalAttr(r))
+		errorAnswer(w, r, http.StatusBadRequest, inv.Message, inv.Field)
 	case errors.As(err, &denied):
 		s.log.Debug("write denied by admission", pathAttr(r), "err", err, principalAttr(r))
-		textError(w, http.StatusForbidden, denied.Message)
+		errorAnswer(w, r, http.StatusForbidden, denied.Message, "")
 	case errors.Is(err, node.ErrNotFound):
 		w.WriteHeader(http.StatusNotFound)
 	case errors.Is(err, node.ErrAdmissionUnavailable):
@@ -108,6 +112,33 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Warn("write not acknowledged", pathAttr(r), "err", err, principalAttr(r))
 		textError(w, http.StatusServiceUnavailable, err.Error())
 	}
+}
+
+// errorAnswer writes an error in the request's format, the shape of
+// parseError: {"error": message, "field": field} in JSON,
+// <error><message>…</message><field>…</field></error> in XML. XML when the
+// request's body is XML or it accepts XML only, JSON otherwise.
+func errorAnswer(w http.ResponseWriter, r *http.Request, code int, msg, field string) {
+	ct, accept := r.Header.Get("Content-Type"), r.Header.Get("Accept")
+	if strings.Contains(ct, "xml") || (!strings.Contains(ct, "json") && strings.Contains(accept, "xml") && !wantsJSONEntity(r)) {
+		w.Header().Set("Content-Type", contentXML)
+		w.WriteHeader(code)
+		b := appendXMLText([]byte("<error><message>"), msg)
+		b = append(b, "</message>"...)
+		if field != "" {
+			b = append(appendXMLText(append(b, "<field>"...), field), "</field>"...)
+		}
+		w.Write(append(b, "</error>"...))
+		return
+	}
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", contentJSON)
+	w.WriteHeader(code)
+	w.Write(b)
 }
 
 // parseError writes Eureka's body for an unparseable registration, in the

@@ -118,14 +118,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if ho.Auth, err = loadAuth(ctx, cfg, ps, log); err != nil {
 		return err
 	}
-	// The admission hook, nil without one: the write path (core/node)
-	// takes it once it exists; until then it is loaded and supervised
-	// but asked nothing.
+	// The admission hook, nil without one, asked by the write path.
 	admit, err := loadAdmission(ctx, cfg, ps, log)
 	if err != nil {
 		return err
 	}
-	_ = admit
+	no.Admit = admitFunc(admit)
 	ho.Ops.Plugins = pluginStatuses(ps)
 	if g, ok := ho.Auth.(*guard.Guard); ok {
 		ho.Ops.Auth = authDecisions(g)

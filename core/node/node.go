@@ -53,9 +53,10 @@ type Admission struct {
 	Operation hook.Operation
 	App, ID   string
 	// Instance is the instance as it would be stored: the registration,
-	// or the current instance with the metadata update merged.
+	// or the current instance with the change applied.
 	Instance *eureka.InstanceInfo
-	// Status is the requested status of a status change.
+	// Status is the requested status of a status change; "" for the
+	// removal of an override.
 	Status eureka.Status
 	// Metadata is the update of a metadata change.
 	Metadata map[string]string

@@ -150,8 +150,12 @@ func (n *Node) SetStatus(ctx context.Context, c Caller, app, id, value string, l
 	if err != nil {
 		return invalid(err)
 	}
-	if _, err := n.admit(ctx, &Admission{Operation: hook.OpStatus, App: app, ID: id, Instance: cur, Status: st, Caller: c}); err != nil {
-		return err
+	if n.opts.Admit != nil && !c.Replication {
+		changed := cur.Clone()
+		changed.Status, changed.OverriddenStatus = st, st
+		if _, err := n.admit(ctx, &Admission{Operation: hook.OpStatus, App: app, ID: id, Instance: changed, Status: st, Caller: c}); err != nil {
+			return err
+		}
 	}
 	if err := n.admitStore(); err != nil {
 		return err
@@ -179,8 +183,13 @@ func (n *Node) DeleteStatus(ctx context.Context, c Caller, app, id, value string
 			return &InvalidError{Field: "value", Message: "value: not one of UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN"}
 		}
 	}
-	if _, err := n.admit(ctx, &Admission{Operation: hook.OpStatus, App: app, ID: id, Instance: cur, Status: st, Caller: c}); err != nil {
-		return err
+	if n.opts.Admit != nil && !c.Replication {
+		changed := cur.Clone()
+		changed.Status, changed.OverriddenStatus = st, eureka.StatusUnknown
+		// Status "" tells the hook the override is being removed.
+		if _, err := n.admit(ctx, &Admission{Operation: hook.OpStatus, App: app, ID: id, Instance: changed, Caller: c}); err != nil {
+			return err
+		}
 	}
 	if err := n.admitStore(); err != nil {
 		return err

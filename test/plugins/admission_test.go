@@ -1,8 +1,3 @@
-//go:build admission_e2e
-
-// These tests need the admission hook called by the write path (core/node);
-// the tag comes off once it is wired.
-
 package plugins
 
 import (
