@@ -49,6 +49,15 @@ func DefaultLimits() Limits {
 	}
 }
 
+// OrDefault returns l, or DefaultLimits if l is the zero value (an
+// Options struct whose caller set no limits).
+func (l Limits) OrDefault() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits()
+	}
+	return l
+}
+
 // MaxNameBytesCap is the largest MaxNameBytes Validate accepts: an
 // application name and an instance id are keys in every store, and bbolt
 // refuses keys over 32 KiB (a refused key is what this package exists to

@@ -341,6 +341,17 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestOrDefault(t *testing.T) {
+	if got := (Limits{}).OrDefault(); got != DefaultLimits() {
+		t.Errorf("zero: %+v", got)
+	}
+	l := DefaultLimits()
+	l.MaxMetadataKeys = 7
+	if got := l.OrDefault(); got != l {
+		t.Errorf("set: %+v", got)
+	}
+}
+
 func TestExcerpt(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"ORDERS", `"ORDERS"`},
