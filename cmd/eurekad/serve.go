@@ -36,6 +36,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	ro := cfg.Registry
 	ro.Logger = log.With("component", "registry")
+	ro.Limits = cfg.Limits // a store's records pass the rules every write passes
 	if bus != nil {
 		ro.Events = bus
 	}

@@ -83,6 +83,14 @@ var rules = map[string]rule{
 	"plugins.storage.config_json": jsonObject,
 	"plugins.auth.failure_rate":   notNegative,
 	"plugins.auth.failure_burst":  positive,
+
+	// Limits.Validate checks the limits against each other and the stores.
+	"limits.max_name_bytes":           positive,
+	"limits.max_field_bytes":          positive,
+	"limits.max_metadata_keys":        positive,
+	"limits.max_metadata_key_bytes":   positive,
+	"limits.max_metadata_value_bytes": positive,
+	"limits.max_metadata_bytes":       positive,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -121,6 +129,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 		if err := c.Plugins.Auth.Guard.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Limits.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
