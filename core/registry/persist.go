@@ -246,6 +246,10 @@ func decodeRecord(rec storage.Record, now int64, limits rules.Limits) (*lease, *
 		return nil, nil, fmt.Errorf("%w: version %d", ErrBadRecord, h.V)
 	}
 	in, err := eureka.DecodeInstanceJSON(h.Instance)
+	if errors.Is(err, eureka.ErrInvalidUTF8) {
+		// Readable, but text the rules refuse.
+		return nil, nil, fmt.Errorf("%w: %w", ErrRefusedRecord, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRecord, err)
 	}
