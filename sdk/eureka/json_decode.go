@@ -36,7 +36,9 @@ func DecodeInstanceJSON(data []byte) (*InstanceInfo, error) {
 // reproduces what encoding/json did with the jsonInstance types (now in
 // reference_json_test.go, with the reference decoders): the same
 // documents fail and the others give the same InstanceInfo, which
-// FuzzDecodeInstanceJSONDifferential checks against that decoder. What
+// FuzzDecodeInstanceJSONDifferential checks against that decoder, except
+// that a kept string encoding/json would rewrite to U+FFFD fails the
+// decode (ErrInvalidUTF8). What
 // encoding/json contributed, and is copied here, is:
 //
 //   - syntax: the document is checked whole, as by its scanner (json_lex.go);
