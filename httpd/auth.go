@@ -178,15 +178,15 @@ func (s *Server) authError(w http.ResponseWriter, r *http.Request, op hook.Opera
 		w.Header().Set("WWW-Authenticate", `Basic realm="eurekad"`)
 		textError(w, http.StatusUnauthorized, "authentication required")
 	case errors.Is(err, hook.ErrForbidden):
-		textError(w, http.StatusForbidden, "forbidden: "+string(op)+" "+rules.Excerpt(app, 128))
+		textError(w, http.StatusForbidden, "forbidden: "+string(op)+" "+rules.Cut(app, 128))
 	case errors.Is(err, hook.ErrThrottled):
 		w.Header().Set("Retry-After", "1")
 		textError(w, http.StatusTooManyRequests, "too many failed authentications")
 	default:
-		s.log.Warn("authentication unavailable", "op", op, "app", rules.Excerpt(app, 128), pathAttr(r), "err", err)
+		s.log.Warn("authentication unavailable", "op", op, "app", rules.Cut(app, 128), pathAttr(r), "err", err)
 		textError(w, http.StatusServiceUnavailable, "authentication unavailable")
 	}
-	s.log.Debug("request refused", "op", op, "app", rules.Excerpt(app, 128), "remote", r.RemoteAddr, "err", err)
+	s.log.Debug("request refused", "op", op, "app", rules.Cut(app, 128), "remote", r.RemoteAddr, "err", err)
 }
 
 // withPrincipal returns r carrying p for PrincipalFrom.

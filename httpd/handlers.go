@@ -148,7 +148,7 @@ func parseError(w http.ResponseWriter, f bodyFormat, err error) {
 		w.Header().Set("Content-Type", contentXML)
 		w.WriteHeader(http.StatusBadRequest)
 		b := []byte("<error><message>cannot parse request body</message><detail>")
-		b = appendXMLText(b, rules.Excerpt(err.Error(), 512))
+		b = appendXMLText(b, rules.Cut(err.Error(), 512))
 		w.Write(append(b, "</detail></error>"...))
 		return
 	}
@@ -156,7 +156,7 @@ func parseError(w http.ResponseWriter, f bodyFormat, err error) {
 	w.WriteHeader(http.StatusBadRequest)
 	// json.Marshal, not strconv.Quote: the detail can echo any byte, and
 	// Go's escapes are not all valid JSON.
-	detail, _ := json.Marshal(rules.Excerpt(err.Error(), 512))
+	detail, _ := json.Marshal(rules.Cut(err.Error(), 512))
 	b := []byte(`{"error":"cannot parse request body","detail":`)
 	w.Write(append(append(b, detail...), '}'))
 }
@@ -429,5 +429,5 @@ func writeInstance(w http.ResponseWriter, r *http.Request, code int, in *eureka.
 // pathAttr is the request path as a log attribute, cut short: a path can
 // carry a hostile 30 KB application name.
 func pathAttr(r *http.Request) slog.Attr {
-	return slog.String("path", rules.Excerpt(r.URL.Path, 200))
+	return slog.String("path", rules.Cut(r.URL.Path, 200))
 }

@@ -37,6 +37,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	ro := cfg.Registry
 	ro.Logger = log.With("component", "registry")
+	ro.Limits = cfg.Limits // a store's records pass the rules every write passes
 	if bus != nil {
 		ro.Events = bus
 	}
@@ -101,7 +102,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ho.Addr = cfg.Addr
 	ho.Logger = log.With("component", "http")
 	ho.StoreKind = storeName(cfg)
-	no := node.Options{Logger: log.With("component", "node")}
+	no := node.Options{Limits: cfg.Limits, Logger: log.With("component", "node")}
 	if p != nil {
 		no.Store = p
 		ho.StoreProbe = storeProbe(store)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/registry"
+	inputrules "github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/core/snapshot"
 	"github.com/eurekad/eurekad/internal/tlsconf"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -65,11 +66,12 @@ certificate.`,
 			if err != nil {
 				return err
 			}
-			n, err := saveSnapshot(cmd.Context(), server, token, tlsConfig, args[0])
+			n, refused, err := saveSnapshot(cmd.Context(), server, token, tlsConfig, args[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "saved %d instances to %s\n", n, args[0])
+			reportRefused(cmd.ErrOrStderr(), "a restore will skip", refused)
 			return nil
 		},
 	}
@@ -81,10 +83,12 @@ certificate.`,
 	return cmd
 }
 
-func saveSnapshot(ctx context.Context, server, token string, tlsConfig *tls.Config, file string) (int, error) {
+// saveSnapshot fetches a snapshot into file and returns how many records
+// it holds and which of them break the default input rules.
+func saveSnapshot(ctx context.Context, server, token string, tlsConfig *tls.Config, file string) (int, []snapshot.Refused, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/admin/snapshot", nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -92,62 +96,79 @@ func saveSnapshot(ctx context.Context, server, token string, tlsConfig *tls.Conf
 	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("fetch snapshot: %w", err)
+		return 0, nil, fmt.Errorf("fetch snapshot: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return 0, fmt.Errorf("fetch snapshot: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		return 0, nil, fmt.Errorf("fetch snapshot: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), ".snapshot-*")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, resp.Body); err != nil {
 		tmp.Close()
-		return 0, fmt.Errorf("fetch snapshot: %w", err)
+		return 0, nil, fmt.Errorf("fetch snapshot: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return 0, err
+		return 0, nil, err
 	}
 	if err := tmp.Close(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	// Check the copy before it replaces anything: a cut connection leaves a
 	// short file that the record count exposes.
-	n, err := checkSnapshot(tmp.Name())
+	_, keep, refused, err := readSnapshot(tmp.Name(), inputrules.Limits{})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return n, os.Rename(tmp.Name(), file)
+	return len(keep) + len(refused), refused, os.Rename(tmp.Name(), file)
 }
 
-// checkSnapshot reads a whole snapshot and decodes every record.
-func checkSnapshot(file string) (int, error) {
-	_, recs, err := readSnapshot(file)
-	return len(recs), err
-}
-
-func readSnapshot(file string) (snapshot.Header, []storage.Record, error) {
+// readSnapshot reads a whole snapshot and checks every record against
+// limits (the zero value: the defaults): keep are the records a server
+// would restore, refused those that break the input rules. A record that
+// cannot be read fails it.
+func readSnapshot(file string, limits inputrules.Limits) (h snapshot.Header, keep []storage.Record, refused []snapshot.Refused, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return snapshot.Header{}, nil, err
+		return h, nil, nil, err
 	}
 	defer f.Close()
 	var recs []storage.Record
-	h, err := snapshot.Read(f, func(r storage.Record) error {
-		if _, _, err := registry.DecodeRecord(r); err != nil {
-			return fmt.Errorf("%s: record %s/%s: %w", file, r.Key.App, r.Key.ID, err)
-		}
+	h, err = snapshot.Read(f, func(r storage.Record) error {
 		recs = append(recs, r)
 		return nil
 	})
-	if err != nil {
-		return h, nil, fmt.Errorf("%s: %w", file, err)
+	if err == nil {
+		keep, refused, err = snapshot.Check(recs, limits)
 	}
-	return h, recs, nil
+	if err != nil {
+		return h, nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return h, keep, refused, nil
+}
+
+// maxRefusedLines bounds the records reportRefused lists one by one.
+const maxRefusedLines = 20
+
+// reportRefused tells w how many records break the input rules and which
+// (the first maxRefusedLines), each by excerpts of its key and the rule.
+func reportRefused(w io.Writer, what string, refused []snapshot.Refused) {
+	if len(refused) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d records break the input rules (limits), %s them:\n", len(refused), what)
+	for i, r := range refused {
+		if i == maxRefusedLines {
+			fmt.Fprintf(w, "  … and %d more\n", len(refused)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s: %v\n", r.Name(), r.Err)
+	}
 }
 
 func newSnapshotRestoreCmd(a *app) *cobra.Command {
@@ -160,7 +181,9 @@ same settings as the server: --storage, --data-dir, --redis-url,
 replacing what the store holds. Stop the server first: a bolt store is
 locked by a running server, and a running server would overwrite a Redis
 store with its own registry. The file is checked completely before the
-store is touched.`,
+store is touched: a record that cannot be read stops the restore, and
+records that break the input rules (the limits settings) are skipped and
+listed, as a server would skip them at start.`,
 		Example: `  eurekad snapshot restore backup.snapshot
   eurekad snapshot restore --storage redis --redis-url redis://10.0.0.9:6379/0 backup.snapshot`,
 		Args: exactArgs(1),
@@ -169,7 +192,9 @@ store is touched.`,
 			if err != nil {
 				return err
 			}
-			_, recs, err := readSnapshot(args[0])
+			// Only what a server would restore reaches the store, checked
+			// with the limits the server runs with.
+			_, recs, refused, err := readSnapshot(args[0], cfg.Limits)
 			if err != nil {
 				return err
 			}
@@ -191,6 +216,7 @@ store is touched.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %d instances into the %s store\n", len(recs), storeName(cfg))
+			reportRefused(cmd.ErrOrStderr(), "skipped", refused)
 			return nil
 		},
 	}
@@ -245,13 +271,20 @@ func newSnapshotInspectCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Summarise a snapshot: applications, instances and statuses",
-		Args:  exactArgs(1),
+		Long: `Summarise a snapshot: applications, instances, statuses and overrides of
+the records a restore would write, and the records that break the input
+rules with the default limits, which a restore would skip.`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, recs, err := readSnapshot(args[0])
+			h, recs, refused, err := readSnapshot(args[0], inputrules.Limits{})
 			if err != nil {
 				return err
 			}
-			return writeInspect(cmd.OutOrStdout(), h, recs)
+			if err := writeInspect(cmd.OutOrStdout(), h, recs); err != nil {
+				return err
+			}
+			reportRefused(cmd.OutOrStdout(), "with the default limits a restore would skip", refused)
+			return nil
 		},
 	}
 }

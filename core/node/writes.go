@@ -51,7 +51,7 @@ func (n *Node) checkRegistration(in *eureka.InstanceInfo, pathApp string) error 
 		// Java's reader fails on any other name, so Eureka answers this
 		// as an unparseable body; clients would fail on it too.
 		return &InvalidError{Field: "dataCenterInfo", Unparseable: true,
-			Message: fmt.Sprintf("dataCenterInfo name %q is not MyOwn, Amazon or Netflix", rules.Excerpt(d.Name, 64))}
+			Message: fmt.Sprintf("dataCenterInfo name %q is not MyOwn, Amazon or Netflix", rules.Cut(d.Name, 64))}
 	}
 	msg := ""
 	switch {
@@ -67,7 +67,7 @@ func (n *Node) checkRegistration(in *eureka.InstanceInfo, pathApp string) error 
 		if err := n.opts.Limits.App(pathApp); err != nil {
 			return invalid(err)
 		}
-		msg = "Mismatched appName, expecting " + pathApp + " but was " + rules.Excerpt(strings.ToUpper(in.App), 128)
+		msg = "Mismatched appName, expecting " + pathApp + " but was " + rules.Cut(strings.ToUpper(in.App), 128)
 	case in.DataCenterInfo == nil:
 		msg = "Missing dataCenterInfo"
 	case in.DataCenterInfo.Name == "":

@@ -3,6 +3,8 @@ package registry
 import (
 	"log/slog"
 	"time"
+
+	"github.com/eurekad/eurekad/core/rules"
 )
 
 // Clock tells the registry the time. Tests inject a fake one so eviction,
@@ -69,6 +71,10 @@ type Options struct {
 	// DeltaRetentionSweepInterval is how often old changes are dropped from
 	// the delta queue (deltaRetentionTimerIntervalInMs).
 	DeltaRetentionSweepInterval time.Duration `config:"delta_retention_sweep_interval" help:"how often old changes leave the delta queue"`
+	// Limits are the input rules a store's records must pass at Restore;
+	// the zero value means rules.DefaultLimits. eurekad sets them from its
+	// limits section, which other writes are checked against too.
+	Limits rules.Limits `config:"-"`
 	// OverrideExpiry drops a status override this long after it was last
 	// read (Eureka's one-hour expire-after-access cache).
 	OverrideExpiry time.Duration `config:"override_expiry" help:"drop a status override this long after it was last used"`

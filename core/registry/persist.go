@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
+	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
@@ -36,6 +38,14 @@ type recordHeader struct {
 
 // ErrBadRecord is returned for a stored record this registry cannot read.
 var ErrBadRecord = errors.New("registry: unreadable record")
+
+// ErrRefusedRecord is returned for a stored record that reads but breaks
+// the input rules (core/rules): an oversized or invalid name or id, an
+// UNKNOWN override, too much metadata. Such a record can only come from an
+// older eurekad or a hand-made store or snapshot; it is never restored, so
+// that what the rules refuse on every write path cannot enter at a start.
+// The error wraps the *rules.Violation.
+var ErrRefusedRecord = errors.New("registry: record breaks the input rules")
 
 // ChangeFunc is told the key of every lease whose stored form changed:
 // registered, cancelled or evicted, status or override changed, metadata
@@ -125,10 +135,14 @@ func (r *Registry) Keys(fn func(app, id string)) {
 // many leases it restored. Each restored lease gets a full lease duration
 // from now to renew (a grace period), keeps its registration and service-up
 // times and its override, and counts as a new registration for
-// self-preservation. Records it cannot read are skipped and counted in
-// skipped; an error from the store ends the restore.
+// self-preservation. Records it cannot read (ErrBadRecord) or that break
+// the input rules of Options.Limits (ErrRefusedRecord) are skipped, counted
+// in skipped and logged with a bounded excerpt of their key; they stay in
+// the store until their instance registers again or is cancelled. An
+// error from the store ends the restore.
 func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skipped int, err error) {
 	now := r.nowMs()
+	limits := r.opts.Limits.OrDefault()
 	// Records are decoded on every core while the scan goes on, and inserted
 	// a chunk at a time: a restart of 100k instances is bound by decoding.
 	type decoded struct {
@@ -149,7 +163,7 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 			for recs := range in {
 				ds := make([]decoded, len(recs))
 				for i, rec := range recs {
-					l, o, err := decodeRecord(rec, now)
+					l, o, err := decodeRecord(rec, now, limits)
 					ds[i] = decoded{l: l, o: o, rec: rec, err: err}
 				}
 				out <- ds
@@ -164,7 +178,8 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 			for _, d := range ds {
 				if d.err != nil {
 					skipped++
-					r.log.Warn("skipping unreadable record", "app", d.rec.Key.App, "id", d.rec.Key.ID, "err", d.err)
+					r.log.Warn("skipping a stored record", "app", rules.Excerpt(d.rec.Key.App),
+						"id", rules.Excerpt(d.rec.Key.ID), "err", cut(d.err.Error(), 256))
 					continue
 				}
 				a := r.apps[d.l.app]
@@ -205,7 +220,20 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 	return restored, skipped, err
 }
 
-func decodeRecord(rec storage.Record, now int64) (*lease, *override, error) {
+// cut returns s cut to at most n bytes, on a rune boundary, for a log
+// line.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// decodeRecord reads a stored record and checks it against limits.
+func decodeRecord(rec storage.Record, now int64, limits rules.Limits) (*lease, *override, error) {
 	h, ok := parseHeader(rec.Value)
 	if !ok {
 		// Not in the exact form encodeRecord writes (a hand-edited snapshot,
@@ -218,12 +246,25 @@ func decodeRecord(rec storage.Record, now int64) (*lease, *override, error) {
 		return nil, nil, fmt.Errorf("%w: version %d", ErrBadRecord, h.V)
 	}
 	in, err := eureka.DecodeInstanceJSON(h.Instance)
+	if errors.Is(err, eureka.ErrInvalidUTF8) {
+		// Readable, but text the rules refuse.
+		return nil, nil, fmt.Errorf("%w: %w", ErrRefusedRecord, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRecord, err)
 	}
 	in.App = strings.ToUpper(in.App)
 	if in.ID() != rec.Key.ID || in.App != rec.Key.App {
-		return nil, nil, fmt.Errorf("%w: key %s/%s holds %s/%s", ErrBadRecord, rec.Key.App, rec.Key.ID, in.App, in.ID())
+		return nil, nil, fmt.Errorf("%w: key %s/%s holds %s/%s", ErrBadRecord, rules.Excerpt(rec.Key.App),
+			rules.Excerpt(rec.Key.ID), rules.Excerpt(in.App), rules.Excerpt(in.ID()))
+	}
+	if err := limits.Instance(in); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrRefusedRecord, err)
+	}
+	if h.Override != "" {
+		if _, err := rules.OverrideStatus(string(h.Override)); err != nil {
+			return nil, nil, fmt.Errorf("%w: override: %w", ErrRefusedRecord, err)
+		}
 	}
 	l := newLease(in, rec.Key.ID, h.Registered)
 	// A grace period: the lease runs a full duration from the restart.
@@ -304,9 +345,18 @@ func (r *Registry) Records() []storage.Record {
 
 // DecodeRecord reads a stored record: the instance as the registry holds it
 // and its operator override ("" for none). Tools use it to inspect and to
-// check records before restoring them.
+// check records before restoring them. It applies rules.DefaultLimits, as
+// CheckRecord does.
 func DecodeRecord(rec storage.Record) (*eureka.InstanceInfo, eureka.Status, error) {
-	l, o, err := decodeRecord(rec, 0)
+	return CheckRecord(rec, rules.Limits{})
+}
+
+// CheckRecord is DecodeRecord with the input rules of limits (the zero
+// value means rules.DefaultLimits): it fails with ErrBadRecord for a record
+// it cannot read and ErrRefusedRecord for one Restore would skip for
+// breaking the rules.
+func CheckRecord(rec storage.Record, limits rules.Limits) (*eureka.InstanceInfo, eureka.Status, error) {
+	l, o, err := decodeRecord(rec, 0, limits.OrDefault())
 	if err != nil {
 		return nil, "", err
 	}

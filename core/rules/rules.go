@@ -11,6 +11,7 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -20,12 +21,13 @@ import (
 // Limits bounds the sizes of what a registrant sends. Start from
 // DefaultLimits.
 type Limits struct {
-	// MaxNameBytes bounds application names, VIP addresses and other
-	// names.
-	MaxNameBytes int `config:"max_name_bytes" help:"longest application name, VIP address or instance id, in bytes"`
+	// MaxNameBytes bounds application names, instance ids and the other
+	// names (app group, ASG, data centre). Names and ids are store keys,
+	// so Validate caps it at MaxNameBytesCap.
+	MaxNameBytes int `config:"max_name_bytes" help:"longest application name, instance id, app group or ASG name, in bytes"`
 	// MaxFieldBytes bounds every other string field of an instance (host
-	// name, addresses, URLs).
-	MaxFieldBytes int `config:"max_field_bytes" help:"longest other instance field (host name, URLs), in bytes"`
+	// name, addresses, VIP address lists, URLs).
+	MaxFieldBytes int `config:"max_field_bytes" help:"longest other instance field (host name, VIP address list, URLs), in bytes"`
 	// MaxMetadataKeys bounds the number of metadata entries.
 	MaxMetadataKeys int `config:"max_metadata_keys" help:"most metadata entries of one instance"`
 	// MaxMetadataKeyBytes and MaxMetadataValueBytes bound one entry.
@@ -47,11 +49,28 @@ func DefaultLimits() Limits {
 	}
 }
 
+// OrDefault returns l, or DefaultLimits if l is the zero value (an
+// Options struct whose caller set no limits).
+func (l Limits) OrDefault() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits()
+	}
+	return l
+}
+
+// MaxNameBytesCap is the largest MaxNameBytes Validate accepts: an
+// application name and an instance id are keys in every store, and bbolt
+// refuses keys over 32 KiB (a refused key is what this package exists to
+// prevent).
+const MaxNameBytesCap = 16 << 10
+
 // Validate reports a limit that cannot work.
 func (l Limits) Validate() error {
 	switch {
 	case l.MaxNameBytes < 64:
 		return fmt.Errorf("limits: max_name_bytes %d is below 64", l.MaxNameBytes)
+	case l.MaxNameBytes > MaxNameBytesCap:
+		return fmt.Errorf("limits: max_name_bytes %d is above %d: names and ids are store keys", l.MaxNameBytes, MaxNameBytesCap)
 	case l.MaxFieldBytes < 256:
 		return fmt.Errorf("limits: max_field_bytes %d is below 256", l.MaxFieldBytes)
 	case l.MaxMetadataKeys < 1 || l.MaxMetadataKeyBytes < 1 || l.MaxMetadataValueBytes < 1:
@@ -100,16 +119,22 @@ func text(field, s string, max int) *Violation {
 	return nil
 }
 
-// name checks an application name or an instance id: non-blank text
-// without a slash, which no URL could address.
-func (l Limits) name(field, s string) *Violation {
+// name checks an application name or an instance id: non-blank text that
+// a URL path can address. An id may hold a slash (clients escape it, %2F);
+// an application name may not, since Java servers and proxies decode %2F
+// before routing. Neither may be "." or "..", which clients and servers
+// resolve away as path segments.
+func (l Limits) name(field, s string, slash bool) *Violation {
 	if strings.TrimSpace(s) == "" {
 		return violation(field, "empty")
 	}
 	if v := text(field, s, l.MaxNameBytes); v != nil {
 		return v
 	}
-	if strings.IndexByte(s, '/') >= 0 && field != "instanceId" {
+	if s == "." || s == ".." {
+		return violation(field, "is a dot segment, which a URL path cannot address")
+	}
+	if !slash && strings.IndexByte(s, '/') >= 0 {
 		return violation(field, "contains '/'")
 	}
 	return nil
@@ -117,7 +142,7 @@ func (l Limits) name(field, s string) *Violation {
 
 // App checks an application name.
 func (l Limits) App(name string) error {
-	if v := l.name("app", name); v != nil {
+	if v := l.name("app", name, false); v != nil {
 		return v
 	}
 	return nil
@@ -126,7 +151,7 @@ func (l Limits) App(name string) error {
 // ID checks an instance id. An id may hold a slash: clients escape it in
 // URLs (%2F).
 func (l Limits) ID(id string) error {
-	if v := l.name("instanceId", id); v != nil {
+	if v := l.name("instanceId", id, true); v != nil {
 		return v
 	}
 	return nil
@@ -184,23 +209,40 @@ func (l Limits) metadata(field string, m map[string]string) *Violation {
 	return nil
 }
 
-// safeKey is a key fit for an error message: already checked as text,
-// and short.
+// safeKey is a key fit for an error message: already checked as text, and
+// cut short on a rune boundary.
 func safeKey(k string) string {
-	if len(k) > 64 {
-		return k[:64] + "…"
+	const max = 64
+	if len(k) <= max {
+		return k
 	}
-	return k
+	n := max
+	for n > 0 && !utf8.RuneStart(k[n]) {
+		n--
+	}
+	return k[:n] + "…"
+}
+
+// Excerpt returns s fit for a log line or an error message about a value
+// the rules may have refused: quoted (control characters and invalid
+// UTF-8 escaped) and cut to its first 64 bytes, with the full length when
+// cut.
+func Excerpt(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:max]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // Instance checks every field of a registration. It does not repeat
 // Eureka's own checks of required fields (missing id, host name, app…),
 // which its callers run first for Eureka's messages.
 func (l Limits) Instance(in *eureka.InstanceInfo) error {
-	if v := l.name("app", in.App); v != nil {
+	if v := l.name("app", in.App, false); v != nil {
 		return v
 	}
-	if v := l.name("instanceId", in.ID()); v != nil {
+	if v := l.name(idField(in), in.ID(), true); v != nil {
 		return v
 	}
 	for _, f := range [...]struct {
@@ -248,6 +290,17 @@ func (l Limits) Instance(in *eureka.InstanceInfo) error {
 	return nil
 }
 
+// idField names the field InstanceInfo.ID takes the id from.
+func idField(in *eureka.InstanceInfo) string {
+	if in.InstanceID == "" && in.ID() != in.HostName {
+		return "dataCenterInfo.metadata.instance-id"
+	}
+	if in.InstanceID == "" {
+		return "hostName"
+	}
+	return "instanceId"
+}
+
 // OverrideStatus parses the status of an operator override (PUT …/status,
 // a peer's StatusUpdate): UP, DOWN, STARTING or OUT_OF_SERVICE. UNKNOWN is
 // refused: as an override it makes every renewal answer 404, so the
@@ -260,10 +313,10 @@ func OverrideStatus(v string) (eureka.Status, error) {
 	return st, nil
 }
 
-// Excerpt is s cut to at most max bytes at a rune boundary, with "…"
-// when cut: for messages and logs that must name a value without echoing
-// a huge or hostile one.
-func Excerpt(s string, max int) string {
+// Cut is s cut to at most max bytes at a rune boundary, with "…" when
+// cut: for messages and logs that must name a value without echoing a huge
+// or hostile one.
+func Cut(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}

@@ -15,6 +15,13 @@
 // "value" is the registry's record (itself JSON: lease times, override and
 // the instance in Eureka's JSON). The header's record count lets a reader
 // detect a truncated file. Lines are in no particular order.
+//
+// # Input rules
+//
+// A snapshot may hold records that break the input rules (core/rules): one
+// saved by an older eurekad, or edited by hand. Check sorts them out, so
+// that a restore writes into a store only what a server would restore from
+// it; a record that cannot be read at all makes the file unusable.
 package snapshot
 
 import (
@@ -25,6 +32,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/eurekad/eurekad/core/registry"
+	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
 
@@ -61,7 +70,7 @@ func Write(w io.Writer, created time.Time, records []storage.Record) error {
 	}
 	for _, r := range records {
 		if !json.Valid(r.Value) {
-			return fmt.Errorf("snapshot: record %s/%s is not JSON", r.Key.App, r.Key.ID)
+			return fmt.Errorf("snapshot: record %s/%s is not JSON", rules.Excerpt(r.Key.App), rules.Excerpt(r.Key.ID))
 		}
 		if err := enc.Encode(line{App: r.Key.App, ID: r.Key.ID, Updated: r.Updated, Value: r.Value}); err != nil {
 			return err
@@ -110,4 +119,39 @@ func Read(r io.Reader, fn func(storage.Record) error) (Header, error) {
 		return h, fmt.Errorf("%w: header says %d records, file holds %d (truncated?)", ErrFormat, h.Records, n)
 	}
 	return h, nil
+}
+
+// Refused is a record that breaks the input rules, and why.
+type Refused struct {
+	Key storage.Key
+	// Err wraps registry.ErrRefusedRecord and the *rules.Violation; its
+	// message names the field, not the value.
+	Err error
+}
+
+// Name is the record's key as "APP/ID", cut to bounded excerpts.
+func (r Refused) Name() string {
+	return rules.Excerpt(r.Key.App) + "/" + rules.Excerpt(r.Key.ID)
+}
+
+// Check splits records into those a registry applying limits (the zero
+// value means rules.DefaultLimits) would restore and those it would skip
+// for breaking the input rules (registry.ErrRefusedRecord). A record that
+// cannot be read at all fails the check with registry.ErrBadRecord, naming
+// the record by bounded excerpts of its key.
+func Check(records []storage.Record, limits rules.Limits) (keep []storage.Record, refused []Refused, err error) {
+	limits = limits.OrDefault()
+	keep = make([]storage.Record, 0, len(records))
+	for _, r := range records {
+		_, _, err := registry.CheckRecord(r, limits)
+		switch {
+		case err == nil:
+			keep = append(keep, r)
+		case errors.Is(err, registry.ErrRefusedRecord):
+			refused = append(refused, Refused{Key: r.Key, Err: err})
+		default:
+			return nil, nil, fmt.Errorf("record %s/%s: %w", rules.Excerpt(r.Key.App), rules.Excerpt(r.Key.ID), err)
+		}
+	}
+	return keep, refused, nil
 }

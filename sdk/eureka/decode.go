@@ -13,6 +13,18 @@ import (
 // out of range. The error text says what was wrong.
 var ErrMalformed = errors.New("eureka: malformed payload")
 
+// ErrInvalidUTF8 is matched (errors.Is), beside ErrMalformed, by a
+// decoder's error for a document whose text would have to be rewritten to
+// be kept: a string holding bytes that are not UTF-8, a JSON \u escape of
+// an unpaired UTF-16 surrogate (\ud800), an XML character reference to a
+// surrogate (&#xD800;). encoding/json and encoding/xml turn these into
+// U+FFFD, which stores an id or a name other than the one the client
+// sent, so that its renewals and cancels never find its instance. The
+// error names the field and does not repeat its value. Text the decoders
+// read without keeping it (member names, statuses, unknown members) is
+// decoded as encoding/json does.
+var ErrInvalidUTF8 = errors.New("not valid UTF-8")
+
 func malformed(what string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
 }

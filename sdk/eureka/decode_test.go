@@ -348,8 +348,8 @@ func TestDecodeLenientJSON(t *testing.T) {
 		{"action type case", `{"actionType":"deleted"}`, func(t *testing.T, in *InstanceInfo) {
 			eq(t, "ActionType", in.ActionType, ActionDeleted)
 		}},
-		{"escapes and invalid UTF-8", "{\"hostName\":\"a\\\"b\\u2028\xff\"}", func(t *testing.T, in *InstanceInfo) {
-			eq(t, "HostName", in.HostName, "a\"b\u2028\uFFFD")
+		{"escapes", "{\"hostName\":\"a\\\"b\\u2028\\ud83d\\ude00\xc3\xa9\\ufffd\"}", func(t *testing.T, in *InstanceInfo) {
+			eq(t, "HostName", in.HostName, "a\"b\u2028😀é\uFFFD")
 		}},
 		{"byte order mark", "\uFEFF {\"hostName\":\"h\"}", func(t *testing.T, in *InstanceInfo) {
 			eq(t, "HostName", in.HostName, "h")

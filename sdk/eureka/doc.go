@@ -21,7 +21,10 @@
 // numbers as strings and strings as numbers, booleans as strings, single
 // objects where a list is expected, explicit nulls, unknown keys, either
 // spelling of overriddenStatus, any or no "@class". Every decode error
-// matches ErrMalformed with errors.Is.
+// matches ErrMalformed with errors.Is. They never store text other than
+// what was sent: a kept string that is not UTF-8 (invalid bytes, an
+// unpaired surrogate escape) fails with ErrInvalidUTF8 instead of being
+// turned into U+FFFD.
 //
 // # Immutability
 //

@@ -38,6 +38,10 @@ func addSeeds(f *testing.F, exts ...string) {
 func FuzzDecodeInstanceJSON(f *testing.F) {
 	addSeeds(f, ".json")
 	f.Add([]byte(`{"instance":{"metadata":{"a b":"\u0000","":"x","_x0020_":"1"},"port":"1e3","app":"ǅ"}}`))
+	for _, bad := range badTexts {
+		f.Add([]byte(`{"instance":{"instanceId":"` + bad + `","metadata":{"k":"` + bad + `"}}}`))
+	}
+	f.Add([]byte(`{"instanceId":"\ud83d\ude00\ufffd","metadata":{"o":{"a":"\ud800"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := DecodeInstanceJSON(data)
 		if err != nil {
@@ -46,6 +50,7 @@ func FuzzDecodeInstanceJSON(f *testing.F) {
 			}
 			return
 		}
+		checkKeptText(t, data, in)
 		want := normalize(in.Clone())
 		enc := AppendInstanceJSONWrapped(nil, in)
 		got, err := DecodeInstanceJSON(enc)
@@ -106,6 +111,8 @@ func FuzzDecodeInstanceXML(f *testing.F) {
 	f.Add([]byte(`<instance><metadata><a_x0020_b>1</a_x0020_b><_x_>2</_x_><p:q>3</p:q></metadata><port enabled="x">1.5e2</port></instance>`))
 	f.Add([]byte(`<i xmlns="urn:x"><hostName><![CDATA[<h>&]]>&#xD;&#x1F600;</hostName><status>up<b/></status><overriddenStatus>x</overriddenStatus><dataCenterInfo><name> amazon </name><metadata><é>1</é></metadata></dataCenterInfo></i>`))
 	f.Add([]byte("<instance><app>\u01c5\u0345</app><leaseInfo><durationInSecs>99999999999</durationInSecs><renewalTimestamp>-1</renewalTimestamp></leaseInfo><countryId>0</countryId><sid>na</sid><metadata><instanceId>x</instanceId></metadata></instance>"))
+	f.Add([]byte("<instance><instanceId>bad-\xff\xfe</instanceId></instance>"))
+	f.Add([]byte("<!--&#xD800;--><instance><instanceId><![CDATA[&#xD800;]]>&#xD800;</instanceId><metadata><k>&#55296;</k></metadata></instance>"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := DecodeInstanceXML(data)
 		if err != nil {
@@ -114,6 +121,7 @@ func FuzzDecodeInstanceXML(f *testing.F) {
 			}
 			return
 		}
+		checkKeptText(t, data, in)
 		want := normalizeXML(in.Clone())
 		enc := AppendInstanceXML(nil, in)
 		got, err := DecodeInstanceXML(enc)

@@ -189,11 +189,14 @@ func (d *appsDecoder) decodeApplications(data []byte) (*Applications, error) {
 	if !j.versionsDelta.set {
 		apps.VersionsDelta = j.versionsDeltaOne.v
 	}
-	if j.hashcode.set() {
-		apps.AppsHashcode = d.keepText(j.hashcode)
-	} else {
-		apps.AppsHashcode = d.keepText(j.hashcodeOne)
+	hash := j.hashcode
+	if !hash.set() {
+		hash = j.hashcodeOne
 	}
+	if !d.textOK(hash) {
+		return nil, fieldError("apps__hashcode", ErrInvalidUTF8)
+	}
+	apps.AppsHashcode = d.keepText(hash)
 	for _, a := range j.apps {
 		if a == nil {
 			continue
@@ -405,6 +408,9 @@ func readList[T any](d *appsDecoder, l *[]*T, what string, alloc func() *T, read
 
 // application turns the members read into a into an Application.
 func (d *appsDecoder) application(a *appFields) (*Application, error) {
+	if !d.textOK(a.name) {
+		return nil, fieldError("application name", ErrInvalidUTF8)
+	}
 	app := &Application{Name: d.keepText(a.name), Instances: make([]*InstanceInfo, 0, len(a.instances))}
 	for _, f := range a.instances {
 		if f == nil {

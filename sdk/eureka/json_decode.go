@@ -3,6 +3,7 @@ package eureka
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,7 +36,9 @@ func DecodeInstanceJSON(data []byte) (*InstanceInfo, error) {
 // reproduces what encoding/json did with the jsonInstance types (now in
 // reference_json_test.go, with the reference decoders): the same
 // documents fail and the others give the same InstanceInfo, which
-// FuzzDecodeInstanceJSONDifferential checks against that decoder. What
+// FuzzDecodeInstanceJSONDifferential checks against that decoder, except
+// that a kept string encoding/json would rewrite to U+FFFD fails the
+// decode (ErrInvalidUTF8). What
 // encoding/json contributed, and is copied here, is:
 //
 //   - syntax: the document is checked whole, as by its scanner (json_lex.go);
@@ -208,10 +211,14 @@ var (
 )
 
 // jsonValueError is a member value of the wrong type or out of range.
-// path names the member, as "leaseInfo.durationInSecs".
+// path names the member, as "leaseInfo.durationInSecs". err, when set, is
+// a sentinel the error matches (ErrInvalidUTF8).
 type jsonValueError struct {
 	path, msg string
+	err       error
 }
+
+func (e *jsonValueError) Unwrap() error { return e.err }
 
 func (e *jsonValueError) Error() string {
 	if e.path == "" {
@@ -504,6 +511,10 @@ func (d *instanceDecoder) metadata(m *map[string]string) error {
 			if err := d.skip(); err != nil {
 				return err
 			}
+			// Kept as its JSON text, bytes and all.
+			if !utf8.Valid(d.data[start:d.pos]) {
+				return invalidMetadata("a value")
+			}
 			v = d.keepChunk(d.data[start:d.pos])
 		default:
 			s, tok, err := d.scalar("text")
@@ -518,11 +529,23 @@ func (d *instanceDecoder) metadata(m *map[string]string) error {
 			case 'f':
 				v = "false"
 			default:
+				if !d.textOK(s) {
+					return invalidMetadata("a value")
+				}
 				v = d.keepChunk(d.bytes(s))
 			}
 		}
+		if !d.textOK(k) {
+			return invalidMetadata("a key")
+		}
 		(*m)[d.keepChunk(key)] = v
 	}
+}
+
+// invalidMetadata is the error for a metadata key or value that is not
+// text; it names neither.
+func invalidMetadata(what string) error {
+	return &jsonValueError{msg: what + " is " + ErrInvalidUTF8.Error(), err: ErrInvalidUTF8}
 }
 
 // dataCenter reads the dataCenterInfo member.
@@ -582,6 +605,34 @@ func (d *instanceDecoder) leaseInfo(f *instanceFields) error {
 			return err
 		}
 	}
+}
+
+// textOK reports whether the text of s can be kept as sent (see
+// validJSONText); only strings with escapes or non-ASCII bytes need a
+// look.
+func (d *instanceDecoder) textOK(s jsonSpan) bool {
+	return s.kind != spanEsc || validJSONText(d.data[s.lo:s.hi])
+}
+
+// keptText checks the text members of f that an InstanceInfo keeps, and
+// returns how many bytes they take.
+func (d *instanceDecoder) keptText(f *instanceFields) (int, error) {
+	n := 0
+	for _, m := range [...]int{
+		mInstanceID, mHostName, mApp, mIPAddr, mSID, mAppGroupName, mHomePageURL,
+		mStatusPageURL, mHealthCheckURL, mSecureHealthCheckURL, mVIPAddress,
+		mSecureVIPAddress, mASGName,
+	} {
+		s := f.text[m]
+		if !d.textOK(s) {
+			return 0, fieldError(instanceMemberNames[m], ErrInvalidUTF8)
+		}
+		n += s.hi - s.lo
+	}
+	if f.hasDC && !d.textOK(f.dcName) {
+		return 0, fieldError("dataCenterInfo.name", ErrInvalidUTF8)
+	}
+	return n, nil
 }
 
 // bytes returns the text of s: the literal, or the string unquoted,
@@ -709,13 +760,9 @@ func (d *instanceDecoder) dataCenterName(s jsonSpan) string {
 // jsonInstance.instance does.
 func (d *instanceDecoder) instance(f *instanceFields) (*InstanceInfo, error) {
 	t := &f.text
-	n := 0
-	for _, m := range [...]int{
-		mInstanceID, mHostName, mApp, mIPAddr, mSID, mAppGroupName, mHomePageURL,
-		mStatusPageURL, mHealthCheckURL, mSecureHealthCheckURL, mVIPAddress,
-		mSecureVIPAddress, mASGName,
-	} {
-		n += t[m].hi - t[m].lo
+	n, err := d.keptText(f)
+	if err != nil {
+		return nil, err
 	}
 	d.reserve(n)
 	in := &InstanceInfo{
@@ -749,7 +796,6 @@ func (d *instanceDecoder) instance(f *instanceFields) (*InstanceInfo, error) {
 	case t[mOverriddenStatusOld].set():
 		in.OverriddenStatus = d.status(t[mOverriddenStatusOld])
 	}
-	var err error
 	if in.Port, err = f.port.port(defaultPort, false); err != nil {
 		return nil, fieldError("port", err)
 	}
@@ -814,5 +860,5 @@ type jsonLease struct {
 }
 
 func fieldError(field string, err error) error {
-	return errors.New(field + ": " + err.Error())
+	return fmt.Errorf("%s: %w", field, err)
 }

@@ -3,10 +3,12 @@ package eureka
 import (
 	"errors"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 // referenceCases are documents on which the hand-written decoder most
@@ -121,7 +123,8 @@ var referenceCases = []string{
 
 // checkSameAsReference decodes data with DecodeInstanceJSON and with the
 // encoding/json decoder it replaced: both must fail, or give equal
-// instances.
+// instances. The one difference: where encoding/json replaces text that
+// is not UTF-8 with U+FFFD, DecodeInstanceJSON fails (ErrInvalidUTF8).
 func checkSameAsReference(t *testing.T, data []byte) {
 	t.Helper()
 	got, err := DecodeInstanceJSON(data)
@@ -129,6 +132,10 @@ func checkSameAsReference(t *testing.T, data []byte) {
 	switch {
 	case err != nil && !errors.Is(err, ErrMalformed):
 		t.Fatalf("%q: error %v does not match ErrMalformed", data, err)
+	case errors.Is(err, ErrInvalidUTF8) && werr == nil:
+		if !hasInvalidText(data) {
+			t.Fatalf("%q: error %v, but the document holds no invalid text", data, err)
+		}
 	case err != nil && werr == nil:
 		t.Fatalf("%q: error %v, the reference decodes\n%+v", data, err, want)
 	case err == nil && werr != nil:
@@ -136,6 +143,15 @@ func checkSameAsReference(t *testing.T, data []byte) {
 	case err == nil && !reflect.DeepEqual(got, want):
 		t.Fatalf("%q: decoded differently\n got %s\nwant %s", data, dumpInstance(got), dumpInstance(want))
 	}
+}
+
+// surrogateEscape matches a JSON \u escape of a UTF-16 surrogate.
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}`)
+
+// hasInvalidText reports whether a JSON document holds bytes that are not
+// UTF-8 or a \u escape of a surrogate, one of which ErrInvalidUTF8 needs.
+func hasInvalidText(data []byte) bool {
+	return !utf8.Valid(data) || surrogateEscape.Match(data)
 }
 
 func dumpInstance(in *InstanceInfo) string {
@@ -404,6 +420,10 @@ func compareDecoded[T any](t *testing.T, fn string, data []byte, got T, err erro
 	switch {
 	case err != nil && !errors.Is(err, ErrMalformed):
 		t.Fatalf("%s %q: error %v does not match ErrMalformed", fn, data, err)
+	case errors.Is(err, ErrInvalidUTF8) && werr == nil:
+		if !hasInvalidText(data) {
+			t.Fatalf("%s %q: error %v, but the document holds no invalid text", fn, data, err)
+		}
 	case err != nil && werr == nil:
 		t.Fatalf("%s %q: error %v, the reference decodes\n%s", fn, data, err, dumpValue(want))
 	case err == nil && werr != nil:

@@ -342,10 +342,43 @@ func (l *jsonLexer) skip() error {
 	return err
 }
 
+// validJSONText reports whether the string whose text between the quotes
+// is s, which str has validated, is text that appendUnquoted decodes
+// without replacing anything: valid UTF-8, and every \u escape of a UTF-16
+// surrogate one half of a pair.
+func validJSONText(s []byte) bool {
+	if !utf8.Valid(s) {
+		return false
+	}
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			i++
+			continue
+		}
+		if s[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		r := getHex4(s[i:])
+		i += 6
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if utf16.DecodeRune(r, getHex4(s[i:])) == utf8.RuneError {
+			return false
+		}
+		i += 6
+	}
+	return true
+}
+
 // appendUnquoted appends the string whose text between the quotes is s,
 // which str has validated, decoded as encoding/json decodes it: escapes
 // are replaced, a \u escape of a lone or ill-paired UTF-16 surrogate
-// becomes U+FFFD, and so does each byte of invalid UTF-8.
+// becomes U+FFFD, and so does each byte of invalid UTF-8. The decoders
+// use it as it is only for text they do not keep (member names,
+// statuses); kept text is first checked with validJSONText, so that
+// nothing a client sends is stored rewritten.
 func appendUnquoted(dst, s []byte) []byte {
 	for r := 0; r < len(s); {
 		c := s[r]

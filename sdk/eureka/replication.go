@@ -116,8 +116,10 @@ type jsonReplicationList struct {
 }
 
 type jsonReplicationItem struct {
-	AppName            *string         `json:"appName"`
-	ID                 *string         `json:"id"`
+	// appName and id are kept raw and unquoted by rawText, which refuses
+	// what encoding/json would rewrite (see ErrInvalidUTF8).
+	AppName            json.RawMessage `json:"appName"`
+	ID                 json.RawMessage `json:"id"`
 	LastDirtyTimestamp json.RawMessage `json:"lastDirtyTimestamp"`
 	OverriddenStatus   *string         `json:"overriddenStatus"`
 	Status             *string         `json:"status"`
@@ -156,8 +158,12 @@ func DecodeReplicationListJSON(data []byte) ([]ReplicationItem, error) {
 	for i := range doc.ReplicationList {
 		j := &doc.ReplicationList[i]
 		it := &items[i]
-		it.AppName = deref(j.AppName)
-		it.ID = deref(j.ID)
+		if it.AppName, err = rawText(j.AppName); err != nil {
+			return nil, malformed("replication list JSON", fmt.Errorf("item %d: appName: %w", i, err))
+		}
+		if it.ID, err = rawText(j.ID); err != nil {
+			return nil, malformed("replication list JSON", fmt.Errorf("item %d: id: %w", i, err))
+		}
 		it.Action = ReplicationAction(deref(j.Action))
 		if j.OverriddenStatus != nil {
 			it.OverriddenStatus = ParseStatusLenient(*j.OverriddenStatus)
@@ -243,6 +249,28 @@ func allOK(data []byte) ([]ReplicationResult, bool) {
 		res[i].StatusCode = 200
 	}
 	return res, true
+}
+
+// rawText reads a JSON string member as encoding/json reads it into a
+// *string (absent and null are ""), except that text that is not UTF-8
+// fails with ErrInvalidUTF8 instead of becoming U+FFFD.
+func rawText(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || isJSONNull(raw) {
+		return "", nil
+	}
+	if raw[0] != '"' {
+		return "", errors.New("expected a string")
+	}
+	// encoding/json has checked the syntax: raw is one whole string.
+	s := raw[1 : len(raw)-1]
+	if !validJSONText(s) {
+		return "", ErrInvalidUTF8
+	}
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s), nil
+	}
+	return string(appendUnquoted(nil, s)), nil
 }
 
 // rawInt reads a JSON number or numeric string as an int64; absent, null

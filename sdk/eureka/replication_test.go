@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // javaBatchItems is what testdata/replication/java-batch.json (the §8.4
@@ -130,6 +131,9 @@ func FuzzDecodeReplicationListJSON(f *testing.F) {
 		f.Add(readReplicationFile(f, name))
 	}
 	f.Add([]byte(`{"replicationList":[{"appName":"a","id":"x","lastDirtyTimestamp":"1.5e3","action":"Heartbeat"}]}`))
+	for _, bad := range badTexts {
+		f.Add([]byte(`{"replicationList":[{"appName":"` + bad + `","id":"` + bad + `","action":"Register","instanceInfo":{"instanceId":"` + bad + `"}}]}`))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		items, err := DecodeReplicationListJSON(data)
 		if err != nil {
@@ -137,6 +141,14 @@ func FuzzDecodeReplicationListJSON(f *testing.F) {
 				t.Fatalf("error %v does not match ErrMalformed", err)
 			}
 			return
+		}
+		for _, it := range items {
+			if !utf8.ValidString(it.AppName) || !utf8.ValidString(it.ID) {
+				t.Fatalf("%q: kept %q/%q, which is not UTF-8", data, it.AppName, it.ID)
+			}
+			if it.Instance != nil {
+				checkKeptText(t, data, it.Instance)
+			}
 		}
 		enc := AppendReplicationListJSON(nil, items)
 		again, err := DecodeReplicationListJSON(enc)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -62,6 +63,9 @@ func DecodeApplicationsXML(data []byte) (*Applications, error) {
 // decodeXMLDocument decodes the root element into v and rejects anything
 // but whitespace, comments and processing instructions after it.
 func decodeXMLDocument(data []byte, v any) error {
+	if err := checkCharRefs(data); err != nil {
+		return err
+	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = charsetReader
 	if err := d.Decode(v); err != nil {
@@ -87,6 +91,78 @@ func decodeXMLDocument(data []byte, v any) error {
 			}
 		}
 	}
+}
+
+// xmlVerbatim are the markup sections whose text holds no character
+// references: CDATA, comments, processing instructions.
+var xmlVerbatim = [...]struct{ open, close string }{
+	{"<![CDATA[", "]]>"}, {"<!--", "-->"}, {"<?", "?>"},
+}
+
+// checkCharRefs refuses a character reference to a UTF-16 surrogate
+// (&#xD800;), which XML does not allow and encoding/xml turns into U+FFFD
+// instead of refusing, as it refuses &#0; (see ErrInvalidUTF8). Bytes that
+// are not UTF-8 need no check here: encoding/xml refuses them.
+func checkCharRefs(data []byte) error {
+	if !bytes.Contains(data, []byte("&#")) {
+		return nil // the usual document
+	}
+	for i := 0; i < len(data); {
+		j := bytes.IndexAny(data[i:], "<&")
+		if j < 0 {
+			return nil
+		}
+		i += j
+		if data[i] == '&' {
+			if r, ok := charRef(data[i:]); ok && utf16.IsSurrogate(r) {
+				return fmt.Errorf("character reference at offset %d is a UTF-16 surrogate: %w", i, ErrInvalidUTF8)
+			}
+			i++
+			continue
+		}
+		skipped := false
+		for _, v := range xmlVerbatim {
+			if bytes.HasPrefix(data[i:], []byte(v.open)) {
+				k := bytes.Index(data[i+len(v.open):], []byte(v.close))
+				if k < 0 {
+					return nil // unterminated: encoding/xml reports it
+				}
+				i += len(v.open) + k + len(v.close)
+				skipped = true
+				break
+			}
+		}
+		if !skipped {
+			i++
+		}
+	}
+	return nil
+}
+
+// charRef reads the character reference (&#N; or &#xH;) at the start of
+// b; ok is false if there is none or its number is beyond Unicode.
+func charRef(b []byte) (r rune, ok bool) {
+	b, found := bytes.CutPrefix(b, []byte("&#"))
+	if !found {
+		return 0, false
+	}
+	base := rune(10)
+	if len(b) > 0 && b[0] == 'x' {
+		base, b = 16, b[1:]
+	}
+	for n, c := range b {
+		if c == ';' {
+			return r, n > 0
+		}
+		d := unhex(c)
+		if d < 0 || d >= base {
+			return 0, false
+		}
+		if r = r*base + d; r > utf8.MaxRune {
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // charsetReader lets documents declare ASCII or Latin-1 (the only

@@ -35,6 +35,7 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
+	inputrules "github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/httpd"
 	"github.com/eurekad/eurekad/internal/tlsconf"
 	"github.com/eurekad/eurekad/plugins/admission"
@@ -56,6 +57,10 @@ type Config struct {
 	// Cluster is peer replication (--peers, --self-url and tuning).
 	Cluster replication.Options `config:"cluster"`
 	Plugins PluginsConfig       `config:"plugins"`
+	// Limits are the input rules every write is checked against, on every
+	// path: the client API, peer batches, the admin API, a store's records
+	// at start and snapshot restore.
+	Limits inputrules.Limits `config:"limits"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -92,6 +97,7 @@ func Default() Config {
 			Persist:        persist.DefaultOptions(),
 		},
 		Cluster: replication.DefaultOptions(),
+		Limits:  inputrules.DefaultLimits(),
 		Plugins: PluginsConfig{
 			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
 			Admission: AdmissionPluginConfig{Guard: admission.DefaultOptions()},

@@ -390,6 +390,7 @@ var sectionTitles = map[string]string{
 	"storage":  "Storage",
 	"cluster":  "Cluster (peer replication)",
 	"plugins":  "Plugins",
+	"limits":   "Input limits",
 }
 
 // SectionTitle returns the heading for a Setting.Section: "General" for the

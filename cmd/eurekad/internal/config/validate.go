@@ -87,6 +87,14 @@ var rules = map[string]rule{
 	"plugins.admission.sha256":      sha256Hex,
 	"plugins.admission.timeout":     positive,
 	"plugins.admission.config_json": jsonObject,
+
+	// Limits.Validate checks the limits against each other and the stores.
+	"limits.max_name_bytes":           positive,
+	"limits.max_field_bytes":          positive,
+	"limits.max_metadata_keys":        positive,
+	"limits.max_metadata_key_bytes":   positive,
+	"limits.max_metadata_value_bytes": positive,
+	"limits.max_metadata_bytes":       positive,
 }
 
 // Validate reports every setting in c whose value cannot work, each error
@@ -128,6 +136,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 		if err := c.Plugins.Admission.Guard.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.Limits.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
