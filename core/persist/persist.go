@@ -32,6 +32,37 @@
 // FailureReject, writes are refused (ErrUnavailable) while the store is
 // degraded and a write whose commit failed is not acknowledged.
 //
+// # When the store refuses a record
+//
+// A store may refuse one record for what it is (bbolt takes no key over
+// 32 KiB) while taking every other: one such record must not stop the rest
+// of the registry from becoming durable, nor make the store look down. When
+// a batch fails, the flusher finds out which case it is in. A store that
+// can tell returns a *storage.RefusedError naming the key: the flusher sets
+// that record aside and writes the batch again without it. Otherwise it
+// writes and deletes a probe record (EUREKAD/persist-probe) in one batch: if
+// that fails too, the store is failing (see above); if it succeeds, it
+// splits the batch in halves and writes each the same way, so one refused
+// record among n costs about 2·log2(n) extra round trips. A single record
+// that fails after a successful probe is written once more before it is
+// taken as refused.
+//
+// The rule for a refused record: it stays in the registry's memory, served
+// as usual, and leaves the pending set; the flush that refused it succeeds,
+// so the store is not degraded and the writers of every other key are
+// acknowledged. It is counted (Status.Refused, Status.RefusedTotal), listed
+// with a bounded excerpt of its key (Status.RecentRefused) and logged once
+// when it is first refused. It is written again when its instance changes
+// again and at every lease checkpoint, so a record refused by mistake (a
+// store failing exactly between probe and write) is stored within
+// CheckpointInterval; it leaves the refused set once written or deleted.
+// Commit answers for the store as a whole and is not failed by another
+// writer's refused record; a writer that needs to know whether its own
+// record was stored calls CommitKey.
+//
+// Every store error kept or logged is cut to a few hundred bytes, and keys
+// to storage.Key.Excerpt: a key may be tens of kilobytes.
+//
 // Lease timestamps change on every renewal and are not written one by one;
 // every CheckpointInterval each lease is queued once at low priority, so a
 // checkpoint never delays writers by more than one small batch.
@@ -83,6 +114,17 @@ type Source interface {
 	// Keys lists every key, for lease checkpoints.
 	Keys(fn func(app, id string))
 }
+
+// maxErrorBytes bounds a store error's message as kept in Status and logs,
+// and as returned to writers.
+const maxErrorBytes = 512
+
+// recentRefusals is how many refusals Status lists.
+const recentRefusals = 8
+
+// probeKey is the record a probe writes and deletes in one batch, in the
+// readiness probe's application.
+var probeKey = storage.Key{App: "EUREKAD", ID: "persist-probe"}
 
 // maxKeptBuffer is the largest value buffer kept between flushes: a batch
 // of BatchSize ordinary records fits; a batch of huge ones is not kept.
@@ -169,6 +211,12 @@ type Persister struct {
 	// flushing is the epoch of the flush being written (nil when none): a
 	// Commit that finds nothing pending waits only for it.
 	flushing *epoch
+	// refused holds the reason of each record the store refuses now;
+	// recent the last refusals, oldest first. Only the flusher writes them,
+	// under mu.
+	refused      map[storage.Key]string
+	recent       []Refusal
+	refusedTotal atomic.Uint64
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -211,6 +259,7 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		log:        o.Logger,
 		pending:    make(map[storage.Key]struct{}),
 		background: make(map[storage.Key]struct{}),
+		refused:    make(map[storage.Key]string),
 		cur:        newEpoch(),
 		kick:       make(chan struct{}, 1),
 		arrival:    make(chan struct{}, 1),
@@ -306,6 +355,30 @@ func (p *Persister) Commit(ctx context.Context) error {
 	}
 	if e.err != nil {
 		return p.failureAnswer(e.err)
+	}
+	return nil
+}
+
+// CommitKey is Commit for a writer that changed the record of app and id
+// (as the registry reports it to Changed) and must know whether that
+// record was stored: besides Commit's answer, it returns an error matching
+// storage.ErrRefused when the store refused the record, in either failure
+// policy. A refusal is not an outage that serve can wait out: the record
+// will not be stored by waiting, so the writer hears of it, and decides
+// (a registration may still be served from memory; a change that does not
+// heal by itself should not be acknowledged). With async durability it
+// returns at once, as Commit does.
+func (p *Persister) CommitKey(ctx context.Context, app, id string) error {
+	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync {
+		return err
+	}
+	k := storage.Key{App: app, ID: id}
+	p.mu.Lock()
+	reason, refused := p.refused[k]
+	_, pending := p.pending[k] // changed again since, or not tried while the store fails
+	p.mu.Unlock()
+	if refused && !pending {
+		return fmt.Errorf("persist: %w", &storage.RefusedError{Key: k, Reason: reason})
 	}
 	return nil
 }
@@ -446,15 +519,17 @@ func (p *Persister) flush(ctx context.Context) error {
 	p.mu.Unlock()
 
 	start := time.Now()
+	refusedBefore := p.refusedTotal.Load() // only the flusher adds to it
 	err := p.write(ctx, keys, bg)
 	took := time.Since(start)
-	n := len(keys) + len(bg)
+	n := len(keys) + len(bg) - int(p.refusedTotal.Load()-refusedBefore)
 	if err != nil {
+		err = boundedError{err}
 		p.failures.Add(1)
 		msg := err.Error()
 		p.lastErr.Store(&msg)
 		if !p.degraded.Swap(true) {
-			p.log.Error("store failing; serving from memory and retrying", "err", err, "policy", p.opts.OnFailure)
+			p.log.Error("store failing; serving from memory and retrying", "err", msg, "policy", p.opts.OnFailure)
 		}
 	} else {
 		p.commits.Add(1)
@@ -502,7 +577,7 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 		rec, buf, ok = p.src.AppendRecord(buf, k.App, k.ID)
 		ops = append(ops, storage.Op{Delete: !ok, Record: rec})
 		if len(ops) == limit {
-			err = storage.ApplyBatch(ctx, p.store, ops)
+			err = p.apply(ctx, ops)
 			ops, buf = ops[:0], buf[:0]
 		}
 	}
@@ -513,7 +588,7 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 		put(k)
 	}
 	if err == nil && len(ops) > 0 {
-		err = storage.ApplyBatch(ctx, p.store, ops)
+		err = p.apply(ctx, ops)
 	}
 	if cap(buf) <= maxKeptBuffer {
 		p.buf = buf[:0]
@@ -521,6 +596,100 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 	p.ops = ops[:0] // at most BatchSize entries; their values point into p.buf
 	return err
 }
+
+// apply writes ops as one batch. If the store refuses some of them, it
+// writes the others and sets the refused ones aside (see the package doc);
+// it fails only when the store does, leaving ops reordered.
+func (p *Persister) apply(ctx context.Context, ops []storage.Op) error {
+	err := storage.ApplyBatch(ctx, p.store, ops)
+	if err == nil {
+		p.stored(ops)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	var re *storage.RefusedError
+	if errors.As(err, &re) {
+		if i := slices.IndexFunc(ops, func(op storage.Op) bool { return op.Record.Key == re.Key }); i >= 0 {
+			p.refuse(ops[i].Record.Key, re.Reason)
+			ops[i] = ops[len(ops)-1]
+			if ops = ops[:len(ops)-1]; len(ops) == 0 {
+				return nil
+			}
+			return p.apply(ctx, ops)
+		}
+	}
+	// The store cannot say which record it refused, or whether it refused
+	// one at all: a store that takes the probe takes writes.
+	known := errors.Is(err, storage.ErrRefused)
+	if !known {
+		if perr := p.probe(ctx); perr != nil {
+			return err
+		}
+	}
+	if len(ops) == 1 {
+		if !known {
+			if err = storage.ApplyBatch(ctx, p.store, ops); err == nil {
+				p.stored(ops)
+				return nil
+			}
+		}
+		p.refuse(ops[0].Record.Key, storage.Cut(err.Error(), maxErrorBytes))
+		return nil
+	}
+	half := len(ops) / 2
+	if err := p.apply(ctx, ops[:half]); err != nil {
+		return err
+	}
+	return p.apply(ctx, ops[half:])
+}
+
+// probe writes and deletes probeKey in one batch: whether the store takes
+// writes at all.
+func (p *Persister) probe(ctx context.Context) error {
+	return storage.ApplyBatch(ctx, p.store, []storage.Op{
+		{Record: storage.Record{Key: probeKey, Updated: time.Now().UnixMilli()}},
+		{Delete: true, Record: storage.Record{Key: probeKey}},
+	})
+}
+
+// stored takes the records of ops, now written, out of the refused set.
+func (p *Persister) stored(ops []storage.Op) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.refused) == 0 {
+		return
+	}
+	for _, op := range ops {
+		delete(p.refused, op.Record.Key)
+	}
+}
+
+// refuse sets a record the store refused aside: out of the pending set
+// (the flush took it), into the refused set, reported.
+func (p *Persister) refuse(k storage.Key, reason string) {
+	p.refusedTotal.Add(1)
+	p.mu.Lock()
+	_, again := p.refused[k]
+	p.refused[k] = reason
+	if len(p.recent) == recentRefusals {
+		p.recent = slices.Delete(p.recent, 0, 1)
+	}
+	p.recent = append(p.recent, Refusal{Key: k.Excerpt(), Reason: reason, At: time.Now()})
+	p.mu.Unlock()
+	if !again {
+		p.log.Error("store refused a record; kept in memory only, the rest is stored",
+			"key", k.Excerpt(), "keyBytes", len(k.App)+len(k.ID), "reason", reason)
+	}
+}
+
+// boundedError cuts a store error's message to maxErrorBytes: it is kept
+// in Status, logged and returned to writers, and may quote a huge key.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string { return storage.Cut(e.err.Error(), maxErrorBytes) }
+func (e boundedError) Unwrap() error { return e.err }
 
 // finalFlush writes what is pending at shutdown, checkpoint keys included.
 func (p *Persister) finalFlush() {
@@ -564,12 +733,30 @@ type Status struct {
 	LastCommit time.Time `json:"lastCommit"`
 	// LastCommitDuration is how long that flush took.
 	LastCommitDuration time.Duration `json:"lastCommitDurationNs"`
+	// Refused counts the records the store refuses now (kept in memory
+	// only; see the package doc), RefusedTotal the refusals since start (a
+	// record refused again, at a checkpoint or a change, counts again).
+	Refused      int    `json:"refused"`
+	RefusedTotal uint64 `json:"refusedTotal"`
+	// RecentRefused lists the last few refusals, oldest first.
+	RecentRefused []Refusal `json:"recentRefused,omitempty"`
+}
+
+// Refusal is one record the store refused.
+type Refusal struct {
+	// Key is the record's key as storage.Key.Excerpt gives it, never the
+	// whole key.
+	Key string `json:"key"`
+	// Reason is the store's, cut to a few hundred bytes.
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Status returns the current state.
 func (p *Persister) Status() Status {
 	p.mu.Lock()
 	pending, bg := len(p.pending), len(p.background)
+	refused, recent := len(p.refused), slices.Clone(p.recent)
 	p.mu.Unlock()
 	s := Status{
 		Durability:         p.opts.Durability,
@@ -581,6 +768,9 @@ func (p *Persister) Status() Status {
 		Written:            p.written.Load(),
 		Failures:           p.failures.Load(),
 		LastCommitDuration: time.Duration(p.commitNs.Load()),
+		Refused:            refused,
+		RefusedTotal:       p.refusedTotal.Load(),
+		RecentRefused:      recent,
 	}
 	if ms := p.lastCommit.Load(); ms > 0 {
 		s.LastCommit = time.UnixMilli(ms)

@@ -41,15 +41,33 @@ type fixture struct {
 
 func start(t *testing.T, mod func(*persist.Options)) *fixture {
 	t.Helper()
+	return startOn(t, memory.New(), mod)
+}
+
+// startOn runs a persister of a new registry into inner, through a
+// FaultyStore.
+func startOn(t *testing.T, inner storage.Store, mod func(*persist.Options)) *fixture {
+	t.Helper()
+	return startWrapped(t, inner, nil, mod)
+}
+
+// startWrapped is startOn with the persister writing through wrap(the
+// FaultyStore) when wrap is not nil.
+func startWrapped(t *testing.T, inner storage.Store, wrap func(storage.Store) storage.Store, mod func(*persist.Options)) *fixture {
+	t.Helper()
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
-	store := storagetest.Faulty(memory.New())
+	store := storagetest.Faulty(inner)
 	o := persist.DefaultOptions()
 	o.MaxBackoff = 50 * time.Millisecond
 	if mod != nil {
 		mod(&o)
 	}
-	p, err := persist.New(store, reg, &o)
+	var target storage.Store = store
+	if wrap != nil {
+		target = wrap(store)
+	}
+	p, err := persist.New(target, reg, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
