@@ -63,6 +63,32 @@
 // Every store error kept or logged is cut to a few hundred bytes, and keys
 // to storage.Key.Excerpt: a key may be tens of kilobytes.
 //
+// # Store identity
+//
+// A store can lose what eurekad wrote without failing a single write: a
+// Redis restarted without persistence or flushed, a failover to a replica
+// that lagged, a storage plugin that lost its file. The persister tells by two
+// records of its own in the store (application EUREKAD): a generation record,
+// a random name chosen at start and written with the first flush, and a
+// sequence record, "generation/flush number", written in the same batch as
+// every flush's last records. Every VerifyInterval, and before the first
+// flush after a failure, it reads both (two Gets). A missing or foreign
+// generation record means the store was emptied or replaced; a sequence
+// older than the last flush committed means it lost recent writes. A
+// failover to a replica that lagged usually fails the flush in flight, and
+// the check then runs before the retry writes a new sequence over the
+// evidence; a failover while no flush is in flight is found only if a
+// periodic check comes before the next flush (the lease checkpoint still
+// rewrites every instance within CheckpointInterval, but not the records
+// of cancelled instances the replica kept). On a mismatch the persister logs what it
+// found, queues every key of the registry and every key the store holds (so
+// records the registry no longer has are deleted), and rewrites them in its
+// next flush with a new generation; Status.Resyncing (and Degraded) is set
+// until that flush has committed. Readers of the whole store skip these
+// records (IsMarker, HideMarkers). One store has one writer: two eurekad
+// processes writing the same keys would each find the other's generation
+// and rewrite in turn.
+//
 // Lease timestamps change on every renewal and are not written one by one;
 // every CheckpointInterval each lease is queued once at low priority, so a
 // checkpoint never delays writers by more than one small batch.
@@ -146,7 +172,10 @@ type Options struct {
 	BatchSize int `config:"batch_size" help:"most writes in one store transaction"`
 	// MaxBackoff caps the retry interval while the store fails.
 	MaxBackoff time.Duration `config:"max_backoff" help:"longest wait between retries while the store fails"`
-	Logger     *slog.Logger  `config:"-"`
+	// VerifyInterval is how often the persister checks that the store
+	// still holds what it wrote (see Store identity in the package doc).
+	VerifyInterval time.Duration `config:"verify_interval" help:"how often to check that the store still holds what eurekad wrote (two reads), and rewrite it from memory if not"`
+	Logger         *slog.Logger  `config:"-"`
 }
 
 // DefaultOptions returns sync durability, serving through store failures.
@@ -159,6 +188,7 @@ func DefaultOptions() Options {
 		OnFailure:          FailureServe,
 		BatchSize:          1000,
 		MaxBackoff:         10 * time.Second,
+		VerifyInterval:     5 * time.Second,
 	}
 }
 
@@ -169,7 +199,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("persist: durability %q is not sync or async", o.Durability)
 	case o.OnFailure != FailureServe && o.OnFailure != FailureReject:
 		return fmt.Errorf("persist: on_failure %q is not serve or reject", o.OnFailure)
-	case o.FlushInterval <= 0 || o.CheckpointInterval <= 0 || o.MaxBackoff <= 0:
+	case o.FlushInterval <= 0 || o.CheckpointInterval <= 0 || o.MaxBackoff <= 0 || o.VerifyInterval <= 0:
 		return fmt.Errorf("persist: intervals must be positive")
 	case o.CommitDelay < 0:
 		return fmt.Errorf("persist: commit delay must not be negative")
@@ -217,6 +247,16 @@ type Persister struct {
 	refused      map[storage.Key]string
 	recent       []Refusal
 	refusedTotal atomic.Uint64
+	// gen is the generation this persister writes; genStored whether the
+	// store holds its record (a flush with it committed). seq numbers the
+	// flushes, committedSeq is the last one committed. Only the flusher
+	// uses them.
+	gen               string
+	genStored         bool
+	seq, committedSeq uint64
+	resyncing         atomic.Bool
+	resyncReason      atomic.Pointer[string]
+	resyncs           atomic.Uint64
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -260,6 +300,7 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		pending:    make(map[storage.Key]struct{}),
 		background: make(map[storage.Key]struct{}),
 		refused:    make(map[storage.Key]string),
+		gen:        newGeneration(),
 		cur:        newEpoch(),
 		kick:       make(chan struct{}, 1),
 		arrival:    make(chan struct{}, 1),
@@ -401,10 +442,14 @@ func (p *Persister) Run(ctx context.Context) error {
 	defer flushTick.Stop()
 	checkpoint := time.NewTicker(p.opts.CheckpointInterval)
 	defer checkpoint.Stop()
+	verify := time.NewTicker(p.opts.VerifyInterval)
+	defer verify.Stop()
 	wctx := context.WithoutCancel(ctx)
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
+	p.wake() // the first flush writes the generation record
 	for {
+		check := false
 		select {
 		case <-ctx.Done():
 			p.finalFlush()
@@ -416,14 +461,26 @@ func (p *Persister) Run(ctx context.Context) error {
 		case <-flushTick.C:
 		case <-retry:
 			retry = nil
+			check = true // what the store holds now, before the retry overwrites the sequence
 		case <-checkpoint.C:
 			p.queueCheckpoint()
 			continue
+		case <-verify.C:
+			check = retry == nil && !p.degraded.Load()
 		}
 		if retry != nil {
 			continue // waiting out a back-off
 		}
-		if err := p.flush(wctx); err != nil {
+		err := error(nil)
+		if check {
+			if err = p.verify(wctx); err != nil {
+				p.failEpoch(p.failed(err))
+			}
+		}
+		if err == nil {
+			err = p.flush(wctx)
+		}
+		if err != nil {
 			backoff = min(max(2*backoff, 50*time.Millisecond), p.opts.MaxBackoff)
 			retry = time.After(backoff)
 			continue
@@ -510,7 +567,7 @@ func (p *Persister) flush(ctx context.Context) error {
 			bg = append(bg, k)
 		}
 	}
-	if len(keys) == 0 && len(bg) == 0 {
+	if len(keys) == 0 && len(bg) == 0 && p.genStored {
 		p.mu.Unlock()
 		close(e.done)
 		return nil
@@ -524,13 +581,7 @@ func (p *Persister) flush(ctx context.Context) error {
 	took := time.Since(start)
 	n := len(keys) + len(bg) - int(p.refusedTotal.Load()-refusedBefore)
 	if err != nil {
-		err = boundedError{err}
-		p.failures.Add(1)
-		msg := err.Error()
-		p.lastErr.Store(&msg)
-		if !p.degraded.Swap(true) {
-			p.log.Error("store failing; serving from memory and retrying", "err", msg, "policy", p.opts.OnFailure)
-		}
+		err = p.failed(err)
 	} else {
 		p.commits.Add(1)
 		p.lastGroup.Store(int64(len(keys)))
@@ -540,6 +591,9 @@ func (p *Persister) flush(ctx context.Context) error {
 		p.latency.observe(took)
 		if p.degraded.Swap(false) {
 			p.log.Info("store recovered", "written", n)
+		}
+		if p.resyncing.Swap(false) {
+			p.log.Info("store rewritten from memory", "written", n)
 		}
 	}
 	p.mu.Lock()
@@ -561,13 +615,38 @@ func (p *Persister) flush(ctx context.Context) error {
 	return err
 }
 
+// failEpoch answers the writers waiting for the next flush with err, as a
+// failed flush does, without writing: their changes stay pending.
+func (p *Persister) failEpoch(err error) {
+	p.mu.Lock()
+	e := p.cur
+	p.cur = newEpoch()
+	p.mu.Unlock()
+	e.err = err
+	close(e.done)
+}
+
+// failed records a store failure and returns err cut to maxErrorBytes.
+func (p *Persister) failed(err error) error {
+	err = boundedError{err}
+	p.failures.Add(1)
+	msg := err.Error()
+	p.lastErr.Store(&msg)
+	if !p.degraded.Swap(true) {
+		p.log.Error("store failing; serving from memory and retrying", "err", msg, "policy", p.opts.OnFailure)
+	}
+	return err
+}
+
 // write stores the keys in the registry's current state, in batches of at
-// most BatchSize.
+// most BatchSize, the last one followed by the marker records.
 func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg []storage.Key) error {
+	p.seq++
 	limit := min(len(keys)+len(bg), p.opts.BatchSize)
-	ops := slices.Grow(p.ops[:0], limit)
+	ops := slices.Grow(p.ops[:0], limit+2) // the last batch also holds the markers
 	buf := p.buf[:0]
 	var err error
+	left := len(keys) + len(bg)
 	put := func(k storage.Key) {
 		if err != nil {
 			return
@@ -576,7 +655,7 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 		var ok bool
 		rec, buf, ok = p.src.AppendRecord(buf, k.App, k.ID)
 		ops = append(ops, storage.Op{Delete: !ok, Record: rec})
-		if len(ops) == limit {
+		if left--; len(ops) == limit && left > 0 {
 			err = p.apply(ctx, ops)
 			ops, buf = ops[:0], buf[:0]
 		}
@@ -587,13 +666,17 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 	for _, k := range bg {
 		put(k)
 	}
-	if err == nil && len(ops) > 0 {
+	if err == nil {
+		ops, buf = p.markerOps(ops, buf, p.seq)
 		err = p.apply(ctx, ops)
+	}
+	if err == nil {
+		p.committedSeq, p.genStored = p.seq, true
 	}
 	if cap(buf) <= maxKeptBuffer {
 		p.buf = buf[:0]
 	}
-	p.ops = ops[:0] // at most BatchSize entries; their values point into p.buf
+	p.ops = ops[:0] // at most BatchSize+2 entries; their values point into p.buf
 	return err
 }
 
@@ -612,9 +695,12 @@ func (p *Persister) apply(ctx context.Context, ops []storage.Op) error {
 	var re *storage.RefusedError
 	if errors.As(err, &re) {
 		if i := slices.IndexFunc(ops, func(op storage.Op) bool { return op.Record.Key == re.Key }); i >= 0 {
+			if IsMarker(re.Key) {
+				return err // a store that cannot hold them cannot be verified
+			}
 			p.refuse(ops[i].Record.Key, re.Reason)
-			ops[i] = ops[len(ops)-1]
-			if ops = ops[:len(ops)-1]; len(ops) == 0 {
+			// Keep the order: the sequence record stays last.
+			if ops = slices.Delete(ops, i, i+1); len(ops) == 0 {
 				return nil
 			}
 			return p.apply(ctx, ops)
@@ -634,6 +720,9 @@ func (p *Persister) apply(ctx context.Context, ops []storage.Op) error {
 				p.stored(ops)
 				return nil
 			}
+		}
+		if IsMarker(ops[0].Record.Key) {
+			return err
 		}
 		p.refuse(ops[0].Record.Key, storage.Cut(err.Error(), maxErrorBytes))
 		return nil
@@ -740,6 +829,13 @@ type Status struct {
 	RefusedTotal uint64 `json:"refusedTotal"`
 	// RecentRefused lists the last few refusals, oldest first.
 	RecentRefused []Refusal `json:"recentRefused,omitempty"`
+	// Resyncing is true while the whole registry is being rewritten
+	// because the store no longer held what eurekad wrote (Degraded is
+	// then true too); Resyncs counts those rewrites since start, and
+	// ResyncReason says what the last one found.
+	Resyncing    bool   `json:"resyncing"`
+	Resyncs      uint64 `json:"resyncs"`
+	ResyncReason string `json:"resyncReason,omitempty"`
 }
 
 // Refusal is one record the store refused.
@@ -761,7 +857,7 @@ func (p *Persister) Status() Status {
 	s := Status{
 		Durability:         p.opts.Durability,
 		OnFailure:          p.opts.OnFailure,
-		Degraded:           p.degraded.Load(),
+		Degraded:           p.degraded.Load() || p.resyncing.Load(),
 		Pending:            pending,
 		Checkpoint:         bg,
 		Commits:            p.commits.Load(),
@@ -771,6 +867,11 @@ func (p *Persister) Status() Status {
 		Refused:            refused,
 		RefusedTotal:       p.refusedTotal.Load(),
 		RecentRefused:      recent,
+		Resyncing:          p.resyncing.Load(),
+		Resyncs:            p.resyncs.Load(),
+	}
+	if r := p.resyncReason.Load(); r != nil {
+		s.ResyncReason = *r
 	}
 	if ms := p.lastCommit.Load(); ms > 0 {
 		s.LastCommit = time.UnixMilli(ms)

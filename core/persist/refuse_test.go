@@ -184,13 +184,14 @@ func TestRefusalFoundInLogRoundTrips(t *testing.T) {
 					o.BatchSize = n
 				})
 				refuseHuge(f, typed)
+				synctest.Wait() // the first flush, of the generation record
+				commits := f.p.Status().Commits
 				for i := range n - 1 {
 					f.reg.Register(inst("A", fmt.Sprint("i", i)), false)
 				}
 				f.reg.Register(inst("A", hugeID), false)
-				synctest.Wait()
 				count.batches.Store(0)
-				waitFor(t, "the flush", func() bool { return f.p.Status().Commits > 0 })
+				waitFor(t, "the flush", func() bool { return f.p.Status().Commits > commits })
 
 				got := count.batches.Load()
 				// Each halving costs the failed batch, a probe and the good half.
