@@ -32,6 +32,63 @@
 // FailureReject, writes are refused (ErrUnavailable) while the store is
 // degraded and a write whose commit failed is not acknowledged.
 //
+// # When the store refuses a record
+//
+// A store may refuse one record for what it is (bbolt takes no key over
+// 32 KiB) while taking every other: one such record must not stop the rest
+// of the registry from becoming durable, nor make the store look down. When
+// a batch fails, the flusher finds out which case it is in. A store that
+// can tell returns a *storage.RefusedError naming the key: the flusher sets
+// that record aside and writes the batch again without it. Otherwise it
+// writes and deletes a probe record (EUREKAD/persist-probe) in one batch: if
+// that fails too, the store is failing (see above); if it succeeds, it
+// splits the batch in halves and writes each the same way, so one refused
+// record among n costs about 2·log2(n) extra round trips. A single record
+// that fails after a successful probe is written once more before it is
+// taken as refused.
+//
+// The rule for a refused record: it stays in the registry's memory, served
+// as usual, and leaves the pending set; the flush that refused it succeeds,
+// so the store is not degraded and the writers of every other key are
+// acknowledged. It is counted (Status.Refused, Status.RefusedTotal), listed
+// with a bounded excerpt of its key (Status.RecentRefused) and logged once
+// when it is first refused. It is written again when its instance changes
+// again and at every lease checkpoint, so a record refused by mistake (a
+// store failing exactly between probe and write) is stored within
+// CheckpointInterval; it leaves the refused set once written or deleted.
+// Commit answers for the store as a whole and is not failed by another
+// writer's refused record; a writer that needs to know whether its own
+// record was stored calls CommitKey.
+//
+// Every store error kept or logged is cut to a few hundred bytes, and keys
+// to storage.Key.Excerpt: a key may be tens of kilobytes.
+//
+// # Store identity
+//
+// A store can lose what eurekad wrote without failing a single write: a
+// Redis restarted without persistence or flushed, a failover to a replica
+// that lagged, a storage plugin that lost its file. The persister tells by two
+// records of its own in the store (application EUREKAD): a generation record,
+// a random name chosen at start and written with the first flush, and a
+// sequence record, "generation/flush number", written in the same batch as
+// every flush's last records. Every VerifyInterval, and before the first
+// flush after a failure, it reads both (two Gets). A missing or foreign
+// generation record means the store was emptied or replaced; a sequence
+// older than the last flush committed means it lost recent writes. A
+// failover to a replica that lagged usually fails the flush in flight, and
+// the check then runs before the retry writes a new sequence over the
+// evidence; a failover while no flush is in flight is found only if a
+// periodic check comes before the next flush (the lease checkpoint still
+// rewrites every instance within CheckpointInterval, but not the records
+// of cancelled instances the replica kept). On a mismatch the persister logs what it
+// found, queues every key of the registry and every key the store holds (so
+// records the registry no longer has are deleted), and rewrites them in its
+// next flush with a new generation; Status.Resyncing (and Degraded) is set
+// until that flush has committed. Readers of the whole store skip these
+// records (IsMarker, HideMarkers). One store has one writer: two eurekad
+// processes writing the same keys would each find the other's generation
+// and rewrite in turn.
+//
 // Lease timestamps change on every renewal and are not written one by one;
 // every CheckpointInterval each lease is queued once at low priority, so a
 // checkpoint never delays writers by more than one small batch.
@@ -84,6 +141,17 @@ type Source interface {
 	Keys(fn func(app, id string))
 }
 
+// maxErrorBytes bounds a store error's message as kept in Status and logs,
+// and as returned to writers.
+const maxErrorBytes = 512
+
+// recentRefusals is how many refusals Status lists.
+const recentRefusals = 8
+
+// probeKey is the record a probe writes and deletes in one batch, in the
+// readiness probe's application.
+var probeKey = storage.Key{App: "EUREKAD", ID: "persist-probe"}
+
 // maxKeptBuffer is the largest value buffer kept between flushes: a batch
 // of BatchSize ordinary records fits; a batch of huge ones is not kept.
 const maxKeptBuffer = 4 << 20
@@ -104,7 +172,10 @@ type Options struct {
 	BatchSize int `config:"batch_size" help:"most writes in one store transaction"`
 	// MaxBackoff caps the retry interval while the store fails.
 	MaxBackoff time.Duration `config:"max_backoff" help:"longest wait between retries while the store fails"`
-	Logger     *slog.Logger  `config:"-"`
+	// VerifyInterval is how often the persister checks that the store
+	// still holds what it wrote (see Store identity in the package doc).
+	VerifyInterval time.Duration `config:"verify_interval" help:"how often to check that the store still holds what eurekad wrote (two reads), and rewrite it from memory if not"`
+	Logger         *slog.Logger  `config:"-"`
 }
 
 // DefaultOptions returns sync durability, serving through store failures.
@@ -117,6 +188,7 @@ func DefaultOptions() Options {
 		OnFailure:          FailureServe,
 		BatchSize:          1000,
 		MaxBackoff:         10 * time.Second,
+		VerifyInterval:     5 * time.Second,
 	}
 }
 
@@ -127,7 +199,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("persist: durability %q is not sync or async", o.Durability)
 	case o.OnFailure != FailureServe && o.OnFailure != FailureReject:
 		return fmt.Errorf("persist: on_failure %q is not serve or reject", o.OnFailure)
-	case o.FlushInterval <= 0 || o.CheckpointInterval <= 0 || o.MaxBackoff <= 0:
+	case o.FlushInterval <= 0 || o.CheckpointInterval <= 0 || o.MaxBackoff <= 0 || o.VerifyInterval <= 0:
 		return fmt.Errorf("persist: intervals must be positive")
 	case o.CommitDelay < 0:
 		return fmt.Errorf("persist: commit delay must not be negative")
@@ -169,6 +241,22 @@ type Persister struct {
 	// flushing is the epoch of the flush being written (nil when none): a
 	// Commit that finds nothing pending waits only for it.
 	flushing *epoch
+	// refused holds the reason of each record the store refuses now;
+	// recent the last refusals, oldest first. Only the flusher writes them,
+	// under mu.
+	refused      map[storage.Key]string
+	recent       []Refusal
+	refusedTotal atomic.Uint64
+	// gen is the generation this persister writes; genStored whether the
+	// store holds its record (a flush with it committed). seq numbers the
+	// flushes, committedSeq is the last one committed. Only the flusher
+	// uses them.
+	gen               string
+	genStored         bool
+	seq, committedSeq uint64
+	resyncing         atomic.Bool
+	resyncReason      atomic.Pointer[string]
+	resyncs           atomic.Uint64
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -211,6 +299,8 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		log:        o.Logger,
 		pending:    make(map[storage.Key]struct{}),
 		background: make(map[storage.Key]struct{}),
+		refused:    make(map[storage.Key]string),
+		gen:        newGeneration(),
 		cur:        newEpoch(),
 		kick:       make(chan struct{}, 1),
 		arrival:    make(chan struct{}, 1),
@@ -310,6 +400,30 @@ func (p *Persister) Commit(ctx context.Context) error {
 	return nil
 }
 
+// CommitKey is Commit for a writer that changed the record of app and id
+// (as the registry reports it to Changed) and must know whether that
+// record was stored: besides Commit's answer, it returns an error matching
+// storage.ErrRefused when the store refused the record, in either failure
+// policy. A refusal is not an outage that serve can wait out: the record
+// will not be stored by waiting, so the writer hears of it, and decides
+// (a registration may still be served from memory; a change that does not
+// heal by itself should not be acknowledged). With async durability it
+// returns at once, as Commit does.
+func (p *Persister) CommitKey(ctx context.Context, app, id string) error {
+	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync {
+		return err
+	}
+	k := storage.Key{App: app, ID: id}
+	p.mu.Lock()
+	reason, refused := p.refused[k]
+	_, pending := p.pending[k] // changed again since, or not tried while the store fails
+	p.mu.Unlock()
+	if refused && !pending {
+		return fmt.Errorf("persist: %w", &storage.RefusedError{Key: k, Reason: reason})
+	}
+	return nil
+}
+
 func (p *Persister) failureAnswer(err error) error {
 	if p.opts.OnFailure == FailureServe {
 		return nil
@@ -328,10 +442,14 @@ func (p *Persister) Run(ctx context.Context) error {
 	defer flushTick.Stop()
 	checkpoint := time.NewTicker(p.opts.CheckpointInterval)
 	defer checkpoint.Stop()
+	verify := time.NewTicker(p.opts.VerifyInterval)
+	defer verify.Stop()
 	wctx := context.WithoutCancel(ctx)
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
+	p.wake() // the first flush writes the generation record
 	for {
+		check := false
 		select {
 		case <-ctx.Done():
 			p.finalFlush()
@@ -343,14 +461,26 @@ func (p *Persister) Run(ctx context.Context) error {
 		case <-flushTick.C:
 		case <-retry:
 			retry = nil
+			check = true // what the store holds now, before the retry overwrites the sequence
 		case <-checkpoint.C:
 			p.queueCheckpoint()
 			continue
+		case <-verify.C:
+			check = retry == nil && !p.degraded.Load()
 		}
 		if retry != nil {
 			continue // waiting out a back-off
 		}
-		if err := p.flush(wctx); err != nil {
+		err := error(nil)
+		if check {
+			if err = p.verify(wctx); err != nil {
+				p.failEpoch(p.failed(err))
+			}
+		}
+		if err == nil {
+			err = p.flush(wctx)
+		}
+		if err != nil {
 			backoff = min(max(2*backoff, 50*time.Millisecond), p.opts.MaxBackoff)
 			retry = time.After(backoff)
 			continue
@@ -437,7 +567,7 @@ func (p *Persister) flush(ctx context.Context) error {
 			bg = append(bg, k)
 		}
 	}
-	if len(keys) == 0 && len(bg) == 0 {
+	if len(keys) == 0 && len(bg) == 0 && p.genStored {
 		p.mu.Unlock()
 		close(e.done)
 		return nil
@@ -446,16 +576,12 @@ func (p *Persister) flush(ctx context.Context) error {
 	p.mu.Unlock()
 
 	start := time.Now()
+	refusedBefore := p.refusedTotal.Load() // only the flusher adds to it
 	err := p.write(ctx, keys, bg)
 	took := time.Since(start)
-	n := len(keys) + len(bg)
+	n := len(keys) + len(bg) - int(p.refusedTotal.Load()-refusedBefore)
 	if err != nil {
-		p.failures.Add(1)
-		msg := err.Error()
-		p.lastErr.Store(&msg)
-		if !p.degraded.Swap(true) {
-			p.log.Error("store failing; serving from memory and retrying", "err", err, "policy", p.opts.OnFailure)
-		}
+		err = p.failed(err)
 	} else {
 		p.commits.Add(1)
 		p.lastGroup.Store(int64(len(keys)))
@@ -465,6 +591,9 @@ func (p *Persister) flush(ctx context.Context) error {
 		p.latency.observe(took)
 		if p.degraded.Swap(false) {
 			p.log.Info("store recovered", "written", n)
+		}
+		if p.resyncing.Swap(false) {
+			p.log.Info("store rewritten from memory", "written", n)
 		}
 	}
 	p.mu.Lock()
@@ -486,13 +615,38 @@ func (p *Persister) flush(ctx context.Context) error {
 	return err
 }
 
+// failEpoch answers the writers waiting for the next flush with err, as a
+// failed flush does, without writing: their changes stay pending.
+func (p *Persister) failEpoch(err error) {
+	p.mu.Lock()
+	e := p.cur
+	p.cur = newEpoch()
+	p.mu.Unlock()
+	e.err = err
+	close(e.done)
+}
+
+// failed records a store failure and returns err cut to maxErrorBytes.
+func (p *Persister) failed(err error) error {
+	err = boundedError{err}
+	p.failures.Add(1)
+	msg := err.Error()
+	p.lastErr.Store(&msg)
+	if !p.degraded.Swap(true) {
+		p.log.Error("store failing; serving from memory and retrying", "err", msg, "policy", p.opts.OnFailure)
+	}
+	return err
+}
+
 // write stores the keys in the registry's current state, in batches of at
-// most BatchSize.
+// most BatchSize, the last one followed by the marker records.
 func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg []storage.Key) error {
+	p.seq++
 	limit := min(len(keys)+len(bg), p.opts.BatchSize)
-	ops := slices.Grow(p.ops[:0], limit)
+	ops := slices.Grow(p.ops[:0], limit+2) // the last batch also holds the markers
 	buf := p.buf[:0]
 	var err error
+	left := len(keys) + len(bg)
 	put := func(k storage.Key) {
 		if err != nil {
 			return
@@ -501,8 +655,8 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 		var ok bool
 		rec, buf, ok = p.src.AppendRecord(buf, k.App, k.ID)
 		ops = append(ops, storage.Op{Delete: !ok, Record: rec})
-		if len(ops) == limit {
-			err = storage.ApplyBatch(ctx, p.store, ops)
+		if left--; len(ops) == limit && left > 0 {
+			err = p.apply(ctx, ops)
 			ops, buf = ops[:0], buf[:0]
 		}
 	}
@@ -512,15 +666,119 @@ func (p *Persister) write(ctx context.Context, keys map[storage.Key]struct{}, bg
 	for _, k := range bg {
 		put(k)
 	}
-	if err == nil && len(ops) > 0 {
-		err = storage.ApplyBatch(ctx, p.store, ops)
+	if err == nil {
+		ops, buf = p.markerOps(ops, buf, p.seq)
+		err = p.apply(ctx, ops)
+	}
+	if err == nil {
+		p.committedSeq, p.genStored = p.seq, true
 	}
 	if cap(buf) <= maxKeptBuffer {
 		p.buf = buf[:0]
 	}
-	p.ops = ops[:0] // at most BatchSize entries; their values point into p.buf
+	p.ops = ops[:0] // at most BatchSize+2 entries; their values point into p.buf
 	return err
 }
+
+// apply writes ops as one batch. If the store refuses some of them, it
+// writes the others and sets the refused ones aside (see the package doc);
+// it fails only when the store does, leaving ops reordered.
+func (p *Persister) apply(ctx context.Context, ops []storage.Op) error {
+	err := storage.ApplyBatch(ctx, p.store, ops)
+	if err == nil {
+		p.stored(ops)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	var re *storage.RefusedError
+	if errors.As(err, &re) {
+		if i := slices.IndexFunc(ops, func(op storage.Op) bool { return op.Record.Key == re.Key }); i >= 0 {
+			if IsMarker(re.Key) {
+				return err // a store that cannot hold them cannot be verified
+			}
+			p.refuse(ops[i].Record.Key, re.Reason)
+			// Keep the order: the sequence record stays last.
+			if ops = slices.Delete(ops, i, i+1); len(ops) == 0 {
+				return nil
+			}
+			return p.apply(ctx, ops)
+		}
+	}
+	// The store cannot say which record it refused, or whether it refused
+	// one at all: a store that takes the probe takes writes.
+	known := errors.Is(err, storage.ErrRefused)
+	if !known {
+		if perr := p.probe(ctx); perr != nil {
+			return err
+		}
+	}
+	if len(ops) == 1 {
+		if !known {
+			if err = storage.ApplyBatch(ctx, p.store, ops); err == nil {
+				p.stored(ops)
+				return nil
+			}
+		}
+		if IsMarker(ops[0].Record.Key) {
+			return err
+		}
+		p.refuse(ops[0].Record.Key, storage.Cut(err.Error(), maxErrorBytes))
+		return nil
+	}
+	half := len(ops) / 2
+	if err := p.apply(ctx, ops[:half]); err != nil {
+		return err
+	}
+	return p.apply(ctx, ops[half:])
+}
+
+// probe writes and deletes probeKey in one batch: whether the store takes
+// writes at all.
+func (p *Persister) probe(ctx context.Context) error {
+	return storage.ApplyBatch(ctx, p.store, []storage.Op{
+		{Record: storage.Record{Key: probeKey, Updated: time.Now().UnixMilli()}},
+		{Delete: true, Record: storage.Record{Key: probeKey}},
+	})
+}
+
+// stored takes the records of ops, now written, out of the refused set.
+func (p *Persister) stored(ops []storage.Op) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.refused) == 0 {
+		return
+	}
+	for _, op := range ops {
+		delete(p.refused, op.Record.Key)
+	}
+}
+
+// refuse sets a record the store refused aside: out of the pending set
+// (the flush took it), into the refused set, reported.
+func (p *Persister) refuse(k storage.Key, reason string) {
+	p.refusedTotal.Add(1)
+	p.mu.Lock()
+	_, again := p.refused[k]
+	p.refused[k] = reason
+	if len(p.recent) == recentRefusals {
+		p.recent = slices.Delete(p.recent, 0, 1)
+	}
+	p.recent = append(p.recent, Refusal{Key: k.Excerpt(), Reason: reason, At: time.Now()})
+	p.mu.Unlock()
+	if !again {
+		p.log.Error("store refused a record; kept in memory only, the rest is stored",
+			"key", k.Excerpt(), "keyBytes", len(k.App)+len(k.ID), "reason", reason)
+	}
+}
+
+// boundedError cuts a store error's message to maxErrorBytes: it is kept
+// in Status, logged and returned to writers, and may quote a huge key.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string { return storage.Cut(e.err.Error(), maxErrorBytes) }
+func (e boundedError) Unwrap() error { return e.err }
 
 // finalFlush writes what is pending at shutdown, checkpoint keys included.
 func (p *Persister) finalFlush() {
@@ -564,23 +822,56 @@ type Status struct {
 	LastCommit time.Time `json:"lastCommit"`
 	// LastCommitDuration is how long that flush took.
 	LastCommitDuration time.Duration `json:"lastCommitDurationNs"`
+	// Refused counts the records the store refuses now (kept in memory
+	// only; see the package doc), RefusedTotal the refusals since start (a
+	// record refused again, at a checkpoint or a change, counts again).
+	Refused      int    `json:"refused"`
+	RefusedTotal uint64 `json:"refusedTotal"`
+	// RecentRefused lists the last few refusals, oldest first.
+	RecentRefused []Refusal `json:"recentRefused,omitempty"`
+	// Resyncing is true while the whole registry is being rewritten
+	// because the store no longer held what eurekad wrote (Degraded is
+	// then true too); Resyncs counts those rewrites since start, and
+	// ResyncReason says what the last one found.
+	Resyncing    bool   `json:"resyncing"`
+	Resyncs      uint64 `json:"resyncs"`
+	ResyncReason string `json:"resyncReason,omitempty"`
+}
+
+// Refusal is one record the store refused.
+type Refusal struct {
+	// Key is the record's key as storage.Key.Excerpt gives it, never the
+	// whole key.
+	Key string `json:"key"`
+	// Reason is the store's, cut to a few hundred bytes.
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Status returns the current state.
 func (p *Persister) Status() Status {
 	p.mu.Lock()
 	pending, bg := len(p.pending), len(p.background)
+	refused, recent := len(p.refused), slices.Clone(p.recent)
 	p.mu.Unlock()
 	s := Status{
 		Durability:         p.opts.Durability,
 		OnFailure:          p.opts.OnFailure,
-		Degraded:           p.degraded.Load(),
+		Degraded:           p.degraded.Load() || p.resyncing.Load(),
 		Pending:            pending,
 		Checkpoint:         bg,
 		Commits:            p.commits.Load(),
 		Written:            p.written.Load(),
 		Failures:           p.failures.Load(),
 		LastCommitDuration: time.Duration(p.commitNs.Load()),
+		Refused:            refused,
+		RefusedTotal:       p.refusedTotal.Load(),
+		RecentRefused:      recent,
+		Resyncing:          p.resyncing.Load(),
+		Resyncs:            p.resyncs.Load(),
+	}
+	if r := p.resyncReason.Load(); r != nil {
+		s.ResyncReason = *r
 	}
 	if ms := p.lastCommit.Load(); ms > 0 {
 		s.LastCommit = time.UnixMilli(ms)

@@ -41,15 +41,33 @@ type fixture struct {
 
 func start(t *testing.T, mod func(*persist.Options)) *fixture {
 	t.Helper()
+	return startOn(t, memory.New(), mod)
+}
+
+// startOn runs a persister of a new registry into inner, through a
+// FaultyStore.
+func startOn(t *testing.T, inner storage.Store, mod func(*persist.Options)) *fixture {
+	t.Helper()
+	return startWrapped(t, inner, nil, mod)
+}
+
+// startWrapped is startOn with the persister writing through wrap(the
+// FaultyStore) when wrap is not nil.
+func startWrapped(t *testing.T, inner storage.Store, wrap func(storage.Store) storage.Store, mod func(*persist.Options)) *fixture {
+	t.Helper()
 	reg := registry.New(nil)
 	reg.OpenForTraffic(0)
-	store := storagetest.Faulty(memory.New())
+	store := storagetest.Faulty(inner)
 	o := persist.DefaultOptions()
 	o.MaxBackoff = 50 * time.Millisecond
 	if mod != nil {
 		mod(&o)
 	}
-	p, err := persist.New(store, reg, &o)
+	var target storage.Store = store
+	if wrap != nil {
+		target = wrap(store)
+	}
+	p, err := persist.New(target, reg, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +107,7 @@ func (f *fixture) matchesRegistry() error {
 	for _, r := range f.reg.Records() {
 		want[r.Key] = r.Value
 	}
-	got, err := storage.All(context.Background(), f.store, "")
+	got, err := storage.All(context.Background(), persist.HideMarkers(f.store), "")
 	if err != nil {
 		return err
 	}
@@ -261,7 +279,7 @@ func TestShutdownFlushesPending(t *testing.T) {
 		f.reg.Register(inst("A", fmt.Sprint("i", i)), false)
 	}
 	f.stop()
-	if n, _ := storage.Count(context.Background(), f.store, ""); n != 100 {
+	if n, _ := storage.Count(context.Background(), persist.HideMarkers(f.store), ""); n != 100 {
 		t.Fatalf("%d of 100 pending changes stored at shutdown", n)
 	}
 }
@@ -278,7 +296,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 	f.store.Put(ctx, storage.Record{Key: storage.Key{App: "APP9", ID: "junk"}, Value: []byte("not json")})
 
 	r2 := registry.New(nil)
-	restored, skipped, err := r2.Restore(ctx, f.store)
+	restored, skipped, err := r2.Restore(ctx, persist.HideMarkers(f.store))
 	if err != nil || restored != 30 || skipped != 1 {
 		t.Fatalf("restore = %d, %d, %v", restored, skipped, err)
 	}
@@ -484,6 +502,13 @@ func TestCommitWithNothingPending(t *testing.T) {
 		return errs
 	}
 
+	// The first flush writes the generation record.
+	select {
+	case r := <-store.calls:
+		close(r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first flush did not write the generation record")
+	}
 	reg.Register(inst("A", "a"), false)
 	first := commit()
 	var batch chan struct{}

@@ -22,7 +22,13 @@
 //   - After Close every method returns an error matching ErrClosed; Close
 //     itself may be called more than once.
 //   - Errors are wrapped with the store's name and the key, and still match
-//     these sentinels with errors.Is.
+//     these sentinels with errors.Is. A key in a message is cut to a short
+//     excerpt (Key.Excerpt): a key may be tens of kilobytes.
+//   - A write the store will never take, whatever its state (a key or value
+//     beyond its limits), fails with an error matching ErrRefused, best a
+//     *RefusedError naming the key, so that eurekad stores the rest of a
+//     batch and does not treat the store as down. An error that does not
+//     match ErrRefused is taken as the store failing.
 //   - Key.App and Key.ID are never empty; a nil and an empty Value are the
 //     same value.
 //   - A call whose context is already cancelled changes nothing.
@@ -39,6 +45,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Key names one record: an application and an instance id. App is upper
@@ -50,6 +57,27 @@ type Key struct {
 
 // NewKey returns the key of an instance, with the application upper-cased.
 func NewKey(app, id string) Key { return Key{App: strings.ToUpper(app), ID: id} }
+
+// ExcerptBytes is how many bytes of each part of a key Excerpt keeps.
+const ExcerptBytes = 64
+
+// Excerpt returns "APP/ID" with each part cut to at most ExcerptBytes bytes
+// (on a character boundary) and marked "…" when cut: the form of a key in
+// error messages and logs, where a 40 KB key would drown everything else.
+func (k Key) Excerpt() string { return Cut(k.App, ExcerptBytes) + "/" + Cut(k.ID, ExcerptBytes) }
+
+// Cut returns s if it is at most n bytes long, and otherwise its first n
+// bytes or fewer, ending on a character boundary, followed by "…".
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
 
 // Record is one stored value.
 type Record struct {
@@ -107,7 +135,31 @@ var (
 	// ErrStop is returned by a Scan or Snapshot callback to stop early
 	// without an error.
 	ErrStop = errors.New("storage: stop scan")
+	// ErrRefused is returned by a write the store will never accept for
+	// the record itself (a key or value beyond its limits), as opposed to
+	// a store that is failing: writing the same record again fails the
+	// same way, other records are not affected. Prefer returning a
+	// *RefusedError, which matches it and names the key.
+	ErrRefused = errors.New("storage: record refused")
 )
+
+// RefusedError is the error of a write a store refuses for its record (see
+// ErrRefused). A Batcher that refuses one op of a batch returns it naming
+// that op's key, and stores none of the batch; the caller then writes the
+// others again without it.
+type RefusedError struct {
+	Key Key
+	// Reason says why, without the key (a limit, a size).
+	Reason string
+}
+
+// Error names the key by its excerpt, never in full.
+func (e *RefusedError) Error() string {
+	return "record " + e.Key.Excerpt() + " refused: " + e.Reason
+}
+
+// Is makes a *RefusedError match ErrRefused.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // All collects every record of a store (or of one application) into a
 // slice: a convenience over Scan for small stores and tests.

@@ -221,7 +221,7 @@ func keyError(op string, k storage.Key, err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		err = storage.ErrClosed
 	}
-	return fmt.Errorf("bolt: %s %s/%s: %w", op, k.App, k.ID, err)
+	return fmt.Errorf("bolt: %s %s: %w", op, k.Excerpt(), err)
 }
 
 // opError wraps err with the operation, for errors that name no one key.
@@ -241,24 +241,28 @@ func (s *Store) ready(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// checkKey returns a *storage.RefusedError for a key the file cannot hold.
 func checkKey(k storage.Key) error {
 	if k.App == "" || k.ID == "" {
-		return errors.New("empty application or instance id")
+		return &storage.RefusedError{Key: k, Reason: "empty application or instance id"}
 	}
 	if len(k.App) > bbolt.MaxKeySize || len(k.ID) > bbolt.MaxKeySize {
-		return fmt.Errorf("application or instance id longer than %d bytes", bbolt.MaxKeySize)
+		return &storage.RefusedError{Key: k, Reason: fmt.Sprintf("application (%d bytes) or instance id (%d bytes) longer than %d bytes",
+			len(k.App), len(k.ID), bbolt.MaxKeySize)}
 	}
 	return nil
 }
 
 // checkRecord refuses, before it is journalled, a record the file could
 // not take: the journal must never hold a write its checkpoint would fail.
+// A refusal is a *storage.RefusedError, so that eurekad stores the rest of
+// its batch.
 func checkRecord(r storage.Record) error {
 	if err := checkKey(r.Key); err != nil {
 		return err
 	}
 	if len(r.Value) > maxValue {
-		return fmt.Errorf("value of %d bytes exceeds the %d-byte limit", len(r.Value), maxValue)
+		return &storage.RefusedError{Key: r.Key, Reason: fmt.Sprintf("value of %d bytes exceeds the %d-byte limit", len(r.Value), maxValue)}
 	}
 	return nil
 }
@@ -266,7 +270,7 @@ func checkRecord(r storage.Record) error {
 // decode copies a stored value out of its transaction.
 func decode(app string, id, v []byte) (storage.Record, error) {
 	if len(v) < 8 {
-		return storage.Record{}, fmt.Errorf("corrupt record %s/%s: %d-byte value", app, id, len(v))
+		return storage.Record{}, fmt.Errorf("corrupt record %s: %d-byte value", storage.Key{App: app, ID: string(id)}.Excerpt(), len(v))
 	}
 	return decodeOwned(app, string(id), bytes.Clone(v))
 }
@@ -274,7 +278,7 @@ func decode(app string, id, v []byte) (storage.Record, error) {
 // decodeOwned decodes a stored value the caller may hand out.
 func decodeOwned(app, id string, v []byte) (storage.Record, error) {
 	if len(v) < 8 {
-		return storage.Record{}, fmt.Errorf("corrupt record %s/%s: %d-byte value", app, id, len(v))
+		return storage.Record{}, fmt.Errorf("corrupt record %s: %d-byte value", storage.Key{App: app, ID: id}.Excerpt(), len(v))
 	}
 	return storage.Record{
 		Key:     storage.Key{App: app, ID: id},
@@ -461,8 +465,7 @@ func (s *Store) Batch(ctx context.Context, ops []storage.Op) error {
 	for _, o := range ops {
 		if !o.Delete {
 			if err := checkRecord(o.Record); err != nil {
-				return opError(fmt.Sprintf("batch of %d ops", len(ops)),
-					fmt.Errorf("put %s/%s: %w", o.Record.Key.App, o.Record.Key.ID, err))
+				return opError(fmt.Sprintf("batch of %d ops", len(ops)), fmt.Errorf("put: %w", err))
 			}
 		} else if checkKey(o.Record.Key) != nil {
 			skipped++ // cannot be stored: deleting it is a no-op

@@ -289,6 +289,36 @@ func TestEmptyKey(t *testing.T) {
 	}
 }
 
+// A key bbolt cannot hold is refused with a *storage.RefusedError naming
+// it, in a message that quotes only an excerpt, and the batch stores none
+// of its ops.
+func TestOversizedKeyRefused(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "registry.db"), nil)
+	good := storage.Record{Key: storage.NewKey("orders", "i-1"), Value: []byte("v")}
+	for _, k := range []storage.Key{
+		{App: "ORDERS", ID: strings.Repeat("x", 40000)},
+		{App: strings.Repeat("A", 33000), ID: "i-2"},
+		{App: "ORDERS", ID: ""},
+	} {
+		for name, err := range map[string]error{
+			"Put":   s.Put(ctx, storage.Record{Key: k}),
+			"Batch": s.Batch(ctx, []storage.Op{{Record: good}, {Record: storage.Record{Key: k}}}),
+		} {
+			var re *storage.RefusedError
+			if !errors.As(err, &re) || re.Key != k {
+				t.Errorf("%s of %s = %v; want a RefusedError naming the key", name, k.Excerpt(), storage.Cut(fmt.Sprint(err), 200))
+			}
+			if len(fmt.Sprint(err)) > 400 {
+				t.Errorf("%s of %s: a %d-byte error", name, k.Excerpt(), len(fmt.Sprint(err)))
+			}
+		}
+	}
+	if n, err := storage.Count(ctx, s, ""); err != nil || n != 0 {
+		t.Errorf("the store holds %d records (%v) after refused writes; want 0", n, err)
+	}
+}
+
 func TestLogger(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))

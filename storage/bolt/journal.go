@@ -407,7 +407,7 @@ func (s *Store) apply(keys []storage.Key, value func(k storage.Key, buf []byte) 
 					err = w.put(k, v)
 				}
 				if err != nil {
-					return fmt.Errorf("%s/%s: %w", k.App, k.ID, err)
+					return fmt.Errorf("%s: %w", k.Excerpt(), err)
 				}
 			}
 			return nil

@@ -42,7 +42,7 @@ func New() *Store {
 }
 
 func opError(op string, k storage.Key, err error) error {
-	return fmt.Errorf("memory: %s %s/%s: %w", op, k.App, k.ID, err)
+	return fmt.Errorf("memory: %s %s: %w", op, k.Excerpt(), err)
 }
 
 // Put inserts or replaces a record, copying its value.

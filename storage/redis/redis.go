@@ -158,14 +158,14 @@ func (s *Store) appKey(app string) string { return s.appPre + app }
 // Put stores r, replacing any record with the same key.
 func (s *Store) Put(ctx context.Context, r storage.Record) error {
 	if err := s.check(ctx); err != nil {
-		return s.fail(ctx, "put", keyString(r.Key), err)
+		return s.fail(ctx, "put", r.Key.Excerpt(), err)
 	}
 	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		s.queuePut(ctx, p, r)
 		return nil
 	})
 	if err != nil {
-		return s.fail(ctx, "put", keyString(r.Key), err)
+		return s.fail(ctx, "put", r.Key.Excerpt(), err)
 	}
 	return nil
 }
@@ -179,15 +179,15 @@ func (s *Store) queuePut(ctx context.Context, p goredis.Pipeliner, r storage.Rec
 // storage.ErrNotFound.
 func (s *Store) Get(ctx context.Context, k storage.Key) (storage.Record, error) {
 	if err := s.check(ctx); err != nil {
-		return storage.Record{}, s.fail(ctx, "get", keyString(k), err)
+		return storage.Record{}, s.fail(ctx, "get", k.Excerpt(), err)
 	}
 	v, err := s.client.HGet(ctx, s.appKey(k.App), k.ID).Result()
 	if err != nil {
-		return storage.Record{}, s.fail(ctx, "get", keyString(k), err)
+		return storage.Record{}, s.fail(ctx, "get", k.Excerpt(), err)
 	}
 	r, err := decode(k, v)
 	if err != nil {
-		return storage.Record{}, s.fail(ctx, "get", keyString(k), err)
+		return storage.Record{}, s.fail(ctx, "get", k.Excerpt(), err)
 	}
 	return r, nil
 }
@@ -196,11 +196,11 @@ func (s *Store) Get(ctx context.Context, k storage.Key) (storage.Record, error) 
 // set when it was the last one; a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, k storage.Key) error {
 	if err := s.check(ctx); err != nil {
-		return s.fail(ctx, "delete", keyString(k), err)
+		return s.fail(ctx, "delete", k.Excerpt(), err)
 	}
 	err := deleteScript.Run(ctx, s.client, []string{s.appKey(k.App), s.appsKey}, k.ID, k.App).Err()
 	if err != nil {
-		return s.fail(ctx, "delete", keyString(k), err)
+		return s.fail(ctx, "delete", k.Excerpt(), err)
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func (s *Store) scanApp(ctx context.Context, app string, fn func(storage.Record)
 			}
 			r, err := decode(storage.Key{App: app, ID: id}, kv[i+1])
 			if err != nil {
-				return s.fail(ctx, "scan", keyString(storage.Key{App: app, ID: id}), err)
+				return s.fail(ctx, "scan", storage.Key{App: app, ID: id}.Excerpt(), err)
 			}
 			if err := ctx.Err(); err != nil {
 				return s.fail(ctx, "scan", app, err)
@@ -354,7 +354,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(storage.Record) error) err
 			k := storage.Key{App: a.app, ID: a.fields[i]}
 			r, err := decode(k, a.fields[i+1])
 			if err != nil {
-				return s.fail(ctx, "snapshot", keyString(k), err)
+				return s.fail(ctx, "snapshot", k.Excerpt(), err)
 			}
 			if err := ctx.Err(); err != nil {
 				return s.fail(ctx, "snapshot", "", err)
@@ -514,8 +514,6 @@ func ctxErr(ctx context.Context) error {
 	}
 	return nil
 }
-
-func keyString(k storage.Key) string { return k.App + "/" + k.ID }
 
 // encode lays out a record as its hash field value: 8 bytes of Updated,
 // big-endian, then Value.

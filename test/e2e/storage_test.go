@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/internal/redistest"
 	"github.com/eurekad/eurekad/sdk/storage"
 	"github.com/eurekad/eurekad/storage/redis"
@@ -255,7 +256,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	recs, err := storage.All(context.Background(), store, "")
+	recs, err := storage.All(context.Background(), persist.HideMarkers(store), "")
 	if err != nil {
 		t.Fatal(err)
 	}

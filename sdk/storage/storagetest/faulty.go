@@ -23,6 +23,13 @@ type FaultyStore interface {
 	// or until its context ends; Scan and Snapshot wait once, not per
 	// record. Zero ends the delays.
 	SetDelay(d time.Duration)
+	// SetRefuse makes every later Put of a key for which refuse returns an
+	// error fail with that error, as a store refuses a record beyond its
+	// limits; a Batch holding such a Put fails whole and stores nothing.
+	// Return a *storage.RefusedError to act as a store that can tell a
+	// refusal, any other error to act as one that cannot. nil ends the
+	// refusals.
+	SetRefuse(refuse func(storage.Key) error)
 }
 
 // Faulty wraps s in a FaultyStore that behaves exactly like s until told
@@ -46,10 +53,36 @@ func Faulty(s storage.Store) FaultyStore {
 }
 
 type faulty struct {
-	inner storage.Store
-	mu    sync.Mutex
-	err   error
-	delay time.Duration
+	inner  storage.Store
+	mu     sync.Mutex
+	err    error
+	delay  time.Duration
+	refuse func(storage.Key) error
+}
+
+func (f *faulty) SetRefuse(refuse func(storage.Key) error) {
+	f.mu.Lock()
+	f.refuse = refuse
+	f.mu.Unlock()
+}
+
+// refused returns the refusal of the first op refused, if any.
+func (f *faulty) refused(ops []storage.Op) error {
+	f.mu.Lock()
+	refuse := f.refuse
+	f.mu.Unlock()
+	if refuse == nil {
+		return nil
+	}
+	for _, op := range ops {
+		if op.Delete {
+			continue
+		}
+		if err := refuse(op.Record.Key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *faulty) SetFail(err error) {
@@ -85,21 +118,24 @@ func (f *faulty) before(ctx context.Context, op string) error {
 }
 
 func (f *faulty) Put(ctx context.Context, r storage.Record) error {
-	if err := f.before(ctx, "put "+r.Key.App+"/"+r.Key.ID); err != nil {
+	if err := f.before(ctx, "put "+r.Key.Excerpt()); err != nil {
 		return err
+	}
+	if err := f.refused([]storage.Op{{Record: r}}); err != nil {
+		return fmt.Errorf("storagetest: faulty put %s: %w", r.Key.Excerpt(), err)
 	}
 	return f.inner.Put(ctx, r)
 }
 
 func (f *faulty) Get(ctx context.Context, k storage.Key) (storage.Record, error) {
-	if err := f.before(ctx, "get "+k.App+"/"+k.ID); err != nil {
+	if err := f.before(ctx, "get "+k.Excerpt()); err != nil {
 		return storage.Record{}, err
 	}
 	return f.inner.Get(ctx, k)
 }
 
 func (f *faulty) Delete(ctx context.Context, k storage.Key) error {
-	if err := f.before(ctx, "delete "+k.App+"/"+k.ID); err != nil {
+	if err := f.before(ctx, "delete "+k.Excerpt()); err != nil {
 		return err
 	}
 	return f.inner.Delete(ctx, k)
@@ -117,6 +153,9 @@ func (f *faulty) Close() error { return f.inner.Close() }
 func (f *faulty) batch(ctx context.Context, b storage.Batcher, ops []storage.Op) error {
 	if err := f.before(ctx, fmt.Sprintf("batch of %d ops", len(ops))); err != nil {
 		return err
+	}
+	if err := f.refused(ops); err != nil {
+		return fmt.Errorf("storagetest: faulty batch of %d ops: %w", len(ops), err)
 	}
 	return b.Batch(ctx, ops)
 }

@@ -434,3 +434,41 @@ func ExampleFaulty() {
 	// storagetest: faulty put ORDERS/i-1: connection refused
 	// <nil>
 }
+
+func TestFaultyRefusesOneKey(t *testing.T) {
+	ctx := t.Context()
+	inner := memory.New()
+	s := storagetest.Faulty(inner)
+	bad := storage.NewKey("orders", strings.Repeat("x", 40000))
+	good := storage.Record{Key: storage.NewKey("orders", "i-1"), Value: []byte("v"), Updated: 1}
+	s.SetRefuse(func(k storage.Key) error {
+		if k == bad {
+			return &storage.RefusedError{Key: k, Reason: "too long"}
+		}
+		return nil
+	})
+	err := s.(storage.Batcher).Batch(ctx, []storage.Op{{Record: good}, {Record: storage.Record{Key: bad}}})
+	var re *storage.RefusedError
+	if !errors.Is(err, storage.ErrRefused) || !errors.As(err, &re) || re.Key != bad {
+		t.Fatalf("Batch with a refused key = %v; want a RefusedError naming it", err)
+	}
+	if len(err.Error()) > 300 {
+		t.Errorf("refusal message is %d bytes; want the key cut to an excerpt", len(err.Error()))
+	}
+	if _, err := inner.Get(ctx, good.Key); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused batch stored part of itself: Get = %v", err)
+	}
+	if err := s.Put(ctx, storage.Record{Key: bad}); !errors.Is(err, storage.ErrRefused) {
+		t.Errorf("Put of the refused key = %v; want ErrRefused", err)
+	}
+	if err := s.Delete(ctx, bad); err != nil {
+		t.Errorf("Delete of the refused key = %v; deletes are never refused", err)
+	}
+	if err := s.(storage.Batcher).Batch(ctx, []storage.Op{{Record: good}}); err != nil {
+		t.Fatalf("Batch without the refused key = %v", err)
+	}
+	s.SetRefuse(nil)
+	if err := s.Put(ctx, storage.Record{Key: bad}); err != nil {
+		t.Errorf("Put after SetRefuse(nil) = %v", err)
+	}
+}

@@ -60,6 +60,7 @@ var rules = map[string]rule{
 	"storage.commit_delay":        notNegative,
 	"storage.batch_size":          positive,
 	"storage.max_backoff":         positive,
+	"storage.verify_interval":     positive,
 
 	"cluster.peers":               peerURLs,
 	"cluster.self_url":            optionalURL,

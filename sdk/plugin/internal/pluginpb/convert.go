@@ -25,6 +25,7 @@ var sentinels = []struct {
 }{
 	{storage.ErrNotFound, codes.NotFound, ""},
 	{storage.ErrClosed, codes.FailedPrecondition, ""},
+	{storage.ErrRefused, codes.InvalidArgument, ""},
 	{hook.ErrUnauthenticated, codes.Unauthenticated, ""},
 	{hook.ErrForbidden, codes.PermissionDenied, ""},
 	{hook.ErrThrottled, codes.ResourceExhausted, "THROTTLED"},

@@ -16,7 +16,7 @@ import (
 // itself with the same code as a sentinel that needs a reason does not
 // become that sentinel.
 func TestSentinelsRoundTrip(t *testing.T) {
-	for _, want := range []error{storage.ErrNotFound, storage.ErrClosed, hook.ErrUnauthenticated, hook.ErrForbidden, hook.ErrThrottled} {
+	for _, want := range []error{storage.ErrNotFound, storage.ErrClosed, storage.ErrRefused, hook.ErrUnauthenticated, hook.ErrForbidden, hook.ErrThrottled} {
 		err := FromStatus(ToStatus(fmt.Errorf("because: %w", want)))
 		if !errors.Is(err, want) || err.Error() != "because: "+want.Error() {
 			t.Errorf("%v: after one trip %v", want, err)
