@@ -28,6 +28,13 @@ type fakeStore struct {
 func (f *fakeStore) Begin()       {}
 func (f *fakeStore) End()         {}
 func (f *fakeStore) Admit() error { f.mu.Lock(); defer f.mu.Unlock(); return f.admitErr }
+
+// The fake's durable answers are its policy's: these tests are about the
+// answers, core/node's about which writes need which.
+func (f *fakeStore) AdmitDurable() error { return f.Admit() }
+func (f *fakeStore) CommitDurable(ctx context.Context, _, _ string) error {
+	return f.Commit(ctx)
+}
 func (f *fakeStore) Commit(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

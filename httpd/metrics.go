@@ -196,6 +196,10 @@ var (
 	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
 	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
 	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
+	descStoreRefused      = desc("eurekad_storage_refused_records", "Records the store refuses (kept in memory only), now.")
+	descStoreRefusedTotal = desc("eurekad_storage_refused_total", "Records the store refused since start.")
+	descStoreResyncing    = desc("eurekad_storage_resyncing", "1 while the whole registry is being rewritten to a store that lost what it held.")
+	descStoreResyncs      = desc("eurekad_storage_resyncs_total", "Rewrites of the whole registry since start, after the store lost what it held.")
 	descStorePending      = desc("eurekad_storage_pending_changes", "Changed instances not yet written to the store.")
 	descStoreCheckpoint   = desc("eurekad_storage_checkpoint_pending", "Lease checkpoints queued for the store.")
 	descStoreCommits      = desc("eurekad_storage_commits_total", "Successful store flushes since start.")
@@ -219,7 +223,7 @@ var (
 	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
 	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
-		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStorePending, descStoreCheckpoint, descStoreCommits,
+		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
 		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped,
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
@@ -272,6 +276,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if p := s.store; p != nil {
 		ps := p.Status()
 		gauge(descStoreDegraded, b2f(ps.Degraded))
+		gauge(descStoreRefused, float64(ps.Refused))
+		count(descStoreRefusedTotal, ps.RefusedTotal)
+		gauge(descStoreResyncing, b2f(ps.Resyncing))
+		count(descStoreResyncs, ps.Resyncs)
 		gauge(descStorePending, float64(ps.Pending))
 		gauge(descStoreCheckpoint, float64(ps.Checkpoint))
 		count(descStoreCommits, ps.Commits)

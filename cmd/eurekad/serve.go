@@ -61,7 +61,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if store != nil {
 		defer store.Close()
 		start := time.Now()
-		restored, skipped, err := reg.Restore(ctx, store)
+		// The persister's own marker records are not instances.
+		restored, skipped, err := reg.Restore(ctx, persist.HideMarkers(store))
 		if ctx.Err() != nil {
 			return nil // stopped while restoring: nothing was served yet
 		}

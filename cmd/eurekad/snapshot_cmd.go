@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	inputrules "github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/core/snapshot"
@@ -212,7 +213,7 @@ listed, as a server would skip them at start.`,
 				return errors.New("storage is memory: there is no store to restore into (use --storage bolt or redis, or --storage-plugin)")
 			}
 			defer store.Close()
-			if err := replaceStore(cmd.Context(), store, recs, cfg.Storage.Persist.BatchSize); err != nil {
+			if err := replaceStore(cmd.Context(), persist.HideMarkers(store), recs, cfg.Storage.Persist.BatchSize); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %d instances into the %s store\n", len(recs), storeName(cfg))

@@ -413,8 +413,9 @@ func (s *subscriber) deliver(ctx context.Context, log *slog.Logger, batch []hook
 	s.batches.Add(1)
 	s.delivered.Add(uint64(real))
 	if err != nil {
-		s.errs.Add(1)
+		// The error first: a reader that sees the count sees its error.
 		s.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
+		s.errs.Add(1)
 		log.Warn("listener failed", "events", len(batch), "first_seq", batch[0].Seq, "err", err)
 	}
 	clear(batch) // drop references to instances

@@ -36,6 +36,12 @@ type Persister interface {
 	Admit() error
 	// Commit waits until the caller's change is as durable as configured.
 	Commit(ctx context.Context) error
+	// AdmitDurable and CommitDurable are Admit and Commit for writes that
+	// do not heal by themselves: refused while the store fails, and
+	// acknowledged only once stored, whatever the durability setting and
+	// failure policy.
+	AdmitDurable() error
+	CommitDurable(ctx context.Context, app, id string) error
 	// Status reports the store's state.
 	Status() persist.Status
 }
@@ -197,6 +203,34 @@ func (n *Node) admitStore() error {
 		return nil
 	}
 	return n.opts.Store.Admit()
+}
+
+// admitDurable refuses a write that does not heal by itself while the
+// store fails, in every failure policy; a peer's write takes the policy's
+// answer (its origin acknowledged it already).
+func (n *Node) admitDurable(c Caller) error {
+	if n.opts.Store == nil {
+		return nil
+	}
+	if c.Replication {
+		return n.opts.Store.Admit()
+	}
+	return n.opts.Store.AdmitDurable()
+}
+
+// commitDurable acknowledges a write that does not heal by itself (a
+// status override, its removal, a metadata edit) only once it is stored:
+// clients do not repeat these, so one answered from memory would be lost
+// by a crash while the store is down.
+func (n *Node) commitDurable(ctx context.Context, s *scope, c Caller, app, id string) error {
+	if n.opts.Store == nil {
+		return nil
+	}
+	s.end()
+	if c.Replication {
+		return n.opts.Store.Commit(ctx)
+	}
+	return n.opts.Store.CommitDurable(ctx, app, id)
 }
 
 // commit waits until the write's change is stored as the durability

@@ -18,6 +18,10 @@ type fakeStore struct {
 	begun, ended    int
 	commits         int
 	admitErr, cmErr error
+	// down makes the durable answers fail, as a failing store does
+	// under either policy.
+	down    error
+	durable int
 }
 
 func (f *fakeStore) Begin()       { f.mu.Lock(); f.begun++; f.mu.Unlock() }
@@ -30,6 +34,21 @@ func (f *fakeStore) Commit(context.Context) error {
 	return f.cmErr
 }
 func (f *fakeStore) Status() persist.Status { return persist.Status{} }
+func (f *fakeStore) AdmitDurable() error {
+	if f.down != nil {
+		return f.down
+	}
+	return f.admitErr
+}
+func (f *fakeStore) CommitDurable(ctx context.Context, _, _ string) error {
+	f.mu.Lock()
+	f.durable++
+	f.mu.Unlock()
+	if f.down != nil {
+		return f.down
+	}
+	return f.Commit(ctx)
+}
 
 type fakeRepl struct{ got []string }
 
@@ -162,6 +181,44 @@ func TestStoreRefusalChangesNothing(t *testing.T) {
 	fs.admitErr, fs.cmErr = nil, persist.ErrUnavailable
 	if err := n.Register(context.Background(), client, "ORDERS", instance("ORDERS", "o-1")); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("failed commit acknowledged: %v", err)
+	}
+}
+
+// Writes that do not heal by themselves are refused while the store is
+// down even when the policy serves from memory; registrations, which
+// clients repeat, are served.
+func TestNonHealingWritesNeedTheStore(t *testing.T) {
+	n, fs, fr := newNode(t, Options{})
+	ctx := context.Background()
+	if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")); err != nil {
+		t.Fatal(err)
+	}
+	fr.got = nil
+	fs.down = persist.ErrUnavailable
+	if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-2")); err != nil {
+		t.Fatalf("a registration under serve: %v", err)
+	}
+	for name, write := range map[string]func() error{
+		"status":   func() error { return n.SetStatus(ctx, client, "ORDERS", "o-1", "OUT_OF_SERVICE", 0) },
+		"delete":   func() error { return n.DeleteStatus(ctx, client, "ORDERS", "o-1", "UP", 0) },
+		"metadata": func() error { return n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"a": "b"}) },
+	} {
+		if err := write(); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s while the store is down: %v", name, err)
+		}
+	}
+	in := n.reg.Instance("ORDERS", "o-1")
+	if in.Status != eureka.StatusUp || in.Metadata["a"] != "" || len(fr.got) != 1 {
+		t.Fatalf("refused writes changed the instance (%s %v) or were replicated %v", in.Status, in.Metadata, fr.got)
+	}
+	// A peer's status change takes the policy's answer: its origin
+	// acknowledged it.
+	if err := n.SetStatus(ctx, Caller{Replication: true}, "ORDERS", "o-1", "OUT_OF_SERVICE", 0); err != nil {
+		t.Fatalf("a peer's status change: %v", err)
+	}
+	fs.down = nil
+	if err := n.SetStatus(ctx, client, "ORDERS", "o-1", "DOWN", 0); err != nil || fs.durable != 1 {
+		t.Fatalf("status once the store is back: %v, %d durable commits", err, fs.durable)
 	}
 }
 

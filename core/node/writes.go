@@ -157,14 +157,14 @@ func (n *Node) SetStatus(ctx context.Context, c Caller, app, id, value string, l
 			return err
 		}
 	}
-	if err := n.admitStore(); err != nil {
+	if err := n.admitDurable(c); err != nil {
 		return err
 	}
 	if !n.reg.SetStatus(app, id, st, lastDirty, c.Replication) {
 		return ErrNotFound
 	}
 	n.replicate(c, eureka.ReplicateStatusUpdate, app, id)
-	return n.commit(ctx, &s)
+	return n.commitDurable(ctx, &s, c, app, id)
 }
 
 // DeleteStatus removes an operator's override (DELETE …/status, §2.5);
@@ -191,14 +191,14 @@ func (n *Node) DeleteStatus(ctx context.Context, c Caller, app, id, value string
 			return err
 		}
 	}
-	if err := n.admitStore(); err != nil {
+	if err := n.admitDurable(c); err != nil {
 		return err
 	}
 	if !n.reg.DeleteStatusOverride(app, id, st, lastDirty, c.Replication) {
 		return ErrNotFound
 	}
 	n.replicate(c, eureka.ReplicateDeleteStatusOverride, app, id)
-	return n.commit(ctx, &s)
+	return n.commitDurable(ctx, &s, c, app, id)
 }
 
 // UpdateMetadata merges kv into an instance's metadata (PUT …/metadata,
@@ -232,7 +232,7 @@ func (n *Node) UpdateMetadata(ctx context.Context, c Caller, app, id string, kv 
 			return invalid(err)
 		}
 	}
-	if err := n.admitStore(); err != nil {
+	if err := n.admitDurable(c); err != nil {
 		return err
 	}
 	if !n.reg.UpdateMetadata(app, id, kv) {
@@ -241,5 +241,5 @@ func (n *Node) UpdateMetadata(ctx context.Context, c Caller, app, id string, kv 
 	// Eureka re-registers the updated instance and replicates that as a
 	// Register, the full instance, so peers get the new metadata.
 	n.replicate(c, eureka.ReplicateRegister, app, id)
-	return n.commit(ctx, &s)
+	return n.commitDurable(ctx, &s, c, app, id)
 }

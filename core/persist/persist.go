@@ -368,6 +368,22 @@ func (p *Persister) Commit(ctx context.Context) error {
 	if p.degraded.Load() {
 		return p.failureAnswer(nil)
 	}
+	if err := p.wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return p.failureAnswer(err)
+	}
+	return nil
+}
+
+// errStopped: Run has returned, its final flush done, so a change made
+// after it is not stored.
+var errStopped = errors.New("persist: stopped")
+
+// wait waits for the flush that stores every change reported before the
+// call and returns its error (nil when there is nothing to store).
+func (p *Persister) wait(ctx context.Context) error {
 	p.mu.Lock()
 	var e *epoch
 	switch {
@@ -384,20 +400,54 @@ func (p *Persister) Commit(ctx context.Context) error {
 	select {
 	case <-e.done:
 	case <-p.done:
-		// Run has returned, its final flush done: a change made after it
-		// is not stored.
 		select {
 		case <-e.done:
 		default:
-			return p.failureAnswer(nil)
+			return errStopped
 		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if e.err != nil {
-		return p.failureAnswer(e.err)
+	return e.err
+}
+
+// AdmitDurable reports whether a write that must be stored before it is
+// acknowledged can be taken now: ErrUnavailable, saying why, while the
+// store fails, whatever the failure policy.
+func (p *Persister) AdmitDurable() error {
+	if p.degraded.Load() {
+		return p.unavailable()
 	}
 	return nil
+}
+
+func (p *Persister) unavailable() error {
+	if e := p.lastErr.Load(); e != nil {
+		return fmt.Errorf("%w: this change must be stored before it is acknowledged, and the store is failing: %s", ErrUnavailable, storage.Cut(*e, 200))
+	}
+	return fmt.Errorf("%w: this change must be stored before it is acknowledged, and the store is failing", ErrUnavailable)
+}
+
+// CommitDurable is the acknowledgement of a write that does not heal by
+// itself (a status override, its removal, a metadata edit): it waits until
+// every change reported before the call, app/id's among them, is stored,
+// whatever the durability setting and failure policy, and fails with
+// ErrUnavailable when it was not, or with storage.ErrRefused when the store
+// refused app/id's record.
+func (p *Persister) CommitDurable(ctx context.Context, app, id string) error {
+	if p.degraded.Load() {
+		return p.unavailable()
+	}
+	if err := p.wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		if p.degraded.Load() {
+			return p.unavailable()
+		}
+		return fmt.Errorf("%w: %s", ErrUnavailable, storage.Cut(err.Error(), 200))
+	}
+	return p.refusedKey(app, id)
 }
 
 // CommitKey is Commit for a writer that changed the record of app and id
@@ -413,6 +463,12 @@ func (p *Persister) CommitKey(ctx context.Context, app, id string) error {
 	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync {
 		return err
 	}
+	return p.refusedKey(app, id)
+}
+
+// refusedKey returns an error matching storage.ErrRefused when the store
+// refused app/id's record and it did not change since.
+func (p *Persister) refusedKey(app, id string) error {
 	k := storage.Key{App: app, ID: id}
 	p.mu.Lock()
 	reason, refused := p.refused[k]
