@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -545,5 +546,43 @@ func TestCommitWithNothingPending(t *testing.T) {
 	}
 	if rec, err := store.Store.Get(context.Background(), storage.Key{App: "A", ID: "a"}); err != nil || len(rec.Value) == 0 {
 		t.Fatalf("the change is not stored: %v", err)
+	}
+}
+
+// A write that does not heal by itself is acknowledged only once stored,
+// in every durability and failure policy: while the store fails it is
+// refused up front (AdmitDurable) or its commit fails (CommitDurable), and
+// once the store is back its acknowledgement means the record holds it.
+func TestDurableWritesNeedTheStore(t *testing.T) {
+	for _, d := range []persist.Durability{persist.DurabilitySync, persist.DurabilityAsync} {
+		for _, pol := range []persist.FailurePolicy{persist.FailureServe, persist.FailureReject} {
+			t.Run(string(d)+"/"+string(pol), func(t *testing.T) {
+				f := start(t, func(o *persist.Options) { o.Durability, o.OnFailure = d, pol })
+				ctx := context.Background()
+				f.reg.Register(inst("A", "i1"), false)
+				if err := f.p.CommitDurable(ctx, "A", "i1"); err != nil {
+					t.Fatal(err)
+				}
+				f.store.SetFail(errors.New("disk full"))
+				f.reg.SetStatus("A", "i1", eureka.StatusOutOfService, 0, false)
+				err := f.p.CommitDurable(ctx, "A", "i1")
+				if !errors.Is(err, persist.ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
+					t.Fatalf("override while the store fails: %v", err)
+				}
+				if err := f.p.AdmitDurable(); !errors.Is(err, persist.ErrUnavailable) {
+					t.Fatalf("AdmitDurable while failing: %v", err)
+				}
+				f.store.SetFail(nil)
+				eventually(t, "recovery", func() bool { return f.p.AdmitDurable() == nil })
+				f.reg.UpdateMetadata("A", "i1", map[string]string{"owner": "ops"})
+				if err := f.p.CommitDurable(ctx, "A", "i1"); err != nil {
+					t.Fatalf("after recovery: %v", err)
+				}
+				rec, ok := f.stored("A", "i1")
+				if !ok || !bytes.Contains(rec.Value, []byte(`"owner":"ops"`)) || !bytes.Contains(rec.Value, []byte("OUT_OF_SERVICE")) {
+					t.Fatalf("acknowledged, yet the record holds %s", rec.Value)
+				}
+			})
+		}
 	}
 }
