@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 )
 
-// The admission example end to end with a real client:
+// The admission example end to end with the real clients: eurekad runs
 // examples/admission-plugin, which refuses a registration whose ipAddr is
 // not the address it came from (here 127.0.0.1) or that lacks a team
 // metadata entry, and adds admitted-by: admission-plugin to the others.
@@ -139,4 +140,67 @@ func eurekaErrorMessage(t *testing.T, body string, asJSON bool) string {
 		t.Fatalf("XML error body %q: %v", body, err)
 	}
 	return e.Message
+}
+
+// TestAdmissionWithEurekaJSClient runs scenario.js's admission scenario:
+// the clients the plugin refuses fail to start with the 403 and register
+// nothing; the admitted one heartbeats, sees itself with the plugin's
+// metadata, and GET /eureka/apps/{app} shows it so.
+func TestAdmissionWithEurekaJSClient(t *testing.T) {
+	t.Parallel()
+	s := startAdmissionServer(t)
+	_, port, _ := strings.Cut(s.Addr, ":")
+	const app, vip = "JSCLIENT-ADMISSION", "jsclient-admission.vip"
+	js := startJSScenario(t, port, app, vip, "JS_SCENARIO=admission")
+	sum := js.summary(t, "ready")
+
+	for name, id := range map[string]string{"B": sum.InstanceB, "C": sum.InstanceC} {
+		// eureka-js-client's request parses a body only when it is JSON and
+		// then prints it as "[object Object]": that, with the status, is all
+		// it reports, and it says the 403 came in Eureka's JSON error shape.
+		if msg := sum.Refusals[name]; !strings.Contains(msg, "status: 403 body: [object Object]") {
+			t.Errorf("client %s: start failed with %q, want the registration's 403 with a JSON body", name, msg)
+		}
+		if ev := sum.Events[name]; len(ev) != 0 {
+			t.Errorf("client %s: events %v, want none (no registered, started or heartbeat)", name, ev)
+		}
+		// One POST: a 403 is not retried, and no heartbeat follows.
+		if want := []string{"POST " + strings.ToLower(app)}; !slices.Equal(sum.Requests[name], want) {
+			t.Errorf("client %s: requests %q, want %q", name, sum.Requests[name], want)
+		}
+		if !slices.ContainsFunc(sum.ExpectedErrors, func(e string) bool {
+			return strings.HasPrefix(e, name+": Error starting the Eureka Client") && strings.Contains(e, "status: 403")
+		}) {
+			t.Errorf("client %s: logged %q, want its failed start with the 403", name, sum.ExpectedErrors)
+		}
+		if _, status := getInstance(t, s.Base, app, id); status != http.StatusNotFound {
+			t.Errorf("refused instance %s: GET status %d, want 404", id, status)
+		}
+	}
+	if a := sum.Events["A"]; a["registered"] != 1 || a["started"] != 1 || a["heartbeat"] < 3 {
+		t.Errorf("client A events %v: want registered 1, started 1, heartbeat >= 3", a)
+	}
+
+	r := do(t, http.MethodGet, s.Base+"apps/"+app, nil, jsonHeaders...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET apps/%s: %d %s", app, r.Status, r.Text(t))
+	}
+	doc, errs := parseApplicationDoc(r.Plain(t))
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if doc == nil || len(doc.Instances) != 1 {
+		t.Fatalf("GET apps/%s: %s; want only client A's instance", app, r.Text(t))
+	}
+	expectFields(t, doc.Instances[0], map[string]any{
+		"hostName": sum.InstanceA, "ipAddr": "127.0.0.1", "status": "UP",
+		"metadata.team": "orders", "metadata.admitted-by": "admission-plugin", "metadata.client": "eureka-js-client",
+	})
+
+	if sum = js.finish(t); sum.Events["A"]["deregistered"] != 1 {
+		t.Errorf("client A events %v: want deregistered 1", sum.Events["A"])
+	}
+	if _, status := getInstance(t, s.Base, app, sum.InstanceA); status != http.StatusNotFound {
+		t.Errorf("instance A after stop: status %d, want 404", status)
+	}
 }
