@@ -23,9 +23,12 @@ type Options struct {
 	Password string `config:"password" help:"basic-auth password for peers whose URL has no credentials"`
 	// BatchSize caps the items of one batch (Eureka: 250).
 	BatchSize int `config:"batch_size" help:"most items in one replication batch"`
-	// MaxBatchDelay is how old the oldest pending task may get before a
-	// batch that is not full leaves (Eureka: 500 ms).
-	MaxBatchDelay time.Duration `config:"max_batch_delay" help:"longest a replication task waits for its batch to fill"`
+	// MaxBatchDelay is how long a change may wait for others to join its
+	// batch when no batch is in flight to the peer. Zero (the default)
+	// sends it at once, and changes gather only while a batch is out, so
+	// an idle peer gets a change within a round trip and batches grow
+	// with the load. Eureka waits 500 ms.
+	MaxBatchDelay time.Duration `config:"max_batch_delay" help:"longest a change waits for others to join its batch when none is in flight (0: send at once; Eureka: 500ms)"`
 	// QueueSize bounds the pending tasks per peer; overflow drops the
 	// oldest (Eureka: 10000).
 	QueueSize int `config:"queue_size" help:"most pending replication tasks per peer (overflow drops the oldest)"`
@@ -58,12 +61,12 @@ type Options struct {
 	Logger *slog.Logger `config:"-"`
 }
 
-// DefaultOptions returns Eureka's replication defaults (§8.3) and no peers.
+// DefaultOptions returns Eureka's replication defaults (§8.3), except that
+// a change to an idle peer leaves at once (MaxBatchDelay 0), and no peers.
 func DefaultOptions() Options {
 	return Options{
 		Peers:         []string{},
 		BatchSize:     250,
-		MaxBatchDelay: 500 * time.Millisecond,
 		QueueSize:     10000,
 		TaskExpiry:    30 * time.Second,
 		RetryBackoff:  100 * time.Millisecond,

@@ -64,7 +64,7 @@ var rules = map[string]rule{
 	"cluster.peers":               peerURLs,
 	"cluster.self_url":            optionalURL,
 	"cluster.batch_size":          positive,
-	"cluster.max_batch_delay":     positive,
+	"cluster.max_batch_delay":     notNegative,
 	"cluster.queue_size":          positive,
 	"cluster.task_expiry":         positive,
 	"cluster.retry_backoff":       positive,
