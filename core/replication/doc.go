@@ -13,13 +13,14 @@
 // heartbeat of an instance is ever waiting. A peer's queue is bounded
 // (Options.QueueSize; overflow drops the oldest task and counts it), tasks
 // expire after Options.TaskExpiry. Each peer has one batch of at most
-// Options.BatchSize tasks in flight at a time: when none is out, a change
-// leaves at once, and changes queued meanwhile leave together as soon as
-// it is answered (group commit), so a lone change reaches an idle peer
-// within a round trip and batches grow with the load instead of waiting
-// for Eureka's 500 ms (Options.MaxBatchDelay brings that wait back). The
-// instance data is read from the registry when the batch is built, so a
-// batch always carries the current copy.
+// Options.BatchSize tasks in flight at a time. A change to an idle peer
+// leaves at once; changes queued while a batch is in flight, or less than
+// Options.BatchInterval after it left, leave together in the next one
+// (group commit). So a lone change reaches an idle peer within a round
+// trip instead of after Eureka's 500 ms (Options.MaxBatchDelay brings that
+// wait back), batches grow with the load, and a busy pipe makes a bounded
+// number of requests. The instance data is read from the registry when
+// the batch is built, so a batch always carries the current copy.
 //
 // A 503 or a timeout is congestion and an I/O error is transient: the
 // batch goes back to the front of the queue (behind nothing newer) and the

@@ -143,6 +143,10 @@ func (p *Peer) Run(ctx context.Context) error {
 		limit = p.opts.BatchSize
 		// probeRetry is the pause before probing an unreachable peer again.
 		probeRetry time.Duration
+		// lastBatch is when the last batch left (nanotime); paced is
+		// false until one has.
+		lastBatch int64
+		paced     bool
 	)
 	sweepEvery := max(5*time.Minute, 2*p.opts.TaskExpiry)
 	nextSweep := time.Now().Add(sweepEvery)
@@ -177,11 +181,17 @@ func (p *Peer) Run(ctx context.Context) error {
 			continue
 		}
 		// The loop has one batch in flight at a time, so changes gather
-		// only while one is out (group commit): a lone change leaves at
-		// once. MaxBatchDelay, when set, holds a batch that is not full
-		// back for companions, as Eureka does.
-		if age := time.Duration(nanotime() - oldest); n < limit && age < p.opts.MaxBatchDelay {
-			wait.Reset(p.opts.MaxBatchDelay - age)
+		// while one is out (group commit), and for the rest of
+		// BatchInterval after one left, which bounds the requests a busy
+		// pipe makes; a lone change to an idle peer leaves at once.
+		// MaxBatchDelay, when set, holds a batch back for companions as
+		// Eureka does. A full batch leaves at once.
+		due := oldest + p.opts.MaxBatchDelay.Nanoseconds()
+		if paced {
+			due = max(due, lastBatch+p.opts.BatchInterval.Nanoseconds())
+		}
+		if now := nanotime(); n < limit && now < due {
+			wait.Reset(time.Duration(due - now))
 			select {
 			case <-ctx.Done():
 				return nil
@@ -197,6 +207,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			continue
 		}
 		p.sending.Store(queuedAt)
+		lastBatch, paced = now, true
 		err := p.send(ctx, items)
 		probe.Reset(p.opts.ProbeInterval)
 		if err != nil {

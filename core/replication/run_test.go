@@ -28,6 +28,8 @@ import (
 type fakePeer struct {
 	flight time.Duration
 	refuse atomic.Bool
+	// reg, when set, is the peer's registry: batches are applied to it.
+	reg *registry.Registry
 
 	mu      sync.Mutex
 	batches []fakeBatch
@@ -64,9 +66,14 @@ func (f *fakePeer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	f.mu.Unlock()
 	time.Sleep(f.flight)
-	res := make([]eureka.ReplicationResult, len(items))
-	for i := range res {
-		res[i].StatusCode = http.StatusOK
+	var res []eureka.ReplicationResult
+	if f.reg != nil {
+		res = Apply(f.reg, items)
+	} else {
+		res = make([]eureka.ReplicationResult, len(items))
+		for i := range res {
+			res[i].StatusCode = http.StatusOK
+		}
 	}
 	return &http.Response{
 		StatusCode: http.StatusOK,
@@ -152,40 +159,54 @@ func TestLoneChangeLeavesAtOnce(t *testing.T) {
 	})
 }
 
-// Changes queued while a batch is in flight gather and leave together as
-// soon as it is answered, in batches of at most BatchSize, in order; none
-// waits for a timer.
+// Changes queued while a batch is in flight, or within BatchInterval of
+// the last batch, gather and leave together in batches of at most
+// BatchSize, in order. A full batch leaves as soon as the one before is
+// answered; one that is not full also waits for BatchInterval to pass
+// since the last one left.
 func TestChangesGatherWhileABatchIsInFlight(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		reg := registry.New(nil)
-		f := &fakePeer{flight: 10 * time.Millisecond}
-		p := runFakePeer(t, reg, f, func(o *Options) { o.BatchSize = 100 })
-		ids := registered(reg, 231)
-		time.Sleep(time.Second) // past the first probe
-		start := time.Now()
-		p.enqueue(eureka.ReplicateRegister, "ORDERS", ids[0], nanotime())
-		synctest.Wait() // the first batch is in flight
-		for _, id := range ids[1:] {
-			p.enqueue(eureka.ReplicateRegister, "ORDERS", id, nanotime())
-		}
-		time.Sleep(time.Second)
-		got := f.sent()
-		wantSizes := []int{1, 100, 100, 30}
-		if len(got) != len(wantSizes) {
-			t.Fatalf("%d batches, want sizes %v", len(got), wantSizes)
-		}
-		var order []string
-		for i, b := range got {
-			// Each batch leaves the moment the one before it is answered.
-			if len(b.ids) != wantSizes[i] || b.at.Sub(start) != time.Duration(i)*f.flight {
-				t.Errorf("batch %d: %d items at +%v, want %d at +%v", i, len(b.ids), b.at.Sub(start), wantSizes[i], time.Duration(i)*f.flight)
-			}
-			order = append(order, b.ids...)
-		}
-		if strings.Join(order, ",") != strings.Join(ids, ",") {
-			t.Errorf("delivered out of order: %v", order)
-		}
-	})
+	const ms = time.Millisecond
+	for _, c := range []struct {
+		name             string
+		flight, interval time.Duration
+		at               []time.Duration // when each batch leaves
+	}{
+		{"group commit", 10 * ms, 0, []time.Duration{0, 10 * ms, 20 * ms, 30 * ms}},
+		{"paced", 2 * ms, 10 * ms, []time.Duration{0, 2 * ms, 4 * ms, 14 * ms}},
+		{"peer slower than the pace", 25 * ms, 10 * ms, []time.Duration{0, 25 * ms, 50 * ms, 75 * ms}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				reg := registry.New(nil)
+				f := &fakePeer{flight: c.flight}
+				p := runFakePeer(t, reg, f, func(o *Options) { o.BatchSize, o.BatchInterval = 100, c.interval })
+				ids := registered(reg, 231)
+				time.Sleep(time.Second) // past the first probe
+				start := time.Now()
+				p.enqueue(eureka.ReplicateRegister, "ORDERS", ids[0], nanotime())
+				synctest.Wait() // the first batch is in flight
+				for _, id := range ids[1:] {
+					p.enqueue(eureka.ReplicateRegister, "ORDERS", id, nanotime())
+				}
+				time.Sleep(time.Second)
+				got := f.sent()
+				wantSizes := []int{1, 100, 100, 30}
+				if len(got) != len(wantSizes) {
+					t.Fatalf("%d batches, want sizes %v", len(got), wantSizes)
+				}
+				var order []string
+				for i, b := range got {
+					if len(b.ids) != wantSizes[i] || b.at.Sub(start) != c.at[i] {
+						t.Errorf("batch %d: %d items at +%v, want %d at +%v", i, len(b.ids), b.at.Sub(start), wantSizes[i], c.at[i])
+					}
+					order = append(order, b.ids...)
+				}
+				if strings.Join(order, ",") != strings.Join(ids, ",") {
+					t.Errorf("delivered out of order: %v", order)
+				}
+			})
+		})
+	}
 }
 
 // MaxBatchDelay brings Eureka's wait back: a lone change waits for it.

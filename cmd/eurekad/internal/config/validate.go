@@ -64,6 +64,7 @@ var rules = map[string]rule{
 	"cluster.peers":               peerURLs,
 	"cluster.self_url":            optionalURL,
 	"cluster.batch_size":          positive,
+	"cluster.batch_interval":      notNegative,
 	"cluster.max_batch_delay":     notNegative,
 	"cluster.queue_size":          positive,
 	"cluster.task_expiry":         positive,
