@@ -397,8 +397,9 @@ func idleLag(a *benchNode, others []*benchNode, n int) ([]time.Duration, error) 
 			return nil, err
 		}
 		lags = append(lags, time.Since(t))
-		// Let the peers' pipes go idle: the next change must be lone.
-		time.Sleep(20 * time.Millisecond)
+		// Let the peers' pipes go idle, well past the pace of a busy
+		// pipe (cluster.batch_interval): the next change must be lone.
+		time.Sleep(100 * time.Millisecond)
 	}
 	slices.Sort(lags)
 	return lags, nil
