@@ -27,11 +27,12 @@
 //	    Wait until GET {target}/apps answers 200.
 //	eurekabench quiet [--max-busy 10] [--timeout 60s]
 //	    Wait until other processes leave the CPUs nearly idle.
-//	eurekabench cluster --eurekad BIN [--instances 20000] [--interval 30s] [--duration 30s] [--env EUREKAD_X=y]...
+//	eurekabench cluster --eurekad BIN [--instances 20000] [--interval 30s] [--duration 30s] [--idle-probes 100] [--lag-only] [--env EUREKAD_X=y]...
 //	    Start eurekad standalone, then three replicating eurekads; measure
-//	    how fast registrations reach both peers, the lag of a change from A
-//	    to B and the CPU replication costs against serving the same
-//	    heartbeat load.
+//	    the lag of lone registrations on the idle cluster until both peers
+//	    serve them (--lag-only stops there), how fast registrations reach
+//	    both peers, the lag of a change from A to B under load and the CPU
+//	    replication costs against serving the same heartbeat load.
 //
 // The tool only ever talks to loopback addresses, and every loop in it is
 // bounded by time and count, so it always stops by itself.

@@ -29,7 +29,10 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 			}
 			out[i] = httpd.PeerStatus{
 				Name: name, URL: p.URL, Up: p.Available, QueueLength: p.QueueLength, Lag: p.Lag,
-				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired, LastError: p.LastError,
+				// Failed counts failed requests (probes included);
+				// changes lost for good, rejected ones included, are
+				// Dropped.
+				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired + p.Rejected, LastError: p.LastError,
 			}
 		}
 		return out

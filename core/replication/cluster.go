@@ -203,13 +203,13 @@ const backlogLogInterval = 10 * time.Second
 // without metrics.
 func (c *Cluster) logBacklog(lastLost map[string]uint64) {
 	for _, s := range c.Peers() {
-		lost := s.Dropped + s.Expired
+		lost := s.Dropped + s.Expired + s.Rejected
 		if s.QueueLength == 0 && s.Available && lost == lastLost[s.URL] {
 			continue
 		}
 		lastLost[s.URL] = lost
 		c.log.Info("replication backlog", "peer", s.URL, "available", s.Available, "queue", s.QueueLength,
-			"dropped", s.Dropped, "expired", s.Expired, "sent", s.Sent, "failed", s.Failed, "last_error", s.LastError)
+			"dropped", s.Dropped, "expired", s.Expired, "rejected", s.Rejected, "sent", s.Sent, "failed", s.Failed, "last_error", s.LastError)
 	}
 }
 

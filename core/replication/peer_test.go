@@ -54,7 +54,6 @@ func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Opti
 	t.Helper()
 	o := replication.DefaultOptions()
 	o.Peers = peers
-	o.MaxBatchDelay = 20 * time.Millisecond
 	o.RetryBackoff = 10 * time.Millisecond
 	o.MaxBackoff = 50 * time.Millisecond
 	o.PeerTimeout = time.Second
@@ -161,7 +160,7 @@ func itoa(i int) string {
 }
 
 // A 503 is congestion: the batch is sent again after a pause. Another
-// error status drops the batch and counts it failed.
+// error status drops the batch and counts its items rejected.
 func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 	var calls atomic.Int32
 	var codes = []int{503, 503, 200}
@@ -197,12 +196,13 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 		t.Errorf("%d batch posts, want 3", c)
 	}
 	cl.Replicate(eureka.ReplicateHeartbeat, "ORDERS", "a")
-	eventually(t, "500 drops the batch", func() bool { return cl.Peers()[0].Failed == 1 })
+	eventually(t, "500 drops the batch", func() bool { return cl.Peers()[0].Rejected == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if c := calls.Load(); c != 4 {
 		t.Errorf("%d batch posts, want 4: a 500 is not retried", c)
 	}
-	if st := cl.Peers()[0]; st.QueueLength != 0 || st.LastError == "" {
+	// Every failed request counts: two 503s and the 500.
+	if st := cl.Peers()[0]; st.QueueLength != 0 || st.LastError == "" || st.Failed != 3 || st.LastFailure != st.LastError {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -339,7 +339,7 @@ func TestTooLargeBatchesAreSplit(t *testing.T) {
 	eventually(t, "all registered on the peer and counted as sent", func() bool {
 		return peerReg.Size() == 100 && cl.Peers()[0].Sent == 100
 	})
-	if st := cl.Peers()[0]; st.Failed != 0 {
-		t.Errorf("stats = %+v", st)
+	if st := cl.Peers()[0]; st.Rejected != 0 || st.Failed == 0 || st.LastError != "" {
+		t.Errorf("stats = %+v: want the 413s counted as failed requests, nothing rejected, no error left", st)
 	}
 }
