@@ -1,12 +1,14 @@
 package replication
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -21,7 +23,7 @@ func receiverWith(t *testing.T, dirty int64) *registry.Registry {
 	t.Helper()
 	reg := registry.New(nil)
 	reg.Register(&eureka.InstanceInfo{
-		InstanceID: "i-1", HostName: "h", App: "PAYMENTS", Status: eureka.StatusUp, LastDirtyTimestamp: dirty,
+		InstanceID: "i-1", HostName: "h", IPAddr: "10.0.0.1", App: "PAYMENTS", Status: eureka.StatusUp, LastDirtyTimestamp: dirty,
 		DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn},
 	}, true)
 	return reg
@@ -33,7 +35,17 @@ func applyJSON(t *testing.T, reg *registry.Registry, body string) eureka.Replica
 	if err != nil || len(items) != 1 {
 		t.Fatalf("decode %s: %v", body, err)
 	}
-	return Apply(reg, items)[0]
+	return applyBatch(reg, items)[0]
+}
+
+// applyBatch applies a received batch through the write path, as a
+// receiving node does.
+func applyBatch(reg *registry.Registry, items []eureka.ReplicationItem) []eureka.ReplicationResult {
+	res, err := node.New(reg, node.Options{}).ApplyBatch(context.Background(), node.Caller{}, items)
+	if err != nil {
+		panic(err) // no store: a batch cannot fail as a whole
+	}
+	return res
 }
 
 // A replicated heartbeat in Java's shape repairs the receiver's override

@@ -68,7 +68,7 @@ func (f *fakePeer) RoundTrip(r *http.Request) (*http.Response, error) {
 	time.Sleep(f.flight)
 	var res []eureka.ReplicationResult
 	if f.reg != nil {
-		res = Apply(f.reg, items)
+		res = applyBatch(f.reg, items)
 	} else {
 		res = make([]eureka.ReplicationResult, len(items))
 		for i := range res {
