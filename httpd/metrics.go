@@ -210,7 +210,7 @@ var (
 	descPeerQueue         = desc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
 	descPeerLag           = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
 	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
-	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed replications to the peer since start.", "peer")
+	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed requests to the peer (batches and probes, refused connections included) since start.", "peer")
 	descPeerDropped       = desc("eurekad_replication_dropped_total", "Changes never sent to the peer: pushed out of a full queue or expired.", "peer")
 	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
 	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")

@@ -20,14 +20,20 @@ type PeerStatus struct {
 	QueueLength int `json:"queueLength"`
 	// Lag is the age of the oldest change not yet acknowledged.
 	Lag time.Duration `json:"lagNs"`
-	// Sent and Failed count replicated changes since start.
+	// Sent counts replicated changes since start; Failed counts failed
+	// requests to the peer (batches and probes, refused connections
+	// included).
 	Sent   uint64 `json:"sent"`
 	Failed uint64 `json:"failed"`
 	// Dropped counts changes never sent: pushed out of a full queue or
 	// expired.
 	Dropped uint64 `json:"dropped"`
-	// LastError is the last replication error, "" if none.
+	// LastError is the error of the last exchange, "" once one succeeded.
 	LastError string `json:"lastError,omitempty"`
+	// LastFailure and LastFailureTime are the last error and when it
+	// happened, kept after the peer recovers.
+	LastFailure     string    `json:"lastFailure,omitempty"`
+	LastFailureTime time.Time `json:"lastFailureTime,omitzero"`
 }
 
 // PluginStatus is one loaded plugin.

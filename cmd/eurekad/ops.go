@@ -33,6 +33,7 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 				// changes lost for good, rejected ones included, are
 				// Dropped.
 				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired + p.Rejected, LastError: p.LastError,
+				LastFailure: p.LastFailure, LastFailureTime: p.LastFailureTime,
 			}
 		}
 		return out
