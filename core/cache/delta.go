@@ -44,6 +44,9 @@ type deltaAssembler struct {
 
 type deltaKey struct{ app, id string }
 
+// emptyPart holds the checksums of no bytes: the start of a combination.
+var emptyPart = part{shift32: crc32Math.one, shift64: crc64Math.one}
+
 type deltaEntry struct {
 	seq  uint64
 	inst *deltaInst
@@ -59,6 +62,11 @@ type visitedEntry struct {
 type deltaApp struct {
 	name  string
 	insts []*deltaInst // by their first seq
+	// sums are the checksums of the instances' parts in a row, per
+	// format, valid while none of them was compressed again: the join
+	// then combines checksums once per application, not per instance.
+	sums   [2]part
+	summed [2]bool
 }
 
 func (a *deltaApp) firstSeq() uint64 { return a.insts[0].seqs[0] }
@@ -136,6 +144,7 @@ func (a *deltaAssembler) build(f Format, vd int64) (gz []byte, sum, version uint
 	j.add(&head)
 	var prev *deltaInst
 	for ai, app := range a.order {
+		changed := !app.summed[f]
 		for ii, in := range app.insts {
 			var shape segShape
 			if ai == 0 {
@@ -167,10 +176,22 @@ func (a *deltaAssembler) build(f Format, vd int64) (gz []byte, sum, version uint
 				}
 				s.part = compressPartDict(a.plan, a.dict)
 				s.dictOf, s.dictGen = prev, dictGen
+				changed = true
 			}
-			j.add(&s.part)
+			j.buf = append(j.buf, s.part.z...)
 			prev = in
 		}
+		// The instances' sequence is known by the first and each one's
+		// predecessor, and the last closes the application: a new
+		// sequence recompresses at least one part, so changed is set.
+		if changed {
+			app.sums[f] = emptyPart
+			for _, in := range app.insts {
+				app.sums[f].then(&in.seg[f].part)
+			}
+			app.summed[f] = true
+		}
+		j.sum(&app.sums[f])
 	}
 	j.add(&a.tail[f])
 	gz, sum = j.finish()
