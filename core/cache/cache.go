@@ -193,6 +193,9 @@ type Cache struct {
 	// full holds the per-application pieces of the full payload, by
 	// format; nil when the source cannot list applications by version.
 	full [2]*assembler
+	// delta holds the delta's per-instance pieces; nil when the source
+	// cannot list its delta queue.
+	delta *deltaAssembler
 
 	deltaVersion atomic.Int64
 
@@ -245,6 +248,9 @@ func New(src Source, opts *Options) (*Cache, error) {
 		for _, f := range []Format{JSON, XML} {
 			c.full[f] = newAssembler(l, f, o.AutoExpiration)
 		}
+	}
+	if l, ok := src.(deltaLister); ok {
+		c.delta = newDeltaAssembler(l)
 	}
 	m := map[Key]*slot{}
 	c.slots.Store(&m)
@@ -461,6 +467,13 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 		}
 		apps = c.src.Applications()
 	case EntityDelta:
+		if c.delta != nil {
+			gz, sum, version := c.delta.build(k.Format, c.deltaVersion.Add(1))
+			p.version = version
+			p.ETag = etagOf(sum)
+			p.gzOnce.Do(func() { p.gz = newRepresentation(gz, gzipETag(p.ETag)) })
+			return p
+		}
 		apps = c.src.Delta()
 		apps.VersionsDelta = c.deltaVersion.Add(1)
 	case EntityVIP, EntitySVIP:
