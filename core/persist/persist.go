@@ -473,6 +473,22 @@ func (p *Persister) CommitKey(ctx context.Context, app, id string) error {
 	return p.refusedKey(app, id)
 }
 
+// CommitHealing is the acknowledgement of a write that heals by itself (a
+// registration: its client registers again at the next heartbeat's 404):
+// Commit, and under FailureReject an error wrapping ErrUnavailable and
+// storage.ErrRefused when the store refused app/id's record. Under
+// FailureServe a refused record is served from memory, like every such
+// write while the store fails.
+func (p *Persister) CommitHealing(ctx context.Context, app, id string) error {
+	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync || p.opts.OnFailure == FailureServe {
+		return err
+	}
+	if err := p.refusedKey(app, id); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // refusedKey returns an error matching storage.ErrRefused when the store
 // refused app/id's record and it did not change since.
 func (p *Persister) refusedKey(app, id string) error {

@@ -96,6 +96,13 @@ func testRefusedRecord(t *testing.T, policy persist.FailurePolicy, typed bool) {
 		t.Errorf("the refusal returned to the writer is %d bytes", len(err.Error()))
 	}
 	checkRefusedOne(t, f.p.Status())
+	// A registration's acknowledgement follows the policy: served from
+	// memory under serve, refused under reject.
+	f.reg.Register(inst("A", hugeID), false)
+	err = f.p.CommitHealing(ctx, "A", hugeID)
+	if policy == persist.FailureServe && err != nil || policy == persist.FailureReject && !errors.Is(err, persist.ErrUnavailable) {
+		t.Fatalf("CommitHealing of the refused record under %s = %v", policy, err)
+	}
 
 	// In one batch with others: the store fails while they are queued,
 	// so the recovery flush takes them all at once.
