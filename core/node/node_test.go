@@ -34,7 +34,7 @@ func (f *fakeStore) Commit(context.Context) error {
 	return f.cmErr
 }
 func (f *fakeStore) CommitHealing(ctx context.Context, _, _ string) error { return f.Commit(ctx) }
-func (f *fakeStore) Status() persist.Status { return persist.Status{} }
+func (f *fakeStore) Status() persist.Status                               { return persist.Status{} }
 func (f *fakeStore) AdmitDurable() error {
 	if f.down != nil {
 		return f.down
