@@ -43,6 +43,7 @@ type scaleConfig struct {
 	conns, loadConns       int
 	probeGap, visTimeout   time.Duration
 	restart, peer          bool
+	drain                  time.Duration
 	timeout                time.Duration
 	jsonOut                bool
 }
@@ -174,6 +175,7 @@ func cmdScale(args []string) error {
 	fs.DurationVar(&c.visTimeout, "visibility-timeout", 5*time.Second, "give up on one probe after this long")
 	fs.BoolVar(&c.restart, "restart", true, "with --store bolt: stop the loaded server and time its restart")
 	fs.BoolVar(&c.peer, "peer", true, "time the start-up sync of a new peer of the loaded server")
+	fs.DurationVar(&c.drain, "drain", 5*time.Minute, "before the first window, run the fleet unmeasured until the bulk load has left the delta (at most this long; 0: measure at once, the delta then holds every instance)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "hard limit on the whole command")
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON line per churn level on stdout (and the readable form on stderr)")
 	if err := fs.Parse(args); err != nil {
@@ -312,8 +314,13 @@ func (s *scaler) run(emit func(*ScaleResult)) error {
 			return err
 		}
 	}
+	if c.drain > 0 {
+		if err := s.drainDelta(ctx, p); err != nil {
+			return err
+		}
+	}
 	for _, churn := range c.churn {
-		r, err := s.window(ctx, p, churn)
+		r, err := s.window(ctx, p, churn, true)
 		if err != nil {
 			return err
 		}
@@ -436,13 +443,22 @@ func (s *scaler) churnRequest(b []byte, i int64) []byte {
 	case 2:
 		return s.appendHead(b, http.MethodPut, instancePath(&sp)+"/metadata?scale-edit="+strconv.FormatInt(j, 10), 0)
 	}
-	// Registrations and cancels alternate over the same extra instances.
-	extra := specFor("churn-"+s.nonce+"-", int(j/2), s.cfg.apps)
+	// Registrations and cancels alternate; a cancel removes the extra
+	// instance registered churnLag registrations earlier, long enough
+	// before that requests reordered by the load do not cancel it first.
 	if j%2 == 0 {
+		extra := specFor("churn-"+s.nonce+"-", int(j/2), s.cfg.apps)
 		return s.appendRegister(b, &extra)
 	}
-	return s.appendHead(b, http.MethodDelete, instancePath(&extra), -1)
+	if k := j/2 - churnLag; k >= 0 {
+		extra := specFor("churn-"+s.nonce+"-", int(k), s.cfg.apps)
+		return s.appendHead(b, http.MethodDelete, instancePath(&extra), -1)
+	}
+	return s.appendHead(b, http.MethodPut, instancePath(&sp)+"/metadata?scale-edit="+strconv.FormatInt(j, 10), 0)
 }
+
+// churnLag is how many extra instances the churn keeps registered.
+const churnLag = 32
 
 // probeSpec is probe k's instance. Its application sorts first, so a
 // probe shows near the start of /apps and the search can stop there.
@@ -470,7 +486,7 @@ func gapOf(rate float64) time.Duration { return time.Duration(float64(time.Secon
 
 // window runs the fleet at one churn level: warm-up, then the measured
 // window with probes, CPU and memory readings.
-func (s *scaler) window(ctx context.Context, p *serverProc, churn float64) (*ScaleResult, error) {
+func (s *scaler) window(ctx context.Context, p *serverProc, churn float64, probe bool) (*ScaleResult, error) {
 	c := s.cfg
 	rate, scale := fleetRates(c.instances, c.interval, c.maxRate)
 	r := &ScaleResult{Label: c.label, Store: c.store, Instances: c.instances, Apps: min(max(c.apps, 1), len(serviceNames)),
@@ -542,11 +558,13 @@ func (s *scaler) window(ctx context.Context, p *serverProc, churn float64) (*Sca
 	cpu0, m0 := sampleServer(pid), s.scrape(p)
 	var fresh map[string]*VisResult
 	var fwg sync.WaitGroup
-	fwg.Add(1)
-	go func() {
-		defer fwg.Done()
-		fresh = s.probe(ctx, p, end)
-	}()
+	if probe {
+		fwg.Add(1)
+		go func() {
+			defer fwg.Done()
+			fresh = s.probe(ctx, p, end)
+		}()
+	}
 	time.Sleep(time.Until(end))
 	cpu1, m1 := sampleServer(pid), s.scrape(p)
 	r.Memory, _ = readProcMemory(pid)
@@ -563,6 +581,65 @@ func (s *scaler) window(ctx context.Context, p *serverProc, churn float64) (*Sca
 		r.Comment = fmt.Sprintf("fleet rate capped at %.0f%% of %d instances' (--max-rate %.0f)", 100*scale, c.instances, c.maxRate)
 	}
 	return r, ctx.Err()
+}
+
+// drainDelta runs the fleet, unmeasured, in 10 s slices until the delta
+// holds under 1 % of the registry (the bulk load has aged out of its
+// retention) or --drain has passed: a real fleet's delta holds recent
+// changes, not every instance.
+func (s *scaler) drainDelta(ctx context.Context, p *serverProc) error {
+	c := s.cfg
+	deadline := time.Now().Add(c.drain)
+	defer func() { s.cfg = c }()
+	for {
+		// The cached delta is rebuilt only after a change, not when the
+		// retention sweep drops old ones: one metadata edit lets it shrink.
+		sp := specFor("", 0, c.apps)
+		if err := s.send(s.appendHead(nil, http.MethodPut, instancePath(&sp)+"/metadata?scale-drain="+strconv.FormatInt(time.Now().UnixNano(), 10), 0)); err != nil {
+			return fmt.Errorf("scale: drain: %w", err)
+		}
+		n, err := s.deltaSize(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "scale: delta holds %d instances\n", n)
+		if n <= c.instances/100 || time.Now().After(deadline) {
+			return nil
+		}
+		cfg := c
+		cfg.warmup, cfg.duration = 0, 10*time.Second
+		s.cfg = cfg
+		if _, err := s.window(ctx, p, 0, false); err != nil {
+			return err
+		}
+		s.cfg = c
+	}
+}
+
+// deltaSize counts the instances in GET /apps/delta.
+func (s *scaler) deltaSize(p *serverProc) (int, error) {
+	req, _ := http.NewRequest(http.MethodGet, p.base+"/apps/delta", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := (&http.Client{Transport: s.server.tr, Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Applications struct {
+			Application []struct {
+				Instance []struct{} `json:"instance"`
+			} `json:"application"`
+		} `json:"applications"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return 0, fmt.Errorf("scale: GET /apps/delta: %w", err)
+	}
+	n := 0
+	for _, a := range doc.Applications.Application {
+		n += len(a.Instance)
+	}
+	return n, nil
 }
 
 func kindResult(st *openStats, rate float64, window time.Duration) *KindResult {

@@ -175,7 +175,7 @@ func TestChurnRequestMix(t *testing.T) {
 		first, _, _ := bytes.Cut(req, []byte("\r\n"))
 		return string(first)
 	}
-	for i, want := range []string{"PUT ", "DELETE ", "PUT ", "POST /eureka/apps/", "PUT ", "DELETE ", "PUT ", "DELETE "} {
+	for i, want := range []string{"PUT ", "DELETE ", "PUT ", "POST /eureka/apps/", "PUT ", "DELETE ", "PUT ", "PUT "} {
 		if got := line(int64(i)); !strings.HasPrefix(got, want) {
 			t.Errorf("change %d: %q, want %s…", i, got, want)
 		}
@@ -189,11 +189,16 @@ func TestChurnRequestMix(t *testing.T) {
 	if !strings.Contains(line(2), "/metadata?scale-edit=0") {
 		t.Errorf("change 2 = %q, want a metadata edit", line(2))
 	}
-	// Change 7 cancels the extra instance change 3 registered.
+	// Change 7 is a metadata edit until churnLag extras are registered;
+	// then each cancel removes the extra registered churnLag earlier.
 	reg := string(s.churnRequest(nil, 3))
 	extra := specFor("churn-n-", 0, 50)
-	if !strings.Contains(reg, `"instanceId":"`+extra.id+`"`) || !strings.Contains(line(7), extra.id) {
-		t.Errorf("register %q / cancel %q do not name %s", reg[:80], line(7), extra.id)
+	if !strings.Contains(reg, `"instanceId":"`+extra.id+`"`) || !strings.Contains(line(7), "/metadata?") {
+		t.Errorf("register %q / change 7 %q", reg[:80], line(7))
+	}
+	cancel := line(int64(4*(2*churnLag+1) + 3))
+	if !strings.HasPrefix(cancel, "DELETE ") || !strings.Contains(cancel, extra.id) {
+		t.Errorf("cancel %q does not name %s", cancel, extra.id)
 	}
 }
 
