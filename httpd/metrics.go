@@ -195,6 +195,7 @@ var (
 	descRenewals          = desc("eurekad_registry_renewals_total", "Successful renewals since start.")
 	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
 	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
+	descCacheBuildSeconds = desc("eurekad_cache_build_seconds_total", "Wall time spent building response payloads.")
 	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
 	descStoreRefused      = desc("eurekad_storage_refused_records", "Records the store refuses (kept in memory only), now.")
 	descStoreRefusedTotal = desc("eurekad_storage_refused_total", "Records the store refused since start.")
@@ -223,7 +224,7 @@ var (
 	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
 	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
-		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
+		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
 		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped,
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
@@ -272,6 +273,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	count(descRenewals, st.Renewals)
 	count(descCacheHits, s.cache.Hits())
 	count(descCacheBuilds, s.cache.Builds())
+	ch <- prometheus.MustNewConstMetric(descCacheBuildSeconds, prometheus.CounterValue, s.cache.BuildTime().Seconds())
 
 	if p := s.store; p != nil {
 		ps := p.Status()
