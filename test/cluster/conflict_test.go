@@ -14,7 +14,9 @@ import (
 // there, and one it answers 409 makes the sender adopt the peer's newer
 // copy with its override.
 func TestConflictPaths(t *testing.T) {
-	nodes := startCluster(t, freeAddrs(t, 2))
+	// No start-up sync: a node that starts late (or retries its sync)
+	// would copy X from the other, which is not the path under test.
+	nodes := startCluster(t, freeAddrs(t, 2), "EUREKAD_CLUSTER_SYNC_RETRIES=0")
 	a, b := nodes[0], nodes[1]
 
 	// 404 → Register: A learns X from a "peer" (replication header), so
