@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -41,13 +42,7 @@ func (r *recorder) snapshot() []hook.Event {
 // waitFor polls until cond holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	eurekadtest.Until(t, 10*time.Second, what, cond)
 }
 
 func start(t *testing.T, b *Bus) (stop func()) {

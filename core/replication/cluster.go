@@ -187,6 +187,12 @@ func (c *Cluster) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// SetPeers starts no peer from here on, and the peers it
+			// started are ordered before the Wait (the first Add of a
+			// WaitGroup must happen before its Wait).
+			c.mu.Lock()
+			c.ctx = nil
+			c.mu.Unlock()
 			c.wg.Wait()
 			return nil
 		case <-t.C:

@@ -2,12 +2,12 @@ package replication_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,12 +73,7 @@ func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Opti
 
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	eurekadtest.Eventually(t, 15*time.Second, what, func() error {
-		if !ok() {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	eurekadtest.Until(t, 15*time.Second, what, ok)
 }
 
 // Many writes reach a real peer in batches of at most BatchSize, and the
@@ -163,7 +158,9 @@ func itoa(i int) string {
 // error status drops the batch and counts its items rejected.
 func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 	var calls atomic.Int32
-	var codes = []int{503, 503, 200}
+	var codes = []int{503, 503, 200, 500}
+	var mu sync.Mutex
+	var lastIDs []string // the instances of the last batch posted
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		items, _ := eureka.DecodeReplicationListJSON(b)
@@ -171,8 +168,14 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 			w.Write([]byte(`{"responseList":[]}`))
 			return
 		}
+		mu.Lock()
+		lastIDs = lastIDs[:0]
+		for _, it := range items {
+			lastIDs = append(lastIDs, it.ID)
+		}
+		mu.Unlock()
 		i := int(calls.Add(1)) - 1
-		code := 500
+		code := 200
 		if i < len(codes) {
 			code = codes[i]
 		}
@@ -189,6 +192,7 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 	defer srv.Close()
 	reg := registry.New(nil)
 	reg.Register(inst("a"), false)
+	reg.Register(inst("b"), false)
 	cl := newCluster(t, reg, nil, srv.URL+"/eureka/")
 	cl.Replicate(eureka.ReplicateRegister, "ORDERS", "a")
 	eventually(t, "delivered after two 503s", func() bool { return cl.Peers()[0].Sent == 1 })
@@ -197,13 +201,18 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 	}
 	cl.Replicate(eureka.ReplicateHeartbeat, "ORDERS", "a")
 	eventually(t, "500 drops the batch", func() bool { return cl.Peers()[0].Rejected == 1 })
-	time.Sleep(100 * time.Millisecond)
-	if c := calls.Load(); c != 4 {
-		t.Errorf("%d batch posts, want 4: a 500 is not retried", c)
-	}
 	// Every failed request counts: two 503s and the 500.
 	if st := cl.Peers()[0]; st.QueueLength != 0 || st.LastError == "" || st.Failed != 3 || st.LastFailure != st.LastError {
 		t.Errorf("stats = %+v", st)
+	}
+	// A retried batch goes before (or with) the tasks queued after it: the
+	// next post carries the next task alone, and it is the fifth.
+	cl.Replicate(eureka.ReplicateRegister, "ORDERS", "b")
+	eventually(t, "the next task delivered", func() bool { return cl.Peers()[0].Sent >= 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if c := calls.Load(); c != 5 || !slices.Equal(lastIDs, []string{"b"}) {
+		t.Errorf("%d batch posts, the last of %q; want 5, the last of [b]: a 500 is not retried", c, lastIDs)
 	}
 }
 
