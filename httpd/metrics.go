@@ -213,6 +213,8 @@ var (
 	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
 	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed requests to the peer (batches and probes, refused connections included) since start.", "peer")
 	descPeerDropped       = desc("eurekad_replication_dropped_total", "Changes never sent to the peer: pushed out of a full queue or expired.", "peer")
+	descPeerRepaired      = desc("eurekad_replication_repaired_total", "Instances anti-entropy repaired with the peer, by kind: pulled_instance and pulled_cancel here, pushed_instance and pushed_cancel on the peer.", "peer", "kind")
+	descPeerRepairReqs    = desc("eurekad_replication_repair_requests_total", "Anti-entropy requests to the peer (digests and exchanges) since start.", "peer")
 	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
 	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
 	descAuthDecisions     = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
@@ -221,11 +223,12 @@ var (
 	descListenerQueue     = desc("eurekad_listener_queue_length", "Events waiting for the listener.", "listener")
 	descDuration          = desc("eurekad_http_request_duration_seconds", "Time to serve HTTP requests, by route (method and path pattern) and status code.", "route", "code")
 	descStartTime         = desc("eurekad_start_time_seconds", "Unix time the server started.")
+	repairKinds           = []string{"pulled_instance", "pulled_cancel", "pushed_instance", "pushed_cancel"}
 	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
 	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
 		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
-		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped,
+		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped, descPeerRepaired, descPeerRepairReqs,
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
 
@@ -301,6 +304,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			count(descPeerSent, p.Sent, p.Name)
 			count(descPeerFailed, p.Failed, p.Name)
 			count(descPeerDropped, p.Dropped, p.Name)
+			count(descPeerRepairReqs, p.RepairRequests, p.Name)
+			for _, kind := range repairKinds {
+				count(descPeerRepaired, p.Repaired[kind], p.Name, kind)
+			}
 		}
 	}
 	if o.Plugins != nil {

@@ -34,6 +34,16 @@ type PeerStatus struct {
 	// happened, kept after the peer recovers.
 	LastFailure     string    `json:"lastFailure,omitempty"`
 	LastFailureTime time.Time `json:"lastFailureTime,omitzero"`
+	// AntiEntropy is false for a peer without anti-entropy (Java
+	// Eureka). RepairRounds and RepairRequests count its rounds and their
+	// requests; Repaired counts what they changed by kind
+	// (pulled_instance, pulled_cancel: here; pushed_*: on the peer);
+	// LastRepair is when one last changed something.
+	AntiEntropy    bool              `json:"antiEntropy"`
+	RepairRounds   uint64            `json:"repairRounds"`
+	RepairRequests uint64            `json:"repairRequests"`
+	Repaired       map[string]uint64 `json:"repaired,omitempty"`
+	LastRepair     time.Time         `json:"lastRepair,omitzero"`
 }
 
 // PluginStatus is one loaded plugin.

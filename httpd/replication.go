@@ -3,6 +3,9 @@ package httpd
 import (
 	"errors"
 	"net/http"
+	"strings"
+
+	"github.com/eurekad/eurekad/core/registry"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -36,4 +39,47 @@ func (s *Server) replicationBatch(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", contentJSON)
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// peerDigest is GET peerreplication/digest, eurekad's anti-entropy
+// (core/replication/doc.go): a hash per application over what readers
+// see of its live instances. Java Eureka has no such route (it answers
+// 404), which is how a eurekad peer tells it apart.
+func (s *Server) peerDigest(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", contentJSON)
+	w.WriteHeader(http.StatusOK)
+	w.Write(registry.EncodeDigest(s.reg.Digest()))
+}
+
+// peerExchange is POST peerreplication/exchange: the body is the peer's
+// state of the applications whose digests differ; this node merges it
+// (core/node's Merge: the later stamp wins) and answers with its own
+// state of the same applications after the merge, and what it changed,
+// so one request repairs both sides.
+func (s *Server) peerExchange(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r, s.opts.MaxBodyBytes)
+	if errors.Is(err, errBodyTooLarge) {
+		textError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	var x registry.Exchange
+	if err == nil {
+		x, err = registry.DecodeExchange(body)
+	}
+	if err != nil {
+		parseError(w, bodyJSON, err)
+		return
+	}
+	m, err := s.node.Merge(r.Context(), x.Apps)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	names := make([]string, len(x.Apps))
+	for i, a := range x.Apps {
+		names[i] = strings.ToUpper(a.Name)
+	}
+	w.Header().Set("Content-Type", contentJSON)
+	w.WriteHeader(http.StatusOK)
+	w.Write(registry.EncodeExchange(registry.Exchange{Apps: s.reg.PeerStates(names), MergeStats: m}))
 }

@@ -95,6 +95,8 @@ func (s *Server) routeTable() []*route {
 		api(http.MethodGet, "/status", hook.OpRead, s.status),
 		api(http.MethodGet, "/serverinfo/statusoverrides", hook.OpRead, s.statusOverrides),
 		api(http.MethodPost, "/peerreplication/batch", hook.OpReplicate, s.replicationBatch),
+		api(http.MethodGet, "/peerreplication/digest", hook.OpReplicate, s.peerDigest),
+		api(http.MethodPost, "/peerreplication/exchange", hook.OpReplicate, s.peerExchange),
 
 		site(http.MethodGet, "/healthz", hook.OpRead, accessPublic, healthz),
 		site(http.MethodGet, "/readyz", hook.OpRead, accessPublic, s.readyz),

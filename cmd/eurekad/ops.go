@@ -34,6 +34,12 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 				// Dropped.
 				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired + p.Rejected, LastError: p.LastError,
 				LastFailure: p.LastFailure, LastFailureTime: p.LastFailureTime,
+				AntiEntropy: p.AntiEntropy, RepairRounds: p.RepairRounds, RepairRequests: p.RepairRequests,
+				Repaired: map[string]uint64{
+					"pulled_instance": p.Pulled.Instances, "pulled_cancel": p.Pulled.Cancels,
+					"pushed_instance": p.Pushed.Instances, "pushed_cancel": p.Pushed.Cancels,
+				},
+				LastRepair: p.LastRepair,
 			}
 		}
 		return out

@@ -133,7 +133,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if bus != nil {
 		ho.Ops.Listeners = listenerStatuses(bus)
 	}
-	srv := httpd.New(node.New(reg, no), c, &ho)
+	nd := node.New(reg, no)
+	// Anti-entropy repairs go through the write path, so they are stored.
+	cl.SetMerger(nd)
+	srv := httpd.New(nd, c, &ho)
 
 	certs, tlsConfig, err := cfg.TLS.Load()
 	if err != nil {

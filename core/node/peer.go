@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/eurekad/eurekad/core/registry"
@@ -115,4 +116,37 @@ func (n *Node) applyItem(c Caller, it *eureka.ReplicationItem) eureka.Replicatio
 		return found(n.reg.DeleteStatusOverride(app, it.ID, st, it.LastDirtyTimestamp, true))
 	}
 	return resultBadRequest
+}
+
+// Merge applies a peer's anti-entropy state (POST
+// peerreplication/exchange, or the answer to this node's own exchange)
+// through the registry's later-stamp-wins rule (registry.Merge), as a
+// replication: stored, in the delta and the events, never replicated
+// again. Instances the input rules refuse and overrides that are not one
+// are left out, as on every other path. The merge is committed once.
+func (n *Node) Merge(ctx context.Context, states []registry.AppState) (registry.MergeStats, error) {
+	s := n.begin()
+	defer s.end()
+	if err := n.admitStore(); err != nil {
+		return registry.MergeStats{}, err
+	}
+	for i := range states {
+		st := &states[i]
+		st.Instances = slices.DeleteFunc(st.Instances, func(is registry.InstanceState) bool {
+			if is.Instance == nil || n.checkRegistration(is.Instance, strings.ToUpper(st.Name)) != nil {
+				return true
+			}
+			if is.Override != "" && is.Override != eureka.StatusUnknown {
+				if _, err := rules.OverrideStatus(string(is.Override)); err != nil {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	m := n.reg.Merge(states)
+	if err := n.commit(ctx, &s); err != nil {
+		return m, err
+	}
+	return m, nil
 }

@@ -23,6 +23,9 @@ type lease struct {
 	lastUpdate atomic.Int64
 	eviction   atomic.Int64
 	serviceUp  atomic.Int64
+	// stamp is the server-side modification stamp of the last visible
+	// change (Registry.tick): what anti-entropy compares (antientropy.go).
+	stamp atomic.Int64
 }
 
 func newLease(in *eureka.InstanceInfo, id string, now int64) *lease {

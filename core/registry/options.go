@@ -78,6 +78,13 @@ type Options struct {
 	// OverrideExpiry drops a status override this long after it was last
 	// read (Eureka's one-hour expire-after-access cache).
 	OverrideExpiry time.Duration `config:"override_expiry" help:"drop a status override this long after it was last used"`
+	// TombstoneRetention is how long a cancel is remembered, so that a
+	// node that missed it cannot bring the instance back through
+	// anti-entropy or a stale replicated registration. Make it longer than
+	// any outage the cluster should heal from.
+	TombstoneRetention time.Duration `config:"tombstone_retention" help:"how long a cancelled instance is remembered so that peers that missed the cancel cannot bring it back"`
+	// TombstoneLimit caps the cancels remembered; the oldest go first.
+	TombstoneLimit int `config:"tombstone_limit" help:"most cancelled instances remembered (oldest dropped first)"`
 }
 
 // DefaultOptions returns Eureka's defaults, with Spring Cloud's start-up
@@ -96,5 +103,7 @@ func DefaultOptions() Options {
 		DeltaRetention:                       3 * time.Minute,
 		DeltaRetentionSweepInterval:          30 * time.Second,
 		OverrideExpiry:                       time.Hour,
+		TombstoneRetention:                   6 * time.Hour,
+		TombstoneLimit:                       100_000,
 	}
 }

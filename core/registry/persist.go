@@ -19,9 +19,11 @@ import (
 
 // The registry owns the bytes it stores. A record is one lease:
 //
-//	{"v":1,"registered":<ms>,"lastRenewal":<ms>,"serviceUp":<ms>,
+//	{"v":1,"registered":<ms>,"lastRenewal":<ms>,"serviceUp":<ms>,"stamp":<ms>,
 //	 "override":"OUT_OF_SERVICE","instance":{…Eureka JSON of the instance…}}
 //
+// "stamp" is the modification stamp anti-entropy compares (antientropy.go;
+// absent in records of older versions, read as the registration time).
 // "override" is present only when the instance has an operator override;
 // "instance" is the instance as registered (sdk/eureka's JSON, unwrapped),
 // so a record is readable with any Eureka-aware tool.
@@ -32,6 +34,7 @@ type recordHeader struct {
 	Registered  int64           `json:"registered"`
 	LastRenewal int64           `json:"lastRenewal"`
 	ServiceUp   int64           `json:"serviceUp"`
+	Stamp       int64           `json:"stamp,omitempty"`
 	Override    eureka.Status   `json:"override,omitempty"`
 	Instance    json.RawMessage `json:"instance"`
 }
@@ -103,6 +106,10 @@ func appendRecord(buf []byte, l *lease, o *override) (storage.Record, []byte) {
 	b = appendInt(b, l.lastUpdate.Load())
 	b = append(b, `,"serviceUp":`...)
 	b = appendInt(b, l.serviceUp.Load())
+	if st := l.stamp.Load(); st != 0 {
+		b = append(b, `,"stamp":`...)
+		b = appendInt(b, st)
+	}
 	if o != nil {
 		b = append(b, `,"override":"`...)
 		b = append(b, o.status...)
@@ -191,6 +198,7 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 					restored++
 				}
 				a.leases[d.l.id] = d.l
+				r.observe(d.l.stamp.Load())
 				if d.o != nil {
 					r.overrides[d.l.key()] = d.o
 				}
@@ -267,6 +275,10 @@ func decodeRecord(rec storage.Record, now int64, limits rules.Limits) (*lease, *
 		}
 	}
 	l := newLease(in, rec.Key.ID, h.Registered)
+	l.stamp.Store(h.Stamp)
+	if h.Stamp == 0 {
+		l.stamp.Store(h.Registered)
+	}
 	// A grace period: the lease runs a full duration from the restart.
 	l.lastUpdate.Store(now)
 	l.serviceUp.Store(h.ServiceUp)
@@ -308,6 +320,12 @@ func parseHeader(b []byte) (h recordHeader, ok bool) {
 	h.ServiceUp = field(`,"serviceUp":`)
 	if !ok {
 		return h, false
+	}
+	if bytes.HasPrefix(b, []byte(`,"stamp":`)) {
+		h.Stamp = field(`,"stamp":`)
+		if !ok {
+			return h, false
+		}
 	}
 	if rest, found := bytes.CutPrefix(b, []byte(`,"override":"`)); found {
 		i := bytes.IndexByte(rest, '"')

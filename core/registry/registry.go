@@ -34,6 +34,10 @@ type Registry struct {
 
 	// version moves on every change a reader can see (not on plain renewals).
 	version atomic.Uint64
+	// stamps is the modification-stamp clock; tombs are the cancels kept
+	// for anti-entropy, guarded by mu (antientropy.go).
+	stamps atomic.Int64
+	tombs  tombstones
 
 	delta  deltaQueue
 	recent recentRings
@@ -99,6 +103,7 @@ func New(opts *Options) *Registry {
 		apps:      make(map[string]*appEntry),
 		overrides: make(map[storage.Key]*override),
 	}
+	r.tombs.init()
 	ch := make(chan struct{})
 	r.changes.Store(&ch)
 	now := r.clock.Now()
@@ -168,7 +173,10 @@ func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hoo
 	// claim is ignored, as Eureka recomputes it on output.
 	in.IsCoordinatingDiscoveryServer = false
 	id := in.ID()
-	isNew := r.register(in, id, replication, now, typ)
+	isNew, stored := r.register(in, id, replication, now, typ)
+	if !stored {
+		return
+	}
 	r.stats.registrations.Add(1)
 	r.recent.addRegistered(now, in.App, id)
 	if isNew {
@@ -176,9 +184,17 @@ func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hoo
 	}
 }
 
-func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64, typ hook.EventType) (isNew bool) {
+func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64, typ hook.EventType) (isNew, stored bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	k := storage.Key{App: in.App, ID: id}
+	if replication && r.tombs.covers(k, in.LastDirtyTimestamp) {
+		// A peer's copy of an instance cancelled here: the same
+		// incarnation (its lastDirtyTimestamp is no newer), resent by a
+		// node that missed the cancel. It must not come back.
+		r.log.Debug("refused a cancelled instance from a peer", "app", in.App, "id", id)
+		return false, false
+	}
 	a := r.apps[in.App]
 	if a == nil {
 		a = &appEntry{name: in.App, leases: make(map[string]*lease)}
@@ -193,10 +209,11 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 		}
 	}
 	l := newLease(in, id, now)
+	l.stamp.Store(r.tick())
+	r.tombs.remove(k)
 	if existing != nil {
 		l.serviceUp.Store(existing.serviceUp.Load())
 	}
-	k := storage.Key{App: in.App, ID: id}
 	if in.OverriddenStatus != eureka.StatusUnknown {
 		if _, ok := r.overrides[k]; !ok {
 			r.overrides[k] = newOverride(in.OverriddenStatus, now)
@@ -216,7 +233,7 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	r.bump(a)
 	r.changed(in.App, id)
 	r.emit(typ, l, in, replication, now)
-	return existing == nil
+	return existing == nil, true
 }
 
 // resolveStatus is Eureka's override rule chain (§7.1): a client reporting
@@ -292,6 +309,7 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 		c := in.Clone()
 		c.Status = st
 		if l.instance.CompareAndSwap(in, c) {
+			l.stamp.Store(r.tick())
 			r.emit(hook.EventStatusChanged, l, c, args.Replication, now)
 		}
 		in = c
@@ -332,6 +350,7 @@ func (r *Registry) storeOverride(l *lease, st eureka.Status, now int64) {
 	c := l.instance.Load().Clone()
 	c.OverriddenStatus = st
 	l.instance.Store(c)
+	l.stamp.Store(r.tick())
 	r.changed(l.app, l.id)
 }
 
@@ -354,13 +373,32 @@ func (r *Registry) Cancel(app, id string, replication bool) bool {
 // Eureka; only this application's, so a cancel of an unknown instance
 // cannot clear another application's override of the same id.
 func (r *Registry) cancel(app, id string, now int64, typ hook.EventType, replication bool) bool {
+	return r.cancelStamped(app, id, now, typ, replication, 0)
+}
+
+// cancelStamped is cancel whose tombstone takes stamp (0: a new one).
+func (r *Registry) cancelStamped(app, id string, now int64, typ hook.EventType, replication bool, stamp int64) bool {
 	r.recent.addCanceled(now, app, id)
 	r.mu.Lock()
-	delete(r.overrides, storage.Key{App: app, ID: id})
+	k := storage.Key{App: app, ID: id}
+	delete(r.overrides, k)
 	a := r.apps[app]
 	var l *lease
 	if a != nil {
 		l = a.leases[id]
+	}
+	if typ == hook.EventCancelled {
+		// A cancel, not an eviction (each node evicts on its own), leaves
+		// a tombstone so that a node that missed it cannot bring the
+		// instance back.
+		var dirty int64
+		if l != nil {
+			dirty = l.instance.Load().LastDirtyTimestamp
+		}
+		if stamp == 0 {
+			stamp = r.tick()
+		}
+		r.tombs.add(k, stamp, dirty, now, &r.opts)
 	}
 	if l == nil {
 		r.mu.Unlock()
@@ -431,6 +469,7 @@ func (r *Registry) modify(l *lease, status, overridden eureka.Status, lastDirty,
 	c.ActionType = eureka.ActionModified
 	c.LastUpdatedTimestamp = now
 	l.instance.Store(c)
+	l.stamp.Store(r.tick())
 	r.delta.add(l, now)
 	r.bump(r.apps[l.app])
 	r.changed(l.app, l.id)

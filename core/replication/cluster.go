@@ -36,6 +36,8 @@ type Cluster struct {
 	tls   *tls.Config
 	certs *tlsconf.Certs
 
+	merger atomic.Pointer[Merger]
+
 	mu      sync.Mutex
 	ctx     context.Context // Run's context; nil before Run
 	running map[*Peer]context.CancelFunc
@@ -171,6 +173,7 @@ func (c *Cluster) start(p *Peer) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.running[p] = cancel
 	c.wg.Go(func() { _ = p.Run(ctx) })
+	c.wg.Go(func() { c.antiEntropy(ctx, p) })
 }
 
 // Run replicates until ctx ends.

@@ -43,10 +43,65 @@
 // individual requests with the replication header would (§8.4), and
 // returns the responseList entries.
 //
+// # Anti-entropy
+//
+// Replication loses what a peer misses for longer than TaskExpiry, and
+// Eureka's repairs (heartbeats carrying overrides, the start-up sync)
+// cover only changes that move lastDirtyTimestamp: an override set or
+// removed, a metadata edit or a cancel made while a peer was away never
+// reaches it. So each node also compares its registry with each eurekad
+// peer (antientropy.go): GET peerreplication/digest gives a hash per
+// application over what readers see (ids, statuses, overrides, metadata,
+// lastDirtyTimestamp, addresses; lease times are left out, they differ by
+// nature), and POST peerreplication/exchange carries this node's state of
+// the differing applications (instances with their override and stamp,
+// and tombstones) to the peer, which merges it and answers with its own
+// state after the merge, which this node merges. One exchange thus
+// repairs both sides; neither side pushes through the replication queue,
+// whose Java-shaped tasks carry no stamps and cannot remove a metadata
+// key or carry a cancel's age. A round runs every AntiEntropyInterval,
+// when the peer answers again after failing, when tasks for it were lost,
+// after this process stalled (SIGSTOP), and after the start-up sync. It
+// makes one digest request and one exchange per 500 instances and
+// tombstones of the differing applications (an application is never
+// split), so a long outage of a large registry repairs in a handful of
+// requests. Repairs go through core/node (Merger): stored, in the delta
+// and the events, never replicated again.
+//
+// The rule that decides which side is newer (registry.Merge): every
+// visible change (register, status override, its removal, metadata,
+// cancel, a status a renewal resolves) gives the instance a modification
+// stamp, epoch milliseconds, strictly increasing per node and raised past
+// every stamp adopted from a peer; it is stored with the record. For an
+// instance whose content differs, the later stamp wins (equal stamps: the
+// higher content hash, so both sides agree); an adopted copy keeps the
+// peer's stamp, override (or its absence) and status. A cancel leaves a
+// tombstone (application, id, stamp, the cancelled copy's
+// lastDirtyTimestamp) for registry Options.TombstoneRetention, at most
+// TombstoneLimit of them: a copy older than a tombstone stays cancelled,
+// a local copy older than a peer's tombstone is cancelled, and a
+// replicated registration of the cancelled incarnation (lastDirtyTimestamp
+// no newer, as a peer that missed the cancel sends after a heartbeat's
+// 404) is refused. A registration after the cancel is newer and wins.
+// Evictions leave no tombstone: a peer that still holds the instance live
+// gives it back, as its heartbeats would.
+//
+// Limits: stamps are wall-clock based, so two edits of one instance on two
+// sides of a partition less than the clock skew apart may resolve to the
+// earlier one (an edit made after seeing the other always wins). A
+// tombstone older than the retention is forgotten, so an outage longer
+// than that can bring a cancelled instance back until it is evicted.
+// Tombstones are kept in memory: a node restarted after a cancel relies
+// on a peer that still holds it. A Java peer answers the digest 404: it is
+// marked (PeerStats.AntiEntropy false, asked again once it comes back
+// after failing) and gets what Java offers: replication, heartbeat
+// override repair and the start-up sync.
+//
 // # Start-up
 //
 // Sync fetches the full registry from the peers (GET apps) and registers,
 // as replications, the instances this node lacks or holds an older copy
 // of. eurekad calls it after restoring from its store and without gating
-// reads, as Spring Cloud does.
+// reads, as Spring Cloud does; an anti-entropy round with every peer
+// follows.
 package replication

@@ -51,6 +51,11 @@ type Options struct {
 	// SyncRetries is how many rounds the start-up sync tries the peers
 	// before giving up (it stops at the first peer that answers).
 	SyncRetries int `config:"sync_retries" help:"start-up sync: rounds of fetching the registry from the peers (0: no sync)"`
+	// AntiEntropyInterval is how often this node compares its registry
+	// with each eurekad peer and repairs the differences (doc.go); rounds
+	// also run at start, when a peer comes back, when tasks for a peer
+	// were lost and after this process stalled. 0 turns anti-entropy off.
+	AntiEntropyInterval time.Duration `config:"anti_entropy_interval" help:"how often to compare registries with each eurekad peer and repair differences (0: off; Java peers are skipped)"`
 	// SyncRetryWait is the pause between start-up sync rounds.
 	SyncRetryWait time.Duration `config:"sync_retry_wait" help:"start-up sync: pause between rounds"`
 
@@ -81,5 +86,7 @@ func DefaultOptions() Options {
 		ProbeInterval: 30 * time.Second,
 		SyncRetries:   5,
 		SyncRetryWait: 5 * time.Second,
+
+		AntiEntropyInterval: 30 * time.Second,
 	}
 }

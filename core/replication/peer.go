@@ -25,6 +25,7 @@ type Peer struct {
 	opts   *Options
 	log    *slog.Logger
 	q      *queue
+	ae     entropy
 
 	sent, failed, rejected atomic.Uint64
 	lastSuccess            atomic.Int64 // unix ms, 0 = never
@@ -78,10 +79,28 @@ type PeerStats struct {
 	// peer, queued or in flight (0 when none): it grows while the peer is
 	// down.
 	Lag time.Duration
+	// AntiEntropy is false once the peer answered that it has no
+	// anti-entropy endpoints (a Java Eureka server).
+	AntiEntropy bool
+	// RepairRounds counts anti-entropy rounds with the peer, and
+	// RepairRequests the requests they made (digests and exchanges).
+	RepairRounds, RepairRequests uint64
+	// Pulled counts instances this node took from the peer by
+	// anti-entropy (Instances) and instances it cancelled for the peer's
+	// newer tombstone (Cancels); Pushed counts the same on the peer's
+	// side, from this node's state.
+	Pulled, Pushed RepairCounts
+	// LastRepair is when a round last changed something (zero: never).
+	LastRepair time.Time
+}
+
+// RepairCounts counts what anti-entropy repaired.
+type RepairCounts struct {
+	Instances, Cancels uint64
 }
 
 func newPeer(url string, c *client.Client, reg *registry.Registry, o *Options, log *slog.Logger) *Peer {
-	return &Peer{
+	p := &Peer{
 		url:    url,
 		client: c,
 		reg:    reg,
@@ -89,6 +108,8 @@ func newPeer(url string, c *client.Client, reg *registry.Registry, o *Options, l
 		log:    log.With("peer", url),
 		q:      newQueue(o.QueueSize, o.BatchSize, o.TaskExpiry.Nanoseconds()),
 	}
+	p.ae.init()
+	return p
 }
 
 // enqueue queues one task; it allocates nothing once the task id is known.
@@ -108,6 +129,15 @@ func (p *Peer) Stats() PeerStats {
 		Dropped:     dropped,
 		Expired:     expired,
 		Available:   p.lastAttemptOK.Load(),
+		AntiEntropy: !p.ae.unsupported.Load(),
+
+		RepairRounds:   p.ae.rounds.Load(),
+		RepairRequests: p.ae.requests.Load(),
+		Pulled:         RepairCounts{p.ae.pulledInstances.Load(), p.ae.pulledCancels.Load()},
+		Pushed:         RepairCounts{p.ae.pushedInstances.Load(), p.ae.pushedCancels.Load()},
+	}
+	if ms := p.ae.lastRepair.Load(); ms > 0 {
+		s.LastRepair = time.UnixMilli(ms)
 	}
 	now := nanotime()
 	oldest, _, queued := p.q.oldest()
@@ -306,6 +336,10 @@ func (p *Peer) send(ctx context.Context, items []eureka.ReplicationItem) error {
 		p.mu.Lock()
 		p.lastErr = ""
 		p.mu.Unlock()
+		// The peer is (back) up: compare registries with it now; it may
+		// also be another server than before, so ask for its digest again.
+		p.ae.unsupported.Store(false)
+		p.ae.poke()
 	}
 	p.lastSuccess.Store(time.Now().UnixMilli())
 	if len(items) == 0 {

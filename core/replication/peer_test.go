@@ -54,6 +54,8 @@ func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Opti
 	t.Helper()
 	o := replication.DefaultOptions()
 	o.Peers = peers
+	// These fronts answer batches only; antientropy_test.go turns it on.
+	o.AntiEntropyInterval = 0
 	o.RetryBackoff = 10 * time.Millisecond
 	o.MaxBackoff = 50 * time.Millisecond
 	o.PeerTimeout = time.Second

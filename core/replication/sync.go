@@ -20,6 +20,9 @@ var ErrNoPeerAnswered = errors.New("replication: no peer served its registry")
 // back). It returns how many instances it registered. With no peers it
 // returns at once.
 func (c *Cluster) Sync(ctx context.Context) (int, error) {
+	// Then compare with every peer: the sync adopts only what this node
+	// lacks or holds with an older lastDirtyTimestamp.
+	defer c.KickAntiEntropy()
 	peers := *c.peers.Load()
 	if len(peers) == 0 || c.opts.SyncRetries <= 0 {
 		return 0, nil

@@ -43,3 +43,15 @@ func (c *Client) ReplicateBatch(ctx context.Context, items []eureka.ReplicationI
 	}
 	return res, nil
 }
+
+// PeerCall sends a server-to-server request (JSON, with ReplicationHeader)
+// to path below the base URL, such as eurekad's peerreplication/digest,
+// and returns the answer's body. A non-2xx answer is an *Error; a Java
+// Eureka server answers eurekad-only paths with 404.
+func (c *Client) PeerCall(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	resp, err := c.do(ctx, &request{method: method, path: path, body: body, peer: true})
+	if err != nil {
+		return nil, err
+	}
+	return resp.body, nil
+}
