@@ -360,6 +360,10 @@ func (p *Peer) send(ctx context.Context, items []eureka.ReplicationItem) error {
 			// The peer's copy is newer: take it, with its override.
 			p.log.Debug("adopting the peer's newer copy", "app", it.AppName, "id", it.ID,
 				"peer_dirty", r.Entity.LastDirtyTimestamp, "local_dirty", it.LastDirtyTimestamp)
+			if err := p.reg.Settings().Limits.OrDefault().Instance(r.Entity); err != nil {
+				p.log.Warn("refused the peer's copy: the input rules refuse it", "app", it.AppName, "err", err)
+				continue
+			}
 			p.reg.AdoptPeerCopy(r.Entity)
 		default:
 			p.log.Debug("replicated item refused", "action", it.Action, "app", it.AppName, "id", it.ID, "status", r.StatusCode)

@@ -54,10 +54,16 @@ func (c *Cluster) Sync(ctx context.Context) (int, error) {
 func (c *Cluster) adopt(apps *eureka.Applications) int {
 	n := 0
 	start := time.Now()
+	limits := c.reg.Settings().Limits.OrDefault()
 	for _, app := range apps.Applications {
 		for _, in := range app.Instances {
 			if in.App == "" {
 				in.App = app.Name
+			}
+			// A peer's registry passes the rules every write passes.
+			if err := limits.Instance(in); err != nil {
+				c.log.Warn("start-up sync: skipped an instance the input rules refuse", "err", err)
+				continue
 			}
 			if cur := c.reg.Instance(in.App, in.ID()); cur != nil && cur.LastDirtyTimestamp >= in.LastDirtyTimestamp {
 				continue
