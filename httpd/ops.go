@@ -1,6 +1,10 @@
 package httpd
 
-import "time"
+import (
+	"time"
+
+	"github.com/eurekad/eurekad/httpd/history"
+)
 
 // The status of subsystems that live outside httpd (replication, the plugin
 // runtime, the auth hook and the listener bus) reaches the admin API,
@@ -26,8 +30,16 @@ type PeerStatus struct {
 	// Dropped counts changes never sent: pushed out of a full queue or
 	// expired.
 	Dropped uint64 `json:"dropped"`
-	// LastError is the last replication error, "" if none.
+	// LastError is the error of the last exchange with the peer: "" while
+	// it is up.
 	LastError string `json:"lastError,omitempty"`
+	// LastFailure and LastFailureTime are the most recent failure, kept
+	// after the peer recovered ("" and zero: none since start, or not
+	// known).
+	LastFailure     string    `json:"lastFailure,omitempty"`
+	LastFailureTime time.Time `json:"lastFailureTime,omitzero"`
+	// LastSuccess is when the peer last answered (zero: never).
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
 }
 
 // PluginStatus is one loaded plugin.
@@ -76,4 +88,6 @@ type OpsSources struct {
 	Plugins   func() []PluginStatus
 	Auth      func() []AuthDecisions
 	Listeners func() []ListenerStatus
+	// History returns an instance's recent changes, newest first.
+	History func(app, id string) []history.Entry
 }

@@ -29,7 +29,14 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 			}
 			out[i] = httpd.PeerStatus{
 				Name: name, URL: p.URL, Up: p.Available, QueueLength: p.QueueLength, Lag: p.Lag,
-				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired, LastError: p.LastError,
+				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired,
+				LastSuccess: p.LastSuccess,
+				// The peer keeps its last error after it recovers: it is
+				// the current error only while the peer is down.
+				LastFailure: p.LastError,
+			}
+			if !p.Available {
+				out[i].LastError = p.LastError
 			}
 		}
 		return out
