@@ -45,7 +45,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		bus = events.New(&events.Options{Logger: log.With("component", "events")})
 	}
 	changes := history.New(0, 0)
-	if err := bus.Subscribe("eurekad-history", changes, events.SubscribeOptions{Types: history.Types}); err != nil {
+	// A queue of 16,384 events takes a burst of registrations (a restart
+	// of a large fleet, a peer's sync) without a gap in the history.
+	if err := bus.Subscribe(historySubscriber, changes, events.SubscribeOptions{Types: history.Types, QueueSize: 1 << 14}); err != nil {
 		return err
 	}
 

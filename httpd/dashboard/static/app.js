@@ -468,7 +468,11 @@ function updateActions() {
   $("i-readonly").hidden = canAdmin || !i;
 }
 
+let acting = false;
+
 async function action(verb, done) {
+  if (acting) return; // one action at a time
+  acting = true;
   const { app, id } = current;
   const msg = $("i-action-msg");
   msg.className = "";
@@ -482,19 +486,31 @@ async function action(verb, done) {
     msg.textContent = e.status === 401 || e.status === 403
       ? `Refused (${e.status}): enter operator credentials at the top of the page. ${e.message}`
       : `Failed: ${e.message}`;
+  } finally {
+    acting = false;
   }
   await refreshInstance(app, id);
 }
 
+// pendingDeregister is the instance the confirmation dialog asks about;
+// the dialog's close takes it, so one confirmation sends one request.
+let pendingDeregister = null;
+
 function confirmDeregister() {
   const { app, id } = current;
+  pendingDeregister = { app, id };
   setText("c-text", `${app}/${id} is removed from the registry now, on every peer. A client that is still running registers again with its next heartbeat.`);
   const dlg = $("confirm");
   dlg.returnValue = "";
   dlg.showModal();
-  dlg.addEventListener("close", () => {
-    if (dlg.returnValue === "ok") action("deregister", "Deregistered.");
-  }, { once: true });
+}
+
+function confirmClosed() {
+  const p = pendingDeregister;
+  pendingDeregister = null;
+  if (p && $("confirm").returnValue === "ok" && current && current.app === p.app && current.id === p.id) {
+    action("deregister", "Deregistered.");
+  }
 }
 
 // ---- cluster view ----
@@ -641,6 +657,7 @@ function init() {
   $("i-out").addEventListener("click", () => action("out-of-service", "Taken out of service."));
   $("i-in").addEventListener("click", () => action("in-service", "Back in service."));
   $("i-deregister").addEventListener("click", confirmDeregister);
+  $("confirm").addEventListener("close", confirmClosed);
   window.addEventListener("hashchange", () => { window.scrollTo(0, 0); refresh(); });
   checkCredentials();
   refresh();
