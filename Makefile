@@ -6,12 +6,17 @@ BIN      ?= bin
 FUZZTIME ?= 20s
 JSCLIENT := test/jsclient
 
-.PHONY: all build test lint deps bench fuzz clean proto proto-check proto-tools
+.PHONY: all build test lint deps bench fuzz clean proto proto-check protoc protoc-plugins buf
 
 all: build
 
+# VERSION is what "eurekad version" prints for a make build; without git
+# (an unpacked archive) the build info's version is used instead.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+
+## build: bin/eurekad, its version stamped from git.
 build:
-	$(GO) build -o $(BIN)/eurekad ./cmd/eurekad
+	$(GO) build $(if $(VERSION),-ldflags "-X main.version=$(VERSION)") -o $(BIN)/eurekad ./cmd/eurekad
 
 ## test: formatting, vet, fresh generated code, and every test with the race detector.
 test: deps lint proto-check
@@ -23,11 +28,23 @@ lint:
 	$(GO) vet ./...
 
 ## deps: what the tests need beyond Go: the eureka-js-client from its lock file,
-## redis-server (Debian package) for the Redis store's tests and headless
-## chromium (Debian package) for the dashboard's browser test.
+## and Debian packages: redis-server for the Redis store's tests, headless
+## chromium for the dashboard's browser test (chromedp drives it over the
+## DevTools protocol, so no chromium-driver) and protobuf-compiler (protoc)
+## for proto-check.
 deps: $(JSCLIENT)/node_modules/.package-lock.json
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@$(call apt-need,redis-server=redis-server chromium=chromium protoc=protobuf-compiler)
+
+# apt-need installs the Debian packages of the COMMAND=PACKAGE pairs whose
+# command is missing, in one apt-get run and without their recommended
+# packages (chromium's recommends alone are about 90 packages and upgrades
+# of systemd and udev): a machine that has them is left alone.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+define apt-need
+missing=; for cp in $(1); do command -v $${cp%%=*} >/dev/null || missing="$$missing $${cp#*=}"; done; \
+[ -z "$$missing" ] || { echo "installing$$missing"; $(SUDO) apt-get update && \
+$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }
+endef
 
 $(JSCLIENT)/node_modules/.package-lock.json: $(JSCLIENT)/package-lock.json
 	cd $(JSCLIENT) && npm ci --no-audit --no-fund
@@ -49,42 +66,68 @@ fuzz:
 clean:
 	rm -rf $(BIN)
 
-# Plugin protocol code generation. buf compiles the .proto itself (no
-# protoc); buf, protoc-gen-go and protoc-gen-go-grpc are pinned in
-# tools/proto/go.mod and built from the Go module proxy.
+# Plugin protocol code generation. protoc (Debian's protobuf-compiler)
+# compiles every .proto of PROTO_DIR with protoc-gen-go and
+# protoc-gen-go-grpc, pinned in tools/proto/go.mod and built from the Go
+# module proxy (two small builds). buf, pinned there too, is a much larger
+# build (container and registry clients) and only make proto needs it: its
+# breaking-change check and wire.json.
 PROTO_DIR   := sdk/plugin/internal/pluginpb
 PROTO_TOOLS := $(CURDIR)/$(BIN)/prototools
 
-proto-tools:
+protoc:
+	@$(call apt-need,protoc=protobuf-compiler)
+
+protoc-plugins:
 	cd tools/proto && $(GO) build -o $(PROTO_TOOLS)/ \
-		github.com/bufbuild/buf/cmd/buf \
 		google.golang.org/protobuf/cmd/protoc-gen-go \
 		google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+buf:
+	cd tools/proto && $(GO) build -o $(PROTO_TOOLS)/ github.com/bufbuild/buf/cmd/buf
+
+# protoc-gen writes the Go code of every .proto of the current directory
+# (PROTO_DIR) into directory $(1), file names beside their .proto's.
+protoc-gen = PATH=$(PROTO_TOOLS):$$PATH protoc -I. \
+	--go_out=$(1) --go_opt=paths=source_relative \
+	--go-grpc_out=$(1) --go-grpc_opt=paths=source_relative *.proto
+
+# The generated code's header names the protoc that ran ("// - protoc
+# v3.21.12", Debian 12's). proto-check ignores that line, the only one that
+# names it, so a contributor whose protoc is another release is not told
+# the code is stale for that alone.
+PROTOC_VERSION_LINE := /^\/\/[[:space:]-]+protoc[[:space:]]+[^[:space:]]+$$/d
 
 # wire.json is the protocol as last generated (a buf image without
 # comments): make proto refuses a change that breaks it (buf breaking, FILE
 # rules: a removed or renumbered field, a changed type...), then records the
 # new protocol. A breaking change needs protocol version 2 beside version 1.
+# pluginpb's TestWireJSONIsTheGeneratedProtocol checks that it describes
+# the generated code.
 PROTO_WIRE := wire.json
 
 ## proto: regenerate the plugin protocol's Go code from its .proto, after
 ## checking that the change keeps protocol version 1 compatible.
-proto: proto-tools
-	cd $(PROTO_DIR) && export PATH=$(PROTO_TOOLS):$$PATH && \
-	buf breaking --against $(PROTO_WIRE) && buf generate && \
-	buf build --exclude-source-info -o $(PROTO_WIRE)
+proto: protoc protoc-plugins buf
+	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf breaking --against $(PROTO_WIRE)
+	cd $(PROTO_DIR) && tmp=$$(mktemp -d) && trap 'rm -rf '$$tmp EXIT && \
+	$(call protoc-gen,$$tmp) && rm -f *.pb.go && cp $$tmp/*.pb.go .
+	cd $(PROTO_DIR) && PATH=$(PROTO_TOOLS):$$PATH buf build --exclude-source-info -o $(PROTO_WIRE)
 
-## proto-check: fail when the .proto breaks the recorded protocol, or the
-## committed generated code or wire.json is not what the .proto gives.
-proto-check: proto-tools
+## proto-check: fail when the committed generated code is not what the
+## .proto files give (without buf: see proto).
+proto-check: protoc protoc-plugins
 	@tmp=$$(mktemp -d) && trap 'rm -rf '$$tmp EXIT && \
-	cd $(PROTO_DIR) && export PATH=$(PROTO_TOOLS):$$PATH && \
-	buf breaking --against $(PROTO_WIRE) && \
-	buf generate -o $$tmp && \
-	buf build --exclude-source-info -o $$tmp/$(PROTO_WIRE) && \
-	for f in $$tmp/*.go $$tmp/$(PROTO_WIRE); do \
-		if ! cmp -s $$(basename $$f) $$f; then \
-			diff -u $$(basename $$f) $$f | head -50; \
-			echo "$(PROTO_DIR)/$$(basename $$f) is stale: run make proto"; exit 1; \
-		fi; \
-	done && echo "generated code is up to date and protocol 1 is unbroken"
+	cd $(PROTO_DIR) && $(call protoc-gen,$$tmp) && \
+	stale=; \
+	for f in $$tmp/*.pb.go; do \
+		b=$$(basename $$f); \
+		sed -E '$(PROTOC_VERSION_LINE)' $$f > $$tmp/want; \
+		if [ -e $$b ]; then sed -E '$(PROTOC_VERSION_LINE)' $$b > $$tmp/have; else : > $$tmp/have; fi; \
+		cmp -s $$tmp/have $$tmp/want || { diff -u --label "$$b (committed)" --label "$$b (from the .proto)" $$tmp/have $$tmp/want | head -50; stale="$$stale $$b"; }; \
+	done; \
+	for b in *.pb.go; do \
+		[ ! -e $$b ] || [ -e $$tmp/$$b ] || { echo "$$b: no .proto generates it"; stale="$$stale $$b"; }; \
+	done; \
+	if [ -n "$$stale" ]; then echo "stale in $(PROTO_DIR):$$stale: run make proto"; exit 1; fi; \
+	echo "generated code is up to date"

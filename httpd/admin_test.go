@@ -41,7 +41,8 @@ func (f *fakeStore) Commit(context.Context) error {
 	f.commits++
 	return f.commitErr
 }
-func (f *fakeStore) Status() persist.Status { f.mu.Lock(); defer f.mu.Unlock(); return f.status }
+func (f *fakeStore) CommitHealing(ctx context.Context, _, _ string) error { return f.Commit(ctx) }
+func (f *fakeStore) Status() persist.Status                               { f.mu.Lock(); defer f.mu.Unlock(); return f.status }
 
 func newStoreServer(t *testing.T, fs *fakeStore, mod func(*Options)) *testServer {
 	t.Helper()

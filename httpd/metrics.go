@@ -195,6 +195,7 @@ var (
 	descRenewals          = desc("eurekad_registry_renewals_total", "Successful renewals since start.")
 	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
 	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
+	descCacheBuildSeconds = desc("eurekad_cache_build_seconds_total", "Wall time spent building response payloads.")
 	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
 	descStoreRefused      = desc("eurekad_storage_refused_records", "Records the store refuses (kept in memory only), now.")
 	descStoreRefusedTotal = desc("eurekad_storage_refused_total", "Records the store refused since start.")
@@ -210,20 +211,20 @@ var (
 	descPeerQueue         = desc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
 	descPeerLag           = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
 	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
-	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed replications to the peer since start.", "peer")
+	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed requests to the peer (batches and probes, refused connections included) since start.", "peer")
 	descPeerDropped       = desc("eurekad_replication_dropped_total", "Changes never sent to the peer: pushed out of a full queue or expired.", "peer")
 	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
 	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
 	descAuthDecisions     = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
-	descListenerDelivered = desc("eurekad_listener_events_delivered_total", "Events delivered to the listener since start.", "listener")
-	descListenerDropped   = desc("eurekad_listener_events_dropped_total", "Events dropped because the listener's queue was full.", "listener")
+	descListenerDelivered = desc("eurekad_listener_events_delivered_total", "Events the listener acknowledged since start.", "listener")
+	descListenerDropped   = desc("eurekad_listener_events_dropped_total", "Events the listener lost: to a full queue, to a batch whose retries ran out, or to shutdown.", "listener")
 	descListenerQueue     = desc("eurekad_listener_queue_length", "Events waiting for the listener.", "listener")
 	descDuration          = desc("eurekad_http_request_duration_seconds", "Time to serve HTTP requests, by route (method and path pattern) and status code.", "route", "code")
 	descStartTime         = desc("eurekad_start_time_seconds", "Unix time the server started.")
 	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
 	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
-		descRenewals, descCacheHits, descCacheBuilds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
+		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
 		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped,
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
@@ -272,6 +273,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	count(descRenewals, st.Renewals)
 	count(descCacheHits, s.cache.Hits())
 	count(descCacheBuilds, s.cache.Builds())
+	ch <- prometheus.MustNewConstMetric(descCacheBuildSeconds, prometheus.CounterValue, s.cache.BuildTime().Seconds())
 
 	if p := s.store; p != nil {
 		ps := p.Status()

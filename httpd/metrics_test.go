@@ -93,6 +93,7 @@ func TestMetrics(t *testing.T) {
 		"eurekad_registry_renewals_total":              dto.MetricType_COUNTER,
 		"eurekad_cache_hits_total":                     dto.MetricType_COUNTER,
 		"eurekad_cache_builds_total":                   dto.MetricType_COUNTER,
+		"eurekad_cache_build_seconds_total":            dto.MetricType_COUNTER,
 		"eurekad_http_request_duration_seconds":        dto.MetricType_HISTOGRAM,
 		"go_goroutines":                                dto.MetricType_GAUGE,
 	}

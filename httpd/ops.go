@@ -24,18 +24,18 @@ type PeerStatus struct {
 	QueueLength int `json:"queueLength"`
 	// Lag is the age of the oldest change not yet acknowledged.
 	Lag time.Duration `json:"lagNs"`
-	// Sent and Failed count replicated changes since start.
+	// Sent counts replicated changes since start; Failed counts failed
+	// requests to the peer (batches and probes, refused connections
+	// included).
 	Sent   uint64 `json:"sent"`
 	Failed uint64 `json:"failed"`
 	// Dropped counts changes never sent: pushed out of a full queue or
 	// expired.
 	Dropped uint64 `json:"dropped"`
-	// LastError is the error of the last exchange with the peer: "" while
-	// it is up.
+	// LastError is the error of the last exchange, "" once one succeeded.
 	LastError string `json:"lastError,omitempty"`
-	// LastFailure and LastFailureTime are the most recent failure, kept
-	// after the peer recovered ("" and zero: none since start, or not
-	// known).
+	// LastFailure and LastFailureTime are the last error and when it
+	// happened, kept after the peer recovers.
 	LastFailure     string    `json:"lastFailure,omitempty"`
 	LastFailureTime time.Time `json:"lastFailureTime,omitzero"`
 	// LastSuccess is when the peer last answered (zero: never).

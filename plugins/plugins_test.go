@@ -218,7 +218,9 @@ func external(t testing.TB, kind plugin.Kind, id string, mod func(*plugins.Optio
 }
 
 // supervise runs p.Run for the rest of the test.
-func supervise(t *testing.T, p *plugins.Plugin) {
+// supervise runs p.Run until the test ends; the function it returns waits
+// until Run has returned, after which nothing restarts p.
+func supervise(t *testing.T, p *plugins.Plugin) (returned func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -229,6 +231,13 @@ func supervise(t *testing.T, p *plugins.Plugin) {
 		cancel()
 		<-done
 	})
+	return func() {
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("Run still supervising 15s after Close")
+		}
+	}
 }
 
 func processAlive(pid int) bool {
@@ -243,13 +252,7 @@ func processAlive(pid int) bool {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eurekadtest.Until(t, 15*time.Second, what, cond)
 }
 
 func TestLoadInProcess(t *testing.T) {
@@ -580,7 +583,7 @@ func TestPluginEndsWithItsParent(t *testing.T) {
 
 func TestCloseEndsProcess(t *testing.T) {
 	p := external(t, plugin.KindStorage, "memory", nil)
-	supervise(t, p)
+	supervised := supervise(t, p)
 	pid := p.PID()
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -589,7 +592,7 @@ func TestCloseEndsProcess(t *testing.T) {
 	if err := p.Store().Put(t.Context(), storage.Record{Key: storage.Key{App: "A", ID: "1"}}); !errors.Is(err, plugin.ErrPluginExited) {
 		t.Errorf("Put after Close = %v", err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	supervised() // Run has returned: no restart can come after this
 	if st := p.Stats(); st.State != plugins.StateClosed || st.Restarts != 0 {
 		t.Errorf("after Close: %+v, want closed and not restarted", st)
 	}

@@ -3,8 +3,9 @@
 #
 # Builds ./cmd/eurekad and ./cmd/eurekabench into a temporary directory and
 # runs "eurekabench cluster": a standalone eurekad serving a heartbeat load
-# (the serving cost), then three replicating eurekads on loopback: how fast
-# N registrations on A reach both peers, A's and B's CPU under the same
+# (the serving cost), then three replicating eurekads on loopback: the lag
+# of lone registrations on the idle cluster until both peers serve them,
+# how fast N registrations on A reach both peers, A's and B's CPU under the same
 # heartbeat load (the replication cost against the serving cost), and the
 # p50/p99 lag of a change on A until B serves it.
 #
@@ -12,6 +13,8 @@
 #   CLUSTER_INSTANCES=20000   instances registered and heartbeating
 #   CLUSTER_INTERVAL=30s      heartbeat interval per instance (Eureka's)
 #   CLUSTER_DURATION=30s      length of each measurement window
+#   CLUSTER_IDLE_PROBES=100   lone registrations timed on the idle cluster
+#   CLUSTER_LAG_ONLY=1        measure only that idle lag (quick)
 #   CLUSTER_JSON=1            print one JSON line instead of the table
 #   EUREKAD_BIN=PATH          use this eurekad binary instead of building one
 #
@@ -29,7 +32,11 @@ go build -o "$tmp/eurekabench" ./cmd/eurekabench
 args=(cluster --eurekad "$bin"
 	--instances "${CLUSTER_INSTANCES:-20000}"
 	--interval "${CLUSTER_INTERVAL:-30s}"
-	--duration "${CLUSTER_DURATION:-30s}")
+	--duration "${CLUSTER_DURATION:-30s}"
+	--idle-probes "${CLUSTER_IDLE_PROBES:-100}")
+if [[ ${CLUSTER_LAG_ONLY:-0} == 1 ]]; then
+	args+=(--lag-only)
+fi
 if [[ ${CLUSTER_JSON:-0} == 1 ]]; then
 	args+=(--json)
 fi

@@ -26,6 +26,10 @@ type clusterConfig struct {
 	interval  time.Duration
 	duration  time.Duration
 	env       envList
+	// idleProbes is how many lone registrations measure the lag on the
+	// idle cluster; lagOnly stops after them.
+	idleProbes int
+	lagOnly    bool
 }
 
 // ClusterResult is what "eurekabench cluster" measures.
@@ -47,6 +51,11 @@ type ClusterResult struct {
 	LagP50 float64 `json:"lag_p50_ms"`
 	LagP99 float64 `json:"lag_p99_ms"`
 	Probes int     `json:"lag_probes"`
+	// IdleLag is the lag of a lone registration on A, on an idle
+	// cluster, until both B and C serve it.
+	IdleLagP50 float64 `json:"idle_lag_p50_ms"`
+	IdleLagP99 float64 `json:"idle_lag_p99_ms"`
+	IdleProbes int     `json:"idle_lag_probes"`
 }
 
 func cmdCluster(args []string) error {
@@ -57,12 +66,17 @@ func cmdCluster(args []string) error {
 	fs.DurationVar(&c.interval, "interval", 30*time.Second, "heartbeat interval of each instance")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "length of each CPU measurement window")
 	fs.Var(&c.env, "env", "extra EUREKAD_X=y setting for every node (repeatable)")
+	fs.IntVar(&c.idleProbes, "idle-probes", 100, "lone registrations timed on the idle cluster (0: none)")
+	fs.BoolVar(&c.lagOnly, "lag-only", false, "measure only the idle lag: no standalone node, no fleet, no load")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON line")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.eurekad == "" {
 		return errors.New("cluster: --eurekad is required")
+	}
+	if c.lagOnly && c.idleProbes <= 0 {
+		return errors.New("cluster: --lag-only needs --idle-probes above 0")
 	}
 	// The servers run in the temporary directory: a relative path would
 	// name another binary there.
@@ -77,6 +91,10 @@ func cmdCluster(args []string) error {
 	}
 	if *jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	fmt.Printf("idle lag A→B,C p50 / p99      %.1f / %.1f ms (%d lone registrations)\n", res.IdleLagP50, res.IdleLagP99, res.IdleProbes)
+	if c.lagOnly {
+		return nil
 	}
 	fmt.Printf("instances                     %d\n", res.Instances)
 	fmt.Printf("registrations on A            %.0f/s\n", res.RegisterRate)
@@ -231,22 +249,24 @@ func runCluster(c clusterConfig) (*ClusterResult, error) {
 	ctx := context.Background()
 
 	// 1. Standalone A: the CPU of serving the heartbeat load.
-	addr, err := freeLoopback()
-	if err != nil {
-		return nil, err
-	}
-	solo, err := startBenchNode(c, addr, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := registerFleet(solo, c.instances); err != nil {
+	if !c.lagOnly {
+		addr, err := freeLoopback()
+		if err != nil {
+			return nil, err
+		}
+		solo, err := startBenchNode(c, addr, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := registerFleet(solo, c.instances); err != nil {
+			solo.stop()
+			return nil, err
+		}
+		cpu0, t0 := solo.cpu(), time.Now()
+		heartbeat(ctx, solo, c.instances, c.interval, c.duration)
+		res.CPUStandalone = (solo.cpu() - cpu0) / time.Since(t0).Seconds()
 		solo.stop()
-		return nil, err
 	}
-	cpu0, t0 := solo.cpu(), time.Now()
-	heartbeat(ctx, solo, c.instances, c.interval, c.duration)
-	res.CPUStandalone = (solo.cpu() - cpu0) / time.Since(t0).Seconds()
-	solo.stop()
 
 	// 2. A, B, C replicating.
 	var addrs, urls []string
@@ -272,6 +292,21 @@ func runCluster(c clusterConfig) (*ClusterResult, error) {
 		nodes = append(nodes, n)
 	}
 	a, b, cc := nodes[0], nodes[1], nodes[2]
+
+	// The lag of lone changes, before any load.
+	if c.idleProbes > 0 {
+		lags, err := idleLag(a, []*benchNode{b, cc}, c.idleProbes)
+		if err != nil {
+			return nil, err
+		}
+		res.IdleProbes = len(lags)
+		res.IdleLagP50 = ms(exactQuantile(lags, 0.5))
+		res.IdleLagP99 = ms(exactQuantile(lags, 0.99))
+	}
+	if c.lagOnly {
+		return res, nil
+	}
+
 	start := time.Now()
 	if err := registerFleet(a, c.instances); err != nil {
 		return nil, err
@@ -337,4 +372,53 @@ func runCluster(c clusterConfig) (*ClusterResult, error) {
 		res.LagP99 = ms(exactQuantile(lags, 0.99))
 	}
 	return res, nil
+}
+
+// idleLag registers n instances on a one at a time, each once the
+// previous one is served everywhere and the peers' pipes are idle again,
+// and returns, sorted, how long each took from the register request until
+// every one of others served it (GET apps/{app}/{id}).
+func idleLag(a *benchNode, others []*benchNode, n int) ([]time.Duration, error) {
+	lags := make([]time.Duration, 0, n)
+	for i := range n {
+		s := specFor("idle-", i, 0)
+		body := appendRegisterBody(nil, &s, time.Now().UnixMilli())
+		t := time.Now()
+		if err := benchSend("POST", a.base+"apps/"+s.app, body); err != nil {
+			return nil, err
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(others))
+		for j, o := range others {
+			wg.Go(func() { errs[j] = waitServed(o.base+"apps/"+s.app+"/"+s.id, t) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		lags = append(lags, time.Since(t))
+		// Let the peers' pipes go idle, well past the pace of a busy
+		// pipe (cluster.batch_interval): the next change must be lone.
+		time.Sleep(100 * time.Millisecond)
+	}
+	slices.Sort(lags)
+	return lags, nil
+}
+
+// waitServed polls url every 200 µs until it answers 200, for at most
+// 10 s from start.
+func waitServed(url string, start time.Time) error {
+	for time.Since(start) < 10*time.Second {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Accept", "application/json")
+		if resp, err := benchHTTP.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return fmt.Errorf("%s not served within 10 s", url)
 }

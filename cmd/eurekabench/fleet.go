@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -153,24 +151,7 @@ func cmdFleet(args []string) error {
 	}
 
 	f := newFleet(c)
-	// Every server this command started dies with it: on a signal, at the
-	// watchdog, and (Linux) by the parent-death signal if it is killed.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if s, ok := <-sigs; ok {
-			f.killAll()
-			fmt.Fprintf(os.Stderr, "eurekabench: fleet: %v; servers killed\n", s)
-			os.Exit(130)
-		}
-	}()
-	watchdog := time.AfterFunc(c.timeout, func() {
-		f.killAll()
-		fmt.Fprintf(os.Stderr, "eurekabench: watchdog: fleet exceeded %v, exiting\n", c.timeout)
-		os.Exit(3)
-	})
-	defer watchdog.Stop()
+	defer guardServers("fleet", c.timeout, f.killAll)()
 
 	res, err := f.run()
 	f.killAll()

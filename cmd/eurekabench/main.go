@@ -27,11 +27,20 @@
 //	    Wait until GET {target}/apps answers 200.
 //	eurekabench quiet [--max-busy 10] [--timeout 60s]
 //	    Wait until other processes leave the CPUs nearly idle.
-//	eurekabench cluster --eurekad BIN [--instances 20000] [--interval 30s] [--duration 30s] [--env EUREKAD_X=y]...
+//	eurekabench cluster --eurekad BIN [--instances 20000] [--interval 30s] [--duration 30s] [--idle-probes 100] [--lag-only] [--env EUREKAD_X=y]...
 //	    Start eurekad standalone, then three replicating eurekads; measure
-//	    how fast registrations reach both peers, the lag of a change from A
-//	    to B and the CPU replication costs against serving the same
-//	    heartbeat load.
+//	    the lag of lone registrations on the idle cluster until both peers
+//	    serve them (--lag-only stops there), how fast registrations reach
+//	    both peers, the lag of a change from A to B under load and the CPU
+//	    replication costs against serving the same heartbeat load.
+//	eurekabench scale --eurekad BIN [--instances 10000] [--churn 0,100,300] [--store memory|bolt] [--max-rate R] [--json]
+//	    Start eurekad, register N instances, time a restart from bolt and a
+//	    new peer's start-up sync, then run the realistic fleet open loop
+//	    (heartbeat and delta poll per instance per interval, full fetches,
+//	    churn) at each change rate: latency from schedule, polls served,
+//	    freshness of probe changes, server CPU split and memory.
+//	eurekabench scale-summary FILE...
+//	    The Markdown table of scale results (JSON lines).
 //
 // The tool only ever talks to loopback addresses, and every loop in it is
 // bounded by time and count, so it always stops by itself.
@@ -64,6 +73,9 @@ commands:
   wait       wait until a server answers GET /apps
   quiet      wait until other processes leave the CPUs nearly idle
   cluster    replication throughput, lag and CPU cost in a 3-node cluster
+  scale      a realistic fleet of N instances, open loop, under churn
+  scale-summary
+             the scale runs' Markdown table
 
 Run "eurekabench <command> -h" for a command's flags.
 `
@@ -96,6 +108,10 @@ func main() {
 		err = cmdQuiet(args)
 	case "cluster":
 		err = cmdCluster(args)
+	case "scale":
+		err = cmdScale(args)
+	case "scale-summary":
+		err = cmdScaleSummary(args)
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return

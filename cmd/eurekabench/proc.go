@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"syscall"
 	"time"
 )
@@ -137,4 +138,29 @@ func freeLoopback() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// guardServers makes every server a command started die with it: on
+// SIGINT or SIGTERM, and at the watchdog after timeout (Linux also kills
+// them by the parent-death signal if the command is killed). The returned
+// function disarms both.
+func guardServers(name string, timeout time.Duration, killAll func()) (disarm func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if s, ok := <-sigs; ok {
+			killAll()
+			fmt.Fprintf(os.Stderr, "eurekabench: %s: %v; servers killed\n", name, s)
+			os.Exit(130)
+		}
+	}()
+	watchdog := time.AfterFunc(timeout, func() {
+		killAll()
+		fmt.Fprintf(os.Stderr, "eurekabench: watchdog: %s exceeded %v, exiting\n", name, timeout)
+		os.Exit(3)
+	})
+	return func() {
+		signal.Stop(sigs)
+		watchdog.Stop()
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/cache"
 )
@@ -299,7 +301,11 @@ func TestNewLogger(t *testing.T) {
 	}
 }
 
-// buildBinary builds eurekad into a temporary directory.
+// testVersion is the version buildBinary stamps, as make build does.
+const testVersion = "v0.0.0-test"
+
+// buildBinary builds eurekad into a temporary directory, its version
+// stamped with -ldflags as make build does.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -313,7 +319,7 @@ func buildBinary(t *testing.T) string {
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	cmd := exec.Command(gobin, "build", "-o", bin, ".")
+	cmd := exec.Command(gobin, "build", "-ldflags", "-X main.version="+testVersion, "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -356,8 +362,20 @@ func TestBinary(t *testing.T) {
 		}
 	})
 	t.Run("version", func(t *testing.T) {
-		if out, _ := runBin(t, "version"); !strings.HasPrefix(out, "eurekad ") {
+		if out, _ := runBin(t, "version"); !strings.HasPrefix(out, "eurekad "+testVersion+"\n") {
 			t.Errorf("version: %q", out)
+		}
+	})
+	t.Run("hash-password reads a pipe", func(t *testing.T) {
+		cmd := exec.Command(bin, "hash-password", "--cost", "4")
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader("s3cret\n") // a pipe: an *os.File, not a terminal
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("hash-password: %v", err)
+		}
+		if err := bcrypt.CompareHashAndPassword(bytes.TrimSuffix(out, []byte("\n")), []byte("s3cret")); err != nil {
+			t.Errorf("printed %q: %v", out, err)
 		}
 	})
 	t.Run("bad flag exits 2", func(t *testing.T) {

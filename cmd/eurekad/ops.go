@@ -29,14 +29,11 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 			}
 			out[i] = httpd.PeerStatus{
 				Name: name, URL: p.URL, Up: p.Available, QueueLength: p.QueueLength, Lag: p.Lag,
-				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired,
-				LastSuccess: p.LastSuccess,
-				// The peer keeps its last error after it recovers: it is
-				// the current error only while the peer is down.
-				LastFailure: p.LastError,
-			}
-			if !p.Available {
-				out[i].LastError = p.LastError
+				// Failed counts failed requests (probes included);
+				// changes lost for good, rejected ones included, are
+				// Dropped.
+				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired + p.Rejected, LastError: p.LastError,
+				LastFailure: p.LastFailure, LastFailureTime: p.LastFailureTime, LastSuccess: p.LastSuccess,
 			}
 		}
 		return out

@@ -3,9 +3,14 @@ package cache
 import (
 	"bytes"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/eurekad/eurekad/core/registry"
 )
 
 // fill registers n instances in n/20 applications.
@@ -90,3 +95,72 @@ func benchSize(b *testing.B, n int) {
 func BenchmarkSize1000(b *testing.B)   { benchSize(b, 1000) }
 func BenchmarkSize10000(b *testing.B)  { benchSize(b, 10000) }
 func BenchmarkSize100000(b *testing.B) { benchSize(b, 100000) }
+
+// manualClock is a registry clock that moves only when told.
+type manualClock struct{ ms atomic.Int64 }
+
+func (c *manualClock) Now() time.Time { return time.UnixMilli(1718000000000 + c.ms.Load()) }
+
+// deltaWindow is the benchmark delta's retention in changes: one change
+// per millisecond of the manual clock.
+const deltaWindow = 5000
+
+// BenchmarkDeltaChurn10000 is the cost of one change with a full delta
+// window: 10,000 instances in 500 applications, 5,000 changes in the
+// window; each iteration edits one instance, lets the oldest change leave
+// and fetches the gzip JSON delta. scratch is the delta encoded whole
+// (Registry.Delta), incremental the assembled one.
+func BenchmarkDeltaChurn10000(b *testing.B) {
+	for _, name := range []string{"scratch", "incremental"} {
+		b.Run(name, func(b *testing.B) {
+			clock := &manualClock{}
+			ro := registry.DefaultOptions()
+			ro.Clock = clock
+			ro.DeltaRetention = deltaWindow * time.Millisecond
+			reg := registry.New(&ro)
+			reg.OpenForTraffic(0)
+			var src Source = reg
+			if name == "scratch" {
+				// Hide DeltaSince: the cache encodes Registry.Delta.
+				src = struct{ Source }{reg}
+			}
+			o := DefaultOptions()
+			o.MinRebuildInterval = 0
+			c, err := New(src, &o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			const n, apps = 10000, 500
+			for i := range n {
+				reg.Register(inst(fmt.Sprint("APP", i%apps), fmt.Sprint("i", i)), false)
+			}
+			clock.ms.Add(2 * deltaWindow)
+			reg.ExpireDelta()
+			change := func(i int) {
+				clock.ms.Add(1)
+				j := i * 7919 % n
+				reg.UpdateMetadata(fmt.Sprint("APP", j%apps), fmt.Sprint("i", j), map[string]string{"rev": strconv.Itoa(i)})
+				reg.ExpireDelta()
+			}
+			k := Key{Entity: EntityDelta, Format: JSON}
+			for i := range deltaWindow {
+				change(i)
+			}
+			c.Get(k).Gzip()
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := deltaWindow
+			for b.Loop() {
+				change(i)
+				i++
+				if len(c.Get(k).Gzip().Body) == 0 {
+					b.Fatal("empty payload")
+				}
+			}
+			b.StopTimer()
+			p := c.Get(k)
+			b.ReportMetric(float64(len(p.Gzip().Body)), "gz-B")
+			b.ReportMetric(float64(len(p.Plain().Body)), "plain-B")
+		})
+	}
+}

@@ -193,11 +193,17 @@ type Cache struct {
 	// full holds the per-application pieces of the full payload, by
 	// format; nil when the source cannot list applications by version.
 	full [2]*assembler
+	// delta holds the delta's per-instance pieces; nil when the source
+	// cannot list its delta queue.
+	delta *deltaAssembler
 
 	deltaVersion atomic.Int64
 
 	builds atomic.Uint64
-	hits   counter.Sharded
+	// buildNanos is the wall time spent building payloads, so a benchmark
+	// can tell rebuilding from serving in the server's CPU.
+	buildNanos atomic.Int64
+	hits       counter.Sharded
 }
 
 type slot struct {
@@ -245,6 +251,9 @@ func New(src Source, opts *Options) (*Cache, error) {
 		for _, f := range []Format{JSON, XML} {
 			c.full[f] = newAssembler(l, f, o.AutoExpiration)
 		}
+	}
+	if l, ok := src.(deltaLister); ok {
+		c.delta = newDeltaAssembler(l)
 	}
 	m := map[Key]*slot{}
 	c.slots.Store(&m)
@@ -444,6 +453,7 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 // a change racing the build makes the payload stale at once.
 func (c *Cache) build(k Key, s *slot) *Payload {
 	c.builds.Add(1)
+	defer func(start time.Time) { c.buildNanos.Add(int64(time.Since(start))) }(time.Now())
 	p := &Payload{version: c.src.Version(), built: time.Now(), found: true}
 	var hint int64
 	if s != nil {
@@ -461,6 +471,13 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 		}
 		apps = c.src.Applications()
 	case EntityDelta:
+		if c.delta != nil {
+			gz, sum, version := c.delta.build(k.Format, c.deltaVersion.Add(1))
+			p.version = version
+			p.ETag = etagOf(sum)
+			p.gzOnce.Do(func() { p.gz = newRepresentation(gz, gzipETag(p.ETag)) })
+			return p
+		}
 		apps = c.src.Delta()
 		apps.VersionsDelta = c.deltaVersion.Add(1)
 	case EntityVIP, EntitySVIP:
@@ -524,6 +541,9 @@ func (c *Cache) DeltaVersion() int64 { return c.deltaVersion.Load() }
 // counted: a shared counter written by every cached read would be the
 // read path's only contended write.
 func (c *Cache) Builds() uint64 { return c.builds.Load() }
+
+// BuildTime reports the wall time spent building payloads since start.
+func (c *Cache) BuildTime() time.Duration { return time.Duration(c.buildNanos.Load()) }
 
 // Run refreshes the read-only layer in ModeEureka every UpdateInterval,
 // aligned to multiples of the interval since the epoch as Eureka does, until

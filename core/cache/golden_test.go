@@ -21,10 +21,16 @@ type stepClock struct{ ms atomic.Int64 }
 
 func (c *stepClock) Now() time.Time { return time.UnixMilli(1718000000000 + c.ms.Add(1)) }
 
-func newGoldenCache(t *testing.T) (*Cache, *registry.Registry) {
+// jump moves the clock d on.
+func (c *stepClock) jump(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+func newGoldenCache(t *testing.T, mods ...func(*registry.Options)) (*Cache, *registry.Registry) {
 	t.Helper()
 	ro := registry.DefaultOptions()
 	ro.Clock = &stepClock{}
+	for _, m := range mods {
+		m(&ro)
+	}
 	reg := registry.New(&ro)
 	reg.OpenForTraffic(0)
 	o := DefaultOptions()
@@ -50,26 +56,32 @@ func checkGoldenApps(t *testing.T, c *Cache, reg *registry.Registry, step string
 		if f == XML {
 			want = eureka.AppendApplicationsXML(nil, snap)
 		}
-		p := c.Get(Key{Entity: EntityApps, Format: f})
-		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Body))
-		if err != nil {
-			t.Fatalf("%s, format %d: %v", step, f, err)
-		}
-		zr.Multistream(false)
-		got, err := io.ReadAll(zr)
-		if err != nil {
-			t.Fatalf("%s, format %d: inflating: %v", step, f, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%s, format %d: assembled payload differs from a fresh encoding at byte %d of %d:\n got …%s…\nwant …%s…",
-				step, f, diffAt(got, want), len(want), around(got, diffAt(got, want)), around(want, diffAt(got, want)))
-		}
-		if !bytes.Equal(p.Plain().Body, want) {
-			t.Fatalf("%s, format %d: plain representation differs", step, f)
-		}
-		if tag := etagOf(crc64.Checksum(want, crcTable)); p.ETag != tag {
-			t.Fatalf("%s, format %d: etag %s, want %s", step, f, p.ETag, tag)
-		}
+		checkPayload(t, c.Get(Key{Entity: EntityApps, Format: f}), want, fmt.Sprintf("%s, format %d", step, f))
+	}
+}
+
+// checkPayload asserts that p, plain and inflated from gzip, is want byte
+// for byte and that its tag is the CRC-64 of want.
+func checkPayload(t *testing.T, p *Payload, want []byte, what string) {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Body))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	zr.Multistream(false)
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: inflating: %v", what, err)
+	}
+	if i := diffAt(got, want); !bytes.Equal(got, want) {
+		t.Fatalf("%s: assembled payload differs from a fresh encoding at byte %d of %d:\n got …%s…\nwant …%s…",
+			what, i, len(want), around(got, i), around(want, i))
+	}
+	if !bytes.Equal(p.Plain().Body, want) {
+		t.Fatalf("%s: plain representation differs", what)
+	}
+	if tag := etagOf(crc64.Checksum(want, crcTable)); p.ETag != tag {
+		t.Fatalf("%s: etag %s, want %s", what, p.ETag, tag)
 	}
 }
 
@@ -121,49 +133,10 @@ func testFreshEncoding(t *testing.T, target int) {
 				a.target = target
 			}
 			r := rand.New(rand.NewPCG(seed, 99))
-			statuses := []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
-			app := func() string { return fmt.Sprint("APP", r.IntN(8)) }
-			id := func() string { return fmt.Sprint("i", r.IntN(12)) }
 			for step := range 300 {
-				var what string
-				switch op := r.IntN(10); {
-				case op < 4:
-					in := inst(app(), id())
-					in.Status = statuses[r.IntN(len(statuses))]
-					if r.IntN(3) == 0 {
-						in.Metadata = map[string]string{"zone": fmt.Sprint("z", r.IntN(3)), "<odd>": "a&b\"c"}
-					}
-					reg.Register(in, r.IntN(4) == 0)
-					what = "register " + in.App + "/" + in.InstanceID
-				case op < 6:
-					a, i := app(), id()
-					reg.Cancel(a, i, false)
-					what = "cancel " + a + "/" + i
-				case op < 8:
-					// A status override that changes the status; one
-					// that does not only renews, silently.
-					a, i := app(), id()
-					in := reg.Instance(a, i)
-					if in == nil {
-						continue
-					}
-					st := statuses[r.IntN(len(statuses)-1)]
-					if st == in.Status {
-						continue
-					}
-					reg.SetStatus(a, i, st, 0, false)
-					what = "status " + a + "/" + i + " " + string(st)
-				case op < 9:
-					a, i := app(), id()
-					if reg.Override(a, i) == "" || reg.Instance(a, i) == nil {
-						continue
-					}
-					reg.DeleteStatusOverride(a, i, "", 0, false)
-					what = "delete override " + a + "/" + i
-				default:
-					a, i := app(), id()
-					reg.UpdateMetadata(a, i, map[string]string{"rev": fmt.Sprint(step)})
-					what = "metadata " + a + "/" + i
+				what, ok := randomChange(r, reg, step)
+				if !ok {
+					continue
 				}
 				// Read after some steps only, so pieces also go stale
 				// several changes at a time.
@@ -177,4 +150,53 @@ func testFreshEncoding(t *testing.T, target int) {
 			}
 		})
 	}
+}
+
+// randomChange makes one random change to a registry of 8 applications of
+// up to 12 instances: a registration, cancel, status override, override
+// removal or metadata edit. ok is false when the pick changed nothing.
+func randomChange(r *rand.Rand, reg *registry.Registry, step int) (what string, ok bool) {
+	statuses := []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
+	app := func() string { return fmt.Sprint("APP", r.IntN(8)) }
+	id := func() string { return fmt.Sprint("i", r.IntN(12)) }
+	switch op := r.IntN(10); {
+	case op < 4:
+		in := inst(app(), id())
+		in.Status = statuses[r.IntN(len(statuses))]
+		if r.IntN(3) == 0 {
+			in.Metadata = map[string]string{"zone": fmt.Sprint("z", r.IntN(3)), "<odd>": "a&b\"c"}
+		}
+		reg.Register(in, r.IntN(4) == 0)
+		what = "register " + in.App + "/" + in.InstanceID
+	case op < 6:
+		a, i := app(), id()
+		reg.Cancel(a, i, false)
+		what = "cancel " + a + "/" + i
+	case op < 8:
+		// A status override that changes the status; one that does not
+		// only renews, silently.
+		a, i := app(), id()
+		in := reg.Instance(a, i)
+		if in == nil {
+			return "", false
+		}
+		st := statuses[r.IntN(len(statuses)-1)]
+		if st == in.Status {
+			return "", false
+		}
+		reg.SetStatus(a, i, st, 0, false)
+		what = "status " + a + "/" + i + " " + string(st)
+	case op < 9:
+		a, i := app(), id()
+		if reg.Override(a, i) == "" || reg.Instance(a, i) == nil {
+			return "", false
+		}
+		reg.DeleteStatusOverride(a, i, "", 0, false)
+		what = "delete override " + a + "/" + i
+	default:
+		a, i := app(), id()
+		reg.UpdateMetadata(a, i, map[string]string{"rev": fmt.Sprint(step)})
+		what = "metadata " + a + "/" + i
+	}
+	return what, true
 }

@@ -89,9 +89,26 @@ func newJoiner(sizeHint int) *joiner {
 
 func (j *joiner) add(p *part) {
 	j.buf = append(j.buf, p.z...)
+	j.sum(p)
+}
+
+// sum takes in the checksums of p, whose bytes were appended to buf
+// already (it may stand for several parts: see part.then).
+func (j *joiner) sum(p *part) {
 	j.crc32 = crc32Math.mul(p.shift32, j.crc32) ^ p.crc32
 	j.crc64 = crc64Math.mul(p.shift64, j.crc64) ^ p.crc64
 	j.n += p.n
+}
+
+// then extends p's checksums, with no bytes, by those of q's plain bytes
+// following p's: a run of parts combined once is then added with one
+// multiplication per checksum.
+func (p *part) then(q *part) {
+	p.crc32 = crc32Math.mul(q.shift32, p.crc32) ^ q.crc32
+	p.crc64 = crc64Math.mul(q.shift64, p.crc64) ^ q.crc64
+	p.shift32 = crc32Math.mul(p.shift32, q.shift32)
+	p.shift64 = crc64Math.mul(p.shift64, q.shift64)
+	p.n += q.n
 }
 
 // finish ends the member and returns it with the plain bytes' CRC-64.

@@ -3,11 +3,24 @@
 // hook.Listener asynchronously, in batches, in sequence order, through a
 // bounded queue per subscriber.
 //
-// Publishing never blocks and never waits for a listener. A subscriber whose
-// queue is full loses its oldest queued events; the next batch it receives
-// starts with a hook.EventGap event that says how many it lost, so a slow
-// listener costs only itself. The gap carries the Seq of the newest event it
-// stands for, so Seq still only grows. Delivery is at most once.
+// Publishing never blocks and never waits for a listener, so a slow or
+// failing listener costs only itself.
+//
+// # Delivery
+//
+// A batch counts as delivered once the listener acknowledged it: Handle
+// returned nil. A batch whose Handle failed is handed over again, whole
+// and with exponential back-off, until the listener acknowledges it, for
+// at most SubscribeOptions.RetryFor and MaxAttempts; then it is dropped.
+// Meanwhile new events queue up; a full queue loses its oldest events.
+// Every event lost either way is counted in Stats.Dropped, and the next
+// batch the listener acknowledges starts with one hook.EventGap event whose
+// Dropped says how many events of its subscription were lost right before
+// that batch and whose Seq is the newest of them (so Seq still only grows).
+// Delivery is therefore at least once within the retry bound (a batch
+// that failed after the listener had taken it in part is sent again), and
+// every loss is announced, except for what is still undelivered when Run's
+// final flush ends: that is counted but cannot be announced.
 //
 // The Bus does not own its listeners: it never closes them. Whoever
 // subscribes a listener closes it after Run has returned.
@@ -60,6 +73,16 @@ type SubscribeOptions struct {
 	MaxBatch int `config:"max_batch" help:"most events handed to the listener in one call"`
 	// Timeout bounds one Handle call; 0 means 30 s.
 	Timeout time.Duration `config:"timeout" help:"deadline of one delivery to the listener"`
+	// RetryFor bounds how long a failed batch is retried, counted from its
+	// first attempt: no attempt starts later. 0 means 30 s.
+	RetryFor time.Duration `config:"retry_for" help:"how long a failed batch is retried before it is dropped and announced by a gap event"`
+	// MaxAttempts bounds the Handle calls per batch, the first included; 0
+	// means no bound but RetryFor, 1 means no retry.
+	MaxAttempts int `config:"max_attempts" help:"most deliveries of one batch, the first included (0: as many as retry_for allows)"`
+	// Backoff is the wait before the first retry, doubled for each next
+	// one up to MaxBackoff; 0 means 100 ms and 5 s.
+	Backoff    time.Duration `config:"backoff" help:"wait before the first retry of a failed batch, doubled for each next one"`
+	MaxBackoff time.Duration `config:"max_backoff" help:"longest wait between retries of a failed batch"`
 }
 
 // Validate reports a setting out of range.
@@ -71,6 +94,14 @@ func (o *SubscribeOptions) Validate() error {
 		return fmt.Errorf("events: max_batch %d must not be negative", o.MaxBatch)
 	case o.Timeout < 0:
 		return fmt.Errorf("events: timeout %v must not be negative", o.Timeout)
+	case o.RetryFor < 0:
+		return fmt.Errorf("events: retry_for %v must not be negative", o.RetryFor)
+	case o.MaxAttempts < 0:
+		return fmt.Errorf("events: max_attempts %d must not be negative", o.MaxAttempts)
+	case o.Backoff < 0 || o.MaxBackoff < 0:
+		return fmt.Errorf("events: backoff %v and max_backoff %v must not be negative", o.Backoff, o.MaxBackoff)
+	case o.Backoff > 0 && o.MaxBackoff > 0 && o.Backoff > o.MaxBackoff:
+		return fmt.Errorf("events: backoff %v is above max_backoff %v", o.Backoff, o.MaxBackoff)
 	}
 	for i, t := range o.Types {
 		if !t.Valid() {
@@ -85,6 +116,11 @@ const (
 	DefaultQueueSize = 4096
 	DefaultMaxBatch  = 256
 	DefaultTimeout   = 30 * time.Second
+	DefaultRetryFor  = 30 * time.Second
+	DefaultBackoff   = 100 * time.Millisecond
+	// DefaultMaxBackoff caps the back-off, so a listener that is back is
+	// found within seconds.
+	DefaultMaxBackoff = 5 * time.Second
 )
 
 // Errors returned by Subscribe.
@@ -147,6 +183,18 @@ func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error 
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = DefaultRetryFor
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = DefaultBackoff
+		if o.MaxBackoff > 0 {
+			o.Backoff = min(o.Backoff, o.MaxBackoff)
+		}
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = max(DefaultMaxBackoff, o.Backoff)
 	}
 	s := &subscriber{
 		name:   name,
@@ -258,13 +306,20 @@ const shutdownGrace = time.Second
 type Stats struct {
 	// Name is the subscriber's name.
 	Name string `json:"name"`
-	// Delivered counts events handed to the listener (gap events excluded).
+	// Delivered counts events the listener acknowledged (gap events
+	// excluded), each once however often it was sent.
 	Delivered uint64 `json:"delivered"`
-	// Dropped counts events lost to a full queue or an unfinished shutdown.
+	// Dropped counts events lost to a full queue, to a batch whose retries
+	// ran out, or to an unfinished shutdown.
 	Dropped uint64 `json:"dropped"`
-	// Queued is the number of events waiting now.
+	// Announced counts the dropped events the listener was told about by
+	// an acknowledged gap event; Dropped-Announced are still to be told.
+	Announced uint64 `json:"announced"`
+	// Queued is the number of events waiting now, not counting a batch
+	// being delivered.
 	Queued int `json:"queued"`
-	// Batches counts Handle calls; Errors counts those that failed.
+	// Batches counts Handle calls, retries included; Errors counts those
+	// that failed.
 	Batches uint64 `json:"batches"`
 	Errors  uint64 `json:"errors"`
 	// LastError is the last Handle error, "" if none.
@@ -297,13 +352,13 @@ type subscriber struct {
 	// ring holds the queue: n events from head.
 	ring    []hook.Event
 	head, n int
-	// lost counts events dropped since the last batch, lastLost the Seq of
-	// the newest of them.
+	// lost counts dropped events not yet announced by an acknowledged gap,
+	// lastLost the Seq of the newest of them.
 	lost, lastLost uint64
 
-	busy                              atomic.Bool // in Handle
-	delivered, dropped, batches, errs atomic.Uint64
-	lastErr                           atomic.Pointer[errorAt]
+	busy                                         atomic.Bool // in Handle
+	delivered, dropped, announced, batches, errs atomic.Uint64
+	lastErr                                      atomic.Pointer[errorAt]
 }
 
 type errorAt struct {
@@ -318,7 +373,7 @@ func (s *subscriber) push(e *hook.Event) {
 	if s.n == len(s.ring) {
 		old := &s.ring[s.head]
 		s.lost++
-		s.lastLost = old.Seq
+		s.lastLost = max(s.lastLost, old.Seq)
 		s.dropped.Add(1)
 		*old = hook.Event{} // release the instance
 		s.head = (s.head + 1) % len(s.ring)
@@ -333,24 +388,69 @@ func (s *subscriber) push(e *hook.Event) {
 	}
 }
 
-// take moves up to max queued events into dst (after a gap event when some
-// were lost) and reports how many real events it took.
-func (s *subscriber) take(dst []hook.Event, max int) ([]hook.Event, int) {
+// batch is what one delivery hands over: events, of which real are taken
+// from the queue and, before them, a gap event announcing gap losses.
+type batch struct {
+	events    []hook.Event
+	real, gap int
+}
+
+// take moves up to max queued events into b, after a gap event when events
+// were lost. The gap's count stays owed until the batch is acknowledged.
+func (s *subscriber) take(b *batch, max int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	b.events, b.real, b.gap = b.events[:0], 0, 0
 	if s.lost > 0 {
-		dst = append(dst, hook.Event{Seq: s.lastLost, Type: hook.EventGap, Time: time.Now(), Dropped: s.lost})
-		s.lost, s.lastLost = 0, 0
+		b.events = append(b.events, hook.Event{Seq: s.lastLost, Type: hook.EventGap, Time: time.Now(), Dropped: s.lost})
+		b.gap = int(s.lost)
 	}
 	k := min(max, s.n)
 	for i := 0; i < k; i++ {
 		e := &s.ring[s.head]
-		dst = append(dst, *e)
+		b.events = append(b.events, *e)
 		*e = hook.Event{}
 		s.head = (s.head + 1) % len(s.ring)
 	}
 	s.n -= k
-	return dst, k
+	b.real = k
+}
+
+// acknowledged accounts for a batch the listener took.
+func (s *subscriber) acknowledged(b *batch) {
+	if b.gap > 0 {
+		s.mu.Lock()
+		// Losses since take are newer than the gap: they stay owed, and
+		// lastLost is already theirs.
+		s.lost -= uint64(b.gap)
+		if s.lost == 0 {
+			s.lastLost = 0
+		}
+		s.mu.Unlock()
+		s.announced.Add(uint64(b.gap))
+	}
+	s.delivered.Add(uint64(b.real))
+	b.reset()
+}
+
+// drop accounts for a batch that was not acknowledged: its events join the
+// losses the next gap announces; the gap it carried stays owed. Events
+// lost to overflow meanwhile are newer than the batch, so the losses stay
+// one run of the listener's stream, right before what is still queued.
+func (s *subscriber) drop(b *batch) {
+	if b.real > 0 {
+		s.mu.Lock()
+		s.lost += uint64(b.real)
+		s.lastLost = max(s.lastLost, b.events[len(b.events)-1].Seq)
+		s.mu.Unlock()
+		s.dropped.Add(uint64(b.real))
+	}
+	b.reset()
+}
+
+func (b *batch) reset() {
+	clear(b.events) // drop references to instances
+	b.events, b.real, b.gap = b.events[:0], 0, 0
 }
 
 func (s *subscriber) queued() int {
@@ -360,43 +460,115 @@ func (s *subscriber) queued() int {
 }
 
 func (s *subscriber) run(ctx context.Context, log *slog.Logger, flush time.Duration) {
-	batch := make([]hook.Event, 0, s.opts.MaxBatch+1)
+	b := &batch{events: make([]hook.Event, 0, s.opts.MaxBatch+1)}
 	for {
 		select {
 		case <-ctx.Done():
-			s.flush(ctx, log, flush, batch)
+			s.flush(ctx, log, flush, b)
 			return
 		case <-s.wake:
 		}
+	drain:
 		for ctx.Err() == nil {
-			var k int
-			batch, k = s.take(batch[:0], s.opts.MaxBatch)
-			if len(batch) == 0 {
+			s.take(b, s.opts.MaxBatch)
+			if len(b.events) == 0 {
 				break
 			}
-			s.deliver(ctx, log, batch, k)
+			gapOnly := b.real == 0
+			switch s.deliver(ctx, log, b) {
+			case interrupted:
+				s.flush(ctx, log, flush, b)
+				return
+			case dropped:
+				if gapOnly {
+					// Announce the gap with the next event rather than
+					// knock on a listener that is down.
+					break drain
+				}
+			}
 		}
 	}
 }
 
-// flush delivers what is queued at shutdown, within the flush timeout, on a
-// context that keeps ctx's values but not its cancellation; what is left
-// after it counts as dropped.
-func (s *subscriber) flush(ctx context.Context, log *slog.Logger, d time.Duration, batch []hook.Event) {
+// outcome is how a delivery ended.
+type outcome int
+
+const (
+	acked       outcome = iota // the listener acknowledged the batch
+	dropped                    // retries ran out; the batch is dropped
+	interrupted                // ctx ended first; the batch is still pending
+)
+
+// deliver hands b to the listener until it acknowledges it, retrying with
+// back-off within RetryFor and MaxAttempts, and accounts for the result.
+// When ctx ends first the batch is left as it is, for the final flush.
+func (s *subscriber) deliver(ctx context.Context, log *slog.Logger, b *batch) outcome {
+	first := time.Now()
+	wait := s.opts.Backoff
+	for attempt := 1; ; attempt++ {
+		hctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+		err := s.handle(hctx, b.events)
+		cancel()
+		s.batches.Add(1)
+		if err == nil {
+			if attempt > 1 {
+				log.Info("listener took a batch again", "events", len(b.events), "first_seq", b.events[0].Seq, "attempts", attempt)
+			}
+			s.acknowledged(b)
+			return acked
+		}
+		// The error first: a reader that sees the count sees its error.
+		s.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
+		s.errs.Add(1)
+		if ctx.Err() != nil {
+			return interrupted
+		}
+		if attempt == 1 {
+			log.Warn("listener failed; retrying", "events", len(b.events), "first_seq", b.events[0].Seq, "err", err)
+		}
+		if (s.opts.MaxAttempts > 0 && attempt >= s.opts.MaxAttempts) || time.Since(first)+wait > s.opts.RetryFor {
+			log.Warn("listener batch dropped: retries ran out", "events", b.real, "first_seq", b.events[0].Seq,
+				"attempts", attempt, "err", err)
+			s.drop(b)
+			return dropped
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return interrupted
+		}
+		wait = min(2*wait, s.opts.MaxBackoff)
+	}
+}
+
+// flush delivers what is pending at shutdown (b first, then the queue)
+// within the flush timeout, on a context that keeps ctx's values but not
+// its cancellation; what is left after it counts as dropped. Those losses
+// cannot be announced any more.
+func (s *subscriber) flush(ctx context.Context, log *slog.Logger, d time.Duration, b *batch) {
 	if d > 0 {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
 		defer cancel()
 		for fctx.Err() == nil {
-			var k int
-			batch, k = s.take(batch[:0], s.opts.MaxBatch)
-			if len(batch) == 0 {
-				return
+			if len(b.events) == 0 {
+				s.take(b, s.opts.MaxBatch)
+				if b.real == 0 {
+					// Nothing left but perhaps a gap: no event follows it.
+					b.reset()
+					break
+				}
 			}
-			s.deliver(fctx, log, batch, k)
+			if s.deliver(fctx, log, b) == interrupted {
+				break
+			}
 		}
 	}
+	left := b.real
+	b.reset()
 	s.mu.Lock()
-	left := s.n
+	left += s.n
 	s.n = 0
 	clear(s.ring)
 	s.mu.Unlock()
@@ -406,24 +578,9 @@ func (s *subscriber) flush(ctx context.Context, log *slog.Logger, d time.Duratio
 	}
 }
 
-func (s *subscriber) deliver(ctx context.Context, log *slog.Logger, batch []hook.Event, real int) {
-	hctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	err := s.handle(hctx, batch)
-	cancel()
-	s.batches.Add(1)
-	s.delivered.Add(uint64(real))
-	if err != nil {
-		// The error first: a reader that sees the count sees its error.
-		s.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
-		s.errs.Add(1)
-		log.Warn("listener failed", "events", len(batch), "first_seq", batch[0].Seq, "err", err)
-	}
-	clear(batch) // drop references to instances
-}
-
 // handle calls the listener, turning a panic into an error so one bad
 // listener cannot take the server down.
-func (s *subscriber) handle(ctx context.Context, batch []hook.Event) (err error) {
+func (s *subscriber) handle(ctx context.Context, events []hook.Event) (err error) {
 	s.busy.Store(true)
 	defer s.busy.Store(false)
 	defer func() {
@@ -431,7 +588,7 @@ func (s *subscriber) handle(ctx context.Context, batch []hook.Event) (err error)
 			err = panicError{p}
 		}
 	}()
-	return s.l.Handle(ctx, batch)
+	return s.l.Handle(ctx, events)
 }
 
 type panicError struct{ v any }
@@ -443,6 +600,7 @@ func (s *subscriber) stats() Stats {
 		Name:      s.name,
 		Delivered: s.delivered.Load(),
 		Dropped:   s.dropped.Load(),
+		Announced: s.announced.Load(),
 		Queued:    s.queued(),
 		Batches:   s.batches.Load(),
 		Errors:    s.errs.Load(),

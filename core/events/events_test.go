@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -41,13 +42,7 @@ func (r *recorder) snapshot() []hook.Event {
 // waitFor polls until cond holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	eurekadtest.Until(t, 10*time.Second, what, cond)
 }
 
 func start(t *testing.T, b *Bus) (stop func()) {
@@ -206,77 +201,6 @@ func TestOverflowReportsGap(t *testing.T) {
 	}
 	st := b.Stats()[0]
 	if st.Dropped != 990 || st.Delivered != 11 {
-		t.Fatalf("stats %+v", st)
-	}
-}
-
-func TestErrorsAndPanicsAreCounted(t *testing.T) {
-	b := New(nil)
-	var calls int
-	var mu sync.Mutex
-	l := hook.ListenerFunc(func(_ context.Context, ev []hook.Event) error {
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		if calls == 1 {
-			return errors.New("sink down")
-		}
-		panic("listener bug")
-	})
-	if err := b.Subscribe("bad", l, SubscribeOptions{MaxBatch: 1}); err != nil {
-		t.Fatal(err)
-	}
-	stop := start(t, b)
-	defer stop()
-	b.Publish(hook.Event{Type: hook.EventCancelled})
-	b.Publish(hook.Event{Type: hook.EventCancelled})
-	waitFor(t, "two failed batches", func() bool { return b.Stats()[0].Errors == 2 })
-	st := b.Stats()[0]
-	if st.LastError != "listener panicked: listener bug" || st.Delivered != 2 {
-		t.Fatalf("stats %+v", st)
-	}
-}
-
-func TestFinalFlush(t *testing.T) {
-	b := New(&Options{FlushTimeout: 5 * time.Second})
-	bl := &blocker{release: make(chan struct{}), entered: make(chan struct{}), rec: newRecorder()}
-	if err := b.Subscribe("flushed", bl, SubscribeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	b.Publish(hook.Event{Type: hook.EventRegistered})
-	<-bl.entered
-	for i := 0; i < 5; i++ {
-		b.Publish(hook.Event{Type: hook.EventCancelled})
-	}
-	// Cancel while the first batch is blocked: the batch's context ends, the
-	// flush delivers the five queued events on a fresh deadline.
-	cancel()
-	close(bl.release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	got := bl.rec.snapshot()
-	if len(got) != 5 || got[0].Seq != 2 || got[4].Seq != 6 {
-		t.Fatalf("flushed %+v", got)
-	}
-}
-
-func TestShutdownWithoutFlushCountsDrops(t *testing.T) {
-	b := New(&Options{FlushTimeout: 0})
-	bl := &blocker{release: make(chan struct{}), entered: make(chan struct{}), rec: newRecorder()}
-	b.Subscribe("x", bl, SubscribeOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	b.Publish(hook.Event{Type: hook.EventRegistered})
-	<-bl.entered
-	b.Publish(hook.Event{Type: hook.EventRegistered})
-	cancel()
-	<-done
-	if st := b.Stats()[0]; st.Dropped != 1 || st.Queued != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -36,6 +36,9 @@ type Persister interface {
 	Admit() error
 	// Commit waits until the caller's change is as durable as configured.
 	Commit(ctx context.Context) error
+	// CommitHealing is Commit for a registration: it also fails, under
+	// the reject policy, when the store refused app/id's record.
+	CommitHealing(ctx context.Context, app, id string) error
 	// AdmitDurable and CommitDurable are Admit and Commit for writes that
 	// do not heal by themselves: refused while the store fails, and
 	// acknowledged only once stored, whatever the durability setting and

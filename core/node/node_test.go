@@ -33,7 +33,8 @@ func (f *fakeStore) Commit(context.Context) error {
 	f.commits++
 	return f.cmErr
 }
-func (f *fakeStore) Status() persist.Status { return persist.Status{} }
+func (f *fakeStore) CommitHealing(ctx context.Context, _, _ string) error { return f.Commit(ctx) }
+func (f *fakeStore) Status() persist.Status                               { return persist.Status{} }
 func (f *fakeStore) AdmitDurable() error {
 	if f.down != nil {
 		return f.down

@@ -40,7 +40,11 @@ func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eurek
 	}
 	n.reg.Register(in, c.Replication)
 	n.replicate(c, eureka.ReplicateRegister, pathApp, in.ID())
-	return n.commit(ctx, &s)
+	if n.opts.Store == nil {
+		return nil
+	}
+	s.end()
+	return n.opts.Store.CommitHealing(ctx, pathApp, in.ID())
 }
 
 // checkRegistration runs Eureka's checks in Eureka's order, with its

@@ -53,9 +53,12 @@
 // acknowledged. It is counted (Status.Refused, Status.RefusedTotal), listed
 // with a bounded excerpt of its key (Status.RecentRefused) and logged once
 // when it is first refused. It is written again when its instance changes
-// again and at every lease checkpoint, so a record refused by mistake (a
-// store failing exactly between probe and write) is stored within
-// CheckpointInterval; it leaves the refused set once written or deleted.
+// again and at every lease checkpoint; it leaves the refused set once
+// written or deleted. A record taken as refused without the store saying so
+// (no ErrRefused) may have been refused by mistake: a full disk takes the
+// small probe but not a larger record. Such a record is also written again
+// when the store recovers from a failure and every VerifyInterval, so it
+// is stored soon after space is freed, not a checkpoint later.
 // Commit answers for the store as a whole and is not failed by another
 // writer's refused record; a writer that needs to know whether its own
 // record was stored calls CommitKey.
@@ -244,7 +247,10 @@ type Persister struct {
 	// refused holds the reason of each record the store refuses now;
 	// recent the last refusals, oldest first. Only the flusher writes them,
 	// under mu.
-	refused      map[storage.Key]string
+	refused map[storage.Key]string
+	// guessed holds the refused records the store did not say it refuses
+	// (see retryGuessed).
+	guessed      map[storage.Key]struct{}
 	recent       []Refusal
 	refusedTotal atomic.Uint64
 	// gen is the generation this persister writes; genStored whether the
@@ -300,6 +306,7 @@ func New(store storage.Store, src Source, opts *Options) (*Persister, error) {
 		pending:    make(map[storage.Key]struct{}),
 		background: make(map[storage.Key]struct{}),
 		refused:    make(map[storage.Key]string),
+		guessed:    make(map[storage.Key]struct{}),
 		gen:        newGeneration(),
 		cur:        newEpoch(),
 		kick:       make(chan struct{}, 1),
@@ -466,6 +473,22 @@ func (p *Persister) CommitKey(ctx context.Context, app, id string) error {
 	return p.refusedKey(app, id)
 }
 
+// CommitHealing is the acknowledgement of a write that heals by itself (a
+// registration: its client registers again at the next heartbeat's 404):
+// Commit, and under FailureReject an error wrapping ErrUnavailable and
+// storage.ErrRefused when the store refused app/id's record. Under
+// FailureServe a refused record is served from memory, like every such
+// write while the store fails.
+func (p *Persister) CommitHealing(ctx context.Context, app, id string) error {
+	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync || p.opts.OnFailure == FailureServe {
+		return err
+	}
+	if err := p.refusedKey(app, id); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // refusedKey returns an error matching storage.ErrRefused when the store
 // refused app/id's record and it did not change since.
 func (p *Persister) refusedKey(app, id string) error {
@@ -523,6 +546,9 @@ func (p *Persister) Run(ctx context.Context) error {
 			continue
 		case <-verify.C:
 			check = retry == nil && !p.degraded.Load()
+			if check {
+				p.retryGuessed()
+			}
 		}
 		if retry != nil {
 			continue // waiting out a back-off
@@ -646,7 +672,7 @@ func (p *Persister) flush(ctx context.Context) error {
 		p.commitNs.Store(int64(took))
 		p.latency.observe(took)
 		if p.degraded.Swap(false) {
-			p.log.Info("store recovered", "written", n)
+			p.log.Info("store recovered", "written", n, "refusedRetried", p.retryGuessed())
 		}
 		if p.resyncing.Swap(false) {
 			p.log.Info("store rewritten from memory", "written", n)
@@ -754,7 +780,7 @@ func (p *Persister) apply(ctx context.Context, ops []storage.Op) error {
 			if IsMarker(re.Key) {
 				return err // a store that cannot hold them cannot be verified
 			}
-			p.refuse(ops[i].Record.Key, re.Reason)
+			p.refuse(ops[i].Record.Key, re.Reason, false)
 			// Keep the order: the sequence record stays last.
 			if ops = slices.Delete(ops, i, i+1); len(ops) == 0 {
 				return nil
@@ -780,7 +806,7 @@ func (p *Persister) apply(ctx context.Context, ops []storage.Op) error {
 		if IsMarker(ops[0].Record.Key) {
 			return err
 		}
-		p.refuse(ops[0].Record.Key, storage.Cut(err.Error(), maxErrorBytes))
+		p.refuse(ops[0].Record.Key, storage.Cut(err.Error(), maxErrorBytes), !known)
 		return nil
 	}
 	half := len(ops) / 2
@@ -808,16 +834,37 @@ func (p *Persister) stored(ops []storage.Op) {
 	}
 	for _, op := range ops {
 		delete(p.refused, op.Record.Key)
+		delete(p.guessed, op.Record.Key)
 	}
 }
 
+// retryGuessed queues the records taken as refused without the store
+// saying so, at low priority: a store out of space takes the probe and
+// fails a larger record, which it takes once space is freed. Not in the
+// pending set, which would hide the refusal from a writer still to hear of
+// it (refusedKey). It returns how many.
+func (p *Persister) retryGuessed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.guessed {
+		p.background[k] = struct{}{}
+	}
+	return len(p.guessed)
+}
+
 // refuse sets a record the store refused aside: out of the pending set
-// (the flush took it), into the refused set, reported.
-func (p *Persister) refuse(k storage.Key, reason string) {
+// (the flush took it), into the refused set, reported. guessed says the
+// store did not say it refuses it.
+func (p *Persister) refuse(k storage.Key, reason string, guessed bool) {
 	p.refusedTotal.Add(1)
 	p.mu.Lock()
 	_, again := p.refused[k]
 	p.refused[k] = reason
+	if guessed {
+		p.guessed[k] = struct{}{}
+	} else {
+		delete(p.guessed, k)
+	}
 	if len(p.recent) == recentRefusals {
 		p.recent = slices.Delete(p.recent, 0, 1)
 	}

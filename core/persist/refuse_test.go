@@ -96,6 +96,13 @@ func testRefusedRecord(t *testing.T, policy persist.FailurePolicy, typed bool) {
 		t.Errorf("the refusal returned to the writer is %d bytes", len(err.Error()))
 	}
 	checkRefusedOne(t, f.p.Status())
+	// A registration's acknowledgement follows the policy: served from
+	// memory under serve, refused under reject.
+	f.reg.Register(inst("A", hugeID), false)
+	err = f.p.CommitHealing(ctx, "A", hugeID)
+	if policy == persist.FailureServe && err != nil || policy == persist.FailureReject && !errors.Is(err, persist.ErrUnavailable) {
+		t.Fatalf("CommitHealing of the refused record under %s = %v", policy, err)
+	}
 
 	// In one batch with others: the store fails while they are queued,
 	// so the recovery flush takes them all at once.
@@ -251,4 +258,36 @@ func TestRefusingEverythingIsAnOutage(t *testing.T) {
 		f.store.SetRefuse(nil)
 		waitFor(t, "recovery", func() bool { _, ok := f.stored("A", "i1"); return ok })
 	})
+}
+
+// A record taken as refused without the store saying so may have been
+// refused by mistake (a full disk takes the small probe, not the record):
+// it is written again every VerifyInterval, long before the checkpoint. A
+// record the store says it refuses is not.
+func TestGuessedRefusalRetriedAtVerify(t *testing.T) {
+	for _, typed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("typed=%v", typed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := start(t, func(o *persist.Options) {
+					o.CheckpointInterval = time.Hour
+					o.VerifyInterval = 5 * time.Second
+				})
+				refuseHuge(f, typed)
+				f.reg.Register(inst("A", hugeID), false)
+				if err := f.p.CommitKey(context.Background(), "A", hugeID); !errors.Is(err, storage.ErrRefused) {
+					t.Fatalf("CommitKey = %v; want ErrRefused", err)
+				}
+				f.store.SetRefuse(nil)
+				if typed {
+					time.Sleep(time.Minute)
+					if _, ok := f.stored("A", hugeID); ok {
+						t.Fatal("a record the store said it refuses was written again before the checkpoint")
+					}
+					return
+				}
+				waitFor(t, "the retry", func() bool { _, ok := f.stored("A", hugeID); return ok })
+				waitFor(t, "the refused set to empty", func() bool { return f.p.Status().Refused == 0 })
+			})
+		})
+	}
 }

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
 // maxDeltaEntries bounds the delta queue under a write storm. Dropping the
@@ -11,23 +14,37 @@ import (
 const maxDeltaEntries = 1 << 20
 
 // deltaQueue is the recently-changed queue behind apps/delta (§4.2). An
-// entry points at its lease, so the delta shows the instance's latest state.
+// entry holds the instance as it was at the change (decorated with its
+// lease's timestamps then), so it can be encoded once: the delta shows each
+// changed instance as of its latest change. Entries are numbered in order
+// (seq), so a reader can follow the queue with a cursor (DeltaSince).
 type deltaQueue struct {
 	mu    sync.Mutex
 	items []deltaItem
+	// first is the seq of items[0]; the next entry gets first+len(items).
+	first uint64
+	// hash keeps the whole registry's status counts for the delta's hash
+	// code; adds and dirty feed it (deltaview.go).
+	hash hashTracker
 }
 
 type deltaItem struct {
-	l  *lease
-	at int64
+	app, id string
+	in      *eureka.InstanceInfo // decorated at the change; read-only
+	at      int64
 }
 
+// add records l's change; the caller holds the registry lock exclusively.
 func (q *deltaQueue) add(l *lease, at int64) {
+	in := l.decorated()
 	q.mu.Lock()
 	if len(q.items) >= maxDeltaEntries {
-		q.items = q.items[len(q.items)-maxDeltaEntries+1:]
+		n := len(q.items) - maxDeltaEntries + 1
+		q.items = q.items[n:]
+		q.first += uint64(n)
 	}
-	q.items = append(q.items, deltaItem{l, at})
+	q.items = append(q.items, deltaItem{app: l.app, id: l.id, in: in, at: at})
+	q.hash.noteChange(l.app)
 	q.mu.Unlock()
 }
 
@@ -47,16 +64,14 @@ func (q *deltaQueue) sweep(cutoff int64) {
 	n := copy(q.items, q.items[i:])
 	clear(q.items[n:])
 	q.items = q.items[:n]
+	q.first += uint64(i)
 }
 
-func (q *deltaQueue) entries() []*lease {
+// entries returns a copy of the queue's entries, oldest first.
+func (q *deltaQueue) entries() []deltaItem {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]*lease, len(q.items))
-	for i, it := range q.items {
-		out[i] = it.l
-	}
-	return out
+	return slices.Clone(q.items)
 }
 
 func (q *deltaQueue) len() int {

@@ -142,31 +142,33 @@ func listContains(list, s string) bool {
 }
 
 // Delta returns the recently changed instances (GET apps/delta): each
-// changed instance once, in its latest state with its latest action type,
-// grouped by application in order of first change, with the hash code of the
-// full registry taken under the same lock so the two agree. VersionsDelta is
-// left 0 for the caller (the response cache owns the delta counter).
+// changed instance once, as of its latest change with that change's action
+// type, grouped by application in order of first change (an instance
+// changed again keeps the place of its first change in the window), with
+// the hash code of the full registry counted afresh under the same lock so
+// the two agree. VersionsDelta is left 0 for the caller (the response
+// cache owns the delta counter). It is the from-scratch reference of what
+// DeltaSince lets a cache assemble incrementally.
 func (r *Registry) Delta() *eureka.Applications {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := &eureka.Applications{}
 	index := make(map[string]*eureka.Application)
 	pos := make(map[[2]string]int)
-	for _, l := range r.delta.entries() {
-		app := index[l.app]
+	for _, it := range r.delta.entries() {
+		app := index[it.app]
 		if app == nil {
-			app = &eureka.Application{Name: l.app}
-			index[l.app] = app
+			app = &eureka.Application{Name: it.app}
+			index[it.app] = app
 			out.Applications = append(out.Applications, app)
 		}
-		in := l.decorated()
-		k := [2]string{l.app, l.id}
+		k := [2]string{it.app, it.id}
 		if i, ok := pos[k]; ok {
-			app.Instances[i] = in
+			app.Instances[i] = it.in
 			continue
 		}
 		pos[k] = len(app.Instances)
-		app.Instances = append(app.Instances, in)
+		app.Instances = append(app.Instances, it.in)
 	}
 	var counts eureka.StatusCounts
 	for _, a := range r.apps {

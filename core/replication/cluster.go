@@ -187,6 +187,12 @@ func (c *Cluster) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// SetPeers starts no peer from here on, and the peers it
+			// started are ordered before the Wait (the first Add of a
+			// WaitGroup must happen before its Wait).
+			c.mu.Lock()
+			c.ctx = nil
+			c.mu.Unlock()
 			c.wg.Wait()
 			return nil
 		case <-t.C:
@@ -203,13 +209,13 @@ const backlogLogInterval = 10 * time.Second
 // without metrics.
 func (c *Cluster) logBacklog(lastLost map[string]uint64) {
 	for _, s := range c.Peers() {
-		lost := s.Dropped + s.Expired
+		lost := s.Dropped + s.Expired + s.Rejected
 		if s.QueueLength == 0 && s.Available && lost == lastLost[s.URL] {
 			continue
 		}
 		lastLost[s.URL] = lost
 		c.log.Info("replication backlog", "peer", s.URL, "available", s.Available, "queue", s.QueueLength,
-			"dropped", s.Dropped, "expired", s.Expired, "sent", s.Sent, "failed", s.Failed, "last_error", s.LastError)
+			"dropped", s.Dropped, "expired", s.Expired, "rejected", s.Rejected, "sent", s.Sent, "failed", s.Failed, "last_error", s.LastError)
 	}
 }
 

@@ -23,9 +23,16 @@ type Options struct {
 	Password string `config:"password" help:"basic-auth password for peers whose URL has no credentials"`
 	// BatchSize caps the items of one batch (Eureka: 250).
 	BatchSize int `config:"batch_size" help:"most items in one replication batch"`
-	// MaxBatchDelay is how old the oldest pending task may get before a
-	// batch that is not full leaves (Eureka: 500 ms).
-	MaxBatchDelay time.Duration `config:"max_batch_delay" help:"longest a replication task waits for its batch to fill"`
+	// BatchInterval is the shortest time between two batches to a peer
+	// that are not full. A change to an idle peer leaves at once; changes
+	// gather while a batch is in flight and until BatchInterval after it
+	// left, so a busy pipe sends fewer, larger batches (0: they gather
+	// only while one is in flight).
+	BatchInterval time.Duration `config:"batch_interval" help:"shortest time between two replication batches to a peer that are not full (a change to an idle peer leaves at once)"`
+	// MaxBatchDelay is how long a change waits for others to join its
+	// batch even when the pipe is idle. Zero (the default) sends it at
+	// once; Eureka waits 500 ms.
+	MaxBatchDelay time.Duration `config:"max_batch_delay" help:"longest a change waits for others to join its batch even when the pipe to the peer is idle (0: send at once; Eureka: 500ms)"`
 	// QueueSize bounds the pending tasks per peer; overflow drops the
 	// oldest (Eureka: 10000).
 	QueueSize int `config:"queue_size" help:"most pending replication tasks per peer (overflow drops the oldest)"`
@@ -58,12 +65,14 @@ type Options struct {
 	Logger *slog.Logger `config:"-"`
 }
 
-// DefaultOptions returns Eureka's replication defaults (§8.3) and no peers.
+// DefaultOptions returns Eureka's replication defaults (§8.3), except that
+// a change to an idle peer leaves at once (MaxBatchDelay 0) and a busy
+// pipe sends a batch every 10 ms at most, and no peers.
 func DefaultOptions() Options {
 	return Options{
 		Peers:         []string{},
 		BatchSize:     250,
-		MaxBatchDelay: 500 * time.Millisecond,
+		BatchInterval: 10 * time.Millisecond,
 		QueueSize:     10000,
 		TaskExpiry:    30 * time.Second,
 		RetryBackoff:  100 * time.Millisecond,

@@ -26,15 +26,18 @@ type Peer struct {
 	log    *slog.Logger
 	q      *queue
 
-	sent, failed  atomic.Uint64
-	lastSuccess   atomic.Int64 // unix ms, 0 = never
-	lastAttemptOK atomic.Bool
+	sent, failed, rejected atomic.Uint64
+	lastSuccess            atomic.Int64 // unix ms, 0 = never
+	lastAttemptOK          atomic.Bool
 	// sending is when the oldest task of the batch in flight was queued
 	// (nanotime; 0: none in flight).
 	sending atomic.Int64
 
-	mu      sync.Mutex
-	lastErr string
+	mu sync.Mutex
+	// lastErr is the failure of the last exchange ("" after a success);
+	// lastFailure and lastFailureAt outlive a recovery.
+	lastErr, lastFailure string
+	lastFailureAt        time.Time
 }
 
 // PeerStats is a snapshot of one peer's replication state.
@@ -44,9 +47,17 @@ type PeerStats struct {
 	// QueueLength is the number of tasks waiting.
 	QueueLength int
 	// Sent counts items the peer acknowledged with a response entry
-	// (whatever its status code); Failed counts items in batches that
-	// failed as a whole and were dropped.
-	Sent, Failed uint64
+	// (whatever its status code).
+	Sent uint64
+	// Failed counts requests to the peer (batches and availability
+	// probes) that failed, whatever the cause: refused connection,
+	// timeout, 503 or another error status, an unreadable answer. A batch
+	// sent again counts again.
+	Failed uint64
+	// Rejected counts items of batches dropped after a failure not worth
+	// retrying (an error status other than 503 and 413, an unreadable
+	// answer): changes the peer never got.
+	Rejected uint64
 	// Dropped counts tasks pushed out of a full queue; Expired counts
 	// tasks that outlived the task expiry before delivery.
 	Dropped, Expired uint64
@@ -55,8 +66,14 @@ type PeerStats struct {
 	LastSuccess time.Time
 	// Available is true when the last exchange with the peer succeeded.
 	Available bool
-	// LastError describes the last failure, "" if none.
+	// LastError is the failure of the last exchange with the peer: ""
+	// while the peer is available.
 	LastError string
+	// LastFailure and LastFailureTime are the most recent failure and
+	// when it happened, kept after the peer recovers ("" and zero: no
+	// failure since start).
+	LastFailure     string
+	LastFailureTime time.Time
 	// Lag is the age of the oldest change not yet acknowledged by the
 	// peer, queued or in flight (0 when none): it grows while the peer is
 	// down.
@@ -87,6 +104,7 @@ func (p *Peer) Stats() PeerStats {
 		QueueLength: pending,
 		Sent:        p.sent.Load(),
 		Failed:      p.failed.Load(),
+		Rejected:    p.rejected.Load(),
 		Dropped:     dropped,
 		Expired:     expired,
 		Available:   p.lastAttemptOK.Load(),
@@ -103,7 +121,7 @@ func (p *Peer) Stats() PeerStats {
 		s.LastSuccess = time.UnixMilli(ms)
 	}
 	p.mu.Lock()
-	s.LastError = p.lastErr
+	s.LastError, s.LastFailure, s.LastFailureTime = p.lastErr, p.lastFailure, p.lastFailureAt
 	p.mu.Unlock()
 	return s
 }
@@ -125,6 +143,10 @@ func (p *Peer) Run(ctx context.Context) error {
 		limit = p.opts.BatchSize
 		// probeRetry is the pause before probing an unreachable peer again.
 		probeRetry time.Duration
+		// lastBatch is when the last batch left (nanotime); paced is
+		// false until one has.
+		lastBatch int64
+		paced     bool
 	)
 	sweepEvery := max(5*time.Minute, 2*p.opts.TaskExpiry)
 	nextSweep := time.Now().Add(sweepEvery)
@@ -158,8 +180,18 @@ func (p *Peer) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if age := time.Duration(nanotime() - oldest); n < limit && age < p.opts.MaxBatchDelay {
-			wait.Reset(p.opts.MaxBatchDelay - age)
+		// The loop has one batch in flight at a time, so changes gather
+		// while one is out (group commit), and for the rest of
+		// BatchInterval after one left, which bounds the requests a busy
+		// pipe makes; a lone change to an idle peer leaves at once.
+		// MaxBatchDelay, when set, holds a batch back for companions as
+		// Eureka does. A full batch leaves at once.
+		due := oldest + p.opts.MaxBatchDelay.Nanoseconds()
+		if paced {
+			due = max(due, lastBatch+p.opts.BatchInterval.Nanoseconds())
+		}
+		if now := nanotime(); n < limit && now < due {
+			wait.Reset(time.Duration(due - now))
 			select {
 			case <-ctx.Done():
 				return nil
@@ -175,6 +207,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			continue
 		}
 		p.sending.Store(queuedAt)
+		lastBatch, paced = now, true
 		err := p.send(ctx, items)
 		probe.Reset(p.opts.ProbeInterval)
 		if err != nil {
@@ -192,7 +225,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			case retryable(err):
 				p.q.requeue(batch, nanotime())
 			default:
-				p.failed.Add(uint64(len(items)))
+				p.rejected.Add(uint64(len(items)))
 			}
 			backoff = p.nextBackoff(backoff, err)
 		} else {
@@ -256,16 +289,24 @@ func (p *Peer) send(ctx context.Context, items []eureka.ReplicationItem) error {
 	}
 	res, err := p.client.ReplicateBatch(ctx, items)
 	if err != nil {
-		p.lastAttemptOK.Store(false)
-		p.mu.Lock()
-		p.lastErr = err.Error()
-		p.mu.Unlock()
-		if ctx.Err() == nil {
-			p.log.Debug("replication batch failed", "items", len(items), "err", err)
+		if ctx.Err() != nil {
+			// Shutting down: not the peer's failure.
+			return err
 		}
+		p.failed.Add(1)
+		p.lastAttemptOK.Store(false)
+		msg := err.Error()
+		p.mu.Lock()
+		p.lastErr, p.lastFailure, p.lastFailureAt = msg, msg, time.Now()
+		p.mu.Unlock()
+		p.log.Debug("replication batch failed", "items", len(items), "err", err)
 		return err
 	}
-	p.lastAttemptOK.Store(true)
+	if !p.lastAttemptOK.Swap(true) {
+		p.mu.Lock()
+		p.lastErr = ""
+		p.mu.Unlock()
+	}
 	p.lastSuccess.Store(time.Now().UnixMilli())
 	if len(items) == 0 {
 		return nil

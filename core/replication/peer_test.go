@@ -2,12 +2,12 @@ package replication_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +54,6 @@ func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Opti
 	t.Helper()
 	o := replication.DefaultOptions()
 	o.Peers = peers
-	o.MaxBatchDelay = 20 * time.Millisecond
 	o.RetryBackoff = 10 * time.Millisecond
 	o.MaxBackoff = 50 * time.Millisecond
 	o.PeerTimeout = time.Second
@@ -74,12 +73,7 @@ func newCluster(t *testing.T, reg *registry.Registry, mod func(*replication.Opti
 
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	eurekadtest.Eventually(t, 15*time.Second, what, func() error {
-		if !ok() {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	eurekadtest.Until(t, 15*time.Second, what, ok)
 }
 
 // Many writes reach a real peer in batches of at most BatchSize, and the
@@ -161,10 +155,12 @@ func itoa(i int) string {
 }
 
 // A 503 is congestion: the batch is sent again after a pause. Another
-// error status drops the batch and counts it failed.
+// error status drops the batch and counts its items rejected.
 func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 	var calls atomic.Int32
-	var codes = []int{503, 503, 200}
+	var codes = []int{503, 503, 200, 500}
+	var mu sync.Mutex
+	var lastIDs []string // the instances of the last batch posted
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		items, _ := eureka.DecodeReplicationListJSON(b)
@@ -172,8 +168,14 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 			w.Write([]byte(`{"responseList":[]}`))
 			return
 		}
+		mu.Lock()
+		lastIDs = lastIDs[:0]
+		for _, it := range items {
+			lastIDs = append(lastIDs, it.ID)
+		}
+		mu.Unlock()
 		i := int(calls.Add(1)) - 1
-		code := 500
+		code := 200
 		if i < len(codes) {
 			code = codes[i]
 		}
@@ -190,6 +192,7 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 	defer srv.Close()
 	reg := registry.New(nil)
 	reg.Register(inst("a"), false)
+	reg.Register(inst("b"), false)
 	cl := newCluster(t, reg, nil, srv.URL+"/eureka/")
 	cl.Replicate(eureka.ReplicateRegister, "ORDERS", "a")
 	eventually(t, "delivered after two 503s", func() bool { return cl.Peers()[0].Sent == 1 })
@@ -197,13 +200,19 @@ func TestCongestionRetriesOtherErrorsDrop(t *testing.T) {
 		t.Errorf("%d batch posts, want 3", c)
 	}
 	cl.Replicate(eureka.ReplicateHeartbeat, "ORDERS", "a")
-	eventually(t, "500 drops the batch", func() bool { return cl.Peers()[0].Failed == 1 })
-	time.Sleep(100 * time.Millisecond)
-	if c := calls.Load(); c != 4 {
-		t.Errorf("%d batch posts, want 4: a 500 is not retried", c)
-	}
-	if st := cl.Peers()[0]; st.QueueLength != 0 || st.LastError == "" {
+	eventually(t, "500 drops the batch", func() bool { return cl.Peers()[0].Rejected == 1 })
+	// Every failed request counts: two 503s and the 500.
+	if st := cl.Peers()[0]; st.QueueLength != 0 || st.LastError == "" || st.Failed != 3 || st.LastFailure != st.LastError {
 		t.Errorf("stats = %+v", st)
+	}
+	// A retried batch goes before (or with) the tasks queued after it: the
+	// next post carries the next task alone, and it is the fifth.
+	cl.Replicate(eureka.ReplicateRegister, "ORDERS", "b")
+	eventually(t, "the next task delivered", func() bool { return cl.Peers()[0].Sent >= 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if c := calls.Load(); c != 5 || !slices.Equal(lastIDs, []string{"b"}) {
+		t.Errorf("%d batch posts, the last of %q; want 5, the last of [b]: a 500 is not retried", c, lastIDs)
 	}
 }
 
@@ -339,7 +348,7 @@ func TestTooLargeBatchesAreSplit(t *testing.T) {
 	eventually(t, "all registered on the peer and counted as sent", func() bool {
 		return peerReg.Size() == 100 && cl.Peers()[0].Sent == 100
 	})
-	if st := cl.Peers()[0]; st.Failed != 0 {
-		t.Errorf("stats = %+v", st)
+	if st := cl.Peers()[0]; st.Rejected != 0 || st.Failed == 0 || st.LastError != "" {
+		t.Errorf("stats = %+v: want the 413s counted as failed requests, nothing rejected, no error left", st)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -54,28 +55,28 @@ func TestEventsToFileInEurekad(t *testing.T) {
 		Instance   *struct{ HostName string }
 	}
 	want := []string{"server-started", "registered", "status-changed", "cancelled"}
+	// The listener appends to the file after the bus hands it a batch:
+	// read the file until all four events are there.
 	var got []event
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	eurekadtest.Eventually(t, 10*time.Second, "the four events in the file", func() error {
 		got = nil
-		f, err := os.Open(events)
+		b, err := os.ReadFile(events)
 		if err != nil {
-			continue
+			return err
 		}
-		sc := bufio.NewScanner(f)
+		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			var e event
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-				t.Fatalf("line %q: %v", sc.Text(), err)
+				return fmt.Errorf("line %q: %w", sc.Text(), err)
 			}
 			got = append(got, e)
 		}
-		f.Close()
-	}
-	if len(got) != len(want) {
-		t.Fatalf("events in the file: %+v, want %v", got, want)
-	}
+		if len(got) != len(want) {
+			return fmt.Errorf("events in the file: %+v, want %v", got, want)
+		}
+		return nil
+	})
 	for i, e := range got {
 		if e.Type != want[i] || e.Seq != uint64(i+1) {
 			t.Errorf("line %d: %+v, want type %s seq %d", i+1, e, want[i], i+1)

@@ -1,6 +1,7 @@
 package eurekadtest_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,19 +22,16 @@ func TestStartDefaultsAndRestart(t *testing.T) {
 	s := eurekadtest.Start(t)
 	// The log is copied from the process's stderr by a goroutine: the line
 	// may arrive just after the server answers.
-	logged := func(s *eurekadtest.Server, what string) bool {
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(s.Output(), what) {
-			if time.Now().After(deadline) {
-				return false
+	logged := func(s *eurekadtest.Server, what string) {
+		t.Helper()
+		eurekadtest.Eventually(t, 5*time.Second, "the log says "+what, func() error {
+			if !strings.Contains(s.Output(), what) {
+				return fmt.Errorf("log so far:\n%s", s.Output())
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return true
+			return nil
+		})
 	}
-	if !logged(s, "storage=memory") {
-		t.Errorf("default storage is not memory:\n%s", s.Output())
-	}
+	logged(s, "storage=memory") // the default
 	if !strings.HasPrefix(s.Base, "http://127.0.0.1:") || !strings.HasSuffix(s.BaseV2, "/eureka/v2/") {
 		t.Errorf("base URLs %q %q", s.Base, s.BaseV2)
 	}
@@ -46,9 +44,10 @@ func TestStartDefaultsAndRestart(t *testing.T) {
 	s.Stop() // a stopped server: no-op
 
 	b := eurekadtest.StartAt(t, s.Addr, "EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR="+t.TempDir())
-	if b.Addr != s.Addr || !logged(b, "storage=bolt") {
-		t.Errorf("restart at %s with bolt:\n%s", b.Addr, b.Output())
+	if b.Addr != s.Addr {
+		t.Errorf("restarted at %s, not %s", b.Addr, s.Addr)
 	}
+	logged(b, "storage=bolt")
 }
 
 func TestWriteConfig(t *testing.T) {

@@ -1,6 +1,7 @@
 package eurekadtest
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -21,4 +22,18 @@ func Eventually(t testing.TB, within time.Duration, what string, check func() er
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// errNotYet is what Until reports of a condition that never held.
+var errNotYet = errors.New("the condition does not hold")
+
+// Until is Eventually for a condition that is only true or false.
+func Until(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	Eventually(t, within, what, func() error {
+		if !cond() {
+			return errNotYet
+		}
+		return nil
+	})
 }

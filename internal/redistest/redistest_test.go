@@ -16,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/internal/redistest"
 )
 
@@ -209,18 +210,14 @@ func TestNoOrphanWhenTestBinaryIsKilled(t *testing.T) {
 	if m == nil {
 		t.Fatalf("child printed no address:\n%s", out)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eurekadtest.Until(t, 10*time.Second, "redis-server at "+m[1]+" gone after its test binary was killed", func() bool {
 		c, err := net.DialTimeout("tcp", m[1], time.Second)
 		if err != nil {
-			return // the server is gone
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server at %s still accepts connections 10s after its test binary was killed", m[1])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 func TestPassword(t *testing.T) {

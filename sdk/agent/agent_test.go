@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/agent"
 	"github.com/eurekad/eurekad/sdk/client"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -79,11 +80,19 @@ type fakeEureka struct {
 	renewals     int
 	cancels      int
 	overrides    []string // "PUT OUT_OF_SERVICE", "DELETE UP"
+	// served is closed after each request, for wait; nil when nobody waits.
+	served chan struct{}
 }
 
 func (f *fakeEureka) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer func() {
+		if f.served != nil {
+			close(f.served)
+			f.served = nil
+		}
+	}()
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/eureka/apps/"), "/"), "/")
 	switch {
 	case r.Method == http.MethodPost && len(parts) == 1:
@@ -122,6 +131,24 @@ func (f *fakeEureka) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	default:
 		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+// wait blocks until cond, called with the fake's lock held, is true; it is
+// checked again after every request the fake serves.
+func (f *fakeEureka) wait(cond func() bool) {
+	for {
+		f.mu.Lock()
+		if cond() {
+			f.mu.Unlock()
+			return
+		}
+		if f.served == nil {
+			f.served = make(chan struct{})
+		}
+		served := f.served
+		f.mu.Unlock()
+		<-served
 	}
 }
 
@@ -184,13 +211,7 @@ func runAgent(t *testing.T, a *agent.Agent) (stop func() error) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eurekadtest.Until(t, 10*time.Second, what, cond)
 }
 
 // TestBackoff checks the heartbeat schedule of Eureka's supervised task:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net/http/httptest"
-	"time"
 
 	"github.com/eurekad/eurekad/sdk/agent"
 	"github.com/eurekad/eurekad/sdk/client"
@@ -40,22 +39,16 @@ func Example() {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 
-	for !a.Registered() {
-		time.Sleep(time.Millisecond)
-	}
+	fake.wait(func() bool { return len(fake.registered) == 1 })
 	fmt.Println("registered:", a.Instance().Status)
 
 	// Take the instance out of rotation: pushed to the server at once.
 	if err := a.SetStatus(eureka.StatusOutOfService); err != nil {
 		log.Fatal(err)
 	}
-	for {
-		if r, _, _ := fake.snapshot(); len(r) == 2 {
-			fmt.Println("pushed:", r[1].Status)
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	fake.wait(func() bool { return len(fake.registered) == 2 })
+	r, _, _ := fake.snapshot()
+	fmt.Println("pushed:", r[1].Status)
 
 	cancel() // shutdown: deregister
 	fmt.Println("run:", <-done)

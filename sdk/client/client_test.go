@@ -714,9 +714,18 @@ func TestXML(t *testing.T) {
 // 200 results.
 func TestPoll(t *testing.T) {
 	appsJSON := eureka.AppendApplicationsJSON(nil, testApps())
-	var hold atomic.Int64 // how long the fake holds a conditional request
+	// hold is how long the fake holds a request, as a server holds a long
+	// poll; holdUntilGone holds it until the client gives up.
+	const holdUntilGone = -1
+	var hold atomic.Int64
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		if d := time.Duration(hold.Load()); d > 0 {
+		switch d := time.Duration(hold.Load()); {
+		case d == holdUntilGone:
+			<-r.Context().Done()
+			return
+		case d > 0:
+			// The hold's length is what is tested: longer than Timeout,
+			// shorter than Wait+Timeout.
 			time.Sleep(d)
 		}
 		w.Header().Set("ETag", `"v2"`)
@@ -758,9 +767,10 @@ func TestPoll(t *testing.T) {
 
 	// A long-poll may take longer than Timeout: its deadline is Wait+Timeout.
 	hold.Store(int64(500 * time.Millisecond))
-	if res, err := c.Poll(ctx, client.PollRequest{ETag: `"v2"`, Wait: time.Second}); err != nil || !res.NotModified {
+	if res, err := c.Poll(ctx, client.PollRequest{ETag: `"v2"`, Wait: 5 * time.Second}); err != nil || !res.NotModified {
 		t.Fatalf("held poll %+v %v", res, err)
 	}
+	hold.Store(holdUntilGone)
 	if _, err := c.Poll(ctx, client.PollRequest{ETag: `"v2"`}); !errors.Is(err, client.ErrUnavailable) {
 		t.Fatalf("a plain conditional GET beyond Timeout: %v", err)
 	}

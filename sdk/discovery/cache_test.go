@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/discovery"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -43,13 +44,7 @@ func runCache(t *testing.T, c *discovery.Cache) (stop func()) {
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eurekadtest.Until(t, within, what, cond)
 }
 
 func has(c *discovery.Cache, app string, n int) func() bool {

@@ -42,6 +42,57 @@ func AppendApplicationsTailXML(dst []byte) []byte {
 	return prettyXML.applicationsTail(dst, 0)
 }
 
+// An application item can itself be written in parts: an opening with
+// its name, one part per instance, a closing. A delta keeps each changed
+// instance's part and joins them, so a change costs encoding one instance.
+// The parts concatenated are byte for byte AppendApplicationsItemJSON's or
+// AppendApplicationsItemXML's output.
+
+// AppendApplicationOpenJSON appends the start of an application item, up
+// to and including the "[" that opens its instance list; first is as for
+// AppendApplicationsItemJSON.
+func AppendApplicationOpenJSON(dst []byte, name string, first bool) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"name":`...)
+	dst = appendJSONString(dst, name)
+	return append(dst, `,"instance":[`...)
+}
+
+// AppendApplicationInstanceJSON appends in as an element of the instance
+// list: preceded by a comma unless it is the list's first element.
+func AppendApplicationInstanceJSON(dst []byte, in *InstanceInfo, first bool) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	return AppendInstanceJSON(dst, in)
+}
+
+// AppendApplicationCloseJSON appends what closes an application item.
+func AppendApplicationCloseJSON(dst []byte) []byte { return append(dst, "]}"...) }
+
+// AppendApplicationOpenXML appends the start of an application item: the
+// line break before it, <application> and its name.
+func AppendApplicationOpenXML(dst []byte, name string) []byte {
+	dst = prettyXML.nl(dst, 1)
+	dst = append(dst, "<application>"...)
+	return prettyXML.leaf(dst, 2, "name", name)
+}
+
+// AppendApplicationInstanceXML appends in as one <instance> of an
+// application item, with the line break and indentation before it.
+func AppendApplicationInstanceXML(dst []byte, in *InstanceInfo) []byte {
+	dst = prettyXML.nl(dst, 2)
+	return prettyXML.instance(dst, in, 2)
+}
+
+// AppendApplicationCloseXML appends what closes an application item.
+func AppendApplicationCloseXML(dst []byte) []byte {
+	dst = prettyXML.nl(dst, 1)
+	return append(dst, "</application>"...)
+}
+
 // Merge adds the counts of o to c, so a hash code can be kept per
 // application and summed.
 func (c *StatusCounts) Merge(o StatusCounts) {

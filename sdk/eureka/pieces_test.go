@@ -36,6 +36,30 @@ func TestApplicationsPartsJoinToDocument(t *testing.T) {
 	}
 }
 
+// An application item written in parts is the item encoders' output.
+func TestApplicationParts(t *testing.T) {
+	apps := []*Application{
+		{Name: "ORDERS", Instances: []*InstanceInfo{ordersInstance1()}},
+		{Name: "PAY<&>", Instances: []*InstanceInfo{ordersInstance1(), ordersInstance1()}},
+	}
+	for i, app := range apps {
+		js := AppendApplicationOpenJSON(nil, app.Name, i == 0)
+		x := AppendApplicationOpenXML(nil, app.Name)
+		for j, in := range app.Instances {
+			js = AppendApplicationInstanceJSON(js, in, j == 0)
+			x = AppendApplicationInstanceXML(x, in)
+		}
+		js = AppendApplicationCloseJSON(js)
+		x = AppendApplicationCloseXML(x)
+		if want := AppendApplicationsItemJSON(nil, app, i == 0); !bytes.Equal(js, want) {
+			t.Errorf("JSON parts differ at byte %d:\n got %s\nwant %s", firstDiff(js, want), js, want)
+		}
+		if want := AppendApplicationsItemXML(nil, app); !bytes.Equal(x, want) {
+			t.Errorf("XML parts differ at byte %d:\n got %s\nwant %s", firstDiff(x, want), x, want)
+		}
+	}
+}
+
 func TestStatusCountsMerge(t *testing.T) {
 	var a, b StatusCounts
 	a.Add(StatusUp)

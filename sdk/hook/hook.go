@@ -232,8 +232,10 @@ const (
 	// EventRenewed is sent only to listeners that ask for it: renewals are
 	// most of a registry's traffic.
 	EventRenewed EventType = "renewed"
-	// EventGap stands for events the listener did not receive because its
-	// queue overflowed; Dropped says how many.
+	// EventGap stands for events the listener did not receive: lost to a
+	// full queue or to a batch whose retries ran out. Dropped says how
+	// many, and they are exactly the events of the listener's subscription
+	// between the last event it received and the gap's Seq.
 	EventGap EventType = "gap"
 )
 
@@ -280,9 +282,21 @@ type Event struct {
 // subscribed to, so Seq has holes where other types were; a hole that is
 // not explained that way is announced by an EventGap event first. The
 // batch slice is reused after Handle returns; the Instance pointers in it
-// may be kept. Delivery is at most once; a listener that
-// needs durability persists what it receives. A returned error is logged and
-// does not stop delivery.
+// may be kept.
+//
+// Returning nil acknowledges the batch: only then does it count as
+// delivered (for a plugin, once its Handle returned and the host got the
+// answer). A returned error, a panic or a timeout fails the batch, which is
+// sent again, whole, with back-off, for a bounded time (by default up to
+// 30 s; the listener's retry_for and max_attempts settings). When that runs
+// out the batch is dropped, counted, and announced by an EventGap at the
+// head of the next batch the listener acknowledges; events lost to a full
+// queue are announced the same way. Delivery is thus at least once within
+// the retry bound: a listener may see a batch again, in part or whole, if
+// it failed after taking it, and drops duplicates by Seq. Every loss is
+// announced, except for events still undelivered when eurekad shuts down
+// (counted, but no later batch can tell). A listener that needs
+// durability persists what it receives before it returns nil.
 type Listener interface {
 	Handle(ctx context.Context, events []Event) error
 }

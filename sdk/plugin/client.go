@@ -265,7 +265,10 @@ func (a remoteAdmitter) Admit(ctx context.Context, req *hook.AdmissionRequest) (
 
 type remoteListener struct{ c *Client }
 
-// Handle sends the batch in one RPC.
+// Handle sends the batch in one RPC. The plugin answers once its own Handle
+// returned, so OK is its acknowledgement (protocol 1 already carries it):
+// a plugin killed mid-batch fails the call, and the bus sends the batch
+// again.
 func (l remoteListener) Handle(ctx context.Context, events []hook.Event) error {
 	req := &pb.Events{Events: make([]*pb.Event, len(events))}
 	for i, e := range events {

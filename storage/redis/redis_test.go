@@ -13,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/internal/redistest"
 	"github.com/eurekad/eurekad/sdk/storage"
 	"github.com/eurekad/eurekad/storage/redis"
@@ -693,17 +694,10 @@ func TestRedisOutage(t *testing.T) {
 
 	srv.Restart()
 	// The driver reconnects on its own; poll until the store answers.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	eurekadtest.Eventually(t, 15*time.Second, "the store answering after Redis came back", func() error {
 		_, err := s.Get(ctx, k)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store still failing 15s after Redis came back: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 	mustPut(t, s, rec("A", "4", "a", 4))
 	equal(t, "after the outage", keys(t, s, ""), []string{"A/1=a@1", "A/4=a@4"})
 }
@@ -819,17 +813,10 @@ func TestRedisHung(t *testing.T) {
 	}
 
 	srv.Resume()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	eurekadtest.Eventually(t, 15*time.Second, "the store answering after Redis resumed", func() error {
 		_, err := s.Get(testCtx(t), k)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store still failing 15s after Redis resumed: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // TestSentinel opens the store through a sentinel: Addrs names the

@@ -209,14 +209,20 @@ func TestThreeNodesPropagateEveryWrite(t *testing.T) {
 
 	// Heartbeats sent to A alone renew the lease everywhere.
 	before := map[string]int64{}
+	var last int64
 	for _, n := range others {
 		got, err := n.c.Instance(bg, "ORDERS", "orders-1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		before[n.Addr] = got.LeaseInfo.LastRenewalTimestamp
+		last = max(last, got.LeaseInfo.LastRenewalTimestamp)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Renewals are stamped in milliseconds (the nodes share this clock):
+	// the next shows as newer once the clock is past the last stamp.
+	eurekadtest.Until(t, time.Second, "the clock past the last renewal", func() bool {
+		return time.Now().UnixMilli() > last
+	})
 	if err := a.c.Renew(bg, "ORDERS", "orders-1", 0); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,9 @@ import (
 // there, and one it answers 409 makes the sender adopt the peer's newer
 // copy with its override.
 func TestConflictPaths(t *testing.T) {
-	nodes := startCluster(t, freeAddrs(t, 2))
+	// No start-up sync: a node that starts late (or retries its sync)
+	// would copy X from the other, which is not the path under test.
+	nodes := startCluster(t, freeAddrs(t, 2), "EUREKAD_CLUSTER_SYNC_RETRIES=0")
 	a, b := nodes[0], nodes[1]
 
 	// 404 → Register: A learns X from a "peer" (replication header), so
@@ -25,7 +27,9 @@ func TestConflictPaths(t *testing.T) {
 	if r, _ := peerRequest(t, "POST", a.Base+"apps/ORDERS", eureka.AppendInstanceJSONWrapped(nil, x)); r.StatusCode != 204 {
 		t.Fatalf("replicated register on A: %d", r.StatusCode)
 	}
-	time.Sleep(700 * time.Millisecond) // more than a batch delay: nothing may arrive
+	// A replicates to B in order: once a client's registration on A after
+	// X has reached B, a replication of X would have too.
+	replicatedAfter(t, a, b, "marker-1")
 	if _, err := b.c.Instance(bg, "ORDERS", "x-1"); err == nil {
 		t.Fatal("a replicated register was replicated again")
 	}
@@ -54,7 +58,7 @@ func TestConflictPaths(t *testing.T) {
 	if r, _ := peerRequest(t, "PUT", b.Base+"apps/ORDERS/x-1/status?value=OUT_OF_SERVICE&lastDirtyTimestamp="+dirty, nil); r.StatusCode != 200 {
 		t.Fatalf("replicated status on B: %d", r.StatusCode)
 	}
-	time.Sleep(700 * time.Millisecond)
+	replicatedAfter(t, b, a, "marker-2")
 	if got, _ := a.c.Instance(bg, "ORDERS", "x-1"); got == nil || got.Metadata["version"] == "7" {
 		t.Fatal("B forwarded replicated writes to A")
 	}
@@ -75,4 +79,18 @@ func TestConflictPaths(t *testing.T) {
 	if o := get(t, a.Base+"serverinfo/statusoverrides"); o != `{"x-1":"OUT_OF_SERVICE"}` {
 		t.Errorf("A's overrides = %s", o)
 	}
+}
+
+// replicatedAfter registers instance id of ORDERS on from as a client does
+// and waits until to has it: from's replication to to is in order, so
+// whatever from would have replicated before has arrived too.
+func replicatedAfter(t *testing.T, from, to *node, id string) {
+	t.Helper()
+	if err := from.c.Register(bg, instance("ORDERS", id)); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, []*node{to}, 5*time.Second, id+" replicated", func(n *node) error {
+		_, err := n.c.Instance(bg, "ORDERS", id)
+		return err
+	})
 }

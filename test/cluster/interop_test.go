@@ -31,18 +31,7 @@ func TestJavaBatchAppliedByProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body := peerRequest(t, "POST", n.BaseV2+"peerreplication/batch/", batch)
-	if resp.StatusCode != 200 {
-		t.Fatalf("batch: %d %s", resp.StatusCode, body)
-	}
-	res, err := eureka.DecodeReplicationResponseJSON(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var codes []int
-	for _, r := range res {
-		codes = append(codes, r.StatusCode)
-	}
+	codes := batchCodes(t, n.BaseV2, batch)
 	// Heartbeat of the known instance (same dirty time) 200; heartbeat,
 	// status update, override removal of the unknown PAYMENTS 404;
 	// register 200; cancel of the unknown .7 404.

@@ -13,7 +13,8 @@ import (
 )
 
 // SIGHUP re-reads the config file: a node started alone replicates to the
-// peer added to its file, and stops when the peer is removed again.
+// peer added to its file, stops when the peer is removed again, and sends
+// nothing of that time when it is added back.
 func TestSIGHUPReloadsPeers(t *testing.T) {
 	b := newNode(t, eurekadtest.Start(t))
 	file := filepath.Join(t.TempDir(), "eurekad.yaml")
@@ -24,20 +25,27 @@ func TestSIGHUPReloadsPeers(t *testing.T) {
 	}
 	write("")
 	a := newNode(t, eurekadtest.Start(t, "EUREKAD_CONFIG="+file))
+	// addB makes B A's peer; it is applied once a write of instance id on
+	// A reaches B.
+	addB := func(id string) {
+		t.Helper()
+		write(`"` + b.Base + `"`)
+		if err := a.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		eurekadtest.Eventually(t, 5*time.Second, "peer applied", func() error {
+			if err := a.c.Register(bg, instance("ORDERS", id)); err != nil {
+				return err
+			}
+			_, err := b.c.Instance(bg, "ORDERS", id)
+			return err
+		})
+	}
+
 	if err := a.c.Register(bg, instance("ORDERS", "before")); err != nil {
 		t.Fatal(err)
 	}
-	write(`"` + b.Base + `"`)
-	if err := a.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	eurekadtest.Eventually(t, 5*time.Second, "peer applied", func() error {
-		if err := a.c.Register(bg, instance("ORDERS", "after")); err != nil {
-			return err
-		}
-		_, err := b.c.Instance(bg, "ORDERS", "after")
-		return err
-	})
+	addB("after")
 	if _, err := b.c.Instance(bg, "ORDERS", "before"); err == nil {
 		t.Error("a write made before the peer was added reached it")
 	}
@@ -55,7 +63,10 @@ func TestSIGHUPReloadsPeers(t *testing.T) {
 	if err := a.c.Register(bg, instance("ORDERS", "removed")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// Adding the peer back starts a new queue: once a write made after
+	// that reaches B, a replication of "removed", had the old peer still
+	// been there, would have arrived before it.
+	addB("readded")
 	if _, err := b.c.Instance(bg, "ORDERS", "removed"); err == nil {
 		t.Error("replicated to a removed peer")
 	}

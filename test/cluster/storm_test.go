@@ -130,7 +130,7 @@ func TestStormWithPeerDown(t *testing.T) {
 			return d.send("PUT", n.Base+"apps/STORM/"+stormID(i), nil)
 		})
 		if left := stormInterval - time.Since(round); left > 0 && time.Since(t0)+left < stormDown {
-			time.Sleep(left)
+			time.Sleep(left) // the storm's heartbeat interval: the load under test
 		} else if left > 0 {
 			break
 		}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,10 +12,16 @@ import (
 	logging "github.com/op/go-logging"
 )
 
+// fargoLog keeps what fargo logs at WARNING and above: a failed
+// registration's response body appears only there, not in the error.
+var fargoLog syncBuffer
+
 func init() {
 	// fargo logs every request at NOTICE/INFO and expected 404s at ERROR;
 	// the tests check every returned error themselves.
-	logging.SetBackend(logging.NewLogBackend(io.Discard, "", 0))
+	b := logging.AddModuleLevel(logging.NewLogBackend(&fargoLog, "", 0))
+	b.SetLevel(logging.WARNING, "")
+	logging.SetBackend(b)
 }
 
 // fargoModes are fargo's two wire formats: XML is its default.

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/internal/redistest"
 	"github.com/eurekad/eurekad/sdk/storage"
@@ -51,15 +49,7 @@ func TestRedisLosingItsDataIsRewritten(t *testing.T) {
 			}
 
 			if loss == "FLUSHALL" {
-				opt, err := goredis.ParseURL(r.URL())
-				if err != nil {
-					t.Fatal(err)
-				}
-				c := goredis.NewClient(opt)
-				defer c.Close()
-				if err := c.FlushAll(context.Background()).Err(); err != nil {
-					t.Fatal(err)
-				}
+				flushAll(t, r)
 			} else {
 				r.Restart()
 			}

@@ -29,13 +29,18 @@ type jsSummary struct {
 	VIP       string `json:"vip"`
 	InstanceA string `json:"instanceA"`
 	InstanceB string `json:"instanceB"`
+	InstanceC string `json:"instanceC"`
 	Events    map[string]map[string]int
 	Requests  map[string][]string
 	// ClientErrors are errors and failure warnings the client logged.
 	ClientErrors []string `json:"clientErrors"`
-	Steps        []string `json:"steps"`
-	DeltaFetches int      `json:"deltaFetches"`
-	FullFetches  int      `json:"fullFetches"`
+	// Refusals (JS_SCENARIO=admission) are the errors of the clients whose
+	// start failed, by client; ExpectedErrors is what those clients logged.
+	Refusals       map[string]string `json:"refusals"`
+	ExpectedErrors []string          `json:"expectedErrors"`
+	Steps          []string          `json:"steps"`
+	DeltaFetches   int               `json:"deltaFetches"`
+	FullFetches    int               `json:"fullFetches"`
 	// FullFetchesAfterFirstDelta counts full fetches once deltas started.
 	FullFetchesAfterFirstDelta int `json:"fullFetchesAfterFirstDelta"`
 }

@@ -45,7 +45,7 @@ func TestLeaseExpiry(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("instance without heartbeats still registered %v after registering with a 1 s lease", time.Since(registered))
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // alive's heartbeat interval: the behaviour under test
 	}
 	// Expiry is "now > lastUpdate + duration", so never before 1 s.
 	if gone < time.Second {

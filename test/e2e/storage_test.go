@@ -65,6 +65,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 				mu      sync.Mutex
 				results = map[string]*acked{}
 				done    atomic.Int64
+				half    = make(chan struct{}) // closed at the total/2-th acknowledged write
 				wg      sync.WaitGroup
 			)
 			client := &http.Client{Timeout: 5 * time.Second}
@@ -101,12 +102,17 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 						mu.Lock()
 						results[id] = a
 						mu.Unlock()
-						done.Add(1)
+						if done.Add(1) == total/2 {
+							close(half)
+						}
 					}
 				}(w)
 			}
-			for done.Load() < total/2 {
-				time.Sleep(time.Millisecond)
+			stopped := make(chan struct{}) // every worker gave up early
+			go func() { wg.Wait(); close(stopped) }()
+			select {
+			case <-half:
+			case <-stopped: // reported below: too few acknowledged
 			}
 			s.kill()
 			wg.Wait()
@@ -299,8 +305,8 @@ func TestRestartKeepsInstancesVisible(t *testing.T) {
 			}
 			resp, err := tryDo(http.MethodGet, s.Base+"apps/VISIBLE", nil, "Accept", "application/json")
 			if err != nil {
-				time.Sleep(time.Millisecond)
-				continue // down: the client would fail over
+				time.Sleep(time.Millisecond) // a reader's retry pace while the server is down
+				continue                     // down: the client would fail over
 			}
 			answers.Add(1)
 			if resp.Status != http.StatusOK || strings.Count(string(resp.Body), `"instanceId"`) != 50 {

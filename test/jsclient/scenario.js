@@ -6,9 +6,10 @@
 //   EUREKA_HOST, EUREKA_PORT, EUREKA_SERVICE_PATH (default /eureka/apps/),
 //   JS_APP (application name), JS_VIP (vipAddress); for HTTPS, EUREKA_CA
 //   (PEM file of the server's CA) and, for a client certificate, EUREKA_CERT
-//   and EUREKA_KEY.
+//   and EUREKA_KEY; JS_SCENARIO picks the scenario: lifecycle (the default)
+//   or admission.
 //
-// Scenario: client A registers, heartbeats and fetches the full registry;
+// Scenario lifecycle: client A registers, heartbeats and fetches the full registry;
 // client B registers; A learns about B through deltas; B deregisters; A
 // learns that through deltas too. Then the script prints
 //   {"phase":"ready",...}
@@ -17,6 +18,15 @@
 // stops (deregisters) and the script prints
 //   {"phase":"done","ok":true|false,...}
 // and exits 0 only if every step succeeded. Client logs go to stderr.
+//
+// Scenario admission, against an eurekad whose admission plugin is
+// examples/admission-plugin: client B (ipAddr 127.0.0.1, no team metadata)
+// and client C (team metadata, ipAddr 127.0.0.11, not the address it
+// connects from) must fail to start; their errors are kept in "refusals"
+// and what they logged in "expectedErrors". Client A (ipAddr 127.0.0.1,
+// team metadata) registers, heartbeats and must see itself in its registry
+// cache with the metadata the plugin added. Then the same ready / go-ahead
+// / done protocol as above, A deregistering at the go-ahead.
 
 const { Eureka } = require('eureka-js-client');
 const fs = require('fs');
@@ -36,6 +46,7 @@ const port = Number(env('EUREKA_PORT'));
 const servicePath = env('EUREKA_SERVICE_PATH', '/eureka/apps/');
 const app = env('JS_APP', 'jsclient-e2e');
 const vip = env('JS_VIP', 'jsclient-e2e.vip');
+const scenario = env('JS_SCENARIO', 'lifecycle');
 const deadlineMs = 45000;
 // TLS options for the request library, set on every request.
 const tls = {};
@@ -49,27 +60,33 @@ const summary = {
   vip,
   instanceA: `js-a-${port}.e2e.local`,
   instanceB: `js-b-${port}.e2e.local`,
-  events: { A: {}, B: {} },
-  requests: { A: [], B: [] },
+  instanceC: `js-c-${port}.e2e.local`,
+  events: {},
+  requests: {},
   clientErrors: [],
+  // Admission scenario: what a refused client's start reported, by client,
+  // and what refused clients logged (expected, so not clientErrors).
+  refusals: {},
+  expectedErrors: [],
   steps: [],
 };
 
 // A logger on stderr that also keeps the client's errors and the warnings
-// that mean a request failed, so they fail the scenario.
-function makeLogger(name) {
+// that mean a request failed in errors (by default clientErrors, which fail
+// the scenario).
+function makeLogger(name, errors = summary.clientErrors) {
   const failureWarnings = [/FAILED/, /^Error /, /Unknown delta actionType/, /request failed/];
   const log = (level) => (...args) => {
     const text = args.map((a) => (a instanceof Error ? a.stack : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
     process.stderr.write(`[${name} ${level}] ${text}\n`);
     if (level === 'error' || (level === 'warn' && failureWarnings.some((re) => re.test(text)))) {
-      summary.clientErrors.push(`${name}: ${text}`);
+      errors.push(`${name}: ${text}`);
     }
   };
   return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), level() {} };
 }
 
-function instanceConfig(hostName, ipAddr, portNumber) {
+function instanceConfig(hostName, ipAddr, portNumber, metadata = {}) {
   return {
     app,
     hostName,
@@ -83,13 +100,15 @@ function instanceConfig(hostName, ipAddr, portNumber) {
       '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo',
       name: 'MyOwn',
     },
-    metadata: { client: 'eureka-js-client', 'e2e.run': String(port) },
+    metadata: Object.assign({ client: 'eureka-js-client', 'e2e.run': String(port) }, metadata),
   };
 }
 
-function makeClient(name, instance, eurekaOverrides) {
+function makeClient(name, instance, eurekaOverrides, errors) {
+  summary.events[name] = {};
+  summary.requests[name] = [];
   const client = new Eureka({
-    logger: makeLogger(name),
+    logger: makeLogger(name, errors),
     // Keep the client from reading eureka-client*.yml from the cwd.
     cwd: __dirname,
     filename: 'no-such-eureka-config',
@@ -188,26 +207,74 @@ async function run() {
   // fetches may come before the first delta.)
   const firstDelta = summary.requests.A.indexOf('GET delta');
   summary.fullFetchesAfterFirstDelta = summary.requests.A.slice(firstDelta).filter((r) => r === 'GET ').length;
-  summary.ok = summary.clientErrors.length === 0;
-  if (!summary.ok) throw new Error('client reported errors');
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  report('ready');
 
   // Wait for the Go test to inspect the server.
-  await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: process.stdin });
-    rl.once('line', () => { resolve(); rl.close(); });
-    rl.once('close', () => reject(new Error('stdin closed before the go-ahead')));
-  });
+  await goAhead();
 
   const heartbeatsBeforeStop = summary.events.A.heartbeat || 0;
   await call((cb) => a.stop(cb));
   summary.steps.push('A stopped');
-  summary.phase = 'done';
   summary.heartbeatsBeforeStop = heartbeatsBeforeStop;
+  report('done');
+}
+
+async function runAdmission() {
+  const team = { team: 'orders' };
+  // B lacks the team metadata and C claims an address it does not connect
+  // from: the plugin refuses both, so start must fail (403 is not retried).
+  const refused = {
+    B: instanceConfig(summary.instanceB, '127.0.0.1', 8081),
+    C: instanceConfig(summary.instanceC, '127.0.0.11', 8082, team),
+  };
+  for (const [name, instance] of Object.entries(refused)) {
+    const c = makeClient(name, instance, { fetchRegistry: false }, summary.expectedErrors);
+    try {
+      await call((cb) => c.start(cb));
+    } catch (err) {
+      summary.refusals[name] = err.message;
+      continue;
+    }
+    throw new Error(`client ${name} started although its registration breaks the admission rule`);
+  }
+  summary.steps.push('B and C refused');
+
+  const a = makeClient('A', instanceConfig(summary.instanceA, '127.0.0.1', 8080, team), {});
+  await call((cb) => a.start(cb));
+  summary.steps.push('A started');
+  await waitFor('A sees itself with the metadata the plugin added', async () => {
+    await call((cb) => a.fetchRegistry(cb));
+    const self = a.getInstancesByAppId(app).find((i) => i.hostName === summary.instanceA);
+    return self !== undefined && self.metadata['admitted-by'] === 'admission-plugin' && self.metadata.team === 'orders';
+  });
+  // Renewals never reach the admission plugin; they must simply work.
+  await waitFor('A sent at least 3 heartbeats', async () => (summary.events.A.heartbeat || 0) >= 3);
+  report('ready');
+
+  await goAhead();
+  await call((cb) => a.stop(cb));
+  summary.steps.push('A stopped');
+  report('done');
+}
+
+// report prints the summary of phase; a client error fails the scenario.
+function report(phase) {
+  summary.phase = phase;
   summary.ok = summary.clientErrors.length === 0;
   if (!summary.ok) throw new Error('client reported errors');
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
+
+// goAhead resolves on the Go test's line on stdin.
+function goAhead() {
+  return new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: process.stdin });
+    rl.once('line', () => { resolve(); rl.close(); });
+    rl.once('close', () => reject(new Error('stdin closed before the go-ahead')));
+  });
+}
+
+const scenarios = { lifecycle: run, admission: runAdmission };
 
 const timer = setTimeout(() => {
   fail(new Error(`scenario did not finish within ${deadlineMs} ms`));
@@ -221,7 +288,8 @@ function fail(err) {
   process.exit(1);
 }
 
-run().then(() => {
+if (!(scenario in scenarios)) fail(new Error(`unknown JS_SCENARIO ${scenario}`));
+scenarios[scenario]().then(() => {
   clearTimeout(timer);
   process.exit(0);
 }, fail);

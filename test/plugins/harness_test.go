@@ -143,13 +143,7 @@ func alive(pid int) bool {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eurekadtest.Until(t, timeout, what, cond)
 }
 
 // storeStatus is the storage part of /readyz.

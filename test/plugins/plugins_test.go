@@ -62,7 +62,12 @@ func TestAuthPluginKilledMidTraffic(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Renewals succeed before the plugin dies.
+	waitFor(t, "a renewal answered", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return codes[200] > 0
+	})
 	if err := syscall.Kill(plug.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

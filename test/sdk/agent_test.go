@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,28 @@ func eventually(t testing.TB, what string, check func() error) {
 // testLogger writes the SDK's logs to the test log.
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// counting counts the records logged with message msg.
+type counting struct {
+	slog.Handler
+	msg string
+	n   *atomic.Int32
+}
+
+func (h counting) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h counting) WithAttrs(as []slog.Attr) slog.Handler {
+	return counting{h.Handler.WithAttrs(as), h.msg, h.n}
+}
+
+func (h counting) WithGroup(name string) slog.Handler {
+	return counting{h.Handler.WithGroup(name), h.msg, h.n}
 }
 
 type tWriter struct{ t testing.TB }
@@ -192,10 +215,11 @@ func TestAgentLifecycle(t *testing.T) {
 func TestAgentReregistersAfterRestart(t *testing.T) {
 	s := eurekadtest.Start(t)
 	c := newClient(t, s.Base)
+	var failures atomic.Int32
 	a := agent.New(c, instance("RESTART", "restart-1"), &agent.Options{
 		RenewalInterval:      100 * time.Millisecond,
 		MaxBackoffMultiplier: 4,
-		Logger:               testLogger(t),
+		Logger:               slog.New(counting{testLogger(t).Handler(), "heartbeat failed; backing off", &failures}),
 	})
 	startAgent(t, a)
 	eventually(t, "registration visible", func() error {
@@ -204,7 +228,12 @@ func TestAgentReregistersAfterRestart(t *testing.T) {
 	})
 
 	s.Kill()
-	time.Sleep(300 * time.Millisecond) // a few failed heartbeats
+	eventually(t, "a few failed heartbeats", func() error {
+		if n := failures.Load(); n < 3 {
+			return fmt.Errorf("%d failed heartbeats", n)
+		}
+		return nil
+	})
 	s2 := eurekadtest.StartAt(t, s.Addr)
 	c2 := newClient(t, s2.Base)
 	start := time.Now()

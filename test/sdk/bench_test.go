@@ -66,7 +66,7 @@ func benchVisible(b *testing.B, env []string, opts *discovery.Options, pause fun
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		time.Sleep(pause())
+		time.Sleep(pause()) // the benchmark's schedule: when the next registration comes
 		id := "bench-" + strconv.Itoa(i)
 		drain(changes)
 		b.StartTimer()
@@ -150,7 +150,7 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 	}
 	reg := newClient(tb, s.Base)
 	register(tb, reg, instance("FANOUT", "fan-warmup"))
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the server settles before its memory is read: nothing to wait on
 	res := fanoutResult{caches: n, rssBeforeKB: vmRSS(tb, pid)}
 
 	tr := &http.Transport{
@@ -161,7 +161,8 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 		DisableCompression:  true, // sdk/client asks for gzip itself
 	}
 	defer tr.CloseIdleConnections()
-	shared, err := client.New(client.Options{ServiceURLs: []string{s.Base}, HTTPClient: &http.Client{Transport: tr}, Timeout: 10 * time.Second})
+	held := &heldPolls{next: tr}
+	shared, err := client.New(client.Options{ServiceURLs: []string{s.Base}, HTTPClient: &http.Client{Transport: held}, Timeout: 10 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -189,8 +190,7 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 			tb.Fatalf("caches not ready: %v", err)
 		}
 	}
-	// Let every cache settle into a held long-poll.
-	time.Sleep(time.Second)
+	held.wait(tb, int32(n))
 	res.rssDuringKB = vmRSS(tb, pid)
 
 	// Each cache's change notifications, watched by one goroutine per
@@ -237,7 +237,10 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 		res.reachAll = append(res.reachAll, took)
 		res.rssDuringKB = max(res.rssDuringKB, vmRSS(tb, pid))
 		pauseTimer(tb)
-		time.Sleep(1200 * time.Millisecond) // the change left the delta
+		// The change leaves the delta after its 1 s retention: a span of
+		// time, and the served delta (cached) shows no event for it.
+		time.Sleep(1200 * time.Millisecond)
+		held.wait(tb, int32(n))
 		resumeTimer(tb)
 	}
 	for _, c := range caches {

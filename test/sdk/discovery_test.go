@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +47,46 @@ func startCache(t testing.TB, c *discovery.Cache) (stop func()) {
 		t.Fatalf("Ready: %v", err)
 	}
 	return stop
+}
+
+// heldPolls is an http.RoundTripper that counts the long-polls in flight
+// (requests with X-Eurekad-Wait, which eurekad holds until a change or the
+// wait's end): a test waits until its caches are held in one instead of
+// sleeping.
+type heldPolls struct {
+	next http.RoundTripper
+	n    atomic.Int32
+}
+
+func (h *heldPolls) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("X-Eurekad-Wait") == "" {
+		return h.next.RoundTrip(r)
+	}
+	h.n.Add(1)
+	defer h.n.Add(-1) // eurekad answers a held poll with its headers
+	return h.next.RoundTrip(r)
+}
+
+// wait waits until at least n long-polls are in flight.
+func (h *heldPolls) wait(t testing.TB, n int32) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d long-polls held", n), func() error {
+		if got := h.n.Load(); got < n {
+			return fmt.Errorf("%d long-polls in flight", got)
+		}
+		return nil
+	})
+}
+
+// pollingClient is newClient whose long-polls h counts.
+func pollingClient(t testing.TB, base string) (*client.Client, *heldPolls) {
+	t.Helper()
+	h := &heldPolls{next: http.DefaultTransport}
+	c, err := client.New(client.Options{ServiceURLs: []string{base}, Timeout: 2 * time.Second, HTTPClient: &http.Client{Transport: h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, h
 }
 
 func register(t testing.TB, c *client.Client, in *eureka.InstanceInfo) {
@@ -152,6 +194,9 @@ func TestDiscoveryHashMismatch(t *testing.T) {
 		return nil
 	})
 	register(t, c, instance("MISS", "miss-1"))
+	// The span is the behaviour under test: more than the 1 ms retention
+	// and the 10 ms sweep, less than the 1 s poll interval. (The served
+	// delta is cached, so there is no event to wait on.)
 	time.Sleep(100 * time.Millisecond)
 	register(t, c, instance("MISS", "miss-2"))
 
@@ -170,12 +215,12 @@ func TestDiscoveryHashMismatch(t *testing.T) {
 func TestDiscoveryLongPoll(t *testing.T) {
 	s := eurekadtest.Start(t)
 	c := newClient(t, s.Base)
-	cache := discovery.New(newClient(t, s.Base), &discovery.Options{FetchInterval: time.Hour, Logger: testLogger(t)})
+	pc, held := pollingClient(t, s.Base)
+	cache := discovery.New(pc, &discovery.Options{FetchInterval: time.Hour, Logger: testLogger(t)})
 	changes, unsubscribe := cache.Subscribe()
 	defer unsubscribe()
 	startCache(t, cache)
-	// Let the cache settle into a held long-poll.
-	time.Sleep(200 * time.Millisecond)
+	held.wait(t, 1)
 	drain(changes)
 
 	start := time.Now()
@@ -219,7 +264,7 @@ func TestDiscoveryPlainPolling(t *testing.T) {
 	eventually(t, "registration in the cache", count(cache, "SLOW", 1))
 
 	before := cache.Stats()
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the polls of a span of time are what is tested
 	after := cache.Stats()
 	if after.LongPolling {
 		t.Error("Stats().LongPolling = true against a server without long-poll")
@@ -274,7 +319,8 @@ func TestDiscoveryShutdownAndRestart(t *testing.T) {
 	s := eurekadtest.Start(t)
 	c := newClient(t, s.Base)
 	register(t, c, instance("BOUNCE", "b-1"))
-	cache := discovery.New(newClient(t, s.Base), &discovery.Options{RetryDelay: 50 * time.Millisecond, Logger: testLogger(t)})
+	pc, held := pollingClient(t, s.Base)
+	cache := discovery.New(pc, &discovery.Options{RetryDelay: 50 * time.Millisecond, Logger: testLogger(t)})
 	stop := startCache(t, cache)
 	if n := len(cache.Instances("BOUNCE")); n != 1 {
 		t.Fatalf("%d instances, want 1", n)
@@ -293,7 +339,7 @@ func TestDiscoveryShutdownAndRestart(t *testing.T) {
 		return nil
 	})
 
-	time.Sleep(100 * time.Millisecond) // in a held long-poll again
+	held.wait(t, 1) // in a held long-poll again
 	start := time.Now()
 	stop()
 	if d := time.Since(start); d > time.Second {

@@ -44,12 +44,20 @@
 //	]}
 //
 // seq numbers the events of one server run from 1 (it restarts with the
-// server); a receiver that sees a hole or a gap event has missed events
-// and should resynchronise from GET apps. app, instanceId and instance are
-// absent for server-wide events, dropped is present only on gaps.
-// Delivery is at least once within a batch's retries (a batch whose 2xx
-// was lost is sent again) and at most once overall: seq makes duplicates
-// easy to drop.
+// server); a receiver that sees a gap event has missed events (dropped
+// says how many, right before the gap's seq) and should resynchronise from
+// GET apps. app, instanceId and instance are absent for server-wide
+// events, dropped is present only on gaps.
+//
+// # Delivery
+//
+// A batch is delivered once the receiver answered 2xx. When every attempt
+// above fails, Handle returns the error, and eurekad's event bus sends the
+// batch again within the listener's retry_for and max_attempts (see
+// hook.Listener); when those run out the batch is dropped, counted in
+// eurekad_listener_events_dropped_total, and announced by a gap event in
+// the next batch the receiver takes. Delivery is at least once (a batch
+// whose 2xx was lost is sent again): seq makes duplicates easy to drop.
 package webhook
 
 import (

@@ -788,6 +788,8 @@ plugins:
       queue_size: 100
       max_batch: 10
       timeout: 90s
+      retry_for: 5s
+      max_attempts: 3
       config: {file: /tmp/events.jsonl}
     - {plugin: webhook, config: {url: "http://a.example/"}}
     - {plugin: webhook, events: [evicted], config: {url: "http://b.example/"}}
@@ -808,7 +810,7 @@ plugins:
 	}
 	want := []ListenerEntry{
 		{Plugin: "log"},
-		{Plugin: "./bin/events", Events: []string{"registered", "cancelled"}, QueueSize: 100, MaxBatch: 10, Timeout: 90 * time.Second,
+		{Plugin: "./bin/events", Events: []string{"registered", "cancelled"}, QueueSize: 100, MaxBatch: 10, Timeout: 90 * time.Second, RetryFor: 5 * time.Second, MaxAttempts: 3,
 			Config: json.RawMessage(`{"file":"/tmp/events.jsonl"}`)},
 		// The same plugin twice keeps each entry's own settings.
 		{Plugin: "webhook", Config: json.RawMessage(`{"url":"http://a.example/"}`)},

@@ -36,6 +36,8 @@ import (
 //	      queue_size: 4096   # events.SubscribeOptions; 0 or absent: default
 //	      max_batch: 256
 //	      timeout: 30s
+//	      retry_for: 30s     # a failed batch is retried this long, then dropped and announced by a gap
+//	      max_attempts: 0    # 0: as many as retry_for allows
 //	      config: {file: /var/log/eurekad-events.jsonl}
 type PluginsConfig struct {
 	IsolateBuiltins bool                  `config:"isolate_builtins" flag:"isolate-builtins" help:"run built-in stores and hooks in subprocesses (eurekad plugin serve) instead of inside eurekad"`
@@ -117,18 +119,21 @@ type ListenerEntry struct {
 	// Events lists the event types it receives; empty means every type
 	// except renewed.
 	Events []string `json:"events,omitempty"`
-	// QueueSize, MaxBatch and Timeout tune its delivery (events.
-	// SubscribeOptions); 0 means the default.
-	QueueSize int           `json:"queue_size,omitempty"`
-	MaxBatch  int           `json:"max_batch,omitempty"`
-	Timeout   time.Duration `json:"-"`
+	// QueueSize, MaxBatch, Timeout, RetryFor and MaxAttempts tune its
+	// delivery (events.SubscribeOptions); 0 means the default.
+	QueueSize   int           `json:"queue_size,omitempty"`
+	MaxBatch    int           `json:"max_batch,omitempty"`
+	Timeout     time.Duration `json:"-"`
+	RetryFor    time.Duration `json:"-"`
+	MaxAttempts int           `json:"max_attempts,omitempty"`
 	// Config is the "config:" block as JSON; nil when there is none.
 	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Subscription is the entry's events.SubscribeOptions.
 func (e ListenerEntry) Subscription() events.SubscribeOptions {
-	o := events.SubscribeOptions{QueueSize: e.QueueSize, MaxBatch: e.MaxBatch, Timeout: e.Timeout}
+	o := events.SubscribeOptions{QueueSize: e.QueueSize, MaxBatch: e.MaxBatch, Timeout: e.Timeout,
+		RetryFor: e.RetryFor, MaxAttempts: e.MaxAttempts}
 	for _, t := range e.Events {
 		o.Types = append(o.Types, hook.EventType(t))
 	}
@@ -249,25 +254,32 @@ func listenerEntry(m map[string]any) (ListenerEntry, error) {
 				return e, err
 			}
 			e.Config = c
-		case "queue_size", "max_batch":
+		case "queue_size", "max_batch", "max_attempts":
 			n, ok := v.(int)
 			if !ok {
 				return e, fmt.Errorf("%s: %v is not an integer", k, v)
 			}
-			if k == "queue_size" {
+			switch k {
+			case "queue_size":
 				e.QueueSize = n
-			} else {
+			case "max_batch":
 				e.MaxBatch = n
+			default:
+				e.MaxAttempts = n
 			}
-		case "timeout":
+		case "timeout", "retry_for":
 			s, _ := v.(string)
 			d, err := time.ParseDuration(s)
 			if err != nil || d <= 0 {
-				return e, fmt.Errorf("timeout: %v is not a positive duration such as 30s", v)
+				return e, fmt.Errorf("%s: %v is not a positive duration such as 30s", k, v)
 			}
-			e.Timeout = d
+			if k == "timeout" {
+				e.Timeout = d
+			} else {
+				e.RetryFor = d
+			}
 		default:
-			return e, fmt.Errorf("unknown key %q (plugin, sha256, events, queue_size, max_batch, timeout, config)", k)
+			return e, fmt.Errorf("unknown key %q (plugin, sha256, events, queue_size, max_batch, timeout, retry_for, max_attempts, config)", k)
 		}
 	}
 	if strings.TrimSpace(e.Plugin) == "" {

@@ -117,7 +117,8 @@ func writePluginBlocks(maps map[string]*yaml.Node, p PluginsConfig) error {
 		for _, e := range p.ListenerEntries {
 			var item yaml.Node
 			var err error
-			if e.SHA256 == "" && len(e.Events) == 0 && len(e.Config) == 0 && e.QueueSize == 0 && e.MaxBatch == 0 && e.Timeout == 0 {
+			if e.SHA256 == "" && len(e.Events) == 0 && len(e.Config) == 0 && e.QueueSize == 0 && e.MaxBatch == 0 && e.Timeout == 0 &&
+				e.RetryFor == 0 && e.MaxAttempts == 0 {
 				err = item.Encode(e.Plugin)
 			} else {
 				var v map[string]any
@@ -125,6 +126,9 @@ func writePluginBlocks(maps map[string]*yaml.Node, p PluginsConfig) error {
 				if err = json.Unmarshal(b, &v); err == nil {
 					if e.Timeout > 0 {
 						v["timeout"] = formatDuration(e.Timeout)
+					}
+					if e.RetryFor > 0 {
+						v["retry_for"] = formatDuration(e.RetryFor)
 					}
 					err = item.Encode(v)
 				}
