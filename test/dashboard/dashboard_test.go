@@ -462,8 +462,9 @@ func TestDashboardLargeRegistry(t *testing.T) {
 		waitJS("first page of applications", `document.querySelector('#apps-pager .range').textContent === '1–50 of 100'`),
 	)
 	first := eval[float64](b, "first render", `Number(document.body.dataset.firstRenderMs)`)
+	ready := eval[float64](b, "page ready", `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`)
 	ms := eval[float64](b, "time a refresh", `(async () => { const t0 = performance.now(); await refresh(); return performance.now() - t0 })()`)
-	t.Logf("10,000 instances: the first view was drawn %.0f ms after navigation began; a refresh of the summary view took %.0f ms", first, ms)
+	t.Logf("10,000 instances: the page was ready %.0f ms and its first view drawn %.0f ms after navigation began; a refresh of the summary view took %.0f ms", ready, first, ms)
 	if ms > 1000 {
 		t.Errorf("rendering the summary of 10,000 instances took %.0f ms, want at most 1 s", ms)
 	}
