@@ -187,12 +187,14 @@ var appSorts = map[string]func(a, b *appRow) int{
 }
 
 // apiApps is GET admin/api/apps: one row per application, filtered by
-// ?q= (a case-insensitive substring of its name) and ?status= (those with
+// ?app= (its name, any case), ?q= (a case-insensitive substring of its
+// name) and ?status= (those with
 // an instance in that status), sorted by ?sort= (name, instances, down),
 // the page at ?offset= of at most ?limit=.
 func (s *Server) apiApps(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	text := strings.ToUpper(q.Get("q"))
+	app := strings.ToUpper(q.Get("app"))
 	status := strings.ToUpper(q.Get("status"))
 	pg, by, ok := listQuery(w, r, maxApps, appSorts)
 	if !ok {
@@ -202,7 +204,7 @@ func (s *Server) apiApps(w http.ResponseWriter, r *http.Request) {
 	var row *appRow
 	for _, l := range s.reg.Leases() {
 		in := l.Instance
-		if !strings.Contains(in.App, text) {
+		if !strings.Contains(in.App, text) || (app != "" && in.App != app) {
 			continue
 		}
 		if row == nil || row.Name != in.App {

@@ -85,6 +85,8 @@ func TestAdminAPIApps(t *testing.T) {
 	for _, c := range []struct{ query, want string }{
 		{"", "BILLING,ORDERS,PAYMENTS"},
 		{"?q=ment", "PAYMENTS"},
+		{"?app=orders", "ORDERS"},
+		{"?app=order", ""},
 		{"?status=down", "ORDERS,PAYMENTS"},
 		{"?sort=-instances", "ORDERS,PAYMENTS,BILLING"},
 		{"?sort=-down&limit=2", "PAYMENTS,ORDERS"},

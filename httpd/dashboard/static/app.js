@@ -380,7 +380,7 @@ async function refreshApp(name) {
     setText("app-name", name);
     setText("app-title", name);
   }
-  const [res] = await Promise.all([api("/admin/api/apps?" + new URLSearchParams({ q: name })), appView.table.load()]);
+  const [res] = await Promise.all([api("/admin/api/apps?" + new URLSearchParams({ app: name })), appView.table.load()]);
   const a = res.applications.find((x) => x.name === name);
   if (!a) {
     kv($("app-summary"), [["Instances", "none registered"]]);
