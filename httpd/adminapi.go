@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +53,7 @@ type summaryView struct {
 	Listeners        []ListenerStatus     `json:"listeners,omitempty"`
 	Auth             []AuthDecisions      `json:"auth,omitempty"`
 	Instance         map[string]string    `json:"instanceInfo"`
+	Runtime          runtimeView          `json:"runtime"`
 }
 
 type serverView struct {
@@ -137,6 +137,7 @@ func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) {
 		SelfPreservation: sp,
 		Applications:     []appView{},
 		Storage:          s.storageView(r.Context()),
+		Runtime:          goRuntime(),
 		Peers:            s.peersView(),
 		Plugins:          s.pluginsView(),
 		General:          info.General,
@@ -154,12 +155,23 @@ func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Ops.Auth != nil {
 		v.Auth = s.opts.Ops.Auth()
 	}
+	// ?applications=false leaves the rows out (the dashboard pages them
+	// from admin/api/apps); the counts stay.
+	rows := r.URL.Query().Get("applications") != "false"
 	var app *appView
+	lastApp := ""
 	for _, l := range leases {
 		in := l.Instance
 		v.Registry.ByStatus[string(in.Status)]++
 		if l.Expired {
 			v.Registry.Expired++
+		}
+		if in.App != lastApp {
+			v.Registry.Applications++
+			lastApp = in.App
+		}
+		if !rows {
+			continue
 		}
 		if app == nil || app.Name != in.App {
 			v.Applications = append(v.Applications, appView{Name: in.App, StatusCounts: map[string]int{}, ByStatus: map[string][]idLink{}, Zones: map[string]int{}, AMIs: map[string]int{}})
@@ -179,7 +191,6 @@ func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) {
 		app.Zones[zone]++
 		app.AMIs[ami]++
 	}
-	v.Registry.Applications = len(v.Applications)
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -292,39 +303,6 @@ func viewInstance(l registry.LeaseState, expirationOn bool) instanceView {
 
 // maxListed caps GET admin/api/instances unless ?limit= asks for more.
 const maxListed = 2000
-
-// apiInstances is GET admin/api/instances: instances filtered by ?app=
-// (exact, any case), ?status= and ?q= (a case-insensitive substring of the
-// app, id, host, IP, VIP or any metadata key or value), at most ?limit=.
-func (s *Server) apiInstances(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	app := strings.ToUpper(q.Get("app"))
-	status := strings.ToUpper(q.Get("status"))
-	text := strings.ToLower(q.Get("q"))
-	limit := maxListed
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			textError(w, http.StatusBadRequest, "limit must be a positive integer")
-			return
-		}
-		limit = n
-	}
-	on := s.reg.LeaseExpirationEnabled()
-	out := []instanceView{}
-	total := 0
-	for _, l := range s.reg.Leases() {
-		in := l.Instance
-		if (app != "" && in.App != app) || (status != "" && string(in.Status) != status) || !matches(in, text) {
-			continue
-		}
-		total++
-		if len(out) < limit {
-			out = append(out, viewInstance(l, on))
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"total": total, "truncated": total > len(out), "instances": out})
-}
 
 func matches(in *eureka.InstanceInfo, text string) bool {
 	if text == "" {

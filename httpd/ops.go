@@ -1,6 +1,10 @@
 package httpd
 
-import "time"
+import (
+	"time"
+
+	"github.com/eurekad/eurekad/httpd/history"
+)
 
 // The status of subsystems that live outside httpd (replication, the plugin
 // runtime, the auth hook and the listener bus) reaches the admin API,
@@ -44,6 +48,8 @@ type PeerStatus struct {
 	RepairRequests uint64            `json:"repairRequests"`
 	Repaired       map[string]uint64 `json:"repaired,omitempty"`
 	LastRepair     time.Time         `json:"lastRepair,omitzero"`
+	// LastSuccess is when the peer last answered (zero: never).
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
 }
 
 // PluginStatus is one loaded plugin.
@@ -92,4 +98,6 @@ type OpsSources struct {
 	Plugins   func() []PluginStatus
 	Auth      func() []AuthDecisions
 	Listeners func() []ListenerStatus
+	// History returns an instance's recent changes, newest first.
+	History func(app, id string) []history.Entry
 }

@@ -33,7 +33,7 @@ func peerStatuses(cl *replication.Cluster) func() []httpd.PeerStatus {
 				// changes lost for good, rejected ones included, are
 				// Dropped.
 				Sent: p.Sent, Failed: p.Failed, Dropped: p.Dropped + p.Expired + p.Rejected, LastError: p.LastError,
-				LastFailure: p.LastFailure, LastFailureTime: p.LastFailureTime,
+				LastFailure: p.LastFailure, LastFailureTime: p.LastFailureTime, LastSuccess: p.LastSuccess,
 				AntiEntropy: p.AntiEntropy, RepairRounds: p.RepairRounds, RepairRequests: p.RepairRequests,
 				Repaired: map[string]uint64{
 					"pulled_instance": p.Pulled.Instances, "pulled_cancel": p.Pulled.Cancels,
@@ -75,13 +75,20 @@ func authDecisions(g *guard.Guard) func() []httpd.AuthDecisions {
 	}
 }
 
-// listenerStatuses reports each listener's deliveries.
+// historySubscriber is the admin API's history on the event bus; it is
+// eurekad's own, not a listener plugin, so listenerStatuses leaves it out.
+const historySubscriber = "eurekad-history"
+
+// listenerStatuses reports each listener plugin's deliveries.
 func listenerStatuses(bus *events.Bus) func() []httpd.ListenerStatus {
 	return func() []httpd.ListenerStatus {
 		st := bus.Stats()
-		out := make([]httpd.ListenerStatus, len(st))
-		for i, l := range st {
-			out[i] = httpd.ListenerStatus{Name: l.Name, Delivered: l.Delivered, Dropped: l.Dropped, QueueLength: l.Queued}
+		out := make([]httpd.ListenerStatus, 0, len(st))
+		for _, l := range st {
+			if l.Name == historySubscriber {
+				continue
+			}
+			out = append(out, httpd.ListenerStatus{Name: l.Name, Delivered: l.Delivered, Dropped: l.Dropped, QueueLength: l.Queued})
 		}
 		return out
 	}

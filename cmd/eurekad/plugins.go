@@ -331,8 +331,8 @@ func loadAdmission(ctx context.Context, cfg config.Config, ps *pluginSet, log *s
 }
 
 // loadListeners loads the listener plugins and subscribes each to a new
-// event bus; nil without listeners, so that the registry publishes
-// nothing.
+// event bus; nil without listeners (serve then makes a bus of its own for
+// the admin API's history).
 func loadListeners(ctx context.Context, cfg config.Config, ps *pluginSet, log *slog.Logger) (*events.Bus, error) {
 	entries := cfg.Plugins.ListenerEntries
 	if len(entries) == 0 {

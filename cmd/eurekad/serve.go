@@ -13,10 +13,12 @@ import (
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/httpd/history"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
@@ -35,12 +37,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	// The admin API's per-instance history is one more subscriber, so a
+	// bus runs without listener plugins too (renewals are not published
+	// unless a listener asks for them).
+	listeners := bus != nil
+	if bus == nil {
+		bus = events.New(&events.Options{Logger: log.With("component", "events")})
+	}
+	changes := history.New(0, 0)
+	// A queue of 16,384 events takes a burst of registrations (a restart
+	// of a large fleet, a peer's sync) without a gap in the history.
+	if err := bus.Subscribe(historySubscriber, changes, events.SubscribeOptions{Types: history.Types, QueueSize: 1 << 14}); err != nil {
+		return err
+	}
+
 	ro := cfg.Registry
 	ro.Logger = log.With("component", "registry")
 	ro.Limits = cfg.Limits // a store's records pass the rules every write passes
-	if bus != nil {
-		ro.Events = bus
-	}
+	ro.Events = bus
 	reg := registry.New(&ro)
 
 	// A restarted storage plugin may have lost what it held: the resync
@@ -130,9 +144,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if g, ok := ho.Auth.(*guard.Guard); ok {
 		ho.Ops.Auth = authDecisions(g)
 	}
-	if bus != nil {
+	if listeners {
 		ho.Ops.Listeners = listenerStatuses(bus)
 	}
+	ho.Ops.History = changes.Get
 	nd := node.New(reg, no)
 	// Anti-entropy repairs go through the write path, so they are stored.
 	cl.SetMerger(nd)
@@ -168,10 +183,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return reloadOnHUP(gctx, cl, certs, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error { return ps.Run(gctx) })
-	if bus != nil {
-		g.Go(func() error { return bus.Run(gctx) })
-		bus.ServerStarted()
-	}
+	g.Go(func() error { return bus.Run(gctx) })
+	bus.ServerStarted()
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -1,11 +1,17 @@
 // eurekad dashboard: reads the admin JSON API only (docs/admin-api.md) and
 // follows /admin/api/stream for live updates. Every value from the server is
 // written with textContent, never parsed as HTML.
+//
+// Views are hash routes, so each has a URL to share: #/ (home),
+// #/apps/NAME (an application), #/apps/NAME/ID (an instance), #/cluster;
+// /lastn is the last-1000 page. Lists are paged, sorted and filtered by
+// the server, so a registry of any size costs the page one page of rows.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const STATUSES = ["UP", "DOWN", "STARTING", "OUT_OF_SERVICE", "UNKNOWN"];
 const CRED_KEY = "eurekad.credentials";
+const PAGE = 50;
 
 function el(tag, props, ...children) {
   const e = document.createElement(tag);
@@ -17,11 +23,17 @@ function el(tag, props, ...children) {
       else e.setAttribute(k, v);
     }
   }
-  for (const c of children) {
-    if (c == null) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
+  append(e, ...children);
   return e;
+}
+
+// append adds children, skipping null and undefined (DOM append would write
+// them as text).
+function append(parent, ...children) {
+  for (const c of children) {
+    if (c == null || c === false) continue;
+    parent.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
 }
 
 function fmtTime(iso) {
@@ -35,8 +47,23 @@ function fmtAgo(iso) {
   const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
   if (Math.abs(s) < 90) return s >= 0 ? `${s}s ago` : `in ${-s}s`;
   const m = Math.round(s / 60);
-  return m >= 0 ? `${m} min ago` : `in ${-m} min`;
+  if (Math.abs(m) < 120) return m >= 0 ? `${m} min ago` : `in ${-m} min`;
+  const h = Math.round(m / 60);
+  return h >= 0 ? `${h} h ago` : `in ${-h} h`;
 }
+
+function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let i = -1;
+  do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+  return `${n.toFixed(1)} ${units[i]}`;
+}
+
+const fmtInt = (n) => n.toLocaleString("en-US");
+const appHref = (app) => `#/apps/${encodeURIComponent(app)}`;
+const instanceHref = (app, id) => `${appHref(app)}/${encodeURIComponent(id)}`;
+const instancePath = (app, id) => `/admin/api/instances/${encodeURIComponent(app)}/${encodeURIComponent(id)}`;
 
 // Credentials: whatever the operator typed, kept for this tab only. A
 // "user:password" pair is sent as Basic, anything else as a Bearer token.
@@ -70,6 +97,103 @@ function showError(msg) {
   e.textContent = msg || "";
 }
 
+function kv(dl, pairs) {
+  dl.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }),
+    v instanceof Node ? el("dd", null, v) : el("dd", { text: v == null || v === "" ? "—" : String(v) })]));
+}
+
+// canAdmin is whether this browser may use the actions, as
+// /admin/api/whoami answers; the action buttons show only then.
+let canAdmin = false;
+
+// ---- paged tables ----
+
+// pager renders "from–to of total" with previous and next buttons.
+function renderPager(box, res, onPage) {
+  const from = res.total ? res.offset + 1 : 0;
+  const to = res.offset + (res.instances || res.applications).length;
+  box.replaceChildren(
+    el("button", { type: "button", class: "prev", onclick: () => onPage(Math.max(0, res.offset - res.limit)) , text: "‹ Previous" }),
+    el("span", { class: "range", text: `${fmtInt(from)}–${fmtInt(to)} of ${fmtInt(res.total)}` }),
+    el("button", { type: "button", class: "next", onclick: () => onPage(res.offset + res.limit), text: "Next ›" }));
+  box.querySelector(".prev").disabled = res.offset === 0;
+  box.querySelector(".next").disabled = to >= res.total;
+}
+
+// sortable makes the .sort buttons of a table header set state.sort
+// (clicking the same column again reverses it).
+function sortable(thead, state, reload) {
+  for (const b of thead.querySelectorAll("button.sort")) {
+    b.addEventListener("click", () => {
+      const k = b.dataset.sort;
+      state.sort = state.sort === k ? "-" + k : k;
+      state.offset = 0;
+      reload();
+    });
+  }
+}
+
+function markSort(thead, sort) {
+  for (const b of thead.querySelectorAll("button.sort")) {
+    const th = b.parentElement;
+    const k = b.dataset.sort;
+    th.setAttribute("aria-sort", sort === k ? "ascending" : sort === "-" + k ? "descending" : "none");
+  }
+}
+
+// InstanceTable is a paged, sorted, filtered list of instances from
+// GET /admin/api/instances, optionally fixed to one application.
+class InstanceTable {
+  constructor(box, app) {
+    this.app = app || "";
+    this.state = { q: "", status: "", sort: "", offset: 0 };
+    box.replaceChildren($("instance-table").content.cloneNode(true));
+    this.root = box.firstElementChild;
+    this.form = this.root.querySelector("form");
+    this.table = this.root.querySelector("table");
+    this.pager = this.root.querySelector(".pager");
+    this.form.addEventListener("submit", (e) => { e.preventDefault(); this.filter(); });
+    this.form.q.addEventListener("input", () => { clearTimeout(this.t); this.t = setTimeout(() => this.filter(), 150); });
+    this.form.status.addEventListener("change", () => this.filter());
+    sortable(this.table.tHead, this.state, () => this.load());
+  }
+
+  filter() {
+    this.state.q = this.form.q.value.trim();
+    this.state.status = this.form.status.value;
+    this.state.offset = 0;
+    return this.load();
+  }
+
+  async load() {
+    const p = new URLSearchParams({ offset: this.state.offset, limit: PAGE });
+    for (const k of ["q", "status", "sort"]) if (this.state[k]) p.set(k, this.state[k]);
+    if (this.app) p.set("app", this.app);
+    const res = await api("/admin/api/instances?" + p);
+    this.render(res);
+    return res;
+  }
+
+  render(res) {
+    markSort(this.table.tHead, this.state.sort);
+    this.table.tBodies[0].replaceChildren(...res.instances.map((i) => {
+      const meta = Object.keys(i.metadata).sort().map((k) => `${k}=${i.metadata[k]}`).join(", ");
+      return el("tr", { "data-instance": `${i.app}/${i.instanceId}` },
+        el("td", null, el("a", { href: appHref(i.app), text: i.app })),
+        el("td", null, el("a", { href: instanceHref(i.app, i.instanceId), text: i.instanceId }),
+          i.lease.expired ? el("span", { class: "expired", title: "lease expired, not evicted yet", text: " (expired)" }) : null),
+        el("td", { class: "status-" + i.status, text: i.status + (i.override ? " (override)" : "") }),
+        el("td", { text: i.hostName }),
+        el("td", { text: i.ipAddr + (i.port ? ":" + i.port : "") }),
+        el("td", { text: i.zone || "—" }),
+        el("td", { text: fmtAgo(i.lease.lastRenewal), title: fmtTime(i.lease.lastRenewal) }),
+        el("td", { class: "meta", text: meta, title: meta }));
+    }));
+    this.root.querySelector(".empty").hidden = res.total > 0;
+    renderPager(this.pager, res, (off) => { this.state.offset = off; this.load(); });
+  }
+}
+
 // ---- home view ----
 
 function renderStatus(s) {
@@ -82,13 +206,15 @@ function renderStatus(s) {
   setText("s-threshold", sp.renewsThreshold);
   setText("s-renews", sp.renewsLastMinute);
   const r = s.registry;
-  setText("s-instances", `${r.instances} in ${r.applications} application${r.applications === 1 ? "" : "s"}` +
+  setText("s-instances", `${fmtInt(r.instances)} in ${fmtInt(r.applications)} application${r.applications === 1 ? "" : "s"}` +
     (r.expiredLeases ? `, ${r.expiredLeases} expired` : ""));
 
+  // The banner is Eureka's warning; the explanation is in the
+  // self-preservation card only.
   const banner = $("banner");
   banner.hidden = !sp.banner;
   banner.replaceChildren();
-  if (sp.banner) banner.append(sp.banner, el("small", { text: "What this means: " + sp.explanation }));
+  if (sp.banner) banner.append(sp.banner, el("small", null, el("a", { href: "#sp-card", text: "What this means: see Self-preservation below." })));
 
   const state = $("sp-state");
   state.className = "pill" + (sp.active ? " active" : sp.enabled ? "" : " off");
@@ -109,9 +235,10 @@ function renderStatus(s) {
   shielded.replaceChildren();
   const list = (title, items, cls) => {
     if (!items.length) return;
-    shielded.append(el("h3", { text: title }),
-      el("ul", { class: "plain " + cls }, ...items.map((i) =>
-        el("li", null, instanceButton(i.app, i.instanceId), ` — last renewed ${fmtAgo(i.lease.lastRenewal)}, expired ${fmtAgo(i.lease.expiresAt)}`))));
+    append(shielded, el("h3", { text: title }),
+      el("ul", { class: "plain " + cls }, ...items.slice(0, 50).map((i) =>
+        el("li", null, instanceLink(i.app, i.instanceId), ` — last renewed ${fmtAgo(i.lease.lastRenewal)}, expired ${fmtAgo(i.lease.expiresAt)}`))),
+      items.length > 50 ? el("p", { text: `… and ${items.length - 50} more` }) : null);
   };
   list("Shielded from eviction (expired, kept by self-preservation)", sp.shielded, "shielded");
   list("Expired, evicted at the next run", sp.pendingEviction, "pending");
@@ -123,6 +250,10 @@ function renderStatus(s) {
   renderInfo(s);
 }
 
+function instanceLink(app, id) {
+  return el("a", { href: instanceHref(app, id), "data-instance": `${app}/${id}`, text: `${app}/${id}` });
+}
+
 function renderHealth(s) {
   const st = s.storage;
   const sp = $("storage");
@@ -130,12 +261,12 @@ function renderHealth(s) {
   if (!st.persistent) {
     sp.append("memory only — nothing survives a restart");
   } else {
-    const x = st.status;
+    const x = st.status || {};
     const bad = x.degraded || st.reachable === false;
-    sp.append(el("span", { class: bad ? "bad" : "ok", text: st.reachable === false ? "unreachable" : x.degraded ? "degraded" : "healthy" }),
+    append(sp, el("span", { class: bad ? "bad" : "ok", text: st.reachable === false ? "unreachable" : x.degraded ? "degraded" : "healthy" }),
       ` ${st.kind}, ${x.durability} writes, ${x.pending} pending, ${x.commits} commits, ${x.failures} failures`,
       st.error ? el("div", { class: "bad", text: "probe: " + st.error }) : null,
-      x.lastError ? el("div", { class: "bad", text: "last error: " + x.lastError }) : null);
+      x.lastError ? el("div", { class: x.degraded ? "bad" : "muted-dark", text: "last error: " + x.lastError }) : null);
   }
   const peers = $("peers");
   peers.replaceChildren();
@@ -143,10 +274,12 @@ function renderHealth(s) {
     peers.append(el("p", { text: "No peers configured" }));
   } else {
     peers.append(el("ul", { class: "plain" }, ...s.peers.peers.map((p) =>
-      el("li", null, el("a", { href: p.url, text: p.name }), " ",
+      el("li", { "data-peer": p.name }, el("a", { href: p.url, text: p.name }), " ",
         el("span", { class: p.up ? "ok" : "bad", text: p.up ? "up" : "down" }),
         `, queue ${p.queueLength}, lag ${(p.lagNs / 1e9).toFixed(1)}s`,
-        p.lastError ? el("div", { class: "bad", text: p.lastError }) : null))));
+        // Only a peer that is down has a current error; a past failure is
+        // history, on the cluster view.
+        !p.up && p.lastError ? el("div", { class: "bad", text: p.lastError }) : null))));
   }
   const plugins = $("plugins");
   plugins.replaceChildren();
@@ -157,7 +290,7 @@ function renderHealth(s) {
       el("li", null, `${p.name} (${p.kind}${p.external ? ", external" : ""}) `,
         el("span", { class: p.running ? "ok" : "bad", text: p.running ? "running" : "stopped" }),
         p.restarts ? `, ${p.restarts} restarts` : "",
-        p.lastError ? el("div", { class: "bad", text: p.lastError }) : null))));
+        p.lastError ? el("div", { class: p.running ? "muted-dark" : "bad", text: (p.running ? "last error: " : "") + p.lastError }) : null))));
   }
   const extra = $("health-extra");
   extra.replaceChildren();
@@ -172,74 +305,245 @@ function renderHealth(s) {
   }
 }
 
+// renderInfo shows the server's figures in Go's terms: eurekad is a Go
+// process, not a JVM (generalStats keeps Spring's keys for GET status).
 function renderInfo(s) {
-  const rows = (id, obj) => {
-    $(id).tBodies[0].replaceChildren(...Object.keys(obj).sort().map((k) =>
-      el("tr", null, el("th", { scope: "row", text: k }), el("td", { text: obj[k] || "" }))));
+  const rows = (id, pairs) => {
+    $(id).tBodies[0].replaceChildren(...pairs.map(([k, v]) =>
+      el("tr", null, el("th", { scope: "row", text: k }), el("td", { text: v == null || v === "" ? "—" : String(v) }))));
   };
-  rows("general", Object.assign({}, s.generalStats, s.applicationStats));
-  rows("self", s.instanceInfo);
+  const rt = s.runtime;
+  const a = s.applicationStats || {};
+  rows("general", [
+    ["Environment", s.server.environment],
+    ["Data center", s.server.dataCenter],
+    ["Uptime", s.server.uptime],
+    ["Go version", rt.goVersion],
+    ["CPUs (GOMAXPROCS)", `${rt.cpus} (${rt.gomaxprocs})`],
+    ["Goroutines", fmtInt(rt.goroutines)],
+    ["Go heap allocated", fmtBytes(rt.heapAllocBytes)],
+    ["Go heap in use (spans)", fmtBytes(rt.heapInuseBytes)],
+    ["Memory from the OS (Go runtime)", fmtBytes(rt.sysBytes)],
+    ["Garbage collections", fmtInt(rt.numGC)],
+    ["Registered replicas", a["registered-replicas"]],
+    ["Available replicas", a["available-replicas"]],
+    ["Unavailable replicas", a["unavailable-replicas"]],
+  ]);
+  const i = s.instanceInfo;
+  rows("self", [["Host name", i.hostName], ["IP address", i.ipAddr], ["Status", i.status]]);
 }
 
-function instanceButton(app, id) {
-  return el("button", { type: "button", class: "linkish", "data-instance": `${app}/${id}`, onclick: () => openDetails(app, id), text: id });
+const home = { apps: { q: "", status: "", sort: "", offset: 0 }, table: null };
+
+function countText(m) {
+  return Object.entries(m).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k || "—"} (${fmtInt(n)})`).join(", ");
 }
 
-// renderApps fills the applications table from rows of
-// {name, amis, zones, statusCounts: {STATUS: n}, byStatus: {STATUS: [{id, url, expired}]}}.
-function renderApps(apps) {
-  const body = $("apps").tBodies[0];
-  body.replaceChildren(...apps.map((a) => {
-    const count = (m) => Object.entries(m).map(([k, n]) => `${k || "—"} (${n})`).join(", ");
-    const statuses = el("td", { class: "ids" });
-    for (const st of STATUSES.concat(Object.keys(a.byStatus).filter((k) => !STATUSES.includes(k)))) {
-      const ids = a.byStatus[st];
-      if (!ids || !ids.length) continue;
-      const total = a.statusCounts[st];
-      const line = el("div", { class: "status-" + st, "data-status": st }, el("b", { text: `${st} (${total})` }), " - ");
-      ids.forEach((i, n) => {
-        if (n) line.append(", ");
-        line.append(instanceButton(a.name, i.id));
-        if (i.expired) line.append(" ", el("span", { class: "expired", title: "lease expired, not evicted yet", text: "(expired)" }));
-        if (i.url) line.append(" ", el("a", { href: i.url, target: "_blank", rel: "noopener", "aria-label": `status page of ${i.id}`, text: "↗" }));
-      });
-      if (total > ids.length) {
-        line.append(" ", el("button", { type: "button", class: "linkish", onclick: () => { $("q").value = a.name; refresh(); }, text: `… ${total - ids.length} more` }));
-      }
-      statuses.append(line);
+async function loadApps() {
+  const st = home.apps;
+  const p = new URLSearchParams({ offset: st.offset, limit: PAGE });
+  for (const k of ["q", "status", "sort"]) if (st[k]) p.set(k, st[k]);
+  const res = await api("/admin/api/apps?" + p);
+  const thead = $("apps").tHead;
+  markSort(thead, st.sort);
+  $("apps").tBodies[0].replaceChildren(...res.applications.map((a) => {
+    const statuses = el("td");
+    for (const s of STATUSES.concat(Object.keys(a.statusCounts).filter((k) => !STATUSES.includes(k)))) {
+      const n = a.statusCounts[s];
+      if (!n) continue;
+      append(statuses, el("span", { class: "count status-" + s, "data-status": s, text: `${s} ${fmtInt(n)}` }), " ");
     }
-    return el("tr", { "data-app": a.name }, el("th", { scope: "row", text: a.name }), el("td", { text: count(a.amis) }), el("td", { text: count(a.zones) }), statuses);
+    if (a.expired) append(statuses, el("span", { class: "expired", text: `${a.expired} expired` }));
+    return el("tr", { "data-app": a.name },
+      el("th", { scope: "row" }, el("a", { href: appHref(a.name), text: a.name })),
+      el("td", { text: fmtInt(a.instances) }), statuses,
+      el("td", { text: countText(a.zones) }), el("td", { text: countText(a.amis) }));
   }));
-  $("no-instances").hidden = apps.length > 0;
-}
-
-function groupInstances(list) {
-  const apps = new Map();
-  for (const i of list) {
-    let a = apps.get(i.app);
-    if (!a) apps.set(i.app, (a = { name: i.app, amis: {}, zones: {}, byStatus: {}, statusCounts: {} }));
-    a.statusCounts[i.status] = (a.statusCounts[i.status] || 0) + 1;
-    a.amis[i.ami || "n/a"] = (a.amis[i.ami || "n/a"] || 0) + 1;
-    a.zones[i.zone || ""] = (a.zones[i.zone || ""] || 0) + 1;
-    (a.byStatus[i.status] ||= []).push({ id: i.instanceId, expired: i.lease.expired, url: /^https?:/.test(i.statusPageUrl || "") ? i.statusPageUrl : "" });
-  }
-  return [...apps.values()];
+  $("no-apps").hidden = res.total > 0 || !!(st.q || st.status);
+  renderPager($("apps-pager"), res, (off) => { st.offset = off; loadApps(); });
 }
 
 async function refreshHome() {
-  const s = await api("/admin/api/summary");
+  if (!home.table) home.table = new InstanceTable($("home-instances"));
+  const [s] = await Promise.all([api("/admin/api/summary?applications=false"), loadApps(), home.table.load()]);
   renderStatus(s);
-  const q = $("q").value.trim();
-  const status = $("status").value;
-  if (!q && !status) {
-    renderApps(s.applications);
+}
+
+// ---- application view ----
+
+const appView = { name: "", table: null };
+
+async function refreshApp(name) {
+  if (appView.name !== name || !appView.table) {
+    appView.name = name;
+    appView.table = new InstanceTable($("app-instances"), name);
+    setText("app-name", name);
+    setText("app-title", name);
+  }
+  const [res] = await Promise.all([api("/admin/api/apps?" + new URLSearchParams({ app: name })), appView.table.load()]);
+  const a = res.applications.find((x) => x.name === name);
+  if (!a) {
+    kv($("app-summary"), [["Instances", "none registered"]]);
     return;
   }
-  const params = new URLSearchParams();
-  if (q) params.set("q", q);
-  if (status) params.set("status", status);
-  const res = await api("/admin/api/instances?" + params);
-  renderApps(groupInstances(res.instances));
+  kv($("app-summary"), [
+    ["Instances", fmtInt(a.instances)],
+    ["By status", countText(a.statusCounts)],
+    ["Availability zones", countText(a.zones)],
+    ["AMIs", countText(a.amis)],
+    ["Expired leases", a.expired],
+  ]);
+}
+
+// ---- instance view and actions ----
+
+let current = null; // {app, id, instance} on the instance view
+
+async function refreshInstance(app, id) {
+  if (!current || current.app !== app || current.id !== id) {
+    current = { app, id };
+    setText("i-action-msg", "");
+  }
+  setText("i-id", id);
+  const link = $("i-app-link");
+  link.href = appHref(app);
+  link.textContent = app;
+  setText("i-title", `${app} / ${id}`);
+  const [i, h] = await Promise.all([
+    api(instancePath(app, id)).catch((e) => { if (e.status === 404) return null; throw e; }),
+    api(instancePath(app, id) + "/history"),
+  ]);
+  current.instance = i;
+  renderHistory(h);
+  if (!i) {
+    $("i-title").textContent = `${app} / ${id} — not registered`;
+    for (const d of ["i-lease", "i-info", "i-meta"]) $(d).replaceChildren();
+    updateActions();
+    return;
+  }
+  const l = i.lease;
+  kv($("i-lease"), [
+    ["Status", el("span", { class: "status-" + i.status, text: i.status + (i.override ? ` (operator override: ${i.override})` : "") })],
+    ["Registered", fmtTime(l.registeredAt)],
+    ["Last renewal", `${fmtTime(l.lastRenewal)} (${fmtAgo(l.lastRenewal)})`],
+    ["Expires", `${fmtTime(l.expiresAt)} (${fmtAgo(l.expiresAt)})`],
+    ["Up since", fmtTime(l.serviceUpAt)],
+    ["Renews every / lease lasts", `${l.renewalIntervalSecs}s / ${l.durationSecs}s`],
+    ["Eviction", l.expired ? (l.eviction === "shielded" ? "expired, kept by self-preservation" : "expired, evicted at the next run") : "lease is live"],
+  ]);
+  const url = (u) => /^https?:/.test(u || "") ? el("a", { href: u, target: "_blank", rel: "noopener", text: u }) : u;
+  kv($("i-info"), [
+    ["Host", i.hostName], ["IP", i.ipAddr], ["Port", i.port], ["Secure port", i.securePort],
+    ["VIP", i.vipAddress], ["Secure VIP", i.secureVipAddress], ["Data center", i.dataCenter],
+    ["Zone", i.zone], ["AMI", i.ami], ["Home page", url(i.homePageUrl)], ["Status page", url(i.statusPageUrl)], ["Health check", url(i.healthCheckUrl)],
+    ["Last change", `${i.actionType} at ${fmtTime(i.lastUpdated)}`], ["Last dirty", fmtTime(i.lastDirty)],
+  ]);
+  const meta = Object.keys(i.metadata).sort().map((k) => [k, i.metadata[k]]);
+  kv($("i-meta"), meta.length ? meta : [["(none)", ""]]);
+  updateActions();
+}
+
+function renderHistory(h) {
+  const body = $("i-history").tBodies[0];
+  if (!h.recorded || !h.changes.length) {
+    body.replaceChildren(el("tr", null, el("td", { colspan: 4, class: "muted-dark",
+      text: h.recorded ? "No change seen since this server started." : "This server keeps no history." })));
+    return;
+  }
+  body.replaceChildren(...h.changes.map((c) => el("tr", { "data-event": c.event },
+    el("td", { text: fmtTime(c.time), title: fmtAgo(c.time) }),
+    el("td", { text: c.event + (c.repeats ? ` (×${c.repeats + 1})` : "") }),
+    el("td", { class: "status-" + c.status, text: (c.status || "") + (c.overriddenStatus && c.overriddenStatus !== "UNKNOWN" ? ` (override ${c.overriddenStatus})` : "") }),
+    el("td", { text: c.replicated ? "from a peer" : "this server" }))));
+}
+
+// updateActions shows the actions that apply to the instance's state, and
+// only to an operator this server lets act.
+function updateActions() {
+  const i = current && current.instance;
+  const can = canAdmin && !!i;
+  $("i-out").hidden = !can || i.status === "OUT_OF_SERVICE";
+  $("i-in").hidden = !can || (i.status === "UP" && !i.override);
+  $("i-deregister").hidden = !can;
+  $("i-readonly").hidden = canAdmin || !i;
+}
+
+let acting = false;
+
+async function action(verb, done) {
+  if (acting) return; // one action at a time
+  acting = true;
+  const { app, id } = current;
+  const msg = $("i-action-msg");
+  msg.className = "";
+  msg.textContent = "…";
+  try {
+    await api(`${instancePath(app, id)}/${verb}`, { method: "POST" });
+    msg.className = "ok";
+    msg.textContent = done;
+  } catch (e) {
+    msg.className = "bad";
+    msg.textContent = e.status === 401 || e.status === 403
+      ? `Refused (${e.status}): enter operator credentials at the top of the page. ${e.message}`
+      : `Failed: ${e.message}`;
+  } finally {
+    acting = false;
+  }
+  await refreshInstance(app, id);
+}
+
+// pendingDeregister is the instance the confirmation dialog asks about;
+// the dialog's close takes it, so one confirmation sends one request.
+let pendingDeregister = null;
+
+function confirmDeregister() {
+  const { app, id } = current;
+  pendingDeregister = { app, id };
+  setText("c-text", `${app}/${id} is removed from the registry now, on every peer. A client that is still running registers again with its next heartbeat.`);
+  const dlg = $("confirm");
+  dlg.returnValue = "";
+  dlg.showModal();
+}
+
+function confirmClosed() {
+  const p = pendingDeregister;
+  pendingDeregister = null;
+  if (p && $("confirm").returnValue === "ok" && current && current.app === p.app && current.id === p.id) {
+    action("deregister", "Deregistered.");
+  }
+}
+
+// ---- cluster view ----
+
+async function refreshCluster() {
+  const s = await api("/admin/api/summary?applications=false");
+  const i = s.instanceInfo;
+  kv($("node-self"), [
+    ["Host name", i.hostName], ["IP address", i.ipAddr], ["Status", i.status],
+    ["Uptime", s.server.uptime], ["Registry", `${fmtInt(s.registry.instances)} instances, version ${s.registry.version}`],
+    ["Self-preservation", s.selfPreservation.active ? "active: evictions paused" : s.selfPreservation.enabled ? "standing by" : "off"],
+  ]);
+  const peers = s.peers.configured ? s.peers.peers : [];
+  $("no-peers").hidden = peers.length > 0;
+  $("cluster-peers").tBodies[0].replaceChildren(...peers.map((p) => {
+    const failures = el("td", { class: "failures" });
+    // The current error belongs to a peer that is down; a recovered
+    // peer's last failure is history.
+    if (!p.up && p.lastError) append(failures, el("div", { class: "bad current-error", text: p.lastError }));
+    if (p.lastFailure && (p.up || p.lastFailure !== p.lastError)) {
+      append(failures, el("div", { class: "muted-dark last-failure",
+        text: `last failure${p.lastFailureTime ? " " + fmtAgo(p.lastFailureTime) : ""}: ${p.lastFailure}` }));
+    }
+    if (!failures.childNodes.length) failures.textContent = "none";
+    return el("tr", { "data-peer": p.name },
+      el("th", { scope: "row" }, el("a", { href: p.url, text: p.name })),
+      el("td", { class: p.up ? "ok" : "bad", text: p.up ? "up" : "down" }),
+      el("td", { text: fmtInt(p.queueLength) }),
+      el("td", { text: `${(p.lagNs / 1e9).toFixed(1)}s` }),
+      el("td", { text: fmtInt(p.sent) }), el("td", { text: fmtInt(p.failed) }), el("td", { text: fmtInt(p.dropped) }),
+      el("td", { text: p.lastSuccess ? fmtAgo(p.lastSuccess) : "never" }),
+      failures);
+  }));
 }
 
 // ---- last 1000 view ----
@@ -248,85 +552,52 @@ async function refreshLastN() {
   const ev = await api("/admin/api/events");
   for (const kind of ["canceled", "registered"]) {
     $(kind).tBodies[0].replaceChildren(...ev[kind].map((e) =>
-      el("tr", null, el("td", { text: fmtTime(e.time) }), el("td", { text: `${e.app}(${e.instanceId})` }))));
+      el("tr", null, el("td", { text: fmtTime(e.time) }), el("td", null, el("a", { href: "/" + instanceHref(e.app, e.instanceId), text: `${e.app}(${e.instanceId})` })))));
   }
-}
-
-// ---- instance details and actions ----
-
-let current = null;
-
-async function openDetails(app, id) {
-  current = { app, id };
-  setText("d-action-msg", "");
-  const dlg = $("details");
-  if (!dlg.open) dlg.showModal();
-  await fillDetails();
-}
-
-async function fillDetails() {
-  const { app, id } = current;
-  const path = `/admin/api/instances/${encodeURIComponent(app)}/${encodeURIComponent(id)}`;
-  let i;
-  try {
-    i = await api(path);
-  } catch (e) {
-    setText("d-title", `${app} / ${id}`);
-    setText("d-action-msg", e.status === 404 ? "This instance is no longer registered." : e.message);
-    return;
-  }
-  setText("d-title", `${i.app} / ${i.instanceId}`);
-  const kv = (dl, pairs) => $(dl).replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v == null || v === "" ? "—" : String(v) })]));
-  const l = i.lease;
-  kv("d-lease", [
-    ["Status", i.status + (i.override ? ` (operator override: ${i.override})` : "")],
-    ["Registered", fmtTime(l.registeredAt)],
-    ["Last renewal", `${fmtTime(l.lastRenewal)} (${fmtAgo(l.lastRenewal)})`],
-    ["Expires", `${fmtTime(l.expiresAt)} (${fmtAgo(l.expiresAt)})`],
-    ["Up since", fmtTime(l.serviceUpAt)],
-    ["Renews every / lease lasts", `${l.renewalIntervalSecs}s / ${l.durationSecs}s`],
-    ["Eviction", l.expired ? (l.eviction === "shielded" ? "expired, kept by self-preservation" : "expired, evicted at the next run") : "lease is live"],
-  ]);
-  kv("d-info", [
-    ["Host", i.hostName], ["IP", i.ipAddr], ["Port", i.port], ["Secure port", i.securePort],
-    ["VIP", i.vipAddress], ["Secure VIP", i.secureVipAddress], ["Data center", i.dataCenter],
-    ["Zone", i.zone], ["Home page", i.homePageUrl], ["Status page", i.statusPageUrl], ["Health check", i.healthCheckUrl],
-    ["Last change", `${i.actionType} at ${fmtTime(i.lastUpdated)}`], ["Last dirty", fmtTime(i.lastDirty)],
-  ]);
-  const meta = Object.keys(i.metadata).sort().map((k) => [k, i.metadata[k]]);
-  kv("d-meta", meta.length ? meta : [["(none)", ""]]);
-  $("d-out").disabled = i.status === "OUT_OF_SERVICE";
-  $("d-in").disabled = i.status === "UP" && !i.override;
-}
-
-async function statusAction(out) {
-  const { app, id } = current;
-  const verb = out ? "out-of-service" : "in-service";
-  const msg = $("d-action-msg");
-  msg.className = "";
-  msg.textContent = "…";
-  try {
-    await api(`/admin/api/instances/${encodeURIComponent(app)}/${encodeURIComponent(id)}/${verb}`, { method: "POST" });
-    msg.className = "ok";
-    msg.textContent = out ? "Taken out of service." : "Back in service.";
-  } catch (e) {
-    msg.className = "bad";
-    msg.textContent = e.status === 401 || e.status === 403
-      ? `Refused (${e.status}): enter operator credentials at the top of the page. ${e.message}`
-      : `Failed: ${e.message}`;
-  }
-  await fillDetails();
-  schedule();
 }
 
 // ---- routing, refresh and live updates ----
 
-function view() { return location.pathname.replace(/\/+$/, "").endsWith("/lastn") ? "lastn" : "home"; }
+// route reads the view from the location: /lastn, else the hash.
+function route() {
+  if (location.pathname.replace(/\/+$/, "").endsWith("/lastn")) return { view: "lastn" };
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter((p) => p !== "").map(decodeURIComponent);
+  if (parts[0] === "cluster") return { view: "cluster" };
+  if (parts[0] === "apps" && parts.length === 2) return { view: "app", app: parts[1].toUpperCase() };
+  if (parts[0] === "apps" && parts.length >= 3) return { view: "instance", app: parts[1].toUpperCase(), id: parts.slice(2).join("/") };
+  return { view: "home" };
+}
 
+function show(view) {
+  for (const s of document.querySelectorAll("main > section[data-view]")) s.hidden = s.dataset.view !== view;
+  const nav = view === "app" || view === "instance" ? "home" : view;
+  for (const a of document.querySelectorAll("nav a[data-view]")) {
+    if (a.dataset.view === nav) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  document.body.dataset.view = view;
+}
+
+// refresh renders the current view; it resolves once the view shows the
+// server's data (the browser test times it).
 async function refresh() {
+  const r = route();
+  show(r.view);
   try {
-    if (view() === "lastn") await refreshLastN(); else await refreshHome();
+    switch (r.view) {
+      case "lastn": await refreshLastN(); break;
+      case "cluster": await refreshCluster(); break;
+      case "app": await refreshApp(r.app); break;
+      case "instance": await refreshInstance(r.app, r.id); break;
+      default: await refreshHome();
+    }
+    if (r.view !== "instance") current = null;
     showError("");
+    document.title = r.view === "home" ? "eurekad" : `eurekad — ${r.id || r.app || r.view}`;
+    if (!document.body.dataset.loaded) {
+      // Milliseconds from navigation to the first view drawn, for the
+      // browser test.
+      document.body.dataset.firstRenderMs = Math.round(performance.now());
+    }
     document.body.dataset.loaded = "true";
   } catch (e) {
     showError("Cannot reach eurekad: " + e.message);
@@ -349,48 +620,45 @@ function connect() {
   const es = new EventSource("/admin/api/stream");
   es.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
   es.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
-  for (const ev of ["hello", "change", "tick"]) {
-    es.addEventListener(ev, () => {
-      schedule();
-      if (ev === "change" && current && $("details").open) fillDetails();
-    });
-  }
+  for (const ev of ["hello", "change", "tick"]) es.addEventListener(ev, schedule);
 }
 
+// checkCredentials asks the server whether this browser may act: with
+// the operator's credentials, or without any where the server lets
+// loopback clients act.
 async function checkCredentials() {
   const state = $("auth-state");
-  if (!sessionStorage.getItem(CRED_KEY)) {
-    state.textContent = "read-only";
-    return;
-  }
+  const has = !!sessionStorage.getItem(CRED_KEY);
   try {
     await api("/admin/api/whoami");
+    canAdmin = true;
     state.textContent = "operator";
   } catch (e) {
-    state.textContent = e.status ? `not accepted (${e.status})` : "cannot check";
+    canAdmin = false;
+    state.textContent = !has ? "read-only" : e.status ? `not accepted (${e.status})` : "cannot check";
   }
+  if (current) updateActions();
 }
 
 function init() {
-  const v = view();
-  $("view-home").hidden = v !== "home";
-  $("view-lastn").hidden = v !== "lastn";
-  for (const a of document.querySelectorAll("nav a")) {
-    if (a.dataset.view === v) a.setAttribute("aria-current", "page");
-  }
-  $("auth").addEventListener("submit", (e) => {
+  $("auth").addEventListener("submit", async (e) => {
     e.preventDefault();
     const v = $("token").value.trim();
     if (v) sessionStorage.setItem(CRED_KEY, v); else sessionStorage.removeItem(CRED_KEY);
     $("token").value = "";
-    checkCredentials();
+    await checkCredentials();
   });
-  $("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
-  $("q").addEventListener("input", schedule);
-  $("status").addEventListener("change", refresh);
-  $("d-out").addEventListener("click", () => statusAction(true));
-  $("d-in").addEventListener("click", () => statusAction(false));
-  $("details").addEventListener("close", () => { current = null; });
+  const af = $("app-filters");
+  af.addEventListener("submit", (e) => e.preventDefault());
+  const appFilter = () => { home.apps.q = $("app-q").value.trim(); home.apps.status = $("app-status").value; home.apps.offset = 0; loadApps(); };
+  $("app-q").addEventListener("input", () => { clearTimeout(home.t); home.t = setTimeout(appFilter, 150); });
+  $("app-status").addEventListener("change", appFilter);
+  sortable($("apps").tHead, home.apps, loadApps);
+  $("i-out").addEventListener("click", () => action("out-of-service", "Taken out of service."));
+  $("i-in").addEventListener("click", () => action("in-service", "Back in service."));
+  $("i-deregister").addEventListener("click", confirmDeregister);
+  $("confirm").addEventListener("close", confirmClosed);
+  window.addEventListener("hashchange", () => { window.scrollTo(0, 0); refresh(); });
   checkCredentials();
   refresh();
   connect();
