@@ -43,8 +43,14 @@ var rules = map[string]rule{
 	"registry.wait_time_when_sync_empty":                 notNegative,
 	"registry.eviction_interval":                         positive,
 	"registry.delta_retention":                           positive,
-	"registry.delta_retention_sweep_interval":            positive,
-	"registry.override_expiry":                           positive,
+	// Tombstones keep cancelled instances from coming back through
+	// anti-entropy: a zero retention or limit would turn that off.
+	"registry.tombstone_retention": positive,
+	"registry.tombstone_limit":     positive,
+	// 0 turns anti-entropy off.
+	"cluster.anti_entropy_interval":           notNegative,
+	"registry.delta_retention_sweep_interval": positive,
+	"registry.override_expiry":                positive,
 
 	"cache.mode":                 oneOf("fresh", "eureka"),
 	"cache.min_rebuild_interval": notNegative,
