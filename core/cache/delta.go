@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"slices"
 	"sort"
 	"sync"
@@ -19,16 +20,30 @@ type deltaLister interface {
 	DeltaSince(seq uint64, visit func(seq uint64, app, id string, in *eureka.InstanceInfo)) (first, version uint64, hashcode string)
 }
 
+// deltaTarget is the plain size of a delta part. The delta's instances are
+// compressed in parts of neighbours (in the payload's order) of about that
+// size, each against the end of the part before it (tailSize of it, as
+// the full payload's runs are): one part per instance made the gzip delta
+// twice a whole-payload compression. A change recompresses the part it
+// falls in, and the next one only when it changes that part's last bytes.
+// A part grows with what lands in it; past one and a half times the
+// target it is split, below a quarter it takes in the next, so boundaries
+// move only where something changed.
+const deltaTarget = 32 << 10
+
 // deltaAssembler mirrors the registry's delta queue and keeps the delta
-// payload (GET apps/delta) as compressed parts, one per changed instance:
-// a change costs encoding and compressing that instance, an entry leaving
-// the window costs moving or dropping one instance, and a build joins the
-// parts. The payload's shape is Registry.Delta's: applications in order of
-// their first change in the window, in each the changed instances in
-// order of their first change, each as of its latest.
+// payload (GET apps/delta) as compressed parts of neighbouring instances:
+// a change costs encoding that instance and compressing its part again, an
+// entry leaving the window costs moving or dropping one instance and
+// recompressing the parts it left and joined, and a build joins the parts.
+// The payload's shape is Registry.Delta's: applications in order of their
+// first change in the window, in each the changed instances in order of
+// their first change, each as of its latest.
 type deltaAssembler struct {
 	mu  sync.Mutex
 	src deltaLister
+	// target is deltaTarget; tests make it small.
+	target int
 
 	next    uint64       // the seq of the next entry to read
 	window  []deltaEntry // the entries read and not yet expired, oldest first
@@ -37,15 +52,18 @@ type deltaAssembler struct {
 	order   []*deltaApp // by their first instance's first seq
 	visited []visitedEntry
 
-	tail [2]part
-	plan []byte // scratch for plain bytes
-	dict []byte
+	parts [2][]*deltaPart // per format, as in the last build
+	// compressed counts the plain bytes of the parts compressed, for
+	// tests and benchmarks to see what a change costs.
+	compressed int64
+	tail       [2]part
+
+	// Reused between builds.
+	seq  []*deltaInst // the payload's instances in order
+	plan []byte       // scratch for plain bytes
 }
 
 type deltaKey struct{ app, id string }
-
-// emptyPart holds the checksums of no bytes: the start of a combination.
-var emptyPart = part{shift32: crc32Math.one, shift64: crc64Math.one}
 
 type deltaEntry struct {
 	seq  uint64
@@ -62,11 +80,6 @@ type visitedEntry struct {
 type deltaApp struct {
 	name  string
 	insts []*deltaInst // by their first seq
-	// sums are the checksums of the instances' parts in a row, per
-	// format, valid while none of them was compressed again: the join
-	// then combines checksums once per application, not per instance.
-	sums   [2]part
-	summed [2]bool
 }
 
 func (a *deltaApp) firstSeq() uint64 { return a.insts[0].seqs[0] }
@@ -77,24 +90,26 @@ type deltaInst struct {
 	app  *deltaApp
 	seqs []uint64             // its entries in the window, oldest first
 	in   *eureka.InstanceInfo // as of its latest entry
-	// item is in's encoding per format, made on first use; seg its
-	// compressed part as it stands in the payload.
+	// item is in's encoding per format, made on first use; seg its place
+	// in the payload.
 	item [2][]byte
 	seg  [2]deltaSeg
 }
 
-// deltaSeg is one instance's compressed part: its item with what its place
-// adds around it (the application's opening before the first instance,
-// the closing after the last), compressed against the part before it.
+// deltaSeg is one instance's segment of the payload in one format: its
+// item with what its place adds around it (the application's opening
+// before the first instance, the closing after the last).
 type deltaSeg struct {
-	part  part
 	valid bool
 	shape segShape
-	// gen moves whenever the plain bytes do; a part compressed against
-	// this one's bytes records it in dictGen.
-	gen     uint64
-	dictOf  *deltaInst
-	dictGen uint64
+	// gen moves whenever the segment's plain bytes do, so a part knows
+	// its members unchanged by their gens.
+	gen uint64
+	n   int // plain length
+	// part is the part the segment was in at the last build; cut says it
+	// ended that part, and stays where the next build should cut.
+	part *deltaPart
+	cut  bool
 }
 
 // segShape is what an instance's place in the payload adds to its item.
@@ -106,8 +121,18 @@ const (
 	shapeCloses                        // the application's last instance
 )
 
+// deltaPart is a run of neighbouring segments compressed together.
+type deltaPart struct {
+	members []*deltaInst
+	gens    []uint64 // the members' segment gens it was built from
+	part    part
+	// dict is the dictionary it was compressed with (the end of the part
+	// before it then), tail the end of its own plain bytes.
+	dict, tail []byte
+}
+
 func newDeltaAssembler(src deltaLister) *deltaAssembler {
-	a := &deltaAssembler{src: src, insts: map[deltaKey]*deltaInst{}, apps: map[string]*deltaApp{}}
+	a := &deltaAssembler{src: src, target: deltaTarget, insts: map[deltaKey]*deltaInst{}, apps: map[string]*deltaApp{}}
 	a.tail[JSON] = compressPart(eureka.AppendApplicationsTailJSON(nil))
 	a.tail[XML] = compressPart(eureka.AppendApplicationsTailXML(nil))
 	return a
@@ -134,17 +159,28 @@ func (a *deltaAssembler) build(f Format, vd int64) (gz []byte, sum, version uint
 	} else {
 		head = compressPart(eureka.AppendApplicationsHeadXML(a.plan[:0], vd, hash))
 	}
-	size := 0
-	for _, app := range a.order {
-		for _, in := range app.insts {
-			size += len(in.seg[f].part.z)
-		}
+	a.sequence(f)
+	a.regroup(f)
+	size := len(head.z) + len(a.tail[f].z)
+	for _, p := range a.parts[f] {
+		size += len(p.part.z)
 	}
-	j := newJoiner(size + len(head.z) + len(a.tail[f].z))
+	j := newJoiner(size)
 	j.add(&head)
-	var prev *deltaInst
+	for _, p := range a.parts[f] {
+		j.add(&p.part)
+	}
+	j.add(&a.tail[f])
+	gz, sum = j.finish()
+	return gz, sum, version
+}
+
+// sequence lists the payload's instances in a.seq and brings their
+// segments in format f up to date with their places.
+func (a *deltaAssembler) sequence(f Format) {
+	clear(a.seq)
+	a.seq = a.seq[:0]
 	for ai, app := range a.order {
-		changed := !app.summed[f]
 		for ii, in := range app.insts {
 			var shape segShape
 			if ai == 0 {
@@ -157,48 +193,99 @@ func (a *deltaAssembler) build(f Format, vd int64) (gz []byte, sum, version uint
 				shape |= shapeCloses
 			}
 			s := &in.seg[f]
-			stale := !s.valid || s.shape != shape
-			if stale {
+			if !s.valid || s.shape != shape {
 				s.valid, s.shape = true, shape
 				s.gen++
+				s.n = len(a.segment(a.plan[:0], in, f))
 			}
-			// A part refers back into the one before it; the first is
-			// compressed cold, the head before it changes every build.
-			var dictGen uint64
-			if prev != nil {
-				dictGen = prev.seg[f].gen
-			}
-			if stale || s.dictOf != prev || s.dictGen != dictGen {
-				a.plan = a.segment(a.plan[:0], in, f)
-				a.dict = a.dict[:0]
-				if prev != nil {
-					a.dict = a.segment(a.dict, prev, f)
-				}
-				s.part = compressPartDict(a.plan, a.dict)
-				s.dictOf, s.dictGen = prev, dictGen
-				changed = true
-			}
-			j.buf = append(j.buf, s.part.z...)
-			prev = in
+			a.seq = append(a.seq, in)
 		}
-		// The instances' sequence is known by the first and each one's
-		// predecessor, and the last closes the application: a new
-		// sequence recompresses at least one part, so changed is set.
-		if changed {
-			app.sums[f] = emptyPart
-			for _, in := range app.insts {
-				app.sums[f].then(&in.seg[f].part)
-			}
-			app.summed[f] = true
-		}
-		j.sum(&app.sums[f])
 	}
-	j.add(&a.tail[f])
-	gz, sum = j.finish()
-	return gz, sum, version
 }
 
-// segment appends in's part's plain bytes in format f to dst.
+// regroup cuts a.seq into parts in format f where the last build cut it,
+// joining a run too small with the next and splitting one too large, and
+// keeps every part whose members and dictionary did not change.
+func (a *deltaAssembler) regroup(f Format) {
+	out := make([]*deltaPart, 0, len(a.parts[f])+1)
+	var dict []byte
+	for i := 0; i < len(a.seq); {
+		j, size := i, 0
+		for j < len(a.seq) {
+			s := &a.seq[j].seg[f]
+			j++
+			size += s.n
+			if s.cut && size >= a.target/4 {
+				break
+			}
+		}
+		run := a.seq[i:j]
+		i = j
+		per := size
+		switch {
+		case size <= a.target*3/2:
+		case i == len(a.seq):
+			// The last run grows by what is appended: parts of the
+			// target are cut off its front, so the rest starts small.
+			per = a.target
+		default:
+			per = size / ((size + a.target/2) / a.target)
+		}
+		for len(run) > 0 {
+			k, n := 0, 0
+			for k < len(run) && n < per {
+				n += run[k].seg[f].n
+				k++
+			}
+			p := a.part(run[:k], f, dict)
+			out = append(out, p)
+			dict = p.tail
+			run = run[k:]
+		}
+	}
+	if len(a.seq) > 0 {
+		// The payload's end is no boundary: what comes after it joins
+		// the last part.
+		a.seq[len(a.seq)-1].seg[f].cut = false
+	}
+	clear(a.parts[f])
+	a.parts[f] = out
+}
+
+// part returns the part of members following dict: the one they made
+// last time if nothing in it changed, else a new one.
+func (a *deltaAssembler) part(members []*deltaInst, f Format, dict []byte) *deltaPart {
+	if p := members[0].seg[f].part; p != nil && len(p.members) == len(members) && bytes.Equal(p.dict, dict) &&
+		slices.Equal(p.members, members) && a.sameGens(p, f) {
+		members[len(members)-1].seg[f].cut = true
+		return p
+	}
+	p := &deltaPart{members: slices.Clone(members), gens: make([]uint64, len(members)), dict: dict}
+	a.plan = a.plan[:0]
+	for i, in := range members {
+		a.plan = a.segment(a.plan, in, f)
+		p.gens[i] = in.seg[f].gen
+		in.seg[f].part, in.seg[f].cut = p, i == len(members)-1
+	}
+	p.part = compressPartDict(a.plan, dict)
+	a.compressed += int64(len(a.plan))
+	p.tail = bytes.Clone(a.plan[max(0, len(a.plan)-tailSize):])
+	return p
+}
+
+// uncut drops the part boundary after in, in both formats.
+func (in *deltaInst) uncut() { in.seg[JSON].cut, in.seg[XML].cut = false, false }
+
+func (a *deltaAssembler) sameGens(p *deltaPart, f Format) bool {
+	for i, in := range p.members {
+		if in.seg[f].gen != p.gens[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// segment appends in's segment's plain bytes in format f to dst.
 func (a *deltaAssembler) segment(dst []byte, in *deltaInst, f Format) []byte {
 	shape := in.seg[f].shape
 	if in.item[f] == nil {
@@ -271,6 +358,9 @@ func (a *deltaAssembler) expire(first uint64) {
 		} else {
 			at := sort.Search(len(app.insts), func(i int) bool { return app.insts[i].seqs[0] > in.seqs[0] })
 			app.insts = slices.Insert(app.insts, at, in)
+			// A part boundary does not travel with what moves: the
+			// instance joins the part it lands in.
+			in.uncut()
 		}
 		a.order = slices.Delete(a.order, 0, 1)
 		if len(app.insts) == 0 {
@@ -279,6 +369,11 @@ func (a *deltaAssembler) expire(first uint64) {
 		}
 		at := sort.Search(len(a.order), func(i int) bool { return a.order[i].firstSeq() > app.firstSeq() })
 		a.order = slices.Insert(a.order, at, app)
+		if at > 0 {
+			for _, in := range app.insts {
+				in.uncut()
+			}
+		}
 	}
 	if n > 0 {
 		// Copy down so the backing array does not grow without bound.

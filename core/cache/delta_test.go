@@ -33,7 +33,14 @@ func checkGoldenDelta(t *testing.T, c *Cache, reg *registry.Registry, step strin
 // clock moves (entries leave from the head; an instance changed twice
 // moves back to its later change or leaves), the assembled delta equals a
 // from-scratch encoding of Registry.Delta, hash code included.
-func TestDeltaEqualsFreshEncoding(t *testing.T) {
+func TestDeltaEqualsFreshEncoding(t *testing.T) { testDeltaFreshEncoding(t, deltaTarget) }
+
+// The same with parts of a few hundred bytes: a part holds one to a few
+// instances, so the steps split parts, join them, move instances between
+// them and change the tails later parts are compressed against.
+func TestDeltaEqualsFreshEncodingSmallParts(t *testing.T) { testDeltaFreshEncoding(t, 700) }
+
+func testDeltaFreshEncoding(t *testing.T, target int) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			var clock *stepClock
@@ -44,9 +51,10 @@ func TestDeltaEqualsFreshEncoding(t *testing.T) {
 			if c.delta == nil {
 				t.Fatal("the registry does not give the cache its delta queue")
 			}
+			c.delta.target = target
 			r := rand.New(rand.NewPCG(seed, 7))
 			checkGoldenDelta(t, c, reg, "empty")
-			expired, emptied := 0, false
+			expired, emptied, most := 0, false, 0
 			for step := range 600 {
 				what, ok := randomChange(r, reg, step)
 				if !ok {
@@ -69,11 +77,15 @@ func TestDeltaEqualsFreshEncoding(t *testing.T) {
 				}
 				if r.IntN(3) == 0 {
 					checkGoldenDelta(t, c, reg, fmt.Sprintf("step %d (%s)", step, what))
+					most = max(most, len(c.delta.parts[JSON]), len(c.delta.parts[XML]))
 				}
 			}
 			checkGoldenDelta(t, c, reg, "end")
 			if expired == 0 || !emptied {
 				t.Fatalf("expiry shrank the delta %d times, emptied it: %v: the test did not exercise the window", expired, emptied)
+			}
+			if target < deltaTarget && most < 5 {
+				t.Fatalf("at most %d parts: the test did not split any", most)
 			}
 		})
 	}
@@ -106,5 +118,42 @@ func TestDeltaInstanceChangedTwice(t *testing.T) {
 	d = reg.Delta()
 	if len(d.Applications) != 1 || len(d.Applications[0].Instances) != 1 || d.Applications[0].Instances[0].ActionType != eureka.ActionModified {
 		t.Fatalf("delta after expiry: %+v", d.Applications)
+	}
+}
+
+// A change to a large delta recompresses the parts it falls in and maybe
+// the next one, not the window: the cost of a change does not grow with
+// the window.
+func TestDeltaChangeRecompressesItsParts(t *testing.T) {
+	c, reg := newGoldenCache(t, func(o *registry.Options) { o.DeltaRetention = time.Hour })
+	const target = 2 << 10
+	c.delta.target = target
+	for i := range 300 {
+		reg.Register(inst(fmt.Sprint("APP", i%30), fmt.Sprint("i", i)), false)
+	}
+	checkGoldenDelta(t, c, reg, "300 registrations")
+	total := 0
+	for _, f := range []Format{JSON, XML} {
+		size := 0
+		for _, p := range c.delta.parts[f] {
+			size += int(p.part.n)
+		}
+		if n := len(c.delta.parts[f]); n < size/(2*target) {
+			t.Fatalf("format %d: %d parts for %d plain bytes with a target of %d", f, n, size, target)
+		}
+		total += size
+	}
+	for i, what := range []string{"first", "middle", "last"} {
+		before := c.delta.compressed
+		id := []int{0, 165, 299}[i]
+		reg.SetStatus(fmt.Sprint("APP", id%30), fmt.Sprint("i", id), eureka.StatusOutOfService, 0, false)
+		checkGoldenDelta(t, c, reg, what+" instance changed")
+		// Both formats: per format the instance's part, the next one
+		// when its tail moved, and a split of either.
+		if n := c.delta.compressed - before; n > 2*4*target {
+			t.Errorf("changing the %s instance compressed %d plain bytes of %d", what, n, total)
+		} else {
+			t.Logf("changing the %s instance compressed %d plain bytes of %d", what, n, total)
+		}
 	}
 }

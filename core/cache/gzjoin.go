@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"hash/crc64"
+	"math/bits"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -145,19 +146,15 @@ func newCRCMath(poly uint64, width uint) *crcMath {
 	return m
 }
 
-// mul returns a·b mod P.
+// mul returns a·b mod P. It runs for every part of every payload built,
+// so it has no branch on the bits: with one, mispredicted on about every
+// other bit, it took several times as long.
 func (m *crcMath) mul(a, b uint64) uint64 {
 	var p uint64
-	for bit := m.one; a != 0; bit >>= 1 {
-		if a&bit != 0 {
-			p ^= b
-			a &^= bit
-		}
-		if b&1 != 0 {
-			b = b>>1 ^ m.poly
-		} else {
-			b >>= 1
-		}
+	// a's coefficient of x^0 is its top bit: move it to bit 63.
+	for a <<= bits.LeadingZeros64(m.one); a != 0; a <<= 1 {
+		p ^= b & -(a >> 63)
+		b = b>>1 ^ m.poly&-(b&1)
 	}
 	return p
 }
