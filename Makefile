@@ -6,7 +6,7 @@ BIN      ?= bin
 FUZZTIME ?= 20s
 JSCLIENT := test/jsclient
 
-.PHONY: all build test lint deps bench fuzz clean proto proto-check protoc protoc-plugins buf
+.PHONY: all build test test-short lint deps bench fuzz clean proto proto-check protoc protoc-plugins buf
 
 all: build
 
@@ -21,6 +21,14 @@ build:
 ## test: formatting, vet, fresh generated code, and every test with the race detector.
 test: deps lint proto-check
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-short: the fast loop while editing: the packages' own tests under
+## -short, without the race detector and without the suites that start real
+## eurekad processes, real clients, clusters and a browser (SLOW_TESTS).
+## make test runs everything.
+SLOW_TESTS := /test/(cluster|dashboard|e2e|plugins|readme|sdk)$$|/examples/
+test-short:
+	$(GO) test -short -count=1 $$($(GO) list ./... | grep -Ev '$(SLOW_TESTS)')
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(JSCLIENT)/*')); \

@@ -214,6 +214,9 @@ func ParseServiceURL(raw string) (*url.URL, error) {
 // Compression is off in the transport because this package asks for gzip
 // and decodes it itself; deadlines come from per-attempt contexts.
 func defaultHTTPClient(tlsConfig *tls.Config) *http.Client {
+	// A copy: the transport adds "h2" to the config's NextProtos, which
+	// races when several clients (a node's peers) share one config.
+	tlsConfig = tlsConfig.Clone()
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
