@@ -289,7 +289,7 @@ func optionalURL(v any) error {
 // baseURL accepts what the Eureka client and the peers accept.
 func baseURL(s string) error {
 	if _, err := client.ParseServiceURL(s); err != nil {
-		return fmt.Errorf("%q is not an http(s) base URL, such as http://eureka-2:8761/eureka/", redact(s))
+		return fmt.Errorf("%q is not an http(s) base URL, such as http://eureka-2:8761/eureka/", RedactURL(s))
 	}
 	return nil
 }
@@ -335,8 +335,8 @@ func redactUser(s string) string {
 	return s
 }
 
-// redact hides a password in a URL for an error message.
-func redact(s string) string {
+// RedactURL hides a password in a URL for an error message.
+func RedactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {
 		return u.Redacted()
 	}
