@@ -382,7 +382,7 @@ type selfPreservationView struct {
 	PendingEviction  []instanceView `json:"pendingEviction"`
 }
 
-// Spring Cloud's dashboard banners (eureka-protocol.md §10.1).
+// Spring Cloud's dashboard banners (docs/protocol.md §10.1).
 const (
 	bannerEmergency = "EMERGENCY! EUREKA MAY BE INCORRECTLY CLAIMING INSTANCES ARE UP WHEN THEY'RE NOT. RENEWALS ARE LESSER THAN THRESHOLD AND HENCE THE INSTANCES ARE NOT BEING EXPIRED JUST TO BE SAFE."
 	bannerOffBelow  = "RENEWALS ARE LESSER THAN THE THRESHOLD. THE SELF PRESERVATION MODE IS TURNED OFF. THIS MAY NOT PROTECT INSTANCE EXPIRY IN CASE OF NETWORK/OTHER PROBLEMS."

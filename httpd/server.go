@@ -1,4 +1,4 @@
-// Package httpd serves the Eureka REST API (eureka-protocol.md §1–§2) over
+// Package httpd serves the Eureka REST API (docs/protocol.md §1–§2) over
 // the registry engine and the response cache: routing (gorilla/mux, kept in
 // routes.go), content negotiation, gzip, ETags, request limits and Eureka's
 // status codes and bodies.

@@ -102,7 +102,7 @@ by section:
 	}
 	config.AddFlags(root.Flags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{cmd: c, err: err}
+		return &usageError{cmd: c, err: config.FlagError(err)}
 	})
 	root.SetUsageFunc(usage)
 

@@ -218,7 +218,7 @@ func TestErrors(t *testing.T) {
 		{"unknown command", noServe(t), nil, []string{"serv"}, exitUsage, []string{`unknown command "serv"`}},
 		{"misspelt command", noServe(t), nil, []string{"verison"}, exitUsage, []string{`did you mean "version"`}},
 		{"unknown subcommand", noServe(t), nil, []string{"config", "prnt"}, exitUsage, []string{`unknown command "prnt" for "eurekad config"`, `"print"`}},
-		{"bad flag value", noServe(t), nil, []string{"--registry.eviction-interval", "soon"}, exitUsage, []string{"registry.eviction-interval", "soon"}},
+		{"bad flag value", noServe(t), nil, []string{"--registry.eviction-interval", "soon"}, exitUsage, []string{`flag --registry.eviction-interval (registry.eviction_interval): "soon" is not a duration`}},
 		{"invalid setting", noServe(t), nil, []string{"--registry.renewal-percent-threshold", "2"}, exitError, []string{"registry.renewal_percent_threshold: 2"}},
 		{"bad environment", noServe(t), []string{"EUREKAD_HTTP_DISABLE_DELTA=maybe"}, nil, exitError, []string{"EUREKAD_HTTP_DISABLE_DELTA", `"maybe"`}},
 		{"missing config file", noServe(t), nil, []string{"--config", "/nonexistent/eurekad.yaml"}, exitError, []string{"/nonexistent/eurekad.yaml"}},

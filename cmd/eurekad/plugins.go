@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -53,7 +54,11 @@ var catalog = map[string]builtin{
 			if c.Path == "" {
 				return nil, fmt.Errorf("storage.bolt: path: missing")
 			}
-			return bolt.Open(c.Path, &bolt.Options{Timeout: c.Timeout.Duration, Logger: log})
+			s, err := bolt.Open(c.Path, &bolt.Options{Timeout: c.Timeout.Duration, Logger: log})
+			if err != nil {
+				return nil, storeOpenError{err}
+			}
+			return s, nil
 		}}
 	},
 	"storage.redis": func(log *slog.Logger) plugin.ServeOptions {
@@ -64,7 +69,11 @@ var catalog = map[string]builtin{
 			}
 			// go-redis logs dial failures through a process-wide logger.
 			goredis.SetLogger(redisLog{log})
-			return redis.Open(ctx, redis.Options{URL: c.URL, KeyPrefix: c.KeyPrefix, Logger: log})
+			s, err := redis.Open(ctx, redis.Options{URL: c.URL, KeyPrefix: c.KeyPrefix, Logger: log})
+			if err != nil {
+				return nil, storeOpenError{err}
+			}
+			return s, nil
 		}}
 	},
 	"auth.static": func(*slog.Logger) plugin.ServeOptions {
@@ -292,9 +301,68 @@ func loadStore(ctx context.Context, cfg config.Config, ps *pluginSet, resync fun
 	}
 	p, err := ps.load(ctx, plugin.KindStorage, ref, cfg.Plugins.Storage.SHA256, cfg.Plugins.IsolateBuiltins, block, resync)
 	if err != nil {
-		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
+		return nil, openStoreError(cfg, ref, err)
 	}
 	return p.Store(), nil
+}
+
+// storeOpenError marks a built-in store's own error from opening, so that
+// openStoreError can drop the plugin loader's wrapping around it.
+type storeOpenError struct{ err error }
+
+func (e storeOpenError) Error() string { return e.err.Error() }
+func (e storeOpenError) Unwrap() error { return e.err }
+
+// openStoreError words a failure to open the store once, naming the setting
+// that chose the store, and tells the way out of a damaged or locked bolt
+// file. The built-in's own error replaces the loader's "plugins: storage.bolt:
+// open store: …" chain when it is at hand (in process); an isolated
+// built-in's error crossed a process boundary as text, so there the
+// loader's prefix is cut from the text and the bolt cases are recognised by
+// their words.
+func openStoreError(cfg config.Config, ref string, err error) error {
+	var own storeOpenError
+	if errors.As(err, &own) {
+		err = own.err
+	} else if rest, ok := strings.CutPrefix(err.Error(), "plugins: "+ref+": configure: "); ok {
+		err = retold{rest, err}
+	}
+	if p := cfg.Plugins.Storage.Plugin; p != "" {
+		return fmt.Errorf("storage plugin %s (--storage-plugin): %w", p, err)
+	}
+	switch cfg.Storage.Kind {
+	case "bolt":
+		dir := cfg.Storage.DataDir
+		msg := fmt.Errorf("bolt store in --data-dir %s (storage.data_dir): %w", dir, err)
+		file := filepath.Join(dir, boltFile)
+		switch {
+		case isBoltError(err, bolt.ErrInvalid):
+			return fmt.Errorf("%w\nThe file is damaged or is not eurekad's. Move %s and any %s.journal.* files aside, then "+
+				"either start with an empty registry (peers, if any, fill it again) or first restore a snapshot into it: "+
+				"eurekad snapshot restore --data-dir %s BACKUP.snapshot", msg, file, file, dir)
+		case isBoltError(err, bolt.ErrLocked):
+			return fmt.Errorf("%w\nAnother eurekad (or eurekad snapshot restore) is using this --data-dir: stop it, or give this server a --data-dir of its own", msg)
+		}
+		return msg
+	case "redis":
+		return fmt.Errorf("redis store at --redis-url %s (storage.redis_url): %w", config.RedactURL(cfg.Storage.RedisURL), err)
+	}
+	return fmt.Errorf("open %s store: %w", storeName(cfg), err)
+}
+
+// retold is err told in other words.
+type retold struct {
+	msg string
+	err error
+}
+
+func (e retold) Error() string { return e.msg }
+func (e retold) Unwrap() error { return e.err }
+
+// isBoltError reports whether err is the bolt sentinel target, by identity
+// or, from an isolated built-in, by its words.
+func isBoltError(err, target error) bool {
+	return errors.Is(err, target) || strings.Contains(err.Error(), strings.TrimPrefix(target.Error(), "bolt: "))
 }
 
 // loadAuth loads the authenticator behind the guard (deadline, decision

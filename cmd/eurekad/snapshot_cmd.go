@@ -207,8 +207,10 @@ listed, as a server would skip them at start.`,
 			defer ps.Close()
 			store, err := loadStore(cmd.Context(), cfg, ps, nil)
 			switch {
-			case err != nil:
+			case err != nil && cfg.Plugins.Storage.Plugin != "":
 				return fmt.Errorf("%w (is eurekad still running on this store?)", err)
+			case err != nil:
+				return err // the built-ins' errors say what to do
 			case store == nil:
 				return errors.New("storage is memory: there is no store to restore into (use --storage bolt or redis, or --storage-plugin)")
 			}

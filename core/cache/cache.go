@@ -1,6 +1,6 @@
 // Package cache is eurekad's response cache: encoded registry payloads
 // (JSON and XML, each with its gzip form) built once per registry version and
-// served as bytes (eureka-protocol.md §5).
+// served as bytes (docs/protocol.md §5).
 //
 // Two layers as in Eureka: a read-write layer whose entries are stale once
 // the registry version they were built from moves (or AutoExpiration has

@@ -12,7 +12,7 @@ import (
 )
 
 // ApplyBatch applies a peer's replication batch (POST
-// peerreplication/batch, eureka-protocol.md §8.4): each item as the
+// peerreplication/batch, docs/protocol.md §8.4): each item as the
 // matching request with the replication header would run, through the
 // same checks as a client's request, answered in a list of the same
 // length and order:

@@ -11,7 +11,7 @@ import (
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
-// Register stores a registration (POST apps/{app}, eureka-protocol.md
+// Register stores a registration (POST apps/{app}, docs/protocol.md
 // §2.1). pathApp is the application the request addresses, upper-cased;
 // the node takes ownership of in.
 func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eureka.InstanceInfo) error {

@@ -1,7 +1,7 @@
 // Package registry is eurekad's registry engine: leases, registration,
 // renewal, cancellation, status overrides, metadata updates, the delta queue,
 // eviction and self-preservation, with Eureka's semantics
-// (eureka-protocol.md §6–§7).
+// (docs/protocol.md §6–§7).
 //
 // It keeps everything in memory and knows nothing of HTTP, storage or
 // plugins: it imports only sdk/eureka, sdk/storage and sdk/hook (for the

@@ -66,7 +66,7 @@ type appEntry struct {
 	version uint64
 }
 
-// override is an operator status override (eureka-protocol.md §7). It is
+// override is an operator status override (docs/protocol.md §7). It is
 // keyed by (application, id) where Eureka keys it by id alone; see
 // doc.go for how that meets Java peers.
 type override struct {

@@ -8,7 +8,7 @@ import (
 )
 
 // AdoptPeerCopy takes a peer's newer copy of an instance, as Eureka's
-// sender does on a replicated heartbeat's 409 (eureka-protocol.md §8.5):
+// sender does on a replicated heartbeat's 409 (docs/protocol.md §8.5):
 // the peer's override, if it names one, replaces the local one, then the
 // copy is registered as a replication (so it is not replicated back).
 func (r *Registry) AdoptPeerCopy(in *eureka.InstanceInfo) {

@@ -1,5 +1,5 @@
 // Package replication keeps a cluster of Eureka servers in step, the way
-// Eureka's PeerEurekaNodes does (eureka-protocol.md §8): every node takes
+// Eureka's PeerEurekaNodes does (docs/protocol.md §8): every node takes
 // writes and forwards the successful, non-replicated ones to each peer in
 // batches through POST peerreplication/batch, in Eureka's own JSON, so a
 // cluster can mix eurekad and Java Eureka servers.

@@ -212,7 +212,7 @@ func (a *Agent) RenewalInterval() time.Duration { return a.interval }
 //
 // A registration cannot move a registered instance between UP and
 // OUT_OF_SERVICE on a Eureka server (its LeaseExists rule keeps the stored
-// status, eureka-protocol.md §7.1), so OUT_OF_SERVICE is also set as a
+// status, docs/protocol.md §7.1), so OUT_OF_SERVICE is also set as a
 // status override, and that override is removed again (DELETE .../status
 // with the new status) when the agent leaves OUT_OF_SERVICE. An override
 // set by an operator still wins over UP; DOWN and STARTING from the
@@ -397,7 +397,7 @@ func (a *Agent) register(ctx context.Context, in *eureka.InstanceInfo) error {
 // syncOverride sets or lifts the agent's own OUT_OF_SERVICE override.
 // Eureka keeps the stored status of a registered UP or OUT_OF_SERVICE
 // instance when it registers again (the LeaseExists rule,
-// eureka-protocol.md §7.1), so a registration alone cannot take an UP
+// docs/protocol.md §7.1), so a registration alone cannot take an UP
 // instance out of service, nor bring it back while an override holds it:
 // like Spring Cloud's service registry, the agent uses the status override
 // for that. An override set by someone else is left alone.

@@ -18,7 +18,7 @@ const ReplicationHeader = "x-netflix-discovery-replication"
 var replicationTrue = []string{"true"}
 
 // ReplicateBatch sends items to the server as one POST
-// peerreplication/batch/ in Eureka's JSON format (eureka-protocol.md §8.4),
+// peerreplication/batch/ in Eureka's JSON format (docs/protocol.md §8.4),
 // marked with ReplicationHeader, and returns the per-item results in the
 // order of items. It is the call a Eureka server makes to its peers; use a
 // Client with the one peer's URL, so that fail-over does not send a batch

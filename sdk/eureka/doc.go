@@ -8,7 +8,7 @@
 // # Output exact, input lenient
 //
 // The encoders (AppendInstanceJSON, AppendApplicationsXML, ...) write exactly
-// what the Java Eureka server writes (eureka-protocol.md §3): field set and
+// what the Java Eureka server writes (docs/protocol.md §3): field set and
 // order, "@class" markers, ports as {"$":8080,"@enabled":"true"}, the
 // coordinating flag and timestamps as JSON strings, lists always as arrays.
 // Spring Cloud's client rejects unknown keys and fargo insists on string

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated golden files in testdata/decode (the files in testdata/golden are written by hand from eureka-protocol.md §3.10 and are never rewritten)")
+var update = flag.Bool("update", false, "rewrite the generated golden files in testdata/decode (the files in testdata/golden are written by hand from docs/protocol.md §3.10 and are never rewritten)")
 
 // checkGolden compares got with the file at path. With -update and
 // writable set, it rewrites the file instead.

@@ -11,7 +11,7 @@ import (
 
 // DecodeInstanceJSON decodes an instance as clients send it: wrapped as
 // {"instance":{…}} (the register body) or as a bare object. It accepts
-// every variant in eureka-protocol.md §3.8: numbers as strings or numbers,
+// every variant in docs/protocol.md §3.8: numbers as strings or numbers,
 // "@enabled" as a string or boolean, both spellings of overriddenStatus,
 // statuses in any case, explicit nulls, unknown keys, any or no "@class".
 //

@@ -12,7 +12,7 @@ import (
 // Eureka's PeerEurekaNode writes it (case-sensitive).
 type ReplicationAction string
 
-// The actions of POST peerreplication/batch (eureka-protocol.md §8.4).
+// The actions of POST peerreplication/batch (docs/protocol.md §8.4).
 const (
 	ReplicateRegister             ReplicationAction = "Register"
 	ReplicateHeartbeat            ReplicationAction = "Heartbeat"

@@ -154,9 +154,9 @@ func Open(path string, opts *Options) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, bo)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("bolt: open %s: %w (waited %v)", path, ErrLocked, timeout)
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
-		return nil, fmt.Errorf("bolt: open %s: %w: not a bbolt file, or corrupt: %w", path, ErrInvalid, err)
+		return nil, fmt.Errorf("bolt: open %s: %w", path, invalid("not a bbolt file, or corrupt: %w", err))
 	case err != nil:
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
@@ -180,6 +180,16 @@ func Open(path string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
+// invalidError is an ErrInvalid failure worded to follow Open's "bolt: open
+// PATH: " without repeating the package prefix that ErrInvalid's own text
+// carries.
+type invalidError struct{ err error }
+
+func invalid(format string, a ...any) error { return invalidError{fmt.Errorf(format, a...)} }
+
+func (e invalidError) Error() string   { return "not a eurekad bolt store: " + e.err.Error() }
+func (e invalidError) Unwrap() []error { return []error{ErrInvalid, e.err} }
+
 // initLayout checks the layout of an existing file, or writes it into a new
 // one. It writes nothing to a file it refuses.
 func initLayout(db *bbolt.DB) error {
@@ -189,14 +199,14 @@ func initLayout(db *bbolt.DB) error {
 		if meta == nil {
 			empty = true
 			return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-				return fmt.Errorf("%w: a bbolt file with a foreign bucket %q", ErrInvalid, name)
+				return invalid("a bbolt file with a foreign bucket %q", name)
 			})
 		}
 		if v := meta.Get(keyVersion); string(v) != layoutVersion {
-			return fmt.Errorf("%w: layout version %q, want %q", ErrInvalid, v, layoutVersion)
+			return invalid("layout version %q, want %q", v, layoutVersion)
 		}
 		if tx.Bucket(bucketApps) == nil {
-			return fmt.Errorf("%w: no apps bucket", ErrInvalid)
+			return invalid("no apps bucket")
 		}
 		return nil
 	})

@@ -214,6 +214,9 @@ func TestOpenInvalidFile(t *testing.T) {
 		if !errors.Is(err, bolt.ErrInvalid) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: Open = %v; want an error matching ErrInvalid that names the file", name, err)
 		}
+		if n := strings.Count(err.Error(), "bolt:"); n != 1 || !strings.Contains(err.Error(), "not a eurekad bolt store") {
+			t.Errorf("%s: Open = %q; want one \"bolt:\" prefix and the words of ErrInvalid", name, err)
+		}
 		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 			t.Errorf("%s: Open changed a file it refused", name)
 		}

@@ -202,7 +202,7 @@ func readJournal(path string, ov map[storage.Key][]byte) (frames int, torn bool,
 		return 0, true, nil
 	}
 	if string(head) != journalMagic {
-		return 0, false, fmt.Errorf("%w: %s is not a eurekad journal", ErrInvalid, path)
+		return 0, false, invalid("%s is not a eurekad journal", path)
 	}
 	var hdr [8]byte
 	for {

@@ -110,6 +110,9 @@ func (o Options) Validate() error {
 	if o.URL != "" && (o.MasterName != "" || o.Cluster) {
 		errs = append(errs, errors.New("URL names a single server: use Addrs with MasterName or Cluster"))
 	}
+	if o.URL != "" && !strings.Contains(o.URL, "://") {
+		errs = append(errs, errors.New("URL has no scheme: want redis://host:port/db, rediss://host:port/db (TLS) or unix:///path/to/socket"))
+	}
 	if o.MasterName != "" && o.Cluster {
 		errs = append(errs, errors.New("set either MasterName (Sentinel) or Cluster, not both"))
 	}

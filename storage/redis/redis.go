@@ -71,7 +71,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("redis: open: cannot reach Redis (%s %s): %w", opts.mode(), where, err)
+		return nil, pingError(err, opts, where, db(client, opts))
 	}
 	tag := strings.TrimSuffix(opts.KeyPrefix, ":")
 	if tag == "" { // "{}" would be no hash tag at all
@@ -88,6 +88,28 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// pingError explains a failed first PING. A reply from the server means
+// Redis was reached and refused (a database it does not have, a password it
+// wants); anything else means it was not reached.
+func pingError(err error, opts Options, where string, db int) error {
+	var reply goredis.Error
+	switch {
+	case errors.As(err, &reply) && strings.Contains(err.Error(), "DB index is out of range"):
+		return fmt.Errorf("redis: open: the Redis at %s has no database %d (%w): choose a database below its \"databases\" setting (16 unless configured)", where, db, err)
+	case errors.As(err, &reply):
+		return fmt.Errorf("redis: open: the Redis at %s (%s) refused the connection: %w", where, opts.mode(), err)
+	}
+	return fmt.Errorf("redis: open: cannot reach Redis (%s %s): %w", opts.mode(), where, err)
+}
+
+// db is the database number the client selects.
+func db(client goredis.UniversalClient, opts Options) int {
+	if c, ok := client.(*goredis.Client); ok {
+		return c.Options().DB
+	}
+	return opts.DB
+}
+
 // newClient builds the driver client. raw holds the caller's options (to
 // tell a zero field from a default), opts the same with defaults filled in.
 // It returns where the client connects, without credentials, for messages.
@@ -95,7 +117,7 @@ func newClient(raw, opts Options) (goredis.UniversalClient, string, error) {
 	if opts.URL != "" {
 		o, err := goredis.ParseURL(opts.URL)
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("URL: %w", err)
 		}
 		if raw.Username != "" {
 			o.Username = raw.Username

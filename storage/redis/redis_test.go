@@ -725,8 +725,9 @@ func TestOpenUnreachable(t *testing.T) {
 func TestOpenAuthAndDB(t *testing.T) {
 	srv := redistest.Start(t, redistest.Args("--requirepass", "s3cret"))
 	ctx := testCtx(t)
-	if _, err := redis.Open(ctx, redis.Options{URL: srv.URL()}); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
-		t.Fatalf("Open without the password: %v, want NOAUTH", err)
+	if _, err := redis.Open(ctx, redis.Options{URL: srv.URL()}); err == nil || !strings.Contains(err.Error(), "NOAUTH") ||
+		!strings.Contains(err.Error(), "refused the connection") || strings.Contains(err.Error(), "cannot reach") {
+		t.Fatalf("Open without the password: %v, want NOAUTH, reached and refused", err)
 	}
 	// The password may come in the URL or beside it; DB overrides the
 	// URL's.
@@ -739,6 +740,35 @@ func TestOpenAuthAndDB(t *testing.T) {
 	equal(t, "db 0", keys(t, a, ""), []string{"A/1=db0@1"})
 	equal(t, "db 2 by URL", keys(t, b, ""), []string{"A/1=db2@1"})
 	equal(t, "db 2 by Addrs", keys(t, c, ""), []string{"A/1=db2@1"})
+}
+
+// TestOpenMissingDB checks that a database number the server does not have
+// is reported as such, not as an unreachable Redis.
+func TestOpenMissingDB(t *testing.T) {
+	srv := redistest.Start(t, redistest.Args("--databases", "4"))
+	ctx := testCtx(t)
+	url := strings.TrimSuffix(srv.URL(), "/0") + "/9"
+	for name, opts := range map[string]redis.Options{
+		"by URL":   {URL: url},
+		"by Addrs": {Addrs: []string{srv.Addr()}, DB: 9},
+	} {
+		s, err := redis.Open(ctx, opts)
+		if err == nil {
+			s.Close()
+			t.Fatalf("%s: Open of database 9 on a server with 4 succeeded", name)
+		}
+		msg := err.Error()
+		for _, want := range []string{"has no database 9", srv.Addr(), "DB index is out of range", `"databases" setting`} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: error %q does not contain %q", name, msg, want)
+			}
+		}
+		if strings.Contains(msg, "cannot reach") {
+			t.Errorf("%s: a reachable server reported as unreachable: %q", name, msg)
+		}
+	}
+	// Database 3 exists.
+	open(t, srv, redis.Options{URL: strings.TrimSuffix(srv.URL(), "/0") + "/3"})
 }
 
 func TestOptionsValidate(t *testing.T) {
@@ -754,6 +784,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"cluster", redis.Options{Addrs: []string{"n1:6379", "n2:6379"}}, ""},
 		{"cluster one seed", redis.Options{Addrs: []string{"n1:6379"}, Cluster: true}, ""},
 		{"url and addrs", redis.Options{URL: "redis://h", Addrs: []string{"h:6379"}}, "either URL or Addrs"},
+		{"url without scheme", redis.Options{URL: "localhost:6379"}, "URL has no scheme: want redis://host:port/db"},
 		{"url and sentinel", redis.Options{URL: "redis://h", MasterName: "m"}, "URL names a single server"},
 		{"sentinel and cluster", redis.Options{Addrs: []string{"h:1"}, MasterName: "m", Cluster: true}, "MasterName (Sentinel) or Cluster"},
 		{"cluster db", redis.Options{Addrs: []string{"a:1", "b:1"}, DB: 3}, "only has database 0"},

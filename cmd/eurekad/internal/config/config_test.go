@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -518,6 +519,83 @@ func TestFlagErrors(t *testing.T) {
 		if _, _, err := Load(args, nil); err == nil {
 			t.Errorf("%q: no error", args)
 		}
+	}
+}
+
+// TestFlagAndEnvSameWords checks that a bad value gets the same explanation
+// on the command line as in the environment, for every kind that can fail to
+// parse, and never the parser's jargon.
+func TestFlagAndEnvSameWords(t *testing.T) {
+	for _, tt := range []struct {
+		flag, env, value, want string
+	}{
+		{"storage.batch-size", "EUREKAD_STORAGE_BATCH_SIZE", "abc", `"abc" is not an integer`},
+		{"http.max-body-bytes", "EUREKAD_HTTP_MAX_BODY_BYTES", "1MB", `"1MB" is not an integer`},
+		{"registry.renewal-percent-threshold", "EUREKAD_REGISTRY_RENEWAL_PERCENT_THRESHOLD", "high", `"high" is not a number`},
+		{"storage.commit-delay", "EUREKAD_STORAGE_COMMIT_DELAY", "abc", `"abc" is not a duration (such as 500ms, 30s, 15m or 1h)`},
+		{"isolate-builtins", "EUREKAD_PLUGINS_ISOLATE_BUILTINS", "maybe", `"maybe" is not a boolean (true or false)`},
+	} {
+		t.Run(tt.flag, func(t *testing.T) {
+			key := table().byFlag[tt.flag].Key
+			_, _, ferr := Load([]string{"--" + tt.flag + "=" + tt.value}, nil)
+			_, _, eerr := Load(nil, []string{tt.env + "=" + tt.value})
+			if ferr == nil || eerr == nil {
+				t.Fatalf("flag error %v, env error %v: want both", ferr, eerr)
+			}
+			wantFlag := "flag --" + tt.flag + " (" + key + "): " + tt.want
+			wantEnv := "environment variable " + tt.env + " (" + key + "): " + tt.want
+			if ferr.Error() != wantFlag {
+				t.Errorf("flag: %q\nwant %q", ferr, wantFlag)
+			}
+			if eerr.Error() != wantEnv {
+				t.Errorf("env: %q\nwant %q", eerr, wantEnv)
+			}
+			if strings.Contains(ferr.Error(), "strconv") || strings.Contains(ferr.Error(), "invalid argument") {
+				t.Errorf("flag error keeps the parser's words: %q", ferr)
+			}
+		})
+	}
+	// A flag error that is not about a value passes through unchanged.
+	err := errors.New("unknown flag: --nope")
+	if got := FlagError(err); got != err {
+		t.Errorf("FlagError changed %q into %q", err, got)
+	}
+}
+
+// TestRedisURL checks that a redis URL of the wrong form is refused at
+// start-up, naming the setting, its flag and the expected form, without
+// showing a password.
+func TestRedisURL(t *testing.T) {
+	const want = "want redis://host:port/db"
+	for url, detail := range map[string]string{
+		"localhost:6379":          `"localhost:6379" has no scheme`,
+		"admin:s3cret@redis:6379": `"xxxxx@redis:6379" has no scheme`,
+		"http://redis:6379/0":     `"http://redis:6379/0" has the scheme "http"`,
+		"ftp://u:s3cret@h:6379":   `"ftp://u:xxxxx@h:6379" has the scheme "ftp"`,
+		"unix://":                 `"unix://" names no socket path`,
+	} {
+		_, _, err := Load([]string{"--storage=redis", "--redis-url=" + url}, nil)
+		if err == nil {
+			t.Errorf("%q: no error", url)
+			continue
+		}
+		for _, w := range []string{"storage.redis_url (--redis-url): " + detail, want} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not contain %q", url, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: error shows the password: %q", url, err)
+		}
+	}
+	for _, url := range []string{"redis://127.0.0.1:6379/0", "rediss://u:p@redis.example:6380/2", "unix:///run/redis.sock"} {
+		if _, _, err := Load([]string{"--storage=redis", "--redis-url=" + url}, nil); err != nil {
+			t.Errorf("%q: %v", url, err)
+		}
+	}
+	// Only the redis store reads the URL.
+	if _, _, err := Load([]string{"--storage=bolt", "--redis-url=localhost:6379"}, nil); err != nil {
+		t.Errorf("bolt store with an unused bad redis URL: %v", err)
 	}
 }
 

@@ -66,7 +66,7 @@ func Load(args, environ []string) (Config, []string, error) {
 	fs.SetOutput(io.Discard)
 	AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return Config{}, nil, err
+		return Config{}, nil, FlagError(err)
 	}
 	if fs.NArg() > 0 {
 		return Config{}, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -148,6 +148,26 @@ func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
 		return Config{}, warnings, err
 	}
 	return cfg, warnings, nil
+}
+
+// FlagError rewrites a flag parser's complaint about a setting's value in
+// the words the environment and the file use for the same mistake
+// ("flag --cache.max-entries (cache.max_entries): "lots" is not an
+// integer"), instead of the parser's strconv wording. Other errors come
+// back unchanged.
+func FlagError(err error) error {
+	var iv *pflag.InvalidValueError
+	if !errors.As(err, &iv) {
+		return err
+	}
+	s := table().byFlag[iv.GetFlag().Name]
+	if s == nil {
+		return err
+	}
+	if _, perr := s.parse(iv.GetValue()); perr != nil {
+		return fmt.Errorf("flag --%s (%s): %w", s.Flag, s.Key, perr)
+	}
+	return err
 }
 
 // FilePath returns the config file LoadFlags reads: the value of FileFlag if

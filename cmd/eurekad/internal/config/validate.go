@@ -126,6 +126,11 @@ func (c Config) Validate() error {
 	if c.Cluster.BatchSize > c.Cluster.QueueSize && c.Cluster.QueueSize > 0 {
 		errs = append(errs, fmt.Errorf("cluster.batch_size: %d is larger than cluster.queue_size (%d)", c.Cluster.BatchSize, c.Cluster.QueueSize))
 	}
+	if c.Storage.Kind == "redis" && c.Plugins.Storage.Plugin == "" {
+		if err := redisURL(c.Storage.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("storage.redis_url (--redis-url): %w", err))
+		}
+	}
 	errs = append(errs, c.Plugins.validate()...)
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)
@@ -290,13 +295,54 @@ func optionalURL(v any) error {
 // baseURL accepts what the Eureka client and the peers accept.
 func baseURL(s string) error {
 	if _, err := client.ParseServiceURL(s); err != nil {
-		return fmt.Errorf("%q is not an http(s) base URL, such as http://eureka-2:8761/eureka/", redact(s))
+		return fmt.Errorf("%q is not an http(s) base URL, such as http://eureka-2:8761/eureka/", RedactURL(s))
 	}
 	return nil
 }
 
-// redact hides a password in a URL for an error message.
-func redact(s string) string {
+// redisURL checks the form of the redis store's URL, so that a missing
+// scheme is explained here rather than in the URL parser's words when the
+// store opens. The driver checks the rest (database number, options).
+func redisURL(s string) error {
+	const want = "want redis://host:port/db, such as redis://127.0.0.1:6379/0 (rediss:// for TLS, unix:///path/to/redis.sock for a socket)"
+	if s == "" {
+		return fmt.Errorf("empty: %s", want)
+	}
+	if !strings.Contains(s, "://") {
+		return fmt.Errorf("%q has no scheme: %s", redactUser(s), want)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %s", redactUser(s), want)
+	}
+	shown := s
+	if u.User != nil {
+		shown = u.Redacted()
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		// The driver defaults an empty host and port to localhost:6379.
+	case "unix":
+		if u.Path == "" {
+			return fmt.Errorf("%q names no socket path: %s", shown, want)
+		}
+	default:
+		return fmt.Errorf("%q has the scheme %q: %s", shown, u.Scheme, want)
+	}
+	return nil
+}
+
+// redactUser hides what may be credentials (anything before an @) in a
+// value that does not parse as a URL.
+func redactUser(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "xxxxx" + s[i:]
+	}
+	return s
+}
+
+// RedactURL hides a password in a URL for an error message.
+func RedactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {
 		return u.Redacted()
 	}
