@@ -14,7 +14,9 @@ import (
 
 // SIGHUP re-reads the config file: a node started alone replicates to the
 // peer added to its file, stops when the peer is removed again, and sends
-// nothing of that time when it is added back.
+// nothing of that time when it is added back. This is the replication
+// queue's behaviour, so anti-entropy, which would repair those writes on
+// the peer (entropy_test.go), is off here.
 func TestSIGHUPReloadsPeers(t *testing.T) {
 	b := newNode(t, eurekadtest.Start(t))
 	file := filepath.Join(t.TempDir(), "eurekad.yaml")
@@ -24,7 +26,7 @@ func TestSIGHUPReloadsPeers(t *testing.T) {
 		}
 	}
 	write("")
-	a := newNode(t, eurekadtest.Start(t, "EUREKAD_CONFIG="+file))
+	a := newNode(t, eurekadtest.Start(t, "EUREKAD_CONFIG="+file, "EUREKAD_CLUSTER_ANTI_ENTROPY_INTERVAL=0"))
 	// addB makes B A's peer; it is applied once a write of instance id on
 	// A reaches B.
 	addB := func(id string) {
