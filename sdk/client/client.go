@@ -276,6 +276,11 @@ type request struct {
 	// etag and wait make a conditional (long-polling) GET.
 	etag string
 	wait time.Duration
+	// site marks a path relative to the server's root rather than its
+	// Eureka base (eurekad's admin API); bearer, when set, is sent instead
+	// of the URL's basic credentials.
+	site   bool
+	bearer string
 	// peer marks a server-to-server call: JSON whatever Options.XML says,
 	// and the replication header (see ReplicateBatch).
 	peer bool
@@ -341,6 +346,9 @@ func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, 
 	actx, cancel := context.WithTimeout(ctx, c.timeout+r.wait)
 	defer cancel()
 	u := s.base + r.path
+	if r.site {
+		u = siteRoot(s.base) + r.path
+	}
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
@@ -378,7 +386,9 @@ func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, 
 			h.Set(waitHeader, r.wait.String())
 		}
 	}
-	if s.auth {
+	if r.bearer != "" {
+		h.Set("Authorization", "Bearer "+r.bearer)
+	} else if s.auth {
 		req.SetBasicAuth(s.user, s.pass)
 	}
 	resp, err := c.hc.Do(req)
