@@ -71,14 +71,20 @@ The server answers loopback clients, or anyone with its http.admin_token
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8761", "base URL of the running eurekad")
-	cmd.Flags().StringVar(&token, "token", "", "admin bearer token (default from EUREKAD_HTTP_ADMIN_TOKEN)")
+	addServerFlags(cmd, &server, &token, &tlsFiles)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long the server waits for readers (capped below its write timeout)")
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "deregister instead of taking out of service")
+	return cmd
+}
+
+// addServerFlags adds the flags of a command that talks to a running
+// server's admin API: its URL, the admin token and the TLS files.
+func addServerFlags(cmd *cobra.Command, server, token *string, tlsFiles *tlsconf.Client) {
+	cmd.Flags().StringVar(server, "server", "http://127.0.0.1:8761", "base URL of the running eurekad")
+	cmd.Flags().StringVar(token, "token", "", "admin bearer token (default from EUREKAD_HTTP_ADMIN_TOKEN)")
 	cmd.Flags().StringVar(&tlsFiles.CAFile, "ca-file", "", "PEM CA certificates that sign an https:// server's certificate (default: the system's)")
 	cmd.Flags().StringVar(&tlsFiles.CertFile, "cert-file", "", "PEM client certificate, for a server that asks for one")
 	cmd.Flags().StringVar(&tlsFiles.KeyFile, "key-file", "", "PEM private key of --cert-file")
-	return cmd
 }
 
 // printDrain writes what was drained and each reader's state.
