@@ -286,6 +286,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 			cancel()
 		}
 	}
+	s.seen(r, k, p)
 	if !p.Found() {
 		w.WriteHeader(http.StatusNotFound)
 		return

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -409,16 +408,7 @@ func TestEscapedInstanceID(t *testing.T) {
 // BenchmarkFullFetchHTTP serves GET apps from the cache with gzip, as the
 // Java client asks for it, over a registry of 1,000 instances.
 func BenchmarkFullFetchHTTP(b *testing.B) {
-	reg := registry.New(nil)
-	reg.OpenForTraffic(0)
-	c, _ := cache.New(reg, nil)
-	h := New(node.New(reg, node.Options{}), c, nil).Handler()
-	for i := 0; i < 1000; i++ {
-		body := strings.Replace(springBody, `"instanceId":"10.0.0.5:orders:8080"`, `"instanceId":"i`+strconv.Itoa(i)+`"`, 1)
-		req := httptest.NewRequest("POST", "/eureka/apps/ORDERS", strings.NewReader(body))
-		req.Header.Set("Content-Type", jsonCT)
-		h.ServeHTTP(httptest.NewRecorder(), req)
-	}
+	h := benchServer1000()
 	get := httptest.NewRequest("GET", "/eureka/apps/", nil)
 	get.Header.Set("Accept", jsonCT)
 	get.Header.Set("Accept-Encoding", "gzip")

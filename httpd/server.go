@@ -21,6 +21,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/node"
+	"github.com/eurekad/eurekad/core/readers"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -42,6 +43,8 @@ type Server struct {
 	// table is the route table with its routers (routes.go).
 	table   *table
 	metrics *metrics
+	// readers tracks who fetched which registry version (propagation.go).
+	readers *readers.Tracker
 	// closing is closed when Shutdown starts, ending event streams.
 	closing chan struct{}
 	// probe is the last store probe, reused by /readyz for a second.
@@ -63,6 +66,7 @@ func New(n *node.Node, c *cache.Cache, opts *Options) *Server {
 	if o.Metrics {
 		s.metrics = newMetrics(s)
 	}
+	s.startPropagation()
 	s.handler = s.limits(s.routes())
 	if s.metrics != nil {
 		s.handler = s.instrument(s.handler)

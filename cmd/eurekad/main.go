@@ -110,6 +110,7 @@ by section:
 		newConfigCmd(a),
 		newVersionCmd(),
 		newSnapshotCmd(a),
+		newDrainCmd(a),
 		newHashPasswordCmd(),
 		newPluginCmd(),
 	)

@@ -76,11 +76,7 @@ certificate.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8761", "base URL of the running eurekad")
-	cmd.Flags().StringVar(&token, "token", "", "admin bearer token (default from EUREKAD_HTTP_ADMIN_TOKEN)")
-	cmd.Flags().StringVar(&tlsFiles.CAFile, "ca-file", "", "PEM CA certificates that sign an https:// server's certificate (default: the system's)")
-	cmd.Flags().StringVar(&tlsFiles.CertFile, "cert-file", "", "PEM client certificate, for a server that asks for one")
-	cmd.Flags().StringVar(&tlsFiles.KeyFile, "key-file", "", "PEM private key of --cert-file")
+	addServerFlags(cmd, &server, &token, &tlsFiles)
 	return cmd
 }
 

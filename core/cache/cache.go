@@ -119,6 +119,11 @@ func newRepresentation(body []byte, etag string) Representation {
 // instances (a 404).
 func (p *Payload) Found() bool { return p.found }
 
+// Version is the registry version the payload was built from: a reader
+// answered with it (or whose If-None-Match matches it) holds every change
+// up to that version.
+func (p *Payload) Version() uint64 { return p.version }
+
 // Plain returns the uncompressed representation.
 func (p *Payload) Plain() *Representation {
 	p.plainOnce.Do(func() {

@@ -73,6 +73,9 @@ type Options struct {
 	// CancelTimeout bounds the deregistration Run sends when its context
 	// ends. Zero means DefaultCancelTimeout.
 	CancelTimeout time.Duration
+	// AdminToken is the eurekad admin token Drain sends; empty sends the
+	// server URL's credentials (which an authenticator may grant admin).
+	AdminToken string
 	// Clock is the time source. Nil means the system clock.
 	Clock Clock
 	// Logger receives registration, renewal and back-off records. Nil
@@ -102,6 +105,7 @@ type Agent struct {
 	pushBurst     int
 	pushInterval  time.Duration
 	cancelTimeout time.Duration
+	adminToken    string
 
 	mu sync.Mutex
 	// inst is the local instance. It is never modified once stored: a
@@ -185,6 +189,7 @@ func New(c *client.Client, in *eureka.InstanceInfo, opts *Options) *Agent {
 		pushBurst:     o.PushBurst,
 		pushInterval:  o.PushInterval,
 		cancelTimeout: o.CancelTimeout,
+		adminToken:    o.AdminToken,
 		inst:          inst,
 		push:          make(chan struct{}, 1),
 	}

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,6 +35,21 @@ const (
 // payload's ETag differs from If-None-Match (a long-poll). Other Eureka
 // servers ignore it.
 const waitHeader = "X-Eurekad-Wait"
+
+// clientHeader names this client to a eurekad server's reader tracking.
+const clientHeader = "X-Eurekad-Client"
+
+// defaultClientID is the host name with a random suffix.
+func defaultClientID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "go-client"
+	}
+	return host + "-" + strconv.FormatUint(rand.Uint64()&0xffffffff, 36)
+}
+
+// ClientID returns the id sent as X-Eurekad-Client.
+func (c *Client) ClientID() string { return c.id }
 
 // Options configure a Client. The zero value of each field is documented;
 // at least one server URL (ServiceURLs or ZoneURLs) is required.
@@ -66,6 +84,12 @@ type Options struct {
 	Timeout time.Duration
 	// UserAgent is sent as User-Agent. Empty means DefaultUserAgent.
 	UserAgent string
+	// ClientID is sent as X-Eurekad-Client: eurekad tracks each reader
+	// (which registry version it last fetched, and when) by this id, so
+	// several clients behind one address and User-Agent are told apart.
+	// Empty means the host name and a random suffix, new for each Client.
+	// Other Eureka servers ignore the header.
+	ClientID string
 	// Logger receives debug records about fail-over. Nil discards.
 	Logger *slog.Logger
 	// MaxResponseBytes bounds a response body (after gzip decoding); a
@@ -93,6 +117,7 @@ type Client struct {
 	timeout time.Duration
 	xml     bool
 	ua      string
+	id      string
 	maxBody int64
 	log     *slog.Logger
 	// sticky is the index of the last server that answered; it is tried
@@ -131,6 +156,7 @@ func New(opts Options) (*Client, error) {
 		timeout: opts.Timeout,
 		xml:     opts.XML,
 		ua:      opts.UserAgent,
+		id:      opts.ClientID,
 		maxBody: opts.MaxResponseBytes,
 		log:     opts.Logger,
 	}
@@ -157,6 +183,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.ua == "" {
 		c.ua = DefaultUserAgent
+	}
+	if c.id == "" {
+		c.id = defaultClientID()
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponseBytes
@@ -250,6 +279,11 @@ type request struct {
 	// etag and wait make a conditional (long-polling) GET.
 	etag string
 	wait time.Duration
+	// site marks a path relative to the server's root rather than its
+	// Eureka base (eurekad's admin API); bearer, when set, is sent instead
+	// of the URL's basic credentials.
+	site   bool
+	bearer string
 	// peer marks a server-to-server call: JSON whatever Options.XML says,
 	// and the replication header (see ReplicateBatch).
 	peer bool
@@ -315,6 +349,9 @@ func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, 
 	actx, cancel := context.WithTimeout(ctx, c.timeout+r.wait)
 	defer cancel()
 	u := s.base + r.path
+	if r.site {
+		u = siteRoot(s.base) + r.path
+	}
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
@@ -345,13 +382,16 @@ func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, 
 	}
 	h.Set("Accept-Encoding", "gzip")
 	h.Set("User-Agent", c.ua)
+	h.Set(clientHeader, c.id)
 	if r.etag != "" {
 		h.Set("If-None-Match", r.etag)
 		if r.wait > 0 {
 			h.Set(waitHeader, r.wait.String())
 		}
 	}
-	if s.auth {
+	if r.bearer != "" {
+		h.Set("Authorization", "Bearer "+r.bearer)
+	} else if s.auth {
 		req.SetBasicAuth(s.user, s.pass)
 	}
 	resp, err := c.hc.Do(req)

@@ -224,6 +224,9 @@ func TestRequests(t *testing.T) {
 			if got := h.Header.Get("User-Agent"); got != "test-agent" {
 				t.Errorf("User-Agent %q", got)
 			}
+			if got := h.Header.Get("X-Eurekad-Client"); got == "" || got != c.ClientID() {
+				t.Errorf("X-Eurekad-Client %q, want the client's id %q", got, c.ClientID())
+			}
 			if h.Header.Get("X-Eurekad-Wait") != "" || h.Header.Get("If-None-Match") != "" {
 				t.Errorf("conditional headers on a plain call: %v", h.Header)
 			}
@@ -807,5 +810,15 @@ func TestBodiesDrained(t *testing.T) {
 	}
 	if got := f.conns.Load(); got != 1 {
 		t.Fatalf("%d connections for 10 sequential calls", got)
+	}
+}
+
+// Each Client gets an id of its own unless one is given.
+func TestClientID(t *testing.T) {
+	a := newClient(t, client.Options{ServiceURLs: []string{"http://127.0.0.1:1/eureka"}})
+	b := newClient(t, client.Options{ServiceURLs: []string{"http://127.0.0.1:1/eureka"}})
+	c := newClient(t, client.Options{ServiceURLs: []string{"http://127.0.0.1:1/eureka"}, ClientID: "orders-7"})
+	if a.ClientID() == "" || a.ClientID() == b.ClientID() || c.ClientID() != "orders-7" {
+		t.Fatalf("ids %q %q %q", a.ClientID(), b.ClientID(), c.ClientID())
 	}
 }
