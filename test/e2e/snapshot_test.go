@@ -56,7 +56,7 @@ func TestSnapshotSaveInspectRestore(t *testing.T) {
 
 	// The running server holds its bolt file: restoring into it is refused.
 	out, ok = eurekadCmd(t, envA, "snapshot", "restore", file)
-	if ok || !strings.Contains(out, "still running") {
+	if ok || !strings.Contains(out, "Another eurekad (or eurekad snapshot restore) is using this --data-dir") {
 		t.Fatalf("restore into a running server's store: ok=%v %s", ok, out)
 	}
 	want := fetchAll(t, s.Base)
