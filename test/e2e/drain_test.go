@@ -13,6 +13,7 @@ import (
 
 	"github.com/hudl/fargo"
 
+	"github.com/eurekad/eurekad/sdk/agent"
 	"github.com/eurekad/eurekad/sdk/client"
 	"github.com/eurekad/eurekad/sdk/discovery"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -179,5 +180,70 @@ func TestDrainWaitsForReaders(t *testing.T) {
 	}
 	if _, err := admin.Application(ctx, "ORDERS"); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("after the cancel drain ORDERS is still there: %v", err)
+	}
+}
+
+// agent.Drain, both ways: with admin rights (a loopback caller of a server
+// without an admin token) it uses the server's drain call; against a server
+// whose admin token it lacks it sets OUT_OF_SERVICE with the Eureka call and
+// watches the propagation view. Either way it returns once the active
+// reader fetched the change, and the instance is served out of service.
+func TestAgentDrain(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		env   []string
+		admin bool // the server's drain call answered (it names its timeout)
+	}{
+		{"admin drain", nil, true},
+		{"status and propagation", []string{"EUREKAD_HTTP_ADMIN_TOKEN=an-admin-token-the-agent-lacks"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startServer(t, c.env...)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cl, err := client.New(client.Options{ServiceURLs: []string{s.Base}, ClientID: "drained-service"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := &eureka.InstanceInfo{InstanceID: "a-1", HostName: "a-1.local", App: "ORDERS", IPAddr: "10.0.0.1", VIPAddress: "orders",
+				Status: eureka.StatusUp, Port: eureka.Port{Number: 8080, Enabled: true}, DataCenterInfo: &eureka.DataCenterInfo{Name: eureka.DataCenterMyOwn}}
+			a := agent.New(cl, in, nil)
+			go a.Run(ctx)
+			eventually(t, "registered", func() error {
+				_, err := cl.Instance(ctx, "ORDERS", "a-1")
+				return err
+			})
+			defer rawReader(s, "drain-reader", 300*time.Millisecond)()
+			const reader = "127.0.0.1 drain-reader"
+			eventually(t, "reader tracked", func() error {
+				p, err := cl.Propagation(ctx, "")
+				if err != nil {
+					return err
+				}
+				if r, ok := readerView(p, reader); !ok || r.Fetches < 2 || !r.Active {
+					return fmt.Errorf("reader not polling yet: %+v", p.Readers)
+				}
+				return nil
+			})
+			res, err := a.Drain(ctx)
+			if err != nil {
+				t.Fatalf("drain: %v (%+v)", err, res)
+			}
+			confirmed := false
+			for _, r := range res.Confirmed {
+				confirmed = confirmed || r.Name == reader
+			}
+			if !confirmed || len(res.Pending) > 0 {
+				t.Fatalf("drain answered without the reader: %+v", res)
+			}
+			if byServer := res.TimeoutSeconds > 0; byServer != c.admin {
+				t.Fatalf("drain answered by the server's call: %v, want %v (%+v)", byServer, c.admin, res)
+			}
+			got, err := cl.Instance(ctx, "ORDERS", "a-1")
+			if err != nil || got.Status != eureka.StatusOutOfService {
+				t.Fatalf("after the drain: %v %+v", err, got)
+			}
+		})
 	}
 }
