@@ -284,6 +284,7 @@ func TestPeerBatchAppliesTheSameRules(t *testing.T) {
 		{Action: eureka.ReplicateRegister, AppName: "ORDERS", ID: "bad", Instance: instance("ORDERS", "bad-\xff")},
 		{Action: eureka.ReplicateRegister, AppName: "ORDERS", ID: "o-3", Instance: func() *eureka.InstanceInfo { in := instance("ORDERS", "o-3"); in.IPAddr = ""; return in }()},
 		{Action: eureka.ReplicateHeartbeat, AppName: "ORDERS", ID: "o-1", OverriddenStatus: "BOGUS"},
+		{Action: eureka.ReplicateDeleteStatusOverride, AppName: "ORDERS", ID: "o-1", Status: "BOGUS"},
 		{Action: eureka.ReplicateStatusUpdate, AppName: "ORDERS", ID: "o-1", Status: "OUT_OF_SERVICE"},
 		{Action: "Explode", AppName: "ORDERS", ID: "o-1"},
 	}
@@ -291,7 +292,7 @@ func TestPeerBatchAppliesTheSameRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []int{400, 400, 400, 400, 400, 400, 200, 400}
+	want := []int{400, 400, 400, 400, 400, 400, 400, 200, 400}
 	for i, r := range res {
 		if r.StatusCode != want[i] {
 			t.Errorf("item %d (%s): %d, want %d", i, items[i].Action, r.StatusCode, want[i])
