@@ -2,10 +2,12 @@ package httpd
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/eurekad/eurekad/core/node"
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // TestAnswersDoNotEchoHostileValuesWhole: a huge query value, and an
@@ -37,5 +39,22 @@ func TestAnswersDoNotEchoHostileValuesWhole(t *testing.T) {
 		if c.code == 403 && !strings.HasPrefix(w.Body.String(), `{"error":"zone 999`) {
 			t.Errorf("refusal %.80q", w.Body.String())
 		}
+	}
+}
+
+// Without an authenticator, naming the caller of a write allocates
+// nothing.
+func TestCallerWithoutPrincipalAllocatesNothing(t *testing.T) {
+	r := httptest.NewRequest("POST", "/eureka/apps/ORDERS", nil)
+	if a := testing.AllocsPerRun(100, func() {
+		if c := caller(r); c.Principal != nil {
+			t.Fatal("a principal without an authenticator")
+		}
+	}); a != 0 {
+		t.Fatalf("caller allocates %v times", a)
+	}
+	p := withPrincipal(r, hook.Principal{Name: "orders"})
+	if c := caller(p); c.Principal == nil || c.Principal.Name != "orders" {
+		t.Fatalf("principal %+v", c.Principal)
 	}
 }

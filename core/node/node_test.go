@@ -395,3 +395,20 @@ func TestBeginEndPairedOnEveryPath(t *testing.T) {
 		}
 	}
 }
+
+// Without an admission hook, a registration through the node allocates
+// what the registry's own Register does, nothing more.
+func TestRegisterAddsNoAllocations(t *testing.T) {
+	n, _, _ := newNode(t, Options{})
+	n.opts.Store, n.opts.Replicator = nil, nil
+	ctx := context.Background()
+	regAllocs := testing.AllocsPerRun(100, func() { n.reg.Register(instance("ORDERS", "o-1"), false) })
+	nodeAllocs := testing.AllocsPerRun(100, func() {
+		if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if nodeAllocs > regAllocs {
+		t.Fatalf("node.Register allocates %v times, the registry's Register %v", nodeAllocs, regAllocs)
+	}
+}
