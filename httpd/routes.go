@@ -13,9 +13,10 @@ import (
 
 // The route table is the one list of what eurekad serves. Everything that
 // depends on a route is derived from it: the gorilla/mux routers that
-// dispatch, the operation the authenticator is asked about, the metrics
-// label, and the renewal fast path. A route cannot exist without an access
-// rule, and the auth matrix test walks this same table.
+// dispatch (only to the route the table found and decided), the operation
+// the authenticator is asked about, the metrics label, and the renewal fast
+// path. A route cannot exist without an access rule, and the auth matrix
+// test walks this same table.
 
 // family says where a route is served.
 type family uint8
