@@ -198,7 +198,10 @@ func withPrincipal(r *http.Request, p hook.Principal) *http.Request {
 func caller(r *http.Request) node.Caller {
 	c := node.Caller{RemoteAddr: r.RemoteAddr, Replication: isReplication(r), TLS: tlsIdentity(r)}
 	if p, ok := PrincipalFrom(r.Context()); ok {
-		c.Principal = &p
+		// A copy made here, not &p: p would be moved to the heap on
+		// every call, with or without an authenticator.
+		c.Principal = new(hook.Principal)
+		*c.Principal = p
 	}
 	return c
 }

@@ -101,7 +101,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		errorAnswer(w, r, http.StatusBadRequest, inv.Message, inv.Field)
 	case errors.As(err, &denied):
 		s.log.Debug("write denied by admission", pathAttr(r), "err", err, principalAttr(r))
-		errorAnswer(w, r, http.StatusForbidden, denied.Message, "")
+		// The hook's message may quote what the client sent.
+		errorAnswer(w, r, http.StatusForbidden, rules.Cut(denied.Message, maxMessageBytes), "")
 	case errors.Is(err, node.ErrNotFound):
 		w.WriteHeader(http.StatusNotFound)
 	case errors.Is(err, node.ErrAdmissionUnavailable):
@@ -109,10 +110,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		// The store refused or failed the write: it was not acknowledged,
 		// it is kept in memory and may still be stored later.
-		s.log.Warn("write not acknowledged", pathAttr(r), "err", err, principalAttr(r))
-		textError(w, http.StatusServiceUnavailable, err.Error())
+		s.log.Warn("write not acknowledged", pathAttr(r), "err", rules.Cut(err.Error(), maxMessageBytes), principalAttr(r))
+		textError(w, http.StatusServiceUnavailable, rules.Cut(err.Error(), maxMessageBytes))
 	}
 }
+
+// maxMessageBytes bounds an error message written from another
+// component's text (the admission hook, the store).
+const maxMessageBytes = 1024
 
 // errorAnswer writes an error in the request's format, the shape of
 // parseError: {"error": message, "field": field} in JSON,
@@ -185,7 +190,8 @@ func queryInt64(w http.ResponseWriter, r *http.Request, name string) (int64, boo
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		textError(w, http.StatusBadRequest, "invalid "+name+": "+strconv.Quote(v))
+		// A hostile value can be as long as the request line allows.
+		textError(w, http.StatusBadRequest, "invalid "+name+": "+rules.Excerpt(v))
 		return 0, false
 	}
 	return n, true

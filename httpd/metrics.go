@@ -142,8 +142,8 @@ const (
 	routeUnmatched = "unmatched"
 )
 
-// setRoute names the route of the request w answers; handlers outside the
-// routers (the renewal fast path) call it.
+// setRoute names the route of the request w answers; serveRoot calls it
+// once the route table has found the route.
 func setRoute(w http.ResponseWriter, route string) {
 	if rec, ok := w.(*recorder); ok {
 		rec.route = route

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,12 +35,9 @@ func matrixConfig() string {
 }`
 }
 
-// TestRouteAuthMatrix sends every route of the table a request as an
-// anonymous caller, a caller of another team, the owning team and a peer
-// (with and without the replication header), and checks each decision
-// against the route's operation and application. A route added later is
-// covered without a change here.
-func TestRouteAuthMatrix(t *testing.T) {
+// matrixServer serves the API over loopback under matrixConfig.
+func matrixServer(t *testing.T) (*Server, *registry.Registry, *httptest.Server) {
+	t.Helper()
 	a := static.New()
 	if err := a.Configure(context.Background(), []byte(matrixConfig())); err != nil {
 		t.Fatal(err)
@@ -53,7 +52,17 @@ func TestRouteAuthMatrix(t *testing.T) {
 	o.Auth = guard.New(a, nil)
 	srv := New(node.New(reg, node.Options{}), c, &o)
 	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	t.Cleanup(ts.Close)
+	return srv, reg, ts
+}
+
+// TestRouteAuthMatrix sends every route of the table a request as an
+// anonymous caller, a caller of another team, the owning team and a peer
+// (with and without the replication header), and checks each decision
+// against the route's operation and application. A route added later is
+// covered without a change here.
+func TestRouteAuthMatrix(t *testing.T) {
+	srv, _, ts := matrixServer(t)
 
 	type caller struct {
 		name, user, pass string
@@ -148,4 +157,77 @@ func matrixCall(t *testing.T, url, method, user, pass string, replicating bool) 
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestRouteSpellingsCannotEscapeAuth sends every route, spelled as an
+// attacker would (escaped base and segments, doubled and trailing slashes,
+// another base, lower case), as an anonymous caller: each answer is the
+// refusal or no route at all, never the handler. Then the owning team's
+// credentials on a doubly escaped application name: the decision is made on
+// the name the write would reach ("%4FRDERS-API"), not on one decoded twice
+// ("ORDERS-API").
+func TestRouteSpellingsCannotEscapeAuth(t *testing.T) {
+	srv, reg, ts := matrixServer(t)
+
+	escapeFirst := func(seg string) string {
+		if seg == "" || strings.HasPrefix(seg, "%") {
+			return seg
+		}
+		return "%" + strings.ToUpper(strconv.FormatInt(int64(seg[0]), 16)) + seg[1:]
+	}
+	sent := 0
+	for _, rt := range srv.table.routes {
+		if rt.access == accessPublic {
+			continue
+		}
+		rest := strings.NewReplacer("{app}", "ORDERS-API", "{id}", "o-1", "{vip}", "orders", "{asg}", "x").Replace(rt.pattern)
+		segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+		var spellings []string
+		bases := []string{""}
+		if rt.family == familyAPI {
+			bases = []string{"/eureka", "/eureka/v2", "/%65ureka", "/eureka/%762", "/EUREKA", "/eureka/"}
+		}
+		for _, b := range bases {
+			spellings = append(spellings, b+rest, b+rest+"/", b+rest+"//", b+"/"+rest, b+strings.ToLower(rest))
+			for i := range segs {
+				s := slices.Clone(segs)
+				s[i] = escapeFirst(s[i])
+				spellings = append(spellings, b+"/"+strings.Join(s, "/"))
+				s[i] = strings.ReplaceAll(s[i], "%", "%25")
+				spellings = append(spellings, b+"/"+strings.Join(s, "/"))
+			}
+		}
+		for _, p := range spellings {
+			code := matrixCall(t, ts.URL+p, rt.method, "", "", false)
+			if code != http.StatusUnauthorized && code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s as anonymous: %d, want 401 or no route", rt.method, p, code)
+			}
+			sent++
+		}
+	}
+	if sent < 500 {
+		t.Fatalf("only %d spellings sent", sent)
+	}
+	if n := reg.Size(); n != 0 {
+		t.Fatalf("%d instances registered by anonymous callers", n)
+	}
+
+	body := strings.NewReplacer(`"app":"ORDERS"`, `"app":"%4FRDERS-API"`).Replace(springBody)
+	for _, p := range []string{"/eureka/apps/%254FRDERS-API", "/eureka/apps/%254FRDERS-API/" + springID, "/eureka/apps/%254FRDERS-API/" + springID + "/status?value=UP"} {
+		method := map[bool]string{true: "POST", false: "PUT"}[strings.Count(p, "/") == 3]
+		req, _ := http.NewRequest(method, ts.URL+p, strings.NewReader(body))
+		req.Header.Set("Content-Type", jsonCT)
+		req.SetBasicAuth("orders", "orders-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s %s as orders: %d, want 403 (the app is %%4FRDERS-API)", method, p, resp.StatusCode)
+		}
+	}
+	if n := reg.Size(); n != 0 {
+		t.Fatalf("%d instances registered outside the caller's applications", n)
+	}
 }

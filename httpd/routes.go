@@ -13,9 +13,10 @@ import (
 
 // The route table is the one list of what eurekad serves. Everything that
 // depends on a route is derived from it: the gorilla/mux routers that
-// dispatch, the operation the authenticator is asked about, the metrics
-// label, and the renewal fast path. A route cannot exist without an access
-// rule, and the auth matrix test walks this same table.
+// dispatch (only to the route the table found and decided), the operation
+// the authenticator is asked about, the metrics label, and the renewal fast
+// path. A route cannot exist without an access rule, and the auth matrix
+// test walks this same table.
 
 // family says where a route is served.
 type family uint8
@@ -55,6 +56,7 @@ type route struct {
 	// fast marks the renewal, served without the router.
 	fast    bool
 	handler http.HandlerFunc
+	mux     *mux.Route // the route built from this one
 
 	label string   // metrics: "METHOD pattern"
 	segs  []string // pattern's segments
@@ -195,8 +197,12 @@ type table struct {
 	routes []*route
 	api    *mux.Router // the Eureka API, below the base path
 	site   *mux.Router
-	bases  []string // longest first
+	bases  []base // longest first
 }
+
+// base is a prefix the Eureka API is served under, as configured and in
+// the escaped form requests are matched against.
+type base struct{ path, escaped string }
 
 // find returns the route of a request of family f at path (escaped,
 // trailing slash trimmed) and its variables; methodOK is false when the
@@ -218,6 +224,48 @@ func (t *table) find(f family, method, path string) (rt *route, vars [2]string, 
 	return nil, vars, pathOK
 }
 
+// target is where a request goes: its route (nil for none) with the
+// variables the decision is made on, and the path its router is given.
+type target struct {
+	rt     *route
+	vars   [2]string
+	pathOK bool // the path is known, not for this method
+	// api: below a base path; path and escaped are then the path below
+	// the base, decoded and escaped, trailing slashes trimmed.
+	api           bool
+	path, escaped string
+}
+
+// resolve finds a request's route. Everything is matched on the escaped
+// path, the form the routers match too (UseEncodedPath): matching the base
+// on the decoded path and the rest on the escaped one once let
+// /%65ureka/apps/X reach the router with no route decided, and so no auth
+// decision. It allocates nothing for a path without escapes.
+func (t *table) resolve(r *http.Request) target {
+	esc := r.URL.EscapedPath()
+	trimmed := strings.TrimRight(esc, "/")
+	for _, b := range t.bases {
+		rest, ok := strings.CutPrefix(trimmed, b.escaped)
+		if !ok || !strings.HasPrefix(rest, "/") {
+			continue
+		}
+		// The decoded path starts with the decoded base and ends with the
+		// same literal slashes as the escaped one.
+		cut := len(esc) - len(trimmed)
+		tg := target{api: true, escaped: rest, path: r.URL.Path[len(b.path) : len(r.URL.Path)-cut]}
+		tg.rt, tg.vars, tg.pathOK = t.find(familyAPI, r.Method, rest)
+		return tg
+	}
+	// The trailing slash is optional everywhere: the Java client fetches
+	// "apps/" and peers post to "peerreplication/batch/".
+	if trimmed == "" {
+		trimmed = "/"
+	}
+	var tg target
+	tg.rt, tg.vars, tg.pathOK = t.find(familySite, r.Method, trimmed)
+	return tg
+}
+
 // routes builds the root handler from the table.
 func (s *Server) routes() http.Handler {
 	t := &table{routes: s.routeTable()}
@@ -226,82 +274,81 @@ func (s *Server) routes() http.Handler {
 		// Route on the escaped path so an instance id holding %2F stays
 		// one segment; pathVar decodes it once.
 		r.UseEncodedPath()
-		r.NotFoundHandler = http.HandlerFunc(notFound)
-		r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	}
 	for _, rt := range t.routes {
 		r := t.api
 		if rt.family == familySite {
 			r = t.site
 		}
-		h := rt.handler
 		if rt.prefix {
-			r.Methods(rt.method).PathPrefix(rt.pattern).HandlerFunc(h)
+			rt.mux = r.Methods(rt.method).PathPrefix(rt.pattern).HandlerFunc(rt.handler)
 		} else {
-			r.Methods(rt.method).Path(rt.pattern).HandlerFunc(h)
+			rt.mux = r.Methods(rt.method).Path(rt.pattern).HandlerFunc(rt.handler)
 		}
 	}
 	s.table = t
 	for _, b := range s.opts.BasePaths {
-		t.bases = append(t.bases, strings.TrimRight(b, "/"))
+		b = strings.TrimRight(b, "/")
+		t.bases = append(t.bases, base{path: b, escaped: (&url.URL{Path: b}).EscapedPath()})
 	}
 	// Longest first, so /eureka/v2/apps is not read as /eureka plus "v2".
-	sort.Slice(t.bases, func(i, j int) bool { return len(t.bases[i]) > len(t.bases[j]) })
+	sort.Slice(t.bases, func(i, j int) bool { return len(t.bases[i].path) > len(t.bases[j].path) })
 	return http.HandlerFunc(s.serveRoot)
 }
 
-// serveRoot finds a request's route, decides it, and dispatches it.
+// serveRoot finds a request's route, decides it, and dispatches it. A
+// request without a route is answered here (404, or 405 for a known path),
+// never by a router: only a decided route reaches a handler.
 func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
 	t := s.table
-	// The trailing slash is optional everywhere: the Java client fetches
-	// "apps/" and peers post to "peerreplication/batch/".
-	p := strings.TrimRight(r.URL.Path, "/")
-	for _, b := range t.bases {
-		if rest, ok := strings.CutPrefix(p, b); ok && strings.HasPrefix(rest, "/") {
-			s.serveAPI(w, r, rest, len(b))
-			return
-		}
-	}
-	esc := r.URL.EscapedPath()
-	if esc != "/" {
-		esc = strings.TrimRight(esc, "/")
-	}
-	if rt, vars, _ := t.find(familySite, r.Method, esc); rt != nil {
-		setRoute(w, rt.label)
-		p, known, ok := s.decide(w, r, rt, vars, false)
-		if !ok {
-			return
-		}
-		if known {
-			r = withPrincipal(r, p)
-		}
-	}
-	t.site.ServeHTTP(w, r)
-}
-
-// serveAPI serves a Eureka API request; rest is the path below the base.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rest string, prefix int) {
-	rt, vars, _ := s.table.find(familyAPI, r.Method, escapedRest(r, rest, prefix))
+	tg := t.resolve(r)
+	rt := tg.rt
 	if rt == nil {
-		s.table.api.ServeHTTP(w, withPath(r, rest, prefix)) // 404 or 405
+		if tg.pathOK {
+			methodNotAllowed(w, r)
+		} else {
+			notFound(w, r)
+		}
 		return
 	}
 	setRoute(w, rt.label)
-	p, known, ok := s.decide(w, r, rt, vars, isReplication(r))
+	p, known, ok := s.decide(w, r, rt, tg.vars, tg.api && isReplication(r))
 	if !ok {
 		return
 	}
-	if rt.fast && r.URL.RawPath == "" {
+	if rt.fast && strings.IndexByte(tg.escaped, '%') < 0 {
 		// The renewal: no router, no request copy, no vars map, so it
 		// allocates nothing. Paths with escapes go through the router,
 		// which decodes them.
-		s.renewInstance(w, r, strings.ToUpper(vars[0]), vars[1])
+		s.renewInstance(w, r, strings.ToUpper(tg.vars[0]), tg.vars[1])
 		return
 	}
 	if known {
 		r = withPrincipal(r, p)
 	}
-	s.table.api.ServeHTTP(w, withPath(r, rest, prefix))
+	router := t.site
+	if tg.api {
+		router = t.api
+		r = withPath(r, tg.path, tg.escaped)
+	}
+	s.dispatch(w, r, router, rt)
+}
+
+// dispatch runs the handler of rt, the route the request was decided for,
+// with the variables the router extracts. Should the router pick another
+// route, or none (a site path with a trailing slash), the answer is 404:
+// a handler never runs for a route that was not decided.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, router *mux.Router, rt *route) {
+	var m mux.RouteMatch
+	if !router.Match(r, &m) || m.MatchErr != nil || m.Route != rt.mux {
+		if m.Route != nil && m.Route != rt.mux {
+			tpl, _ := m.Route.GetPathTemplate()
+			s.log.Error("route table and router disagree", "table", rt.label, "router", tpl, pathAttr(r))
+		}
+		notFound(w, r)
+		return
+	}
+	m.Handler.ServeHTTP(w, mux.SetURLVars(r, m.Vars))
 }
 
 // decide applies the route's access rule. With an authenticator it asks
@@ -332,30 +379,21 @@ func pathVar(r *http.Request, name string) string {
 	return unescape(mux.Vars(r)[name])
 }
 
-// escapedRest is the API path below the base in escaped form, so an
-// escaped slash inside an instance id does not split it.
-func escapedRest(r *http.Request, rest string, prefix int) string {
-	raw := strings.TrimRight(r.URL.RawPath, "/")
-	if raw == "" || prefix > len(raw) {
-		return rest
-	}
-	return raw[prefix:]
-}
-
 // requestCopy holds a shallow request copy and its URL in one allocation.
 type requestCopy struct {
 	r http.Request
 	u url.URL
 }
 
-// withPath returns a copy of r whose path is path (the API path below the
-// base), with the escaped path cut the same way: prefix bytes off the front,
-// trailing slashes off the end.
-func withPath(r *http.Request, path string, prefix int) *http.Request {
+// withPath returns a copy of r whose path is the API path below the base:
+// path decoded, escaped its escaped form.
+func withPath(r *http.Request, path, escaped string) *http.Request {
 	c := &requestCopy{r: *r, u: *r.URL}
 	c.u.Path = path
-	if raw := strings.TrimRight(c.u.RawPath, "/"); raw != "" && prefix <= len(raw) {
-		c.u.RawPath = raw[prefix:]
+	if c.u.RawPath != "" {
+		// Without a RawPath the escaped form is the default escaping of
+		// path, which escaped then is.
+		c.u.RawPath = escaped
 	}
 	c.r.URL = &c.u
 	return &c.r

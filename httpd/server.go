@@ -3,8 +3,11 @@
 // routes.go), content negotiation, gzip, ETags, request limits and Eureka's
 // status codes and bodies.
 //
-// It maps requests to registry calls and cache keys and writes bytes; the
-// Eureka semantics live in core/registry and the encodings in sdk/eureka.
+// It maps requests to core/node's write methods (which admit, validate,
+// store, replicate and commit each write), registry reads and cache keys,
+// and writes bytes; it decides who may do what from its route table
+// (routes.go). The Eureka semantics live in core/node and core/registry,
+// the encodings in sdk/eureka.
 package httpd
 
 import (

@@ -284,6 +284,7 @@ func TestPeerBatchAppliesTheSameRules(t *testing.T) {
 		{Action: eureka.ReplicateRegister, AppName: "ORDERS", ID: "bad", Instance: instance("ORDERS", "bad-\xff")},
 		{Action: eureka.ReplicateRegister, AppName: "ORDERS", ID: "o-3", Instance: func() *eureka.InstanceInfo { in := instance("ORDERS", "o-3"); in.IPAddr = ""; return in }()},
 		{Action: eureka.ReplicateHeartbeat, AppName: "ORDERS", ID: "o-1", OverriddenStatus: "BOGUS"},
+		{Action: eureka.ReplicateDeleteStatusOverride, AppName: "ORDERS", ID: "o-1", Status: "BOGUS"},
 		{Action: eureka.ReplicateStatusUpdate, AppName: "ORDERS", ID: "o-1", Status: "OUT_OF_SERVICE"},
 		{Action: "Explode", AppName: "ORDERS", ID: "o-1"},
 	}
@@ -291,7 +292,7 @@ func TestPeerBatchAppliesTheSameRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []int{400, 400, 400, 400, 400, 400, 200, 400}
+	want := []int{400, 400, 400, 400, 400, 400, 400, 200, 400}
 	for i, r := range res {
 		if r.StatusCode != want[i] {
 			t.Errorf("item %d (%s): %d, want %d", i, items[i].Action, r.StatusCode, want[i])
@@ -314,5 +315,100 @@ func TestRenewDoesNotAllocate(t *testing.T) {
 	n.opts.Replicator = nil
 	if a := testing.AllocsPerRun(100, func() { n.Renew("ORDERS", "o-1", registry.RenewArgs{LastDirtyTimestamp: 1}) }); a != 0 {
 		t.Fatalf("renew allocates %v times", a)
+	}
+}
+
+// Every write's group-commit scope is closed on every return path: an
+// unpaired Begin would make every later group commit wait CommitDelay.
+func TestBeginEndPairedOnEveryPath(t *testing.T) {
+	ctx := context.Background()
+	admit := func(_ context.Context, a *Admission) (map[string]string, error) {
+		switch a.Instance.Metadata["team"] {
+		case "denied":
+			return nil, &DeniedError{Message: "no"}
+		case "broken":
+			return nil, errors.New("down")
+		case "huge":
+			return map[string]string{"x": strings.Repeat("v", 1<<20)}, nil
+		}
+		return nil, nil
+	}
+	with := func(team string) *eureka.InstanceInfo {
+		in := instance("ORDERS", "o-1")
+		in.Metadata = map[string]string{"team": team}
+		return in
+	}
+	writes := map[string]func(n *Node) error{
+		"register":         func(n *Node) error { return n.Register(ctx, client, "ORDERS", with("ok")) },
+		"register invalid": func(n *Node) error { return n.Register(ctx, client, "ORDERS", instance("ORDERS", "")) },
+		"register denied":  func(n *Node) error { return n.Register(ctx, client, "ORDERS", with("denied")) },
+		"register broken":  func(n *Node) error { return n.Register(ctx, client, "ORDERS", with("broken")) },
+		"register huge":    func(n *Node) error { return n.Register(ctx, client, "ORDERS", with("huge")) },
+		"register peer":    func(n *Node) error { return n.Register(ctx, Caller{Replication: true}, "ORDERS", with("x")) },
+		"cancel":           func(n *Node) error { return n.Cancel(ctx, client, "ORDERS", "o-1") },
+		"cancel unknown":   func(n *Node) error { return n.Cancel(ctx, client, "ORDERS", "nope") },
+		"status":           func(n *Node) error { return n.SetStatus(ctx, client, "ORDERS", "o-1", "DOWN", 0) },
+		"status bad":       func(n *Node) error { return n.SetStatus(ctx, client, "ORDERS", "o-1", "BOGUS", 0) },
+		"status unknown":   func(n *Node) error { return n.SetStatus(ctx, client, "ORDERS", "nope", "DOWN", 0) },
+		"delete":           func(n *Node) error { return n.DeleteStatus(ctx, client, "ORDERS", "o-1", "UP", 0) },
+		"delete bad":       func(n *Node) error { return n.DeleteStatus(ctx, client, "ORDERS", "o-1", "BOGUS", 0) },
+		"delete unknown":   func(n *Node) error { return n.DeleteStatus(ctx, client, "ORDERS", "nope", "", 0) },
+		"metadata": func(n *Node) error {
+			return n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"a": "b"})
+		},
+		"metadata denied": func(n *Node) error {
+			return n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"team": "denied"})
+		},
+		"metadata broken": func(n *Node) error {
+			return n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"team": "broken"})
+		},
+		"metadata invalid": func(n *Node) error { return n.UpdateMetadata(ctx, client, "ORDERS", "o-1", map[string]string{"": "b"}) },
+		"metadata unknown": func(n *Node) error {
+			return n.UpdateMetadata(ctx, client, "ORDERS", "nope", map[string]string{"a": "b"})
+		},
+		"batch": func(n *Node) error {
+			_, err := n.ApplyBatch(ctx, client, []eureka.ReplicationItem{{Action: eureka.ReplicateCancel, AppName: "ORDERS", ID: "o-1"}})
+			return err
+		},
+		"merge": func(n *Node) error {
+			_, err := n.Merge(ctx, []registry.AppState{{Name: "ORDERS"}})
+			return err
+		},
+	}
+	stores := map[string]func(*fakeStore){
+		"healthy":        func(*fakeStore) {},
+		"refusing":       func(f *fakeStore) { f.admitErr = persist.ErrUnavailable },
+		"down":           func(f *fakeStore) { f.down = persist.ErrUnavailable },
+		"failing commit": func(f *fakeStore) { f.cmErr = persist.ErrUnavailable },
+	}
+	for sname, set := range stores {
+		for wname, write := range writes {
+			n, fs, _ := newNode(t, Options{Admit: admit})
+			if err := n.Register(ctx, client, "ORDERS", with("ok")); err != nil {
+				t.Fatal(err)
+			}
+			set(fs)
+			err := write(n)
+			if fs.begun != fs.ended || fs.begun != 2 {
+				t.Errorf("%s, store %s (err %v): %d Begin, %d End", wname, sname, err, fs.begun, fs.ended)
+			}
+		}
+	}
+}
+
+// Without an admission hook, a registration through the node allocates
+// what the registry's own Register does, nothing more.
+func TestRegisterAddsNoAllocations(t *testing.T) {
+	n, _, _ := newNode(t, Options{})
+	n.opts.Store, n.opts.Replicator = nil, nil
+	ctx := context.Background()
+	regAllocs := testing.AllocsPerRun(100, func() { n.reg.Register(instance("ORDERS", "o-1"), false) })
+	nodeAllocs := testing.AllocsPerRun(100, func() {
+		if err := n.Register(ctx, client, "ORDERS", instance("ORDERS", "o-1")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if nodeAllocs > regAllocs {
+		t.Fatalf("node.Register allocates %v times, the registry's Register %v", nodeAllocs, regAllocs)
 	}
 }

@@ -27,7 +27,9 @@ import (
 //   - StatusUpdate: 200, 404, or 400 for a status that is not an override
 //     (missing, UNKNOWN, or a name Eureka does not know, which Java's
 //     lenient reader turns into UNKNOWN).
-//   - DeleteStatusOverride: 200 or 404; a missing status means UNKNOWN.
+//   - DeleteStatusOverride: 200 or 404; a missing status means UNKNOWN,
+//     and a name Eureka does not know gets 400 (it would become the
+//     instance's status).
 //   - any other action: 400.
 //
 // The batch is committed once; an error (the store refuses writes, or the
@@ -109,9 +111,14 @@ func (n *Node) applyItem(c Caller, it *eureka.ReplicationItem) eureka.Replicatio
 		}
 		return found(n.reg.SetStatus(app, it.ID, st, it.LastDirtyTimestamp, true))
 	case eureka.ReplicateDeleteStatusOverride:
-		st := it.Status
-		if st == "" {
-			st = eureka.StatusUnknown
+		st := eureka.StatusUnknown
+		if it.Status != "" {
+			// The status the instance takes: a known one, as for a
+			// client's DELETE …/status?value=.
+			var ok bool
+			if st, ok = eureka.ParseStatus(string(it.Status)); !ok {
+				return resultBadRequest
+			}
 		}
 		return found(n.reg.DeleteStatusOverride(app, it.ID, st, it.LastDirtyTimestamp, true))
 	}

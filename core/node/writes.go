@@ -20,9 +20,14 @@ func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eurek
 	if err := n.checkRegistration(in, pathApp); err != nil {
 		return err
 	}
-	add, err := n.admit(ctx, &Admission{Operation: hook.OpRegister, App: pathApp, ID: in.ID(), Instance: in, Caller: c})
-	if err != nil {
-		return err
+	var add map[string]string
+	if n.opts.Admit != nil && !c.Replication {
+		// Only built for a hook: the Admission escapes, and the
+		// registration path is kept lean without one.
+		var err error
+		if add, err = n.admit(ctx, &Admission{Operation: hook.OpRegister, App: pathApp, ID: in.ID(), Instance: in, Caller: c}); err != nil {
+			return err
+		}
 	}
 	if len(add) > 0 {
 		if in.Metadata == nil {

@@ -33,15 +33,15 @@
 // carrying the peer's newer copy is adopted locally as a replication, with
 // its override (registry.AdoptPeerCopy).
 //
-// Replicated requests are never replicated again (only httpd's handlers
-// call Replicate, and only for requests without the replication header),
-// and evictions are never replicated: each node evicts on its own.
+// Replicated requests are never replicated again (only core/node's write
+// methods call Replicate, and only for writes without the replication
+// header), and evictions are never replicated: each node evicts on its own.
 //
 // # Receiving
 //
-// Apply runs a received batch against the registry item by item, as
-// individual requests with the replication header would (§8.4), and
-// returns the responseList entries.
+// A received batch is core/node's ApplyBatch: item by item, as individual
+// requests with the replication header would run (§8.4), through the same
+// input rules as a client's, answered with the responseList entries.
 //
 // # Anti-entropy
 //

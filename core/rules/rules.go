@@ -190,7 +190,10 @@ func (l Limits) metadata(field string, m map[string]string) *Violation {
 		if k == "" {
 			return violation(field, "empty key")
 		}
-		if e := text(field+" key", k, l.MaxMetadataKeyBytes); e != nil {
+		if e := text("", k, l.MaxMetadataKeyBytes); e != nil {
+			// The field is named only on a violation: naming it for
+			// every key cost an allocation per entry.
+			e.Field = field + " key"
 			return e
 		}
 		// Values are free text: tabs and newlines are allowed, but not

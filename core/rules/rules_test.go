@@ -464,3 +464,19 @@ func FuzzRules(f *testing.F) {
 		}
 	})
 }
+
+// Checking a valid registration allocates nothing: it runs on every
+// registration and every metadata update.
+func TestValidInstanceCheckAllocatesNothing(t *testing.T) {
+	l, in := DefaultLimits(), springInstance()
+	if a := testing.AllocsPerRun(100, func() {
+		if err := l.Instance(in); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Fatalf("Instance allocates %v times", a)
+	}
+	if v := l.Metadata(map[string]string{"a\x00": "b"}); v == nil || !strings.Contains(v.Error(), "metadata key") {
+		t.Fatalf("a bad key: %v", v)
+	}
+}
