@@ -140,6 +140,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	no.Admit = admitFunc(admit)
+	if admit != nil && ho.Auth == nil {
+		// Peers' writes skip admission (their origin admitted them), and
+		// without an authenticator anyone can claim to be a peer.
+		log.Warn("admission hook without an authenticator: a client that sends x-netflix-discovery-replication: true is taken for a peer and skips admission; configure an authenticator with peer credentials")
+	}
 	ho.Ops.Plugins = pluginStatuses(ps)
 	if g, ok := ho.Auth.(*guard.Guard); ok {
 		ho.Ops.Auth = authDecisions(g)
