@@ -5,6 +5,10 @@ GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 20s
 JSCLIENT := test/jsclient
+# TOOL_MODULES are the tools with a Go module of their own (tools/proto
+# only pins the code generators): go vet/test ./... at the root skip them,
+# so lint and the test targets run them explicitly.
+TOOL_MODULES := tools/eurekabench
 
 .PHONY: all build test test-short lint deps bench fuzz clean proto proto-check protoc protoc-plugins buf
 
@@ -18,9 +22,11 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
 build:
 	$(GO) build $(if $(VERSION),-ldflags "-X main.version=$(VERSION)") -o $(BIN)/eurekad ./cmd/eurekad
 
-## test: formatting, vet, fresh generated code, and every test with the race detector.
+## test: formatting, vet, fresh generated code, and every test with the
+## race detector, the tool modules' included.
 test: deps lint proto-check
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@for m in $(TOOL_MODULES); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## test-short: the fast loop while editing: the packages' own tests under
 ## -short, without the race detector and without the suites that start real
@@ -29,11 +35,13 @@ test: deps lint proto-check
 SLOW_TESTS := /test/(cluster|dashboard|e2e|plugins|readme|sdk)$$|/examples/
 test-short:
 	$(GO) test -short -count=1 $$($(GO) list ./... | grep -Ev '$(SLOW_TESTS)')
+	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) test -short -count=1 ./...) || exit 1; done
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(JSCLIENT)/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@for m in $(TOOL_MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 ## deps: what the tests need beyond Go: the eureka-js-client from its lock file,
 ## and Debian packages: redis-server for the Redis store's tests, headless

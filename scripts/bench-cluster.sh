@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # bench-cluster.sh: peer replication figures for docs/benchmarks.md.
 #
-# Builds ./cmd/eurekad and ./cmd/eurekabench into a temporary directory and
-# runs "eurekabench cluster": a standalone eurekad serving a heartbeat load
-# (the serving cost), then three replicating eurekads on loopback: the lag
-# of lone registrations on the idle cluster until both peers serve them,
-# how fast N registrations on A reach both peers, A's and B's CPU under the same
-# heartbeat load (the replication cost against the serving cost), and the
-# p50/p99 lag of a change on A until B serves it.
+# Builds ./cmd/eurekad and tools/eurekabench (a module of its own) into a
+# temporary directory and runs "eurekabench cluster": a standalone eurekad
+# serving a heartbeat load (the serving cost), then three replicating eurekads
+# on loopback: the lag of lone registrations on the idle cluster until both
+# peers serve them, how fast N registrations on A reach both peers, A's and
+# B's CPU under the same heartbeat load (the replication cost against the
+# serving cost), and the p50/p99 lag of a change on A until B serves it.
 #
 # Environment:
 #   CLUSTER_INSTANCES=20000   instances registered and heartbeating
@@ -28,7 +28,7 @@ if [[ -z $bin ]]; then
 	go build -o "$tmp/eurekad" ./cmd/eurekad
 	bin=$tmp/eurekad
 fi
-go build -o "$tmp/eurekabench" ./cmd/eurekabench
+go -C tools/eurekabench build -o "$tmp/eurekabench" .
 args=(cluster --eurekad "$bin"
 	--instances "${CLUSTER_INSTANCES:-20000}"
 	--interval "${CLUSTER_INTERVAL:-30s}"

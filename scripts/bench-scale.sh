@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench-scale.sh: the scale benchmark of issue 21 for docs/benchmarks.md.
 #
-# Builds ./cmd/eurekad and ./cmd/eurekabench into a temporary directory and
-# runs "eurekabench scale" (one eurekad per size, started by the tool):
+# Builds ./cmd/eurekad and tools/eurekabench (a module of its own) into a
+# temporary directory and runs "eurekabench scale" (one eurekad per size,
+# started by the tool):
 #   10,000 instances, churn 0, 100, 300 and 500 changes/s;
 #   100,000 instances, churn 0 and 1,000 changes/s;
 #   1,000,000 instances, churn 0 and 1,000 changes/s (BENCH_SCALE_MILLION=1).
@@ -37,7 +38,7 @@ if [[ -z $bin ]]; then
 	go build -o "$tmp/eurekad" ./cmd/eurekad
 	bin=$tmp/eurekad
 fi
-go build -o "$tmp/eurekabench" ./cmd/eurekabench
+go -C tools/eurekabench build -o "$tmp/eurekabench" .
 out=${BENCH_SCALE_OUT:-$tmp/scale.jsonl}
 : >"$out"
 

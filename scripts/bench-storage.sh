@@ -141,7 +141,7 @@ if [ -n "${EUREKABENCH_BIN:-}" ]; then
 	cp "$EUREKABENCH_BIN" "$tmp/eurekabench"
 else
 	echo "building eurekabench into $tmp ..." >&2
-	go build -o "$tmp/eurekabench" ./cmd/eurekabench
+	go -C tools/eurekabench build -o "$tmp/eurekabench" .
 fi
 tree="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
 if [ -n "${EUREKAD_BIN:-}" ]; then

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # bench.sh: compare eurekad with the gorilla/mux baseline (make bench).
 #
-# Builds ./cmd/eurekad and ./cmd/eurekabench into a temporary directory, then
-# for each scenario alternates baseline and eurekad runs, each against a fresh
-# server process on a free loopback port, and prints the medians as a Markdown
-# table with the eurekad/baseline ratio and the target. Then it times how fast
-# a change becomes visible in eurekad's /apps and /apps/delta, compares
-# eurekad's stores with its memory store (scripts/bench-storage.sh: register
-# and renew throughput, restart of 100,000 instances, memory), and runs the Go
-# micro-benchmarks of ./core/... and ./sdk/.... The method is described in
-# docs/benchmarks.md.
+# Builds ./cmd/eurekad and tools/eurekabench (a module of its own) into a
+# temporary directory, then for each scenario alternates baseline and eurekad
+# runs, each against a fresh server process on a free loopback port, and
+# prints the medians as a Markdown table with the eurekad/baseline ratio and
+# the target. Then it times how fast a change becomes visible in eurekad's
+# /apps and /apps/delta, compares eurekad's stores with its memory store
+# (scripts/bench-storage.sh: register and renew throughput, restart of 100,000
+# instances, memory), and runs the Go micro-benchmarks of ./core/... and
+# ./sdk/.... The method is described in docs/benchmarks.md.
 #
 # Environment:
 #   BENCH_QUICK=1          smoke run of about a minute (1 round, 3 s runs)
@@ -112,7 +112,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "building into $tmp ..." >&2
-go build -o "$tmp/eurekabench" ./cmd/eurekabench
+go -C tools/eurekabench build -o "$tmp/eurekabench" .
 if [ -n "${EUREKAD_BIN:-}" ]; then
 	cp "$EUREKAD_BIN" "$tmp/eurekad"
 else

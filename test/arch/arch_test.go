@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,5 +126,50 @@ func TestWritePathLivesInCore(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no file checked")
+	}
+}
+
+// TestToolsStayOutOfTheProduct keeps the tools (tools/…, each a module of
+// its own) apart from the product: no product package, test files
+// included, imports one, none of them is a package of the product module
+// (a lost go.mod would fold it back in), and the product's cmd/ holds only
+// eurekad.
+func TestToolsStayOutOfTheProduct(t *testing.T) {
+	// -e: an import that does not resolve is still listed, and reported
+	// below by name rather than as go list's error.
+	out, err := exec.Command("go", "list", "-e", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var commands []string
+	listed := 0
+	for dec.More() {
+		var p struct {
+			ImportPath, Name                   string
+			Imports, TestImports, XTestImports []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		listed++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		if rel == "tools" || strings.HasPrefix(rel, "tools/") {
+			t.Errorf("%s is a package of the product module: a tool needs its own go.mod", p.ImportPath)
+		}
+		if p.Name == "main" && strings.HasPrefix(rel, "cmd/") {
+			commands = append(commands, rel)
+		}
+		for _, imp := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {
+			if imp == module+"/tools" || strings.HasPrefix(imp, module+"/tools/") {
+				t.Errorf("%s imports %s: the product does not depend on its tools", p.ImportPath, imp)
+			}
+		}
+	}
+	if listed == 0 {
+		t.Fatal("go list listed no package")
+	}
+	if !slices.Equal(commands, []string{"cmd/eurekad"}) {
+		t.Errorf("the product's commands are %v, want only cmd/eurekad: tools go under tools/, each a module of its own", commands)
 	}
 }

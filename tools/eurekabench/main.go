@@ -44,7 +44,8 @@
 //
 // The tool only ever talks to loopback addresses, and every loop in it is
 // bounded by time and count, so it always stops by itself.
-// scripts/bench.sh drives it; docs/benchmarks.md describes the method.
+// scripts/bench.sh drives it; docs/benchmarks.md describes the method. It
+// is a module of its own, outside the product (see go.mod).
 package main
 
 import (
