@@ -30,6 +30,7 @@
 #                          (default: EUREKAD_STORAGE_KIND=memory, like for
 #                          like with the baseline's map; what the stores cost
 #                          is the storage comparison's job)
+#   BENCH_GOBENCH=0        skip the Go micro-benchmarks
 #   BENCH_STORAGE=0        skip the storage comparison (about 5 minutes;
 #                          quick: 1.5); its own knobs are described in
 #                          scripts/bench-storage.sh
@@ -239,13 +240,15 @@ if [ "${BENCH_STORAGE:-1}" != 0 ]; then
 	fi
 fi
 
-echo
-echo "## Go micro-benchmarks (./core/... ./sdk/...)"
-echo
-echo '```'
-go test -run '^$' -bench . -benchmem -benchtime "$gobenchtime" -timeout 5m ./core/... ./sdk/... 2>&1 |
-	grep -Ev '^(\?|ok|PASS)\b|no test files' || true
-echo '```'
+if [ "${BENCH_GOBENCH:-1}" != 0 ]; then
+	echo
+	echo "## Go micro-benchmarks (./core/... ./sdk/...)"
+	echo
+	echo '```'
+	go test -run '^$' -bench . -benchmem -benchtime "$gobenchtime" -timeout 5m ./core/... ./sdk/... 2>&1 |
+		grep -Ev '^(\?|ok|PASS)\b|no test files' || true
+	echo '```'
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo
