@@ -33,10 +33,9 @@
 package redistest
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -47,6 +46,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Binary is the name of the server executable looked up on PATH.
@@ -354,15 +356,22 @@ func (s *Server) Stop() {
 	if cmd == nil || !s.Running() {
 		return
 	}
-	// SHUTDOWN closes the connection without a reply when it succeeds.
-	if err := s.command("SHUTDOWN", time.Second); err != nil && s.Running() {
+	// SHUTDOWN closes the connection without a reply when it succeeds
+	// (go-redis reports that as success). Only a refusal from the server is
+	// a failure at once; a network error may be the server going away, and
+	// the wait below tells.
+	err := s.probe(time.Second, func(ctx context.Context, c *goredis.Client) error {
+		return c.Shutdown(ctx).Err()
+	})
+	var refused goredis.Error
+	if errors.As(err, &refused) {
 		s.t.Errorf("redistest: SHUTDOWN: %v", err)
 	}
 	select {
 	case <-done:
 	case <-time.After(StopTimeout):
 		s.Kill()
-		s.t.Errorf("redistest: %s did not exit within %v of SHUTDOWN; killed", Binary, StopTimeout)
+		s.t.Errorf("redistest: %s did not exit within %v of SHUTDOWN (%v); killed", Binary, StopTimeout, err)
 	}
 }
 
@@ -394,7 +403,10 @@ func (s *Server) Restart() {
 // claimSlots gives the one-node cluster every slot and waits until it
 // reports cluster_state:ok.
 func (s *Server) claimSlots() error {
-	if err := s.command("CLUSTER ADDSLOTSRANGE 0 16383", time.Second); err != nil {
+	err := s.probe(time.Second, func(ctx context.Context, c *goredis.Client) error {
+		return c.ClusterAddSlotsRange(ctx, 0, 16383).Err()
+	})
+	if err != nil {
 		return err
 	}
 	return s.clusterOK()
@@ -404,7 +416,11 @@ func (s *Server) claimSlots() error {
 func (s *Server) clusterOK() error {
 	deadline := time.Now().Add(StartTimeout)
 	for {
-		info, err := s.bulk("CLUSTER INFO", time.Second)
+		var info string
+		err := s.probe(time.Second, func(ctx context.Context, c *goredis.Client) (err error) {
+			info, err = c.ClusterInfo(ctx).Result()
+			return err
+		})
 		if err == nil && field(info, "cluster_state") == "ok" {
 			return nil
 		}
@@ -438,65 +454,49 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// dial connects to the server for a probe, authenticated when the server
-// has a password.
-func (s *Server) dial(timeout time.Duration) (net.Conn, *bufio.Reader, error) {
-	c, err := net.DialTimeout("tcp", s.Addr(), timeout)
-	if err != nil {
-		return nil, nil, err
-	}
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	r := bufio.NewReader(c)
-	if s.password == "" {
-		return c, r, nil
-	}
-	// AUTH in the unified protocol, so any password byte is safe.
-	auth := fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(s.password), s.password)
-	if _, err := c.Write([]byte(auth)); err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	line, err := r.ReadString('\n')
-	if err == nil && line != "+OK\r\n" {
-		err = errors.New("AUTH answered " + strings.TrimSpace(line))
-	}
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return c, r, nil
+// probe runs fn against the server with a fresh one-connection go-redis
+// client (authenticated when the server has a password) that gives up after
+// timeout. A fresh client per probe means no pooled connection to a server
+// killed since can linger, and no retry hides the first answer.
+func (s *Server) probe(timeout time.Duration, fn func(context.Context, *goredis.Client) error) error {
+	c := goredis.NewClient(&goredis.Options{
+		Addr:            s.Addr(),
+		Password:        s.password,
+		DialTimeout:     timeout,
+		ReadTimeout:     timeout,
+		WriteTimeout:    timeout,
+		MaxRetries:      -1,
+		PoolSize:        1,
+		DisableIdentity: true,
+		// No maintenance-notification handshake: a probe is one command.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return fn(ctx, c)
 }
 
-// ping sends PING and expects +PONG.
+// ping sends PING and expects PONG; while the append-only file is replayed
+// the server answers LOADING, which is an error here.
 func (s *Server) ping(timeout time.Duration) error {
-	c, r, err := s.dial(timeout)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		// -LOADING while the append-only file is replayed, for instance.
-		return errors.New("PING answered " + strings.TrimSpace(line))
-	}
-	return nil
+	return s.probe(timeout, func(ctx context.Context, c *goredis.Client) error {
+		return c.Ping(ctx).Err()
+	})
 }
 
 // checkPid verifies that the server answering is the process pid.
 func (s *Server) checkPid(pid int, timeout time.Duration) error {
-	info, err := s.bulk("INFO server", timeout)
+	var info string
+	err := s.probe(timeout, func(ctx context.Context, c *goredis.Client) (err error) {
+		info, err = c.Info(ctx, "server").Result()
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	want := "process_id:" + strconv.Itoa(pid)
-	if got := field(info, "process_id"); "process_id:"+got != want {
-		return fmt.Errorf("port answered by another server (process_id:%s, want %s)", got, want)
+	if got := field(info, "process_id"); got != strconv.Itoa(pid) {
+		return fmt.Errorf("port answered by another server (process_id:%s, want %d)", got, pid)
 	}
 	return nil
 }
@@ -509,54 +509,4 @@ func field(info, name string) string {
 		}
 	}
 	return ""
-}
-
-// bulk sends one inline command and returns its bulk-string reply.
-func (s *Server) bulk(cmd string, timeout time.Duration) (string, error) {
-	c, r, err := s.dial(timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
-		return "", err
-	}
-	head, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(head, "$") {
-		return "", fmt.Errorf("%s answered %s", cmd, strings.TrimSpace(head))
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
-	if err != nil || n < 0 || n > 1<<20 {
-		return "", fmt.Errorf("%s: bad reply length %q", cmd, strings.TrimSpace(head))
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return "", err
-	}
-	return string(body), nil
-}
-
-// command sends one inline command and returns an error only for an error
-// reply or a failure to send; a connection closed without a reply (as after
-// SHUTDOWN) is not an error.
-func (s *Server) command(cmd string, timeout time.Duration) error {
-	c, r, err := s.dial(timeout)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
-		return err
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil
-	}
-	if strings.HasPrefix(line, "-") {
-		return errors.New(strings.TrimSpace(line[1:]))
-	}
-	return nil
 }

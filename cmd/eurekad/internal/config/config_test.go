@@ -439,6 +439,8 @@ func TestFileErrors(t *testing.T) {
 		{"map for a list", "http:\n  base_paths: {a: b}\n", []string{"http.base_paths: a mapping is not a strings value"}},
 		{"number in a list", "http:\n  base_paths: [/a, 5]\n", []string{"http.base_paths", "item 1 (5) is not a string"}},
 		{"malformed YAML", "addr: [\n", []string{"config file", "yaml"}},
+		{"number as a key", "registry:\n  1: x\n", []string{`unknown key "registry.1"`}},
+		{"not a mapping", "- addr\n", []string{"config file", "yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -853,6 +855,7 @@ plugins:
     config:
       path: /tmp/x.jsonl
       sync: true
+      shards: {1: a, true: b}
   auth:
     plugin: static
     config: {users: [{name: a, password_hash: h}]}
@@ -877,7 +880,7 @@ plugins:
 		t.Fatal(err)
 	}
 	p := cfg.Plugins
-	if !p.IsolateBuiltins || p.Storage.Plugin != "./bin/store" || string(p.Storage.Config) != `{"path":"/tmp/x.jsonl","sync":true}` {
+	if !p.IsolateBuiltins || p.Storage.Plugin != "./bin/store" || string(p.Storage.Config) != `{"path":"/tmp/x.jsonl","shards":{"1":"a","true":"b"},"sync":true}` {
 		t.Errorf("storage = %+v (%s)", p.Storage, p.Storage.Config)
 	}
 	if p.Auth.Plugin != "static" || string(p.Auth.Config) != `{"users":[{"name":"a","password_hash":"h"}]}` {

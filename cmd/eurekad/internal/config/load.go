@@ -4,17 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/confmap"
-	"github.com/knadh/koanf/providers/file"
-	"github.com/knadh/koanf/providers/posflag"
-	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -89,16 +86,11 @@ func Load(args, environ []string) (Config, []string, error) {
 //
 // The returned Config has HTTP.Addr set to Addr.
 func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
-	env := environMap(environ)
-	k := koanf.NewWithConf(koanf.Conf{Delim: ".", StrictMerge: true})
-
-	defaults := make(map[string]any, len(settings()))
-	for _, s := range settings() {
-		defaults[s.Key] = s.Default
-	}
-	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
-		return Config{}, nil, fmt.Errorf("config: defaults: %w", err)
-	}
+	// Every layer is read into values of the settings' own types, checked
+	// against the settings table, and set on cfg in order of precedence.
+	cfg := Default()
+	fields := reflect.ValueOf(&cfg).Elem()
+	byKey := table().byKey
 
 	var blocks pluginBlocks
 	if path := FilePath(fs, environ); path != "" {
@@ -107,41 +99,38 @@ func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
 		if err != nil {
 			return Config{}, nil, err
 		}
-		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
-			return Config{}, nil, fmt.Errorf("config file %s: %w", path, err)
+		for key, v := range m {
+			byKey[key].set(fields, v)
 		}
 	}
 
-	m, warnings, err := readEnv(env)
+	m, warnings, err := readEnv(environMap(environ))
 	if err != nil {
 		return Config{}, warnings, err
 	}
-	if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
-		return Config{}, warnings, fmt.Errorf("config: environment: %w", err)
+	for key, v := range m {
+		byKey[key].set(fields, v)
 	}
 
-	byFlag := table().byFlag
-	flags := posflag.ProviderWithFlag(fs, ".", k, func(f *pflag.Flag) (string, any) {
-		s := byFlag[f.Name]
-		if s == nil || !f.Changed {
-			return "", nil // not a setting, or left at its default
+	// Visit sees only the flags set on the command line: a flag left at its
+	// default must not override the file or the environment.
+	var errs []error
+	fs.Visit(func(f *pflag.Flag) {
+		s := table().byFlag[f.Name]
+		if s == nil {
+			return // not a setting (--config, or a command's own flag)
 		}
-		return s.Key, posflag.FlagVal(fs, f)
+		v, err := s.flagValue(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("flag --%s (%s): %w", s.Flag, s.Key, err))
+			return
+		}
+		s.set(fields, v)
 	})
-	if err := k.Load(flags, nil); err != nil {
-		return Config{}, warnings, fmt.Errorf("config: flags: %w", err)
+	if len(errs) > 0 {
+		return Config{}, warnings, joinErrors(errs)
 	}
 
-	cfg := Default()
-	// Every value in k already has its field's type (or string for a
-	// custom string type), so the decoder needs no hooks and no weak typing.
-	err = k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{
-		Tag:           "config",
-		DecoderConfig: &mapstructure.DecoderConfig{ErrorUnused: true},
-	})
-	if err != nil {
-		return Config{}, warnings, fmt.Errorf("config: %w", err)
-	}
 	cfg.HTTP.Addr = cfg.Addr
 	blocks.apply(&cfg)
 	if err := cfg.Validate(); err != nil {
@@ -184,20 +173,21 @@ func FilePath(fs *pflag.FlagSet, environ []string) string {
 // settings.
 func readFile(path string) (map[string]any, pluginBlocks, error) {
 	var blocks pluginBlocks
-	pk := koanf.New(".")
-	if err := pk.Load(file.Provider(path), yaml.Parser()); err != nil {
-		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
-	}
-	nested := pk.Raw()
-	blocks, err := takePluginBlocks(nested)
+	text, err := os.ReadFile(path)
 	if err != nil {
 		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
 	}
-	fk := koanf.New(".")
-	if err := fk.Load(confmap.Provider(nested, ""), nil); err != nil {
+	var nested map[string]any
+	if err := yaml.Unmarshal(text, &nested); err != nil {
 		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
 	}
-	raw := fk.All()
+	stringKeys(nested)
+	blocks, err = takePluginBlocks(nested)
+	if err != nil {
+		return nil, blocks, fmt.Errorf("config file %s: %w", path, err)
+	}
+	raw := map[string]any{}
+	flatten(nested, "", raw)
 	keys := make([]string, 0, len(raw))
 	for key := range raw {
 		keys = append(keys, key)
@@ -228,7 +218,7 @@ func readFile(path string) (map[string]any, pluginBlocks, error) {
 			}
 			errs = append(errs, fmt.Errorf("%s: is a section and holds settings, not a value (%v)", key, val))
 		case settingPrefix(key) != "":
-			// koanf flattened a mapping given where a value belongs.
+			// flatten went into a mapping given where a value belongs.
 			if p := settingPrefix(key); !mapped[p] {
 				mapped[p] = true
 				errs = append(errs, fmt.Errorf("%s: a mapping is not a %s value", p, idx.byKey[p].Type))
@@ -245,6 +235,42 @@ func readFile(path string) (map[string]any, pluginBlocks, error) {
 		return nil, blocks, fmt.Errorf("config file %s: %w", path, joinErrors(errs))
 	}
 	return out, blocks, nil
+}
+
+// stringKeys turns the keys of every mapping within v into strings, in
+// place where it can, and returns v: YAML allows keys such as 1 or true,
+// which neither dotted keys nor the plugins' JSON config blocks can hold.
+func stringKeys(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, item := range v {
+			v[k] = stringKeys(item)
+		}
+	case map[any]any:
+		out := make(map[string]any, len(v))
+		for k, item := range v {
+			out[fmt.Sprint(k)] = stringKeys(item)
+		}
+		return out
+	case []any:
+		for i, item := range v {
+			v[i] = stringKeys(item)
+		}
+	}
+	return v
+}
+
+// flatten adds the values of the nested mapping m to out under dotted keys
+// starting with prefix. An empty mapping stays a value, so that a section
+// written as "registry: {}" is seen and a setting given {} is refused.
+func flatten(m map[string]any, prefix string, out map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
+			flatten(sub, prefix+k+".", out)
+			continue
+		}
+		out[prefix+k] = v
+	}
 }
 
 // settingPrefix returns the setting whose key is a dotted prefix of key, or

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // EnvPrefix starts the name of every environment variable eurekad reads.
@@ -199,6 +201,46 @@ func (s Setting) get(cfg reflect.Value) any {
 		return out
 	}
 	panic("config: unknown kind")
+}
+
+// set stores v, a value in the setting's canonical type, in its field of
+// cfg (a reflect.Value of an addressable Config). Custom string types such
+// as cache.Mode take the string as is.
+func (s Setting) set(cfg reflect.Value, v any) {
+	f := cfg.FieldByIndex(s.index)
+	switch v := v.(type) {
+	case string:
+		f.SetString(v)
+	case bool:
+		f.SetBool(v)
+	case int:
+		f.SetInt(int64(v))
+	case int64:
+		f.SetInt(v)
+	case float64:
+		f.SetFloat(v)
+	case time.Duration:
+		f.SetInt(int64(v))
+	case []string:
+		l := reflect.MakeSlice(f.Type(), len(v), len(v))
+		for i, item := range v {
+			l.Index(i).SetString(item)
+		}
+		f.Set(l)
+	default:
+		panic(fmt.Sprintf("config: %s: value %v of type %T", s.Key, v, v))
+	}
+}
+
+// flagValue returns the value of f, the setting's flag, in the setting's
+// canonical type.
+func (s Setting) flagValue(f *pflag.Flag) (any, error) {
+	if l, ok := f.Value.(pflag.SliceValue); ok {
+		return l.GetSlice(), nil
+	}
+	// Every other flag type prints a value its own parser (and parse)
+	// reads back: "15m0s", "0.85", "true".
+	return s.parse(f.Value.String())
 }
 
 // Value returns the setting's value in c, in the canonical type described
