@@ -593,6 +593,9 @@ function readerRow(r, state, label) {
 async function drain(box, msg, path, what, done) {
   if (acting) return; // one action at a time
   acting = true;
+  // The actions wait for the drain's answer, which may take its timeout.
+  const buttons = [...document.querySelectorAll("#i-actions button, #a-drain")];
+  for (const b of buttons) b.disabled = true;
   const mode = $("c-mode").value;
   const timeout = Math.max(1, Number($("c-timeout").value) || 30);
   const app = what.split("/")[0];
@@ -644,6 +647,7 @@ async function drain(box, msg, path, what, done) {
     box.dataset.state = "failed";
   } finally {
     acting = false;
+    for (const b of buttons) b.disabled = false;
   }
   await watch;
   await done();
