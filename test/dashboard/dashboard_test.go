@@ -559,3 +559,136 @@ feed:
 	}
 	t.Logf("registered %d instances in %v", apps*perApp, time.Since(start).Round(time.Millisecond))
 }
+
+// heldReader fetches the whole registry every period as a stock client
+// named by its User-Agent, except while held: the test holds it to keep a
+// drain waiting, and releases it to let the drain confirm.
+type heldReader struct {
+	held atomic.Bool
+	kick chan struct{}
+}
+
+func startReader(t *testing.T, srv *eurekadtest.Server, agent string, period time.Duration) *heldReader {
+	r := &heldReader{kick: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	client := &http.Client{Timeout: 5 * time.Second}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			if !r.held.Load() {
+				req, _ := http.NewRequestWithContext(ctx, "GET", srv.Base+"apps/", nil)
+				req.Header.Set("Accept", "application/json")
+				req.Header.Set("User-Agent", agent)
+				if resp, err := client.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			case <-r.kick:
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+// release lets the reader fetch again, at once.
+func (r *heldReader) release() {
+	r.held.Store(false)
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// TestDashboardDrain drains from the dashboard while a reader polls the
+// registry: the readers view lists the reader, the drain waits for it (the
+// page shows it waiting while the test holds it back) and confirms it once
+// it fetches; the application page drains every instance.
+func TestDashboardDrain(t *testing.T) {
+	b := newBrowser(t, 90*time.Second)
+	srv := eurekadtest.Start(t, "EUREKAD_HTTP_ADMIN_TOKEN="+adminToken)
+	base := "http://" + srv.Addr
+	do(t, "POST", srv.Base+"apps/ORDERS", instanceJSON("ORDERS", "orders-1", 90), 204)
+	do(t, "POST", srv.Base+"apps/ORDERS", instanceJSON("ORDERS", "orders-2", 90), 204)
+	reader := startReader(t, srv, "dashboard-reader", time.Second)
+	const name = "127.0.0.1 dashboard-reader"
+	row := func(box string) string {
+		return fmt.Sprintf(`document.querySelector('%s tr[data-reader=%q]')`, box, name)
+	}
+
+	b.run("the readers view lists the polling reader",
+		chromedp.Navigate(base+"/#/readers"),
+		// Three fetches: the server knows the reader's interval.
+		waitJS("reader listed, up to date", `(() => { const r = `+row("#readers")+`;
+			return r !== null && r.dataset.behind === 'false' && Number(r.lastElementChild.textContent) >= 3 })()`),
+		chromedp.SendKeys(css("#token"), adminToken),
+		chromedp.Click(css(`#auth button`)),
+		waitJS("credentials accepted", `document.getElementById('auth-state').textContent === 'operator'`),
+	)
+	b.screenshot("readers")
+
+	// The reader is held from just before the drain: it was active at the
+	// change, so the drain waits for it.
+	b.run("the instance page offers the drain",
+		chromedp.Navigate(base+"/#/apps/ORDERS/orders-1"),
+		waitJS("drain action shown", `!document.getElementById('i-drain').hidden`),
+		chromedp.Click(css("#i-drain")),
+		waitJS("confirmation open", `document.getElementById('confirm').open && document.getElementById('c-text').textContent.includes('ORDERS/orders-1') && !document.getElementById('c-drain-opts').hidden`),
+	)
+	reader.held.Store(true)
+	b.run("the drain waits for the held reader",
+		chromedp.Click(css("#c-ok")),
+		waitJS("the reader shown waiting", `document.getElementById('i-drain-box').dataset.state === 'running' && `+row("#i-drain-box")+`?.dataset.state === 'waiting'`),
+		waitJS("a spinner", `document.querySelector('#i-drain-box .spinner') !== null`),
+	)
+	b.screenshot("drain-in-progress")
+	if st := instanceStatus(t, srv, "ORDERS", "orders-1"); st != "OUT_OF_SERVICE" {
+		t.Fatalf("while the drain waits the instance is %s, want OUT_OF_SERVICE (the change comes first)", st)
+	}
+	reader.release()
+	b.run("the drain confirms once the reader fetched",
+		waitJS("confirmed", `document.getElementById('i-drain-box').dataset.state === 'confirmed'`),
+		waitJS("the reader confirmed", row("#i-drain-box")+`?.dataset.state === 'confirmed'`),
+		waitJS("the instance page follows", `document.getElementById('i-lease').textContent.includes('operator override: OUT_OF_SERVICE')`),
+	)
+	if s := b.text("#i-drain-box .drain-state"); !strings.HasPrefix(s, "Confirmed by 1 reader in ") {
+		t.Errorf("drain result %q", s)
+	}
+	if n := eval[int](b, "rows in the result", `document.querySelectorAll('#i-drain-box tbody tr').length`); n != 1 {
+		t.Errorf("the result lists %d readers, want the one", n)
+	}
+	b.screenshot("drain-confirmed")
+
+	b.run("the application page drains every instance",
+		chromedp.Navigate(base+"/#/apps/ORDERS"),
+		waitJS("drain action shown", `!document.getElementById('a-drain').hidden`),
+		chromedp.Click(css("#a-drain")),
+		waitJS("confirmation open", `document.getElementById('confirm').open && document.getElementById('c-text').textContent.includes('ORDERS')`),
+		chromedp.Click(css("#c-ok")),
+		waitJS("confirmed", `document.getElementById('a-drain-box').dataset.state === 'confirmed' && `+row("#a-drain-box")+`?.dataset.state === 'confirmed'`),
+		waitJS("the summary follows", `document.getElementById('app-summary').textContent.includes('OUT_OF_SERVICE (2)')`),
+	)
+	if st := instanceStatus(t, srv, "ORDERS", "orders-2"); st != "OUT_OF_SERVICE" {
+		t.Fatalf("after the application drain orders-2 is %s, want OUT_OF_SERVICE", st)
+	}
+
+	// A reader that stops fetching is shown behind, with its lag growing
+	// (the view refreshes on the event stream's ticks).
+	reader.held.Store(true)
+	do(t, "POST", srv.Base+"apps/PAYMENTS", instanceJSON("PAYMENTS", "payments-1", 90), 204)
+	b.run("the readers view shows the reader behind",
+		chromedp.Navigate(base+"/#/readers"),
+		waitJS("behind, with a lag", `(() => { const r = `+row("#readers")+`;
+			return r !== null && r.dataset.behind === 'true' && parseFloat(r.querySelector('td.lag').textContent) >= 1 })()`),
+		waitJS("named in the summary", `document.getElementById('readers-summary').textContent.includes('1: `+name+`')`),
+	)
+	b.screenshot("readers-behind")
+}

@@ -69,8 +69,9 @@ func propagationObservations(t *testing.T, s *server) int {
 }
 
 // TestDrainWaitsForReaders runs real readers against eurekad: fargo
-// polling every second, the Go SDK's discovery cache long-polling and
-// another polling every 2 s, and raw clients that stop. A drain answers
+// polling every second, eureka-js-client fetching deltas every second (its
+// own timer), the Go SDK's discovery cache long-polling and another
+// polling every 2 s, and raw clients that stop. A drain answers
 // once each active reader has fetched the change, within the slowest
 // poller's period plus a second; a reader idle before the drain is not
 // waited for; a reader that pauses makes the drain time out naming it.
@@ -107,6 +108,11 @@ func TestDrainWaitsForReaders(t *testing.T) {
 		}
 		go discovery.New(cl, c.o).Run(ctx)
 	}
+	// eureka-js-client sends no User-Agent: it is known by its address
+	// alone, which no other reader here shares without a User-Agent.
+	_, port, _ := strings.Cut(s.Addr, ":")
+	jsReader := startJSScenario(t, port, "ORDERS", "orders", "JS_SCENARIO=reader")
+	const jsName = "127.0.0.1 "
 	stopIdle := rawReader(s, "idle-reader", 200*time.Millisecond)
 	paused := rawReader(s, "paused-reader", time.Second)
 
@@ -118,9 +124,10 @@ func TestDrainWaitsForReaders(t *testing.T) {
 		return p
 	}
 	// Every reader known, the pollers with an interval, nobody behind.
+	jsReader.summary(t, "ready")
 	eventually(t, "readers tracked", func() error {
 		p := view()
-		for _, n := range []string{fargoName, "sdk-poll-2s", "127.0.0.1 idle-reader", "127.0.0.1 paused-reader"} {
+		for _, n := range []string{fargoName, jsName, "sdk-poll-2s", "127.0.0.1 idle-reader", "127.0.0.1 paused-reader"} {
 			if r, ok := readerView(p, n); !ok || r.Fetches < 2 {
 				return fmt.Errorf("%s not polling yet: %+v", n, p.Readers)
 			}
@@ -153,7 +160,7 @@ func TestDrainWaitsForReaders(t *testing.T) {
 		}
 	}
 	slices.Sort(confirmed)
-	want := []string{"127.0.0.1 paused-reader", fargoName, "sdk-longpoll", "sdk-poll-2s"}
+	want := []string{"127.0.0.1 paused-reader", fargoName, jsName, "sdk-longpoll", "sdk-poll-2s"}
 	slices.Sort(want)
 	if !slices.Equal(confirmed, want) {
 		t.Fatalf("confirmed %v, want %v (idle reader not waited for)", confirmed, want)
@@ -167,6 +174,18 @@ func TestDrainWaitsForReaders(t *testing.T) {
 	if got := propagationObservations(t, s) - before; got != len(want) {
 		t.Fatalf("%d propagation observations for one change and %d readers", got, len(want))
 	}
+
+	// The JS client's own cache holds the change it confirmed.
+	if seen := jsReader.finish(t).Seen; seen["o-1"] != "OUT_OF_SERVICE" || seen["o-2"] != "UP" {
+		t.Fatalf("eureka-js-client's cache after the drain: %v, want o-1 OUT_OF_SERVICE and o-2 UP", seen)
+	}
+	// Stopped, it is idle after two of its intervals and not waited for.
+	eventually(t, "js reader inactive", func() error {
+		if r, _ := readerView(view(), jsName); r.Active {
+			return fmt.Errorf("still active: %+v", r)
+		}
+		return nil
+	})
 
 	// A paused reader is waited for until the timeout (past the 2 s
 	// poller's next fetch), and named.

@@ -43,6 +43,9 @@ type jsSummary struct {
 	FullFetches    int               `json:"fullFetches"`
 	// FullFetchesAfterFirstDelta counts full fetches once deltas started.
 	FullFetchesAfterFirstDelta int `json:"fullFetchesAfterFirstDelta"`
+	// Seen (JS_SCENARIO=reader, phase done) is the status the client's
+	// cache holds for each instance of the application, by instance id.
+	Seen map[string]string `json:"seen"`
 }
 
 // TestEurekaJSClient runs the real eureka-js-client (test/jsclient) against

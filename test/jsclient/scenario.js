@@ -6,8 +6,8 @@
 //   EUREKA_HOST, EUREKA_PORT, EUREKA_SERVICE_PATH (default /eureka/apps/),
 //   JS_APP (application name), JS_VIP (vipAddress); for HTTPS, EUREKA_CA
 //   (PEM file of the server's CA) and, for a client certificate, EUREKA_CERT
-//   and EUREKA_KEY; JS_SCENARIO picks the scenario: lifecycle (the default)
-//   or admission.
+//   and EUREKA_KEY; JS_SCENARIO picks the scenario: lifecycle (the default),
+//   admission or reader.
 //
 // Scenario lifecycle: client A registers, heartbeats and fetches the full registry;
 // client B registers; A learns about B through deltas; B deregisters; A
@@ -27,6 +27,14 @@
 // team metadata) registers, heartbeats and must see itself in its registry
 // cache with the metadata the plugin added. Then the same ready / go-ahead
 // / done protocol as above, A deregistering at the go-ahead.
+//
+// Scenario reader: client R registers nothing and only fetches the registry
+// (full, then deltas) every second, with the client's own timer, so that a
+// drain (POST /admin/api/.../drain) waits for it. It prints "ready" after
+// its second fetch, keeps fetching until the go-ahead, and then prints
+// "done" with the status its cache holds for each instance of JS_APP in
+// "seen" (instance id to status), so the Go test can check what the client
+// itself saw.
 
 const { Eureka } = require('eureka-js-client');
 const fs = require('fs');
@@ -257,6 +265,23 @@ async function runAdmission() {
   report('done');
 }
 
+async function runReader() {
+  const r = makeClient('R', {}, { registerWithEureka: false, registryFetchInterval: 1000 });
+  await call((cb) => r.start(cb));
+  summary.steps.push('R started');
+  // Two fetches give the server the reader's interval.
+  await waitFor('R fetched twice', async () => summary.requests.R.length >= 2);
+  report('ready');
+
+  await goAhead();
+  summary.seen = {};
+  for (const i of r.cache.app[app.toUpperCase()] || []) summary.seen[i.instanceId] = i.status;
+  summary.fetches = summary.requests.R.length;
+  await call((cb) => r.stop(cb));
+  summary.steps.push('R stopped');
+  report('done');
+}
+
 // report prints the summary of phase; a client error fails the scenario.
 function report(phase) {
   summary.phase = phase;
@@ -274,7 +299,7 @@ function goAhead() {
   });
 }
 
-const scenarios = { lifecycle: run, admission: runAdmission };
+const scenarios = { lifecycle: run, admission: runAdmission, reader: runReader };
 
 const timer = setTimeout(() => {
   fail(new Error(`scenario did not finish within ${deadlineMs} ms`));

@@ -3,7 +3,8 @@
 // written with textContent, never parsed as HTML.
 //
 // Views are hash routes, so each has a URL to share: #/ (home),
-// #/apps/NAME (an application), #/apps/NAME/ID (an instance), #/cluster;
+// #/apps/NAME (an application), #/apps/NAME/ID (an instance), #/cluster,
+// #/readers;
 // /lastn is the last-1000 page. Lists are paged, sorted and filtered by
 // the server, so a registry of any size costs the page one page of rows.
 "use strict";
@@ -379,9 +380,13 @@ async function refreshApp(name) {
     appView.table = new InstanceTable($("app-instances"), name);
     setText("app-name", name);
     setText("app-title", name);
+    setText("a-action-msg", "");
+    if (!acting) $("a-drain-box").hidden = true;
   }
   const [res] = await Promise.all([api("/admin/api/apps?" + new URLSearchParams({ app: name })), appView.table.load()]);
   const a = res.applications.find((x) => x.name === name);
+  appView.instances = a ? a.instances : 0;
+  updateAppActions();
   if (!a) {
     kv($("app-summary"), [["Instances", "none registered"]]);
     return;
@@ -395,6 +400,23 @@ async function refreshApp(name) {
   ]);
 }
 
+// updateAppActions shows the application's drain to an operator this
+// server lets act, while it has instances.
+function updateAppActions() {
+  $("a-drain").hidden = !canAdmin || !appView.instances;
+}
+
+function confirmAppDrain() {
+  const name = appView.name;
+  askConfirm({
+    title: "Drain every instance of this application?",
+    text: `Every instance of ${name} changes now, on every peer; the answer waits until each client that reads the registry has fetched the change.`,
+    ok: "Drain", drain: true,
+    run: () => drain($("a-drain-box"), $("a-action-msg"), `/admin/api/apps/${encodeURIComponent(name)}/drain`, name,
+      () => { if (appView.name === name) return refreshApp(name); }),
+  });
+}
+
 // ---- instance view and actions ----
 
 let current = null; // {app, id, instance} on the instance view
@@ -403,6 +425,7 @@ async function refreshInstance(app, id) {
   if (!current || current.app !== app || current.id !== id) {
     current = { app, id };
     setText("i-action-msg", "");
+    if (!acting) $("i-drain-box").hidden = true;
   }
   setText("i-id", id);
   const link = $("i-app-link");
@@ -465,10 +488,17 @@ function updateActions() {
   $("i-out").hidden = !can || i.status === "OUT_OF_SERVICE";
   $("i-in").hidden = !can || (i.status === "UP" && !i.override);
   $("i-deregister").hidden = !can;
+  $("i-drain").hidden = !can;
   $("i-readonly").hidden = canAdmin || !i;
 }
 
 let acting = false;
+
+function failure(e) {
+  return e.status === 401 || e.status === 403
+    ? `Refused (${e.status}): enter operator credentials at the top of the page. ${e.message}`
+    : `Failed: ${e.message}`;
+}
 
 async function action(verb, done) {
   if (acting) return; // one action at a time
@@ -483,34 +513,144 @@ async function action(verb, done) {
     msg.textContent = done;
   } catch (e) {
     msg.className = "bad";
-    msg.textContent = e.status === 401 || e.status === 403
-      ? `Refused (${e.status}): enter operator credentials at the top of the page. ${e.message}`
-      : `Failed: ${e.message}`;
+    msg.textContent = failure(e);
   } finally {
     acting = false;
   }
   await refreshInstance(app, id);
 }
 
-// pendingDeregister is the instance the confirmation dialog asks about;
-// the dialog's close takes it, so one confirmation sends one request.
-let pendingDeregister = null;
+// pendingConfirm is what the confirmation dialog asks about; the dialog's
+// close takes it, so one confirmation sends one request.
+let pendingConfirm = null;
 
-function confirmDeregister() {
-  const { app, id } = current;
-  pendingDeregister = { app, id };
-  setText("c-text", `${app}/${id} is removed from the registry now, on every peer. A client that is still running registers again with its next heartbeat.`);
+// askConfirm opens the confirmation dialog; run is called on OK. drain
+// shows the drain's options (the change to make, how long to wait).
+function askConfirm({ title, text, ok, drain, run }) {
+  pendingConfirm = run;
+  setText("c-title", title);
+  setText("c-text", text);
+  setText("c-ok", ok);
+  $("c-drain-opts").hidden = !drain;
   const dlg = $("confirm");
   dlg.returnValue = "";
   dlg.showModal();
 }
 
 function confirmClosed() {
-  const p = pendingDeregister;
-  pendingDeregister = null;
-  if (p && $("confirm").returnValue === "ok" && current && current.app === p.app && current.id === p.id) {
-    action("deregister", "Deregistered.");
+  // The close event is a queued task: a close that arrives once the dialog
+  // is open again belongs to the previous question, not this one.
+  if ($("confirm").open) return;
+  const run = pendingConfirm;
+  pendingConfirm = null;
+  if (run && $("confirm").returnValue === "ok") run();
+}
+
+// onCurrent runs fn only while the instance view still shows app/id.
+const onCurrent = (app, id, fn) => () => { if (current && current.app === app && current.id === id) return fn(); };
+
+function confirmDeregister() {
+  const { app, id } = current;
+  askConfirm({
+    title: "Deregister this instance?",
+    text: `${app}/${id} is removed from the registry now, on every peer. A client that is still running registers again with its next heartbeat.`,
+    ok: "Deregister",
+    run: onCurrent(app, id, () => action("deregister", "Deregistered.")),
+  });
+}
+
+function confirmDrain() {
+  const { app, id } = current;
+  askConfirm({
+    title: "Drain this instance?",
+    text: `${app}/${id} changes now, on every peer; the answer waits until each client that reads the registry has fetched the change, so none still sends it traffic.`,
+    ok: "Drain", drain: true,
+    run: onCurrent(app, id, () => drain($("i-drain-box"), $("i-action-msg"), instancePath(app, id) + "/drain", `${app}/${id}`,
+      onCurrent(app, id, () => refreshInstance(app, id)))),
+  });
+}
+
+// ---- drain ----
+
+const fmtSecs = (s) => `${s.toFixed(1)} s`;
+
+// readerRow is one reader of a drain: its state, and what it holds.
+function readerRow(r, state, label) {
+  return el("tr", { "data-reader": r.name, "data-state": state },
+    el("th", { scope: "row", text: r.name }),
+    el("td", { class: state === "pending" || state === "waiting" ? "bad" : "ok", text: label }),
+    el("td", { text: r.app || "whole registry" }),
+    el("td", { text: String(r.version) }),
+    el("td", { text: r.lastFetch ? fmtAgo(r.lastFetch) : "never" }),
+    el("td", { text: r.intervalSeconds ? fmtSecs(r.intervalSeconds) : "—" }));
+}
+
+// drain makes the change (the confirmation dialog's mode and timeout) and
+// shows it in box. The server holds its answer until every active reader
+// has fetched the change or the timeout passes; meanwhile the box polls the
+// propagation view, so the operator sees which readers have still to
+// fetch. The server's answer then replaces that with its own list.
+async function drain(box, msg, path, what, done) {
+  if (acting) return; // one action at a time
+  acting = true;
+  // The actions wait for the drain's answer, which may take its timeout.
+  const buttons = [...document.querySelectorAll("#i-actions button, #a-drain")];
+  for (const b of buttons) b.disabled = true;
+  const mode = $("c-mode").value;
+  const timeout = Math.max(1, Number($("c-timeout").value) || 30);
+  const app = what.split("/")[0];
+  const state = el("p", { class: "drain-state", role: "status" }, el("span", { class: "spinner", "aria-hidden": "true" }),
+    el("span", { class: "drain-text", text: `Draining ${what}…` }));
+  const body = el("tbody");
+  box.replaceChildren(el("h3", { text: `Drain of ${what} (${mode})` }), state,
+    el("table", { class: "list drain-readers" },
+      el("thead", null, el("tr", null, ...["Reader", "State", "Reads", "Version", "Last fetch", "Interval"].map((h) => el("th", { scope: "col", text: h })))),
+      body));
+  box.hidden = false;
+  box.dataset.state = "running";
+  msg.className = "";
+  msg.textContent = "";
+  const t0 = performance.now();
+  let waiting = true;
+  const watch = (async () => {
+    while (waiting) {
+      try {
+        const p = await api("/admin/api/propagation");
+        if (!waiting) break;
+        const mine = p.readers.filter((r) => r.active && (!r.app || r.app === app));
+        state.querySelector(".drain-text").textContent =
+          `Draining ${what}: waiting for readers to fetch the change, ${fmtSecs((performance.now() - t0) / 1000)} of at most ${timeout} s…`;
+        body.replaceChildren(...mine.map((r) => r.behind ? readerRow(r, "waiting", "waiting") : readerRow(r, "fetched", "has fetched")));
+      } catch (e) {
+        // The answer below says what went wrong.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })();
+  try {
+    const q = new URLSearchParams({ timeout: `${timeout}s`, mode });
+    const res = await api(`${path}?${q}`, { method: "POST" });
+    waiting = false;
+    const n = res.confirmed.length;
+    state.className = "drain-state " + (res.timedOut ? "bad" : "ok");
+    state.textContent = res.timedOut
+      ? `Timed out after ${fmtSecs(res.elapsedSeconds)}: ${res.pending.length} of ${n + res.pending.length} readers had not fetched the change. The change is made.`
+      : n ? `Confirmed by ${n} reader${n === 1 ? "" : "s"} in ${fmtSecs(res.elapsedSeconds)}.` : "No active reader to wait for: done.";
+    body.replaceChildren(...res.confirmed.map((r) => readerRow(r, "confirmed", "confirmed")),
+      ...res.pending.map((r) => readerRow(r, "pending", "not fetched")));
+    box.dataset.state = res.timedOut ? "timed-out" : "confirmed";
+  } catch (e) {
+    waiting = false;
+    state.className = "drain-state bad";
+    state.textContent = failure(e);
+    body.replaceChildren();
+    box.dataset.state = "failed";
+  } finally {
+    acting = false;
+    for (const b of buttons) b.disabled = false;
   }
+  await watch;
+  await done();
 }
 
 // ---- cluster view ----
@@ -546,6 +686,29 @@ async function refreshCluster() {
   }));
 }
 
+// ---- readers view ----
+
+async function refreshReaders() {
+  const p = await api("/admin/api/propagation");
+  kv($("readers-summary"), [
+    ["Registry version", String(p.version)],
+    ["Readers tracked", fmtInt(p.tracked)],
+    ["Behind", p.behind.length ? `${p.behind.length}: ${p.behind.join(", ")}` : "none"],
+    ["Forgotten (went silent)", fmtInt(p.forgotten)],
+    ["Not tracked (past the cap)", fmtInt(p.dropped)],
+  ]);
+  $("no-readers").hidden = p.readers.length > 0;
+  $("readers").tBodies[0].replaceChildren(...p.readers.map((r) => el("tr", { "data-reader": r.name, "data-behind": String(r.behind) },
+    el("th", { scope: "row", text: r.name, title: r.userAgent ? `${r.addr}, User-Agent ${r.userAgent}` : r.addr }),
+    el("td", { text: r.app || "whole registry" }),
+    el("td", { text: String(r.version) }),
+    el("td", { class: r.behind ? "bad" : "ok", text: (r.behind ? "behind" : "up to date") + (r.active ? "" : ", idle") }),
+    el("td", { class: "lag", text: r.behind ? fmtSecs(r.lagSeconds) : "—" }),
+    el("td", { text: fmtAgo(r.lastFetch) }),
+    el("td", { text: r.intervalSeconds ? fmtSecs(r.intervalSeconds) : "—" }),
+    el("td", { text: fmtInt(r.fetches) }))));
+}
+
 // ---- last 1000 view ----
 
 async function refreshLastN() {
@@ -563,6 +726,7 @@ function route() {
   if (location.pathname.replace(/\/+$/, "").endsWith("/lastn")) return { view: "lastn" };
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter((p) => p !== "").map(decodeURIComponent);
   if (parts[0] === "cluster") return { view: "cluster" };
+  if (parts[0] === "readers") return { view: "readers" };
   if (parts[0] === "apps" && parts.length === 2) return { view: "app", app: parts[1].toUpperCase() };
   if (parts[0] === "apps" && parts.length >= 3) return { view: "instance", app: parts[1].toUpperCase(), id: parts.slice(2).join("/") };
   return { view: "home" };
@@ -586,6 +750,7 @@ async function refresh() {
     switch (r.view) {
       case "lastn": await refreshLastN(); break;
       case "cluster": await refreshCluster(); break;
+      case "readers": await refreshReaders(); break;
       case "app": await refreshApp(r.app); break;
       case "instance": await refreshInstance(r.app, r.id); break;
       default: await refreshHome();
@@ -638,6 +803,7 @@ async function checkCredentials() {
     state.textContent = !has ? "read-only" : e.status ? `not accepted (${e.status})` : "cannot check";
   }
   if (current) updateActions();
+  updateAppActions();
 }
 
 function init() {
@@ -657,6 +823,8 @@ function init() {
   $("i-out").addEventListener("click", () => action("out-of-service", "Taken out of service."));
   $("i-in").addEventListener("click", () => action("in-service", "Back in service."));
   $("i-deregister").addEventListener("click", confirmDeregister);
+  $("i-drain").addEventListener("click", confirmDrain);
+  $("a-drain").addEventListener("click", confirmAppDrain);
   $("confirm").addEventListener("close", confirmClosed);
   window.addEventListener("hashchange", () => { window.scrollTo(0, 0); refresh(); });
   checkCredentials();
