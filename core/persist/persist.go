@@ -90,7 +90,9 @@
 // until that flush has committed. Readers of the whole store skip these
 // records (IsMarker, HideMarkers). One store has one writer: two eurekad
 // processes writing the same keys would each find the other's generation
-// and rewrite in turn.
+// and rewrite in turn: when checks in a row find a foreign generation, the
+// persister logs that another process seems to write the store and spaces
+// its checks out, doubling up to 64 VerifyIntervals.
 //
 // Lease timestamps change on every renewal and are not written one by one;
 // every CheckpointInterval each lease is queued once at low priority, so a
@@ -260,9 +262,14 @@ type Persister struct {
 	gen               string
 	genStored         bool
 	seq, committedSeq uint64
-	resyncing         atomic.Bool
-	resyncReason      atomic.Pointer[string]
-	resyncs           atomic.Uint64
+	// foreignRun counts the last checks in a row that found another
+	// generation (two processes writing one store); nextVerify is when
+	// the periodic check may run again, later while they do.
+	foreignRun   int
+	nextVerify   time.Time
+	resyncing    atomic.Bool
+	resyncReason atomic.Pointer[string]
+	resyncs      atomic.Uint64
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -576,9 +583,9 @@ func (p *Persister) Run(ctx context.Context) error {
 			p.queueCheckpoint()
 			continue
 		case <-verify.C:
-			check = retry == nil && !p.degraded.Load()
-			if check {
+			if retry == nil && !p.degraded.Load() {
 				p.retryGuessed()
+				check = !time.Now().Before(p.nextVerify)
 			}
 		}
 		if retry != nil {
