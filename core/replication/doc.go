@@ -101,7 +101,9 @@
 //
 // Sync fetches the full registry from the peers (GET apps) and registers,
 // as replications, the instances this node lacks or holds an older copy
-// of. eurekad calls it after restoring from its store and without gating
+// of, each stamped with its lastDirtyTimestamp rather than now: a copy from
+// a peer that missed a cancel must stay older than the tombstone another
+// peer keeps. eurekad calls it after restoring from its store and without gating
 // reads, as Spring Cloud does; an anti-entropy round with every peer
 // follows.
 package replication
