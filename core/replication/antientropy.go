@@ -69,9 +69,17 @@ func (c *Cluster) KickAntiEntropy() {
 // for a stall of this process (SIGSTOP, a frozen VM).
 const stallCheck = time.Second
 
+// lostRepairGap is the least time between two rounds asked for by lost
+// tasks or a stall: a peer losing tasks without pause (every batch
+// refused, a queue full under load) would otherwise get a round at every
+// stallCheck, each a digest of the whole registry on both sides and the
+// exchange of every application that differs meanwhile.
+const lostRepairGap = 5 * time.Second
+
 // antiEntropy runs repair rounds with p: every AntiEntropyInterval, when
 // poked (start, the peer came back), when tasks for the peer were lost
-// (dropped, expired, rejected) and after this process stalled.
+// (dropped, expired, rejected) and after this process stalled, these two
+// at most every lostRepairGap.
 func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 	if c.opts.AntiEntropyInterval <= 0 {
 		return
@@ -80,8 +88,11 @@ func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 	defer period.Stop()
 	check := time.NewTicker(stallCheck)
 	defer check.Stop()
+	gap := min(lostRepairGap, c.opts.AntiEntropyInterval)
 	lost := p.lost()
 	last := time.Now()
+	var lastRound time.Time
+	owed := false // a stall seen, its round not yet made
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,21 +102,20 @@ func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 		case now := <-check.C:
 			// The monotonic clock runs on while the process is stopped: a
 			// long gap means this node missed what the peers sent.
-			stalled := now.Sub(last) > 3*stallCheck
+			owed = owed || now.Sub(last) > 3*stallCheck
 			last = now
-			l := p.lost()
-			if l == lost && !stalled {
-				continue
+			if p.lost() == lost && !owed || now.Sub(lastRound) < gap {
+				continue // lost stays as it was: a later check asks again
 			}
-			lost = l
 		}
+		owed = false
 		if p.ae.unsupported.Load() {
 			continue
 		}
 		if err := c.repair(ctx, p); err != nil && ctx.Err() == nil {
 			p.log.Debug("anti-entropy round failed", "err", err)
 		}
-		last = time.Now()
+		last, lastRound = time.Now(), time.Now()
 		lost = p.lost()
 	}
 }

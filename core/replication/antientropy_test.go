@@ -146,3 +146,32 @@ func TestAntiEntropySkipsJavaPeer(t *testing.T) {
 		t.Errorf("digest asked %d times, want 1", got)
 	}
 }
+
+// A peer that loses tasks without pause (it refuses every batch, or a
+// full queue drops them under load) must not get a repair round at every
+// loss check, each a digest of the whole registry on both sides and an
+// exchange of what differs meanwhile: rounds for lost tasks are spaced.
+func TestLostTasksDoNotStormRepairs(t *testing.T) {
+	_, url := eurekadPeer(t)
+	front, furl := newCountingFront(t, url, func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "batch") {
+			http.Error(w, "no", http.StatusBadRequest) // not worth retrying: the tasks are lost
+			return true
+		}
+		return false
+	})
+	local := registry.New(nil)
+	cl := newCluster(t, local, func(o *replication.Options) { o.AntiEntropyInterval = time.Hour }, furl)
+	local.Register(appInst("SVC", "i1"), false)
+	// Waiting out four loss checks is the behaviour under test; a task is
+	// lost every 100 ms meanwhile.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		cl.Replicate(eureka.ReplicateRegister, "SVC", "i1")
+	}
+	if cl.Peers()[0].Rejected == 0 {
+		t.Fatal("no task was lost")
+	}
+	if got := front.count("digest"); got == 0 || got > 2 {
+		t.Errorf("%d repair rounds in 4 s of lost tasks; want 1 or 2", got)
+	}
+}

@@ -60,8 +60,9 @@
 // repairs both sides; neither side pushes through the replication queue,
 // whose Java-shaped tasks carry no stamps and cannot remove a metadata
 // key or carry a cancel's age. A round runs every AntiEntropyInterval,
-// when the peer answers again after failing, when tasks for it were lost,
-// after this process stalled (SIGSTOP), and after the start-up sync. It
+// when the peer answers again after failing, when tasks for it were lost
+// or this process stalled (SIGSTOP) (these two at most every 5 s), and
+// after the start-up sync. It
 // makes one digest request and one exchange per 500 instances and
 // tombstones of the differing applications (an application is never
 // split), so a long outage of a large registry repairs in a handful of
