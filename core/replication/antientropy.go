@@ -30,9 +30,29 @@ func (c *Cluster) merge(ctx context.Context, states []registry.AppState) (regist
 }
 
 // exchangeChunk caps the instances and tombstones one exchange request
-// carries (an application is never split), so a request stays well below
-// a peer's body limit (2 MiB by default) whatever the size of the repair.
+// carries, so a request stays well below a peer's body limit (2 MiB by
+// default) whatever the size of the repair: about 0.4 MB of ordinary
+// instances. A larger application is sent in pieces (split).
 const exchangeChunk = 500
+
+// split cuts the applications with more than n instances and tombstones
+// into pieces of at most n, all but the last marked Part (the peer answers
+// an application's state once, for its last piece).
+func split(states []registry.AppState, n int) []registry.AppState {
+	var out []registry.AppState
+	for _, s := range states {
+		for len(s.Instances)+len(s.Tombstones) > n {
+			piece := registry.AppState{Name: s.Name, Part: true}
+			k := min(n, len(s.Instances))
+			piece.Instances, s.Instances = s.Instances[:k:k], s.Instances[k:]
+			k = min(n-k, len(s.Tombstones))
+			piece.Tombstones, s.Tombstones = s.Tombstones[:k:k], s.Tombstones[k:]
+			out = append(out, piece)
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 // entropy is a peer's anti-entropy state.
 type entropy struct {
@@ -139,7 +159,7 @@ func unsupportedStatus(err error) bool {
 // the differing applications in chunks. Each exchange repairs both sides:
 // the peer merges this node's state and answers with its own, which this
 // node merges. It makes 1 + ceil(differing instances / exchangeChunk)
-// requests at most (plus one per application larger than a chunk).
+// requests at most (plus one per application cut into pieces).
 func (c *Cluster) repair(ctx context.Context, p *Peer) error {
 	start := time.Now()
 	p.ae.rounds.Add(1)
@@ -174,7 +194,7 @@ func (c *Cluster) repair(ctx context.Context, p *Peer) error {
 		return nil
 	}
 	slices.Sort(names)
-	states := c.reg.PeerStates(names)
+	states := split(c.reg.PeerStates(names), exchangeChunk)
 	var pulled, pushed registry.MergeStats
 	requests := 1
 	for len(states) > 0 {

@@ -64,9 +64,10 @@
 // or this process stalled (SIGSTOP) (these two at most every 5 s), and
 // after the start-up sync. It
 // makes one digest request and one exchange per 500 instances and
-// tombstones of the differing applications (an application is never
-// split), so a long outage of a large registry repairs in a handful of
-// requests. Repairs go through core/node (Merger): stored, in the delta
+// tombstones of the differing applications (a larger application is sent
+// in pieces, the peer answering its state once, for the last), so a long
+// outage of a large registry repairs in a handful of requests, each far
+// below a peer's body limit. Repairs go through core/node (Merger): stored, in the delta
 // and the events, never replicated again.
 //
 // The rule that decides which side is newer (registry.Merge): every
