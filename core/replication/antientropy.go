@@ -159,7 +159,8 @@ func unsupportedStatus(err error) bool {
 // the differing applications in chunks. Each exchange repairs both sides:
 // the peer merges this node's state and answers with its own, which this
 // node merges. It makes 1 + ceil(differing instances / exchangeChunk)
-// requests at most (plus one per application cut into pieces).
+// requests at most (plus one per application cut into pieces, and a few
+// when the peer refuses a request as too large: smaller pieces).
 func (c *Cluster) repair(ctx context.Context, p *Peer) error {
 	start := time.Now()
 	p.ae.rounds.Add(1)
@@ -197,20 +198,29 @@ func (c *Cluster) repair(ctx context.Context, p *Peer) error {
 	states := split(c.reg.PeerStates(names), exchangeChunk)
 	var pulled, pushed registry.MergeStats
 	requests := 1
+	limit := exchangeChunk
 	for len(states) > 0 {
 		n, size := 0, 0
-		for n < len(states) && (n == 0 || size+len(states[n].Instances)+len(states[n].Tombstones) <= exchangeChunk) {
+		for n < len(states) && (n == 0 || size+len(states[n].Instances)+len(states[n].Tombstones) <= limit) {
 			size += len(states[n].Instances) + len(states[n].Tombstones)
 			n++
 		}
 		chunk := states[:n]
-		states = states[n:]
 		requests++
 		p.ae.requests.Add(1)
 		body, err := p.client.PeerCall(ctx, http.MethodPost, "peerreplication/exchange", registry.EncodeExchange(registry.Exchange{Apps: chunk}))
+		if tooLarge(err) && size > 1 {
+			// Instances with large metadata: the peer's body limit, not
+			// the count, bounds a request. Smaller pieces, at most
+			// log2(exchangeChunk) more requests in a round.
+			limit = max(1, size/2)
+			states = split(states, limit)
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		states = states[n:]
 		x, err := registry.DecodeExchange(body)
 		if err != nil {
 			return err

@@ -177,19 +177,19 @@ func TestLostTasksDoNotStormRepairs(t *testing.T) {
 	}
 }
 
-// An application larger than one exchange (here 1,500 instances, about
-// 1.1 MB, against a peer taking 512 KB bodies) is repaired in pieces: sent
-// whole, it drew a 413 at every round and the round stopped there, so
-// neither it nor the applications after it ever converged.
-func TestAntiEntropySplitsLargeApplication(t *testing.T) {
+// repairToSmallBodyPeer registers n instances of app in a new registry,
+// each with metadata meta, and lets anti-entropy repair a eurekad peer
+// taking bodies of at most 512 KB; it returns how many exchanges that took.
+func repairToSmallBodyPeer(t *testing.T, app string, n int, meta map[string]string) int {
+	t.Helper()
 	ho := httpd.DefaultOptions()
 	ho.MaxBodyBytes = 512 << 10
 	peerReg, url := eurekadPeerWith(t, &ho)
 	front, furl := newCountingFront(t, url, nil)
 	local := registry.New(nil)
-	for i := range 1500 {
-		in := appInst("BIG", fmt.Sprintf("i-%d", i))
-		in.Metadata = map[string]string{"owner": "ops"}
+	for i := range n {
+		in := appInst(app, fmt.Sprintf("i-%d", i))
+		in.Metadata = meta
 		local.Register(in, false)
 	}
 	local.Register(appInst("SMALL", "s-1"), false)
@@ -197,8 +197,26 @@ func TestAntiEntropySplitsLargeApplication(t *testing.T) {
 	eventually(t, "the peer holding every instance", func() bool {
 		return len(peerReg.Digest()) == 2 && maps.Equal(peerReg.Digest(), local.Digest())
 	})
+	return front.count("exchange")
+}
+
+// An application larger than one exchange (here 1,500 instances, about
+// 1.1 MB, against a peer taking 512 KB bodies) is repaired in pieces: sent
+// whole, it drew a 413 at every round and the round stopped there, so
+// neither it nor the applications after it ever converged.
+func TestAntiEntropySplitsLargeApplication(t *testing.T) {
 	// One digest, then BIG in three pieces and SMALL.
-	if got := front.count("exchange"); got > 4 {
+	if got := repairToSmallBodyPeer(t, "BIG", 1500, map[string]string{"owner": "ops"}); got > 4 {
 		t.Errorf("%d exchanges; want at most 4", got)
+	}
+}
+
+// Instances with large metadata (8 KB each, within the input rules) make
+// 500 of them far larger than a peer's body limit: a 413 halves the pieces
+// instead of stopping the round for good.
+func TestAntiEntropyShrinksPiecesOnTooLarge(t *testing.T) {
+	// FAT and SMALL: 101 → 413, 50 → 413, 25 ×4 and SMALL.
+	if got := repairToSmallBodyPeer(t, "FAT", 100, map[string]string{"blob": strings.Repeat("m", 8<<10)}); got > 8 {
+		t.Errorf("%d exchanges; want at most 8", got)
 	}
 }
