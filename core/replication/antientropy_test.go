@@ -96,7 +96,12 @@ func TestAntiEntropyRepairsLargeRegistryWithBoundedRequests(t *testing.T) {
 	}
 
 	front, furl := newCountingFront(t, url, nil)
-	cl := newCluster(t, local, func(o *replication.Options) { o.AntiEntropyInterval = time.Hour }, furl)
+	// An exchange of 500 instances under the race detector on a loaded
+	// machine can take longer than newCluster's 1 s timeout, which failed
+	// the only round (3 runs in 8).
+	cl := newCluster(t, local, func(o *replication.Options) {
+		o.AntiEntropyInterval, o.PeerTimeout = time.Hour, 30*time.Second
+	}, furl)
 	// The peer's first answer starts a round.
 	eventually(t, "registries converge", func() bool { return maps.Equal(local.Digest(), peerReg.Digest()) })
 
@@ -106,10 +111,14 @@ func TestAntiEntropyRepairsLargeRegistryWithBoundedRequests(t *testing.T) {
 	}
 	// 27 differing apps of 50: (20+5)×50 instances and 2×50 tombstones,
 	// 1,350 in all, in exchanges of at most 500: 3 exchanges.
-	if d, x := front.count("digest"), front.count("exchange"); d != 1 || x != 3 {
-		t.Errorf("%d digest and %d exchange requests, want 1 and 3", d, x)
+	// A loaded machine may hold this process's goroutines long enough to
+	// look like a stall, which asks for another round: after the repair,
+	// it finds equal digests and exchanges nothing.
+	d, x := front.count("digest"), front.count("exchange")
+	if d < 1 || d > 2 || x != 3 {
+		t.Errorf("%d digest and %d exchange requests, want 1 (2 after a stall) and 3", d, x)
 	}
-	if p.RepairRounds != 1 || p.RepairRequests != 4 {
+	if p.RepairRounds != uint64(d) || p.RepairRequests != uint64(d+x) {
 		t.Errorf("stats: %d rounds, %d requests", p.RepairRounds, p.RepairRequests)
 	}
 	if local.Instance("APP-020", "i-1") != nil {
@@ -193,7 +202,9 @@ func repairToSmallBodyPeer(t *testing.T, app string, n int, meta map[string]stri
 		local.Register(in, false)
 	}
 	local.Register(appInst("SMALL", "s-1"), false)
-	newCluster(t, local, func(o *replication.Options) { o.AntiEntropyInterval = time.Hour }, furl)
+	newCluster(t, local, func(o *replication.Options) { // the timeout: as in the test above
+		o.AntiEntropyInterval, o.PeerTimeout = time.Hour, 30*time.Second
+	}, furl)
 	eventually(t, "the peer holding every instance", func() bool {
 		return len(peerReg.Digest()) == 2 && maps.Equal(peerReg.Digest(), local.Digest())
 	})
