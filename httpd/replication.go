@@ -75,9 +75,11 @@ func (s *Server) peerExchange(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	names := make([]string, len(x.Apps))
-	for i, a := range x.Apps {
-		names[i] = strings.ToUpper(a.Name)
+	names := make([]string, 0, len(x.Apps))
+	for _, a := range x.Apps {
+		if !a.Part { // a piece of a large application: its last piece draws the answer
+			names = append(names, strings.ToUpper(a.Name))
+		}
 	}
 	w.Header().Set("Content-Type", contentJSON)
 	w.WriteHeader(http.StatusOK)

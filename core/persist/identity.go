@@ -52,25 +52,26 @@ func (p *Persister) markerOps(ops []storage.Op, buf []byte, seq uint64) ([]stora
 }
 
 // lost reads the marker records and says what is wrong with them when the
-// store no longer holds what this persister wrote ("" when it does). It
+// store no longer holds what this persister wrote ("" when it does);
+// foreign is true when the store holds another generation record. It
 // returns an error only when the store cannot be read.
-func (p *Persister) lost(ctx context.Context) (string, error) {
+func (p *Persister) lost(ctx context.Context) (found string, foreign bool, err error) {
 	g, err := p.store.Get(ctx, generationKey)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return "no generation record: the store was emptied or replaced", nil
+		return "no generation record: the store was emptied or replaced", false, nil
 	case err != nil:
-		return "", err
+		return "", false, err
 	case string(g.Value) != p.gen:
 		return fmt.Sprintf("generation record %q, not this process's %q: the store was replaced or another writer uses it",
-			storage.Cut(string(g.Value), 64), p.gen), nil
+			storage.Cut(string(g.Value), 64), p.gen), true, nil
 	}
 	s, err := p.store.Get(ctx, sequenceKey)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return "no sequence record: the store lost writes", nil
+		return "no sequence record: the store lost writes", false, nil
 	case err != nil:
-		return "", err
+		return "", false, err
 	}
 	// A flush whose error left its outcome unknown may have stored a later
 	// sequence than the last one known committed.
@@ -78,9 +79,32 @@ func (p *Persister) lost(ctx context.Context) (string, error) {
 	seq, perr := strconv.ParseUint(n, 10, 64)
 	if gen != p.gen || perr != nil || seq < p.committedSeq || seq > p.seq {
 		return fmt.Sprintf("sequence record %q, eurekad committed up to %s/%d: the store lost writes (a replica that lagged?)",
-			storage.Cut(string(s.Value), 64), p.gen, p.committedSeq), nil
+			storage.Cut(string(s.Value), 64), p.gen, p.committedSeq), gen != p.gen, nil
 	}
-	return "", nil
+	return "", false, nil
+}
+
+// maxContestShift caps the back-off of the checks while another writer
+// seems to use the store: VerifyInterval·2^6, 5 min 20 s by default.
+const maxContestShift = 6
+
+// contested counts a check that found a foreign generation right after
+// the previous one did, and spaces the next check out accordingly (see
+// verify). Only the flusher calls it.
+func (p *Persister) contested(foreign bool, now time.Time) {
+	if !foreign {
+		p.foreignRun = 0
+		return
+	}
+	p.foreignRun++
+	if p.foreignRun < 2 {
+		return // a store replaced once
+	}
+	wait := p.opts.VerifyInterval << min(p.foreignRun-1, maxContestShift)
+	p.nextVerify = now.Add(wait)
+	p.log.Error("another process seems to write this store: it held a foreign generation at each of the last checks, "+
+		"right after this process rewrote it; each process rewrites the store over the other's (give each eurekad its own store or key prefix)",
+		"checks", p.foreignRun, "nextCheckIn", wait)
 }
 
 // verify checks that the store still holds what this persister wrote and,
@@ -90,10 +114,15 @@ func (p *Persister) verify(ctx context.Context) error {
 	if !p.genStored {
 		return nil // nothing written yet, or a rewrite under way
 	}
-	found, err := p.lost(ctx)
-	if err != nil || found == "" {
+	found, foreign, err := p.lost(ctx)
+	if err != nil {
 		return err
 	}
+	if found == "" {
+		p.foreignRun = max(p.foreignRun-1, 0) // back to normal slowly: the other writer may be backing off too
+		return nil
+	}
+	p.contested(foreign, time.Now())
 	p.resync(ctx, found)
 	return nil
 }

@@ -157,6 +157,38 @@ func TestResyncReportedUntilDone(t *testing.T) {
 	})
 }
 
+// Two processes writing one store (two eurekads on one Redis key prefix,
+// a documented misconfiguration) each find the other's generation: they
+// must say so clearly and space their rewrites out, not rewrite the whole
+// registry at every check for as long as both run.
+func TestTwoWritersBackOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inner := memory.New()
+		logs := &eurekadtest.SyncBuffer{}
+		mod := func(o *persist.Options) {
+			o.VerifyInterval = verifyEvery
+			o.Logger = slogTo(logs)
+		}
+		a, b := startOn(t, inner, mod), startOn(t, inner, mod)
+		for i := range 10 {
+			a.reg.Register(inst("A", fmt.Sprint("i", i)), false)
+			b.reg.Register(inst("A", fmt.Sprint("i", i)), false)
+		}
+		a.p.Commit(context.Background())
+		b.p.Commit(context.Background())
+		time.Sleep(10 * time.Minute)
+		// At every check, 120 each; backing off, a handful.
+		for name, f := range map[string]*fixture{"a": a, "b": b} {
+			if n := f.p.Status().Resyncs; n == 0 || n > 20 {
+				t.Errorf("%s rewrote the store %d times in 10 minutes; want a few", name, n)
+			}
+		}
+		if !strings.Contains(logs.String(), "another process seems to write this store") {
+			t.Errorf("two writers not named in the logs:\n%s", logs.String())
+		}
+	})
+}
+
 // The real thing: FLUSHALL on the Redis behind eurekad. Within a few
 // verify intervals Redis holds the whole registry again.
 func TestRedisFlushAllIsRewritten(t *testing.T) {

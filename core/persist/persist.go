@@ -90,7 +90,9 @@
 // until that flush has committed. Readers of the whole store skip these
 // records (IsMarker, HideMarkers). One store has one writer: two eurekad
 // processes writing the same keys would each find the other's generation
-// and rewrite in turn.
+// and rewrite in turn: when checks in a row find a foreign generation, the
+// persister logs that another process seems to write the store and spaces
+// its checks out, doubling up to 64 VerifyIntervals.
 //
 // Lease timestamps change on every renewal and are not written one by one;
 // every CheckpointInterval each lease is queued once at low priority, so a
@@ -260,9 +262,14 @@ type Persister struct {
 	gen               string
 	genStored         bool
 	seq, committedSeq uint64
-	resyncing         atomic.Bool
-	resyncReason      atomic.Pointer[string]
-	resyncs           atomic.Uint64
+	// foreignRun counts the last checks in a row that found another
+	// generation (two processes writing one store); nextVerify is when
+	// the periodic check may run again, later while they do.
+	foreignRun   int
+	nextVerify   time.Time
+	resyncing    atomic.Bool
+	resyncReason atomic.Pointer[string]
+	resyncs      atomic.Uint64
 
 	degraded   atomic.Bool
 	lastErr    atomic.Pointer[string]
@@ -454,7 +461,11 @@ func (p *Persister) CommitDurable(ctx context.Context, app, id string) error {
 		}
 		return fmt.Errorf("%w: %s", ErrUnavailable, storage.Cut(err.Error(), 200))
 	}
-	return p.refusedKey(app, id)
+	err := p.refusedKey(ctx, app, id)
+	if err == nil || errors.Is(err, storage.ErrRefused) || ctx.Err() != nil {
+		return err
+	}
+	return p.unavailable()
 }
 
 // CommitKey is Commit for a writer that changed the record of app and id
@@ -470,7 +481,17 @@ func (p *Persister) CommitKey(ctx context.Context, app, id string) error {
 	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync {
 		return err
 	}
-	return p.refusedKey(app, id)
+	return p.keyAnswer(ctx, app, id)
+}
+
+// keyAnswer is refusedKey for a writer under the failure policy: a store
+// that failed while the record was tried again gets the policy's answer.
+func (p *Persister) keyAnswer(ctx context.Context, app, id string) error {
+	err := p.refusedKey(ctx, app, id)
+	if err == nil || errors.Is(err, storage.ErrRefused) || ctx.Err() != nil {
+		return err
+	}
+	return p.failureAnswer(err)
 }
 
 // CommitHealing is the acknowledgement of a write that heals by itself (a
@@ -483,25 +504,42 @@ func (p *Persister) CommitHealing(ctx context.Context, app, id string) error {
 	if err := p.Commit(ctx); err != nil || p.opts.Durability == DurabilityAsync || p.opts.OnFailure == FailureServe {
 		return err
 	}
-	if err := p.refusedKey(app, id); err != nil {
+	err := p.keyAnswer(ctx, app, id)
+	if errors.Is(err, storage.ErrRefused) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return nil
+	return err
 }
 
 // refusedKey returns an error matching storage.ErrRefused when the store
-// refused app/id's record and it did not change since.
-func (p *Persister) refusedKey(app, id string) error {
+// refused app/id's record. A refused record that changed again since
+// (pending) may hold the caller's change, refused in the last flush: it
+// waits for the flush that tries the record again rather than answer for
+// a version not yet tried. It returns another error when that flush
+// failed, or the store is failing (not tried, errStoreFailing).
+func (p *Persister) refusedKey(ctx context.Context, app, id string) error {
 	k := storage.Key{App: app, ID: id}
-	p.mu.Lock()
-	reason, refused := p.refused[k]
-	_, pending := p.pending[k] // changed again since, or not tried while the store fails
-	p.mu.Unlock()
-	if refused && !pending {
-		return fmt.Errorf("persist: %w", &storage.RefusedError{Key: k, Reason: reason})
+	for {
+		p.mu.Lock()
+		reason, refused := p.refused[k]
+		_, pending := p.pending[k]
+		p.mu.Unlock()
+		switch {
+		case !refused:
+			return nil
+		case !pending:
+			return fmt.Errorf("persist: %w", &storage.RefusedError{Key: k, Reason: reason})
+		case p.degraded.Load():
+			return errStoreFailing
+		}
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
 }
+
+// errStoreFailing: a record could not be tried again, the store failing.
+var errStoreFailing = errors.New("persist: the store is failing")
 
 func (p *Persister) failureAnswer(err error) error {
 	if p.opts.OnFailure == FailureServe {
@@ -545,9 +583,9 @@ func (p *Persister) Run(ctx context.Context) error {
 			p.queueCheckpoint()
 			continue
 		case <-verify.C:
-			check = retry == nil && !p.degraded.Load()
-			if check {
+			if retry == nil && !p.degraded.Load() {
 				p.retryGuessed()
+				check = !time.Now().Before(p.nextVerify)
 			}
 		}
 		if retry != nil {

@@ -369,17 +369,29 @@ func TestCommitDelayGathersWritersUnderWay(t *testing.T) {
 	f.p.End()
 
 	// Changes made while the store is busy form one group of several,
-	// which marks the writers as concurrent.
+	// which marks the writers as concurrent. The store holds the busy
+	// flush (in its refusal check, which sees every record) until both
+	// are made: with a delay instead, a writer held up on a loaded machine
+	// split them into two groups of one.
 	concurrent := func(id string) {
 		t.Helper()
-		f.store.SetDelay(100 * time.Millisecond)
+		inBatch, release := make(chan struct{}), make(chan struct{})
+		f.store.SetRefuse(func(k storage.Key) error {
+			if k.ID == id {
+				close(inBatch)
+				<-release
+			}
+			return nil
+		})
+		defer f.store.SetRefuse(nil)
 		f.reg.Register(inst("A", id), false)
 		busy := commit()
+		<-inBatch
 		f.reg.Register(inst("A", id+"-x"), false)
 		f.reg.Register(inst("A", id+"-y"), false)
+		close(release)
 		within("busy", busy)
 		within("group", commit())
-		f.store.SetDelay(0)
 	}
 	concurrent("busy")
 

@@ -291,3 +291,50 @@ func TestGuessedRefusalRetriedAtVerify(t *testing.T) {
 		})
 	}
 }
+
+// A writer whose change the store refused hears so even when another
+// writer changed the same record again during that flush: the record was
+// pending again when the first writer looked, and it was told "stored"
+// for a version the store had refused. Now it waits for the flush that
+// tries the record again (refused again here).
+func TestRefusalNotHiddenByALaterChange(t *testing.T) {
+	for _, typed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("typed=%v", typed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// A request under way that never ends holds every flush after
+				// a group of several keys for CommitDelay: the window in which
+				// the first writer looks, wide open.
+				f := start(t, func(o *persist.Options) { o.CommitDelay = time.Second })
+				f.p.Begin()
+				synctest.Wait() // the first flush (the generation record) is done
+				ctx := context.Background()
+				var changedDuringFlush atomic.Bool
+				f.store.SetRefuse(func(k storage.Key) error {
+					if k.ID != hugeID {
+						return nil
+					}
+					if !changedDuringFlush.Swap(true) {
+						f.reg.Register(inst("A", hugeID), false) // another writer, mid-flush
+					}
+					if typed {
+						return &storage.RefusedError{Key: k, Reason: "key too long"}
+					}
+					return errors.New("key too long")
+				})
+				f.reg.Register(inst("A", "other"), false)
+				f.reg.Register(inst("A", hugeID), false)
+				if err := f.p.CommitKey(ctx, "A", hugeID); !errors.Is(err, storage.ErrRefused) {
+					t.Fatalf("CommitKey = %v; want ErrRefused", err)
+				}
+
+				synctest.Wait()
+				changedDuringFlush.Store(false)
+				f.reg.Register(inst("A", "other2"), false)
+				f.reg.Register(inst("A", hugeID), false)
+				if err := f.p.CommitDurable(ctx, "A", hugeID); !errors.Is(err, storage.ErrRefused) {
+					t.Fatalf("CommitDurable = %v; want ErrRefused", err)
+				}
+			})
+		})
+	}
+}

@@ -143,6 +143,10 @@ type AppState struct {
 	Name       string
 	Instances  []InstanceState
 	Tombstones []Tombstone
+	// Part marks a piece of an application too large for one exchange
+	// request: the receiver merges it and answers nothing for it; the
+	// application's last piece (Part false) draws its whole state.
+	Part bool
 }
 
 // fnv64 is FNV-1a, written out so hashing an instance allocates nothing

@@ -16,7 +16,13 @@ import (
 //	                               → {"apps":[<state>,…],"adopted":n,"cancelled":n}
 //	<state> = {"name":"SVC",
 //	           "instances":[{"stamp":<ms>,"override":"OUT_OF_SERVICE","instance":{…Eureka JSON…}}],
-//	           "tombstones":[{"id":"i2","stamp":<ms>,"dirty":<ms>}]}
+//	           "tombstones":[{"id":"i2","stamp":<ms>,"dirty":<ms>}],
+//	           "part":true}
+//
+// "part" marks a piece of an application sent in several requests: the
+// answer leaves it out, and carries the application for its last piece.
+// A peer that predates it answers the whole application for every piece,
+// which is larger but as correct.
 
 type wireDigest struct {
 	Apps map[string]string `json:"apps"`
@@ -68,6 +74,7 @@ type wireApp struct {
 	Name       string         `json:"name"`
 	Instances  []wireInstance `json:"instances"`
 	Tombstones []wireTomb     `json:"tombstones,omitempty"`
+	Part       bool           `json:"part,omitempty"`
 }
 
 // Exchange is the body of an exchange request or answer: application
@@ -87,7 +94,7 @@ type wireExchange struct {
 func EncodeExchange(x Exchange) []byte {
 	w := wireExchange{Apps: make([]wireApp, len(x.Apps)), Adopted: x.Adopted, Cancelled: x.Cancelled}
 	for i, a := range x.Apps {
-		wa := wireApp{Name: a.Name, Instances: make([]wireInstance, len(a.Instances))}
+		wa := wireApp{Name: a.Name, Instances: make([]wireInstance, len(a.Instances)), Part: a.Part}
 		for j, is := range a.Instances {
 			wa.Instances[j] = wireInstance{Stamp: is.Stamp, Override: is.Override, Instance: eureka.AppendInstanceJSON(nil, is.Instance)}
 		}
@@ -108,7 +115,7 @@ func DecodeExchange(b []byte) (Exchange, error) {
 	}
 	x := Exchange{Apps: make([]AppState, len(w.Apps)), MergeStats: MergeStats{Adopted: w.Adopted, Cancelled: w.Cancelled}}
 	for i, wa := range w.Apps {
-		a := AppState{Name: wa.Name, Instances: make([]InstanceState, 0, len(wa.Instances))}
+		a := AppState{Name: wa.Name, Instances: make([]InstanceState, 0, len(wa.Instances)), Part: wa.Part}
 		for _, wi := range wa.Instances {
 			in, err := eureka.DecodeInstanceJSON(wi.Instance)
 			if err != nil {

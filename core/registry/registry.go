@@ -151,12 +151,25 @@ func (r *Registry) Changes() <-chan struct{} {
 // (Eureka's register, §6.2). The registry takes ownership of in; the caller
 // must not modify it afterwards. A zero LastDirtyTimestamp is taken as now.
 func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
-	r.registerAs(in, replication, hook.EventRegistered)
+	r.registerAs(in, replication, hook.EventRegistered, 0)
+}
+
+// RegisterCopy registers, as a replication, a peer's copy of an instance
+// taken from its registry listing (the start-up sync). Its stamp is the
+// copy's lastDirtyTimestamp (at most now), not now: the copy is an old
+// change, and a cancel or override made elsewhere since (a tombstone, a
+// later stamp) must stay the later change when anti-entropy compares, or
+// a node that missed a cancel would bring the instance back through the
+// node that synced from it.
+func (r *Registry) RegisterCopy(in *eureka.InstanceInfo) {
+	stamp := min(in.LastDirtyTimestamp, r.nowMs())
+	r.registerAs(in, true, hook.EventRegistered, max(stamp, 1))
 }
 
 // registerAs is Register reporting the change as typ: a metadata update is
-// a registration in Eureka, but a metadata change to listeners.
-func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hook.EventType) {
+// a registration in Eureka, but a metadata change to listeners. stamp is
+// the lease's stamp, 0 for a new one.
+func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hook.EventType, stamp int64) {
 	now := r.nowMs()
 	in = in.Clone()
 	in.App = strings.ToUpper(in.App)
@@ -173,7 +186,7 @@ func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hoo
 	// claim is ignored, as Eureka recomputes it on output.
 	in.IsCoordinatingDiscoveryServer = false
 	id := in.ID()
-	isNew, stored := r.register(in, id, replication, now, typ)
+	isNew, stored := r.register(in, id, replication, now, typ, stamp)
 	if !stored {
 		return
 	}
@@ -184,7 +197,7 @@ func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hoo
 	}
 }
 
-func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64, typ hook.EventType) (isNew, stored bool) {
+func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool, now int64, typ hook.EventType, stamp int64) (isNew, stored bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := storage.Key{App: in.App, ID: id}
@@ -209,7 +222,10 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 		}
 	}
 	l := newLease(in, id, now)
-	l.stamp.Store(r.tick())
+	if stamp == 0 {
+		stamp = r.tick()
+	}
+	l.stamp.Store(stamp)
 	r.tombs.remove(k)
 	if existing != nil {
 		l.serviceUp.Store(existing.serviceUp.Load())
@@ -519,7 +535,7 @@ func (r *Registry) UpdateMetadata(app, id string, kv map[string]string) bool {
 	for k, v := range kv {
 		c.Metadata[k] = v
 	}
-	r.registerAs(c, false, hook.EventMetadataChanged)
+	r.registerAs(c, false, hook.EventMetadataChanged, 0)
 	return true
 }
 

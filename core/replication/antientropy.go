@@ -30,9 +30,29 @@ func (c *Cluster) merge(ctx context.Context, states []registry.AppState) (regist
 }
 
 // exchangeChunk caps the instances and tombstones one exchange request
-// carries (an application is never split), so a request stays well below
-// a peer's body limit (2 MiB by default) whatever the size of the repair.
+// carries, so a request stays well below a peer's body limit (2 MiB by
+// default) whatever the size of the repair: about 0.4 MB of ordinary
+// instances. A larger application is sent in pieces (split).
 const exchangeChunk = 500
+
+// split cuts the applications with more than n instances and tombstones
+// into pieces of at most n, all but the last marked Part (the peer answers
+// an application's state once, for its last piece).
+func split(states []registry.AppState, n int) []registry.AppState {
+	var out []registry.AppState
+	for _, s := range states {
+		for len(s.Instances)+len(s.Tombstones) > n {
+			piece := registry.AppState{Name: s.Name, Part: true}
+			k := min(n, len(s.Instances))
+			piece.Instances, s.Instances = s.Instances[:k:k], s.Instances[k:]
+			k = min(n-k, len(s.Tombstones))
+			piece.Tombstones, s.Tombstones = s.Tombstones[:k:k], s.Tombstones[k:]
+			out = append(out, piece)
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 // entropy is a peer's anti-entropy state.
 type entropy struct {
@@ -69,9 +89,17 @@ func (c *Cluster) KickAntiEntropy() {
 // for a stall of this process (SIGSTOP, a frozen VM).
 const stallCheck = time.Second
 
+// lostRepairGap is the least time between two rounds asked for by lost
+// tasks or a stall: a peer losing tasks without pause (every batch
+// refused, a queue full under load) would otherwise get a round at every
+// stallCheck, each a digest of the whole registry on both sides and the
+// exchange of every application that differs meanwhile.
+const lostRepairGap = 5 * time.Second
+
 // antiEntropy runs repair rounds with p: every AntiEntropyInterval, when
 // poked (start, the peer came back), when tasks for the peer were lost
-// (dropped, expired, rejected) and after this process stalled.
+// (dropped, expired, rejected) and after this process stalled, these two
+// at most every lostRepairGap.
 func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 	if c.opts.AntiEntropyInterval <= 0 {
 		return
@@ -80,8 +108,11 @@ func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 	defer period.Stop()
 	check := time.NewTicker(stallCheck)
 	defer check.Stop()
+	gap := min(lostRepairGap, c.opts.AntiEntropyInterval)
 	lost := p.lost()
 	last := time.Now()
+	var lastRound time.Time
+	owed := false // a stall seen, its round not yet made
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,21 +122,20 @@ func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 		case now := <-check.C:
 			// The monotonic clock runs on while the process is stopped: a
 			// long gap means this node missed what the peers sent.
-			stalled := now.Sub(last) > 3*stallCheck
+			owed = owed || now.Sub(last) > 3*stallCheck
 			last = now
-			l := p.lost()
-			if l == lost && !stalled {
-				continue
+			if p.lost() == lost && !owed || now.Sub(lastRound) < gap {
+				continue // lost stays as it was: a later check asks again
 			}
-			lost = l
 		}
+		owed = false
 		if p.ae.unsupported.Load() {
 			continue
 		}
 		if err := c.repair(ctx, p); err != nil && ctx.Err() == nil {
 			p.log.Debug("anti-entropy round failed", "err", err)
 		}
-		last = time.Now()
+		last, lastRound = time.Now(), time.Now()
 		lost = p.lost()
 	}
 }
@@ -129,7 +159,8 @@ func unsupportedStatus(err error) bool {
 // the differing applications in chunks. Each exchange repairs both sides:
 // the peer merges this node's state and answers with its own, which this
 // node merges. It makes 1 + ceil(differing instances / exchangeChunk)
-// requests at most (plus one per application larger than a chunk).
+// requests at most (plus one per application cut into pieces, and a few
+// when the peer refuses a request as too large: smaller pieces).
 func (c *Cluster) repair(ctx context.Context, p *Peer) error {
 	start := time.Now()
 	p.ae.rounds.Add(1)
@@ -164,23 +195,32 @@ func (c *Cluster) repair(ctx context.Context, p *Peer) error {
 		return nil
 	}
 	slices.Sort(names)
-	states := c.reg.PeerStates(names)
+	states := split(c.reg.PeerStates(names), exchangeChunk)
 	var pulled, pushed registry.MergeStats
 	requests := 1
+	limit := exchangeChunk
 	for len(states) > 0 {
 		n, size := 0, 0
-		for n < len(states) && (n == 0 || size+len(states[n].Instances)+len(states[n].Tombstones) <= exchangeChunk) {
+		for n < len(states) && (n == 0 || size+len(states[n].Instances)+len(states[n].Tombstones) <= limit) {
 			size += len(states[n].Instances) + len(states[n].Tombstones)
 			n++
 		}
 		chunk := states[:n]
-		states = states[n:]
 		requests++
 		p.ae.requests.Add(1)
 		body, err := p.client.PeerCall(ctx, http.MethodPost, "peerreplication/exchange", registry.EncodeExchange(registry.Exchange{Apps: chunk}))
+		if tooLarge(err) && size > 1 {
+			// Instances with large metadata: the peer's body limit, not
+			// the count, bounds a request. Smaller pieces, at most
+			// log2(exchangeChunk) more requests in a round.
+			limit = max(1, size/2)
+			states = split(states, limit)
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		states = states[n:]
 		x, err := registry.DecodeExchange(body)
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
+	"github.com/eurekad/eurekad/httpd"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -95,7 +96,12 @@ func TestAntiEntropyRepairsLargeRegistryWithBoundedRequests(t *testing.T) {
 	}
 
 	front, furl := newCountingFront(t, url, nil)
-	cl := newCluster(t, local, func(o *replication.Options) { o.AntiEntropyInterval = time.Hour }, furl)
+	// An exchange of 500 instances under the race detector on a loaded
+	// machine can take longer than newCluster's 1 s timeout, which failed
+	// the only round (3 runs in 8).
+	cl := newCluster(t, local, func(o *replication.Options) {
+		o.AntiEntropyInterval, o.PeerTimeout = time.Hour, 30*time.Second
+	}, furl)
 	// The peer's first answer starts a round.
 	eventually(t, "registries converge", func() bool { return maps.Equal(local.Digest(), peerReg.Digest()) })
 
@@ -105,10 +111,14 @@ func TestAntiEntropyRepairsLargeRegistryWithBoundedRequests(t *testing.T) {
 	}
 	// 27 differing apps of 50: (20+5)×50 instances and 2×50 tombstones,
 	// 1,350 in all, in exchanges of at most 500: 3 exchanges.
-	if d, x := front.count("digest"), front.count("exchange"); d != 1 || x != 3 {
-		t.Errorf("%d digest and %d exchange requests, want 1 and 3", d, x)
+	// A loaded machine may hold this process's goroutines long enough to
+	// look like a stall, which asks for another round: after the repair,
+	// it finds equal digests and exchanges nothing.
+	d, x := front.count("digest"), front.count("exchange")
+	if d < 1 || d > 2 || x != 3 {
+		t.Errorf("%d digest and %d exchange requests, want 1 (2 after a stall) and 3", d, x)
 	}
-	if p.RepairRounds != 1 || p.RepairRequests != 4 {
+	if p.RepairRounds != uint64(d) || p.RepairRequests != uint64(d+x) {
 		t.Errorf("stats: %d rounds, %d requests", p.RepairRounds, p.RepairRequests)
 	}
 	if local.Instance("APP-020", "i-1") != nil {
@@ -144,5 +154,80 @@ func TestAntiEntropySkipsJavaPeer(t *testing.T) {
 	time.Sleep(10 * 20 * time.Millisecond)
 	if got := front.count("digest"); got != 1 {
 		t.Errorf("digest asked %d times, want 1", got)
+	}
+}
+
+// A peer that loses tasks without pause (it refuses every batch, or a
+// full queue drops them under load) must not get a repair round at every
+// loss check, each a digest of the whole registry on both sides and an
+// exchange of what differs meanwhile: rounds for lost tasks are spaced.
+func TestLostTasksDoNotStormRepairs(t *testing.T) {
+	_, url := eurekadPeer(t)
+	front, furl := newCountingFront(t, url, func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "batch") {
+			http.Error(w, "no", http.StatusBadRequest) // not worth retrying: the tasks are lost
+			return true
+		}
+		return false
+	})
+	local := registry.New(nil)
+	cl := newCluster(t, local, func(o *replication.Options) { o.AntiEntropyInterval = time.Hour }, furl)
+	local.Register(appInst("SVC", "i1"), false)
+	// Waiting out four loss checks is the behaviour under test; a task is
+	// lost every 100 ms meanwhile.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		cl.Replicate(eureka.ReplicateRegister, "SVC", "i1")
+	}
+	if cl.Peers()[0].Rejected == 0 {
+		t.Fatal("no task was lost")
+	}
+	if got := front.count("digest"); got == 0 || got > 2 {
+		t.Errorf("%d repair rounds in 4 s of lost tasks; want 1 or 2", got)
+	}
+}
+
+// repairToSmallBodyPeer registers n instances of app in a new registry,
+// each with metadata meta, and lets anti-entropy repair a eurekad peer
+// taking bodies of at most 512 KB; it returns how many exchanges that took.
+func repairToSmallBodyPeer(t *testing.T, app string, n int, meta map[string]string) int {
+	t.Helper()
+	ho := httpd.DefaultOptions()
+	ho.MaxBodyBytes = 512 << 10
+	peerReg, url := eurekadPeerWith(t, &ho)
+	front, furl := newCountingFront(t, url, nil)
+	local := registry.New(nil)
+	for i := range n {
+		in := appInst(app, fmt.Sprintf("i-%d", i))
+		in.Metadata = meta
+		local.Register(in, false)
+	}
+	local.Register(appInst("SMALL", "s-1"), false)
+	newCluster(t, local, func(o *replication.Options) { // the timeout: as in the test above
+		o.AntiEntropyInterval, o.PeerTimeout = time.Hour, 30*time.Second
+	}, furl)
+	eventually(t, "the peer holding every instance", func() bool {
+		return len(peerReg.Digest()) == 2 && maps.Equal(peerReg.Digest(), local.Digest())
+	})
+	return front.count("exchange")
+}
+
+// An application larger than one exchange (here 1,500 instances, about
+// 1.1 MB, against a peer taking 512 KB bodies) is repaired in pieces: sent
+// whole, it drew a 413 at every round and the round stopped there, so
+// neither it nor the applications after it ever converged.
+func TestAntiEntropySplitsLargeApplication(t *testing.T) {
+	// One digest, then BIG in three pieces and SMALL.
+	if got := repairToSmallBodyPeer(t, "BIG", 1500, map[string]string{"owner": "ops"}); got > 4 {
+		t.Errorf("%d exchanges; want at most 4", got)
+	}
+}
+
+// Instances with large metadata (8 KB each, within the input rules) make
+// 500 of them far larger than a peer's body limit: a 413 halves the pieces
+// instead of stopping the round for good.
+func TestAntiEntropyShrinksPiecesOnTooLarge(t *testing.T) {
+	// FAT and SMALL: 101 → 413, 50 → 413, 25 ×4 and SMALL.
+	if got := repairToSmallBodyPeer(t, "FAT", 100, map[string]string{"blob": strings.Repeat("m", 8<<10)}); got > 8 {
+		t.Errorf("%d exchanges; want at most 8", got)
 	}
 }

@@ -60,12 +60,14 @@
 // repairs both sides; neither side pushes through the replication queue,
 // whose Java-shaped tasks carry no stamps and cannot remove a metadata
 // key or carry a cancel's age. A round runs every AntiEntropyInterval,
-// when the peer answers again after failing, when tasks for it were lost,
-// after this process stalled (SIGSTOP), and after the start-up sync. It
+// when the peer answers again after failing, when tasks for it were lost
+// or this process stalled (SIGSTOP) (these two at most every 5 s), and
+// after the start-up sync. It
 // makes one digest request and one exchange per 500 instances and
-// tombstones of the differing applications (an application is never
-// split), so a long outage of a large registry repairs in a handful of
-// requests. Repairs go through core/node (Merger): stored, in the delta
+// tombstones of the differing applications (a larger application is sent
+// in pieces, the peer answering its state once, for the last), so a long
+// outage of a large registry repairs in a handful of requests, each far
+// below a peer's body limit. Repairs go through core/node (Merger): stored, in the delta
 // and the events, never replicated again.
 //
 // The rule that decides which side is newer (registry.Merge): every
@@ -101,7 +103,9 @@
 //
 // Sync fetches the full registry from the peers (GET apps) and registers,
 // as replications, the instances this node lacks or holds an older copy
-// of. eurekad calls it after restoring from its store and without gating
+// of, each stamped with its lastDirtyTimestamp rather than now: a copy from
+// a peer that missed a cancel must stay older than the tombstone another
+// peer keeps. eurekad calls it after restoring from its store and without gating
 // reads, as Spring Cloud does; an anti-entropy round with every peer
 // follows.
 package replication

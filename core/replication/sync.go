@@ -17,8 +17,9 @@ var ErrNoPeerAnswered = errors.New("replication: no peer served its registry")
 // fetches GET apps from each peer in turn and stops at the first that
 // answers. Every instance this node lacks, or holds with an older
 // lastDirtyTimestamp, is registered as a replication (so it is not sent
-// back). It returns how many instances it registered. With no peers it
-// returns at once.
+// back), stamped as the old change it is (registry.RegisterCopy). It
+// returns how many instances it registered. With no peers it returns at
+// once.
 func (c *Cluster) Sync(ctx context.Context) (int, error) {
 	// Then compare with every peer: the sync adopts only what this node
 	// lacks or holds with an older lastDirtyTimestamp.
@@ -68,7 +69,7 @@ func (c *Cluster) adopt(apps *eureka.Applications) int {
 			if cur := c.reg.Instance(in.App, in.ID()); cur != nil && cur.LastDirtyTimestamp >= in.LastDirtyTimestamp {
 				continue
 			}
-			c.reg.Register(in, true)
+			c.reg.RegisterCopy(in)
 			n++
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
@@ -62,5 +63,44 @@ func TestSyncFromPeers(t *testing.T) {
 	cl, _ = replication.New(registry.New(nil), &o)
 	if _, err := cl.Sync(context.Background()); !errors.Is(err, replication.ErrNoPeerAnswered) {
 		t.Errorf("Sync with no peer up = %v", err)
+	}
+}
+
+// A node that restarts without its tombstones and takes, at start-up
+// sync, an instance from a peer that missed its cancel must not bring it
+// back through anti-entropy: the copy is an old change, older than the
+// cancel a third node remembers. Stamped "now", it won over the
+// tombstone and the instance came back on every node.
+func TestSyncedCopyDoesNotOutliveACancel(t *testing.T) {
+	stale, staleURL := eurekadPeer(t) // missed the cancel
+	old := inst("i1")
+	old.LastDirtyTimestamp = time.Now().Add(-time.Minute).UnixMilli()
+	stale.Register(old, false)
+
+	remembers := registry.New(nil) // took the cancel
+	remembers.Register(stale.Instance("ORDERS", "i1"), true)
+	remembers.Cancel("ORDERS", "i1", false)
+
+	restarted := registry.New(nil)
+	o := replication.DefaultOptions()
+	o.Peers = []string{staleURL}
+	cl, err := replication.New(restarted, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cl.Sync(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Sync = %d, %v; want 1 registered", n, err)
+	}
+
+	// One exchange, as anti-entropy makes it, both ways.
+	apps := []string{"ORDERS"}
+	toRemembers := restarted.PeerStates(apps)
+	restarted.Merge(remembers.PeerStates(apps))
+	remembers.Merge(toRemembers)
+	if in := remembers.Instance("ORDERS", "i1"); in != nil {
+		t.Errorf("the cancelled instance came back on the node that took the cancel: %+v", in)
+	}
+	if in := restarted.Instance("ORDERS", "i1"); in != nil {
+		t.Errorf("the restarted node kept the cancelled instance: %+v", in)
 	}
 }
