@@ -187,6 +187,9 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 					a = &appEntry{name: d.l.app, leases: make(map[string]*lease)}
 					r.apps[d.l.app] = a
 				}
+				in := d.l.instance.Load()
+				r.compact(a, in)
+				d.l.app, d.l.id = a.name, in.ID()
 				if _, dup := a.leases[d.l.id]; !dup {
 					restored++
 				}

@@ -43,6 +43,9 @@ type Registry struct {
 	evictMu      sync.Mutex
 	lastEviction time.Time
 
+	// keys interns metadata keys (compact.go); guarded by mu.
+	keys keyTable
+
 	// events is Options.Events, nil without listeners; inSelfPreservation
 	// is the state last reported to it.
 	events             EventSink
@@ -60,6 +63,8 @@ type appEntry struct {
 	leases map[string]*lease
 	// version is the registry version of the app's last change.
 	version uint64
+	// shapes are the instances new ones share text with (compact.go).
+	shapes shapes
 }
 
 // override is an operator status override (eureka-protocol.md §7). It is
@@ -192,6 +197,8 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 			in = cur.Clone()
 		}
 	}
+	r.compact(a, in)
+	id = in.ID() // the compacted copy: the decoded one's arena is let go
 	l := newLease(in, id, now)
 	if existing != nil {
 		l.serviceUp.Store(existing.serviceUp.Load())
