@@ -127,6 +127,7 @@ func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
 func (s *shapes) share(in *eureka.InstanceInfo, f func(*eureka.InstanceInfo) *string) bool {
 	v := f(in)
 	if *v == "" {
+		*v = "" // an empty slice of a decoder's arena would keep it alive
 		return true
 	}
 	for _, t := range s.recent {
@@ -273,9 +274,11 @@ type packer struct {
 }
 
 func (p *packer) add(s *string) {
-	if *s != "" {
-		p.fields = append(p.fields, s)
+	if *s == "" {
+		*s = "" // an empty slice of a decoder's arena would keep it alive
+		return
 	}
+	p.fields = append(p.fields, s)
 }
 
 // then runs fn once the strings are packed.

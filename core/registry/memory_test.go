@@ -128,3 +128,19 @@ func writeHeapProfile(tb testing.TB, path string) {
 		tb.Fatal(err)
 	}
 }
+
+// TestMemoryPerInstance keeps the live heap of a registered Spring-like
+// instance (ten metadata entries) below a bound: 1,907 bytes before
+// instances were compacted (compact.go), 1,553 after. A copy of repeated
+// text, or a decoded request kept alive by one of its strings, goes over.
+func TestMemoryPerInstance(t *testing.T) {
+	const n = 20_000
+	before := heapInUse()
+	r := fillRegistry(t, n)
+	per := float64(heapInUse()-before) / n
+	runtime.KeepAlive(r)
+	t.Logf("%.0f B/instance", per)
+	if per > 1650 {
+		t.Errorf("a registered instance takes %.0f bytes of heap, want at most 1650", per)
+	}
+}

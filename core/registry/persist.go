@@ -184,7 +184,7 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 				}
 				a := r.apps[d.l.app]
 				if a == nil {
-					a = &appEntry{name: d.l.app, leases: make(map[string]*lease)}
+					a = &appEntry{name: strings.Clone(d.l.app), leases: make(map[string]*lease)}
 					r.apps[d.l.app] = a
 				}
 				in := d.l.instance.Load()

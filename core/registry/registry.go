@@ -175,7 +175,7 @@ func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hoo
 	id := in.ID()
 	isNew := r.register(in, id, replication, now, typ)
 	r.stats.registrations.Add(1)
-	r.recent.addRegistered(now, in.App, id)
+	r.recent.addRegistered(now, in.App, in.ID()) // the compacted id
 	if isNew {
 		r.sp.adjustExpected(+1)
 	}
@@ -186,7 +186,8 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	defer r.mu.Unlock()
 	a := r.apps[in.App]
 	if a == nil {
-		a = &appEntry{name: in.App, leases: make(map[string]*lease)}
+		// A copy: the name would otherwise keep its first request's text.
+		a = &appEntry{name: strings.Clone(in.App), leases: make(map[string]*lease)}
 		r.apps[in.App] = a
 	}
 	existing := a.leases[id]
