@@ -17,6 +17,7 @@ import (
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
+	"github.com/eurekad/eurekad/internal/memtrim"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
@@ -165,6 +166,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return reloadOnHUP(gctx, cl, certs, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error { return ps.Run(gctx) })
+	g.Go(func() error { return memtrim.Run(gctx, memtrim.Interval) })
 	if bus != nil {
 		g.Go(func() error { return bus.Run(gctx) })
 		bus.ServerStarted()
