@@ -97,12 +97,15 @@ var (
 // exclusively.
 func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
 	var p packer
+	// novel: in has a value no recent instance has, so it joins them.
+	novel := false
 	in.App = a.name
 	in.Status = canonicalStatus(in.Status)
 	in.OverriddenStatus = canonicalStatus(in.OverriddenStatus)
 	for _, f := range sharedFields {
 		if !a.shapes.share(in, f) {
 			p.add(f(in))
+			novel = true
 		}
 	}
 	for _, f := range ownFields {
@@ -115,11 +118,20 @@ func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
 			p.add((*string)(st))
 		}
 	}
-	in.Metadata = r.compactMap(&p, in.Metadata, a, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
-	in.DataCenterInfo = r.compactDC(&p, in.DataCenterInfo, a)
-	in.LeaseInfo = a.shapes.lease(in.LeaseInfo)
+	var shared bool
+	in.Metadata, shared = r.compactMap(&p, in.Metadata, a, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
+	novel = novel || !shared
+	in.DataCenterInfo, shared = r.compactDC(&p, in.DataCenterInfo, a)
+	novel = novel || !shared
+	in.LeaseInfo, shared = a.shapes.lease(in.LeaseInfo)
+	novel = novel || !shared
 	p.pack()
-	a.shapes.add(in)
+	// Only a novel instance replaces the oldest recent one, so the recent
+	// ones stay distinct: an application whose instances alternate
+	// between a few variants (zones, metadata or none) keeps all of them.
+	if novel {
+		a.shapes.add(in)
+	}
 }
 
 // share sets the field f of in to the equal string of a recent instance,
@@ -139,29 +151,30 @@ func (s *shapes) share(in *eureka.InstanceInfo, f func(*eureka.InstanceInfo) *st
 	return false
 }
 
-// lease returns a recent instance's lease block equal to li, or li.
-func (s *shapes) lease(li *eureka.LeaseInfo) *eureka.LeaseInfo {
+// lease returns a recent instance's lease block equal to li, or li; shared
+// says which.
+func (s *shapes) lease(li *eureka.LeaseInfo) (_ *eureka.LeaseInfo, shared bool) {
 	if li == nil {
-		return nil
+		return nil, true
 	}
 	for _, t := range s.recent {
 		if t != nil && t.LeaseInfo != nil && *t.LeaseInfo == *li {
-			return t.LeaseInfo
+			return t.LeaseInfo, true
 		}
 	}
-	return li
+	return li, false
 }
 
 // compactDC returns a data-centre block equal to d: a recent instance's
-// when one is, else a new one whose metadata is compacted like the
+// when one is (shared), else a new one whose metadata is compacted like the
 // instance's.
-func (r *Registry) compactDC(p *packer, d *eureka.DataCenterInfo, a *appEntry) *eureka.DataCenterInfo {
+func (r *Registry) compactDC(p *packer, d *eureka.DataCenterInfo, a *appEntry) (_ *eureka.DataCenterInfo, shared bool) {
 	if d == nil {
-		return nil
+		return nil, true
 	}
 	for _, t := range a.shapes.recent {
 		if t != nil && t.DataCenterInfo != nil && t.DataCenterInfo.Name == d.Name && sameMap(t.DataCenterInfo.Metadata, d.Metadata) {
-			return t.DataCenterInfo
+			return t.DataCenterInfo, true
 		}
 	}
 	c := &eureka.DataCenterInfo{Name: d.Name}
@@ -175,25 +188,25 @@ func (r *Registry) compactDC(p *packer, d *eureka.DataCenterInfo, a *appEntry) *
 	default:
 		p.add(&c.Name)
 	}
-	c.Metadata = r.compactMap(p, d.Metadata, a, func(i *eureka.InstanceInfo) map[string]string {
+	c.Metadata, _ = r.compactMap(p, d.Metadata, a, func(i *eureka.InstanceInfo) map[string]string {
 		if i.DataCenterInfo == nil {
 			return nil
 		}
 		return i.DataCenterInfo.Metadata
 	})
-	return c
+	return c, false
 }
 
 // compactMap returns a map equal to m: a recent instance's (of) when one
-// is, else a new one, exactly sized, with interned keys, values shared
+// is (shared), else a new one, exactly sized, with interned keys, values shared
 // with the recent instances' maps when equal, and the rest packed by p.
-func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of func(*eureka.InstanceInfo) map[string]string) map[string]string {
+func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool) {
 	if m == nil {
-		return nil
+		return nil, true
 	}
 	for _, t := range a.shapes.recent {
 		if t != nil && sameMap(of(t), m) {
-			return of(t)
+			return of(t), true
 		}
 	}
 	entries := make([]mapEntry, 0, len(m))
@@ -228,7 +241,7 @@ func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of fu
 			c[e.k] = e.v
 		}
 	})
-	return c
+	return c, false
 }
 
 type mapEntry struct {

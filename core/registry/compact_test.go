@@ -137,3 +137,23 @@ func TestCompactKeyTableIsBounded(t *testing.T) {
 		t.Errorf("an instance registered past the bound lost its metadata: %v", last.Metadata)
 	}
 }
+
+func TestCompactKeepsAlternatingVariants(t *testing.T) {
+	r, _ := newTestRegistry(t, nil)
+	reg := func(id, zone string) map[string]string {
+		in := inst("SHOP", id, eureka.StatusUp)
+		in.Metadata = map[string]string{"zone": zone}
+		r.Register(in, false)
+		return r.lookup("SHOP", id).instance.Load().Metadata
+	}
+	first := reg("c0", "c")
+	// Many instances in two other zones: the rare third variant stays
+	// among the recent ones, since only a new variant displaces one.
+	for i := range 6 {
+		reg("ab"+strconv.Itoa(i), string(rune('a'+i%2)))
+	}
+	again := reg("c1", "c")
+	if reflect.ValueOf(first).UnsafePointer() != reflect.ValueOf(again).UnsafePointer() {
+		t.Error("a variant seen before the last few registrations is stored again")
+	}
+}
