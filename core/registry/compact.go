@@ -204,27 +204,37 @@ func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of fu
 	if m == nil {
 		return nil, true
 	}
-	for _, t := range a.shapes.recent {
-		if t != nil && sameMap(of(t), m) {
-			return of(t), true
+	// One pass finds the values a recent map shares and, by counting
+	// them, whether one of those maps equals m.
+	var recent [shapeCount]map[string]string
+	var same [shapeCount]int
+	for j, t := range a.shapes.recent {
+		if t != nil {
+			recent[j] = of(t)
 		}
 	}
 	entries := make([]mapEntry, 0, len(m))
 	for k, v := range m {
 		e := mapEntry{k: k, v: v}
-		if ik, ok := r.keys.key(k); ok {
-			e.k, e.keyShared = ik, true
-		}
-		for _, t := range a.shapes.recent {
-			if t == nil {
-				continue
-			}
-			if tv, found := of(t)[k]; found && tv == v {
-				e.v, e.valueShared = tv, true
-				break
+		for j, tm := range recent {
+			if tv, found := tm[k]; found && tv == v {
+				same[j]++
+				if !e.valueShared {
+					e.v, e.valueShared = tv, true
+				}
 			}
 		}
 		entries = append(entries, e)
+	}
+	for j, tm := range recent {
+		if tm != nil && len(tm) == len(m) && same[j] == len(m) {
+			return tm, true
+		}
+	}
+	for i := range entries {
+		if k, ok := r.keys.key(entries[i].k); ok {
+			entries[i].k, entries[i].keyShared = k, true
+		}
 	}
 	// What is not shared is packed; the map is filled once it is final.
 	for i := range entries {

@@ -158,7 +158,10 @@ func (r *Registry) Register(in *eureka.InstanceInfo, replication bool) {
 // a registration in Eureka, but a metadata change to listeners.
 func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hook.EventType) {
 	now := r.nowMs()
-	in = in.Clone()
+	// A shallow copy: register compacts it into maps and blocks of its
+	// own (compact.go), so a deep one would be thrown away at once.
+	c := *in
+	in = &c
 	in.App = strings.ToUpper(in.App)
 	if in.LastDirtyTimestamp == 0 {
 		in.LastDirtyTimestamp = now
