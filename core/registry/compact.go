@@ -204,30 +204,36 @@ func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of fu
 	if m == nil {
 		return nil, true
 	}
-	// One pass finds the values a recent map shares and, by counting
-	// them, whether one of those maps equals m.
+	// One pass finds the values a recent map shares and whether one of
+	// those maps equals m; a map that differed once is looked at only
+	// for values still unshared.
 	var recent [shapeCount]map[string]string
-	var same [shapeCount]int
+	var equal [shapeCount]bool
 	for j, t := range a.shapes.recent {
 		if t != nil {
 			recent[j] = of(t)
+			equal[j] = recent[j] != nil && len(recent[j]) == len(m)
 		}
 	}
 	entries := make([]mapEntry, 0, len(m))
 	for k, v := range m {
 		e := mapEntry{k: k, v: v}
 		for j, tm := range recent {
+			if tm == nil || e.valueShared && !equal[j] {
+				continue
+			}
 			if tv, found := tm[k]; found && tv == v {
-				same[j]++
 				if !e.valueShared {
 					e.v, e.valueShared = tv, true
 				}
+			} else {
+				equal[j] = false
 			}
 		}
 		entries = append(entries, e)
 	}
 	for j, tm := range recent {
-		if tm != nil && len(tm) == len(m) && same[j] == len(m) {
+		if equal[j] {
 			return tm, true
 		}
 	}
