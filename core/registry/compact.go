@@ -3,6 +3,7 @@ package registry
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -49,13 +50,14 @@ func (s *shapes) add(in *eureka.InstanceInfo) {
 	s.next = (s.next + 1) % shapeCount
 }
 
-// keyTable interns metadata keys; it is guarded by Registry.mu.
+// keyTable interns metadata keys.
 type keyTable struct {
-	m map[string]string
+	mu sync.Mutex // restore compacts in several goroutines
+	m  map[string]string
 }
 
 // key returns the interned copy of k, or "" and false when k is not in the
-// table and cannot join it.
+// table and cannot join it. The caller holds t.mu.
 func (t *keyTable) key(k string) (string, bool) {
 	if s, ok := t.m[k]; ok {
 		return s, true
@@ -96,14 +98,20 @@ var (
 // small for keeping in application a (see above). The caller holds mu
 // exclusively.
 func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
+	compactWith(&a.shapes, a.name, &r.keys, in)
+}
+
+// compactWith is compact with the recent instances sh of the application
+// named app. The caller guards sh; keys guards itself.
+func compactWith(sh *shapes, app string, keys *keyTable, in *eureka.InstanceInfo) {
 	var p packer
 	// novel: in has a value no recent instance has, so it joins them.
 	novel := false
-	in.App = a.name
+	in.App = app
 	in.Status = canonicalStatus(in.Status)
 	in.OverriddenStatus = canonicalStatus(in.OverriddenStatus)
 	for _, f := range sharedFields {
-		if !a.shapes.share(in, f) {
+		if !sh.share(in, f) {
 			p.add(f(in))
 			novel = true
 		}
@@ -119,18 +127,18 @@ func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
 		}
 	}
 	var shared bool
-	in.Metadata, shared = r.compactMap(&p, in.Metadata, a, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
+	in.Metadata, shared = compactMap(&p, in.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
 	novel = novel || !shared
-	in.DataCenterInfo, shared = r.compactDC(&p, in.DataCenterInfo, a)
+	in.DataCenterInfo, shared = compactDC(&p, in.DataCenterInfo, sh, keys)
 	novel = novel || !shared
-	in.LeaseInfo, shared = a.shapes.lease(in.LeaseInfo)
+	in.LeaseInfo, shared = sh.lease(in.LeaseInfo)
 	novel = novel || !shared
 	p.pack()
 	// Only a novel instance replaces the oldest recent one, so the recent
 	// ones stay distinct: an application whose instances alternate
 	// between a few variants (zones, metadata or none) keeps all of them.
 	if novel {
-		a.shapes.add(in)
+		sh.add(in)
 	}
 }
 
@@ -168,11 +176,11 @@ func (s *shapes) lease(li *eureka.LeaseInfo) (_ *eureka.LeaseInfo, shared bool) 
 // compactDC returns a data-centre block equal to d: a recent instance's
 // when one is (shared), else a new one whose metadata is compacted like the
 // instance's.
-func (r *Registry) compactDC(p *packer, d *eureka.DataCenterInfo, a *appEntry) (_ *eureka.DataCenterInfo, shared bool) {
+func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) (_ *eureka.DataCenterInfo, shared bool) {
 	if d == nil {
 		return nil, true
 	}
-	for _, t := range a.shapes.recent {
+	for _, t := range sh.recent {
 		if t != nil && t.DataCenterInfo != nil && t.DataCenterInfo.Name == d.Name && sameMap(t.DataCenterInfo.Metadata, d.Metadata) {
 			return t.DataCenterInfo, true
 		}
@@ -188,7 +196,7 @@ func (r *Registry) compactDC(p *packer, d *eureka.DataCenterInfo, a *appEntry) (
 	default:
 		p.add(&c.Name)
 	}
-	c.Metadata, _ = r.compactMap(p, d.Metadata, a, func(i *eureka.InstanceInfo) map[string]string {
+	c.Metadata, _ = compactMap(p, d.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string {
 		if i.DataCenterInfo == nil {
 			return nil
 		}
@@ -200,7 +208,7 @@ func (r *Registry) compactDC(p *packer, d *eureka.DataCenterInfo, a *appEntry) (
 // compactMap returns a map equal to m: a recent instance's (of) when one
 // is (shared), else a new one, exactly sized, with interned keys, values shared
 // with the recent instances' maps when equal, and the rest packed by p.
-func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool) {
+func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool) {
 	if m == nil {
 		return nil, true
 	}
@@ -209,7 +217,7 @@ func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of fu
 	// for values still unshared.
 	var recent [shapeCount]map[string]string
 	var equal [shapeCount]bool
-	for j, t := range a.shapes.recent {
+	for j, t := range sh.recent {
 		if t != nil {
 			recent[j] = of(t)
 			equal[j] = recent[j] != nil && len(recent[j]) == len(m)
@@ -237,11 +245,13 @@ func (r *Registry) compactMap(p *packer, m map[string]string, a *appEntry, of fu
 			return tm, true
 		}
 	}
+	keys.mu.Lock()
 	for i := range entries {
-		if k, ok := r.keys.key(entries[i].k); ok {
+		if k, ok := keys.key(entries[i].k); ok {
 			entries[i].k, entries[i].keyShared = k, true
 		}
 	}
+	keys.mu.Unlock()
 	// What is not shared is packed; the map is filled once it is final.
 	for i := range entries {
 		if e := &entries[i]; !e.keyShared {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"maps"
 	"reflect"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
+	"github.com/eurekad/eurekad/storage/memory"
 )
 
 // sameBytes reports whether x and y are stored at the same address.
@@ -155,5 +158,44 @@ func TestCompactKeepsAlternatingVariants(t *testing.T) {
 	again := reg("c1", "c")
 	if reflect.ValueOf(first).UnsafePointer() != reflect.ValueOf(again).UnsafePointer() {
 		t.Error("a variant seen before the last few registrations is stored again")
+	}
+}
+
+func TestRestoreCompacts(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	var ops []storage.Op
+	want := map[string]*eureka.InstanceInfo{}
+	for i := 1; i < 200; i += 3 { // one application of three, MyOwn and AWS
+		in := decodedSpring(t, i, 3)
+		want[in.ID()] = in
+		ops = append(ops, storage.Op{Record: storedRecord(in, "")})
+	}
+	if err := storage.ApplyBatch(ctx, store, ops); err != nil {
+		t.Fatal(err)
+	}
+	r := New(&Options{Clock: SystemClock})
+	if restored, skipped, err := r.Restore(ctx, store); restored != len(want) || skipped != 0 || err != nil {
+		t.Fatalf("Restore = %d, %d, %v; want %d, 0, nil", restored, skipped, err, len(want))
+	}
+	var first *eureka.InstanceInfo
+	for id, w := range want {
+		l := r.lookup(w.App, id)
+		if l == nil {
+			t.Fatalf("%s not restored", id)
+		}
+		got := l.instance.Load()
+		if got.HealthCheckURL != w.HealthCheckURL || !maps.Equal(got.Metadata, w.Metadata) ||
+			!maps.Equal(got.DataCenterInfo.Metadata, w.DataCenterInfo.Metadata) {
+			t.Errorf("%s restored as %+v, want %+v", id, got, w)
+		}
+		if !sameBytes(l.app, r.apps[w.App].name) {
+			t.Errorf("%s: the lease keeps its own copy of the application name", id)
+		}
+		if first == nil {
+			first = got
+		} else if !sameBytes(first.Metadata["profile"], got.Metadata["profile"]) {
+			t.Errorf("%s: a metadata value all instances share is stored again", id)
+		}
 	}
 }

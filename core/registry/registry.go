@@ -43,7 +43,7 @@ type Registry struct {
 	evictMu      sync.Mutex
 	lastEviction time.Time
 
-	// keys interns metadata keys (compact.go); guarded by mu.
+	// keys interns metadata keys (compact.go).
 	keys keyTable
 
 	// events is Options.Events, nil without listeners; inSelfPreservation
