@@ -12,17 +12,20 @@ import (
 )
 
 func TestWorth(t *testing.T) {
+	const mb = 1 << 20
 	for _, c := range []struct {
-		free, live uint64
-		want       bool
+		name string
+		h    Heap
+		want bool
 	}{
-		{free: 256 << 20, live: 94 << 20, want: true},   // after a burst
-		{free: 40 << 20, live: 10 << 20, want: false},   // too little to matter
-		{free: 100 << 20, live: 400 << 20, want: false}, // normal headroom
-		{free: 300 << 20, live: 400 << 20, want: true},
+		{"collected burst", Heap{Free: 256 * mb, Objects: 94 * mb, Live: 94 * mb, Collected: true}, true},
+		{"too little to matter", Heap{Free: 40 * mb, Objects: 10 * mb, Live: 10 * mb}, false},
+		{"normal headroom", Heap{Free: 100 * mb, Objects: 400 * mb, Live: 400 * mb, Collected: true}, false},
+		{"idle after a burst", Heap{Free: 10 * mb, Objects: 5000 * mb, Live: 900 * mb}, true},
+		{"busy: garbage is reused", Heap{Free: 10 * mb, Objects: 1700 * mb, Live: 900 * mb, Collected: true}, false},
 	} {
-		if got := Worth(c.free, c.live); got != c.want {
-			t.Errorf("Worth(%d MB free, %d MB live) = %v, want %v", c.free>>20, c.live>>20, got, c.want)
+		if got := Worth(c.h); got != c.want {
+			t.Errorf("%s: Worth(%+v) = %v, want %v", c.name, c.h, got, c.want)
 		}
 	}
 }
