@@ -19,6 +19,7 @@ import (
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
 	"github.com/eurekad/eurekad/httpd/history"
+	"github.com/eurekad/eurekad/internal/memtrim"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
@@ -188,6 +189,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return reloadOnHUP(gctx, cl, certs, log) })
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error { return ps.Run(gctx) })
+	g.Go(func() error { return memtrim.Run(gctx, memtrim.Interval) })
 	g.Go(func() error { return bus.Run(gctx) })
 	bus.ServerStarted()
 	g.Go(func() error {

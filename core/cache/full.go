@@ -33,6 +33,10 @@ type appLister interface {
 // target and their boundaries move only where something changed.
 const chunkTarget = 48 << 10
 
+// maxKeptWork bounds the plain-bytes buffer an assembler keeps between
+// builds: enough for a build that touches a few runs.
+const maxKeptWork = 16 * chunkTarget
+
 // tailSize is how much of the run before it a run is compressed against
 // (a preset dictionary; the decoder has those bytes just behind it): a
 // run then starts with its neighbour's context instead of cold, which
@@ -204,6 +208,12 @@ func (a *assembler) build() (gz []byte, sum, version uint64) {
 	j.add(&a.tail)
 	gz, sum = j.finish()
 	a.lastSize = len(gz)
+	if cap(a.work) > maxKeptWork {
+		// A first build (or one after many runs expired) held the plain
+		// bytes of the whole registry here, about a kilobyte an instance:
+		// let them go rather than keep them for the next small build.
+		a.work = nil
+	}
 	return gz, sum, version
 }
 

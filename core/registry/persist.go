@@ -169,8 +169,21 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 			defer wg.Done()
 			for recs := range in {
 				ds := make([]decoded, len(recs))
+				// Records come in key order, so a batch is mostly one
+				// application's: compacted here, off the lock.
+				apps := map[string]*restoredApp{}
 				for i, rec := range recs {
 					l, o, err := decodeRecord(rec, now, limits)
+					if err == nil {
+						a := apps[l.app]
+						if a == nil {
+							a = &restoredApp{name: strings.Clone(l.app)}
+							apps[a.name] = a
+						}
+						in := l.instance.Load()
+						compactWith(&a.shapes, a.name, &r.keys, in)
+						l.app, l.id = in.App, in.ID()
+					}
 					ds[i] = decoded{l: l, o: o, rec: rec, err: err}
 				}
 				out <- ds
@@ -194,6 +207,9 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 					a = &appEntry{name: d.l.app, leases: make(map[string]*lease)}
 					r.apps[d.l.app] = a
 				}
+				// One copy of the name for all (compacted by a worker).
+				d.l.app = a.name
+				d.l.instance.Load().App = a.name
 				if _, dup := a.leases[d.l.id]; !dup {
 					restored++
 				}
@@ -287,6 +303,13 @@ func decodeRecord(rec storage.Record, now int64, limits rules.Limits) (*lease, *
 		o = newOverride(h.Override, now)
 	}
 	return l, o, nil
+}
+
+// restoredApp is what a restore worker keeps of an application while it
+// compacts a batch of records.
+type restoredApp struct {
+	name   string
+	shapes shapes
 }
 
 // parseHeader reads a record in exactly the form encodeRecord writes,

@@ -47,6 +47,9 @@ type Registry struct {
 	evictMu      sync.Mutex
 	lastEviction time.Time
 
+	// keys interns metadata keys (compact.go).
+	keys keyTable
+
 	// events is Options.Events, nil without listeners; inSelfPreservation
 	// is the state last reported to it.
 	events             EventSink
@@ -64,6 +67,8 @@ type appEntry struct {
 	leases map[string]*lease
 	// version is the registry version of the app's last change.
 	version uint64
+	// shapes are the instances new ones share text with (compact.go).
+	shapes shapes
 }
 
 // override is an operator status override (docs/protocol.md §7). It is
@@ -171,7 +176,10 @@ func (r *Registry) RegisterCopy(in *eureka.InstanceInfo) {
 // the lease's stamp, 0 for a new one.
 func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hook.EventType, stamp int64) {
 	now := r.nowMs()
-	in = in.Clone()
+	// A shallow copy: register compacts it into maps and blocks of its
+	// own (compact.go), so a deep one would be thrown away at once.
+	c := *in
+	in = &c
 	in.App = strings.ToUpper(in.App)
 	if in.LastDirtyTimestamp == 0 {
 		in.LastDirtyTimestamp = now
@@ -191,7 +199,7 @@ func (r *Registry) registerAs(in *eureka.InstanceInfo, replication bool, typ hoo
 		return
 	}
 	r.stats.registrations.Add(1)
-	r.recent.addRegistered(now, in.App, id)
+	r.recent.addRegistered(now, in.App, in.ID()) // the compacted id
 	if isNew {
 		r.sp.adjustExpected(+1)
 	}
@@ -210,7 +218,8 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 	}
 	a := r.apps[in.App]
 	if a == nil {
-		a = &appEntry{name: in.App, leases: make(map[string]*lease)}
+		// A copy: the name would otherwise keep its first request's text.
+		a = &appEntry{name: strings.Clone(in.App), leases: make(map[string]*lease)}
 		r.apps[in.App] = a
 	}
 	existing := a.leases[id]
@@ -221,6 +230,8 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 			in = cur.Clone()
 		}
 	}
+	r.compact(a, in)
+	id = in.ID() // the compacted copy: the decoded one's arena is let go
 	l := newLease(in, id, now)
 	if stamp == 0 {
 		stamp = r.tick()

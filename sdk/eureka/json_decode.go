@@ -686,6 +686,10 @@ func (d *instanceDecoder) keepText(s jsonSpan) string {
 // left to do.
 func (d *instanceDecoder) keepUpper(s jsonSpan) string {
 	b := d.bytes(s)
+	if len(b) == 0 {
+		// Not an empty slice of the arena, which would keep it alive.
+		return ""
+	}
 	for _, c := range b {
 		if c >= utf8.RuneSelf {
 			return d.keep(b)

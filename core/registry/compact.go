@@ -1,0 +1,350 @@
+package registry
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// An instance is kept for as long as it is registered, so its form in
+// memory is made small once, as it enters (compact): a decoded instance's
+// strings are slices of its decoder's arena, whose spare room and whose
+// copies of repeated text would otherwise stay alive with it.
+//
+//   - Text that repeats across an application's instances (VIPs, metadata
+//     values such as a version or a zone, EC2 fields such as the AMI, the
+//     whole metadata map when it is the same, the data-centre and lease
+//     blocks) is shared with one of the application's recent instances.
+//   - Metadata keys, which repeat across the whole registry, come from a
+//     bounded table, so distinct keys sent by a client cannot grow it past
+//     maxInternedKeys.
+//   - The rest, the instance's own text (id, host, address, URLs, unique
+//     metadata values), is packed into one allocation, where a string that
+//     occurs inside another (the address inside the id and the URLs) is
+//     stored once.
+//
+// Sharing is safe because a stored instance is never modified: every
+// change is made on a Clone, which copies maps and blocks.
+
+// maxInternedKeys bounds the metadata key table; maxInternedKeyLen keeps
+// long keys, which are unlikely to repeat, out of it.
+const (
+	maxInternedKeys   = 4096
+	maxInternedKeyLen = 64
+)
+
+// shapeCount is how many recent instances of an application new ones are
+// compared with: enough for values that alternate (zones).
+const shapeCount = 4
+
+// shapes are an application's most recently compacted instances.
+type shapes struct {
+	recent [shapeCount]*eureka.InstanceInfo
+	next   int
+}
+
+func (s *shapes) add(in *eureka.InstanceInfo) {
+	s.recent[s.next] = in
+	s.next = (s.next + 1) % shapeCount
+}
+
+// keyTable interns metadata keys.
+type keyTable struct {
+	mu sync.Mutex // restore compacts in several goroutines
+	m  map[string]string
+}
+
+// key returns the interned copy of k, or "" and false when k is not in the
+// table and cannot join it. The caller holds t.mu.
+func (t *keyTable) key(k string) (string, bool) {
+	if s, ok := t.m[k]; ok {
+		return s, true
+	}
+	if len(k) > maxInternedKeyLen || len(t.m) >= maxInternedKeys {
+		return "", false
+	}
+	if t.m == nil {
+		t.m = make(map[string]string)
+	}
+	k = strings.Clone(k)
+	t.m[k] = k
+	return k, true
+}
+
+// The text fields shared with an application's recent instances when
+// equal; the others are the instance's own.
+var (
+	sharedFields = [...]func(*eureka.InstanceInfo) *string{
+		func(i *eureka.InstanceInfo) *string { return &i.VIPAddress },
+		func(i *eureka.InstanceInfo) *string { return &i.SecureVIPAddress },
+		func(i *eureka.InstanceInfo) *string { return &i.AppGroupName },
+		func(i *eureka.InstanceInfo) *string { return &i.SID },
+		func(i *eureka.InstanceInfo) *string { return &i.ASGName },
+	}
+	ownFields = [...]func(*eureka.InstanceInfo) *string{
+		func(i *eureka.InstanceInfo) *string { return &i.InstanceID },
+		func(i *eureka.InstanceInfo) *string { return &i.HostName },
+		func(i *eureka.InstanceInfo) *string { return &i.IPAddr },
+		func(i *eureka.InstanceInfo) *string { return &i.HomePageURL },
+		func(i *eureka.InstanceInfo) *string { return &i.StatusPageURL },
+		func(i *eureka.InstanceInfo) *string { return &i.HealthCheckURL },
+		func(i *eureka.InstanceInfo) *string { return &i.SecureHealthCheckURL },
+	}
+)
+
+// compact makes in, which the registry owns and nothing else holds yet,
+// small for keeping in application a (see above). The caller holds mu
+// exclusively.
+func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
+	compactWith(&a.shapes, a.name, &r.keys, in)
+}
+
+// compactWith is compact with the recent instances sh of the application
+// named app. The caller guards sh; keys guards itself.
+func compactWith(sh *shapes, app string, keys *keyTable, in *eureka.InstanceInfo) {
+	var p packer
+	// novel: in has a value no recent instance has, so it joins them.
+	novel := false
+	in.App = app
+	in.Status = canonicalStatus(in.Status)
+	in.OverriddenStatus = canonicalStatus(in.OverriddenStatus)
+	for _, f := range sharedFields {
+		if !sh.share(in, f) {
+			p.add(f(in))
+			novel = true
+		}
+	}
+	for _, f := range ownFields {
+		p.add(f(in))
+	}
+	// Any other status text is the instance's own (never from the
+	// decoders, which map it to UNKNOWN).
+	for _, st := range [...]*eureka.Status{&in.Status, &in.OverriddenStatus} {
+		if !isConstStatus(*st) {
+			p.add((*string)(st))
+		}
+	}
+	var shared bool
+	in.Metadata, shared = compactMap(&p, in.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
+	novel = novel || !shared
+	in.DataCenterInfo, shared = compactDC(&p, in.DataCenterInfo, sh, keys)
+	novel = novel || !shared
+	in.LeaseInfo, shared = sh.lease(in.LeaseInfo)
+	novel = novel || !shared
+	p.pack()
+	// Only a novel instance replaces the oldest recent one, so the recent
+	// ones stay distinct: an application whose instances alternate
+	// between a few variants (zones, metadata or none) keeps all of them.
+	if novel {
+		sh.add(in)
+	}
+}
+
+// share sets the field f of in to the equal string of a recent instance,
+// reporting whether there was one.
+func (s *shapes) share(in *eureka.InstanceInfo, f func(*eureka.InstanceInfo) *string) bool {
+	v := f(in)
+	if *v == "" {
+		*v = "" // an empty slice of a decoder's arena would keep it alive
+		return true
+	}
+	for _, t := range s.recent {
+		if t != nil && *f(t) == *v {
+			*v = *f(t)
+			return true
+		}
+	}
+	return false
+}
+
+// lease returns a recent instance's lease block equal to li, or li; shared
+// says which.
+func (s *shapes) lease(li *eureka.LeaseInfo) (_ *eureka.LeaseInfo, shared bool) {
+	if li == nil {
+		return nil, true
+	}
+	for _, t := range s.recent {
+		if t != nil && t.LeaseInfo != nil && *t.LeaseInfo == *li {
+			return t.LeaseInfo, true
+		}
+	}
+	return li, false
+}
+
+// compactDC returns a data-centre block equal to d: a recent instance's
+// when one is (shared), else a new one whose metadata is compacted like the
+// instance's.
+func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) (_ *eureka.DataCenterInfo, shared bool) {
+	if d == nil {
+		return nil, true
+	}
+	for _, t := range sh.recent {
+		if t != nil && t.DataCenterInfo != nil && t.DataCenterInfo.Name == d.Name && sameMap(t.DataCenterInfo.Metadata, d.Metadata) {
+			return t.DataCenterInfo, true
+		}
+	}
+	c := &eureka.DataCenterInfo{Name: d.Name}
+	switch d.Name {
+	case eureka.DataCenterMyOwn:
+		c.Name = eureka.DataCenterMyOwn
+	case eureka.DataCenterAmazon:
+		c.Name = eureka.DataCenterAmazon
+	case eureka.DataCenterNetflix:
+		c.Name = eureka.DataCenterNetflix
+	default:
+		p.add(&c.Name)
+	}
+	c.Metadata, _ = compactMap(p, d.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string {
+		if i.DataCenterInfo == nil {
+			return nil
+		}
+		return i.DataCenterInfo.Metadata
+	})
+	return c, false
+}
+
+// compactMap returns a map equal to m: a recent instance's (of) when one
+// is (shared), else a new one, exactly sized, with interned keys, values shared
+// with the recent instances' maps when equal, and the rest packed by p.
+func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool) {
+	if m == nil {
+		return nil, true
+	}
+	// One pass finds the values a recent map shares and whether one of
+	// those maps equals m; a map that differed once is looked at only
+	// for values still unshared.
+	var recent [shapeCount]map[string]string
+	var equal [shapeCount]bool
+	for j, t := range sh.recent {
+		if t != nil {
+			recent[j] = of(t)
+			equal[j] = recent[j] != nil && len(recent[j]) == len(m)
+		}
+	}
+	entries := make([]mapEntry, 0, len(m))
+	for k, v := range m {
+		e := mapEntry{k: k, v: v}
+		for j, tm := range recent {
+			if tm == nil || e.valueShared && !equal[j] {
+				continue
+			}
+			if tv, found := tm[k]; found && tv == v {
+				if !e.valueShared {
+					e.v, e.valueShared = tv, true
+				}
+			} else {
+				equal[j] = false
+			}
+		}
+		entries = append(entries, e)
+	}
+	for j, tm := range recent {
+		if equal[j] {
+			return tm, true
+		}
+	}
+	keys.mu.Lock()
+	for i := range entries {
+		if k, ok := keys.key(entries[i].k); ok {
+			entries[i].k, entries[i].keyShared = k, true
+		}
+	}
+	keys.mu.Unlock()
+	// What is not shared is packed; the map is filled once it is final.
+	for i := range entries {
+		if e := &entries[i]; !e.keyShared {
+			p.add(&e.k)
+		}
+		if e := &entries[i]; !e.valueShared {
+			p.add(&e.v)
+		}
+	}
+	c := make(map[string]string, len(m))
+	p.then(func() {
+		for _, e := range entries {
+			c[e.k] = e.v
+		}
+	})
+	return c, false
+}
+
+type mapEntry struct {
+	k, v                   string
+	keyShared, valueShared bool
+}
+
+func sameMap(x, y map[string]string) bool {
+	if len(x) != len(y) || (x == nil) != (y == nil) {
+		return false
+	}
+	for k, v := range x {
+		if w, ok := y[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalStatus returns the constant spelling of a known status, so
+// that instances do not each keep a copy of "UP".
+func canonicalStatus(s eureka.Status) eureka.Status {
+	for _, c := range [...]eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting,
+		eureka.StatusOutOfService, eureka.StatusUnknown} {
+		if s == c {
+			return c
+		}
+	}
+	return s
+}
+
+// isConstStatus reports whether s is one of the status constants.
+func isConstStatus(s eureka.Status) bool {
+	_, ok := eureka.ParseStatus(string(s))
+	return ok
+}
+
+// packer copies strings into one allocation. A string found inside one
+// already packed (the address inside the id) points there instead.
+type packer struct {
+	fields []*string
+	after  []func()
+}
+
+func (p *packer) add(s *string) {
+	if *s == "" {
+		*s = "" // an empty slice of a decoder's arena would keep it alive
+		return
+	}
+	p.fields = append(p.fields, s)
+}
+
+// then runs fn once the strings are packed.
+func (p *packer) then(fn func()) { p.after = append(p.after, fn) }
+
+func (p *packer) pack() {
+	// Longest first, so shorter strings can be found inside them.
+	slices.SortStableFunc(p.fields, func(x, y *string) int { return len(*y) - len(*x) })
+	n := 0
+	for _, f := range p.fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range p.fields {
+		s := *f
+		packed := b.String()
+		if i := strings.Index(packed, s); i >= 0 {
+			*f = packed[i : i+len(s)]
+			continue
+		}
+		start := b.Len()
+		b.WriteString(s)
+		// The builder's bytes never move: it was grown to hold all.
+		*f = b.String()[start:]
+	}
+	for _, fn := range p.after {
+		fn()
+	}
+}

@@ -1,0 +1,146 @@
+package registry
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// springBody is the register body of fleet instance i of apps
+// applications, shaped like a Spring Cloud Netflix client's: ten metadata
+// entries (most repeat across an application's instances, two are unique),
+// URLs with the host and port, and every fourth instance in AWS with the
+// EC2 metadata an AmazonInfo carries.
+func springBody(i, apps int) []byte {
+	app := fmt.Sprintf("service-%04d", i%apps)
+	ip := "10." + strconv.Itoa(i/65536%256) + "." + strconv.Itoa(i/256%256) + "." + strconv.Itoa(i%256)
+	id := ip + ":" + app + ":8080"
+	base := "http://" + ip + ":8080"
+	zone := "zone-" + string(rune('a'+i%3))
+	dc := `{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}`
+	if i%4 == 0 {
+		dc = `{"@class":"com.netflix.appinfo.AmazonInfo","name":"Amazon","metadata":{` +
+			`"instance-id":"i-0` + strconv.FormatInt(int64(0x1000000+i), 16) + `",` +
+			`"ami-id":"ami-0c55b159cbfafe1f0","instance-type":"m5.large",` +
+			`"local-ipv4":"` + ip + `","local-hostname":"ip-` + ip + `.ec2.internal",` +
+			`"availability-zone":"us-east-1` + string(rune('a'+i%3)) + `",` +
+			`"public-hostname":"ec2-54-` + strconv.Itoa(i%256) + `.compute-1.amazonaws.com",` +
+			`"public-ipv4":"54.0.` + strconv.Itoa(i/256%256) + `.` + strconv.Itoa(i%256) + `",` +
+			`"vpc-id":"vpc-0a1b2c3d","accountId":"123456789012"}}`
+	}
+	return []byte(`{"instance":{"instanceId":"` + id + `","app":"` + app + `","appGroupName":null,` +
+		`"ipAddr":"` + ip + `","sid":"na","homePageUrl":"` + base + `/",` +
+		`"statusPageUrl":"` + base + `/actuator/info","healthCheckUrl":"` + base + `/actuator/health",` +
+		`"secureHealthCheckUrl":null,"vipAddress":"` + app + `","secureVipAddress":"` + app + `",` +
+		`"countryId":1,"dataCenterInfo":` + dc + `,"hostName":"` + ip + `","status":"UP",` +
+		`"overriddenStatus":"UNKNOWN","leaseInfo":{"renewalIntervalInSecs":30,"durationInSecs":90,` +
+		`"registrationTimestamp":0,"lastRenewalTimestamp":0,"evictionTimestamp":0,"serviceUpTimestamp":0},` +
+		`"isCoordinatingDiscoveryServer":false,"metadata":{"management.port":"8081","zone":"` + zone + `",` +
+		`"version":"2.` + strconv.Itoa(i%apps%7) + `.1","git.commit":"` + strconv.FormatInt(int64(i%apps)*7919+100000, 16) + `",` +
+		`"profile":"prod","prometheus.scrape":"true","prometheus.path":"/actuator/prometheus",` +
+		`"management.context-path":"/actuator","startedAt":"` + strconv.FormatInt(1_718_000_000_000+int64(i)*37, 10) + `",` +
+		`"pod":"` + app + `-7f9c5d-` + strconv.Itoa(i) + `"},` +
+		`"lastUpdatedTimestamp":1718000000000,"lastDirtyTimestamp":1718000000000,"actionType":null,"asgName":null,` +
+		`"port":{"$":8080,"@enabled":"true"},"securePort":{"$":443,"@enabled":"false"}}}`)
+}
+
+// heapProfile names a file BenchmarkMemoryPerInstance writes a heap
+// profile to while the registry is still alive (-memprofile writes one
+// after it is gone).
+var heapProfile = flag.String("heapprofile", "", "write a heap profile of the full registry to this file")
+
+// heapInUse returns the live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// fillRegistry registers n decoded Spring-like instances into a new
+// registry, as the HTTP path does: each instance comes from its own
+// request body.
+func fillRegistry(tb testing.TB, n int) *Registry {
+	tb.Helper()
+	r := New(nil)
+	r.OpenForTraffic(0)
+	apps := max(1, n/100)
+	for i := range n {
+		in, err := eureka.DecodeInstanceJSON(springBody(i, apps))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r.Register(in, false)
+	}
+	return r
+}
+
+// BenchmarkMemoryPerInstance reports the live heap a registered instance
+// costs (B/instance), delta queue included, with the registry holding
+// 100,000 and 1,000,000 Spring-like instances in 100 per application. Run
+// it once per size:
+//
+//	go test -run '^$' -bench MemoryPerInstance -benchtime 1x ./core/registry
+//
+// and add -heapprofile mem.out (with -memprofilerate 4096 for detail) to
+// see what dominates: go tool pprof -top -sample_index=inuse_space.
+func BenchmarkMemoryPerInstance(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				before := heapInUse()
+				t0 := time.Now()
+				r := fillRegistry(b, n)
+				took := time.Since(t0)
+				after := heapInUse()
+				if r.Size() != n {
+					b.Fatalf("registry holds %d instances, want %d", r.Size(), n)
+				}
+				b.ReportMetric(float64(after-before)/float64(n), "B/instance")
+				b.ReportMetric(float64(took.Nanoseconds())/float64(n), "ns/register")
+				if *heapProfile != "" {
+					writeHeapProfile(b, *heapProfile)
+				}
+				runtime.KeepAlive(r)
+			}
+		})
+	}
+}
+
+func writeHeapProfile(tb testing.TB, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	// A profile shows the heap as of up to two collections ago.
+	runtime.GC()
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestMemoryPerInstance keeps the live heap of a registered Spring-like
+// instance (ten metadata entries) below a bound: 1,907 bytes before
+// instances were compacted (compact.go), 1,553 after. A copy of repeated
+// text, or a decoded request kept alive by one of its strings, goes over.
+func TestMemoryPerInstance(t *testing.T) {
+	const n = 20_000
+	before := heapInUse()
+	r := fillRegistry(t, n)
+	per := float64(heapInUse()-before) / n
+	runtime.KeepAlive(r)
+	t.Logf("%.0f B/instance", per)
+	if per > 1650 {
+		t.Errorf("a registered instance takes %.0f bytes of heap, want at most 1650", per)
+	}
+}
