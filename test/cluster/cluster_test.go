@@ -175,10 +175,16 @@ func TestThreeNodesPropagateEveryWrite(t *testing.T) {
 			Sent uint64
 		}
 	}
-	getJSON(t, "http://"+a.Addr+"/admin/api/peers", &pv)
-	if !pv.Configured || len(pv.Peers) != 2 || !pv.Peers[0].Up || !pv.Peers[1].Up || pv.Peers[0].Sent+pv.Peers[1].Sent < 2 {
-		t.Errorf("admin api peers on A: %+v", pv)
-	}
+	// A peer that was still starting when A first called it is up once a
+	// later exchange succeeds (the registration may have reached it by
+	// anti-entropy meanwhile): wait for that, not for a moment.
+	eurekadtest.Eventually(t, 10*time.Second, "both peers up in A's admin API", func() error {
+		getJSON(t, "http://"+a.Addr+"/admin/api/peers", &pv)
+		if !pv.Configured || len(pv.Peers) != 2 || !pv.Peers[0].Up || !pv.Peers[1].Up || pv.Peers[0].Sent+pv.Peers[1].Sent < 2 {
+			return fmt.Errorf("admin api peers on A: %+v", pv)
+		}
+		return nil
+	})
 	if m := getText(t, "http://"+a.Addr+"/metrics"); strings.Count(m, "eurekad_replication_peer_up{") != 2 {
 		t.Errorf("metrics on A list %d peers, want 2", strings.Count(m, "eurekad_replication_peer_up{"))
 	}

@@ -16,7 +16,9 @@ import (
 func TestConflictPaths(t *testing.T) {
 	// No start-up sync: a node that starts late (or retries its sync)
 	// would copy X from the other, which is not the path under test.
-	nodes := startCluster(t, freeAddrs(t, 2), "EUREKAD_CLUSTER_SYNC_RETRIES=0")
+	// The paths under test are the replication queue's: anti-entropy,
+	// which would repair B's copy on A by itself (entropy_test.go), is off.
+	nodes := startCluster(t, freeAddrs(t, 2), "EUREKAD_CLUSTER_SYNC_RETRIES=0", "EUREKAD_CLUSTER_ANTI_ENTROPY_INTERVAL=0")
 	a, b := nodes[0], nodes[1]
 
 	// 404 → Register: A learns X from a "peer" (replication header), so
