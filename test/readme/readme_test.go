@@ -23,7 +23,9 @@
 //   - The README's ports 8761, 8762 and 8763 on localhost/127.0.0.1 are
 //     free loopback ports of the test (a developer's eurekad may hold
 //     8761); a server command without --addr gets EUREKAD_ADDR, and
-//     `eurekad snapshot save` without --server gets --server.
+//     `eurekad snapshot save` and `eurekad drain` without --server get --server.
+//   - The rolling-deploy examples' service address, http://eurekad:8761,
+//     is the test's server.
 //   - Addresses of other machines, 10.0.0.N, become 127.0.10.N: loopback,
 //     where nothing listens, so no traffic leaves the machine.
 //   - go install writes to a temporary GOBIN and make build to a
@@ -48,6 +50,7 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
@@ -87,6 +90,7 @@ var handlers = []handler{
 	{"go-sdk", []string{"discovery.New(c, nil)"}, testSDKSnippet},
 	{"layout", []string{"sdk/eureka        wire types"}, testLayout},
 	{"store-conformance", []string{"storagetest.Run(t, func"}, testStoreSnippet},
+	{"drain", []string{"eurekad drain --server", "terminationGracePeriodSeconds"}, testDrain},
 }
 
 var (
@@ -216,8 +220,10 @@ func (s *shell) rewrite(line string) string {
 		line = strings.ReplaceAll(line, "127.0.0.1:"+port, addr)
 	}
 	line = strings.ReplaceAll(line, "10.0.0.", "127.0.10.")
-	if rest, ok := strings.CutPrefix(line, "eurekad snapshot save "); ok && !strings.Contains(rest, "--server") {
-		line = "eurekad snapshot save --server " + s.base("8761") + " " + rest
+	for _, c := range []string{"eurekad snapshot save ", "eurekad drain "} {
+		if rest, ok := strings.CutPrefix(line, c); ok && !strings.Contains(rest, "--server") {
+			line = c + "--server " + s.base("8761") + " " + rest
+		}
 	}
 	return line
 }
@@ -586,5 +592,85 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testDrain runs the drain commands against a server holding the
+// instances they name, then the Kubernetes preStop command as the manifest
+// writes it (read from the YAML, $(POD_IP) expanded as the kubelet does).
+func testDrain(t *testing.T, bs []block) {
+	s := newShell(t, t.TempDir())
+	eurekadtest.StartAt(t, s.ports["8761"])
+	base := s.base("8761") + "/eureka/"
+	const podIP = "10.0.0.7"
+	id := podIP + ":orders:8080"
+	register := func() {
+		t.Helper()
+		body := `{"instance":{"instanceId":"` + id + `","hostName":"` + podIP + `","app":"ORDERS","ipAddr":"` + podIP +
+			`","status":"UP","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}`
+		resp, err := http.Post(base+"apps/ORDERS", "application/json", strings.NewReader(body))
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("register %s: %v %v", id, err, resp)
+		}
+		resp.Body.Close()
+	}
+	status := func() int {
+		t.Helper()
+		resp, err := http.Get(base + "apps/ORDERS/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode
+	}
+	register()
+	// A loopback caller of a server without an admin token may drain;
+	// the token the block sends is then not needed.
+	s.setEnv("POD_IP="+podIP, "TOKEN=unused-on-loopback")
+	out := s.runBlock(strings.ReplaceAll(bs[0].Text, "http://eurekad:8761", s.base("8761")))
+	for cmd, o := range out {
+		if !strings.Contains(o, "confirmed") && !strings.Contains(o, "reader") {
+			t.Logf("%s:\n%s", cmd, o)
+		}
+	}
+	if code := status(); code != http.StatusNotFound {
+		t.Fatalf("after drain --cancel ORDERS, %s answers %d", id, code)
+	}
+
+	var pod struct {
+		Spec struct {
+			Containers []struct {
+				Lifecycle struct {
+					PreStop struct {
+						Exec struct{ Command []string }
+					} `yaml:"preStop"`
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(bs[1].Text), &pod); err != nil || len(pod.Spec.Containers) != 1 {
+		t.Fatalf("the manifest: %v %+v", err, pod)
+	}
+	argv := pod.Spec.Containers[0].Lifecycle.PreStop.Exec.Command
+	if len(argv) < 2 || argv[0] != "eurekad" {
+		t.Fatalf("preStop command %q", argv)
+	}
+	for i, a := range argv {
+		argv[i] = strings.ReplaceAll(strings.ReplaceAll(a, "$(POD_IP)", podIP), "http://eurekad:8761", s.base("8761"))
+	}
+	register()
+	cmd := exec.Command(filepath.Join(binDir, "eurekad"), argv[1:]...)
+	cmd.Env = eurekadtest.CleanEnv()
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("preStop %q: %v\n%s", argv, err, o)
+	}
+	resp, err := http.Get(base + "apps/ORDERS/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "OUT_OF_SERVICE") {
+		t.Fatalf("after the preStop drain: %s", b)
 	}
 }
