@@ -163,14 +163,8 @@ func New(opts *Options) *Bus {
 // Subscribe adds a listener under name (used in logs and Stats). It must be
 // called before Run.
 func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error {
-	if b.running.Load() {
-		return ErrRunning
-	}
-	if name == "" {
-		return errors.New("events: subscriber without a name")
-	}
-	if l == nil {
-		return errors.New("events: nil listener for " + name)
+	if err := b.checkSubscriber(name, l); err != nil {
+		return err
 	}
 	if err := o.Validate(); err != nil {
 		return err
@@ -204,20 +198,63 @@ func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error 
 		wake:   make(chan struct{}, 1),
 		filter: make(map[hook.EventType]bool),
 	}
-	if o.Types == nil {
+	s.setFilter(o.Types)
+	return b.add(s)
+}
+
+// SubscribeInline adds a listener that Publish calls itself, with each event
+// of the given types (nil: every type but hook.EventRenewed) while it holds
+// the bus lock, in Seq order. It is for in-memory bookkeeping that takes a
+// short lock at most: such a listener never blocks, never fails, and is not
+// worth a goroutine switch per event (a delivery goroutine woken for every
+// registration costs more CPU than the registration's own bookkeeping).
+// Nothing is queued, so nothing is dropped or retried; an error or a panic is
+// counted and the event is lost to that listener. Handle gets a context
+// without a deadline and must not keep the slice.
+func (b *Bus) SubscribeInline(name string, l hook.Listener, types []hook.EventType) error {
+	if err := b.checkSubscriber(name, l); err != nil {
+		return err
+	}
+	s := &subscriber{name: name, l: l, inline: true, opts: SubscribeOptions{Types: types}, filter: make(map[hook.EventType]bool)}
+	s.setFilter(types)
+	return b.add(s)
+}
+
+// checkSubscriber rejects a subscription after Run, without a name or
+// without a listener.
+func (b *Bus) checkSubscriber(name string, l hook.Listener) error {
+	if b.running.Load() {
+		return ErrRunning
+	}
+	if name == "" {
+		return errors.New("events: subscriber without a name")
+	}
+	if l == nil {
+		return errors.New("events: nil listener for " + name)
+	}
+	return nil
+}
+
+// setFilter sets the event types s receives.
+func (s *subscriber) setFilter(types []hook.EventType) {
+	if types == nil {
 		for _, t := range hook.EventTypes {
 			s.filter[t] = t != hook.EventRenewed
 		}
 	} else {
-		for _, t := range o.Types {
+		for _, t := range types {
 			s.filter[t] = true
 		}
 	}
 	s.wantsRenewals = s.filter[hook.EventRenewed]
+}
+
+// add registers s unless its name is taken.
+func (b *Bus) add(s *subscriber) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, x := range b.subs {
-		if x.name == name {
+		if x.name == s.name {
 			return ErrDuplicate
 		}
 	}
@@ -233,8 +270,9 @@ func (b *Bus) Subscribe(name string, l hook.Listener, o SubscribeOptions) error 
 func (b *Bus) WantsRenewals() bool { return b.wantsRenewals.Load() }
 
 // Publish numbers e (Seq from 1, without holes), stamps its Time when zero,
-// and queues it for every subscriber that wants its type. It never blocks on
-// a listener and does not allocate. Callers that need per-instance order
+// and queues it for every subscriber that wants its type (an inline one is
+// called at once). It never blocks on a queued listener and does not
+// allocate. Callers that need per-instance order
 // publish while holding the lock that orders their changes.
 func (b *Bus) Publish(e hook.Event) {
 	if e.Time.IsZero() {
@@ -244,7 +282,11 @@ func (b *Bus) Publish(e hook.Event) {
 	b.seq++
 	e.Seq = b.seq
 	for _, s := range b.subs {
-		if s.filter[e.Type] {
+		switch {
+		case !s.filter[e.Type]:
+		case s.inline:
+			s.call(&e)
+		default:
 			s.push(&e)
 		}
 	}
@@ -268,6 +310,9 @@ func (b *Bus) Run(ctx context.Context) error {
 	b.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range subs {
+		if s.inline {
+			continue // Publish calls it
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -347,6 +392,10 @@ type subscriber struct {
 	filter        map[hook.EventType]bool // read-only after Subscribe
 	wantsRenewals bool
 	wake          chan struct{}
+	// inline: Publish calls the listener with one (the bus lock
+	// held), reused so a call does not allocate.
+	inline bool
+	one    [1]hook.Event
 
 	mu sync.Mutex
 	// ring holds the queue: n events from head.
@@ -386,6 +435,21 @@ func (s *subscriber) push(e *hook.Event) {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// call hands *e to an inline listener; the caller holds the Bus lock.
+func (s *subscriber) call(e *hook.Event) {
+	s.one[0] = *e
+	err := s.handle(context.Background(), s.one[:])
+	s.one[0] = hook.Event{} // release the instance
+	s.batches.Add(1)
+	if err != nil {
+		s.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
+		s.errs.Add(1)
+		s.dropped.Add(1)
+		return
+	}
+	s.delivered.Add(1)
 }
 
 // batch is what one delivery hands over: events, of which real are taken
