@@ -60,11 +60,16 @@ func (q *deltaQueue) sweep(cutoff int64) {
 	if i == 0 {
 		return
 	}
-	// Copy down so the backing array does not grow without bound.
+	q.first += uint64(i)
+	// Copy down so the backing array does not grow without bound, into a
+	// smaller one once a burst (a fleet registering) has left the window.
+	if rest := len(q.items) - i; cap(q.items) > 1024 && rest < cap(q.items)/4 {
+		q.items = append(make([]deltaItem, 0, 2*rest), q.items[i:]...)
+		return
+	}
 	n := copy(q.items, q.items[i:])
 	clear(q.items[n:])
 	q.items = q.items[:n]
-	q.first += uint64(i)
 }
 
 // entries returns a copy of the queue's entries, oldest first.

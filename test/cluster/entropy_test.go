@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/internal/faultproxy"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -55,6 +56,48 @@ func view(n *node) (string, error) {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n"), nil
 }
+
+// settled waits until n serves a view that holds, and returns it. A
+// node's own write is not read back at once: the fresh cache serves a
+// payload built within the last cache.min_rebuild_interval (or while a
+// rebuild runs), so the view is awaited, not sampled.
+func settled(t *testing.T, n *node, what string, holds func(view string) error) string {
+	t.Helper()
+	var got string
+	eurekadtest.Eventually(t, 10*time.Second, what, func() error {
+		v, err := view(n)
+		if err != nil {
+			return err
+		}
+		if err := holds(v); err != nil {
+			return fmt.Errorf("%s serves\n%s\n%w", n.Addr, v, err)
+		}
+		got = v
+		return nil
+	})
+	return got
+}
+
+// serves is a holds for settled: every line in has is in the view,
+// none in hasNot.
+func serves(has []string, hasNot ...string) func(string) error {
+	return func(v string) error {
+		for _, h := range has {
+			if !strings.Contains(v, h) {
+				return fmt.Errorf("without %q", h)
+			}
+		}
+		for _, h := range hasNot {
+			if strings.Contains(v, h) {
+				return fmt.Errorf("with %q", h)
+			}
+		}
+		return nil
+	}
+}
+
+// missed is what a view holds once the changes of missedChanges are in.
+var missed = serves([]string{"SVC/i1 OUT_OF_SERVICE OUT_OF_SERVICE", "owner=ops", "BULK/b0 UP UNKNOWN"}, "SVC/i2 ")
 
 // converged waits until every node serves want.
 func converged(t *testing.T, nodes []*node, want string, what string) {
@@ -117,10 +160,12 @@ func seed(t *testing.T, n *node, nodes []*node) {
 			t.Fatal(err)
 		}
 	}
-	want, err := view(n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := settled(t, n, "seeded", func(v string) error {
+		if c := strings.Count(v, "\n") + 1; c != 23 {
+			return fmt.Errorf("%d instances, want 23", c)
+		}
+		return nil
+	})
 	converged(t, nodes, want, "seeded")
 }
 
@@ -174,7 +219,7 @@ func prepare(t *testing.T, n *node, nodes []*node) {
 	if err := n.c.SetStatus(bg, "BULK", "b0", eureka.StatusOutOfService, 0); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := view(n)
+	want := settled(t, n, "override on b0", serves([]string{"BULK/b0 OUT_OF_SERVICE OUT_OF_SERVICE"}))
 	converged(t, nodes, want, "override on b0")
 }
 
@@ -193,7 +238,7 @@ func TestAntiEntropyAfterKill(t *testing.T) {
 
 	nodes[2].Kill()
 	missedChanges(t, nodes[0])
-	want, _ := view(nodes[0])
+	want := settled(t, nodes[0], "missed changes", missed)
 	// Waiting out the outage is the behaviour under test.
 	time.Sleep(faultOutlives)
 	repair0, sent0 := repairRequests(t, nodes[:2])
@@ -217,7 +262,7 @@ func TestAntiEntropyAfterPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	missedChanges(t, nodes[0])
-	want, _ := view(nodes[0])
+	want := settled(t, nodes[0], "missed changes", missed)
 	// Waiting out the pause is the behaviour under test.
 	time.Sleep(faultOutlives)
 	repair0, sent0 := repairRequests(t, nodes[:2])
@@ -268,10 +313,13 @@ func TestAntiEntropyAfterPartition(t *testing.T) {
 	}
 	// Waiting out the partition is the behaviour under test.
 	time.Sleep(faultOutlives)
-	want, _ := view(nodes[0])
-	if !strings.Contains(want, "side=three") {
-		t.Fatalf("node 3's change did not reach node 1 while only the way to node 3 was cut:\n%s", want)
-	}
+	// Node 3's change reaches node 1 while only the way to node 3 is cut.
+	want := settled(t, nodes[0], "node 3's change on node 1", func(v string) error {
+		if err := missed(v); err != nil {
+			return err
+		}
+		return serves([]string{"side=three"})(v)
+	})
 	repair0, sent0 := repairRequests(t, nodes)
 	to3.SetMode(faultproxy.Pass)
 	checkRepair(t, nodes, want, repair0, sent0, "partition toward node 3")
@@ -294,10 +342,9 @@ func TestAntiEntropyAfterPartition(t *testing.T) {
 	}
 	// Waiting out the partition is the behaviour under test.
 	time.Sleep(faultOutlives)
-	want, _ = view(nodes[2])
-	if !strings.Contains(want, "side=one") || strings.Contains(want, "BULK/b8 ") {
-		t.Fatalf("node 3 does not serve its own and node 1's changes:\n%s", want)
-	}
+	// Node 3 serves its own changes and node 1's.
+	want = settled(t, nodes[2], "node 3's and node 1's changes on node 3",
+		serves([]string{"side=one", "BULK/b7 OUT_OF_SERVICE OUT_OF_SERVICE"}, "BULK/b8 "))
 	repair0, sent0 = repairRequests(t, nodes)
 	to1.SetMode(faultproxy.Pass)
 	to2.SetMode(faultproxy.Pass)
