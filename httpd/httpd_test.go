@@ -3,6 +3,7 @@ package httpd
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -59,7 +60,11 @@ func newNodeServer(t *testing.T, no node.Options, mod func(*Options)) *testServe
 	if mod != nil {
 		mod(&o)
 	}
-	return &testServer{t: t, h: New(node.New(reg, no), c, &o).Handler(), reg: reg}
+	srv := New(node.New(reg, no), c, &o)
+	// Shutdown ends the server's background work (a test in a synctest
+	// bubble must leave no goroutine behind).
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return &testServer{t: t, h: srv.Handler(), reg: reg}
 }
 
 func (s *testServer) do(method, path, body string, hdr ...string) *httptest.ResponseRecorder {

@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -67,16 +68,22 @@ func TestLongPollDisabled(t *testing.T) {
 }
 
 func TestLongPollAppIgnoresOtherApps(t *testing.T) {
-	s := newTestServer(t, nil)
-	s.expect("POST", "/eureka/apps/orders", springBody, 204, "Content-Type", jsonCT)
-	etag := s.expect("GET", "/eureka/apps/ORDERS", "", 200).Header().Get("ETag")
-	done := make(chan int)
-	go func() {
-		done <- s.do("GET", "/eureka/apps/ORDERS", "", "If-None-Match", etag, waitHeader, "300ms").Code
-	}()
-	time.Sleep(50 * time.Millisecond)
-	s.expect("POST", "/eureka/apps/payments", fargoXML, 204, "Content-Type", "application/xml")
-	if code := <-done; code != 304 {
-		t.Fatalf("a change to another app answered the ORDERS long-poll with %d", code)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := newTestServer(t, nil)
+		s.expect("POST", "/eureka/apps/orders", springBody, 204, "Content-Type", jsonCT)
+		etag := s.expect("GET", "/eureka/apps/ORDERS", "", 200).Header().Get("ETag")
+		done := make(chan int)
+		start := time.Now()
+		go func() {
+			done <- s.do("GET", "/eureka/apps/ORDERS", "", "If-None-Match", etag, waitHeader, "300ms").Code
+		}()
+		synctest.Wait() // the long-poll is held
+		s.expect("POST", "/eureka/apps/payments", fargoXML, 204, "Content-Type", "application/xml")
+		if code := <-done; code != 304 {
+			t.Fatalf("a change to another app answered the ORDERS long-poll with %d", code)
+		}
+		if held := time.Since(start); held != 300*time.Millisecond {
+			t.Fatalf("the ORDERS long-poll was held %v, want its whole 300ms", held)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/eurekad/eurekad/core/registry"
@@ -167,13 +168,19 @@ func TestEurekaModeReadOnlyLag(t *testing.T) {
 }
 
 func TestAutoExpiration(t *testing.T) {
-	c, reg := newCache(t, func(o *Options) { o.AutoExpiration = 20 * time.Millisecond; o.MinRebuildInterval = 0 })
-	reg.Register(inst("A", "a1"), false)
-	p := c.Get(appsJSON)
-	time.Sleep(30 * time.Millisecond)
-	if c.Get(appsJSON) == p {
-		t.Fatal("payload older than AutoExpiration was served")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c, reg := newCache(t, func(o *Options) { o.AutoExpiration = 20 * time.Millisecond; o.MinRebuildInterval = 0 })
+		reg.Register(inst("A", "a1"), false)
+		p := c.Get(appsJSON)
+		time.Sleep(19 * time.Millisecond)
+		if c.Get(appsJSON) != p {
+			t.Fatal("payload younger than AutoExpiration was rebuilt")
+		}
+		time.Sleep(2 * time.Millisecond)
+		if c.Get(appsJSON) == p {
+			t.Fatal("payload older than AutoExpiration was served")
+		}
+	})
 }
 
 func TestDeltaVersionCountsGenerations(t *testing.T) {

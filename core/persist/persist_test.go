@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/eurekad/eurekad/core/persist"
@@ -259,15 +260,17 @@ func TestStoreFailureReject(t *testing.T) {
 }
 
 func TestCheckpointWritesLeaseTimes(t *testing.T) {
-	f := start(t, func(o *persist.Options) { o.CheckpointInterval = 30 * time.Millisecond })
-	f.reg.Register(inst("A", "i1"), false)
-	f.p.Commit(context.Background())
-	first, _ := f.stored("A", "i1")
-	time.Sleep(5 * time.Millisecond)
-	f.reg.Renew("A", "i1", registry.RenewArgs{})
-	eventually(t, "a checkpoint with the renewal", func() bool {
-		r, _ := f.stored("A", "i1")
-		return !bytes.Equal(r.Value, first.Value)
+	synctest.Test(t, func(t *testing.T) {
+		f := start(t, func(o *persist.Options) { o.CheckpointInterval = 30 * time.Millisecond })
+		f.reg.Register(inst("A", "i1"), false)
+		f.p.Commit(context.Background())
+		first, _ := f.stored("A", "i1")
+		time.Sleep(5 * time.Millisecond)
+		f.reg.Renew("A", "i1", registry.RenewArgs{})
+		eventually(t, "a checkpoint with the renewal", func() bool {
+			r, _ := f.stored("A", "i1")
+			return !bytes.Equal(r.Value, first.Value)
+		})
 	})
 }
 
@@ -339,108 +342,110 @@ func TestOptionsValidate(t *testing.T) {
 // the commit; it does not wait when none is under way, nor for a lone
 // writer (the last group held one change).
 func TestCommitDelayGathersWritersUnderWay(t *testing.T) {
-	const delay = 10 * time.Second // far above every wait below: reaching it fails the test
-	// No periodic flush: it would commit a change without the delay.
-	f := start(t, func(o *persist.Options) { o.CommitDelay, o.FlushInterval = delay, time.Hour })
-	ctx := context.Background()
-	commit := func() <-chan error {
-		errs := make(chan error, 1)
-		go func() { errs <- f.p.Commit(ctx) }()
-		return errs
-	}
-	within := func(what string, errs <-chan error) {
-		t.Helper()
-		select {
-		case err := <-errs:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(delay / 2):
-			t.Fatalf("%s: the commit waited for the commit delay", what)
+	synctest.Test(t, func(t *testing.T) {
+		const delay = 10 * time.Second // far above every wait below: reaching it fails the test
+		// No periodic flush: it would commit a change without the delay.
+		f := start(t, func(o *persist.Options) { o.CommitDelay, o.FlushInterval = delay, time.Hour })
+		ctx := context.Background()
+		commit := func() <-chan error {
+			errs := make(chan error, 1)
+			go func() { errs <- f.p.Commit(ctx) }()
+			return errs
 		}
-	}
-
-	// A lone writer, with another request under way: no wait.
-	f.p.Begin()
-	f.p.Begin()
-	f.reg.Register(inst("A", "lone"), false)
-	f.p.End()
-	within("lone writer", commit())
-	f.p.End()
-
-	// Changes made while the store is busy form one group of several,
-	// which marks the writers as concurrent. The store holds the busy
-	// flush (in its refusal check, which sees every record) until both
-	// are made: with a delay instead, a writer held up on a loaded machine
-	// split them into two groups of one.
-	concurrent := func(id string) {
-		t.Helper()
-		inBatch, release := make(chan struct{}), make(chan struct{})
-		f.store.SetRefuse(func(k storage.Key) error {
-			if k.ID == id {
-				close(inBatch)
-				<-release
+		within := func(what string, errs <-chan error) {
+			t.Helper()
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(delay / 2):
+				t.Fatalf("%s: the commit waited for the commit delay", what)
 			}
-			return nil
-		})
-		defer f.store.SetRefuse(nil)
-		f.reg.Register(inst("A", id), false)
-		busy := commit()
-		<-inBatch
-		f.reg.Register(inst("A", id+"-x"), false)
-		f.reg.Register(inst("A", id+"-y"), false)
-		close(release)
-		within("busy", busy)
-		within("group", commit())
-	}
-	concurrent("busy")
+		}
 
-	// Concurrent, but nobody else under way: no wait.
-	f.reg.Register(inst("A", "alone"), false)
-	within("none under way", commit())
-	// That commit held one change: make the writers concurrent again.
-	concurrent("busy2")
-	before := f.p.Status()
-
-	// waiting makes a change with a second request under way and commits:
-	// the commit must still be waiting for that request 100 ms later.
-	waiting := func(id string) <-chan error {
-		t.Helper()
+		// A lone writer, with another request under way: no wait.
 		f.p.Begin()
 		f.p.Begin()
-		f.reg.Register(inst("A", id), false)
+		f.reg.Register(inst("A", "lone"), false)
 		f.p.End()
-		errs := commit()
-		time.Sleep(100 * time.Millisecond)
-		select {
-		case err := <-errs:
-			t.Fatalf("%s: the commit did not wait for the request under way (err %v)", id, err)
-		default:
+		within("lone writer", commit())
+		f.p.End()
+
+		// Changes made while the store is busy form one group of several,
+		// which marks the writers as concurrent. The store holds the busy
+		// flush (in its refusal check, which sees every record) until both
+		// are made: with a delay instead, a writer held up on a loaded machine
+		// split them into two groups of one.
+		concurrent := func(id string) {
+			t.Helper()
+			inBatch, release := make(chan struct{}), make(chan struct{})
+			f.store.SetRefuse(func(k storage.Key) error {
+				if k.ID == id {
+					close(inBatch)
+					<-release
+				}
+				return nil
+			})
+			defer f.store.SetRefuse(nil)
+			f.reg.Register(inst("A", id), false)
+			busy := commit()
+			<-inBatch
+			f.reg.Register(inst("A", id+"-x"), false)
+			f.reg.Register(inst("A", id+"-y"), false)
+			close(release)
+			within("busy", busy)
+			within("group", commit())
 		}
-		return errs
-	}
+		concurrent("busy")
 
-	// A second request is under way when the first commits: the commit
-	// waits for it, and both changes are stored by one commit.
-	first := waiting("first")
-	f.reg.Register(inst("A", "second"), false)
-	f.p.End()
-	second := commit()
-	within("first", first)
-	within("second", second)
-	after := f.p.Status()
-	if after.Commits-before.Commits != 1 || after.Written-before.Written != 2 {
-		t.Fatalf("%d commits wrote %d keys; want both writers in one commit",
-			after.Commits-before.Commits, after.Written-before.Written)
-	}
-	if _, ok := f.stored("A", "second"); !ok {
-		t.Fatal("the second writer's change is not stored")
-	}
+		// Concurrent, but nobody else under way: no wait.
+		f.reg.Register(inst("A", "alone"), false)
+		within("none under way", commit())
+		// That commit held one change: make the writers concurrent again.
+		concurrent("busy2")
+		before := f.p.Status()
 
-	// A request under way that ends without a change releases the wait.
-	third := waiting("third")
-	f.p.End()
-	within("after End", third)
+		// waiting makes a change with a second request under way and commits:
+		// the commit must still be waiting for that request 100 ms later.
+		waiting := func(id string) <-chan error {
+			t.Helper()
+			f.p.Begin()
+			f.p.Begin()
+			f.reg.Register(inst("A", id), false)
+			f.p.End()
+			errs := commit()
+			time.Sleep(100 * time.Millisecond)
+			select {
+			case err := <-errs:
+				t.Fatalf("%s: the commit did not wait for the request under way (err %v)", id, err)
+			default:
+			}
+			return errs
+		}
+
+		// A second request is under way when the first commits: the commit
+		// waits for it, and both changes are stored by one commit.
+		first := waiting("first")
+		f.reg.Register(inst("A", "second"), false)
+		f.p.End()
+		second := commit()
+		within("first", first)
+		within("second", second)
+		after := f.p.Status()
+		if after.Commits-before.Commits != 1 || after.Written-before.Written != 2 {
+			t.Fatalf("%d commits wrote %d keys; want both writers in one commit",
+				after.Commits-before.Commits, after.Written-before.Written)
+		}
+		if _, ok := f.stored("A", "second"); !ok {
+			t.Fatal("the second writer's change is not stored")
+		}
+
+		// A request under way that ends without a change releases the wait.
+		third := waiting("third")
+		f.p.End()
+		within("after End", third)
+	})
 }
 
 // gatedStore holds every Batch until the test releases it.
