@@ -354,8 +354,11 @@ func (c *Cache) fresh(s *slot) *Payload {
 	}
 	if p := s.rw.Load(); p != nil {
 		// A rebuild is under way: serve what there is rather than queue
-		// behind it; the rebuild's end wakes long-polls (notify).
+		// behind it; the rebuild's end wakes long-polls (notify). That
+		// rebuild may have read the registry before this change, so one
+		// more is scheduled behind it, which finds out.
 		if !s.buildMu.TryLock() {
+			c.schedule(s, 0)
 			c.hits.Inc()
 			return p
 		}
@@ -392,13 +395,32 @@ func (c *Cache) tooSoon(s *slot, p *Payload) bool {
 	if wait <= 0 {
 		return false
 	}
+	c.schedule(s, wait)
+	return true
+}
+
+// schedule makes sure a rebuild of s runs after wait, unless one is
+// pending already.
+func (c *Cache) schedule(s *slot, wait time.Duration) {
 	if s.scheduled.CompareAndSwap(false, true) {
 		time.AfterFunc(wait, func() {
 			s.scheduled.Store(false)
-			c.fresh(s)
+			c.scheduledRebuild(s)
 		})
 	}
-	return true
+}
+
+// scheduledRebuild is the rebuild tooSoon put off. Unlike a reader it
+// waits for a rebuild under way rather than leave it to that one: the
+// build under way may predate the change, and no reader may come to
+// build again (a long-poll waits on this rebuild).
+func (c *Cache) scheduledRebuild(s *slot) {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	if p := s.rw.Load(); p != nil && (c.valid(s, p) || c.tooSoon(s, p)) {
+		return
+	}
+	c.store(s)
 }
 
 // rebuild builds s's payload once for all concurrent callers.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -326,4 +327,57 @@ func TestReadersDoNotWaitForARebuild(t *testing.T) {
 	if !contains(c.Get(appsJSON), `"a2"`) {
 		t.Fatal("after the rebuild the change is not served")
 	}
+}
+
+// heldSource holds a build of the full payload after it has read the
+// registry, until the test releases it.
+type heldSource struct {
+	*registry.Registry
+	hold     atomic.Bool
+	read     chan struct{}
+	released chan struct{}
+}
+
+func (h *heldSource) AppStates(visit func(string, uint64) bool) (uint64, []*eureka.Application) {
+	v, apps := h.Registry.AppStates(visit)
+	if h.hold.CompareAndSwap(true, false) {
+		h.read <- struct{}{}
+		<-h.released
+	}
+	return v, apps
+}
+
+// A reader that finds a rebuild under way serves the old payload, but that
+// rebuild read the registry before the reader's change: another rebuild
+// follows without any further read, so the change is not left unserved.
+func TestFreshModeChangeDuringRebuildIsServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := registry.New(nil)
+		reg.OpenForTraffic(0)
+		src := &heldSource{Registry: reg, read: make(chan struct{}), released: make(chan struct{})}
+		o := DefaultOptions()
+		c, err := New(src, &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Register(inst("ORDERS", "first"), false)
+		c.Get(appsJSON)
+		time.Sleep(time.Second) // past the rebuild interval
+
+		reg.Register(inst("ORDERS", "second"), false)
+		src.hold.Store(true)
+		go c.Get(appsJSON) // rebuilds, and is held after reading the registry
+		<-src.read
+		reg.Register(inst("ORDERS", "last"), false)
+		if p := c.Get(appsJSON); contains(p, `"second"`) {
+			t.Fatal("a reader waited for the rebuild under way")
+		}
+		close(src.released)
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if p := c.slot(appsJSON).rw.Load(); !contains(p, `"last"`) {
+			t.Fatalf("the change made during a rebuild is not served:\n%s", p.Plain().Body)
+		}
+	})
 }
