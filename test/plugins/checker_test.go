@@ -53,17 +53,40 @@ func sample(t *testing.T, s *eurekadtest.Server, name string) float64 {
 	return v
 }
 
-// A checker plugin (examples/checker-plugin) that hangs (SIGSTOP) or is
-// killed with kill -9 leaves every status as it was: its checks are
-// undecided. eurekad restarts it, and checks decide again.
+// A checker that hangs (SIGSTOP) or is killed with kill -9 leaves every
+// status as it was: its checks are undecided. eurekad restarts it, and
+// checks decide again. Run for a checker plugin (examples/checker-plugin)
+// and for the built-in checker isolated in a process of its own.
 func TestCheckerPluginHangsAndIsKilled(t *testing.T) {
-	bin := eurekadtest.BuildPackage(t, "./examples/checker-plugin")
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) (env []string, match string)
+	}{
+		{"example-plugin", func(t *testing.T) ([]string, string) {
+			bin := eurekadtest.BuildPackage(t, "./examples/checker-plugin")
+			return []string{"EUREKAD_PLUGINS_CHECKER_PLUGIN=" + bin, checkRule("actuator")}, bin
+		}},
+		{"isolated-builtin", func(t *testing.T) ([]string, string) {
+			return []string{"EUREKAD_PLUGINS_ISOLATE_BUILTINS=true", checkRule("http")}, "plugin serve checker.builtin"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, match := tc.setup(t)
+			checkerKilled(t, env, match)
+		})
+	}
+}
+
+// checkRule is a health rule of kind for application SPRING.
+func checkRule(kind string) string {
+	return `EUREKAD_HEALTH_CHECKS_JSON=[{"app":"SPRING","kind":"` + kind + `","interval":"300ms","timeout":"300ms","failures":2,"successes":2}]`
+}
+
+func checkerKilled(t *testing.T, env []string, match string) {
 	act := &actuators{down: map[string]bool{"/s2/actuator/health": true}}
 	srv := httptest.NewServer(act)
 	defer srv.Close()
-	s := eurekadtest.Start(t, "EUREKAD_PLUGINS_CHECKER_PLUGIN="+bin,
-		`EUREKAD_HEALTH_CHECKS_JSON=[{"app":"SPRING","kind":"actuator","interval":"300ms","timeout":"300ms","failures":2,"successes":2}]`,
-		"EUREKAD_HEALTH_MIN_INTERVAL=100ms", "EUREKAD_HEALTH_GRACE=300ms")
+	s := eurekadtest.Start(t, append(env, "EUREKAD_HEALTH_MIN_INTERVAL=100ms", "EUREKAD_HEALTH_GRACE=300ms")...)
 	for _, id := range []string{"s1", "s2"} {
 		body := fmt.Sprintf(`{"instance":{"instanceId":%q,"hostName":"%s.local","app":"SPRING","ipAddr":"127.0.0.1","status":"UP",
 			"port":{"$":8080,"@enabled":"true"},"healthCheckUrl":"%s/%s/actuator/health",
@@ -84,7 +107,7 @@ func TestCheckerPluginHangsAndIsKilled(t *testing.T) {
 		return status("s2") == "DOWN" && status("s1") == "UP"
 	})
 
-	plug := child(t, s.PID(), bin)
+	plug := child(t, s.PID(), match)
 	undecided := `eurekad_health_checks_total{result="undecided"}`
 	before := sample(t, s, undecided)
 	// A hanging plugin: every check runs into its deadline, undecided.
