@@ -67,6 +67,7 @@ type Scheduler struct {
 	versions map[string]uint64
 	lastVer  uint64
 	synced   bool
+	syncedAt time.Time
 
 	work    chan *job
 	results chan *job
@@ -89,7 +90,12 @@ type target struct {
 	gone    bool
 	owned   bool
 	st      state
+	// refusedLogged is set once a refused target was logged.
+	refusedLogged bool
 }
+
+// syncEvery bounds how often the registry is read again.
+const syncEvery = 500 * time.Millisecond
 
 // state is a target's verdict counting.
 type state struct {
@@ -118,14 +124,20 @@ func New(reg *registry.Registry, w Writer, checker hook.Checker, members Members
 		o = *opts
 	}
 	def := DefaultOptions()
-	if o.Tick <= 0 {
-		o.Tick = def.Tick
+	for _, d := range []struct{ v, def *time.Duration }{
+		{&o.Tick, &def.Tick}, {&o.Grace, &def.Grace}, {&o.Interval, &def.Interval}, {&o.Timeout, &def.Timeout},
+		{&o.MinInterval, &def.MinInterval}, {&o.MinDeregisterAfter, &def.MinDeregisterAfter},
+	} {
+		if *d.v <= 0 {
+			*d.v = *d.def
+		}
 	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = def.Concurrency
-	}
-	if o.Grace <= 0 {
-		o.Grace = def.Grace
+	for _, n := range []struct{ v, def *int }{
+		{&o.Concurrency, &def.Concurrency}, {&o.Failures, &def.Failures}, {&o.Successes, &def.Successes},
+	} {
+		if *n.v <= 0 {
+			*n.v = *n.def
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -201,10 +213,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // applications whose version moved are read again.
 func (s *Scheduler) sync(now time.Time) {
 	v := s.reg.Version()
-	if s.synced && v == s.lastVer {
+	// At most every syncEvery: a busy registry changes on every tick, and
+	// each change of an application copies its instances.
+	if s.synced && (v == s.lastVer || now.Sub(s.syncedAt) < syncEvery) {
 		return
 	}
-	s.synced, s.lastVer = true, v
+	s.synced, s.lastVer, s.syncedAt = true, v, now
 	present := make(map[string]bool, len(s.versions))
 	fresh := map[string]uint64{}
 	_, apps := s.reg.AppStates(func(name string, ver uint64) bool {
@@ -285,7 +299,10 @@ func (s *Scheduler) dispatch(ctx context.Context, now time.Time) {
 		target, err := Target(t.in, t.spec)
 		if err != nil {
 			s.count(ResultRefused)
-			s.log.Debug("health check refused", "app", t.key.App, "id", t.key.ID, "err", err)
+			if !t.refusedLogged { // once per target: the registrant repeats it every interval
+				t.refusedLogged = true
+				s.log.Warn("health check refused", "app", t.key.App, "id", t.key.ID, "err", err)
+			}
 			s.reschedule(t, now)
 			continue
 		}

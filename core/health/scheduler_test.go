@@ -351,3 +351,18 @@ func TestManyInstances(t *testing.T) {
 		}
 	})
 }
+
+// Options left zero take the defaults (a probe every 10 s), instead of a
+// zero interval.
+func TestZeroOptionsTakeDefaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := start(t, func(o *Options) { *o = Options{Metadata: true} })
+		in := checked("o1", nil)
+		delete(in.Metadata, "eurekad.check.interval")
+		w.register(t, in)
+		wait(25 * time.Second)
+		if n := w.f.callsOf("o1"); n < 2 || n > 3 {
+			t.Errorf("%d probes in 25 s at the default 10 s interval", n)
+		}
+	})
+}

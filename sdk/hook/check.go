@@ -35,7 +35,9 @@ type CheckRequest struct {
 	// plugin's own kind.
 	Kind string
 	// Target is what to probe: for CheckHTTP an absolute http(s) URL whose
-	// host is the instance's; for the other kinds host:port.
+	// host is the instance's; for CheckTCP and CheckGRPC host:port; for a
+	// plugin's kind a URL when the check has a path or the instance a
+	// healthCheckUrl on its own host, host:port otherwise.
 	Target string
 	// Timeout bounds the probe; the context's deadline is at most this far
 	// away too.
