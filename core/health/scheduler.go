@@ -62,7 +62,8 @@ type Scheduler struct {
 	rules   map[string]*Rule
 
 	// The loop's own state.
-	targets  map[storage.Key]*target
+	// targets are the checked instances by application and id.
+	targets  map[string]map[string]*target
 	due      dueHeap
 	versions map[string]uint64
 	lastVer  uint64
@@ -144,7 +145,7 @@ func New(reg *registry.Registry, w Writer, checker hook.Checker, members Members
 	}
 	s := &Scheduler{
 		opts: o, reg: reg, w: w, checker: checker, members: members, log: o.Logger,
-		rules: map[string]*Rule{}, targets: map[storage.Key]*target{}, versions: map[string]uint64{},
+		rules: map[string]*Rule{}, targets: map[string]map[string]*target{}, versions: map[string]uint64{},
 		work: make(chan *job, o.Concurrency), results: make(chan *job, o.Concurrency),
 	}
 	for i := range o.Rules {
@@ -221,7 +222,7 @@ func (s *Scheduler) sync(now time.Time) {
 	s.synced, s.lastVer, s.syncedAt = true, v, now
 	present := make(map[string]bool, len(s.versions))
 	fresh := map[string]uint64{}
-	_, apps := s.reg.AppStates(func(name string, ver uint64) bool {
+	apps := s.reg.StoredInstances(func(name string, ver uint64) bool {
 		present[name] = true
 		if s.versions[name] == ver {
 			return false
@@ -235,39 +236,48 @@ func (s *Scheduler) sync(now time.Time) {
 			s.dropApp(name, nil)
 		}
 	}
-	for _, a := range apps {
-		s.versions[a.Name] = fresh[a.Name]
-		seen := make(map[string]bool, len(a.Instances))
-		for _, in := range a.Instances {
-			k := storage.Key{App: a.Name, ID: in.ID()}
-			spec, ok := s.opts.spec(s.rules, a.Name, in.Metadata)
-			t := s.targets[k]
+	for name, list := range apps {
+		s.versions[name] = fresh[name]
+		seen := make(map[string]bool, len(list))
+		for _, in := range list {
+			k := storage.Key{App: name, ID: in.ID()}
+			spec, ok := s.opts.spec(s.rules, name, in.Metadata)
 			if !ok {
 				continue
 			}
 			seen[k.ID] = true
+			byID := s.targets[name]
+			if byID == nil {
+				byID = map[string]*target{}
+				s.targets[name] = byID
+			}
+			t := byID[k.ID]
 			if t == nil {
 				t = &target{key: k, index: -1}
 				t.due = now.Add(jitter(k, spec.Interval))
-				s.targets[k] = t
+				byID[k.ID] = t
 				heap.Push(&s.due, t)
 			}
 			t.in, t.spec = in, spec
 		}
-		s.dropApp(a.Name, seen)
+		s.dropApp(name, seen)
 	}
 }
 
 // dropApp forgets app's targets that are not in keep (nil: all of them).
 func (s *Scheduler) dropApp(app string, keep map[string]bool) {
-	for k, t := range s.targets {
-		if k.App == app && !keep[k.ID] {
+	byID := s.targets[app]
+	for id, t := range byID {
+		if !keep[id] {
 			t.gone = true
-			delete(s.targets, k)
+			delete(byID, id)
 			if t.index >= 0 {
 				heap.Remove(&s.due, t.index)
 			}
 		}
+	}
+	if len(byID) == 0 {
+		delete(s.targets, app)
 	}
 }
 
@@ -350,17 +360,20 @@ func (s *Scheduler) finish(j *job, now time.Time) {
 
 // publish updates the gauges.
 func (s *Scheduler) publish() {
-	var owned, failing int
-	for _, t := range s.targets {
-		if t.owned {
-			owned++
-			if t.st.failing {
-				failing++
+	var checked, owned, failing int
+	for _, byID := range s.targets {
+		checked += len(byID)
+		for _, t := range byID {
+			if t.owned {
+				owned++
+				if t.st.failing {
+					failing++
+				}
 			}
 		}
 	}
 	s.mu.Lock()
-	s.stats.Checked, s.stats.Owned, s.stats.Failing = len(s.targets), owned, failing
+	s.stats.Checked, s.stats.Owned, s.stats.Failing = checked, owned, failing
 	s.mu.Unlock()
 }
 

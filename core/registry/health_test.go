@@ -121,3 +121,21 @@ func TestHealthKeysAreServerOwned(t *testing.T) {
 		t.Fatalf("a peer's DOWN was not lifted: %s", in.Status)
 	}
 }
+
+func TestStoredInstances(t *testing.T) {
+	r, _ := newTestRegistry(t, nil)
+	r.Register(inst("ORDERS", "o1", eureka.StatusUp), false)
+	r.Register(inst("ORDERS", "o2", eureka.StatusUp), false)
+	r.Register(inst("BILLING", "b1", eureka.StatusUp), false)
+	versions := map[string]uint64{}
+	got := r.StoredInstances(func(name string, v uint64) bool {
+		versions[name] = v
+		return name == "ORDERS"
+	})
+	if len(got) != 1 || len(got["ORDERS"]) != 2 || len(versions) != 2 || versions["ORDERS"] != r.AppVersion("ORDERS") {
+		t.Errorf("StoredInstances = %v, versions %v", got, versions)
+	}
+	if got["ORDERS"][0] != r.lookup("ORDERS", got["ORDERS"][0].ID()).instance.Load() {
+		t.Error("not the stored copy")
+	}
+}
