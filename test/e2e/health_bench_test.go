@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +106,14 @@ func BenchmarkHealthChecks10k(b *testing.B) {
 				cpu1, p1, elapsed := procCPU(b, pid), probes.Load(), time.Since(t0)
 				b.ReportMetric(100*float64(cpu1-cpu0)/float64(elapsed), "cpu-%")
 				b.ReportMetric(float64(procRSS(b, pid))/(1<<20), "rss-MiB")
+				r, err := tryDo(http.MethodGet, strings.TrimSuffix(s.Base, "eureka/")+"metrics", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if m := regexp.MustCompile(`(?m)^go_memstats_heap_inuse_bytes ([0-9.e+]+)$`).FindSubmatch(r.Body); m != nil {
+					v, _ := strconv.ParseFloat(string(m[1]), 64)
+					b.ReportMetric(v/(1<<20), "heap-inuse-MiB")
+				}
 				b.ReportMetric(float64(p1-p0)/elapsed.Seconds(), "probes/s")
 				s.Stop()
 				hs.Close()
