@@ -105,7 +105,8 @@ func TestHealthChecksProbedOncePerInterval(t *testing.T) {
 		}
 	}
 	// onceEach checks that, from t0 on, each instance was probed about once
-	// per interval and never twice within a fraction of it.
+	// per interval (a second prober would double the count) and never twice
+	// within a tenth of it.
 	onceEach := func(what string) {
 		t.Helper()
 		t0 := time.Now()
@@ -125,7 +126,9 @@ func TestHealthChecksProbedOncePerInterval(t *testing.T) {
 				t.Errorf("%s: %s probed %v times in %v, once per %v is %.1f", what, id, c, elapsed, interval, want)
 			}
 			for i := 1; i < len(ts); i++ {
-				if gap := ts[i].Sub(ts[i-1]); gap < interval/4 {
+				// A late probe shortens the gap to the next, which keeps
+				// its slot; a second prober's probes fall anywhere.
+				if gap := ts[i].Sub(ts[i-1]); gap < interval/10 {
 					t.Errorf("%s: %s probed twice %v apart", what, id, gap)
 					break
 				}
