@@ -105,6 +105,8 @@ type state struct {
 	fails, oks   int
 	since        time.Time // failing since
 	deregistered bool
+	// undecided is set while the checker cannot decide (logged once).
+	undecided bool
 }
 
 // job is one probe in a worker.
@@ -397,6 +399,7 @@ func (s *Scheduler) worker(ctx context.Context) {
 func (s *Scheduler) run(ctx context.Context, j *job) {
 	res, detail := s.probe(ctx, j)
 	s.count(res)
+	j.st.undecided = res == ResultUndecided
 	var act action
 	j.st, act = step(j.st, j.spec, j.in, res, detail, time.Now())
 	app, id := j.req.App, j.req.InstanceID
@@ -432,7 +435,10 @@ func (s *Scheduler) probe(ctx context.Context, j *job) (Result, string) {
 	a := s.ask(ctx, &j.req)
 	switch {
 	case a.err != nil:
-		s.log.Debug("health check undecided", "app", j.req.App, "id", j.req.InstanceID, "err", a.err)
+		if !j.st.undecided { // once until a probe decides again
+			s.log.Warn("health check undecided: the checker could not decide, the status stays as it is",
+				"app", j.req.App, "id", j.req.InstanceID, "kind", j.req.Kind, "err", a.err)
+		}
 		return ResultUndecided, ""
 	case a.r.Passing:
 		return ResultPassing, a.r.Detail
