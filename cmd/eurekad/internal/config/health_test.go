@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +64,33 @@ plugins:
 		if _, _, err := Load(tc.args, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// WriteYAML gives the rules and the checker's config block back.
+func TestHealthChecksRoundTrip(t *testing.T) {
+	file := writeFile(t, "health:\n  checks:\n    - {app: orders, kind: http, path: /h, interval: 2s, deregister_after: 1h, params: {a: b}}\n"+
+		"plugins:\n  checker:\n    plugin: ./c\n    config: {x: 1}\n")
+	cfg, _, err := Load([]string{"--config", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := WriteYAML(&out, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := Load([]string{"--config", writeFile(t, out.String())}, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !reflect.DeepEqual(back.Health.Rules, cfg.Health.Rules) || string(back.Plugins.Checker.Block()) != `{"x":1}` {
+		t.Errorf("round trip: %+v %s, want %+v", back.Health.Rules, back.Plugins.Checker.Block(), cfg.Health.Rules)
+	}
+	// Rules given as checks_json stay there, not twice.
+	cfg, _, _ = Load([]string{"--health.checks-json", `[{"app":"x","kind":"tcp"}]`}, nil)
+	out.Reset()
+	WriteYAML(&out, cfg, false)
+	if back, _, err := Load([]string{"--config", writeFile(t, out.String())}, nil); err != nil || len(back.Health.Rules) != 1 {
+		t.Errorf("checks_json round trip: %v, %+v", err, back.Health.Rules)
 	}
 }
