@@ -136,6 +136,23 @@ func (r *Registry) keepHealth(in *eureka.InstanceInfo, k storage.Key, existing *
 	in.Metadata = withHealth(in.Metadata, mark, detail)
 }
 
+// healthChange is how a peer's copy that carries another health verdict
+// than old is published: as the prober node published it, a MODIFIED delta
+// entry and a status change (a metadata change when the status stays), not
+// a registration. Clients that ignore an ADDED entry for an instance they
+// hold (eureka-js-client) would otherwise miss the verdict on the nodes
+// that did not probe. The caller holds mu; in is the registry's copy.
+func healthChange(old, in *eureka.InstanceInfo, typ hook.EventType) hook.EventType {
+	if old.Metadata[HealthKey] == in.Metadata[HealthKey] {
+		return typ
+	}
+	in.ActionType = eureka.ActionModified
+	if old.Status != in.Status {
+		return hook.EventStatusChanged
+	}
+	return hook.EventMetadataChanged
+}
+
 // underlying is the status an instance would have without the checker's
 // verdict: UP for one the checker took DOWN.
 func underlying(in *eureka.InstanceInfo) eureka.Status {

@@ -139,3 +139,21 @@ func TestStoredInstances(t *testing.T) {
 		t.Error("not the stored copy")
 	}
 }
+
+// A peer's copy that brings a new verdict is published as the prober
+// published it: a MODIFIED delta entry and a status change.
+func TestReplicatedVerdictIsAStatusChange(t *testing.T) {
+	r, _, s := newEventRegistry(t, nil)
+	r.Register(inst("ORDERS", "o1", eureka.StatusUp), false)
+	s.take()
+	down := inst("ORDERS", "o1", eureka.StatusDown)
+	down.Metadata = map[string]string{HealthKey: "down", HealthDetailKey: "HTTP 500"}
+	r.Register(down, true)
+	expectEvents(t, s, "status-changed ORDERS/o1 replicated")
+	if in := mustGet(t, r, "ORDERS", "o1"); in.ActionType != eureka.ActionModified || in.Status != eureka.StatusDown {
+		t.Errorf("after the peer's verdict: %s %s", in.ActionType, in.Status)
+	}
+	// The same copy again, and a plain re-registration: registrations.
+	r.Register(down, true)
+	expectEvents(t, s, "registered ORDERS/o1 replicated")
+}

@@ -260,6 +260,9 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 		l.markServiceUp(now)
 	}
 	in.ActionType = eureka.ActionAdded
+	if replication && existing != nil && typ == hook.EventRegistered {
+		typ = healthChange(existing.instance.Load(), in, typ)
+	}
 	in.LastUpdatedTimestamp = now
 	a.leases[id] = l
 	r.delta.add(l, now)

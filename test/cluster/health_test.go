@@ -158,6 +158,21 @@ func TestHealthChecksProbedOncePerInterval(t *testing.T) {
 		}
 		return nil
 	})
+	// ...published as a status change on each of them, the prober's write
+	// and the peer's copy alike (a MODIFIED delta entry, which every
+	// client applies).
+	waitAll(t, live, 15*time.Second, "h0's status change in every node's history", func(nd *node) error {
+		var h struct {
+			Changes []struct{ Event, Status, Health string }
+		}
+		getJSON(t, "http://"+nd.Addr+"/admin/api/instances/CHECKED/h0/history", &h)
+		for _, c := range h.Changes {
+			if c.Event == "status-changed" && c.Status == "DOWN" && c.Health == "down" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: history %+v", nd.Addr, h.Changes)
+	})
 	pl.mu.Lock()
 	pl.codes["h0"] = http.StatusOK
 	pl.mu.Unlock()
