@@ -49,7 +49,9 @@
 // and a node that takes over the probing of an instance knows a DOWN was
 // the checker's and lifts it once the instance passes: a prober's failover
 // leaves no stale DOWN. Java peers see plain status changes (and the
-// metadata). Each instance is probed by one node at a time: the node that
+// metadata); a eurekad peer publishes the replicated verdict as a status
+// change with a MODIFIED delta entry, as the prober did. Each instance is
+// probed by one node at a time: the node that
 // ranks highest for (app, id) by rendezvous hashing over this node and the
 // peers it currently reaches (Membership). When a node dies, its peers
 // stop reaching it and its share spreads over them; while views differ,
