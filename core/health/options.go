@@ -235,5 +235,5 @@ func (o *Options) spec(rules map[string]*Rule, app string, md map[string]string)
 	return s, true
 }
 
-// builtinKinds are the kinds probed on host:port rather than a URL.
+// addressKind reports whether kind is probed on host:port rather than a URL.
 func addressKind(kind string) bool { return kind == hook.CheckTCP || kind == hook.CheckGRPC }

@@ -40,7 +40,7 @@ const (
 // Results lists every result, in a stable order.
 var Results = []Result{ResultPassing, ResultFailing, ResultUndecided, ResultRefused}
 
-// Stats are the scheduler's figures for metrics and the admin API.
+// Stats are the scheduler's figures, for metrics.
 type Stats struct {
 	// Checks counts probes by result since start.
 	Checks map[Result]uint64
@@ -111,12 +111,11 @@ type state struct {
 
 // job is one probe in a worker.
 type job struct {
-	t      *target
-	req    hook.CheckRequest
-	spec   Spec
-	in     *eureka.InstanceInfo
-	st     state
-	result Result
+	t    *target
+	req  hook.CheckRequest
+	spec Spec
+	in   *eureka.InstanceInfo
+	st   state
 }
 
 // New returns a scheduler over reg writing through w, probing with
