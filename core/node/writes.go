@@ -268,7 +268,23 @@ func (n *Node) SetHealth(ctx context.Context, app, id string, failing bool, deta
 	if err := n.admitStore(); err != nil {
 		return false, err
 	}
-	changed, ok := n.reg.SetHealth(app, id, failing, rules.Cut(detail, 200))
+	detail = rules.Cut(detail, 200)
+	if failing {
+		// The verdict's keys obey the metadata rules like the client's own
+		// (peers check them too): without the detail if need be, else not
+		// at all.
+		cur := n.reg.Instance(app, id)
+		if cur == nil {
+			return false, ErrNotFound
+		}
+		if !registry.HealthFailing(cur) && n.opts.Limits.MetadataUpdate(cur.Metadata, map[string]string{registry.HealthKey: "failing", registry.HealthDetailKey: detail}) != nil {
+			detail = ""
+			if err := n.opts.Limits.MetadataUpdate(cur.Metadata, map[string]string{registry.HealthKey: "failing", registry.HealthDetailKey: "failing"}); err != nil {
+				return false, invalid(err)
+			}
+		}
+	}
+	changed, ok := n.reg.SetHealth(app, id, failing, detail)
 	if !ok {
 		return false, ErrNotFound
 	}
