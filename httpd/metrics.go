@@ -42,6 +42,7 @@ func newMetrics(s *Server) *metrics {
 	m.pool.New = func() any { return new(recorder) }
 	m.reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{s: s})
+	m.reg.MustRegister(s.opts.Ops.Collectors...)
 	return m
 }
 

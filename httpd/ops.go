@@ -3,6 +3,8 @@ package httpd
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eurekad/eurekad/httpd/history"
 )
 
@@ -100,4 +102,6 @@ type OpsSources struct {
 	Listeners func() []ListenerStatus
 	// History returns an instance's recent changes, newest first.
 	History func(app, id string) []history.Entry
+	// Collectors are more metrics served at /metrics (the health checks').
+	Collectors []prometheus.Collector
 }

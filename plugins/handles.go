@@ -111,6 +111,16 @@ func (h admitterHandle) Admit(ctx context.Context, req *hook.AdmissionRequest) (
 	return in.admitter.Admit(ctx, req)
 }
 
+type checkerHandle struct{ p *Plugin }
+
+func (h checkerHandle) Check(ctx context.Context, req *hook.CheckRequest) (hook.CheckResult, error) {
+	in, err := h.p.instance()
+	if err != nil {
+		return hook.CheckResult{}, err
+	}
+	return in.checker.Check(ctx, req)
+}
+
 type listenerHandle struct{ p *Plugin }
 
 func (h listenerHandle) Handle(ctx context.Context, events []hook.Event) error {
@@ -131,4 +141,5 @@ var (
 	_ hook.Authenticator = authHandle{}
 	_ hook.Listener      = listenerHandle{}
 	_ hook.Admitter      = admitterHandle{}
+	_ hook.Checker       = checkerHandle{}
 )

@@ -1,5 +1,5 @@
 // Package plugins is eurekad's host side of plugins: it loads a storage,
-// auth, admission or listener plugin in one of three ways and hands back
+// auth, admission, listener or checker plugin in one of three ways and hands back
 // the sdk contract it provides, behind one handle.
 //
 //   - A built-in in process: the factory's values are used directly.
@@ -15,7 +15,8 @@
 // exponential back-off, reconfigured and, for a store, resynchronised
 // through Options.Resync; meanwhile calls fail with an error matching
 // plugin.ErrPluginExited, which the callers treat as a failure (auth and
-// admission fail closed, the persister keeps its pending writes). A plugin
+// admission fail closed, the persister keeps its pending writes, a check
+// is undecided and changes no status). A plugin
 // process never outlives eurekad: Linux kills it when eurekad dies
 // (Pdeathsig) and sdk/plugin.Serve exits when its parent changes.
 //
@@ -139,8 +140,8 @@ var (
 	ErrChecksum = errors.New("plugins: checksum mismatch")
 )
 
-// Plugin is one loaded plugin. Its Store, Authenticator, Admitter and
-// Listener stay valid across restarts of the process. It is safe for
+// Plugin is one loaded plugin. Its Store, Authenticator, Admitter,
+// Listener and Checker stay valid across restarts of the process. It is safe for
 // concurrent use.
 type Plugin struct {
 	opts Options
@@ -156,6 +157,7 @@ type Plugin struct {
 	auth     hook.Authenticator
 	listener hook.Listener
 	admitter hook.Admitter
+	checker  hook.Checker
 
 	mu        sync.Mutex
 	closed    bool
@@ -174,6 +176,7 @@ type instance struct {
 	auth     hook.Authenticator
 	listener hook.Listener
 	admitter hook.Admitter
+	checker  hook.Checker
 	// pipe carries a store's batches when the plugin took it; nil otherwise.
 	pipe     *plugin.BatchPipe
 	closers  []io.Closer
@@ -228,12 +231,13 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	p.state = StateRunning
 	p.cur.Store(in)
 	if p.mode == ModeInProcess {
-		p.store, p.auth, p.listener, p.admitter = in.store, in.auth, in.listener, in.admitter
+		p.store, p.auth, p.listener, p.admitter, p.checker = in.store, in.auth, in.listener, in.admitter, in.checker
 	} else {
 		p.store = newStoreHandle(p, info)
 		p.auth = authHandle{p}
 		p.listener = listenerHandle{p}
 		p.admitter = admitterHandle{p}
+		p.checker = checkerHandle{p}
 	}
 	p.log.Info("plugin loaded", "mode", string(p.mode), "version", info.Version, "pid", in.pid,
 		"batcher", info.Batcher, "snapshotter", info.Snapshotter)
@@ -276,6 +280,9 @@ func (p *Plugin) startInProcess(ctx context.Context) (*instance, plugin.Info, er
 	case plugin.KindAdmission:
 		in.admitter = so.Admitter
 		err = in.useHook(ctx, &info, plugin.KindAdmission, so.Admitter, p.opts.Config)
+	case plugin.KindChecker:
+		in.checker = so.Checker
+		err = in.useHook(ctx, &info, plugin.KindChecker, so.Checker, p.opts.Config)
 	}
 	if !info.Has(p.opts.Kind) {
 		return nil, info, p.errKind(info)
@@ -419,6 +426,8 @@ func (p *Plugin) startProcess(ctx context.Context) (*instance, plugin.Info, erro
 		in.listener = remote.Listener()
 	case plugin.KindAdmission:
 		in.admitter = remote.Admitter()
+	case plugin.KindChecker:
+		in.checker = remote.Checker()
 	}
 	return in, info, nil
 }
@@ -561,6 +570,9 @@ func (p *Plugin) Listener() hook.Listener { return p.listener }
 
 // Admitter returns the plugin's admitter; nil unless Kind is admission.
 func (p *Plugin) Admitter() hook.Admitter { return p.admitter }
+
+// Checker returns the plugin's checker; nil unless Kind is checker.
+func (p *Plugin) Checker() hook.Checker { return p.checker }
 
 // Info is what the plugin reported at load.
 func (p *Plugin) Info() plugin.Info { return p.info }

@@ -89,6 +89,15 @@ var catalog = map[string]func() plugin.ServeOptions{
 	"admission": func() plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "admission", Version: "3.0", Admitter: &prefixAdmitter{}}
 	},
+	"checker": func() plugin.ServeOptions {
+		return plugin.ServeOptions{Name: "checker", Version: "4.0", Checker: hook.CheckerFunc(
+			func(_ context.Context, r *hook.CheckRequest) (hook.CheckResult, error) {
+				if r.Kind != "even-port" {
+					return hook.CheckResult{}, fmt.Errorf("kind %q: %w", r.Kind, errors.ErrUnsupported)
+				}
+				return hook.CheckResult{Passing: r.Instance.Port.Number%2 == 0, Detail: "port parity"}, nil
+			})}
+	},
 	"discard": func() plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "discard", Listener: hook.ListenerFunc(func(context.Context, []hook.Event) error {
 			return nil
@@ -338,6 +347,47 @@ func TestLoadAdmitter(t *testing.T) {
 	}
 	if _, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindAdmission, Name: "x", Builtin: catalog["auth"]}); !errors.Is(err, plugins.ErrKind) {
 		t.Errorf("admission from an auth built-in: %v, want ErrKind", err)
+	}
+}
+
+// A checker loads in process and in a subprocess alike; a killed checker
+// process makes checks fail with ErrPluginExited (undecided, never a
+// verdict) until it is restarted.
+func TestLoadCheckerAndRestart(t *testing.T) {
+	inProc, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindChecker, Name: "checker", Builtin: catalog["checker"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inProc.Close()
+	sub := external(t, plugin.KindChecker, "checker", nil)
+	supervise(t, sub)
+	check := func(p *plugins.Plugin, port int) (hook.CheckResult, error) {
+		in := &eureka.InstanceInfo{InstanceID: "i1", App: "SVC", Port: eureka.Port{Number: port, Enabled: true}}
+		return p.Checker().Check(t.Context(), &hook.CheckRequest{App: "SVC", InstanceID: "i1", Instance: in, Kind: "even-port", Target: "127.0.0.1:1", Timeout: time.Second})
+	}
+	for _, p := range []*plugins.Plugin{inProc, sub} {
+		if r, err := check(p, 8080); err != nil || !r.Passing {
+			t.Errorf("%s: even = %+v, %v", p.Stats().Mode, r, err)
+		}
+		if r, err := check(p, 8081); err != nil || r.Passing || r.Detail != "port parity" {
+			t.Errorf("%s: odd = %+v, %v", p.Stats().Mode, r, err)
+		}
+	}
+	pid := sub.PID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var outage error
+	waitFor(t, "the outage", func() bool { _, outage = check(sub, 8080); return outage != nil })
+	if err := outage; !errors.Is(err, plugin.ErrPluginExited) {
+		t.Errorf("during the outage: %v, want ErrPluginExited", err)
+	}
+	waitFor(t, "the restart", func() bool { r, err := check(sub, 8080); return err == nil && r.Passing })
+	if st := sub.Stats(); st.Restarts != 1 || st.PID == pid {
+		t.Errorf("after the restart: %+v", st)
+	}
+	if _, err := plugins.Load(t.Context(), plugins.Options{Kind: plugin.KindChecker, Name: "x", Builtin: catalog["auth"]}); !errors.Is(err, plugins.ErrKind) {
+		t.Errorf("checker from an auth built-in: %v, want ErrKind", err)
 	}
 }
 

@@ -449,7 +449,7 @@ func TestPluginServeUnknown(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut.String(), `unknown built-in plugin "storage.nope"`) {
 		t.Errorf("exit %d, %q", code, errOut.String())
 	}
-	for _, id := range []string{"storage.memory", "storage.bolt", "storage.redis", "auth.static", "listener.log", "listener.webhook"} {
+	for _, id := range []string{"storage.memory", "storage.bolt", "storage.redis", "auth.static", "listener.log", "listener.webhook", builtinChecker} {
 		if catalog[id] == nil {
 			t.Errorf("catalog lacks %s", id)
 		} else if so := catalog[id](discardLogger()); so.Name != id {

@@ -22,6 +22,7 @@ import (
 	"github.com/eurekad/eurekad/plugins/admission"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/plugins/auth/static"
+	"github.com/eurekad/eurekad/plugins/check"
 	listenerlog "github.com/eurekad/eurekad/plugins/listener/log"
 	"github.com/eurekad/eurekad/plugins/listener/webhook"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -84,6 +85,9 @@ var catalog = map[string]builtin{
 	},
 	"listener.webhook": func(*slog.Logger) plugin.ServeOptions {
 		return plugin.ServeOptions{Name: "listener.webhook", Version: versionString(), Listener: webhook.New()}
+	},
+	builtinChecker: func(*slog.Logger) plugin.ServeOptions {
+		return plugin.ServeOptions{Name: builtinChecker, Version: versionString(), Checker: check.New()}
 	},
 }
 

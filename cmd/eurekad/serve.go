@@ -14,6 +14,7 @@ import (
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/events"
+	"github.com/eurekad/eurekad/core/health"
 	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
@@ -159,6 +160,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	nd := node.New(reg, no)
 	// Anti-entropy repairs go through the write path, so they are stored.
 	cl.SetMerger(nd)
+	// Server-side health checks write their verdicts through it too.
+	checker, err := loadChecker(ctx, cfg, ps)
+	if err != nil {
+		return err
+	}
+	hc := cfg.Health
+	hc.Logger = log.With("component", "health")
+	checks := health.New(reg, nd, checker, healthMembers(cl, log), &hc)
+	ho.Ops.Collectors = append(ho.Ops.Collectors, healthCollector{checks})
 	srv := httpd.New(nd, c, &ho)
 
 	certs, tlsConfig, err := cfg.TLS.Load()
@@ -187,6 +197,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
+	if checks.Active() {
+		g.Go(func() error { return checks.Run(gctx) })
+	}
 	g.Go(func() error { return runCluster(gctx, cl, log) })
 	g.Go(func() error { return reloadOnHUP(gctx, cl, certs, log) })
 	g.Go(func() error { return srv.Serve(ln) })

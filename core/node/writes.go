@@ -252,3 +252,45 @@ func (n *Node) UpdateMetadata(ctx context.Context, c Caller, app, id string, kv 
 	n.replicate(c, eureka.ReplicateRegister, app, id)
 	return n.commitDurable(ctx, &s, c, app, id)
 }
+
+// SetHealth records a server-side health check's verdict (core/health):
+// a failing instance that is UP becomes DOWN, and one the checker took
+// DOWN becomes UP again once passing; an operator's override and a status
+// the client reports itself are left as they are (registry.SetHealth). A
+// change is replicated as a Register, the full instance with its status
+// and verdict, which Java peers take as a plain status change. It is a
+// write that heals by itself (the checker repeats it), so it follows the
+// store's failure policy like a registration. It reports whether anything
+// changed.
+func (n *Node) SetHealth(ctx context.Context, app, id string, failing bool, detail string) (bool, error) {
+	s := n.begin()
+	defer s.end()
+	if err := n.admitStore(); err != nil {
+		return false, err
+	}
+	detail = rules.Cut(detail, 200)
+	if failing {
+		// The verdict's keys obey the metadata rules like the client's own
+		// (peers check them too): without the detail if need be, else not
+		// at all.
+		cur := n.reg.Instance(app, id)
+		if cur == nil {
+			return false, ErrNotFound
+		}
+		if !registry.HealthFailing(cur) && n.opts.Limits.MetadataUpdate(cur.Metadata, map[string]string{registry.HealthKey: "failing", registry.HealthDetailKey: detail}) != nil {
+			detail = ""
+			if err := n.opts.Limits.MetadataUpdate(cur.Metadata, map[string]string{registry.HealthKey: "failing", registry.HealthDetailKey: "failing"}); err != nil {
+				return false, invalid(err)
+			}
+		}
+	}
+	changed, ok := n.reg.SetHealth(app, id, failing, detail)
+	if !ok {
+		return false, ErrNotFound
+	}
+	if !changed {
+		return false, nil
+	}
+	n.replicate(Caller{}, eureka.ReplicateRegister, app, id)
+	return true, n.commit(ctx, &s)
+}

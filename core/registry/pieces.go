@@ -46,3 +46,26 @@ func (r *Registry) application(a *appEntry) *eureka.Application {
 	slices.SortFunc(app.Instances, func(x, y *eureka.InstanceInfo) int { return cmp.Compare(x.ID(), y.ID()) })
 	return app
 }
+
+// StoredInstances returns, for every application with instances for which
+// want returns true, its stored instances, in no particular order. want
+// runs under the registry's read lock, as AppStates' visit does, and the
+// instances are the registry's own immutable copies (not decorated with
+// lease times): a reader that only looks at what was registered, such as
+// core/health, copies nothing but the pointers.
+func (r *Registry) StoredInstances(want func(name string, version uint64) bool) map[string][]*eureka.InstanceInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := map[string][]*eureka.InstanceInfo{}
+	for name, a := range r.apps {
+		if len(a.leases) == 0 || !want(name, a.version) {
+			continue
+		}
+		list := make([]*eureka.InstanceInfo, 0, len(a.leases))
+		for _, l := range a.leases {
+			list = append(list, l.instance.Load())
+		}
+		out[name] = list
+	}
+	return out
+}

@@ -228,6 +228,9 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 			r.log.Debug("kept the newer registered copy", "app", in.App, "id", id,
 				"existing_dirty", cur.LastDirtyTimestamp, "incoming_dirty", in.LastDirtyTimestamp)
 			in = cur.Clone()
+			if !replication {
+				in.Status = underlying(cur) // the health verdict is applied again below
+			}
 		}
 	}
 	r.compact(a, in)
@@ -250,10 +253,16 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 		in.OverriddenStatus = o.status
 	}
 	in.Status = r.resolveStatus(in, k, existing, replication, now)
+	if !replication {
+		r.keepHealth(in, k, existing)
+	}
 	if in.Status == eureka.StatusUp {
 		l.markServiceUp(now)
 	}
 	in.ActionType = eureka.ActionAdded
+	if replication && existing != nil && typ == hook.EventRegistered {
+		typ = healthChange(existing.instance.Load(), in, typ)
+	}
 	in.LastUpdatedTimestamp = now
 	a.leases[id] = l
 	r.delta.add(l, now)
@@ -540,6 +549,7 @@ func (r *Registry) UpdateMetadata(app, id string, kv map[string]string) bool {
 		return false
 	}
 	c := in.Clone()
+	c.Status = underlying(in) // the health verdict is applied again
 	if c.Metadata == nil {
 		c.Metadata = make(map[string]string, len(kv))
 	}

@@ -37,6 +37,9 @@ type Cluster struct {
 	certs *tlsconf.Certs
 
 	merger atomic.Pointer[Merger]
+	// self is this node's URL as the peer list names it ("" when the
+	// list does not name it and SelfURL is empty).
+	self atomic.Pointer[string]
 
 	mu      sync.Mutex
 	ctx     context.Context // Run's context; nil before Run
@@ -87,6 +90,24 @@ func (c *Cluster) Replicate(a eureka.ReplicationAction, app, id string) {
 	}
 }
 
+// Members returns this node's URL as the peer list names it ("" when
+// neither the list nor SelfURL names it) and the URLs of the peers it
+// reaches now (their last exchange succeeded): the membership core/health
+// splits the probes over.
+func (c *Cluster) Members() (self string, reachable []string) {
+	if s := c.self.Load(); s != nil {
+		self = *s
+	} else if c.opts.SelfURL != "" {
+		self, _, _ = c.normalise(c.opts.SelfURL)
+	}
+	for _, p := range *c.peers.Load() {
+		if p.lastAttemptOK.Load() {
+			reachable = append(reachable, p.url)
+		}
+	}
+	return self, reachable
+}
+
 // Peers returns the state of each peer, in the order of the peer list.
 func (c *Cluster) Peers() []PeerStats {
 	peers := *c.peers.Load()
@@ -115,7 +136,11 @@ func (c *Cluster) SetPeers(urls []string) error {
 		if err != nil {
 			return err
 		}
-		if seen[display] || c.isSelf(display) {
+		if c.isSelf(display) {
+			c.self.Store(&display)
+			continue
+		}
+		if seen[display] {
 			continue
 		}
 		seen[display] = true

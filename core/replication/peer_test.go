@@ -285,10 +285,18 @@ func TestOwnURLSkipped(t *testing.T) {
 	if len(got) != 2 || got[0] != "http://127.0.0.1:8762/eureka/" || got[1] != "http://10.9.9.9:8761/eureka/" {
 		t.Errorf("peers = %q", got)
 	}
+	// The name the list gives this node is what core/health ranks it by;
+	// peers not reached yet are not members.
+	if self, reachable := cl.Members(); self != "http://127.0.0.1:8761/eureka/" || len(reachable) != 0 {
+		t.Errorf("Members = %q, %q", self, reachable)
+	}
 	o.SelfURL = "http://10.9.9.9:8761/eureka/"
 	cl, _ = replication.New(reg, &o)
 	if n := len(cl.Peers()); n != 3 {
 		t.Errorf("with self_url: %d peers, want 3 (only the exact URL is self)", n)
+	}
+	if self, _ := cl.Members(); self != "http://10.9.9.9:8761/eureka/" {
+		t.Errorf("Members with self_url: self %q", self)
 	}
 	o.Peers = []string{"ftp://x/"}
 	if _, err := replication.New(reg, &o); err == nil {

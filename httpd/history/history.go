@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -45,6 +46,11 @@ type Entry struct {
 	OverriddenStatus string `json:"overriddenStatus,omitempty"`
 	// Replicated is true when the change came from a peer.
 	Replicated bool `json:"replicated,omitempty"`
+	// Health is the instance's failing health check verdict after the
+	// change ("down" or "failing", metadata eurekad.health) and HealthDetail
+	// what the check saw ("HTTP 500"); empty while it passes.
+	Health       string `json:"health,omitempty"`
+	HealthDetail string `json:"healthDetail,omitempty"`
 	// Repeats counts identical changes folded into this entry (a client
 	// that registers again and again with the same status).
 	Repeats int `json:"repeats,omitempty"`
@@ -104,6 +110,9 @@ func (r *Recorder) add(e *hook.Event) {
 	n := Entry{Seq: e.Seq, Time: e.Time, Event: string(e.Type), Replicated: e.Replicated}
 	if in := e.Instance; in != nil {
 		n.Status, n.OverriddenStatus = string(in.Status), string(in.OverriddenStatus)
+		if h := in.Metadata[registry.HealthKey]; h != "" {
+			n.Health, n.HealthDetail = h, in.Metadata[registry.HealthDetailKey]
+		}
 	}
 	k := key{e.App, e.InstanceID}
 	el, ok := r.byKey[k]
@@ -115,7 +124,7 @@ func (r *Recorder) add(e *hook.Event) {
 	}
 	h := el.Value.(*instance)
 	if last := len(h.entries) - 1; last >= 0 {
-		if p := &h.entries[last]; p.Event == n.Event && p.Status == n.Status && p.OverriddenStatus == n.OverriddenStatus && p.Replicated == n.Replicated {
+		if p := &h.entries[last]; p.Event == n.Event && p.Status == n.Status && p.OverriddenStatus == n.OverriddenStatus && p.Replicated == n.Replicated && p.Health == n.Health {
 			p.Seq, p.Time = n.Seq, n.Time
 			p.Repeats++
 			return

@@ -85,3 +85,17 @@ func TestHistoryBounded(t *testing.T) {
 		t.Errorf("lost = %d, want 5", s.Lost)
 	}
 }
+
+// An entry carries the health verdict and its detail; a registration that
+// differs only by its verdict is not folded into the one before.
+func TestHistoryHealthVerdict(t *testing.T) {
+	r := New(0, 0)
+	down := ev(2, hook.EventRegistered, "A", "a-1", eureka.StatusDown)
+	down.Instance.Metadata = map[string]string{"eurekad.health": "down", "eurekad.health.detail": "HTTP 500"}
+	client := ev(3, hook.EventRegistered, "A", "a-1", eureka.StatusDown) // the client's own DOWN
+	_ = r.Handle(context.Background(), []hook.Event{ev(1, hook.EventRegistered, "A", "a-1", eureka.StatusDown), down, client})
+	got := r.Get("A", "a-1")
+	if len(got) != 3 || got[1].Health != "down" || got[1].HealthDetail != "HTTP 500" || got[0].Health != "" || got[2].Health != "" {
+		t.Errorf("history = %+v", got)
+	}
+}

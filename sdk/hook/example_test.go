@@ -85,3 +85,25 @@ func ExampleAdmitterFunc() {
 	// false metadata team is required
 	// true map[admitted-by:team-rule]
 }
+
+// A Checker for a kind of its own: it passes when the instance's port is
+// the one its metadata promises, and cannot decide other kinds (eurekad
+// then changes nothing).
+func ExampleCheckerFunc() {
+	check := hook.CheckerFunc(func(_ context.Context, r *hook.CheckRequest) (hook.CheckResult, error) {
+		if r.Kind != "port-matches" {
+			return hook.CheckResult{}, fmt.Errorf("kind %q is not mine", r.Kind)
+		}
+		if want := r.Params["port"]; !strings.HasSuffix(r.Target, ":"+want) {
+			return hook.CheckResult{Detail: "port is not " + want}, nil
+		}
+		return hook.CheckResult{Passing: true}, nil
+	})
+	r, err := check.Check(context.Background(), &hook.CheckRequest{Kind: "port-matches", Target: "10.0.0.1:8080", Params: map[string]string{"port": "9090"}})
+	fmt.Println(r.Passing, r.Detail, err)
+	_, err = check.Check(context.Background(), &hook.CheckRequest{Kind: "http"})
+	fmt.Println(err)
+	// Output:
+	// false port is not 9090 <nil>
+	// kind "http" is not mine
+}

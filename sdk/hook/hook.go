@@ -1,7 +1,8 @@
-// Package hook is the contract for eurekad's three hooks: an Authenticator,
+// Package hook is the contract for eurekad's hooks: an Authenticator,
 // which decides every request by its credentials, an Admitter, which
-// decides a write by what it writes, and a Listener, which receives the
-// registry's events. eurekad owns the contract and publishes it here so that
+// decides a write by what it writes, a Listener, which receives the
+// registry's events, and a Checker, which probes an instance for eurekad's
+// server-side health checks. eurekad owns the contract and publishes it here so that
 // a plugin, in process or out, imports it without importing the server.
 //
 // Every hook may be called from many goroutines at once and must be safe for

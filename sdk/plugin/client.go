@@ -27,6 +27,7 @@ type Client struct {
 	auth     pb.AuthenticatorClient
 	listener pb.ListenerClient
 	admitter pb.AdmitterClient
+	checker  pb.CheckerClient
 	// pipe is the batch pipe to the plugin process, if it has one.
 	pipe *BatchPipe
 }
@@ -41,6 +42,7 @@ func NewClient(life context.Context, conn grpc.ClientConnInterface) *Client {
 		auth:     pb.NewAuthenticatorClient(conn),
 		listener: pb.NewListenerClient(conn),
 		admitter: pb.NewAdmitterClient(conn),
+		checker:  pb.NewCheckerClient(conn),
 	}
 }
 
@@ -109,6 +111,9 @@ func (c *Client) Listener() hook.Listener { return remoteListener{c} }
 
 // Admitter returns the plugin's admitter.
 func (c *Client) Admitter() hook.Admitter { return remoteAdmitter{c} }
+
+// Checker returns the plugin's checker.
+func (c *Client) Checker() hook.Checker { return remoteChecker{c} }
 
 // ---- storage ----
 
@@ -261,6 +266,32 @@ func (a remoteAdmitter) Admit(ctx context.Context, req *hook.AdmissionRequest) (
 	return hook.AdmissionResponse{Allowed: resp.GetAllowed(), Message: resp.GetMessage(), Metadata: resp.GetMetadata()}, nil
 }
 
+// ---- checker ----
+
+type remoteChecker struct{ c *Client }
+
+// Check sends the instance in sdk/eureka's JSON, as events carry it.
+func (ch remoteChecker) Check(ctx context.Context, req *hook.CheckRequest) (hook.CheckResult, error) {
+	r := &pb.CheckRequest{
+		App:          req.App,
+		InstanceId:   req.InstanceID,
+		Kind:         req.Kind,
+		Target:       req.Target,
+		TimeoutNanos: int64(req.Timeout),
+		ExpectMin:    int32(req.ExpectMin),
+		ExpectMax:    int32(req.ExpectMax),
+		Params:       req.Params,
+	}
+	if req.Instance != nil {
+		r.Instance = eureka.AppendInstanceJSON(nil, req.Instance)
+	}
+	resp, err := ch.c.checker.Check(ctx, r)
+	if err != nil {
+		return hook.CheckResult{}, ch.c.err(ctx, err)
+	}
+	return hook.CheckResult{Passing: resp.GetPassing(), Detail: resp.GetDetail()}, nil
+}
+
 // ---- listener ----
 
 type remoteListener struct{ c *Client }
@@ -296,4 +327,5 @@ var (
 	_ hook.Authenticator = remoteAuth{}
 	_ hook.Listener      = remoteListener{}
 	_ hook.Admitter      = remoteAdmitter{}
+	_ hook.Checker       = remoteChecker{}
 )

@@ -1,5 +1,5 @@
-// Package plugin runs eurekad plugins: the storage, auth, admission and
-// listener hooks a third party builds as a separate program.
+// Package plugin runs eurekad plugins: the storage, auth, admission,
+// listener and checker hooks a third party builds as a separate program.
 //
 // A plugin author writes a main that calls Serve with what the plugin
 // provides and never sees go-plugin, gRPC, protobuf or hclog:
@@ -58,6 +58,8 @@ const (
 	KindListener Kind = "listener"
 	// KindAdmission is a hook.Admitter; an older plugin never reports it.
 	KindAdmission Kind = "admission"
+	// KindChecker is a hook.Checker; an older plugin never reports it.
+	KindChecker Kind = "checker"
 )
 
 // Info describes a plugin, as it reports itself at load.

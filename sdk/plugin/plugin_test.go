@@ -134,6 +134,7 @@ func TestInfo(t *testing.T) {
 type configurable struct {
 	hook.AuthenticatorFunc
 	hook.AdmitterFunc
+	hook.CheckerFunc
 	cfg []byte
 }
 

@@ -20,7 +20,7 @@ import (
 )
 
 // ServeOptions is what a plugin provides: any combination of a store
-// factory, an authenticator, an admitter and a listener.
+// factory, an authenticator, an admitter, a listener and a checker.
 type ServeOptions struct {
 	// Name and Version identify the plugin in eurekad's logs and stats.
 	Name, Version string
@@ -38,6 +38,10 @@ type ServeOptions struct {
 	// Listener receives eurekad's events, one call per batch. If it
 	// implements hook.Configurer it receives its configuration first.
 	Listener hook.Listener
+	// Checker probes instances for eurekad's server-side health checks.
+	// If it implements hook.Configurer it receives its configuration
+	// before any call.
+	Checker hook.Checker
 }
 
 // Serve serves the plugin to eurekad and returns when eurekad stops it. It

@@ -67,6 +67,9 @@ func (s *server) register(g *grpc.Server) {
 	if s.opts.Admitter != nil {
 		pb.RegisterAdmitterServer(g, admitServer{a: s.opts.Admitter})
 	}
+	if s.opts.Checker != nil {
+		pb.RegisterCheckerServer(g, checkServer{c: s.opts.Checker})
+	}
 }
 
 func (s *server) kinds() []Kind {
@@ -82,6 +85,9 @@ func (s *server) kinds() []Kind {
 	}
 	if s.opts.Admitter != nil {
 		k = append(k, KindAdmission)
+	}
+	if s.opts.Checker != nil {
+		k = append(k, KindChecker)
 	}
 	return k
 }
@@ -153,6 +159,8 @@ func (i infoServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*p
 		err = configure(ctx, o.Listener, cfg)
 	case KindAdmission:
 		err = configure(ctx, o.Admitter, cfg)
+	case KindChecker:
+		err = configure(ctx, o.Checker, cfg)
 	}
 	return &pb.Empty{}, pb.ToStatus(err)
 }
@@ -356,6 +364,38 @@ func (as admitServer) Admit(ctx context.Context, r *pb.AdmissionRequest) (*pb.Ad
 		return nil, pb.ToStatus(err)
 	}
 	return &pb.AdmissionResponse{Allowed: resp.Allowed, Message: resp.Message, Metadata: resp.Metadata}, nil
+}
+
+// ---- checker ----
+
+type checkServer struct {
+	pb.UnimplementedCheckerServer
+	c hook.Checker
+}
+
+func (cs checkServer) Check(ctx context.Context, r *pb.CheckRequest) (*pb.CheckResponse, error) {
+	req := &hook.CheckRequest{
+		App:        r.GetApp(),
+		InstanceID: r.GetInstanceId(),
+		Kind:       r.GetKind(),
+		Target:     r.GetTarget(),
+		Timeout:    time.Duration(r.GetTimeoutNanos()),
+		ExpectMin:  int(r.GetExpectMin()),
+		ExpectMax:  int(r.GetExpectMax()),
+		Params:     r.GetParams(),
+	}
+	if b := r.GetInstance(); len(b) > 0 {
+		in, err := eureka.DecodeInstanceJSON(b)
+		if err != nil {
+			return nil, pb.ToStatus(fmt.Errorf("plugin: check of %s/%s: %w", req.App, req.InstanceID, err))
+		}
+		req.Instance = in
+	}
+	res, err := cs.c.Check(ctx, req)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.CheckResponse{Passing: res.Passing, Detail: res.Detail}, nil
 }
 
 // ---- listener ----

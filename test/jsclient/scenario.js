@@ -28,6 +28,14 @@
 // cache with the metadata the plugin added. Then the same ready / go-ahead
 // / done protocol as above, A deregistering at the go-ahead.
 //
+// Scenario health: client A registers an instance whose healthCheckUrl is
+// JS_HEALTH_URL (a test server the Go test turns from 200 to 500 and
+// back) with metadata eurekad.check: http, so eurekad probes it; A
+// heartbeats and fetches deltas. It prints "ready", then for each line
+// "status S" on stdin waits until its own registry cache (the VIP cache,
+// which applies MODIFIED deltas) shows its instance with status S and
+// prints {"phase":"status-S"}; the line "go" stops A, which prints "done".
+//
 // Scenario reader: client R registers nothing and only fetches the registry
 // (full, then deltas) every second, with the client's own timer, so that a
 // drain (POST /admin/api/.../drain) waits for it. It prints "ready" after
@@ -282,6 +290,37 @@ async function runReader() {
   report('done');
 }
 
+async function runHealth() {
+  const url = new URL(env('JS_HEALTH_URL'));
+  const instance = instanceConfig(summary.instanceA, '127.0.0.1', Number(url.port), { 'eurekad.check': 'http' });
+  instance.healthCheckUrl = url.href;
+  // Unfiltered, so that the cache keeps a DOWN instance to look at.
+  const a = makeClient('A', instance, { filterUpInstances: false });
+  await call((cb) => a.start(cb));
+  summary.steps.push('A started');
+  const own = async () => {
+    await call((cb) => a.fetchRegistry(cb));
+    return a.getInstancesByVipAddress(vip).find((i) => i.hostName === summary.instanceA);
+  };
+  await waitFor('A sees itself', async () => (await own()) !== undefined);
+  report('ready');
+  const rl = readline.createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd === 'go') break;
+    if (cmd !== 'status') throw new Error(`unknown command ${line}`);
+    await waitFor(`A sees itself ${arg}`, async () => {
+      const self = await own();
+      return self !== undefined && self.status === arg;
+    }, 20000);
+    report(`status-${arg}`);
+  }
+  rl.close();
+  await call((cb) => a.stop(cb));
+  summary.steps.push('A stopped');
+  report('done');
+}
+
 // report prints the summary of phase; a client error fails the scenario.
 function report(phase) {
   summary.phase = phase;
@@ -299,7 +338,7 @@ function goAhead() {
   });
 }
 
-const scenarios = { lifecycle: run, admission: runAdmission, reader: runReader };
+const scenarios = { lifecycle: run, admission: runAdmission, reader: runReader, health: runHealth };
 
 const timer = setTimeout(() => {
   fail(new Error(`scenario did not finish within ${deadlineMs} ms`));

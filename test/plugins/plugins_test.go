@@ -190,8 +190,8 @@ plugins:
 `, dir, auth, teamsFile(t), listener, filepath.Join(dir, "events.jsonl")))
 	s := eurekadtest.Start(t, env, "EUREKAD_STORAGE_KIND=bolt") // the harness's default is memory
 	kids := children(t, s.PID())
-	if len(kids) != 4 {
-		t.Fatalf("plugin processes: %v, want 4 (bolt, log, auth, listener)", kids)
+	if len(kids) != 5 {
+		t.Fatalf("plugin processes: %v, want 5 (bolt, log, the health checker, auth, listener)", kids)
 	}
 	s.Kill()
 	waitFor(t, "every plugin process to end", 10*time.Second, func() bool {

@@ -91,6 +91,8 @@ var handlers = []handler{
 	{"layout", []string{"sdk/eureka        wire types"}, testLayout},
 	{"store-conformance", []string{"storagetest.Run(t, func"}, testStoreSnippet},
 	{"drain", []string{"eurekad drain --server", "terminationGracePeriodSeconds"}, testDrain},
+	{"health-checks", []string{"kind: http             # http, tcp", `"[eurekad.check]": http`,
+		`instance.SetMetadataString("eurekad.check", "http")`, `'eurekad.check': 'http'`}, testHealthChecks},
 }
 
 var (

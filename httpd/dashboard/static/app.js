@@ -476,7 +476,8 @@ function renderHistory(h) {
   body.replaceChildren(...h.changes.map((c) => el("tr", { "data-event": c.event },
     el("td", { text: fmtTime(c.time), title: fmtAgo(c.time) }),
     el("td", { text: c.event + (c.repeats ? ` (×${c.repeats + 1})` : "") }),
-    el("td", { class: "status-" + c.status, text: (c.status || "") + (c.overriddenStatus && c.overriddenStatus !== "UNKNOWN" ? ` (override ${c.overriddenStatus})` : "") }),
+    el("td", { class: "status-" + c.status, text: (c.status || "") + (c.overriddenStatus && c.overriddenStatus !== "UNKNOWN" ? ` (override ${c.overriddenStatus})` : "") +
+      (c.health ? ` (health check failing: ${c.healthDetail || c.health})` : "") }),
     el("td", { text: c.replicated ? "from a peer" : "this server" }))));
 }
 

@@ -70,6 +70,19 @@ func Admitter(t testing.TB, a hook.Admitter, config []byte) hook.Admitter {
 	return c.Admitter()
 }
 
+// Checker serves c (configured with config, when it is a
+// hook.Configurer) and returns it as eurekad sees it: requests after their
+// trip through gRPC and JSON. Package sdk/hook/checkertest runs the
+// conformance suite on it.
+func Checker(t testing.TB, ch hook.Checker, config []byte) hook.Checker {
+	t.Helper()
+	c := Serve(t, plugin.ServeOptions{Name: "plugintest", Checker: ch})
+	if err := c.Configure(context.Background(), plugin.KindChecker, config); err != nil {
+		t.Fatalf("plugintest: configure checker: %v", err)
+	}
+	return c.Checker()
+}
+
 // Listener serves l (configured with config, when it is a
 // hook.Configurer) and returns it as eurekad sees it.
 func Listener(t testing.TB, l hook.Listener, config []byte) hook.Listener {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/health"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
@@ -61,6 +62,10 @@ type Config struct {
 	// path: the client API, peer batches, the admin API, a store's records
 	// at start and snapshot restore.
 	Limits inputrules.Limits `config:"limits"`
+	// Health is the server-side health checks: rules per application
+	// (health.checks, a list in the file) and the defaults and bounds of
+	// checks by instance metadata.
+	Health health.Options `config:"health"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -98,6 +103,7 @@ func Default() Config {
 		},
 		Cluster: replication.DefaultOptions(),
 		Limits:  inputrules.DefaultLimits(),
+		Health:  health.DefaultOptions(),
 		Plugins: PluginsConfig{
 			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
 			Admission: AdmissionPluginConfig{Guard: admission.DefaultOptions()},

@@ -90,6 +90,8 @@ func TestSettingsTable(t *testing.T) {
 			"plugins.storage.config_json": "storage-plugin-config", "plugins.auth.config_json": "auth-plugin-config",
 			"plugins.admission.plugin": "admission-plugin", "plugins.admission.sha256": "admission-plugin-sha256",
 			"plugins.admission.config_json": "admission-plugin-config",
+			"plugins.checker.plugin":        "checker-plugin", "plugins.checker.sha256": "checker-plugin-sha256",
+			"plugins.checker.config_json": "checker-plugin-config",
 		}
 		wantFlag := strings.ReplaceAll(s.Key, "_", "-")
 		if short, ok := shortFlags[s.Key]; ok {
@@ -713,6 +715,10 @@ func nonDefault(t *testing.T, s Setting) string {
 		"plugins.admission.plugin":      "/opt/team-admission",
 		"plugins.admission.sha256":      strings.Repeat("ef", 32),
 		"plugins.admission.config_json": `{"teams":["orders"]}`,
+		"plugins.checker.plugin":        "/opt/actuator-checker",
+		"plugins.checker.sha256":        strings.Repeat("ab", 32),
+		"plugins.checker.config_json":   `{"x":1}`,
+		"health.checks_json":            `[{"app":"ORDERS","kind":"tcp"}]`,
 	}
 	switch v := s.Default.(type) {
 	case string:

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/eurekad/eurekad/core/health"
 )
 
 const (
@@ -133,6 +135,16 @@ func LoadFlags(fs *pflag.FlagSet, environ []string) (Config, []string, error) {
 
 	cfg.HTTP.Addr = cfg.Addr
 	blocks.apply(&cfg)
+	if j := cfg.Health.ChecksJSON; j != "" {
+		if cfg.Health.Rules != nil {
+			return Config{}, warnings, fmt.Errorf("health: checks_json and the file's health.checks are both given; keep one")
+		}
+		rules, err := health.ParseRules([]byte(j))
+		if err != nil {
+			return Config{}, warnings, fmt.Errorf("health.checks_json: %w", err)
+		}
+		cfg.Health.Rules = rules
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, warnings, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/events"
+	"github.com/eurekad/eurekad/core/health"
 	"github.com/eurekad/eurekad/plugins/admission"
 	"github.com/eurekad/eurekad/plugins/auth/guard"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -44,6 +45,7 @@ type PluginsConfig struct {
 	Storage         StoragePluginConfig   `config:"storage"`
 	Auth            AuthPluginConfig      `config:"auth"`
 	Admission       AdmissionPluginConfig `config:"admission"`
+	Checker         CheckerPluginConfig   `config:"checker"`
 	// Listeners names the listener plugins; the file may give each as a
 	// mapping with events and config, collected in ListenerEntries.
 	Listeners []string `config:"listeners" flag:"listener-plugin" help:"listener plugin: PATH of an executable, or log or webhook; repeat for several"`
@@ -110,6 +112,22 @@ func block(file json.RawMessage, flag string) json.RawMessage {
 	return file
 }
 
+// CheckerPluginConfig names a checker plugin for the health checks' own
+// kinds; http, tcp and grpc are eurekad's built-in checker's.
+type CheckerPluginConfig struct {
+	Plugin string `config:"plugin" flag:"checker-plugin" help:"checker plugin: PATH of an executable probing the health check kinds other than http, tcp and grpc; empty: none"`
+	SHA256 string `config:"sha256" flag:"checker-plugin-sha256" help:"expected hex SHA-256 of the checker plugin's executable"`
+	// ConfigJSON is the plugin's configuration given as a JSON object by a
+	// flag or the environment, for a server run without a file.
+	ConfigJSON string `config:"config_json" flag:"checker-plugin-config" help:"the checker plugin's configuration as a JSON object (instead of the file's config: block)"`
+	// Config is the "config:" block as JSON; nil when there is none.
+	Config json.RawMessage `config:"-"`
+}
+
+// Block is what the plugin is configured with: the file's config block or
+// ConfigJSON (Validate refuses both); nil for none.
+func (c CheckerPluginConfig) Block() json.RawMessage { return block(c.Config, c.ConfigJSON) }
+
 // ListenerEntry is one listener plugin.
 type ListenerEntry struct {
 	// Plugin is a path or a built-in name.
@@ -143,7 +161,9 @@ func (e ListenerEntry) Subscription() events.SubscribeOptions {
 // pluginBlocks is what the file gives beyond the flat settings: the raw
 // config blocks and the listeners' details.
 type pluginBlocks struct {
-	storage, auth, admission json.RawMessage
+	storage, auth, admission, checker json.RawMessage
+	// checks are health.checks, the health check rules.
+	checks []health.Rule
 	// listeners holds each plugin's mapping entries in file order: the
 	// same plugin may be listed twice with different configs.
 	listeners map[string][]ListenerEntry
@@ -155,11 +175,14 @@ type pluginBlocks struct {
 // name so that plugins.listeners stays a list of strings.
 func takePluginBlocks(raw map[string]any) (pluginBlocks, error) {
 	var b pluginBlocks
+	var err error
+	if b.checks, err = takeHealthChecks(raw); err != nil {
+		return b, err
+	}
 	p, ok := raw["plugins"].(map[string]any)
 	if !ok {
 		return b, nil
 	}
-	var err error
 	if b.storage, err = takeConfig(p, "storage"); err != nil {
 		return b, err
 	}
@@ -167,6 +190,9 @@ func takePluginBlocks(raw map[string]any) (pluginBlocks, error) {
 		return b, err
 	}
 	if b.admission, err = takeConfig(p, "admission"); err != nil {
+		return b, err
+	}
+	if b.checker, err = takeConfig(p, "checker"); err != nil {
 		return b, err
 	}
 	list, ok := p["listeners"].([]any)
@@ -192,6 +218,28 @@ func takePluginBlocks(raw map[string]any) (pluginBlocks, error) {
 	}
 	p["listeners"] = names
 	return b, nil
+}
+
+// takeHealthChecks removes health.checks, a list of mappings, from raw
+// and returns it as rules.
+func takeHealthChecks(raw map[string]any) ([]health.Rule, error) {
+	h, ok := raw["health"].(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	v, ok := h["checks"]
+	if !ok {
+		return nil, nil
+	}
+	delete(h, "checks")
+	if _, ok := v.([]any); !ok && v != nil {
+		return nil, fmt.Errorf("health.checks: must be a list of mappings (app, kind, path, port, interval, timeout, failures, successes, deregister_after, expect, params)")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("health.checks: %w", err)
+	}
+	return health.ParseRules(b)
 }
 
 // takeConfig removes section's "config" block and returns it as JSON.
@@ -294,6 +342,8 @@ func (b pluginBlocks) apply(cfg *Config) {
 	cfg.Plugins.Storage.Config = b.storage
 	cfg.Plugins.Auth.Config = b.auth
 	cfg.Plugins.Admission.Config = b.admission
+	cfg.Plugins.Checker.Config = b.checker
+	cfg.Health.Rules = b.checks
 	cfg.Plugins.ListenerEntries = nil
 	used := map[string]int{}
 	for _, name := range cfg.Plugins.Listeners {
@@ -329,6 +379,7 @@ func (p PluginsConfig) validate() []error {
 		{"storage", p.Storage.Config, p.Storage.ConfigJSON},
 		{"auth", p.Auth.Config, p.Auth.ConfigJSON},
 		{"admission", p.Admission.Config, p.Admission.ConfigJSON},
+		{"checker", p.Checker.Config, p.Checker.ConfigJSON},
 	} {
 		if c.file != nil && c.flag != "" {
 			errs = append(errs, fmt.Errorf("plugins.%s: config_json and the file's config: block are both given; keep one", c.section))

@@ -433,6 +433,7 @@ var sectionTitles = map[string]string{
 	"cluster":  "Cluster (peer replication)",
 	"plugins":  "Plugins",
 	"limits":   "Input limits",
+	"health":   "Health checks (server-side probes of instances)",
 }
 
 // SectionTitle returns the heading for a Setting.Section: "General" for the

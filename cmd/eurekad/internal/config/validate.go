@@ -96,6 +96,19 @@ var rules = map[string]rule{
 	"plugins.admission.timeout":     positive,
 	"plugins.admission.config_json": jsonObject,
 
+	"plugins.checker.sha256":      sha256Hex,
+	"plugins.checker.config_json": jsonObject,
+
+	// health.Options.Validate checks the rules.
+	"health.interval":             positive,
+	"health.timeout":              positive,
+	"health.failures":             positive,
+	"health.successes":            positive,
+	"health.min_interval":         positive,
+	"health.min_deregister_after": positive,
+	"health.concurrency":          positive,
+	"health.grace":                positive,
+
 	// Limits.Validate checks the limits against each other and the stores.
 	"limits.max_name_bytes":           positive,
 	"limits.max_field_bytes":          positive,
@@ -132,6 +145,9 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Plugins.validate()...)
+	if err := c.Health.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/eurekad/eurekad/core/health"
 )
 
 // WriteYAML writes c to w as a YAML config file with every setting, in
@@ -54,6 +56,9 @@ func WriteYAML(w io.Writer, c Config, withHelp bool) error {
 	if err := writePluginBlocks(maps, c.Plugins); err != nil {
 		return err
 	}
+	if err := writeHealthChecks(maps, c.Health); err != nil {
+		return err
+	}
 
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
@@ -61,6 +66,29 @@ func WriteYAML(w io.Writer, c Config, withHelp bool) error {
 		return fmt.Errorf("config: write YAML: %w", err)
 	}
 	return enc.Close()
+}
+
+// writeHealthChecks adds health.checks, the rules, unless checks_json
+// (written as a setting) holds them.
+func writeHealthChecks(maps map[string]*yaml.Node, h health.Options) error {
+	m := maps["health"]
+	if m == nil || len(h.Rules) == 0 || h.ChecksJSON != "" {
+		return nil
+	}
+	b, err := json.Marshal(h.Rules)
+	if err != nil {
+		return fmt.Errorf("config: health.checks: %w", err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("config: health.checks: %w", err)
+	}
+	var val yaml.Node
+	if err := val.Encode(v); err != nil {
+		return fmt.Errorf("config: health.checks: %w", err)
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "checks"}, &val)
+	return nil
 }
 
 // defaultForComment formats a default for a YAML comment, where an empty
@@ -103,6 +131,9 @@ func writePluginBlocks(maps map[string]*yaml.Node, p PluginsConfig) error {
 		return err
 	}
 	if err := add("plugins.admission", p.Admission.Config); err != nil {
+		return err
+	}
+	if err := add("plugins.checker", p.Checker.Config); err != nil {
 		return err
 	}
 	m := maps["plugins"]

@@ -65,7 +65,7 @@ type InfoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	// kinds served: "storage", "auth", "listener", "admission".
+	// kinds served: "storage", "auth", "listener", "admission", "checker".
 	Kinds []string `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	// Optional storage abilities.
 	Batcher     bool `protobuf:"varint,4,opt,name=batcher,proto3" json:"batcher,omitempty"`
@@ -930,6 +930,169 @@ func (x *AdmissionResponse) GetMetadata() map[string]string {
 	return nil
 }
 
+type CheckRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	App        string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	InstanceId string                 `protobuf:"bytes,2,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// instance is the sdk/eureka JSON encoding of the InstanceInfo.
+	Instance []byte `protobuf:"bytes,3,opt,name=instance,proto3" json:"instance,omitempty"`
+	// kind is "http", "tcp", "grpc" or the plugin's own.
+	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	// target is built by eurekad from the instance's own address.
+	Target        string            `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	TimeoutNanos  int64             `protobuf:"varint,6,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	ExpectMin     int32             `protobuf:"varint,7,opt,name=expect_min,json=expectMin,proto3" json:"expect_min,omitempty"`
+	ExpectMax     int32             `protobuf:"varint,8,opt,name=expect_max,json=expectMax,proto3" json:"expect_max,omitempty"`
+	Params        map[string]string `protobuf:"bytes,9,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRequest) Reset() {
+	*x = CheckRequest{}
+	mi := &file_plugin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRequest) ProtoMessage() {}
+
+func (x *CheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
+func (*CheckRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *CheckRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *CheckRequest) GetInstance() []byte {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+func (x *CheckRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CheckRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *CheckRequest) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
+}
+
+func (x *CheckRequest) GetExpectMin() int32 {
+	if x != nil {
+		return x.ExpectMin
+	}
+	return 0
+}
+
+func (x *CheckRequest) GetExpectMax() int32 {
+	if x != nil {
+		return x.ExpectMax
+	}
+	return 0
+}
+
+func (x *CheckRequest) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+type CheckResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Passing       bool                   `protobuf:"varint,1,opt,name=passing,proto3" json:"passing,omitempty"`
+	Detail        string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckResponse) Reset() {
+	*x = CheckResponse{}
+	mi := &file_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckResponse) ProtoMessage() {}
+
+func (x *CheckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
+func (*CheckResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CheckResponse) GetPassing() bool {
+	if x != nil {
+		return x.Passing
+	}
+	return false
+}
+
+func (x *CheckResponse) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 type Events struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -939,7 +1102,7 @@ type Events struct {
 
 func (x *Events) Reset() {
 	*x = Events{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1114,7 @@ func (x *Events) String() string {
 func (*Events) ProtoMessage() {}
 
 func (x *Events) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1127,7 @@ func (x *Events) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Events.ProtoReflect.Descriptor instead.
 func (*Events) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Events) GetEvents() []*Event {
@@ -992,7 +1155,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1167,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1180,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1160,7 +1323,26 @@ const file_plugin_proto_rawDesc = "" +
 	"\bmetadata\x18\x03 \x03(\v22.eurekad.plugin.v1.AdmissionResponse.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xec\x02\n" +
+	"\fCheckRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1f\n" +
+	"\vinstance_id\x18\x02 \x01(\tR\n" +
+	"instanceId\x12\x1a\n" +
+	"\binstance\x18\x03 \x01(\fR\binstance\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12#\n" +
+	"\rtimeout_nanos\x18\x06 \x01(\x03R\ftimeoutNanos\x12\x1d\n" +
+	"\n" +
+	"expect_min\x18\a \x01(\x05R\texpectMin\x12\x1d\n" +
+	"\n" +
+	"expect_max\x18\b \x01(\x05R\texpectMax\x12C\n" +
+	"\x06params\x18\t \x03(\v2+.eurekad.plugin.v1.CheckRequest.ParamsEntryR\x06params\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
+	"\rCheckResponse\x12\x18\n" +
+	"\apassing\x18\x01 \x01(\bR\apassing\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\":\n" +
 	"\x06Events\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.eurekad.plugin.v1.EventR\x06events\"\xdc\x01\n" +
 	"\x05Event\x12\x10\n" +
@@ -1189,7 +1371,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\rAuthenticator\x12L\n" +
 	"\fAuthenticate\x12\x1e.eurekad.plugin.v1.AuthRequest\x1a\x1c.eurekad.plugin.v1.Principal2^\n" +
 	"\bAdmitter\x12R\n" +
-	"\x05Admit\x12#.eurekad.plugin.v1.AdmissionRequest\x1a$.eurekad.plugin.v1.AdmissionResponse2I\n" +
+	"\x05Admit\x12#.eurekad.plugin.v1.AdmissionRequest\x1a$.eurekad.plugin.v1.AdmissionResponse2U\n" +
+	"\aChecker\x12J\n" +
+	"\x05Check\x12\x1f.eurekad.plugin.v1.CheckRequest\x1a .eurekad.plugin.v1.CheckResponse2I\n" +
 	"\bListener\x12=\n" +
 	"\x06Handle\x12\x19.eurekad.plugin.v1.Events\x1a\x18.eurekad.plugin.v1.EmptyB9Z7github.com/eurekad/eurekad/sdk/plugin/internal/pluginpbb\x06proto3"
 
@@ -1205,7 +1389,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_plugin_proto_goTypes = []any{
 	(*Empty)(nil),             // 0: eurekad.plugin.v1.Empty
 	(*InfoResponse)(nil),      // 1: eurekad.plugin.v1.InfoResponse
@@ -1221,11 +1405,14 @@ var file_plugin_proto_goTypes = []any{
 	(*Principal)(nil),         // 11: eurekad.plugin.v1.Principal
 	(*AdmissionRequest)(nil),  // 12: eurekad.plugin.v1.AdmissionRequest
 	(*AdmissionResponse)(nil), // 13: eurekad.plugin.v1.AdmissionResponse
-	(*Events)(nil),            // 14: eurekad.plugin.v1.Events
-	(*Event)(nil),             // 15: eurekad.plugin.v1.Event
-	nil,                       // 16: eurekad.plugin.v1.Principal.AttributesEntry
-	nil,                       // 17: eurekad.plugin.v1.AdmissionRequest.MetadataEntry
-	nil,                       // 18: eurekad.plugin.v1.AdmissionResponse.MetadataEntry
+	(*CheckRequest)(nil),      // 14: eurekad.plugin.v1.CheckRequest
+	(*CheckResponse)(nil),     // 15: eurekad.plugin.v1.CheckResponse
+	(*Events)(nil),            // 16: eurekad.plugin.v1.Events
+	(*Event)(nil),             // 17: eurekad.plugin.v1.Event
+	nil,                       // 18: eurekad.plugin.v1.Principal.AttributesEntry
+	nil,                       // 19: eurekad.plugin.v1.AdmissionRequest.MetadataEntry
+	nil,                       // 20: eurekad.plugin.v1.AdmissionResponse.MetadataEntry
+	nil,                       // 21: eurekad.plugin.v1.CheckRequest.ParamsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: eurekad.plugin.v1.Record.key:type_name -> eurekad.plugin.v1.Key
@@ -1233,41 +1420,44 @@ var file_plugin_proto_depIdxs = []int32{
 	4,  // 2: eurekad.plugin.v1.Op.record:type_name -> eurekad.plugin.v1.Record
 	7,  // 3: eurekad.plugin.v1.BatchRequest.ops:type_name -> eurekad.plugin.v1.Op
 	10, // 4: eurekad.plugin.v1.AuthRequest.tls:type_name -> eurekad.plugin.v1.TLSIdentity
-	16, // 5: eurekad.plugin.v1.Principal.attributes:type_name -> eurekad.plugin.v1.Principal.AttributesEntry
-	17, // 6: eurekad.plugin.v1.AdmissionRequest.metadata:type_name -> eurekad.plugin.v1.AdmissionRequest.MetadataEntry
+	18, // 5: eurekad.plugin.v1.Principal.attributes:type_name -> eurekad.plugin.v1.Principal.AttributesEntry
+	19, // 6: eurekad.plugin.v1.AdmissionRequest.metadata:type_name -> eurekad.plugin.v1.AdmissionRequest.MetadataEntry
 	11, // 7: eurekad.plugin.v1.AdmissionRequest.principal:type_name -> eurekad.plugin.v1.Principal
 	10, // 8: eurekad.plugin.v1.AdmissionRequest.tls:type_name -> eurekad.plugin.v1.TLSIdentity
-	18, // 9: eurekad.plugin.v1.AdmissionResponse.metadata:type_name -> eurekad.plugin.v1.AdmissionResponse.MetadataEntry
-	15, // 10: eurekad.plugin.v1.Events.events:type_name -> eurekad.plugin.v1.Event
-	0,  // 11: eurekad.plugin.v1.Plugin.Info:input_type -> eurekad.plugin.v1.Empty
-	2,  // 12: eurekad.plugin.v1.Plugin.Configure:input_type -> eurekad.plugin.v1.ConfigureRequest
-	4,  // 13: eurekad.plugin.v1.Store.Put:input_type -> eurekad.plugin.v1.Record
-	3,  // 14: eurekad.plugin.v1.Store.Get:input_type -> eurekad.plugin.v1.Key
-	3,  // 15: eurekad.plugin.v1.Store.Delete:input_type -> eurekad.plugin.v1.Key
-	6,  // 16: eurekad.plugin.v1.Store.Scan:input_type -> eurekad.plugin.v1.ScanRequest
-	8,  // 17: eurekad.plugin.v1.Store.Batch:input_type -> eurekad.plugin.v1.BatchRequest
-	0,  // 18: eurekad.plugin.v1.Store.Snapshot:input_type -> eurekad.plugin.v1.Empty
-	0,  // 19: eurekad.plugin.v1.Store.Close:input_type -> eurekad.plugin.v1.Empty
-	9,  // 20: eurekad.plugin.v1.Authenticator.Authenticate:input_type -> eurekad.plugin.v1.AuthRequest
-	12, // 21: eurekad.plugin.v1.Admitter.Admit:input_type -> eurekad.plugin.v1.AdmissionRequest
-	14, // 22: eurekad.plugin.v1.Listener.Handle:input_type -> eurekad.plugin.v1.Events
-	1,  // 23: eurekad.plugin.v1.Plugin.Info:output_type -> eurekad.plugin.v1.InfoResponse
-	0,  // 24: eurekad.plugin.v1.Plugin.Configure:output_type -> eurekad.plugin.v1.Empty
-	0,  // 25: eurekad.plugin.v1.Store.Put:output_type -> eurekad.plugin.v1.Empty
-	4,  // 26: eurekad.plugin.v1.Store.Get:output_type -> eurekad.plugin.v1.Record
-	0,  // 27: eurekad.plugin.v1.Store.Delete:output_type -> eurekad.plugin.v1.Empty
-	5,  // 28: eurekad.plugin.v1.Store.Scan:output_type -> eurekad.plugin.v1.Records
-	0,  // 29: eurekad.plugin.v1.Store.Batch:output_type -> eurekad.plugin.v1.Empty
-	5,  // 30: eurekad.plugin.v1.Store.Snapshot:output_type -> eurekad.plugin.v1.Records
-	0,  // 31: eurekad.plugin.v1.Store.Close:output_type -> eurekad.plugin.v1.Empty
-	11, // 32: eurekad.plugin.v1.Authenticator.Authenticate:output_type -> eurekad.plugin.v1.Principal
-	13, // 33: eurekad.plugin.v1.Admitter.Admit:output_type -> eurekad.plugin.v1.AdmissionResponse
-	0,  // 34: eurekad.plugin.v1.Listener.Handle:output_type -> eurekad.plugin.v1.Empty
-	23, // [23:35] is the sub-list for method output_type
-	11, // [11:23] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	20, // 9: eurekad.plugin.v1.AdmissionResponse.metadata:type_name -> eurekad.plugin.v1.AdmissionResponse.MetadataEntry
+	21, // 10: eurekad.plugin.v1.CheckRequest.params:type_name -> eurekad.plugin.v1.CheckRequest.ParamsEntry
+	17, // 11: eurekad.plugin.v1.Events.events:type_name -> eurekad.plugin.v1.Event
+	0,  // 12: eurekad.plugin.v1.Plugin.Info:input_type -> eurekad.plugin.v1.Empty
+	2,  // 13: eurekad.plugin.v1.Plugin.Configure:input_type -> eurekad.plugin.v1.ConfigureRequest
+	4,  // 14: eurekad.plugin.v1.Store.Put:input_type -> eurekad.plugin.v1.Record
+	3,  // 15: eurekad.plugin.v1.Store.Get:input_type -> eurekad.plugin.v1.Key
+	3,  // 16: eurekad.plugin.v1.Store.Delete:input_type -> eurekad.plugin.v1.Key
+	6,  // 17: eurekad.plugin.v1.Store.Scan:input_type -> eurekad.plugin.v1.ScanRequest
+	8,  // 18: eurekad.plugin.v1.Store.Batch:input_type -> eurekad.plugin.v1.BatchRequest
+	0,  // 19: eurekad.plugin.v1.Store.Snapshot:input_type -> eurekad.plugin.v1.Empty
+	0,  // 20: eurekad.plugin.v1.Store.Close:input_type -> eurekad.plugin.v1.Empty
+	9,  // 21: eurekad.plugin.v1.Authenticator.Authenticate:input_type -> eurekad.plugin.v1.AuthRequest
+	12, // 22: eurekad.plugin.v1.Admitter.Admit:input_type -> eurekad.plugin.v1.AdmissionRequest
+	14, // 23: eurekad.plugin.v1.Checker.Check:input_type -> eurekad.plugin.v1.CheckRequest
+	16, // 24: eurekad.plugin.v1.Listener.Handle:input_type -> eurekad.plugin.v1.Events
+	1,  // 25: eurekad.plugin.v1.Plugin.Info:output_type -> eurekad.plugin.v1.InfoResponse
+	0,  // 26: eurekad.plugin.v1.Plugin.Configure:output_type -> eurekad.plugin.v1.Empty
+	0,  // 27: eurekad.plugin.v1.Store.Put:output_type -> eurekad.plugin.v1.Empty
+	4,  // 28: eurekad.plugin.v1.Store.Get:output_type -> eurekad.plugin.v1.Record
+	0,  // 29: eurekad.plugin.v1.Store.Delete:output_type -> eurekad.plugin.v1.Empty
+	5,  // 30: eurekad.plugin.v1.Store.Scan:output_type -> eurekad.plugin.v1.Records
+	0,  // 31: eurekad.plugin.v1.Store.Batch:output_type -> eurekad.plugin.v1.Empty
+	5,  // 32: eurekad.plugin.v1.Store.Snapshot:output_type -> eurekad.plugin.v1.Records
+	0,  // 33: eurekad.plugin.v1.Store.Close:output_type -> eurekad.plugin.v1.Empty
+	11, // 34: eurekad.plugin.v1.Authenticator.Authenticate:output_type -> eurekad.plugin.v1.Principal
+	13, // 35: eurekad.plugin.v1.Admitter.Admit:output_type -> eurekad.plugin.v1.AdmissionResponse
+	15, // 36: eurekad.plugin.v1.Checker.Check:output_type -> eurekad.plugin.v1.CheckResponse
+	0,  // 37: eurekad.plugin.v1.Listener.Handle:output_type -> eurekad.plugin.v1.Empty
+	25, // [25:38] is the sub-list for method output_type
+	12, // [12:25] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1281,9 +1471,9 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
-			NumServices:   5,
+			NumServices:   6,
 		},
 		GoTypes:           file_plugin_proto_goTypes,
 		DependencyIndexes: file_plugin_proto_depIdxs,

@@ -1,0 +1,98 @@
+package check_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/eurekad/eurekad/plugins/check"
+	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/hook/checkertest"
+	"github.com/eurekad/eurekad/sdk/plugin/plugintest"
+)
+
+// grpcServer serves grpc.health.v1 on loopback: "" SERVING, "orders"
+// NOT_SERVING.
+func grpcServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	h := health.NewServer()
+	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	h.SetServingStatus("orders", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(g, h)
+	go g.Serve(l)
+	t.Cleanup(g.Stop)
+	return l.Addr().String()
+}
+
+func cases(t *testing.T) (cs []checkertest.Case, elsewhereHits *atomic.Int64) {
+	up, down := checkertest.HTTPServer(t, http.StatusOK), checkertest.HTTPServer(t, http.StatusInternalServerError)
+	elsewhereHits = new(atomic.Int64)
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhereHits.Add(1) }))
+	t.Cleanup(elsewhere.Close)
+	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/health", http.StatusFound))
+	t.Cleanup(redirect.Close)
+	g := grpcServer(t)
+	closed := checkertest.ClosedAddr(t)
+
+	narrow := checkertest.HTTP(redirect.Listener.Addr().String(), "/health")
+	narrow.ExpectMin, narrow.ExpectMax = 200, 299
+	orders := checkertest.GRPC(g)
+	orders.Params = map[string]string{"service": "orders"}
+	return []checkertest.Case{
+		{Name: "http 200", Passing: true, Request: checkertest.HTTP(up, "/health")},
+		{Name: "http 500", Detail: "HTTP 500", Request: checkertest.HTTP(down, "/health")},
+		{Name: "http refused", Detail: "refused", Request: checkertest.HTTP(closed, "/health")},
+		{Name: "redirect not followed", Detail: "HTTP 302", Request: narrow},
+		{Name: "tcp open", Passing: true, Request: checkertest.TCP(up)},
+		{Name: "tcp refused", Detail: "refused", Request: checkertest.TCP(closed)},
+		{Name: "grpc serving", Passing: true, Request: checkertest.GRPC(g)},
+		{Name: "grpc not serving", Detail: "NOT_SERVING", Request: orders},
+		{Name: "grpc refused", Detail: "Unavailable", Request: checkertest.GRPC(closed)},
+		{Name: "grpc on an http server", Request: checkertest.GRPC(up)},
+		{Name: "unknown kind", Undecided: true, Request: checkertest.Kind("redis-ping", up, nil)},
+	}, elsewhereHits
+}
+
+func TestBuiltinConforms(t *testing.T) {
+	cs, hits := cases(t)
+	checkertest.Run(t, check.New(), cs)
+	if n := hits.Load(); n != 0 {
+		t.Errorf("a redirect was followed to another server %d times", n)
+	}
+}
+
+// Over gRPC, as an isolated built-in runs.
+func TestBuiltinOverGRPC(t *testing.T) {
+	cs, _ := cases(t)
+	checkertest.Run(t, plugintest.Checker(t, check.Builtin().Checker, nil), cs)
+}
+
+// A proxy named by the environment is never used: the probe goes to the
+// instance.
+func TestNoProxy(t *testing.T) {
+	var proxied atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		proxied.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer proxy.Close()
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("http_proxy", proxy.URL)
+	r, err := check.New().Check(t.Context(), checkertest.HTTP(checkertest.ClosedAddr(t), "/health"))
+	if err != nil || r.Passing || proxied.Load() != 0 {
+		t.Errorf("through a proxy: %+v, %v, proxied %d", r, err, proxied.Load())
+	}
+}
+
+var _ hook.Checker = check.New()
