@@ -14,10 +14,10 @@ import (
 const maxDeltaEntries = 1 << 20
 
 // deltaQueue is the recently-changed queue behind apps/delta (§4.2). An
-// entry holds the instance as it was at the change (decorated with its
-// lease's timestamps then), so it can be encoded once: the delta shows each
-// changed instance as of its latest change. Entries are numbered in order
-// (seq), so a reader can follow the queue with a cursor (DeltaSince).
+// entry holds the instance as it was at the change and its lease's
+// timestamps then, so it can be encoded once: the delta shows each changed
+// instance as of its latest change. Entries are numbered in order (seq), so
+// a reader can follow the queue with a cursor (DeltaSince).
 type deltaQueue struct {
 	mu    sync.Mutex
 	items []deltaItem
@@ -28,22 +28,31 @@ type deltaQueue struct {
 	hash hashTracker
 }
 
+// deltaItem is one change. A stored instance is never modified (a change
+// stores a new one), so the entry keeps the pointer and the lease's
+// timestamps, and makes the decorated copy a delta shows only when a
+// reader asks (decorated): a write stays free of a copy of its instance,
+// and an entry costs a few words while it is in the window.
 type deltaItem struct {
 	app, id string
-	in      *eureka.InstanceInfo // decorated at the change; read-only
+	in      *eureka.InstanceInfo // as of the change; read-only
+	times   leaseTimes           // the lease's as of the change
 	at      int64
 }
 
+// decorated returns the instance as of the change, as the delta shows it.
+func (it *deltaItem) decorated() *eureka.InstanceInfo { return it.times.decorated(it.in) }
+
 // add records l's change; the caller holds the registry lock exclusively.
 func (q *deltaQueue) add(l *lease, at int64) {
-	in := l.decorated()
+	in, times := l.instance.Load(), l.times()
 	q.mu.Lock()
 	if len(q.items) >= maxDeltaEntries {
 		n := len(q.items) - maxDeltaEntries + 1
 		q.items = q.items[n:]
 		q.first += uint64(n)
 	}
-	q.items = append(q.items, deltaItem{app: l.app, id: l.id, in: in, at: at})
+	q.items = append(q.items, deltaItem{app: l.app, id: l.id, in: in, times: times, at: at})
 	q.hash.noteChange(l.app)
 	q.mu.Unlock()
 }
