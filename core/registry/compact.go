@@ -127,13 +127,16 @@ func compactWith(sh *shapes, app string, keys *keyTable, in *eureka.InstanceInfo
 		}
 	}
 	var shared bool
-	in.Metadata, shared = compactMap(&p, in.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
+	var meta, dcMeta pendingMap
+	in.Metadata, shared, meta = compactMap(&p, in.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
 	novel = novel || !shared
-	in.DataCenterInfo, shared = compactDC(&p, in.DataCenterInfo, sh, keys)
+	in.DataCenterInfo, shared, dcMeta = compactDC(&p, in.DataCenterInfo, sh, keys)
 	novel = novel || !shared
 	in.LeaseInfo, shared = sh.lease(in.LeaseInfo)
 	novel = novel || !shared
 	p.pack()
+	meta.fill()
+	dcMeta.fill()
 	// Only a novel instance replaces the oldest recent one, so the recent
 	// ones stay distinct: an application whose instances alternate
 	// between a few variants (zones, metadata or none) keeps all of them.
@@ -175,14 +178,14 @@ func (s *shapes) lease(li *eureka.LeaseInfo) (_ *eureka.LeaseInfo, shared bool) 
 
 // compactDC returns a data-centre block equal to d: a recent instance's
 // when one is (shared), else a new one whose metadata is compacted like the
-// instance's.
-func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) (_ *eureka.DataCenterInfo, shared bool) {
+// instance's, and filled once p has packed (fill).
+func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) (_ *eureka.DataCenterInfo, shared bool, fill pendingMap) {
 	if d == nil {
-		return nil, true
+		return nil, true, fill
 	}
 	for _, t := range sh.recent {
 		if t != nil && t.DataCenterInfo != nil && t.DataCenterInfo.Name == d.Name && sameMap(t.DataCenterInfo.Metadata, d.Metadata) {
-			return t.DataCenterInfo, true
+			return t.DataCenterInfo, true, fill
 		}
 	}
 	c := &eureka.DataCenterInfo{Name: d.Name}
@@ -196,54 +199,44 @@ func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) 
 	default:
 		p.add(&c.Name)
 	}
-	c.Metadata, _ = compactMap(p, d.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string {
+	c.Metadata, _, fill = compactMap(p, d.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string {
 		if i.DataCenterInfo == nil {
 			return nil
 		}
 		return i.DataCenterInfo.Metadata
 	})
-	return c, false
+	return c, false, fill
 }
 
 // compactMap returns a map equal to m: a recent instance's (of) when one
 // is (shared), else a new one, exactly sized, with interned keys, values shared
-// with the recent instances' maps when equal, and the rest packed by p.
-func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool) {
+// with the recent instances' maps when equal, and the rest packed by p; the
+// new map is empty until fill runs, once p has packed.
+func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool, fill pendingMap) {
 	if m == nil {
-		return nil, true
+		return nil, true, fill
 	}
-	// One pass finds the values a recent map shares and whether one of
-	// those maps equals m; a map that differed once is looked at only
-	// for values still unshared.
 	var recent [shapeCount]map[string]string
-	var equal [shapeCount]bool
 	for j, t := range sh.recent {
-		if t != nil {
-			recent[j] = of(t)
-			equal[j] = recent[j] != nil && len(recent[j]) == len(m)
+		if t == nil {
+			continue
+		}
+		// The common case, an instance like one of its application's
+		// recent ones, costs a comparison and no allocation.
+		if recent[j] = of(t); sameMap(recent[j], m) {
+			return recent[j], true, fill
 		}
 	}
 	entries := make([]mapEntry, 0, len(m))
 	for k, v := range m {
 		e := mapEntry{k: k, v: v}
-		for j, tm := range recent {
-			if tm == nil || e.valueShared && !equal[j] {
-				continue
-			}
+		for _, tm := range recent {
 			if tv, found := tm[k]; found && tv == v {
-				if !e.valueShared {
-					e.v, e.valueShared = tv, true
-				}
-			} else {
-				equal[j] = false
+				e.v, e.valueShared = tv, true
+				break
 			}
 		}
 		entries = append(entries, e)
-	}
-	for j, tm := range recent {
-		if equal[j] {
-			return tm, true
-		}
 	}
 	keys.mu.Lock()
 	for i := range entries {
@@ -262,12 +255,7 @@ func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of f
 		}
 	}
 	c := make(map[string]string, len(m))
-	p.then(func() {
-		for _, e := range entries {
-			c[e.k] = e.v
-		}
-	})
-	return c, false
+	return c, false, pendingMap{c, entries}
 }
 
 type mapEntry struct {
@@ -307,9 +295,14 @@ func isConstStatus(s eureka.Status) bool {
 
 // packer copies strings into one allocation. A string found inside one
 // already packed (the address inside the id) points there instead.
+//
+// The fields are kept in an array, so a packer on the stack holds an
+// instance's own text, its data-centre name and a few unshared metadata
+// entries without allocating; more spill to the heap.
 type packer struct {
-	fields []*string
-	after  []func()
+	buf   [16]*string
+	n     int
+	spill []*string // all fields, once buf is full
 }
 
 func (p *packer) add(s *string) {
@@ -317,22 +310,44 @@ func (p *packer) add(s *string) {
 		*s = "" // an empty slice of a decoder's arena would keep it alive
 		return
 	}
-	p.fields = append(p.fields, s)
+	switch {
+	case p.spill != nil:
+		p.spill = append(p.spill, s)
+	case p.n < len(p.buf):
+		p.buf[p.n] = s
+		p.n++
+	default:
+		p.spill = append(append(make([]*string, 0, 2*len(p.buf)), p.buf[:]...), s)
+	}
 }
 
-// then runs fn once the strings are packed.
-func (p *packer) then(fn func()) { p.after = append(p.after, fn) }
+// pendingMap is a compacted map to be filled with its entries once their
+// strings are packed.
+type pendingMap struct {
+	m       map[string]string
+	entries []mapEntry
+}
+
+func (f pendingMap) fill() {
+	for _, e := range f.entries {
+		f.m[e.k] = e.v
+	}
+}
 
 func (p *packer) pack() {
+	fields := p.spill
+	if fields == nil {
+		fields = p.buf[:p.n]
+	}
 	// Longest first, so shorter strings can be found inside them.
-	slices.SortStableFunc(p.fields, func(x, y *string) int { return len(*y) - len(*x) })
+	slices.SortStableFunc(fields, func(x, y *string) int { return len(*y) - len(*x) })
 	n := 0
-	for _, f := range p.fields {
+	for _, f := range fields {
 		n += len(*f)
 	}
 	var b strings.Builder
 	b.Grow(n)
-	for _, f := range p.fields {
+	for _, f := range fields {
 		s := *f
 		packed := b.String()
 		if i := strings.Index(packed, s); i >= 0 {
@@ -343,8 +358,5 @@ func (p *packer) pack() {
 		b.WriteString(s)
 		// The builder's bytes never move: it was grown to hold all.
 		*f = b.String()[start:]
-	}
-	for _, fn := range p.after {
-		fn()
 	}
 }
