@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -26,8 +25,8 @@ func (r *Registry) DeltaSince(seq uint64, visit func(seq uint64, app, id string,
 	first = q.first
 	// from is seq's place in the queue; a seq past its end (nothing new)
 	// takes nothing.
-	from := min(seq-min(seq, first), uint64(len(q.items)))
-	items := slices.Clone(q.items[from:])
+	from := min(seq-min(seq, first), uint64(q.n))
+	items := q.appendFrom(make([]deltaItem, 0, uint64(q.n)-from), int(from))
 	q.mu.Unlock()
 	// Writers bump the version under the write lock, so this is the
 	// version of the state taken.
