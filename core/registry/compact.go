@@ -216,27 +216,32 @@ func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of f
 	if m == nil {
 		return nil, true, fill
 	}
+	// m's entries, read once: on the stack unless m is unusually large.
+	var small [16]mapEntry
+	kv := small[:0]
+	for k, v := range m {
+		kv = append(kv, mapEntry{k: k, v: v})
+	}
 	var recent [shapeCount]map[string]string
 	for j, t := range sh.recent {
 		if t == nil {
 			continue
 		}
 		// The common case, an instance like one of its application's
-		// recent ones, costs a comparison and no allocation.
-		if recent[j] = of(t); sameMap(recent[j], m) {
+		// recent ones, costs a few lookups and no allocation.
+		if recent[j] = of(t); holds(recent[j], kv) {
 			return recent[j], true, fill
 		}
 	}
-	entries := make([]mapEntry, 0, len(m))
-	for k, v := range m {
-		e := mapEntry{k: k, v: v}
+	entries := slices.Clone(kv)
+	for i := range entries {
+		e := &entries[i]
 		for _, tm := range recent {
-			if tv, found := tm[k]; found && tv == v {
+			if tv, found := tm[e.k]; found && tv == e.v {
 				e.v, e.valueShared = tv, true
 				break
 			}
 		}
-		entries = append(entries, e)
 	}
 	keys.mu.Lock()
 	for i := range entries {
@@ -269,6 +274,19 @@ func sameMap(x, y map[string]string) bool {
 	}
 	for k, v := range x {
 		if w, ok := y[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether m, not nil, is exactly the map of the entries kv.
+func holds(m map[string]string, kv []mapEntry) bool {
+	if m == nil || len(m) != len(kv) {
+		return false
+	}
+	for _, e := range kv {
+		if v, ok := m[e.k]; !ok || v != e.v {
 			return false
 		}
 	}
