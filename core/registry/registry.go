@@ -230,7 +230,11 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 			in = cur.Clone()
 		}
 	}
-	r.compact(a, in)
+	var prev *eureka.InstanceInfo
+	if existing != nil {
+		prev = existing.instance.Load()
+	}
+	r.compact(a, in, prev)
 	id = in.ID() // the compacted copy: the decoded one's arena is let go
 	l := newLease(in, id, now)
 	if stamp == 0 {
