@@ -843,3 +843,55 @@ func TestDeltaEntryAsOfItsChange(t *testing.T) {
 		t.Fatalf("entries from seq 2 and 9: %v", seqs)
 	}
 }
+
+// TestChangesWakesEveryWatcher: a channel from Changes is closed by the
+// next visible change; changes nobody watches replace no channel; and
+// readers that take the channel before reading the version, racing a
+// stream of changes, always see the last one.
+func TestChangesWakesEveryWatcher(t *testing.T) {
+	r, _ := newTestRegistry(t, nil)
+	ch := r.Changes()
+	r.Register(inst("A", "i1", eureka.StatusUp), false)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("a change did not close the channel taken before it")
+	}
+	cur := r.changes.Load()
+	r.Register(inst("A", "i2", eureka.StatusUp), false)
+	if r.changes.Load() != cur {
+		t.Error("a change nobody watched replaced the channel")
+	}
+	ch = r.Changes()
+	r.Cancel("A", "i2", false)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("a change did not close the channel taken after unwatched ones")
+	}
+
+	const changes = 2000
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ch := r.Changes()
+				if r.Version() >= changes {
+					return
+				}
+				select {
+				case <-ch:
+				case <-time.After(10 * time.Second):
+					t.Errorf("watcher %d missed a change: version %d", w, r.Version())
+					return
+				}
+			}
+		}()
+	}
+	for r.Version() < changes {
+		r.Register(inst("B", fmt.Sprint("b", r.Version()%7), eureka.StatusUp), false)
+	}
+	wg.Wait()
+}
