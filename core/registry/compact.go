@@ -16,14 +16,16 @@ import (
 //   - Text that repeats across an application's instances (VIPs, metadata
 //     values such as a version or a zone, EC2 fields such as the AMI, the
 //     whole metadata map when it is the same, the data-centre and lease
-//     blocks) is shared with one of the application's recent instances.
+//     blocks) is shared with the instance it replaces or one of the
+//     application's recent instances.
 //   - Metadata keys, which repeat across the whole registry, come from a
 //     bounded table, so distinct keys sent by a client cannot grow it past
 //     maxInternedKeys.
 //   - The rest, the instance's own text (id, host, address, URLs, unique
 //     metadata values), is packed into one allocation, where a string that
 //     occurs inside another (the address inside the id and the URLs) is
-//     stored once.
+//     stored once. An instance registering again with the same own text,
+//     the common case, keeps the text of the one it replaces instead.
 //
 // Sharing is safe because a stored instance is never modified: every
 // change is made on a Clone, which copies maps and blocks.
@@ -95,29 +97,47 @@ var (
 )
 
 // compact makes in, which the registry owns and nothing else holds yet,
-// small for keeping in application a (see above). The caller holds mu
-// exclusively.
-func (r *Registry) compact(a *appEntry, in *eureka.InstanceInfo) {
-	compactWith(&a.shapes, a.name, &r.keys, in)
+// small for keeping in application a (see above); prev is the stored
+// instance in replaces, nil if none. The caller holds mu exclusively.
+func (r *Registry) compact(a *appEntry, in, prev *eureka.InstanceInfo) {
+	compactWith(&a.shapes, a.name, &r.keys, in, prev)
 }
 
 // compactWith is compact with the recent instances sh of the application
 // named app. The caller guards sh; keys guards itself.
-func compactWith(sh *shapes, app string, keys *keyTable, in *eureka.InstanceInfo) {
+func compactWith(sh *shapes, app string, keys *keyTable, in, prev *eureka.InstanceInfo) {
 	var p packer
-	// novel: in has a value no recent instance has, so it joins them.
+	// like are the instances in may share with: the one it replaces
+	// first, most often the same but for timestamps, then the recent ones.
+	var likeBuf [shapeCount + 1]*eureka.InstanceInfo
+	like := likes(likeBuf[:0])
+	if prev != nil {
+		like = append(like, prev)
+	}
+	for _, t := range sh.recent {
+		if t != nil && t != prev {
+			like = append(like, t)
+		}
+	}
+	// novel: in has a value none of them has, so it joins the recent ones.
 	novel := false
 	in.App = app
 	in.Status = canonicalStatus(in.Status)
 	in.OverriddenStatus = canonicalStatus(in.OverriddenStatus)
 	for _, f := range sharedFields {
-		if !sh.share(in, f) {
+		if !like.share(in, f) {
 			p.add(f(in))
 			novel = true
 		}
 	}
-	for _, f := range ownFields {
-		p.add(f(in))
+	if prev != nil && sameText(in, prev, ownFields[:]) {
+		for _, f := range ownFields {
+			*f(in) = *f(prev)
+		}
+	} else {
+		for _, f := range ownFields {
+			p.add(f(in))
+		}
 	}
 	// Any other status text is the instance's own (never from the
 	// decoders, which map it to UNKNOWN).
@@ -127,13 +147,16 @@ func compactWith(sh *shapes, app string, keys *keyTable, in *eureka.InstanceInfo
 		}
 	}
 	var shared bool
-	in.Metadata, shared = compactMap(&p, in.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
+	var meta, dcMeta pendingMap
+	in.Metadata, shared, meta = compactMap(&p, in.Metadata, like, keys, func(i *eureka.InstanceInfo) map[string]string { return i.Metadata })
 	novel = novel || !shared
-	in.DataCenterInfo, shared = compactDC(&p, in.DataCenterInfo, sh, keys)
+	in.DataCenterInfo, shared, dcMeta = compactDC(&p, in.DataCenterInfo, like, keys)
 	novel = novel || !shared
-	in.LeaseInfo, shared = sh.lease(in.LeaseInfo)
+	in.LeaseInfo, shared = like.lease(in.LeaseInfo)
 	novel = novel || !shared
 	p.pack()
+	meta.fill()
+	dcMeta.fill()
 	// Only a novel instance replaces the oldest recent one, so the recent
 	// ones stay distinct: an application whose instances alternate
 	// between a few variants (zones, metadata or none) keeps all of them.
@@ -142,16 +165,19 @@ func compactWith(sh *shapes, app string, keys *keyTable, in *eureka.InstanceInfo
 	}
 }
 
-// share sets the field f of in to the equal string of a recent instance,
+// likes are the stored instances a new one is compared with, none nil.
+type likes []*eureka.InstanceInfo
+
+// share sets the field f of in to the equal string of one of l,
 // reporting whether there was one.
-func (s *shapes) share(in *eureka.InstanceInfo, f func(*eureka.InstanceInfo) *string) bool {
+func (l likes) share(in *eureka.InstanceInfo, f func(*eureka.InstanceInfo) *string) bool {
 	v := f(in)
 	if *v == "" {
 		*v = "" // an empty slice of a decoder's arena would keep it alive
 		return true
 	}
-	for _, t := range s.recent {
-		if t != nil && *f(t) == *v {
+	for _, t := range l {
+		if *f(t) == *v {
 			*v = *f(t)
 			return true
 		}
@@ -159,30 +185,40 @@ func (s *shapes) share(in *eureka.InstanceInfo, f func(*eureka.InstanceInfo) *st
 	return false
 }
 
-// lease returns a recent instance's lease block equal to li, or li; shared
+// sameText reports whether the fields fs of in and t are equal.
+func sameText(in, t *eureka.InstanceInfo, fs []func(*eureka.InstanceInfo) *string) bool {
+	for _, f := range fs {
+		if *f(in) != *f(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// lease returns the lease block of one of l equal to li, or li; shared
 // says which.
-func (s *shapes) lease(li *eureka.LeaseInfo) (_ *eureka.LeaseInfo, shared bool) {
+func (l likes) lease(li *eureka.LeaseInfo) (_ *eureka.LeaseInfo, shared bool) {
 	if li == nil {
 		return nil, true
 	}
-	for _, t := range s.recent {
-		if t != nil && t.LeaseInfo != nil && *t.LeaseInfo == *li {
+	for _, t := range l {
+		if t.LeaseInfo != nil && *t.LeaseInfo == *li {
 			return t.LeaseInfo, true
 		}
 	}
 	return li, false
 }
 
-// compactDC returns a data-centre block equal to d: a recent instance's
-// when one is (shared), else a new one whose metadata is compacted like the
-// instance's.
-func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) (_ *eureka.DataCenterInfo, shared bool) {
+// compactDC returns a data-centre block equal to d: one of like's when one
+// is (shared), else a new one whose metadata is compacted like the
+// instance's, and filled once p has packed (fill).
+func compactDC(p *packer, d *eureka.DataCenterInfo, like likes, keys *keyTable) (_ *eureka.DataCenterInfo, shared bool, fill pendingMap) {
 	if d == nil {
-		return nil, true
+		return nil, true, fill
 	}
-	for _, t := range sh.recent {
-		if t != nil && t.DataCenterInfo != nil && t.DataCenterInfo.Name == d.Name && sameMap(t.DataCenterInfo.Metadata, d.Metadata) {
-			return t.DataCenterInfo, true
+	for _, t := range like {
+		if t.DataCenterInfo != nil && t.DataCenterInfo.Name == d.Name && sameMap(t.DataCenterInfo.Metadata, d.Metadata) {
+			return t.DataCenterInfo, true, fill
 		}
 	}
 	c := &eureka.DataCenterInfo{Name: d.Name}
@@ -196,53 +232,46 @@ func compactDC(p *packer, d *eureka.DataCenterInfo, sh *shapes, keys *keyTable) 
 	default:
 		p.add(&c.Name)
 	}
-	c.Metadata, _ = compactMap(p, d.Metadata, sh, keys, func(i *eureka.InstanceInfo) map[string]string {
+	c.Metadata, _, fill = compactMap(p, d.Metadata, like, keys, func(i *eureka.InstanceInfo) map[string]string {
 		if i.DataCenterInfo == nil {
 			return nil
 		}
 		return i.DataCenterInfo.Metadata
 	})
-	return c, false
+	return c, false, fill
 }
 
-// compactMap returns a map equal to m: a recent instance's (of) when one
-// is (shared), else a new one, exactly sized, with interned keys, values shared
-// with the recent instances' maps when equal, and the rest packed by p.
-func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool) {
+// compactMap returns a map equal to m: one of like's (of) when one is
+// (shared), else a new one, exactly sized, with interned keys, values
+// shared with like's maps when equal, and the rest packed by p; the new map
+// is empty until fill runs, once p has packed.
+func compactMap(p *packer, m map[string]string, like likes, keys *keyTable, of func(*eureka.InstanceInfo) map[string]string) (_ map[string]string, shared bool, fill pendingMap) {
 	if m == nil {
-		return nil, true
+		return nil, true, fill
 	}
-	// One pass finds the values a recent map shares and whether one of
-	// those maps equals m; a map that differed once is looked at only
-	// for values still unshared.
-	var recent [shapeCount]map[string]string
-	var equal [shapeCount]bool
-	for j, t := range sh.recent {
-		if t != nil {
-			recent[j] = of(t)
-			equal[j] = recent[j] != nil && len(recent[j]) == len(m)
-		}
-	}
-	entries := make([]mapEntry, 0, len(m))
+	// m's entries, read once: on the stack unless m is unusually large.
+	var small [16]mapEntry
+	kv := small[:0]
 	for k, v := range m {
-		e := mapEntry{k: k, v: v}
-		for j, tm := range recent {
-			if tm == nil || e.valueShared && !equal[j] {
-				continue
-			}
-			if tv, found := tm[k]; found && tv == v {
-				if !e.valueShared {
-					e.v, e.valueShared = tv, true
-				}
-			} else {
-				equal[j] = false
-			}
-		}
-		entries = append(entries, e)
+		kv = append(kv, mapEntry{k: k, v: v})
 	}
-	for j, tm := range recent {
-		if equal[j] {
-			return tm, true
+	var recent [shapeCount + 1]map[string]string
+	for j, t := range like {
+		// The common case, an instance like the one it replaces or one
+		// of its application's recent ones, costs a few lookups and no
+		// allocation.
+		if recent[j] = of(t); holds(recent[j], kv) {
+			return recent[j], true, fill
+		}
+	}
+	entries := slices.Clone(kv)
+	for i := range entries {
+		e := &entries[i]
+		for _, tm := range recent {
+			if tv, found := tm[e.k]; found && tv == e.v {
+				e.v, e.valueShared = tv, true
+				break
+			}
 		}
 	}
 	keys.mu.Lock()
@@ -262,12 +291,7 @@ func compactMap(p *packer, m map[string]string, sh *shapes, keys *keyTable, of f
 		}
 	}
 	c := make(map[string]string, len(m))
-	p.then(func() {
-		for _, e := range entries {
-			c[e.k] = e.v
-		}
-	})
-	return c, false
+	return c, false, pendingMap{c, entries}
 }
 
 type mapEntry struct {
@@ -281,6 +305,19 @@ func sameMap(x, y map[string]string) bool {
 	}
 	for k, v := range x {
 		if w, ok := y[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether m, not nil, is exactly the map of the entries kv.
+func holds(m map[string]string, kv []mapEntry) bool {
+	if m == nil || len(m) != len(kv) {
+		return false
+	}
+	for _, e := range kv {
+		if v, ok := m[e.k]; !ok || v != e.v {
 			return false
 		}
 	}
@@ -307,9 +344,14 @@ func isConstStatus(s eureka.Status) bool {
 
 // packer copies strings into one allocation. A string found inside one
 // already packed (the address inside the id) points there instead.
+//
+// The fields are kept in an array, so a packer on the stack holds an
+// instance's own text, its data-centre name and a few unshared metadata
+// entries without allocating; more spill to the heap.
 type packer struct {
-	fields []*string
-	after  []func()
+	buf   [16]*string
+	n     int
+	spill []*string // all fields, once buf is full
 }
 
 func (p *packer) add(s *string) {
@@ -317,22 +359,44 @@ func (p *packer) add(s *string) {
 		*s = "" // an empty slice of a decoder's arena would keep it alive
 		return
 	}
-	p.fields = append(p.fields, s)
+	switch {
+	case p.spill != nil:
+		p.spill = append(p.spill, s)
+	case p.n < len(p.buf):
+		p.buf[p.n] = s
+		p.n++
+	default:
+		p.spill = append(append(make([]*string, 0, 2*len(p.buf)), p.buf[:]...), s)
+	}
 }
 
-// then runs fn once the strings are packed.
-func (p *packer) then(fn func()) { p.after = append(p.after, fn) }
+// pendingMap is a compacted map to be filled with its entries once their
+// strings are packed.
+type pendingMap struct {
+	m       map[string]string
+	entries []mapEntry
+}
+
+func (f pendingMap) fill() {
+	for _, e := range f.entries {
+		f.m[e.k] = e.v
+	}
+}
 
 func (p *packer) pack() {
+	fields := p.spill
+	if fields == nil {
+		fields = p.buf[:p.n]
+	}
 	// Longest first, so shorter strings can be found inside them.
-	slices.SortStableFunc(p.fields, func(x, y *string) int { return len(*y) - len(*x) })
+	slices.SortStableFunc(fields, func(x, y *string) int { return len(*y) - len(*x) })
 	n := 0
-	for _, f := range p.fields {
+	for _, f := range fields {
 		n += len(*f)
 	}
 	var b strings.Builder
 	b.Grow(n)
-	for _, f := range p.fields {
+	for _, f := range fields {
 		s := *f
 		packed := b.String()
 		if i := strings.Index(packed, s); i >= 0 {
@@ -343,8 +407,5 @@ func (p *packer) pack() {
 		b.WriteString(s)
 		// The builder's bytes never move: it was grown to hold all.
 		*f = b.String()[start:]
-	}
-	for _, fn := range p.after {
-		fn()
 	}
 }

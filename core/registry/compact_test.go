@@ -100,6 +100,45 @@ func TestCompactSharesRepeatedText(t *testing.T) {
 	}
 }
 
+// TestCompactReregistrationKeepsItsText: an instance registering again
+// with the same text keeps the text and blocks of the copy it replaces, so
+// a re-registration stores nothing new; one whose own text changed gets
+// all of it anew, so the copy it replaces is let go whole.
+func TestCompactReregistrationKeepsItsText(t *testing.T) {
+	r, _ := newTestRegistry(t, nil)
+	// Alone in its application, so nothing is shared but with itself.
+	r.Register(decodedSpring(t, 4, 1), false)
+	in := decodedSpring(t, 4, 1)
+	stored := func() *eureka.InstanceInfo { return r.lookup(in.App, in.ID()).instance.Load() }
+	first := stored()
+	r.Register(decodedSpring(t, 4, 1), false)
+	again := stored()
+	if again == first {
+		t.Fatal("the re-registration was not stored")
+	}
+	for _, f := range append(sharedFields[:], ownFields[:]...) {
+		if *f(first) != "" && !sameBytes(*f(again), *f(first)) {
+			t.Errorf("%q is stored again", *f(again))
+		}
+	}
+	if !sameBytes(again.Metadata["pod"], first.Metadata["pod"]) || again.DataCenterInfo != first.DataCenterInfo {
+		t.Error("the metadata or data-centre block is stored again")
+	}
+
+	moved := decodedSpring(t, 4, 1)
+	moved.HostName = "host-4.example.com"
+	r.Register(moved, false)
+	now := stored()
+	if now.HostName != "host-4.example.com" || now.InstanceID != first.InstanceID {
+		t.Fatalf("after the move: host %q id %q", now.HostName, now.InstanceID)
+	}
+	for _, f := range ownFields {
+		if *f(first) != "" && sameBytes(*f(now), *f(first)) {
+			t.Errorf("%q still lies in the text of the copy replaced", *f(now))
+		}
+	}
+}
+
 func TestCompactSharedMapIsNotChangedByAnUpdate(t *testing.T) {
 	r, _ := newTestRegistry(t, nil)
 	mk := func(id string) *eureka.InstanceInfo {

@@ -8,30 +8,36 @@ import (
 )
 
 // DeltaSince serves a response cache that assembles apps/delta from
-// changes encoded once. Under one read lock it calls visit for every entry
-// of the delta queue numbered seq or later, oldest first, with the
-// instance as of that change (read-only, decorated); it returns the
-// number of the oldest entry still in the queue (entries below it have
-// left the window since), the registry version of exactly that state and
-// the whole registry's hash code, as Delta would give them.
+// changes encoded once. It calls visit for every entry of the delta queue
+// numbered seq or later, oldest first, with the instance as of that change
+// (read-only, decorated); it returns the number of the oldest entry still
+// in the queue (entries below it have left the window since), the registry
+// version of exactly that state and the whole registry's hash code, as
+// Delta would give them.
 //
-// visit runs under the registry's read lock: it must be quick and must not
-// call the registry.
+// The entries are taken under the registry's read lock and visited after
+// it is released: their decorated copies are made then, so a reader
+// catching up with a burst of changes does not hold writers up.
 func (r *Registry) DeltaSince(seq uint64, visit func(seq uint64, app, id string, in *eureka.InstanceInfo)) (first, version uint64, hashcode string) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	q := &r.delta
 	q.mu.Lock()
 	first = q.first
-	for i := seq - min(seq, first); i < uint64(len(q.items)); i++ {
-		it := &q.items[i]
-		visit(first+i, it.app, it.id, it.in)
-	}
+	// from is seq's place in the queue; a seq past its end (nothing new)
+	// takes nothing.
+	from := min(seq-min(seq, first), uint64(q.n))
+	items := q.appendFrom(make([]deltaItem, 0, uint64(q.n)-from), int(from))
 	q.mu.Unlock()
 	// Writers bump the version under the write lock, so this is the
-	// version of the state visited.
+	// version of the state taken.
 	version = r.version.Load()
-	return first, version, q.hash.hashCode(r, version)
+	hashcode = q.hash.hashCode(r, version)
+	r.mu.RUnlock()
+	for i := range items {
+		it := &items[i]
+		visit(first+from+uint64(i), it.app, it.id, it.decorated())
+	}
+	return first, version, hashcode
 }
 
 // ExpireDelta drops the changes older than DeltaRetention from the delta

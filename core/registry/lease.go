@@ -65,11 +65,34 @@ func (l *lease) markServiceUp(now int64) {
 	l.serviceUp.CompareAndSwap(0, now)
 }
 
+// leaseTimes are a lease's timestamps at one moment, what decorate
+// writes into an instance's lease block.
+type leaseTimes struct {
+	registration, lastUpdate, eviction, serviceUp int64
+}
+
+func (l *lease) times() leaseTimes {
+	return leaseTimes{
+		registration: l.registration,
+		lastUpdate:   l.lastUpdate.Load(),
+		eviction:     l.eviction.Load(),
+		serviceUp:    l.serviceUp.Load(),
+	}
+}
+
 // decorate returns a copy of the current instance carrying the lease's
 // timestamps, as Eureka writes instances out. dst receives the copy so that
 // callers building many can allocate them in one slice.
 func (l *lease) decorate(dst *eureka.InstanceInfo, li *eureka.LeaseInfo) *eureka.InstanceInfo {
-	in := l.instance.Load()
+	return l.times().decorate(dst, li, l.instance.Load())
+}
+
+func (l *lease) decorated() *eureka.InstanceInfo {
+	return l.times().decorated(l.instance.Load())
+}
+
+// decorate copies in into dst with the lease block li carrying t.
+func (t leaseTimes) decorate(dst *eureka.InstanceInfo, li *eureka.LeaseInfo, in *eureka.InstanceInfo) *eureka.InstanceInfo {
 	*dst = *in
 	li.RenewalIntervalInSecs = eureka.DefaultRenewalIntervalInSecs
 	li.DurationInSecs = eureka.DefaultDurationInSecs
@@ -77,14 +100,19 @@ func (l *lease) decorate(dst *eureka.InstanceInfo, li *eureka.LeaseInfo) *eureka
 		li.RenewalIntervalInSecs = in.LeaseInfo.RenewalIntervalInSecs
 		li.DurationInSecs = in.LeaseInfo.DurationInSecs
 	}
-	li.RegistrationTimestamp = l.registration
-	li.LastRenewalTimestamp = l.lastUpdate.Load()
-	li.EvictionTimestamp = l.eviction.Load()
-	li.ServiceUpTimestamp = l.serviceUp.Load()
+	li.RegistrationTimestamp = t.registration
+	li.LastRenewalTimestamp = t.lastUpdate
+	li.EvictionTimestamp = t.eviction
+	li.ServiceUpTimestamp = t.serviceUp
 	dst.LeaseInfo = li
 	return dst
 }
 
-func (l *lease) decorated() *eureka.InstanceInfo {
-	return l.decorate(new(eureka.InstanceInfo), new(eureka.LeaseInfo))
+// decorated is decorate into one new allocation.
+func (t leaseTimes) decorated(in *eureka.InstanceInfo) *eureka.InstanceInfo {
+	c := new(struct {
+		in eureka.InstanceInfo
+		li eureka.LeaseInfo
+	})
+	return t.decorate(&c.in, &c.li, in)
 }

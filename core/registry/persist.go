@@ -181,7 +181,7 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 							apps[a.name] = a
 						}
 						in := l.instance.Load()
-						compactWith(&a.shapes, a.name, &r.keys, in)
+						compactWith(&a.shapes, a.name, &r.keys, in, nil)
 						l.app, l.id = in.App, in.ID()
 					}
 					ds[i] = decoded{l: l, o: o, rec: rec, err: err}

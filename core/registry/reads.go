@@ -154,8 +154,17 @@ func (r *Registry) Delta() *eureka.Applications {
 	defer r.mu.RUnlock()
 	out := &eureka.Applications{}
 	index := make(map[string]*eureka.Application)
-	pos := make(map[[2]string]int)
-	for _, it := range r.delta.entries() {
+	// place is where an instance goes (its first change) and its latest
+	// change, decorated once all are known.
+	type place struct {
+		app  *eureka.Application
+		i    int
+		last *deltaItem
+	}
+	places := make(map[[2]string]*place)
+	items := r.delta.entries()
+	for j := range items {
+		it := &items[j]
 		app := index[it.app]
 		if app == nil {
 			app = &eureka.Application{Name: it.app}
@@ -163,12 +172,15 @@ func (r *Registry) Delta() *eureka.Applications {
 			out.Applications = append(out.Applications, app)
 		}
 		k := [2]string{it.app, it.id}
-		if i, ok := pos[k]; ok {
-			app.Instances[i] = it.in
+		if p, ok := places[k]; ok {
+			p.last = it
 			continue
 		}
-		pos[k] = len(app.Instances)
-		app.Instances = append(app.Instances, it.in)
+		places[k] = &place{app: app, i: len(app.Instances), last: it}
+		app.Instances = append(app.Instances, nil)
+	}
+	for _, p := range places {
+		p.app.Instances[p.i] = p.last.decorated()
 	}
 	var counts eureka.StatusCounts
 	for _, a := range r.apps {

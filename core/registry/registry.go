@@ -57,9 +57,12 @@ type Registry struct {
 
 	// onChange is guarded by mu.
 	onChange ChangeFunc
-	// changes is closed and replaced on every version bump, waking
-	// long-polling readers.
+	// changes is closed and replaced at a version bump, waking
+	// long-polling readers; only when watched, set by Changes since the
+	// last replacement, so a storm of changes nobody waits on between
+	// them costs no channel each.
 	changes atomic.Pointer[chan struct{}]
+	watched atomic.Bool
 }
 
 type appEntry struct {
@@ -140,16 +143,30 @@ func (r *Registry) bump(a *appEntry) {
 	r.wakeReaders()
 }
 
-// wakeReaders closes the channel Changes handed out and installs a new one.
-// The swap is atomic, so each channel is closed exactly once.
+// wakeReaders closes the channel Changes handed out and installs a new one,
+// if Changes handed it out. The swap is atomic, so each channel is closed
+// exactly once.
+//
+// No wake-up is lost: Changes takes the channel before it sets watched, so
+// a reader that took a channel is either woken by the next call that
+// finds watched set, which closes the current channel (that one, or a
+// later one when that one was closed already), or it set watched after
+// this call cleared it, and then reads this change's version, which is
+// bumped before.
 func (r *Registry) wakeReaders() {
+	if !r.watched.Swap(false) {
+		return
+	}
 	next := make(chan struct{})
 	close(*r.changes.Swap(&next))
 }
 
 // Changes returns a channel that is closed at the next visible change.
+// A reader takes it before reading the state it waits to see change.
 func (r *Registry) Changes() <-chan struct{} {
-	return *r.changes.Load()
+	ch := *r.changes.Load()
+	r.watched.Store(true)
+	return ch
 }
 
 // Register stores in as a new lease, replacing any lease with the same id
@@ -233,7 +250,11 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 			}
 		}
 	}
-	r.compact(a, in)
+	var prev *eureka.InstanceInfo
+	if existing != nil {
+		prev = existing.instance.Load()
+	}
+	r.compact(a, in, prev)
 	id = in.ID() // the compacted copy: the decoded one's arena is let go
 	l := newLease(in, id, now)
 	if stamp == 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -793,4 +794,104 @@ func BenchmarkRestore100k(b *testing.B) {
 			b.Fatalf("restored %d: %v", n, err)
 		}
 	}
+}
+
+// TestDeltaEntryAsOfItsChange: a delta entry keeps the instance and the
+// lease's timestamps of its change, so renewals and later changes of the
+// same lease leave what it shows as it was.
+func TestDeltaEntryAsOfItsChange(t *testing.T) {
+	r, clk := newTestRegistry(t, nil)
+	t0 := clk.Now().UnixMilli()
+	r.Register(inst("A", "i1", eureka.StatusUp), false)
+	clk.Advance(10 * time.Second)
+	if res, _ := r.Renew("A", "i1", RenewArgs{}); res != RenewOK {
+		t.Fatalf("renew: %v", res)
+	}
+	clk.Advance(10 * time.Second)
+	t2 := clk.Now().UnixMilli()
+	r.SetStatus("A", "i1", eureka.StatusOutOfService, 0, false)
+	clk.Advance(10 * time.Second)
+	t3 := clk.Now().UnixMilli()
+	r.Cancel("A", "i1", false)
+
+	type seen struct {
+		action                 eureka.ActionType
+		status                 eureka.Status
+		updated, renewed, gone int64
+	}
+	var got []seen
+	first, _, _ := r.DeltaSince(0, func(seq uint64, app, id string, in *eureka.InstanceInfo) {
+		if app != "A" || id != "i1" || seq != uint64(len(got)) {
+			t.Errorf("entry %d: %d %s/%s", len(got), seq, app, id)
+		}
+		got = append(got, seen{in.ActionType, in.Status, in.LastUpdatedTimestamp,
+			in.LeaseInfo.LastRenewalTimestamp, in.LeaseInfo.EvictionTimestamp})
+	})
+	want := []seen{
+		{eureka.ActionAdded, eureka.StatusUp, t0, t0, 0},
+		{eureka.ActionModified, eureka.StatusOutOfService, t2, t2, 0},
+		{eureka.ActionDeleted, eureka.StatusOutOfService, t3, t2, t3},
+	}
+	if first != 0 || !slices.Equal(got, want) {
+		t.Fatalf("delta entries (first %d):\n got %+v\nwant %+v", first, got, want)
+	}
+	// A cursor takes the entries from its place, and nothing past the end.
+	var seqs []uint64
+	r.DeltaSince(2, func(seq uint64, _, _ string, _ *eureka.InstanceInfo) { seqs = append(seqs, seq) })
+	r.DeltaSince(9, func(seq uint64, _, _ string, _ *eureka.InstanceInfo) { seqs = append(seqs, seq) })
+	if !slices.Equal(seqs, []uint64{2}) {
+		t.Fatalf("entries from seq 2 and 9: %v", seqs)
+	}
+}
+
+// TestChangesWakesEveryWatcher: a channel from Changes is closed by the
+// next visible change; changes nobody watches replace no channel; and
+// readers that take the channel before reading the version, racing a
+// stream of changes, always see the last one.
+func TestChangesWakesEveryWatcher(t *testing.T) {
+	r, _ := newTestRegistry(t, nil)
+	ch := r.Changes()
+	r.Register(inst("A", "i1", eureka.StatusUp), false)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("a change did not close the channel taken before it")
+	}
+	cur := r.changes.Load()
+	r.Register(inst("A", "i2", eureka.StatusUp), false)
+	if r.changes.Load() != cur {
+		t.Error("a change nobody watched replaced the channel")
+	}
+	ch = r.Changes()
+	r.Cancel("A", "i2", false)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("a change did not close the channel taken after unwatched ones")
+	}
+
+	const changes = 2000
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ch := r.Changes()
+				if r.Version() >= changes {
+					return
+				}
+				select {
+				case <-ch:
+				case <-time.After(10 * time.Second):
+					t.Errorf("watcher %d missed a change: version %d", w, r.Version())
+					return
+				}
+			}
+		}()
+	}
+	for r.Version() < changes {
+		r.Register(inst("B", fmt.Sprint("b", r.Version()%7), eureka.StatusUp), false)
+	}
+	wg.Wait()
 }

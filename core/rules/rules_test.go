@@ -480,3 +480,72 @@ func TestValidInstanceCheckAllocatesNothing(t *testing.T) {
 		t.Fatalf("a bad key: %v", v)
 	}
 }
+
+// TestTextWordAtATime: the check of eight bytes at a time agrees with a
+// byte-by-byte one for every byte at every place of a word, for pairs of
+// bytes that borrow and carry into each other, and for text of every
+// length with the offending byte anywhere (a multi-byte rune straddling
+// two words included).
+func TestTextWordAtATime(t *testing.T) {
+	printable := func(b byte) bool { return b >= 0x20 && b < 0x7f }
+	word := func(set map[int]byte) string {
+		w := []byte("abcdefgh")
+		for i, b := range set {
+			w[i] = b
+		}
+		return string(w)
+	}
+	for i := range 8 {
+		for b := range 256 {
+			if got, want := printable8(word(map[int]byte{i: byte(b)})), printable(byte(b)); got != want {
+				t.Fatalf("byte %#x at %d: printable8 %v", b, i, got)
+			}
+		}
+	}
+	edges := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0xc3, 0xfe, 0xff}
+	for i := range 8 {
+		for j := i + 1; j < 8; j++ {
+			for _, a := range edges {
+				for _, b := range edges {
+					if got, want := printable8(word(map[int]byte{i: a, j: b})), printable(a) && printable(b); got != want {
+						t.Fatalf("%#x at %d, %#x at %d: printable8 %v", a, i, b, j, got)
+					}
+				}
+			}
+		}
+	}
+	// text against the plain rule: a control character, DEL, invalid
+	// UTF-8 or a valid rune at every place of text of every length.
+	bad := func(s string) bool {
+		if !utf8.ValidString(s) {
+			return true
+		}
+		for _, r := range s {
+			if r < 0x20 || r == 0x7f {
+				return true
+			}
+		}
+		return false
+	}
+	for n := range 26 {
+		for at := range n {
+			for _, ins := range []string{"\x00", "\t", "\x7f", "\xff", "\xc3", "é", "€", "😀"} {
+				s := strings.Repeat("x", at) + ins + strings.Repeat("y", n-at)
+				if got := text("f", s, 1<<10) != nil; got != bad(s) {
+					t.Fatalf("text(%q) refused: %v, want %v", s, got, bad(s))
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkInstance measures the check every registration passes.
+func BenchmarkInstance(b *testing.B) {
+	l, in := DefaultLimits(), springInstance()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Instance(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -9,7 +9,6 @@
 package history
 
 import (
-	"container/list"
 	"context"
 	"sync"
 	"time"
@@ -62,9 +61,12 @@ type Recorder struct {
 	perInstance, maxEntries int
 
 	mu    sync.Mutex
-	byKey map[key]*list.Element // of *instance
-	lru   list.List             // most recently changed first
-	total int                   // entries held
+	byKey map[key]*instance
+	// newest and oldest end the list of instances in the order of their
+	// last change. The links live in the instances, so recording a change
+	// reaches one object per instance, not a list element besides.
+	newest, oldest *instance
+	total          int // entries held
 	// lost counts events the bus dropped before they reached the Recorder.
 	lost uint64
 }
@@ -72,8 +74,9 @@ type Recorder struct {
 type key struct{ app, id string }
 
 type instance struct {
-	key     key
-	entries []Entry // oldest first
+	key          key
+	newer, older *instance
+	entries      []Entry // oldest first
 }
 
 // New returns a Recorder keeping at most perInstance changes per instance
@@ -86,7 +89,7 @@ func New(perInstance, maxEntries int) *Recorder {
 		maxEntries = DefaultMaxEntries
 	}
 	maxEntries = max(maxEntries, perInstance)
-	return &Recorder{perInstance: perInstance, maxEntries: maxEntries, byKey: map[key]*list.Element{}}
+	return &Recorder{perInstance: perInstance, maxEntries: maxEntries, byKey: map[key]*instance{}}
 }
 
 // Handle records a batch of events; it implements hook.Listener.
@@ -115,14 +118,14 @@ func (r *Recorder) add(e *hook.Event) {
 		}
 	}
 	k := key{e.App, e.InstanceID}
-	el, ok := r.byKey[k]
-	if !ok {
-		el = r.lru.PushFront(&instance{key: k})
-		r.byKey[k] = el
+	h := r.byKey[k]
+	if h == nil {
+		h = &instance{key: k}
+		r.byKey[k] = h
 	} else {
-		r.lru.MoveToFront(el)
+		r.unlink(h)
 	}
-	h := el.Value.(*instance)
+	r.pushNewest(h)
 	if last := len(h.entries) - 1; last >= 0 {
 		if p := &h.entries[last]; p.Event == n.Event && p.Status == n.Status && p.OverriddenStatus == n.OverriddenStatus && p.Replicated == n.Replicated && p.Health == n.Health {
 			p.Seq, p.Time = n.Seq, n.Time
@@ -137,11 +140,37 @@ func (r *Recorder) add(e *hook.Event) {
 	h.entries = append(h.entries, n)
 	r.total++
 	for r.total > r.maxEntries {
-		old := r.lru.Back().Value.(*instance)
-		r.lru.Remove(r.lru.Back())
+		old := r.oldest
+		r.unlink(old)
 		delete(r.byKey, old.key)
 		r.total -= len(old.entries)
 	}
+}
+
+// unlink takes h out of the order of changes.
+func (r *Recorder) unlink(h *instance) {
+	if h.newer != nil {
+		h.newer.older = h.older
+	} else {
+		r.newest = h.older
+	}
+	if h.older != nil {
+		h.older.newer = h.newer
+	} else {
+		r.oldest = h.newer
+	}
+	h.newer, h.older = nil, nil
+}
+
+// pushNewest puts h, unlinked, first in the order of changes.
+func (r *Recorder) pushNewest(h *instance) {
+	h.older = r.newest
+	if r.newest != nil {
+		r.newest.newer = h
+	} else {
+		r.oldest = h
+	}
+	r.newest = h
 }
 
 // Get returns the recorded changes of an instance, newest first; nil when
@@ -149,11 +178,10 @@ func (r *Recorder) add(e *hook.Event) {
 func (r *Recorder) Get(app, id string) []Entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	el, ok := r.byKey[key{app, id}]
-	if !ok {
+	h := r.byKey[key{app, id}]
+	if h == nil {
 		return nil
 	}
-	h := el.Value.(*instance)
 	out := make([]Entry, len(h.entries))
 	for i, e := range h.entries {
 		out[len(out)-1-i] = e

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,72 @@ func TestHistoryHealthVerdict(t *testing.T) {
 	got := r.Get("A", "a-1")
 	if len(got) != 3 || got[1].Health != "down" || got[1].HealthDetail != "HTTP 500" || got[0].Health != "" || got[2].Health != "" {
 		t.Errorf("history = %+v", got)
+	}
+}
+
+// TestHistoryForgetsLeastRecentlyChanged: over the bound, the instance
+// whose last change is the oldest goes first, wherever a change moved it
+// from (the oldest end, the middle, the newest end).
+func TestHistoryForgetsLeastRecentlyChanged(t *testing.T) {
+	r := New(1, 3)
+	seq := uint64(0)
+	change := func(id string) {
+		seq++
+		_ = r.Handle(context.Background(), []hook.Event{ev(seq, hook.EventRegistered, "A", id, eureka.StatusUp)})
+	}
+	held := func() (ids []string) {
+		for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
+			if r.Get("A", id) != nil {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	for _, step := range []struct {
+		change string
+		want   string
+	}{
+		{"a", "a"}, {"b", "ab"}, {"c", "abc"},
+		{"a", "abc"}, // the oldest end moves to the newest: b, c, a from the oldest
+		{"d", "acd"}, // b goes
+		{"a", "acd"}, // the newest end changes again
+		{"c", "acd"}, // from the middle: d, a, c
+		{"e", "ace"}, // d goes
+		{"f", "cef"}, // a goes
+	} {
+		change(step.change)
+		if got := strings.Join(held(), ""); got != step.want {
+			t.Fatalf("after a change of %s: held %s, want %s", step.change, got, step.want)
+		}
+	}
+	if s := r.Stats(); s.Instances != 3 || s.Entries != 3 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+// BenchmarkRecord measures what a registration costs the Recorder, called
+// inline by the event bus: a fleet of instances over 50 applications
+// registering again in turn, each change folding into the instance's last
+// entry. The larger fleet does not fit in the CPU's caches, as in eurekad
+// under load, where every change reaches memory the others left cold.
+func BenchmarkRecord(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			r := New(0, 2*n)
+			events := make([]hook.Event, n)
+			for i := range events {
+				app := fmt.Sprintf("SERVICE-%02d", i%50)
+				events[i] = ev(uint64(i+1), hook.EventRegistered, app, fmt.Sprintf("10.%d.%d.%d:%s:8080", i/62500, i/250%250, i%250, app), eureka.StatusUp)
+				_ = r.Handle(context.Background(), events[i:i+1])
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				e := &events[i%n]
+				e.Seq += uint64(n)
+				_ = r.Handle(context.Background(), events[i%n:i%n+1])
+				i++
+			}
+		})
 	}
 }
