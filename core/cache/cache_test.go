@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -326,4 +327,65 @@ func TestReadersDoNotWaitForARebuild(t *testing.T) {
 	if !contains(c.Get(appsJSON), `"a2"`) {
 		t.Fatal("after the rebuild the change is not served")
 	}
+}
+
+// The work on what changed does not widen the interval: it is paid once
+// per change however often the payload is rebuilt, and counting it made
+// the interval grow with the changes a longer interval gathers.
+func TestChangeCostDoesNotWidenInterval(t *testing.T) {
+	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = time.Millisecond })
+	reg.Register(inst("A", "a1"), false)
+	p := c.Get(appsJSON)
+	// As if it had taken 40 ms, all but 0.1 ms on what changed, 50 ms ago:
+	// the interval is that build's cost, not four times it.
+	p.cost, p.changeCost = 40*time.Millisecond, 39900*time.Microsecond
+	p.built = time.Now().Add(-50 * time.Millisecond)
+	reg.Register(inst("A", "a2"), false)
+	if q := c.Get(appsJSON); q == p || !contains(q, `"a2"`) {
+		t.Fatal("a payload whose cost was the changes' was not rebuilt after its cost had passed")
+	}
+}
+
+// In fresh mode the full payload, once read, is rebuilt as the registry
+// changes, so the next reader finds the change built rather than waiting
+// for every change since its last read to be encoded; a payload nobody
+// read for warmFor is left to be built by its next reader.
+func TestFullPayloadKeptWarmWhileRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 10 * time.Millisecond })
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Run(ctx)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+		synctest.Wait() // Run waits for changes
+		reg.Register(inst("A", "a1"), false)
+		c.Get(appsJSON)
+		reg.Register(inst("A", "a2"), false)
+		time.Sleep(10 * time.Millisecond) // the rebuild interval
+		synctest.Wait()
+		if !contains(c.slot(appsJSON).rw.Load(), `"a2"`) {
+			t.Fatal("a change to a payload read lately was not built before the next read")
+		}
+		if (*c.slots.Load())[Key{Entity: EntityApps, Format: XML}] != nil {
+			t.Fatal("a payload nobody read was built")
+		}
+
+		time.Sleep(warmFor)
+		builds := c.Builds()
+		reg.Register(inst("A", "a3"), false)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if c.Builds() != builds {
+			t.Fatal("a payload nobody read for warmFor was rebuilt")
+		}
+		if !contains(c.Get(appsJSON), `"a3"`) {
+			t.Fatal("the next reader did not get the change")
+		}
+	})
 }
