@@ -30,6 +30,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/eurekad/eurekad/internal/counter"
+	"github.com/eurekad/eurekad/internal/histogram"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -213,7 +214,9 @@ type Cache struct {
 	// buildNanos is the wall time spent building payloads, so a benchmark
 	// can tell rebuilding from serving in the server's CPU.
 	buildNanos atomic.Int64
-	hits       counter.Sharded
+	// costs are the build times by entity.
+	costs [EntitySVIP + 1]histogram.Durations
+	hits  counter.Sharded
 }
 
 type slot struct {
@@ -455,6 +458,7 @@ func (c *Cache) store(s *slot) *Payload {
 	start := time.Now()
 	p := c.build(s.key, s)
 	p.cost = time.Since(start)
+	c.costs[s.key.Entity].Observe(BuildBuckets, p.cost)
 	s.rw.Store(p)
 	s.checked.Store(p.version)
 	s.notify()
