@@ -229,7 +229,9 @@ type slot struct {
 
 	buildMu   sync.Mutex
 	scheduled atomic.Bool
-	sizeHint  atomic.Int64
+	// turnedAway: a reader found a rebuild under way (tryBuild).
+	turnedAway atomic.Bool
+	sizeHint   atomic.Int64
 	// read is when a reader last asked for the payload (UnixNano, kept
 	// for EntityApps only, at a coarse grain): while it is recent the
 	// payload is rebuilt after changes without waiting for one (warm).
@@ -388,14 +390,14 @@ func (c *Cache) fresh(s *slot) *Payload {
 	if p := s.rw.Load(); p != nil {
 		// A rebuild is under way: serve what there is rather than queue
 		// behind it; the rebuild's end wakes long-polls (notify).
-		if !s.buildMu.TryLock() {
+		if !c.tryBuild(s) {
 			c.hits.Inc()
 			return p
 		}
 	} else {
 		s.buildMu.Lock()
 	}
-	defer s.buildMu.Unlock()
+	defer c.endBuild(s)
 	// Re-check under the lock: another reader or the scheduled rebuild may
 	// have built meanwhile, and under a write storm the version has moved
 	// again, but one rebuild per interval is all a key gets.
@@ -434,13 +436,42 @@ func (c *Cache) tooSoon(s *slot, p *Payload) bool {
 	if wait <= 0 {
 		return false
 	}
+	c.schedule(s, wait)
+	return true
+}
+
+// schedule makes sure s is looked at (fresh) within wait: at most one
+// look is pending per key.
+func (c *Cache) schedule(s *slot, wait time.Duration) {
 	if s.scheduled.CompareAndSwap(false, true) {
 		time.AfterFunc(wait, func() {
 			s.scheduled.Store(false)
 			c.fresh(s)
 		})
 	}
-	return true
+}
+
+// tryBuild takes s.buildMu if no rebuild is under way. If one is, the
+// caller is turned away with the payload in place, which that rebuild,
+// begun before, may not hold the caller's change: endBuild then makes
+// sure another rebuild follows.
+func (c *Cache) tryBuild(s *slot) bool {
+	if s.buildMu.TryLock() {
+		return true
+	}
+	// The mark before the second try: either this try finds the lock
+	// free, or the builder, unlocking after it, finds the mark.
+	s.turnedAway.Store(true)
+	return s.buildMu.TryLock()
+}
+
+// endBuild releases s.buildMu taken by tryBuild (or Lock), and schedules
+// a look at s if a caller was turned away meanwhile.
+func (c *Cache) endBuild(s *slot) {
+	s.buildMu.Unlock()
+	if s.turnedAway.Swap(false) {
+		c.schedule(s, 0)
+	}
 }
 
 // rebuild builds s's payload once for all concurrent callers.
@@ -653,10 +684,10 @@ func (c *Cache) refresh(s *slot) {
 		p := s.rw.Load()
 		return p != nil && !c.valid(s, p) && !c.tooSoon(s, p)
 	}
-	if !stale() || !s.buildMu.TryLock() {
+	if !stale() || !c.tryBuild(s) {
 		return
 	}
-	defer s.buildMu.Unlock()
+	defer c.endBuild(s)
 	if stale() {
 		c.store(s)
 	}

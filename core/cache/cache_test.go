@@ -389,3 +389,28 @@ func TestFullPayloadKeptWarmWhileRead(t *testing.T) {
 		}
 	})
 }
+
+// A reader turned away by a rebuild under way gets the payload in place,
+// which that rebuild, begun before the reader's change, may not hold
+// either: the change is built after it without waiting for another read.
+func TestChangeDuringRebuildIsBuiltAfterIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = time.Millisecond })
+		reg.Register(inst("A", "a1"), false)
+		p := c.Get(appsJSON)
+		s := c.slot(appsJSON)
+		time.Sleep(time.Millisecond) // the interval is over
+		if !c.tryBuild(s) {
+			t.Fatal("no rebuild under way, yet tryBuild failed")
+		}
+		reg.Register(inst("A", "a2"), false)
+		if q := c.Get(appsJSON); q != p {
+			t.Fatal("the reader did not get the payload in place")
+		}
+		c.endBuild(s) // the rebuild under way ends, without a2
+		synctest.Wait()
+		if !contains(s.rw.Load(), `"a2"`) {
+			t.Fatal("the change of a reader turned away was not built after the rebuild")
+		}
+	})
+}
