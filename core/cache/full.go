@@ -119,8 +119,9 @@ type seg struct {
 // assembler keeps one format's compressed runs of the full registry
 // payload (GET apps) and joins them: a change costs re-encoding the
 // applications it touched, recompressing the runs of their items that
-// differ, and copying the compressed bytes of the rest. The runs' plain bytes are not kept: a run
-// whose neighbours of a changed application are needed is inflated again.
+// differ, and copying the compressed bytes of the rest. The runs' plain
+// bytes are not kept: a run whose unchanged items are needed next to a
+// changed one is inflated again.
 // The apps hash code is kept from per-application counts, so it always
 // describes exactly the instances in the payload.
 type assembler struct {
