@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -197,6 +198,7 @@ var (
 	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
 	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
 	descCacheBuildSeconds = desc("eurekad_cache_build_seconds_total", "Wall time spent building response payloads.")
+	descCacheBuildCost    = desc("eurekad_cache_build_duration_seconds", "Wall time of one response payload build, by entity (apps, delta, app, vip, svip).", "entity")
 	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
 	descStoreRefused      = desc("eurekad_storage_refused_records", "Records the store refuses (kept in memory only), now.")
 	descStoreRefusedTotal = desc("eurekad_storage_refused_total", "Records the store refused since start.")
@@ -228,7 +230,7 @@ var (
 	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
 	allDescs              = []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
-		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
+		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descCacheBuildCost, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
 		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped, descPeerRepaired, descPeerRepairReqs,
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
 )
@@ -278,6 +280,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	count(descCacheHits, s.cache.Hits())
 	count(descCacheBuilds, s.cache.Builds())
 	ch <- prometheus.MustNewConstMetric(descCacheBuildSeconds, prometheus.CounterValue, s.cache.BuildTime().Seconds())
+	for _, e := range cache.Entities {
+		h := s.cache.BuildCost(e)
+		ch <- prometheus.MustNewConstHistogram(descCacheBuildCost, h.Count, h.Sum.Seconds(), h.Buckets, e.String())
+	}
 
 	if p := s.store; p != nil {
 		ps := p.Status()

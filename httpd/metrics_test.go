@@ -94,6 +94,7 @@ func TestMetrics(t *testing.T) {
 		"eurekad_cache_hits_total":                     dto.MetricType_COUNTER,
 		"eurekad_cache_builds_total":                   dto.MetricType_COUNTER,
 		"eurekad_cache_build_seconds_total":            dto.MetricType_COUNTER,
+		"eurekad_cache_build_duration_seconds":         dto.MetricType_HISTOGRAM,
 		"eurekad_http_request_duration_seconds":        dto.MetricType_HISTOGRAM,
 		"go_goroutines":                                dto.MetricType_GAUGE,
 	}
@@ -122,6 +123,8 @@ func TestMetrics(t *testing.T) {
 		{"eurekad_registry_renewals_total", nil, 5},
 		{"eurekad_registry_self_preservation_enabled", nil, 1},
 		{"eurekad_cache_builds_total", nil, 1},
+		{"eurekad_cache_build_duration_seconds", []string{"entity=apps"}, 1},
+		{"eurekad_cache_build_duration_seconds", []string{"entity=delta"}, 0},
 		{"eurekad_cache_hits_total", nil, 1},
 		{"eurekad_http_request_duration_seconds", []string{"route=PUT /apps/{app}/{id}", "code=200"}, 5},
 		{"eurekad_http_request_duration_seconds", []string{"route=PUT /apps/{app}/{id}", "code=404"}, 1},

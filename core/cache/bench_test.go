@@ -14,9 +14,11 @@ import (
 )
 
 // fill registers n instances in n/20 applications.
-func fill(tb testing.TB, n int) (*Cache, func(i int)) {
+func fill(tb testing.TB, n int) (*Cache, func(i int)) { return fillApps(tb, n, max(1, n/20)) }
+
+// fillApps registers n instances in apps applications.
+func fillApps(tb testing.TB, n, apps int) (*Cache, func(i int)) {
 	c, reg := newCache(tb, func(o *Options) { o.MinRebuildInterval = 0 })
-	apps := max(1, n/20)
 	for i := range n {
 		reg.Register(inst(fmt.Sprint("APP", i%apps), fmt.Sprint("i", i)), false)
 	}
@@ -46,10 +48,12 @@ func BenchmarkRebuild10000(b *testing.B)  { benchRebuild(b, 10000) }
 func BenchmarkRebuild100000(b *testing.B) { benchRebuild(b, 100000) }
 
 // benchChurn is the cost of one change: one application edited, then the
-// full gzip JSON payload fetched as a client would.
-func benchChurn(b *testing.B, n int) {
-	c, change := fill(b, n)
+// full gzip JSON payload fetched as a client would; n instances in apps
+// applications.
+func benchChurn(b *testing.B, n, apps int) {
+	c, change := fillApps(b, n, apps)
 	c.Get(appsJSON).Gzip()
+	compressed := c.full[JSON].compressed
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
@@ -60,11 +64,17 @@ func benchChurn(b *testing.B, n int) {
 			b.Fatal("empty payload")
 		}
 	}
+	b.ReportMetric(float64(c.full[JSON].compressed-compressed)/float64(b.N), "compressed-B/op")
 }
 
-func BenchmarkChurn1000(b *testing.B)   { benchChurn(b, 1000) }
-func BenchmarkChurn10000(b *testing.B)  { benchChurn(b, 10000) }
-func BenchmarkChurn100000(b *testing.B) { benchChurn(b, 100000) }
+func BenchmarkChurn1000(b *testing.B)   { benchChurn(b, 1000, 50) }
+func BenchmarkChurn10000(b *testing.B)  { benchChurn(b, 10000, 500) }
+func BenchmarkChurn100000(b *testing.B) { benchChurn(b, 100000, 5000) }
+
+// BenchmarkChurnFleet10000 has the scale benchmark's fleet shape: 10,000
+// instances in 50 applications of 200, so every change falls in a large
+// application.
+func BenchmarkChurnFleet10000(b *testing.B) { benchChurn(b, 10000, 50) }
 
 // benchSize reports the size of the assembled full gzip payload against a
 // from-scratch compression of the same plain bytes at the default level:

@@ -2,10 +2,12 @@ package cache
 
 import (
 	"bytes"
+	"hash/maphash"
 	"io"
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,13 +26,19 @@ type appLister interface {
 	AppStates(visit func(name string, version uint64) bool) (uint64, []*eureka.Application)
 }
 
-// chunkTarget is the plain size of a run. Applications are compressed in
-// runs of neighbours (in name order) of about that size, so small
-// applications share deflate context (one compressor per application made
-// the payload 2–3× a whole-payload compression); a change recompresses its
-// run only. A run that grows past twice the target is split, one that
-// shrinks below a quarter of it takes in the next, so runs stay near the
-// target and their boundaries move only where something changed.
+// The payload's items are an application's opening (its name), each of its
+// instances, and its closing, in payload order: by application name, then
+// instance id. Each has a key that sorts in that order (itemKey).
+//
+// chunkTarget is the plain size of a run. Items are compressed in runs of
+// neighbours of about that size, so small ones share deflate context (one
+// compressor per application made the payload 2–3× a whole-payload
+// compression); a change recompresses the run of the instances it touched
+// only, not the whole application: a fleet of a few large applications
+// under churn would otherwise recompress nearly all of them on every
+// build. A run that grows past twice the target is split, one that shrinks
+// below a quarter of it takes in the next, so runs stay near the target
+// and their boundaries move only where something changed.
 const chunkTarget = 48 << 10
 
 // maxKeptWork bounds the plain-bytes buffer an assembler keeps between
@@ -47,43 +55,73 @@ const tailSize = 8 << 10
 
 // appMeta is what the assembler remembers of one application.
 type appMeta struct {
-	version uint64 // the application's version its item was built from
+	version uint64 // the application's version its items were built from
 	counts  eureka.StatusCounts
-	chunk   *chunk
+	// keys and sums are its items' keys, in order, and hashes of their
+	// plain bytes: re-encoding the application tells which changed.
+	keys []string
+	sums []uint64
 }
 
-// chunk is one run of applications' items, compressed together.
+// Item kinds, the byte after the application name and a NUL in an item's
+// key: the opening sorts first, then the instances, then the closing.
+// Names and ids hold no control characters (core/rules), so the keys sort
+// in payload order.
+const (
+	itemOpen     = 1
+	itemInstance = 2
+	itemClose    = 3
+)
+
+// itemKey returns the key of an item of app: its kind and, for an
+// instance, its id.
+func itemKey(app string, kind byte, id string) string {
+	return app + "\x00" + string(rune(kind)) + id
+}
+
+// appOf returns the application name of an item key.
+func appOf(key string) string { return key[:strings.IndexByte(key, 0)] }
+
+// isOpen reports whether key is an application's opening: in JSON the
+// comma between applications goes before it, except the payload's first.
+func isOpen(key string) bool {
+	i := strings.IndexByte(key, 0)
+	return len(key) == i+2 && key[i+1] == itemOpen
+}
+
+// chunk is one run of items, compressed together.
 type chunk struct {
-	names []string // in name order
+	keys []string // in payload order
 	// sizes are the plain lengths of the items, in JSON without the comma
-	// that separates an item from the one before.
+	// that separates an application's opening from the one before.
 	sizes []int
 	part  part
 	// first: built as the payload's first run, so in JSON its first item
-	// has no comma before it.
+	// (an opening) has no comma before it.
 	first   bool
 	expires time.Time
 	// tail is the end of the run's plain bytes, the next run's dictionary;
 	// dict is the dictionary this run was compressed with (its
 	// predecessor's tail then), needed to inflate it again.
 	tail, dict []byte
-	// inserts are new applications that sort into this run, and dirty
-	// says the run is rebuilt; both only during one build.
+	// inserts are new items that sort into this run, and dirty says the
+	// run is rebuilt; both only during one build.
 	inserts []string
 	dirty   bool
 }
 
 // seg is one item's plain bytes in assembler.work.
 type seg struct {
-	name   string
+	key    string
 	off, n int
 }
 
 // assembler keeps one format's compressed runs of the full registry
 // payload (GET apps) and joins them: a change costs re-encoding the
-// applications it touched and recompressing their runs, and copying the
-// compressed bytes of the rest. The runs' plain bytes are not kept: a run
-// whose neighbours of a changed application are needed is inflated again.
+// applications it touched, recompressing the runs of their items that
+// differ, and copying the compressed bytes of the rest. The runs' plain
+// bytes are not kept: a run whose unchanged items are needed next to a
+// changed one is inflated again.
 // The apps hash code is kept from per-application counts, so it always
 // describes exactly the instances in the payload.
 type assembler struct {
@@ -110,15 +148,22 @@ type assembler struct {
 	// Reused between builds.
 	listed   []string
 	versions []uint64
-	fresh    map[string]seg // re-encoded items; n < 0: the application left
-	work     []byte         // plain items: re-encoded and inflated
+	stale    map[string]struct{} // applications with items in expired runs
+	fresh    map[string]seg      // changed or new items; n < 0: item gone
+	work     []byte              // plain items: re-encoded and inflated
 	segs     []seg
 	plain    []byte
 	inflater io.ReadCloser
+	seed     maphash.Seed
+
+	// compressed counts the plain bytes of the runs compressed, for
+	// tests and benchmarks.
+	compressed int64
 }
 
 func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
-	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, apps: map[string]*appMeta{}, fresh: map[string]seg{}}
+	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, apps: map[string]*appMeta{},
+		stale: map[string]struct{}{}, fresh: map[string]seg{}, seed: maphash.MakeSeed()}
 	if f == JSON {
 		a.tail = compressPart(eureka.AppendApplicationsTailJSON(nil))
 	} else {
@@ -137,21 +182,32 @@ func (a *assembler) reset() {
 }
 
 // build returns the full payload's gzip member, the CRC-64 of its plain
-// bytes and the registry version it shows.
-func (a *assembler) build() (gz []byte, sum, version uint64) {
+// bytes, the registry version it shows, and how long it spent on what
+// changed since the last build: copying and re-encoding the applications
+// that changed and recompressing their runs. The rest of its cost (listing
+// the applications, joining the runs) is paid by every build, however
+// little changed.
+func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
+	clear(a.stale)
 	for _, c := range a.chunks {
-		// An expired run is rebuilt whole: every application in it is
-		// copied below.
-		c.dirty = !now.Before(c.expires)
+		// An expired run is rebuilt whole, and the applications with
+		// items in it are copied below, so its items are as fresh as a
+		// new payload's.
+		if c.dirty = !now.Before(c.expires); c.dirty {
+			for _, k := range c.keys {
+				a.stale[appOf(k)] = struct{}{}
+			}
+		}
 	}
 	a.listed, a.versions = a.listed[:0], a.versions[:0]
+	start := time.Now()
 	version, apps := a.src.AppStates(func(name string, v uint64) bool {
 		a.listed = append(a.listed, name)
 		m := a.apps[name]
-		if m != nil && m.version == v && !m.chunk.dirty {
+		if _, stale := a.stale[name]; m != nil && m.version == v && !stale {
 			return false
 		}
 		a.versions = append(a.versions, v)
@@ -160,16 +216,12 @@ func (a *assembler) build() (gz []byte, sum, version uint64) {
 
 	clear(a.fresh)
 	a.work = a.work[:0]
-	added := 0
 	for i, app := range apps {
 		m := a.apps[app.Name]
 		if m == nil {
 			m = &appMeta{}
 			a.apps[app.Name] = m
-			a.insert(app.Name)
-			added++
 		} else {
-			m.chunk.dirty = true
 			a.total.Unmerge(m.counts)
 		}
 		m.version = a.versions[i]
@@ -178,18 +230,13 @@ func (a *assembler) build() (gz []byte, sum, version uint64) {
 			m.counts.Add(in.Status)
 		}
 		a.total.Merge(m.counts)
-		off := len(a.work)
-		if a.format == JSON {
-			a.work = eureka.AppendApplicationsItemJSON(a.work, app, true)
-		} else {
-			a.work = eureka.AppendApplicationsItemXML(a.work, app)
-		}
-		a.fresh[app.Name] = seg{name: app.Name, off: off, n: len(a.work) - off}
+		a.encode(m, app)
 	}
+	changeCost = time.Since(start)
 	if len(a.listed) != len(a.apps) {
 		a.forgetLeft(len(a.apps) - len(a.listed))
 	}
-	a.rebuildChunks(now)
+	changeCost += a.rebuildChunks(now)
 
 	if hash := a.total.HashCode(); a.head.z == nil || hash != a.headHash {
 		// A full payload's versions__delta is always 1 (Eureka's).
@@ -214,21 +261,102 @@ func (a *assembler) build() (gz []byte, sum, version uint64) {
 		// let them go rather than keep them for the next small build.
 		a.work = nil
 	}
-	return gz, sum, version
+	return gz, sum, version, changeCost
 }
 
-// insert puts a new application into the run its name sorts into; names
-// before every run go to the first.
-func (a *assembler) insert(name string) {
+// encode re-encodes app's items and compares each with what m says the
+// payload holds: an item whose bytes differ, a new one and one that is
+// gone go into fresh and make their runs dirty; an unchanged one stays
+// where it is, so its run is not recompressed for it.
+func (a *assembler) encode(m *appMeta, app *eureka.Application) {
+	oldKeys, oldSums := m.keys, m.sums
+	m.keys = make([]string, 0, len(app.Instances)+2)
+	m.sums = make([]uint64, 0, len(app.Instances)+2)
+	j := 0
+	add := func(key string, off int) {
+		sum := maphash.Bytes(a.seed, a.work[off:])
+		for j < len(oldKeys) && oldKeys[j] < key {
+			a.chunkOf(oldKeys[j]).dirty = true
+			a.fresh[oldKeys[j]] = seg{n: -1}
+			j++
+		}
+		switch {
+		case j < len(oldKeys) && oldKeys[j] == key && oldSums[j] == sum:
+			key = oldKeys[j] // the same string: keep one copy
+			a.work = a.work[:off]
+			j++
+		case j < len(oldKeys) && oldKeys[j] == key:
+			key = oldKeys[j]
+			a.chunkOf(key).dirty = true
+			a.fresh[key] = seg{key: key, off: off, n: len(a.work) - off}
+			j++
+		default:
+			a.insert(key)
+			a.fresh[key] = seg{key: key, off: off, n: len(a.work) - off}
+		}
+		m.keys = append(m.keys, key)
+		m.sums = append(m.sums, sum)
+	}
+	key := func(kind byte, id string) string {
+		// Look the key up among the old ones first: most are there, and
+		// building it allocates.
+		if j < len(oldKeys) {
+			if k := oldKeys[j]; len(k) == len(app.Name)+2+len(id) && k[len(app.Name)+1] == kind && k[len(app.Name)+2:] == id && k[:len(app.Name)] == app.Name {
+				return k
+			}
+		}
+		return itemKey(app.Name, kind, id)
+	}
+	off := len(a.work)
+	if a.format == JSON {
+		a.work = eureka.AppendApplicationOpenJSON(a.work, app.Name, true)
+	} else {
+		a.work = eureka.AppendApplicationOpenXML(a.work, app.Name)
+	}
+	add(key(itemOpen, ""), off)
+	for i, in := range app.Instances {
+		off = len(a.work)
+		if a.format == JSON {
+			a.work = eureka.AppendApplicationInstanceJSON(a.work, in, i == 0)
+		} else {
+			a.work = eureka.AppendApplicationInstanceXML(a.work, in)
+		}
+		add(key(itemInstance, in.ID()), off)
+	}
+	off = len(a.work)
+	if a.format == JSON {
+		a.work = eureka.AppendApplicationCloseJSON(a.work)
+	} else {
+		a.work = eureka.AppendApplicationCloseXML(a.work)
+	}
+	add(key(itemClose, ""), off)
+	for ; j < len(oldKeys); j++ {
+		a.chunkOf(oldKeys[j]).dirty = true
+		a.fresh[oldKeys[j]] = seg{n: -1}
+	}
+}
+
+// chunkIndex returns the index of the run key sorts into: the last whose
+// first key is not after it, or the first run.
+func (a *assembler) chunkIndex(key string) int {
+	i := sort.Search(len(a.chunks), func(i int) bool {
+		c := a.chunks[i]
+		return len(c.keys) > 0 && c.keys[0] > key
+	})
+	return max(0, i-1)
+}
+
+// chunkOf returns the run that holds the item key.
+func (a *assembler) chunkOf(key string) *chunk { return a.chunks[a.chunkIndex(key)] }
+
+// insert puts a new item into the run its key sorts into; keys before
+// every run go to the first.
+func (a *assembler) insert(key string) {
 	if len(a.chunks) == 0 {
 		a.chunks = append(a.chunks, &chunk{})
 	}
-	i := sort.Search(len(a.chunks), func(i int) bool {
-		c := a.chunks[i]
-		return len(c.names) > 0 && c.names[0] > name
-	})
-	c := a.chunks[max(0, i-1)]
-	c.inserts = append(c.inserts, name)
+	c := a.chunks[a.chunkIndex(key)]
+	c.inserts = append(c.inserts, key)
 	c.dirty = true
 }
 
@@ -244,9 +372,11 @@ func (a *assembler) forgetLeft(n int) {
 			break
 		}
 		if _, ok := listed[name]; !ok {
-			m.chunk.dirty = true
+			for _, k := range m.keys {
+				a.chunkOf(k).dirty = true
+				a.fresh[k] = seg{n: -1}
+			}
 			a.total.Unmerge(m.counts)
-			a.fresh[name] = seg{n: -1}
 			delete(a.apps, name)
 			n--
 		}
@@ -256,7 +386,8 @@ func (a *assembler) forgetLeft(n int) {
 // rebuildChunks re-encodes the dirty runs, and a clean one that became or
 // stopped being the first (its first item's comma), splitting runs that
 // grew too large and joining those that shrank too small with the next.
-func (a *assembler) rebuildChunks(now time.Time) {
+// It returns the time spent on the runs it rebuilt.
+func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 	out := a.chunks[:0:0]
 	for i := 0; i < len(a.chunks); i++ {
 		c := a.chunks[i]
@@ -265,10 +396,11 @@ func (a *assembler) rebuildChunks(now time.Time) {
 		if !isFirst {
 			prevTail = out[len(out)-1].tail
 		}
-		if !c.dirty && (a.format != JSON || c.first == isFirst) && bytes.Equal(c.dict, prevTail) {
+		if !c.dirty && (a.format != JSON || c.first == isFirst) && sameBytes(c.dict, prevTail) {
 			out = append(out, c)
 			continue
 		}
+		start := time.Now()
 		a.segs = a.segments(a.segs[:0], c)
 		size := plainSize(a.segs)
 		for size < a.target/4 && i+1 < len(a.chunks) {
@@ -277,8 +409,21 @@ func (a *assembler) rebuildChunks(now time.Time) {
 			size = plainSize(a.segs)
 		}
 		out = a.split(out, a.segs, size, now)
+		spent += time.Since(start)
 	}
 	a.chunks = out
+	return spent
+}
+
+// sameBytes is bytes.Equal, at once when both are the same slice: a run's
+// dictionary is its predecessor's tail itself unless that was rebuilt, and
+// comparing every run's would cost a build a pass over an eighth of the
+// payload.
+func sameBytes(a, b []byte) bool {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return true
+	}
+	return bytes.Equal(a, b)
 }
 
 func plainSize(segs []seg) int {
@@ -297,8 +442,8 @@ func (a *assembler) segments(segs []seg, c *chunk) []seg {
 	ins := c.inserts
 	c.inserts = nil
 	kept := false
-	for _, name := range c.names {
-		if _, ok := a.fresh[name]; !ok {
+	for _, key := range c.keys {
+		if _, ok := a.fresh[key]; !ok {
 			kept = true
 			break
 		}
@@ -307,24 +452,24 @@ func (a *assembler) segments(segs []seg, c *chunk) []seg {
 	if kept {
 		a.work = a.inflate(a.work, c)
 	}
-	for j, name := range c.names {
-		if a.format == JSON && (j > 0 || !c.first) {
+	for j, key := range c.keys {
+		if a.format == JSON && (j > 0 || !c.first) && isOpen(key) {
 			pos++ // the comma
 		}
 		off := pos
 		pos += c.sizes[j]
-		for len(ins) > 0 && ins[0] < name {
+		for len(ins) > 0 && ins[0] < key {
 			segs = append(segs, a.fresh[ins[0]])
 			ins = ins[1:]
 		}
-		if s, ok := a.fresh[name]; !ok {
-			segs = append(segs, seg{name: name, off: off, n: c.sizes[j]})
+		if s, ok := a.fresh[key]; !ok {
+			segs = append(segs, seg{key: key, off: off, n: c.sizes[j]})
 		} else if s.n >= 0 {
 			segs = append(segs, s)
 		}
 	}
-	for _, name := range ins {
-		segs = append(segs, a.fresh[name])
+	for _, key := range ins {
+		segs = append(segs, a.fresh[key])
 	}
 	return segs
 }
@@ -347,8 +492,7 @@ func (a *assembler) inflate(dst []byte, c *chunk) []byte {
 }
 
 // split appends segs to out as runs of about the target plain size (one
-// run if they are no more than twice it) and points the applications at
-// their runs.
+// run if they are no more than twice it).
 func (a *assembler) split(out []*chunk, segs []seg, size int, now time.Time) []*chunk {
 	if len(segs) == 0 {
 		return out
@@ -377,24 +521,24 @@ func (a *assembler) split(out []*chunk, segs []seg, size int, now time.Time) []*
 func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 	first := prev == nil
 	c := &chunk{
-		names:   make([]string, len(segs)),
+		keys:    make([]string, len(segs)),
 		sizes:   make([]int, len(segs)),
 		first:   a.format == JSON && first,
 		expires: now.Add(a.ttl - rand.N(a.ttl/4+1)),
 	}
 	a.plain = a.plain[:0]
 	for i, s := range segs {
-		if a.format == JSON && (i > 0 || !first) {
+		if a.format == JSON && (i > 0 || !first) && isOpen(s.key) {
 			a.plain = append(a.plain, ',')
 		}
 		a.plain = append(a.plain, a.work[s.off:s.off+s.n]...)
-		c.names[i], c.sizes[i] = s.name, s.n
-		a.apps[s.name].chunk = c
+		c.keys[i], c.sizes[i] = s.key, s.n
 	}
 	if prev != nil {
 		c.dict = prev.tail
 	}
 	c.part = compressPartDict(a.plain, c.dict)
+	a.compressed += int64(len(a.plain))
 	c.tail = bytes.Clone(a.plain[max(0, len(a.plain)-tailSize):])
 	return c
 }

@@ -200,3 +200,33 @@ func randomChange(r *rand.Rand, reg *registry.Registry, step int) (what string, 
 	}
 	return what, true
 }
+
+// A change to one instance of a large application recompresses the runs
+// that hold it (and the next, when it falls in the dictionary that run is
+// compressed against), not the whole application: under churn a fleet of
+// a few large applications would otherwise recompress nearly all of them
+// on every build.
+func TestFullPayloadInstanceChangeRecompressesItsRuns(t *testing.T) {
+	c, reg := newGoldenCache(t)
+	const target = 4 << 10
+	for _, a := range c.full {
+		a.target = target
+	}
+	for i := range 300 {
+		reg.Register(inst("BIG", fmt.Sprintf("i%03d", i)), false)
+	}
+	reg.Register(inst("SMALL", "s1"), false)
+	checkGoldenApps(t, c, reg, "loaded")
+	a := c.full[JSON]
+	plain := len(c.Get(appsJSON).Plain().Body)
+	for _, id := range []string{"i000", "i150", "i299"} {
+		before := a.compressed
+		reg.UpdateMetadata("BIG", id, map[string]string{"rev": "2"})
+		checkGoldenApps(t, c, reg, "metadata of "+id)
+		// Its run and the next are at most 2×target each, with the
+		// dictionary (tailSize) covering a whole small run.
+		if n := a.compressed - before; n > 4*target+tailSize {
+			t.Fatalf("changing %s recompressed %d of %d plain bytes", id, n, plain)
+		}
+	}
+}

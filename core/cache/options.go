@@ -25,7 +25,8 @@ type Options struct {
 	Mode Mode `config:"mode" help:"fresh (follow the registry within milliseconds) or eureka (30 s read-only refresh)"`
 	// MinRebuildInterval bounds rebuilds in fresh mode: a key is rebuilt at
 	// most once per interval however fast the registry changes, and at
-	// most once per four times its last build's cost when that is longer.
+	// most once per its last build's cost, or four times the part of it
+	// that did not depend on what changed, when that is longer.
 	// 0 rebuilds on every read after a change.
 	MinRebuildInterval time.Duration `config:"min_rebuild_interval" help:"fresh mode: rebuild a payload at most once per interval"`
 	// AutoExpiration drops a read-write entry this long after it was built

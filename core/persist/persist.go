@@ -110,6 +110,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/histogram"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
 
@@ -279,7 +280,7 @@ type Persister struct {
 	lastCommit atomic.Int64 // unix ms
 	commitNs   atomic.Int64 // duration of the last successful flush
 	lastGroup  atomic.Int64 // changed keys in the last successful flush
-	latency    latency
+	latency    histogram.Durations
 
 	done chan struct{}
 }
@@ -708,7 +709,7 @@ func (p *Persister) flush(ctx context.Context) error {
 		p.written.Add(uint64(n))
 		p.lastCommit.Store(time.Now().UnixMilli())
 		p.commitNs.Store(int64(took))
-		p.latency.observe(took)
+		p.latency.Observe(CommitBuckets, took)
 		if p.degraded.Swap(false) {
 			p.log.Info("store recovered", "written", n, "refusedRetried", p.retryGuessed())
 		}

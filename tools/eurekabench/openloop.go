@@ -144,7 +144,11 @@ func (s *openStats) quantileOpen(q float64) (d time.Duration, ok bool) {
 
 // containsStream reports whether needle occurs in r, reading only as far
 // as the first occurrence; a match across two reads is found too.
-func containsStream(r io.Reader, needle []byte) (bool, error) {
+func containsStream(r io.Reader, needle []byte) (bool, error) { return containsBefore(r, needle, nil) }
+
+// containsBefore reports whether needle occurs in r before the first
+// occurrence of stop, reading only as far as either (a nil stop: the end).
+func containsBefore(r io.Reader, needle, stop []byte) (bool, error) {
 	if len(needle) == 0 {
 		return true, nil
 	}
@@ -154,10 +158,18 @@ func containsStream(r io.Reader, needle []byte) (bool, error) {
 		n, err := r.Read(buf[keep:])
 		if n > 0 {
 			window := buf[:keep+n]
-			if bytes.Contains(window, needle) {
+			i := bytes.Index(window, needle)
+			j := -1
+			if len(stop) > 0 {
+				j = bytes.Index(window, stop)
+			}
+			if i >= 0 && (j < 0 || i < j) {
 				return true, nil
 			}
-			keep = min(len(needle)-1, len(window))
+			if j >= 0 {
+				return false, nil
+			}
+			keep = min(max(len(needle), len(stop))-1, len(window))
 			copy(buf, window[len(window)-keep:])
 		}
 		if err == io.EOF {

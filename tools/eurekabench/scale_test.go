@@ -151,6 +151,33 @@ func TestContainsStream(t *testing.T) {
 	}
 }
 
+// containsBefore stops at the marker: a needle after it is not found and
+// the rest of the body is not read, and one across two reads is found.
+func TestContainsBefore(t *testing.T) {
+	stop := []byte(`,{"name":`)
+	first := `{"name":"AAA-SCALE-PROBE","instance":[{"instanceId":"p1","metadata":{"probe":"v1"}}]}`
+	rest := `,{"name":"ORDERS","instance":[` + strings.Repeat(`{"instanceId":"x","metadata":{"probe":"v2"}},`, 5000) + `]}`
+	body := `{"applications":{"application":[` + first + rest + `]}}`
+	for name, mk := range map[string]func() io.Reader{
+		"one byte a read": func() io.Reader { return iotest.OneByteReader(strings.NewReader(body)) },
+		"whole":           func() io.Reader { return strings.NewReader(body) },
+	} {
+		if ok, err := containsBefore(mk(), []byte(`"probe":"v1"`), stop); err != nil || !ok {
+			t.Errorf("%s: needle before the marker: found %v, %v", name, ok, err)
+		}
+		cr := &countReader{r: mk()}
+		if ok, err := containsBefore(cr, []byte(`"probe":"v2"`), stop); err != nil || ok {
+			t.Errorf("%s: needle after the marker: found %v, %v", name, ok, err)
+		}
+		if cr.n > 2*len(first)+(64<<10) {
+			t.Errorf("%s: read %d of %d bytes, want it to stop at the marker", name, cr.n, len(body))
+		}
+		if ok, err := containsBefore(mk(), []byte(`"probe":"v2"`), nil); err != nil || !ok {
+			t.Errorf("%s: no marker: found %v, %v", name, ok, err)
+		}
+	}
+}
+
 func TestFleetRates(t *testing.T) {
 	for _, tc := range []struct {
 		n         int
