@@ -56,11 +56,17 @@ func (s *Server) startPropagation() {
 func (s *Server) noteCommits() {
 	sweep := time.NewTicker(5 * time.Second)
 	defer sweep.Stop()
+	var noted uint64
 	for {
+		// The channel before the version (registry.Changes): a change
+		// between the two is noted now, one after them wakes the loop.
 		ch := s.reg.Changes()
+		if v := s.reg.Version(); v != noted {
+			s.readers.Committed(v, time.Now())
+			noted = v
+		}
 		select {
 		case <-ch:
-			s.readers.Committed(s.reg.Version(), time.Now())
 		case <-sweep.C:
 			s.readers.Sweep()
 		case <-s.closing:
