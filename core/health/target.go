@@ -110,8 +110,7 @@ func allowedHost(host string) error {
 	if err != nil {
 		return nil // a name: the instance's own, as it registered
 	}
-	a = a.Unmap()
-	if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+	if hook.NotAnInstanceAddress(a) {
 		return fmt.Errorf("%w: %s is no instance's address", ErrRefused, a)
 	}
 	return nil

@@ -96,3 +96,33 @@ func TestNoProxy(t *testing.T) {
 }
 
 var _ hook.Checker = check.New()
+
+// The checker itself refuses to dial an address no instance has, whatever
+// led there (a host name the registrant chose may resolve to it): 0.0.0.0
+// reaches this machine's own servers on Linux, so a probe of it would
+// pass. Refused is undecided, an error, never a verdict.
+func TestDialRefusesNonInstanceAddresses(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	for _, host := range []string{"0.0.0.0", "169.254.169.254", "224.0.0.1"} {
+		addr := net.JoinHostPort(host, port)
+		for _, r := range []*hook.CheckRequest{checkertest.HTTP(addr, "/health"), checkertest.TCP(addr), checkertest.GRPC(addr)} {
+			res, err := check.New().Check(t.Context(), r)
+			if err == nil || res.Passing {
+				t.Errorf("%s %s: %+v, %v; want refused, undecided", r.Kind, addr, res, err)
+			}
+		}
+	}
+	if hits.Load() != 0 {
+		t.Errorf("%d probes reached the server through 0.0.0.0", hits.Load())
+	}
+	// The same server through its own address is probed.
+	if res, err := check.New().Check(t.Context(), checkertest.HTTP(srv.Listener.Addr().String(), "/health")); err != nil || !res.Passing {
+		t.Fatalf("through 127.0.0.1: %+v, %v", res, err)
+	}
+}

@@ -2,7 +2,10 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -16,12 +19,23 @@ import (
 // probeGRPC asks target's grpc.health.v1 service about service ("" is the
 // server as a whole) over plaintext, and passes when it answers SERVING.
 func probeGRPC(ctx context.Context, target, service string) (hook.CheckResult, error) {
-	conn, err := grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var refused atomic.Pointer[error]
+	conn, err := grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			c, err := dial(ctx, addr)
+			if errors.Is(err, errNotInstance) {
+				refused.Store(&err)
+			}
+			return c, err
+		}))
 	if err != nil {
 		return hook.CheckResult{}, fmt.Errorf("check: grpc target %q: %w", target, err)
 	}
 	defer conn.Close()
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if e := refused.Load(); e != nil {
+		return hook.CheckResult{}, *e // undecided: the instance was not probed
+	}
 	if err != nil {
 		s := status.Convert(err)
 		if s.Code() == codes.DeadlineExceeded {

@@ -27,7 +27,7 @@ func newHTTPProber() httpProber {
 	return httpProber{client: &http.Client{
 		Transport: &http.Transport{
 			Proxy:                  nil, // never through a proxy: the target is the instance
-			DialContext:            (&net.Dialer{KeepAlive: -1}).DialContext,
+			DialContext:            dialer.DialContext,
 			DisableKeepAlives:      true,
 			TLSHandshakeTimeout:    5 * time.Second,
 			ResponseHeaderTimeout:  0, // the request's context bounds it
@@ -53,6 +53,9 @@ func (p httpProber) probe(ctx context.Context, r *hook.CheckRequest) (hook.Check
 	}
 	req.Header.Set("User-Agent", "eurekad-health-check")
 	resp, err := client.Do(req)
+	if errors.Is(err, errNotInstance) {
+		return hook.CheckResult{}, err // undecided: the instance was not probed
+	}
 	if err != nil {
 		return failing("%s", describe(err)), nil
 	}

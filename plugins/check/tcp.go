@@ -2,14 +2,17 @@ package check
 
 import (
 	"context"
-	"net"
+	"errors"
 
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // probeTCP passes when target (host:port) accepts a connection.
 func probeTCP(ctx context.Context, target string) (hook.CheckResult, error) {
-	c, err := (&net.Dialer{KeepAlive: -1}).DialContext(ctx, "tcp", target)
+	c, err := dial(ctx, target)
+	if errors.Is(err, errNotInstance) {
+		return hook.CheckResult{}, err // undecided: the instance was not probed
+	}
 	if err != nil {
 		return failing("%s", describe(err)), nil
 	}

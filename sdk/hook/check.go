@@ -2,6 +2,7 @@ package hook
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -82,4 +83,14 @@ type CheckerFunc func(ctx context.Context, req *CheckRequest) (CheckResult, erro
 // Check calls f.
 func (f CheckerFunc) Check(ctx context.Context, req *CheckRequest) (CheckResult, error) {
 	return f(ctx, req)
+}
+
+// NotAnInstanceAddress reports whether a is an address no instance has
+// but a server may reach: link-local (the cloud metadata service at
+// 169.254.169.254 among them), multicast or unspecified. eurekad refuses
+// such targets, and a checker refuses to dial them whatever name resolved
+// there, since a registrant chooses its host name.
+func NotAnInstanceAddress(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified()
 }
