@@ -187,3 +187,24 @@ func TestReadyzProbesStore(t *testing.T) {
 	srv = newStoreServer(t, fs, func(o *Options) { o.StoreProbe = func(context.Context) error { return probeErr } })
 	srv.expect("GET", "/readyz", "", 503)
 }
+
+func TestProfilingIsForAdminsOnly(t *testing.T) {
+	off := newTestServer(t, func(o *Options) { o.AdminToken = "s3cret" })
+	off.expect("GET", "/debug/pprof/heap", "", 404, "Authorization", "Bearer s3cret")
+
+	on := newTestServer(t, func(o *Options) { o.AdminToken = "s3cret"; o.Profiling = true })
+	on.expect("GET", "/debug/pprof/heap", "", 401)
+	on.expect("GET", "/debug/pprof/heap", "", 401, "Authorization", "Bearer wrong")
+	w := on.expect("GET", "/debug/pprof/heap?debug=1", "", 200, "Authorization", "Bearer s3cret")
+	if !strings.Contains(w.Body.String(), "heap profile:") {
+		t.Fatalf("heap profile = %.200s", w.Body.String())
+	}
+	w = on.expect("GET", "/debug/pprof/", "", 200, "Authorization", "Bearer s3cret")
+	if !strings.Contains(w.Body.String(), "goroutine") {
+		t.Fatalf("profile index = %.200s", w.Body.String())
+	}
+	// Without a token only loopback clients are admins; httptest's
+	// requests come from 192.0.2.1.
+	open := newTestServer(t, func(o *Options) { o.Profiling = true })
+	open.expect("GET", "/debug/pprof/heap", "", 403)
+}

@@ -49,6 +49,10 @@ type Options struct {
 	Dashboard bool `config:"dashboard" help:"serve the operator dashboard at / and /lastn"`
 	// Metrics serves Prometheus metrics at /metrics.
 	Metrics bool `config:"metrics" help:"serve Prometheus metrics at /metrics"`
+	// Profiling serves Go's runtime profiles (net/http/pprof) at
+	// /debug/pprof/ to admins: heap and CPU profiles of a production
+	// registry are how its memory and cost are explained.
+	Profiling bool `config:"profiling" help:"serve Go's runtime profiles at /debug/pprof/ (admins only)"`
 	// MetricsPublic lets anyone scrape /metrics under an authenticator;
 	// otherwise a scrape needs the read permission. Metrics never carry
 	// host names, addresses or metadata.

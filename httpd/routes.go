@@ -126,6 +126,9 @@ func (s *Server) routeTable() []*route {
 	if s.metrics != nil {
 		t = append(t, site(http.MethodGet, "/metrics", hook.OpRead, metricsAccess, s.metrics.handler().ServeHTTP))
 	}
+	if s.opts.Profiling {
+		t = append(t, &route{family: familySite, method: http.MethodGet, pattern: "/debug/pprof/", prefix: true, access: accessAdmin, op: hook.OpAdmin, handler: profiles})
+	}
 	if s.opts.Dashboard {
 		assets := dashboardAssets()
 		t = append(t,

@@ -5,10 +5,12 @@ import (
 	"hash/maphash"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -44,6 +46,10 @@ const chunkTarget = 48 << 10
 // maxKeptWork bounds the plain-bytes buffer an assembler keeps between
 // builds: enough for a build that touches a few runs.
 const maxKeptWork = 16 * chunkTarget
+
+// maxKeptItems bounds the changed-items index an assembler keeps between
+// builds (a cleared map keeps its size).
+const maxKeptItems = 4096
 
 // tailSize is how much of the run before it a run is compressed against
 // (a preset dictionary; the decoder has those bytes just behind it): a
@@ -94,7 +100,7 @@ type chunk struct {
 	keys []string // in payload order
 	// sizes are the plain lengths of the items, in JSON without the comma
 	// that separates an application's opening from the one before.
-	sizes []int
+	sizes []int32
 	part  part
 	// first: built as the payload's first run, so in JSON its first item
 	// (an opening) has no comma before it.
@@ -102,7 +108,9 @@ type chunk struct {
 	expires time.Time
 	// tail is the end of the run's plain bytes, the next run's dictionary;
 	// dict is the dictionary this run was compressed with (its
-	// predecessor's tail then), needed to inflate it again.
+	// predecessor's tail then), needed to inflate it again. Both are kept
+	// compressed (compressTail): plain, they took more memory than the
+	// payload itself, and a build needs the plain bytes of a few only.
 	tail, dict []byte
 	// inserts are new items that sort into this run, and dirty says the
 	// run is rebuilt; both only during one build.
@@ -154,7 +162,10 @@ type assembler struct {
 	segs     []seg
 	plain    []byte
 	inflater io.ReadCloser
-	seed     maphash.Seed
+	// tailReader and dictBuf inflate the compressed run tails.
+	tailReader io.ReadCloser
+	dictBuf    []byte
+	seed       maphash.Seed
 
 	// compressed counts the plain bytes of the runs compressed, for
 	// tests and benchmarks.
@@ -203,6 +214,10 @@ func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Dur
 		}
 	}
 	a.listed, a.versions = a.listed[:0], a.versions[:0]
+	scratch := len(a.chunks) == 0
+	if scratch {
+		a.apps, a.total = map[string]*appMeta{}, eureka.StatusCounts{}
+	}
 	start := time.Now()
 	version, apps := a.src.AppStates(func(name string, v uint64) bool {
 		a.listed = append(a.listed, name)
@@ -213,7 +228,16 @@ func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Dur
 		a.versions = append(a.versions, v)
 		return true
 	})
+	if scratch {
+		a.buildAll(apps, now)
+		changeCost = time.Since(start)
+		return a.join(version, changeCost)
+	}
 
+	if len(a.fresh) > maxKeptItems {
+		// A build that changed most of the registry: let its index go.
+		a.fresh, a.segs = map[string]seg{}, nil
+	}
 	clear(a.fresh)
 	a.work = a.work[:0]
 	for i, app := range apps {
@@ -237,7 +261,11 @@ func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Dur
 		a.forgetLeft(len(a.apps) - len(a.listed))
 	}
 	changeCost += a.rebuildChunks(now)
+	return a.join(version, changeCost)
+}
 
+// join assembles the runs into the payload, under mu.
+func (a *assembler) join(version uint64, changeCost time.Duration) (gz []byte, sum, v uint64, cost time.Duration) {
 	if hash := a.total.HashCode(); a.head.z == nil || hash != a.headHash {
 		// A full payload's versions__delta is always 1 (Eureka's).
 		if a.format == JSON {
@@ -256,9 +284,9 @@ func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Dur
 	gz, sum = j.finish()
 	a.lastSize = len(gz)
 	if cap(a.work) > maxKeptWork {
-		// A first build (or one after many runs expired) held the plain
-		// bytes of the whole registry here, about a kilobyte an instance:
-		// let them go rather than keep them for the next small build.
+		// A build after many runs expired held the plain bytes of much
+		// of the registry here: let them go rather than keep them for
+		// the next small build.
 		a.work = nil
 	}
 	return gz, sum, version, changeCost
@@ -396,6 +424,9 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 		if !isFirst {
 			prevTail = out[len(out)-1].tail
 		}
+		// Equal tails compress to equal bytes: comparing the compressed
+		// forms says whether the run's dictionary is still its
+		// predecessor's tail.
 		if !c.dirty && (a.format != JSON || c.first == isFirst) && sameBytes(c.dict, prevTail) {
 			out = append(out, c)
 			continue
@@ -457,13 +488,13 @@ func (a *assembler) segments(segs []seg, c *chunk) []seg {
 			pos++ // the comma
 		}
 		off := pos
-		pos += c.sizes[j]
+		pos += int(c.sizes[j])
 		for len(ins) > 0 && ins[0] < key {
 			segs = append(segs, a.fresh[ins[0]])
 			ins = ins[1:]
 		}
 		if s, ok := a.fresh[key]; !ok {
-			segs = append(segs, seg{key: key, off: off, n: c.sizes[j]})
+			segs = append(segs, seg{key: key, off: off, n: int(c.sizes[j])})
 		} else if s.n >= 0 {
 			segs = append(segs, s)
 		}
@@ -476,11 +507,12 @@ func (a *assembler) segments(segs []seg, c *chunk) []seg {
 
 // inflate appends c's plain bytes to dst.
 func (a *assembler) inflate(dst []byte, c *chunk) []byte {
+	a.dictBuf = a.plainTail(a.dictBuf[:0], c.dict)
 	r := bytes.NewReader(c.part.z)
 	if a.inflater == nil {
-		a.inflater = flate.NewReaderDict(r, c.dict)
+		a.inflater = flate.NewReaderDict(r, a.dictBuf)
 	} else {
-		a.inflater.(flate.Resetter).Reset(r, c.dict)
+		a.inflater.(flate.Resetter).Reset(r, a.dictBuf)
 	}
 	n := len(dst)
 	dst = slices.Grow(dst, int(c.part.n))[:n+int(c.part.n)]
@@ -522,7 +554,7 @@ func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 	first := prev == nil
 	c := &chunk{
 		keys:    make([]string, len(segs)),
-		sizes:   make([]int, len(segs)),
+		sizes:   make([]int32, len(segs)),
 		first:   a.format == JSON && first,
 		expires: now.Add(a.ttl - rand.N(a.ttl/4+1)),
 	}
@@ -532,13 +564,164 @@ func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 			a.plain = append(a.plain, ',')
 		}
 		a.plain = append(a.plain, a.work[s.off:s.off+s.n]...)
-		c.keys[i], c.sizes[i] = s.key, s.n
+		c.keys[i], c.sizes[i] = s.key, int32(s.n)
 	}
+	a.dictBuf = a.dictBuf[:0]
 	if prev != nil {
 		c.dict = prev.tail
+		a.dictBuf = a.plainTail(a.dictBuf, c.dict)
 	}
-	c.part = compressPartDict(a.plain, c.dict)
+	c.part = compressPartDict(a.plain, a.dictBuf)
 	a.compressed += int64(len(a.plain))
-	c.tail = bytes.Clone(a.plain[max(0, len(a.plain)-tailSize):])
+	c.tail = compressTail(a.plain)
 	return c
+}
+
+// buildAll encodes every application into new runs, in name order, one
+// run at a time: a first build (start-up, a reset) holds a few runs'
+// plain bytes instead of the whole registry's (a gigabyte at 1,000,000
+// instances), and compresses runs on every core while it encodes the
+// next. The runs hold what the incremental path would build; only their
+// boundaries may differ.
+func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
+	order := make([]int, len(apps))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return strings.Compare(apps[x].Name, apps[y].Name) })
+
+	type job struct {
+		c           *chunk
+		plain, dict []byte // dict: the plain tail of the run before
+	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	jobs := make(chan job, workers)
+	// free holds the plain buffers not in use: the one being filled, one
+	// queued per worker and one per worker compressing.
+	free := make(chan []byte, 2*workers+1)
+	for range cap(free) {
+		free <- make([]byte, 0, a.target+a.target/2)
+	}
+	var wg sync.WaitGroup
+	var compressed atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				j.c.part = compressPartDict(j.plain, j.dict)
+				j.c.tail = compressTail(j.plain)
+				compressed.Add(int64(len(j.plain)))
+				free <- j.plain[:0]
+			}
+		})
+	}
+
+	// Each run's dictionary is the plain tail of the one before; its
+	// compressed form, the one before's tail, is set once the workers
+	// are done.
+	var dict []byte
+	cur := &chunk{first: a.format == JSON}
+	plain := <-free
+	flush := func() {
+		if len(cur.keys) == 0 {
+			return
+		}
+		cur.expires = now.Add(a.ttl - rand.N(a.ttl/4+1))
+		a.chunks = append(a.chunks, cur)
+		jobs <- job{cur, plain, dict}
+		dict = bytes.Clone(plain[max(0, len(plain)-tailSize):])
+		cur, plain = &chunk{}, <-free
+	}
+	// add takes the item encoded at plain[off:] into the run and m.
+	add := func(m *appMeta, key string, off int) {
+		m.keys = append(m.keys, key)
+		m.sums = append(m.sums, maphash.Bytes(a.seed, plain[off:]))
+		cur.keys = append(cur.keys, key)
+		cur.sizes = append(cur.sizes, int32(len(plain)-off))
+		if len(plain) >= a.target {
+			flush()
+		}
+	}
+	for _, i := range order {
+		app := apps[i]
+		m := &appMeta{version: a.versions[i], keys: make([]string, 0, len(app.Instances)+2), sums: make([]uint64, 0, len(app.Instances)+2)}
+		for _, in := range app.Instances {
+			m.counts.Add(in.Status)
+		}
+		a.apps[app.Name] = m
+		a.total.Merge(m.counts)
+
+		if a.format == JSON {
+			if len(cur.keys) > 0 || !cur.first {
+				plain = append(plain, ',') // between applications; not the item's
+			}
+			off := len(plain)
+			plain = eureka.AppendApplicationOpenJSON(plain, app.Name, true)
+			add(m, itemKey(app.Name, itemOpen, ""), off)
+		} else {
+			off := len(plain)
+			plain = eureka.AppendApplicationOpenXML(plain, app.Name)
+			add(m, itemKey(app.Name, itemOpen, ""), off)
+		}
+		for k, in := range app.Instances {
+			off := len(plain)
+			if a.format == JSON {
+				plain = eureka.AppendApplicationInstanceJSON(plain, in, k == 0)
+			} else {
+				plain = eureka.AppendApplicationInstanceXML(plain, in)
+			}
+			add(m, itemKey(app.Name, itemInstance, in.ID()), off)
+		}
+		off := len(plain)
+		if a.format == JSON {
+			plain = eureka.AppendApplicationCloseJSON(plain)
+		} else {
+			plain = eureka.AppendApplicationCloseXML(plain)
+		}
+		add(m, itemKey(app.Name, itemClose, ""), off)
+	}
+	flush()
+	close(jobs)
+	wg.Wait()
+	for i := 1; i < len(a.chunks); i++ {
+		a.chunks[i].dict = a.chunks[i-1].tail
+	}
+	a.compressed += compressed.Load()
+}
+
+// compressTail returns the end of a run's plain bytes (its last tailSize),
+// compressed on their own.
+func compressTail(plain []byte) []byte {
+	var b bytes.Buffer
+	w, _ := tailPool.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriter(&b, flate.BestSpeed)
+	} else {
+		w.Reset(&b)
+	}
+	w.Write(plain[max(0, len(plain)-tailSize):])
+	w.Close()
+	tailPool.Put(w)
+	return bytes.Clone(b.Bytes())
+}
+
+// tailPool holds compressTail's writers.
+var tailPool sync.Pool
+
+// plainTail appends the plain bytes of a compressed tail to dst.
+func (a *assembler) plainTail(dst, z []byte) []byte {
+	if len(z) == 0 {
+		return dst
+	}
+	r := bytes.NewReader(z)
+	if a.tailReader == nil {
+		a.tailReader = flate.NewReader(r)
+	} else {
+		a.tailReader.(flate.Resetter).Reset(r, nil)
+	}
+	b := bytes.NewBuffer(dst)
+	if _, err := b.ReadFrom(a.tailReader); err != nil {
+		// The bytes were compressed here: they cannot be corrupt.
+		panic("cache: inflating a run's tail: " + err.Error())
+	}
+	return b.Bytes()
 }

@@ -170,7 +170,20 @@ func (c *Cluster) SetPeers(urls []string) error {
 		if err != nil {
 			return err
 		}
+		// The start-up sync fetches the whole registry: its own limits.
+		sync, err := client.New(client.Options{
+			ServiceURLs:      []string{w.full},
+			Timeout:          c.opts.SyncTimeout,
+			UserAgent:        "eurekad-replication/1",
+			TLSConfig:        c.tls,
+			Logger:           c.log,
+			MaxResponseBytes: int64(c.opts.SyncMaxBytes),
+		})
+		if err != nil {
+			return err
+		}
 		p := newPeer(w.display, cl, c.reg, &c.opts, c.log)
+		p.sync = sync
 		next = append(next, p)
 		if c.ctx != nil {
 			c.start(p)

@@ -58,6 +58,12 @@ type Options struct {
 	AntiEntropyInterval time.Duration `config:"anti_entropy_interval" help:"how often to compare registries with each eurekad peer and repair differences (0: off; Java peers are skipped)"`
 	// SyncRetryWait is the pause between start-up sync rounds.
 	SyncRetryWait time.Duration `config:"sync_retry_wait" help:"start-up sync: pause between rounds"`
+	// SyncTimeout bounds the start-up sync's fetch of a peer's registry:
+	// a million instances are a gigabyte of JSON the peer builds first.
+	SyncTimeout time.Duration `config:"sync_timeout" help:"start-up sync: time allowed for fetching a peer's whole registry"`
+	// SyncMaxBytes bounds that registry, decoded from gzip: about 1.3 KB
+	// per instance of JSON, so the default takes about 3,000,000.
+	SyncMaxBytes int `config:"sync_max_bytes" help:"start-up sync: largest registry accepted from a peer, in bytes of JSON"`
 
 	// TLS is this server's TLS as a client of https:// peers: the CA that
 	// signs them, and a client certificate for peers that ask for one.
@@ -86,6 +92,8 @@ func DefaultOptions() Options {
 		ProbeInterval: 30 * time.Second,
 		SyncRetries:   5,
 		SyncRetryWait: 5 * time.Second,
+		SyncTimeout:   2 * time.Minute,
+		SyncMaxBytes:  4 << 30,
 
 		AntiEntropyInterval: 30 * time.Second,
 	}

@@ -21,6 +21,7 @@ import (
 type Peer struct {
 	url    string // without credentials
 	client *client.Client
+	sync   *client.Client // the start-up sync's: longer timeout, larger answers
 	reg    *registry.Registry
 	opts   *Options
 	log    *slog.Logger
@@ -103,6 +104,7 @@ func newPeer(url string, c *client.Client, reg *registry.Registry, o *Options, l
 	p := &Peer{
 		url:    url,
 		client: c,
+		sync:   c,
 		reg:    reg,
 		opts:   o,
 		log:    log.With("peer", url),

@@ -34,7 +34,7 @@ func (c *Cluster) Sync(ctx context.Context) (int, error) {
 			return 0, ctx.Err()
 		}
 		for _, p := range peers {
-			apps, err := p.client.Applications(ctx)
+			apps, err := p.sync.Applications(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
 					return 0, ctx.Err()
