@@ -140,8 +140,8 @@ type Stats struct {
 	// LastSuccess is when a fetch last succeeded (a 304 included); zero
 	// before the first.
 	LastSuccess time.Time
-	// LastError is the last failed fetch's error, nil if none failed
-	// since the last success; LastErrorAt is when it failed.
+	// LastError is the error of the last fetch if it failed, nil after a
+	// success; LastErrorAt is when it failed.
 	LastError   error
 	LastErrorAt time.Time
 }
