@@ -155,7 +155,8 @@ func setStatus(t *testing.T, s *server, app, id, status string) {
 // configured with the other as a remote region, and reads east as a Java
 // client with fetchRemoteRegionsRegistry does: the merged registry and
 // delta, the allow-list, the transparent fallback, hostile regions
-// parameters, fargo and the Go SDK against the same server, then west
+// parameters, fargo, eureka-js-client and the Go SDK against the same
+// server, then west
 // killed (east keeps serving its last copy, flagged stale) and restarted
 // (east catches up).
 func TestRemoteRegions(t *testing.T) {
@@ -292,6 +293,13 @@ func TestRemoteRegions(t *testing.T) {
 			conn.UseJson = mode.useJSON
 			runFargoLifecycle(t, east, &conn, fargoCases[0].instance("regions-"+mode.name), fargoCases[0].metadata, mode.useJSON)
 		}
+	})
+
+	t.Run("eureka-js-client unaffected", func(t *testing.T) {
+		_, port, _ := strings.Cut(east.Addr, ":")
+		js := startJSScenario(t, port, "JSCLIENT-REGIONS", "jsclient-regions.vip")
+		js.summary(t, "ready") // fails the test unless the scenario went well
+		js.finish(t)
 	})
 
 	t.Run("SDK picks its region first", func(t *testing.T) {
