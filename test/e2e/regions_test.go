@@ -156,9 +156,8 @@ func setStatus(t *testing.T, s *server, app, id, status string) {
 // client with fetchRemoteRegionsRegistry does: the merged registry and
 // delta, the allow-list, the transparent fallback, hostile regions
 // parameters, fargo, eureka-js-client and the Go SDK against the same
-// server, then west
-// killed (east keeps serving its last copy, flagged stale) and restarted
-// (east catches up).
+// server, then west killed (east keeps serving its last copy, flagged
+// stale) and restarted (east catches up).
 func TestRemoteRegions(t *testing.T) {
 	t.Parallel()
 	eastAddr, westAddr := eurekadtest.FreeAddr(t), eurekadtest.FreeAddr(t)
