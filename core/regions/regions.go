@@ -230,11 +230,19 @@ func (s *Set) update(r *remote) {
 		changed = append(changed, change{now, withAction(in, k.app, eureka.ActionDeleted)})
 	}
 	r.changes = append(expire(r.changes, now.Add(-s.opts.DeltaRetention)), changed...)
+	if n := len(r.changes) - maxChanges; n > 0 {
+		// A region churning faster than the window holds: its oldest
+		// changes go, and a client missing them reconciles by hash code.
+		r.changes = slices.Delete(r.changes, 0, n)
+	}
 	r.view.Store(next)
 	if len(changed) > 0 {
 		r.gen.Add(1)
 	}
 }
+
+// maxChanges bounds the changes kept per region for apps/delta.
+const maxChanges = 100_000
 
 // expire drops the changes before cutoff.
 func expire(l []change, cutoff time.Time) []change {

@@ -100,7 +100,7 @@ func apps(list ...*eureka.InstanceInfo) *eureka.Applications {
 
 // newSet returns a Set over src with remote regions that are never
 // fetched: the test installs their copies with setCopy.
-func newSet(t *testing.T, src Source, names ...string) *Set {
+func newSet(t testing.TB, src Source, names ...string) *Set {
 	t.Helper()
 	o := DefaultOptions()
 	for _, n := range names {
