@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eurekad/eurekad/core/regions"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -47,6 +48,7 @@ type summaryView struct {
 	Applications     []appView            `json:"applications"`
 	Storage          storageView          `json:"storage"`
 	Peers            peersView            `json:"peers"`
+	Regions          regionsView          `json:"regions"`
 	Plugins          pluginsView          `json:"plugins"`
 	General          map[string]string    `json:"generalStats"`
 	ApplicationStats map[string]string    `json:"applicationStats"`
@@ -114,6 +116,30 @@ type peersView struct {
 	Peers      []PeerStatus `json:"peers"`
 }
 
+// regionsView is the local region's name and the remote regions' state.
+type regionsView struct {
+	Local  string           `json:"local,omitempty"`
+	Remote []regions.Status `json:"remote"`
+}
+
+func (s *Server) regionsView() regionsView {
+	v := regionsView{Remote: []regions.Status{}}
+	if rs := s.opts.Regions; rs != nil {
+		v.Local = rs.Local()
+		v.Remote = append(v.Remote, rs.Status()...)
+		for i := range v.Remote {
+			for j, u := range v.Remote[i].URLs {
+				v.Remote[i].URLs[j] = withoutUserinfo(u)
+			}
+		}
+	}
+	return v
+}
+
+func (s *Server) apiRegions(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.regionsView())
+}
+
 type pluginsView struct {
 	Configured bool           `json:"configured"`
 	Plugins    []PluginStatus `json:"plugins"`
@@ -139,6 +165,7 @@ func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) {
 		Storage:          s.storageView(r.Context()),
 		Runtime:          goRuntime(),
 		Peers:            s.peersView(),
+		Regions:          s.regionsView(),
 		Plugins:          s.pluginsView(),
 		General:          info.General,
 		ApplicationStats: info.Application,

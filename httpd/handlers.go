@@ -14,6 +14,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/node"
+	"github.com/eurekad/eurekad/core/regions"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -358,9 +359,15 @@ func (s *Server) gate(w http.ResponseWriter) bool {
 	return false
 }
 
-// getApps is GET apps (§2.7). The regions parameter is accepted and
-// ignored: eurekad has no remote regions.
+// getApps is GET apps (§2.7). With a regions parameter naming configured
+// remote regions the local registry and those regions' copies are merged
+// (regions.go); otherwise, and for unknown names, the parameter is ignored
+// and the cached local payload served.
 func (s *Server) getApps(w http.ResponseWriter, r *http.Request) {
+	if names := s.regionsOf(r); names != nil {
+		s.serveRegions(w, r, regions.Apps, names)
+		return
+	}
 	if s.gate(w) {
 		s.serveCached(w, r, cache.Key{Entity: cache.EntityApps}, true)
 	}
@@ -372,14 +379,19 @@ func (s *Server) getDelta(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
+	if names := s.regionsOf(r); names != nil {
+		s.serveRegions(w, r, regions.Delta, names)
+		return
+	}
 	if s.gate(w) {
 		s.serveCached(w, r, cache.Key{Entity: cache.EntityDelta}, true)
 	}
 }
 
-// getApp is GET apps/{app} (§2.9).
+// getApp is GET apps/{app} (§2.9); an application with no local instance
+// falls back to the remote regions (regions.go).
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
-	if s.gate(w) {
+	if s.gate(w) && !s.remoteApp(w, r) {
 		s.serveCached(w, r, cache.Key{Entity: cache.EntityApp, Name: appVar(r)}, false)
 	}
 }
@@ -401,6 +413,9 @@ func (s *Server) getSVIP(w http.ResponseWriter, r *http.Request) {
 // getAppInstance is GET apps/{app}/{id} (§2.10); not gated, not cached.
 func (s *Server) getAppInstance(w http.ResponseWriter, r *http.Request) {
 	in := s.reg.Instance(appVar(r), pathVar(r, "id"))
+	if in == nil && s.opts.Regions != nil {
+		in = s.opts.Regions.Instance(appVar(r), pathVar(r, "id"))
+	}
 	if in == nil {
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -411,6 +426,9 @@ func (s *Server) getAppInstance(w http.ResponseWriter, r *http.Request) {
 // getInstance is GET instances/{id} (§2.11).
 func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 	in := s.reg.InstanceByID(pathVar(r, "id"))
+	if in == nil && s.opts.Regions != nil {
+		in = s.opts.Regions.InstanceByID(pathVar(r, "id"))
+	}
 	if in == nil {
 		w.WriteHeader(http.StatusNotFound)
 		return

@@ -225,6 +225,10 @@ var (
 	descListenerDropped   = desc("eurekad_listener_events_dropped_total", "Events the listener lost: to a full queue, to a batch whose retries ran out, or to shutdown.", "listener")
 	descListenerQueue     = desc("eurekad_listener_queue_length", "Events waiting for the listener.", "listener")
 	descDuration          = desc("eurekad_http_request_duration_seconds", "Time to serve HTTP requests, by route (method and path pattern) and status code.", "route", "code")
+	descRegionAge         = desc("eurekad_remote_region_age_seconds", "Age of the remote region's copy: time since its last successful fetch.", "region")
+	descRegionInstances   = desc("eurekad_remote_region_instances", "Instances in the remote region's copy (after its allow-list).", "region")
+	descRegionFailures    = desc("eurekad_remote_region_fetch_failures_total", "Failed fetches of the remote region since start.", "region")
+	descRegionPayloads    = desc("eurekad_remote_region_cached_payloads", "Payloads with regions (apps and apps/delta) held by the cache of remote-region answers.")
 	descStartTime         = desc("eurekad_start_time_seconds", "Unix time the server started.")
 	repairKinds           = []string{"pulled_instance", "pulled_cancel", "pushed_instance", "pushed_cancel"}
 	allStatuses           = []eureka.Status{eureka.StatusUp, eureka.StatusDown, eureka.StatusStarting, eureka.StatusOutOfService, eureka.StatusUnknown}
@@ -232,7 +236,8 @@ var (
 		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
 		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descCacheBuildCost, descStoreDegraded, descStoreRefused, descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
 		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed, descPeerDropped, descPeerRepaired, descPeerRepairReqs,
-		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration}
+		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration,
+		descRegionAge, descRegionInstances, descRegionFailures, descRegionPayloads}
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -301,6 +306,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			h := l.CommitLatency()
 			ch <- prometheus.MustNewConstHistogram(descStoreLatency, h.Count, h.Sum.Seconds(), h.Buckets)
 		}
+	}
+	if rs := s.opts.Regions; rs.Configured() {
+		for _, r := range rs.Status() {
+			gauge(descRegionAge, r.Age, r.Name)
+			gauge(descRegionInstances, float64(r.Instances), r.Name)
+			count(descRegionFailures, r.Failures, r.Name)
+		}
+		gauge(descRegionPayloads, float64(rs.CachedPayloads()))
 	}
 	o := s.opts.Ops
 	if o.Peers != nil {

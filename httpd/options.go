@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/eurekad/eurekad/core/regions"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -65,6 +66,11 @@ type Options struct {
 	// listeners; nil funcs mean not configured. Ops.Peers also fills the
 	// replica lists of GET status.
 	Ops OpsSources `config:"-"`
+
+	// Regions are the remote regions served with ?regions= and as the
+	// transparent fallback of apps/{app} and instance lookups; nil means
+	// none (the parameter is ignored).
+	Regions *regions.Set `config:"-"`
 
 	// Auth decides every Eureka API and admin request (see auth.go); nil
 	// leaves the API open and the admin endpoints under AdminToken. Wrap

@@ -120,6 +120,7 @@ func (s *Server) routeTable() []*route {
 		site(http.MethodGet, "/admin/api/stream", hook.OpRead, accessDecide, s.apiStream),
 		site(http.MethodGet, "/admin/api/storage", hook.OpRead, accessDecide, s.apiStorage),
 		site(http.MethodGet, "/admin/api/peers", hook.OpRead, accessDecide, s.apiPeers),
+		site(http.MethodGet, "/admin/api/regions", hook.OpRead, accessDecide, s.apiRegions),
 		site(http.MethodGet, "/admin/api/plugins", hook.OpRead, accessDecide, s.apiPlugins),
 		site(http.MethodGet, "/admin/api/whoami", hook.OpAdmin, accessAdmin, whoami),
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/eurekad/eurekad/core/health"
 	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/core/regions"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/httpd"
 	"github.com/eurekad/eurekad/httpd/history"
@@ -169,6 +170,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	hc.Logger = log.With("component", "health")
 	checks := health.New(reg, nd, checker, healthMembers(cl, log), &hc)
 	ho.Ops.Collectors = append(ho.Ops.Collectors, healthCollector{checks})
+	// Remote regions: read-only copies of other regions' registries,
+	// served to clients that ask with ?regions= (never stored, never
+	// replicated).
+	rgo := cfg.Regions
+	rgo.DeltaRetention = cfg.Registry.DeltaRetention
+	rgo.DeltaRefresh = cfg.Registry.DeltaRetentionSweepInterval
+	rgo.Logger = log
+	remote, err := regions.New(reg, &rgo)
+	if err != nil {
+		return err
+	}
+	if remote.Configured() {
+		ho.Regions = remote
+	}
 	srv := httpd.New(nd, c, &ho)
 
 	certs, tlsConfig, err := cfg.TLS.Load()
@@ -197,6 +212,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	g.Go(func() error { return reg.Run(gctx) })
 	g.Go(func() error { return c.Run(gctx) })
+	if remote.Configured() {
+		g.Go(func() error { return remote.Run(gctx) })
+	}
 	if checks.Active() {
 		g.Go(func() error { return checks.Run(gctx) })
 	}

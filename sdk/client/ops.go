@@ -237,6 +237,10 @@ type PollRequest struct {
 	// payload differs from ETag or Wait has passed; 0 answers at once. It
 	// is sent only with an ETag; the attempt's deadline grows by Wait.
 	Wait time.Duration
+	// Regions asks for these remote regions' instances as well, merged
+	// into the answer (Eureka's regions parameter, sent by Java clients
+	// with fetchRemoteRegionsRegistry). Empty means local instances only.
+	Regions []string
 }
 
 // PollResult is the answer to a Poll.
@@ -266,6 +270,9 @@ func (c *Client) Poll(ctx context.Context, req PollRequest) (PollResult, error) 
 	}
 	if req.ETag != "" && req.Wait > 0 {
 		r.wait = req.Wait
+	}
+	if len(req.Regions) > 0 {
+		r.query = url.Values{"regions": {strings.Join(req.Regions, ",")}}
 	}
 	resp, err := c.do(ctx, r)
 	if err != nil {

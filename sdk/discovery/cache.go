@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,20 @@ type Options struct {
 	// Zone is this client's zone. Pick prefers instances in it (see
 	// InstanceZone); empty means no preference.
 	Zone string
+	// Region is this client's region (Eureka's eureka.region). With
+	// RegionZones, Pick prefers, after its own zone, the instances of its
+	// own region over those of remote regions.
+	Region string
+	// RegionZones maps each region to its zones (Eureka's
+	// availabilityZones.<region>): an instance's region is the region
+	// listing its zone (InstanceZone). An instance whose zone is in no
+	// list counts as local, as in Eureka. Nil, with Region empty, leaves
+	// Pick's order as own zone, then any.
+	RegionZones map[string][]string
+	// RemoteRegions makes every fetch ask for these remote regions'
+	// instances too (Eureka's fetchRemoteRegionsRegistry, the regions
+	// query parameter); the server merges them into its answers.
+	RemoteRegions []string
 	// AllStatuses keeps instances of every status in Instances and the
 	// Pick functions. By default only UP instances are kept (Eureka's
 	// shouldFilterOnlyUpInstances). Applications always holds every
@@ -122,6 +137,13 @@ type Stats struct {
 	// LongPolling reports whether the last poll was a long-poll the
 	// server held (or answered with a change); false while plain polling.
 	LongPolling bool
+	// LastSuccess is when a fetch last succeeded (a 304 included); zero
+	// before the first.
+	LastSuccess time.Time
+	// LastError is the error of the last fetch if it failed, nil after a
+	// success; LastErrorAt is when it failed.
+	LastError   error
+	LastErrorAt time.Time
 }
 
 // Cache is a local, always-readable copy of the registry. Readers
@@ -139,6 +161,9 @@ type Cache struct {
 	retryDelay    time.Duration
 	maxBackoff    time.Duration
 	zone          string
+	region        string
+	zoneRegion    map[string]string // zone → region, from RegionZones
+	regions       []string          // RemoteRegions
 	allStatuses   bool
 
 	snap      atomic.Pointer[snapshot]
@@ -151,6 +176,14 @@ type Cache struct {
 
 	fullFetches, deltas, notModified, mismatches, failures atomic.Uint64
 	longPolling                                            atomic.Bool
+	lastSuccess                                            atomic.Int64 // Unix nanoseconds
+	lastError                                              atomic.Pointer[fetchError]
+}
+
+// fetchError is a failed fetch with its time.
+type fetchError struct {
+	err error
+	at  time.Time
 }
 
 // New returns a cache reading through c. It fetches nothing until Run is
@@ -190,9 +223,19 @@ func New(c *client.Client, opts *Options) *Cache {
 		retryDelay:    o.RetryDelay,
 		maxBackoff:    o.FetchInterval * time.Duration(o.MaxBackoffMultiplier),
 		zone:          o.Zone,
+		region:        o.Region,
+		regions:       slices.Clone(o.RemoteRegions),
 		allStatuses:   o.AllStatuses,
 		ready:         make(chan struct{}),
 		subs:          make(map[chan struct{}]struct{}),
+	}
+	if len(o.RegionZones) > 0 {
+		cc.zoneRegion = make(map[string]string)
+		for r, zones := range o.RegionZones {
+			for _, z := range zones {
+				cc.zoneRegion[z] = r
+			}
+		}
 	}
 	cc.snap.Store(cc.build(&eureka.Applications{}, nil))
 	return cc
@@ -211,7 +254,7 @@ func (c *Cache) Ready(ctx context.Context) error {
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
-	return Stats{
+	st := Stats{
 		FullFetches:    c.fullFetches.Load(),
 		Deltas:         c.deltas.Load(),
 		NotModified:    c.notModified.Load(),
@@ -219,6 +262,13 @@ func (c *Cache) Stats() Stats {
 		Failures:       c.failures.Load(),
 		LongPolling:    c.longPolling.Load(),
 	}
+	if ns := c.lastSuccess.Load(); ns != 0 {
+		st.LastSuccess = time.Unix(0, ns)
+	}
+	if e := c.lastError.Load(); e != nil {
+		st.LastError, st.LastErrorAt = e.err, e.at
+	}
+	return st
 }
 
 // Subscribe returns a channel that receives a value after the local view
@@ -302,11 +352,14 @@ func (c *Cache) Run(ctx context.Context) error {
 			}
 			st.failures++
 			c.failures.Add(1)
+			c.lastError.Store(&fetchError{err: err, at: c.clock.Now()})
 			c.longPolling.Store(false)
 			wait = c.backoff(st.failures)
 			c.log.Warn("registry fetch failed; backing off", "err", err, "retryIn", wait)
 		} else {
 			st.failures = 0
+			c.lastSuccess.Store(c.clock.Now().UnixNano())
+			c.lastError.Store(nil)
 		}
 		if wait <= 0 {
 			continue
@@ -333,12 +386,17 @@ func (c *Cache) step(ctx context.Context, st *pollState) (time.Duration, error) 
 	if st.needFull {
 		var apps *eureka.Applications
 		var err error
-		if c.delta {
+		switch {
+		case c.delta && len(c.regions) == 0:
 			apps, err = c.c.Applications(ctx)
-		} else {
+		case c.delta:
+			var res client.PollResult
+			res, err = c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
+			apps = res.Apps
+		default:
 			// Keep the entity tag: it starts the full-registry long-poll.
 			var res client.PollResult
-			res, err = c.c.Poll(ctx, client.PollRequest{})
+			res, err = c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
 			apps, st.etag = res.Apps, res.ETag
 		}
 		if err != nil {
@@ -353,7 +411,7 @@ func (c *Cache) step(ctx context.Context, st *pollState) (time.Duration, error) 
 		return 0, nil
 	}
 
-	req := client.PollRequest{Delta: c.delta, ETag: st.etag}
+	req := client.PollRequest{Delta: c.delta, ETag: st.etag, Regions: c.regions}
 	if c.longPoll && st.etag != "" {
 		req.Wait = c.longPollWait
 	}

@@ -43,6 +43,16 @@
 // and falling back to all zones when the own zone has none. They return
 // ErrNoInstance when nothing qualifies.
 //
+// # Regions
+//
+// Options.RemoteRegions adds Eureka's regions parameter to every fetch,
+// so a server with remote regions merges their instances into the view.
+// With Options.Region and Options.RegionZones (zone → region, Eureka's
+// availabilityZones.<region>) Pick prefers its own zone, then its own
+// region (an instance whose zone maps to no region counts as local, as in
+// Eureka), then the remote regions; InstanceRegion tells an instance's
+// region. Without them the order stays own zone, then any.
+//
 // # Change notifications
 //
 // Subscribe returns a channel that receives after each change of the view

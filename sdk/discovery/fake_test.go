@@ -34,6 +34,8 @@ type fakeRegistry struct {
 	badHash   bool // deltas carry a hash code no client can match
 
 	fullReads, deltaReads int
+	// regions is the regions parameter of each registry read.
+	regions []string
 }
 
 func newFakeRegistry() *fakeRegistry {
@@ -150,6 +152,7 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/eureka/")
 	switch {
 	case r.Method == http.MethodGet && (path == "apps/" || path == "apps" || path == "apps/delta"):
+		f.set(func(f *fakeRegistry) { f.regions = append(f.regions, r.URL.Query().Get("regions")) })
 		f.get(w, r, path == "apps/delta")
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "apps/"):
 		b, _ := io.ReadAll(r.Body)

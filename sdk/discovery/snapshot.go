@@ -28,6 +28,10 @@ type group struct {
 	all []*eureka.InstanceInfo
 	// local is the subset of all in the cache's own zone.
 	local []*eureka.InstanceInfo
+	// region is the subset of all in the cache's own region (instances
+	// whose zone maps to no region included); filled only when region
+	// options are set.
+	region []*eureka.InstanceInfo
 	// next is the round-robin counter, carried over from the previous
 	// snapshot so picking continues where it was.
 	next *atomic.Uint64
@@ -88,6 +92,13 @@ func (c *Cache) finish(m, old map[string]*group) {
 				}
 			}
 		}
+		if c.regionAware() {
+			for _, in := range g.all {
+				if c.InstanceRegion(in) == c.region {
+					g.region = append(g.region, in)
+				}
+			}
+		}
 		if o := old[key]; o != nil {
 			g.next = o.next
 		} else {
@@ -125,6 +136,21 @@ func InstanceZone(in *eureka.InstanceInfo) string {
 		return d.Metadata["availability-zone"]
 	}
 	return ""
+}
+
+// regionAware reports whether region options are set, so that Pick
+// prefers the own region over remote ones.
+func (c *Cache) regionAware() bool { return c.region != "" || len(c.zoneRegion) > 0 }
+
+// InstanceRegion returns the region an instance runs in: the region whose
+// zones (Options.RegionZones) hold its zone (InstanceZone), else
+// Options.Region, as Eureka's client counts an instance whose zone maps to
+// no region as local.
+func (c *Cache) InstanceRegion(in *eureka.InstanceInfo) string {
+	if r, ok := c.zoneRegion[InstanceZone(in)]; ok {
+		return r
+	}
+	return c.region
 }
 
 // Applications returns the current view: every instance the cache holds,
@@ -165,7 +191,9 @@ func all(g *group) []*eureka.InstanceInfo {
 
 // Pick returns one instance of an application: UP only (unless
 // Options.AllStatuses), from the cache's own zone when that has any (see
-// Options.Zone and InstanceZone), in round-robin order. It returns an
+// Options.Zone and InstanceZone), else, with region options set, from its
+// own region when that has any (see InstanceRegion), else from any zone
+// or region, in round-robin order. It returns an
 // error matching ErrNoInstance when none qualifies. The instance is shared:
 // do not modify it.
 func (c *Cache) Pick(app string) (*eureka.InstanceInfo, error) {
@@ -188,6 +216,9 @@ func pick(g *group, kind, name string) (*eureka.InstanceInfo, error) {
 		return nil, fmt.Errorf("%w: %s %q", ErrNoInstance, kind, name)
 	}
 	list := g.local
+	if len(list) == 0 {
+		list = g.region
+	}
 	if len(list) == 0 {
 		list = g.all
 	}

@@ -244,7 +244,10 @@ func TestDashboard(t *testing.T) {
 		"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR="+t.TempDir(),
 		// One peer, probed often, that starts down.
 		"EUREKAD_CLUSTER_PEERS="+peer.srv.URL+"/eureka/", "EUREKAD_CLUSTER_SYNC_RETRIES=0",
-		"EUREKAD_CLUSTER_PROBE_INTERVAL=200ms", "EUREKAD_CLUSTER_RETRY_BACKOFF=50ms", "EUREKAD_CLUSTER_MAX_BACKOFF=200ms")
+		"EUREKAD_CLUSTER_PROBE_INTERVAL=200ms", "EUREKAD_CLUSTER_RETRY_BACKOFF=50ms", "EUREKAD_CLUSTER_MAX_BACKOFF=200ms",
+		// A remote region served by the same peer: down, so its copy goes
+		// stale after three fetch intervals.
+		"EUREKAD_REGIONS_REMOTE=west;"+peer.srv.URL+"/eureka/", "EUREKAD_REGIONS_FETCH_INTERVAL=200ms")
 	base := "http://" + srv.Addr
 	// A lease of 1 s (2 s with Eureka's legacy expiry) that is never
 	// renewed: right after start self-preservation keeps it past expiry.
@@ -311,6 +314,9 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("general info uses the JVM's %q: %s", jvm, general)
 		}
 	}
+	b.run("the remote region is listed and flagged stale",
+		waitJS("west stale", `(() => { const r = document.querySelector('#regions li[data-region="west"]');
+			return r !== null && r.querySelector('.bad') !== null && r.textContent.includes('stale') })()`))
 	b.screenshot("summary")
 
 	// Live updates: the page is not reloaded from here on.

@@ -79,6 +79,7 @@ var handlers = []handler{
 	{"install", []string{"go install ./cmd/eurekad"}, testInstall},
 	{"snapshots", []string{"eurekad snapshot save backup.snapshot"}, testSnapshots},
 	{"cluster", []string{"three nodes on one machine"}, testCluster},
+	{"regions", []string{"two regions on one machine"}, testRegions},
 	{"https", []string{"--tls-cert server.pem"}, testHTTPS},
 	{"mutual-tls-cluster", []string{"client_auth: require"}, testMutualTLSConfig},
 	{"plugins", []string{"go build -o bin/team-auth", "plugin: ./bin/team-auth"}, testPlugins},
@@ -492,6 +493,26 @@ func testCluster(t *testing.T, bs []block) {
 		}
 		return nil
 	})
+}
+
+// testRegions runs the two regions of the block and reads west's
+// registration through east with regions=west.
+func testRegions(t *testing.T, bs []block) {
+	s := newShell(t, t.TempDir())
+	s.runBlock(bs[0].Text)
+	if code := register(t, s.client, s.base("8762"), "ORDERS", "orders-west-1"); code != http.StatusNoContent {
+		t.Fatalf("register on west: %d", code)
+	}
+	eurekadtest.Eventually(t, 30*time.Second, "east serves west's instance with regions=west", func() error {
+		code, body := httpDo(t, s.client, http.MethodGet, s.base("8761")+"/eureka/apps?regions=west", "", "Accept", "application/json")
+		if code != http.StatusOK || !strings.Contains(body, "orders-west-1") {
+			return fmt.Errorf("%d %.200s", code, body)
+		}
+		return nil
+	})
+	if _, body := httpDo(t, s.client, http.MethodGet, s.base("8761")+"/eureka/apps", "", "Accept", "application/json"); strings.Contains(body, "orders-west-1") {
+		t.Error("east serves west's instance without regions")
+	}
 }
 
 func testHTTPS(t *testing.T, bs []block) {

@@ -282,6 +282,13 @@ function renderHealth(s) {
         // history, on the cluster view.
         !p.up && p.lastError ? el("div", { class: "bad", text: p.lastError }) : null))));
   }
+  // Remote regions: a copy older than three fetch intervals is stale.
+  const regions = (s.regions && s.regions.remote) || [];
+  $("regions-box").hidden = !regions.length;
+  $("regions").replaceChildren(el("ul", { class: "plain" }, ...regions.map((r) =>
+    el("li", { "data-region": r.name }, `${r.name}: ${r.instances} instances, copy ${r.ageSeconds.toFixed(0)}s old `,
+      el("span", { class: r.stale ? "bad" : "ok", text: r.stale ? "stale" : r.firstFetchDone ? "current" : "first fetch pending" }),
+      r.lastError ? el("div", { class: "bad", text: r.lastError }) : null))));
   const plugins = $("plugins");
   plugins.replaceChildren();
   if (!s.plugins.configured || !s.plugins.plugins.length) {

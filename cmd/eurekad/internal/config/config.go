@@ -34,6 +34,7 @@ import (
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/health"
 	"github.com/eurekad/eurekad/core/persist"
+	"github.com/eurekad/eurekad/core/regions"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	inputrules "github.com/eurekad/eurekad/core/rules"
@@ -66,6 +67,9 @@ type Config struct {
 	// (health.checks, a list in the file) and the defaults and bounds of
 	// checks by instance metadata.
 	Health health.Options `config:"health"`
+	// Regions are this server's region and the remote regions whose
+	// registries it serves to clients that ask with ?regions=.
+	Regions regions.Options `config:"regions"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -104,6 +108,7 @@ func Default() Config {
 		Cluster: replication.DefaultOptions(),
 		Limits:  inputrules.DefaultLimits(),
 		Health:  health.DefaultOptions(),
+		Regions: regions.DefaultOptions(),
 		Plugins: PluginsConfig{
 			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
 			Admission: AdmissionPluginConfig{Guard: admission.DefaultOptions()},

@@ -719,6 +719,7 @@ func nonDefault(t *testing.T, s Setting) string {
 		"plugins.checker.sha256":        strings.Repeat("ab", 32),
 		"plugins.checker.config_json":   `{"x":1}`,
 		"health.checks_json":            `[{"app":"ORDERS","kind":"tcp"}]`,
+		"regions.local":                 "eu-west-1",
 	}
 	switch v := s.Default.(type) {
 	case string:
@@ -737,8 +738,13 @@ func nonDefault(t *testing.T, s Setting) string {
 	case time.Duration:
 		return formatDuration(v + 1500*time.Millisecond)
 	case []string:
-		if s.Key == "cluster.peers" {
+		switch s.Key {
+		case "cluster.peers":
 			return "http://10.0.0.2:8761/eureka/,http://10.0.0.3:8761/eureka/"
+		case "regions.remote":
+			return "west;http://10.1.0.2:8761/eureka/,west;http://10.1.0.3:8761/eureka/"
+		case "regions.app_allow_list":
+			return "west;ORDERS,global;BILLING"
 		}
 		return "/x,/y/z"
 	}

@@ -434,6 +434,7 @@ var sectionTitles = map[string]string{
 	"plugins":  "Plugins",
 	"limits":   "Input limits",
 	"health":   "Health checks (server-side probes of instances)",
+	"regions":  "Regions (remote regions served with ?regions=)",
 }
 
 // SectionTitle returns the heading for a Setting.Section: "General" for the

@@ -71,6 +71,9 @@ var rules = map[string]rule{
 	"cluster.peers":               peerURLs,
 	"cluster.self_url":            optionalURL,
 	"cluster.batch_size":          positive,
+	"regions.fetch_interval":      positive,
+	"regions.connect_timeout":     positive,
+	"regions.read_timeout":        positive,
 	"cluster.batch_interval":      notNegative,
 	"cluster.max_batch_delay":     notNegative,
 	"cluster.queue_size":          positive,
@@ -147,6 +150,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Plugins.validate()...)
 	if err := c.Health.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Regions.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("regions.%w", err))
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)

@@ -1,0 +1,89 @@
+package httpd
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/regions"
+	"github.com/eurekad/eurekad/sdk/eureka"
+)
+
+// regionsOf returns the configured remote regions a request's regions
+// parameter names (normalised: lower case, sorted, unknown names
+// dropped), nil when it names none. Requests without a query, or on a
+// server without remote regions, pay one comparison.
+func (s *Server) regionsOf(r *http.Request) []string {
+	if s.opts.Regions == nil || r.URL.RawQuery == "" {
+		return nil
+	}
+	return s.opts.Regions.Normalize(queryParam(r.URL.RawQuery, "regions"))
+}
+
+// serveRegions answers GET apps or apps/delta with remote regions merged
+// in (docs/protocol.md §2.7, §2.8): 403 while the start-up gate is closed
+// or until every remote region finished its first fetch, as in Eureka;
+// then the payload with its ETag (304 on a match), gzip when accepted.
+func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.Entity, names []string) {
+	if !s.gate(w) {
+		return
+	}
+	if !s.opts.Regions.Ready() {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	f, ct := regions.XML, xmlHeader
+	if wantsJSONCached(r) {
+		f, ct = regions.JSON, jsonHeader
+	}
+	p := s.opts.Regions.Get(e, f, names)
+	h := w.Header()
+	h["Content-Type"] = ct
+	h["Vary"] = varyHeader
+	body, etag := p.Body, p.ETag
+	if acceptsGzip(r) {
+		body, etag = p.Gzip, p.GzipETag
+		h["Content-Encoding"] = gzipHeader
+	}
+	h.Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// remoteApp answers GET apps/{app} from a remote region when the
+// application has no local instance (Eureka's transparent fallback,
+// §9.1). It reports whether it answered; without remote regions it costs
+// one comparison.
+func (s *Server) remoteApp(w http.ResponseWriter, r *http.Request) bool {
+	if !s.opts.Regions.Configured() {
+		return false
+	}
+	k := cache.Key{Entity: cache.EntityApp, Name: appVar(r), Format: cache.XML}
+	if wantsJSONCached(r) {
+		k.Format = cache.JSON
+	}
+	if s.cache.Get(k).Found() {
+		return false
+	}
+	app := s.opts.Regions.Application(k.Name)
+	if app == nil {
+		return false
+	}
+	var b []byte
+	if k.Format == cache.JSON {
+		w.Header()["Content-Type"] = jsonHeader
+		b = eureka.AppendApplicationJSON(nil, app)
+	} else {
+		w.Header()["Content-Type"] = xmlHeader
+		b = eureka.AppendApplicationXML(nil, app)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	return true
+}
