@@ -104,4 +104,8 @@ type OpsSources struct {
 	History func(app, id string) []history.Entry
 	// Collectors are more metrics served at /metrics (the health checks').
 	Collectors []prometheus.Collector
+	// Syncing reports that the start-up sync is copying the peers'
+	// registries in: a peer's anti-entropy digest is refused meanwhile,
+	// as this half-filled registry would make it push everything.
+	Syncing func() bool
 }

@@ -46,6 +46,11 @@ func (s *Server) replicationBatch(w http.ResponseWriter, r *http.Request) {
 // see of its live instances. Java Eureka has no such route (it answers
 // 404), which is how a eurekad peer tells it apart.
 func (s *Server) peerDigest(w http.ResponseWriter, r *http.Request) {
+	if f := s.opts.Ops.Syncing; f != nil && f() {
+		w.Header().Set("Retry-After", "5")
+		textError(w, http.StatusServiceUnavailable, "start-up sync in progress")
+		return
+	}
 	w.Header().Set("Content-Type", contentJSON)
 	w.WriteHeader(http.StatusOK)
 	w.Write(registry.EncodeDigest(s.reg.Digest()))

@@ -136,6 +136,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		no.Replicator = cl
 	}
 	ho.Ops.Peers = peerStatuses(cl)
+	ho.Ops.Syncing = cl.Syncing
 	if ho.Auth, err = loadAuth(ctx, cfg, ps, log); err != nil {
 		return err
 	}

@@ -129,8 +129,8 @@ func (c *Cluster) antiEntropy(ctx context.Context, p *Peer) {
 			}
 		}
 		owed = false
-		if p.ae.unsupported.Load() {
-			continue
+		if p.ae.unsupported.Load() || c.syncing.Load() {
+			continue // Sync kicks a round when it ends
 		}
 		if err := c.repair(ctx, p); err != nil && ctx.Err() == nil {
 			p.log.Debug("anti-entropy round failed", "err", err)

@@ -27,6 +27,8 @@ type Cluster struct {
 	reg  *registry.Registry
 	opts Options
 	log  *slog.Logger
+	// syncing is set while Sync runs.
+	syncing atomic.Bool
 
 	// peers is read on every replicated request without a lock.
 	peers atomic.Pointer[[]*Peer]

@@ -362,3 +362,57 @@ func TestTooLargeBatchesAreSplit(t *testing.T) {
 		t.Errorf("stats = %+v: want the 413s counted as failed requests, nothing rejected, no error left", st)
 	}
 }
+
+// While the start-up sync copies a peer's registry in, the node says so
+// (Syncing) and refuses anti-entropy digests with 503: a peer's round
+// against the half-filled registry would push it everything the sync is
+// copying anyway (a million instances twice, at once).
+func TestDigestRefusedWhileSyncing(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/apps/") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		close(entered)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"applications":{"versions__delta":"1","apps__hashcode":"","application":[]}}`)
+	}))
+	t.Cleanup(peer.Close)
+	cl := newCluster(t, registry.New(nil), nil, peer.URL+"/eureka/")
+	o := httpd.DefaultOptions()
+	o.Ops.Syncing = cl.Syncing
+	_, self := eurekadPeerWith(t, &o)
+	digest := func() int {
+		resp, err := http.Get(self + "peerreplication/digest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if cl.Syncing() || digest() != http.StatusOK {
+		t.Fatal("digest refused before any sync")
+	}
+	done := make(chan error)
+	go func() {
+		_, err := cl.Sync(context.Background())
+		done <- err
+	}()
+	<-entered
+	if !cl.Syncing() {
+		t.Fatal("Syncing() = false during the sync")
+	}
+	if code := digest(); code != http.StatusServiceUnavailable {
+		t.Fatalf("digest during the sync = %d, want 503", code)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if cl.Syncing() || digest() != http.StatusOK {
+		t.Fatal("digest still refused after the sync")
+	}
+}

@@ -23,7 +23,9 @@ var ErrNoPeerAnswered = errors.New("replication: no peer served its registry")
 func (c *Cluster) Sync(ctx context.Context) (int, error) {
 	// Then compare with every peer: the sync adopts only what this node
 	// lacks or holds with an older lastDirtyTimestamp.
+	c.syncing.Store(true)
 	defer c.KickAntiEntropy()
+	defer c.syncing.Store(false)
 	peers := *c.peers.Load()
 	if len(peers) == 0 || c.opts.SyncRetries <= 0 {
 		return 0, nil
@@ -50,6 +52,11 @@ func (c *Cluster) Sync(ctx context.Context) (int, error) {
 	}
 	return 0, errors.Join(ErrNoPeerAnswered, last)
 }
+
+// Syncing reports whether Sync is under way: anti-entropy waits for it,
+// since a round against a half-filled registry would pull whole
+// applications that the sync is copying anyway.
+func (c *Cluster) Syncing() bool { return c.syncing.Load() }
 
 // adopt registers what apps holds that this node lacks or has older.
 func (c *Cluster) adopt(apps *eureka.Applications) int {
