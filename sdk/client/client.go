@@ -2,9 +2,9 @@ package client
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Defaults used for the zero values of Options.
@@ -423,7 +425,19 @@ func (c *Client) readBody(resp *http.Response) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readLimited(zr, c.maxBody)
+	// The trailer's ISIZE is the plain size (mod 4 GiB): reading into a
+	// buffer of that size spares a registry of a million instances the
+	// gigabytes of copies a doubling buffer makes. Deflate expands at
+	// most 1,032 times, which bounds what a lying trailer can reserve.
+	hint := min(int64(binary.LittleEndian.Uint32(b[len(b)-4:])), 1032*int64(len(b)), c.maxBody)
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(zr, c.maxBody+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > c.maxBody {
+		return nil, fmt.Errorf("body larger than %d bytes", c.maxBody)
+	}
+	return buf.Bytes(), nil
 }
 
 // readLimited reads r to the end, failing once it passes limit bytes.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -820,5 +822,42 @@ func TestClientID(t *testing.T) {
 	c := newClient(t, client.Options{ServiceURLs: []string{"http://127.0.0.1:1/eureka"}, ClientID: "orders-7"})
 	if a.ClientID() == "" || a.ClientID() == b.ClientID() || c.ClientID() != "orders-7" {
 		t.Fatalf("ids %q %q %q", a.ClientID(), b.ClientID(), c.ClientID())
+	}
+}
+
+// TestMaxResponseBytesGzip bounds the decoded size of a gzip answer, and
+// a trailer lying about the plain size reserves no more than deflate can
+// expand the bytes received.
+func TestMaxResponseBytesGzip(t *testing.T) {
+	big := eureka.AppendApplicationsJSON(nil, testApps())
+	gz := gzipped(t, big)
+	serve := func(b []byte) *fake {
+		return newFake(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(b)
+		})
+	}
+	f := serve(gz)
+	c := newClient(t, client.Options{ServiceURLs: []string{f.URL}, MaxResponseBytes: int64(len(big) - 1)})
+	if _, err := c.Applications(ctx); !errors.Is(err, client.ErrUnavailable) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err %v", err)
+	}
+	c = newClient(t, client.Options{ServiceURLs: []string{f.URL}, MaxResponseBytes: int64(len(big))})
+	if apps, err := c.Applications(ctx); err != nil || len(apps.Applications) != len(testApps().Applications) {
+		t.Fatalf("apps %v, err %v", apps, err)
+	}
+
+	lying := bytes.Clone(gz)
+	binary.LittleEndian.PutUint32(lying[len(lying)-4:], 0xffffffff)
+	c = newClient(t, client.Options{ServiceURLs: []string{serve(lying).URL}, MaxResponseBytes: 1 << 30})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := c.Applications(ctx); !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("a wrong ISIZE: err %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1032*uint64(len(gz))+(8<<20) {
+		t.Fatalf("a trailer claiming 4 GiB made the client allocate %d bytes for %d received", n, len(gz))
 	}
 }
