@@ -76,6 +76,11 @@ func BenchmarkChurn100000(b *testing.B) { benchChurn(b, 100000, 5000) }
 // application.
 func BenchmarkChurnFleet10000(b *testing.B) { benchChurn(b, 10000, 50) }
 
+// BenchmarkChurnFleet100000 is the same with 2,000 instances per
+// application: re-encoding a changed instance's whole application would
+// cost hundreds of times the instance.
+func BenchmarkChurnFleet100000(b *testing.B) { benchChurn(b, 100000, 50) }
+
 // benchSize reports the size of the assembled full gzip payload against a
 // from-scratch compression of the same plain bytes at the default level:
 // joining pieces compressed apart must not cost every client much more

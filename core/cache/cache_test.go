@@ -341,11 +341,22 @@ type heldSource struct {
 
 func (h *heldSource) AppStates(visit func(string, uint64) bool) (uint64, []*eureka.Application) {
 	v, apps := h.Registry.AppStates(visit)
+	h.wait()
+	return v, apps
+}
+
+func (h *heldSource) ChangedInstances(seq, since uint64, more []registry.InstanceKey, visit func(app, id string, in *eureka.InstanceInfo)) (uint64, uint64, bool) {
+	next, v, ok := h.Registry.ChangedInstances(seq, since, more, visit)
+	h.wait()
+	return next, v, ok
+}
+
+// wait holds a read of the registry, once, when hold is set.
+func (h *heldSource) wait() {
 	if h.hold.CompareAndSwap(true, false) {
 		h.read <- struct{}{}
 		<-h.released
 	}
-	return v, apps
 }
 
 // A reader that finds a rebuild under way serves the old payload, but that

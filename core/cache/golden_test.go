@@ -26,6 +26,12 @@ func (c *stepClock) jump(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 func newGoldenCache(t *testing.T, mods ...func(*registry.Options)) (*Cache, *registry.Registry) {
 	t.Helper()
+	return newGoldenCacheWith(t, nil, mods...)
+}
+
+// newGoldenCacheWith is newGoldenCache with co changing the cache's options.
+func newGoldenCacheWith(t *testing.T, co func(*Options), mods ...func(*registry.Options)) (*Cache, *registry.Registry) {
+	t.Helper()
 	ro := registry.DefaultOptions()
 	ro.Clock = &stepClock{}
 	for _, m := range mods {
@@ -35,6 +41,9 @@ func newGoldenCache(t *testing.T, mods ...func(*registry.Options)) (*Cache, *reg
 	reg.OpenForTraffic(0)
 	o := DefaultOptions()
 	o.MinRebuildInterval = 0
+	if co != nil {
+		co(&o)
+	}
 	c, err := New(reg, &o)
 	if err != nil {
 		t.Fatal(err)
@@ -228,5 +237,61 @@ func TestFullPayloadInstanceChangeRecompressesItsRuns(t *testing.T) {
 		if n := a.compressed - before; n > 4*target+tailSize {
 			t.Fatalf("changing %s recompressed %d of %d plain bytes", id, n, plain)
 		}
+	}
+}
+
+// The per-instance path (changes read from the delta queue) under renewals,
+// which change lease timestamps without a delta entry, with every run
+// expired at each read so the refreshed instances are compared too, and
+// with the delta queue emptied now and then, so builds also fall back on
+// comparing whole applications and come back.
+func TestFullPayloadInstancePathEqualsFreshEncoding(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			clock := &stepClock{}
+			// Every read rebuilds, with every run expired.
+			c, reg := newGoldenCacheWith(t, func(o *Options) { o.AutoExpiration = time.Nanosecond },
+				func(o *registry.Options) { o.Clock = clock })
+			for _, a := range c.full {
+				a.target = 700
+			}
+			r := rand.New(rand.NewPCG(seed, 7))
+			fallbacks := 0
+			for step := range 300 {
+				switch r.IntN(12) {
+				case 0:
+					reg.Renew(fmt.Sprint("APP", r.IntN(8)), fmt.Sprint("i", r.IntN(12)), registry.RenewArgs{})
+				case 1:
+					clock.jump(time.Hour)
+					reg.ExpireDelta()
+					fallbacks++
+				default:
+					randomChange(r, reg, step)
+				}
+				if r.IntN(3) == 0 {
+					checkGoldenApps(t, c, reg, fmt.Sprintf("step %d", step))
+				}
+			}
+			checkGoldenApps(t, c, reg, "end")
+			if fallbacks == 0 {
+				t.Fatal("the delta queue was never emptied")
+			}
+		})
+	}
+}
+
+// A change to one instance of a large application re-encodes that
+// instance, not the application.
+func TestFullPayloadInstanceChangeEncodesTheInstance(t *testing.T) {
+	c, reg := newGoldenCache(t)
+	for i := range 2000 {
+		reg.Register(inst("BIG", fmt.Sprintf("i%04d", i)), false)
+	}
+	checkGoldenApps(t, c, reg, "loaded")
+	before := c.full[JSON].encoded
+	reg.UpdateMetadata("BIG", "i1000", map[string]string{"rev": "2"})
+	checkGoldenApps(t, c, reg, "after the edit")
+	if n := c.full[JSON].encoded - before; n != 1 {
+		t.Fatalf("one metadata edit encoded %d items", n)
 	}
 }

@@ -69,3 +69,67 @@ func (r *Registry) StoredInstances(want func(name string, version uint64) bool) 
 	}
 	return out
 }
+
+// InstanceKey names one instance: its (upper-case) application and id.
+type InstanceKey struct{ App, ID string }
+
+// DeltaMark returns the number of the next delta entry and the registry
+// version, of one state: where a ChangedInstances reader starts.
+func (r *Registry) DeltaMark() (seq, version uint64) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	q := &r.delta
+	q.mu.Lock()
+	seq = q.first + uint64(q.n)
+	q.mu.Unlock()
+	return seq, r.version.Load()
+}
+
+// ChangedInstances serves a response cache that keeps an encoded piece per
+// instance: under one read lock it takes the instances with a delta entry
+// numbered seq or later, and those in more, and calls visit once for each
+// with a copy of it as AppStates makes them, or nil when it is gone, in no
+// particular order. It returns the number of the next delta entry and the
+// registry version, of exactly that state, for the next call (and for
+// DeltaMark's use when ok is false).
+//
+// Every visible change adds one delta entry and moves the version by one,
+// so when the version moved from since by the number of entries from seq
+// on, those entries name everything that changed. ok is false, and nothing
+// is visited, when it did not (a restore changes the registry without
+// entries) or when entries from seq on have left the queue: the caller
+// compares whole applications then (AppStates).
+//
+// visit runs under the registry's read lock: it must be quick and must not
+// call the registry.
+func (r *Registry) ChangedInstances(seq, since uint64, more []InstanceKey, visit func(app, id string, in *eureka.InstanceInfo)) (next, version uint64, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	q := &r.delta
+	q.mu.Lock()
+	first, n := q.first, uint64(q.n)
+	next, version = first+n, r.version.Load()
+	if seq < first || seq > next || version-since != next-seq {
+		q.mu.Unlock()
+		return next, version, false
+	}
+	keys := make(map[InstanceKey]struct{}, int(next-seq)+len(more))
+	for i := seq - first; i < n; i++ {
+		it := q.at(int(i))
+		keys[InstanceKey{it.app, it.id}] = struct{}{}
+	}
+	q.mu.Unlock()
+	for _, k := range more {
+		keys[k] = struct{}{}
+	}
+	for k := range keys {
+		var in *eureka.InstanceInfo
+		if a := r.apps[k.App]; a != nil {
+			if l := a.leases[k.ID]; l != nil {
+				in = l.decorated()
+			}
+		}
+		visit(k.App, k.ID, in)
+	}
+	return next, version, true
+}

@@ -209,20 +209,29 @@ type StatusCounts struct {
 var hashOrder = [5]Status{StatusDown, StatusOutOfService, StatusStarting, StatusUnknown, StatusUp}
 
 // Add counts one instance with status s.
-func (c *StatusCounts) Add(s Status) {
+func (c *StatusCounts) Add(s Status) { c.n[StatusIndex(s)]++ }
+
+// StatusIndex returns s as one byte, as StatusCounts counts it (any
+// status it does not know as UNKNOWN): what a counter of many instances
+// keeps of each.
+func StatusIndex(s Status) uint8 {
 	switch s {
 	case StatusDown:
-		c.n[0]++
+		return 0
 	case StatusOutOfService:
-		c.n[1]++
+		return 1
 	case StatusStarting:
-		c.n[2]++
+		return 2
 	case StatusUp:
-		c.n[4]++
+		return 4
 	default:
-		c.n[3]++
+		return 3
 	}
 }
+
+// AddIndex counts n instances (negative: uncounts them) of the status
+// StatusIndex returned i for.
+func (c *StatusCounts) AddIndex(i uint8, n int) { c.n[i] += n }
 
 // HashCode returns Eureka's reconcile hash: NAME_count_ for each status with
 // a non-zero count, sorted by name; "" when nothing was counted.
