@@ -8,8 +8,10 @@
 # the target. Then it times how fast a change becomes visible in eurekad's
 # /apps and /apps/delta, compares eurekad's stores with its memory store
 # (scripts/bench-storage.sh: register and renew throughput, restart of 100,000
-# instances, memory), and runs the Go micro-benchmarks of ./core/... and
-# ./sdk/.... The method is described in docs/benchmarks.md.
+# instances, memory), runs the Go micro-benchmarks of ./core/... and
+# ./sdk/..., a 3-node cluster's replication (eurekabench cluster) and the
+# scale benchmark (scripts/bench-scale.sh). The method is described in
+# docs/benchmarks.md.
 #
 # Environment:
 #   BENCH_QUICK=1          smoke run of about a minute (1 round, 3 s runs)
@@ -34,6 +36,11 @@
 #   BENCH_STORAGE=0        skip the storage comparison (about 5 minutes;
 #                          quick: 1.5); its own knobs are described in
 #                          scripts/bench-storage.sh
+#   BENCH_CLUSTER=0        skip the 3-node replication run (about 1 minute)
+#   BENCH_SCALE=0          skip the scale benchmark (scripts/bench-scale.sh,
+#                          about 8 minutes; BENCH_SCALE_MILLION=1 adds the
+#                          1,000,000-instance run, about 12 more; quick:
+#                          10,000 instances only)
 #
 # Everything runs on 127.0.0.1; every server this script starts is stopped
 # when it exits, however it exits.
@@ -50,6 +57,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	vis_iters=50
 	vis_limit=20s
 	gobenchtime=100ms
+	cluster_flags="--instances 2000 --interval 5s --duration 5s --idle-probes 20"
 else
 	rounds=${BENCH_ROUNDS:-3}
 	duration=${BENCH_DURATION:-8s}
@@ -58,6 +66,7 @@ else
 	vis_iters=200
 	vis_limit=60s
 	gobenchtime=500ms
+	cluster_flags="--instances 10000 --interval 5s --duration 15s --idle-probes 200"
 fi
 concurrency=${BENCH_CONCURRENCY:-16}
 quiet_wait=${BENCH_QUIET_WAIT:-20}
@@ -248,6 +257,33 @@ if [ "${BENCH_GOBENCH:-1}" != 0 ]; then
 	go test -run '^$' -bench . -benchmem -benchtime "$gobenchtime" -timeout 5m ./core/... ./sdk/... 2>&1 |
 		grep -Ev '^(\?|ok|PASS)\b|no test files' || true
 	echo '```'
+fi
+
+if [ "${BENCH_CLUSTER:-1}" != 0 ]; then
+	echo
+	echo "## Replication: a 3-node cluster"
+	echo
+	echo "Command: eurekabench cluster --eurekad BIN $cluster_flags"
+	echo
+	echo '```'
+	rc=0
+	# shellcheck disable=SC2086
+	fg "$eb" cluster --eurekad "$tmp/eurekad" $cluster_flags || rc=$?
+	echo '```'
+	if [ "$rc" != 0 ]; then
+		failed+=("cluster: exit $rc")
+	fi
+fi
+
+if [ "${BENCH_SCALE:-1}" != 0 ]; then
+	echo
+	echo "## Scale"
+	echo
+	rc=0
+	fg env EUREKAD_BIN="$tmp/eurekad" BENCH_SCALE_QUICK="${BENCH_SCALE_QUICK:-${BENCH_QUICK:-0}}" scripts/bench-scale.sh || rc=$?
+	if [ "$rc" != 0 ]; then
+		failed+=("scale: exit $rc")
+	fi
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
