@@ -319,7 +319,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 	}
 	h["Content-Length"] = rep.Length
 	w.WriteHeader(http.StatusOK)
-	w.Write(rep.Body)
+	rep.WriteTo(w)
 }
 
 // Header values shared by every cached response; net/http only reads them.

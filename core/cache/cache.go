@@ -112,13 +112,73 @@ type Payload struct {
 // ETag and Content-Length headers, computed once so serving allocates
 // nothing per request. Treat every field as read-only.
 type Representation struct {
-	Body   []byte
+	// Body is the whole body, or nil when Parts holds it.
+	Body []byte
+	// Parts is the body in pieces, in order: an assembled payload is
+	// served from its runs' bytes, which it shares with the payloads
+	// built after it, not from a copy (40 MB at 1,000,000 instances, per
+	// build).
+	Parts  [][]byte
 	ETag   []string
 	Length []string
 }
 
 func newRepresentation(body []byte, etag string) Representation {
 	return Representation{Body: body, ETag: []string{etag}, Length: []string{strconv.Itoa(len(body))}}
+}
+
+func newPartsRepresentation(parts [][]byte, n int, etag string) Representation {
+	return Representation{Parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}}
+}
+
+// WriteTo writes the body to w.
+func (r *Representation) WriteTo(w io.Writer) (int64, error) {
+	if r.Parts == nil {
+		n, err := w.Write(r.Body)
+		return int64(n), err
+	}
+	var total int64
+	for _, b := range r.Parts {
+		n, err := w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Bytes returns the whole body in one slice: Body, or Parts joined into a
+// new one.
+func (r *Representation) Bytes() []byte {
+	if r.Parts == nil {
+		return r.Body
+	}
+	return bytes.Join(r.Parts, nil)
+}
+
+// reader reads the body.
+func (r *Representation) reader() io.Reader {
+	if r.Parts == nil {
+		return bytes.NewReader(r.Body)
+	}
+	rs := make([]io.Reader, len(r.Parts))
+	for i, b := range r.Parts {
+		rs[i] = bytes.NewReader(b)
+	}
+	return io.MultiReader(rs...)
+}
+
+// last4 returns the body's last four bytes (gzip's size trailer), or nil.
+func (r *Representation) last4() []byte {
+	b := r.Body
+	if r.Parts != nil && len(r.Parts) > 0 {
+		b = r.Parts[len(r.Parts)-1]
+	}
+	if len(b) < 4 {
+		return nil
+	}
+	return b[len(b)-4:]
 }
 
 // Found is false when the payload names an application that has no
@@ -133,7 +193,7 @@ func (p *Payload) Version() uint64 { return p.version }
 // Plain returns the uncompressed representation.
 func (p *Payload) Plain() *Representation {
 	p.plainOnce.Do(func() {
-		body, err := gunzip(p.gz.Body)
+		body, err := gunzipRep(&p.gz)
 		if err != nil {
 			// Our own gzip output: this cannot fail short of memory
 			// corruption.
@@ -162,15 +222,15 @@ func (p *Payload) Gzip() *Representation {
 
 func gzipETag(etag string) string { return etag[:len(etag)-1] + `-gzip"` }
 
-func gunzip(b []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
+func gunzipRep(r *Representation) ([]byte, error) {
+	zr, err := gzip.NewReader(r.reader())
 	if err != nil {
 		return nil, err
 	}
 	size := 0
-	if len(b) >= 4 {
+	if t := r.last4(); t != nil {
 		// gzip's trailer holds the plain size modulo 2^32.
-		size = int(binary.LittleEndian.Uint32(b[len(b)-4:]))
+		size = int(binary.LittleEndian.Uint32(t))
 	}
 	out := bytes.NewBuffer(make([]byte, 0, size+512))
 	if _, err := out.ReadFrom(zr); err != nil {
@@ -542,10 +602,10 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	switch k.Entity {
 	case EntityApps:
 		if a := c.full[k.Format]; a != nil {
-			gz, sum, version, changeCost := a.build()
+			parts, n, sum, version, changeCost := a.build()
 			p.version, p.changeCost = version, changeCost
 			p.ETag = etagOf(sum)
-			p.gzOnce.Do(func() { p.gz = newRepresentation(gz, gzipETag(p.ETag)) })
+			p.gzOnce.Do(func() { p.gz = newPartsRepresentation(parts, n, gzipETag(p.ETag)) })
 			return p
 		}
 		apps = c.src.Applications()

@@ -203,7 +203,7 @@ func TestGzipAndETag(t *testing.T) {
 	c, reg := newCache(t, func(o *Options) { o.MinRebuildInterval = 0 })
 	reg.Register(inst("A", "a1"), false)
 	p := c.Get(appsJSON)
-	zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Body))
+	zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestRegistryPayloadPlainOnDemand(t *testing.T) {
 		if p.plain.Body != nil {
 			t.Fatalf("format %d: plain body held before anyone asked for it", f)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz.Body))
+		zr, err := gzip.NewReader(bytes.NewReader(gz.Bytes()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -237,7 +237,7 @@ func (a *assembler) reset() {
 // that changed and recompressing their runs. The rest of its cost (listing
 // the applications, joining the runs) is paid by every build, however
 // little changed.
-func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Duration) {
+func (a *assembler) build() (parts [][]byte, n int, sum, version uint64, changeCost time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
@@ -317,8 +317,10 @@ func (a *assembler) build() (gz []byte, sum, version uint64, changeCost time.Dur
 	return a.join(version, changeCost)
 }
 
-// join assembles the runs into the payload, under mu.
-func (a *assembler) join(version uint64, changeCost time.Duration) (gz []byte, sum, v uint64, cost time.Duration) {
+// join assembles the runs into the payload, under mu: the gzip member's
+// pieces in order (the runs' own bytes, not a copy), its length and the
+// CRC-64 of its plain bytes.
+func (a *assembler) join(version uint64, changeCost time.Duration) (parts [][]byte, n int, sum, v uint64, cost time.Duration) {
 	if hash := a.total.HashCode(); a.head.z == nil || hash != a.headHash {
 		// A full payload's versions__delta is always 1 (Eureka's).
 		if a.format == JSON {
@@ -328,21 +330,23 @@ func (a *assembler) join(version uint64, changeCost time.Duration) (gz []byte, s
 		}
 		a.headHash = hash
 	}
-	j := newJoiner(a.lastSize)
+	j := &joiner{pieces: make([][]byte, 0, len(a.chunks)+4)}
+	j.pieces = append(j.pieces, gzipHeader)
+	j.n = len(gzipHeader)
 	j.add(&a.head)
 	for _, c := range a.chunks {
 		j.add(&c.part)
 	}
 	j.add(&a.tail)
-	gz, sum = j.finish()
-	a.lastSize = len(gz)
+	j.finish()
+	a.lastSize = j.n
 	if cap(a.work) > maxKeptWork {
 		// A build after many runs expired held the plain bytes of much
 		// of the registry here: let them go rather than keep them for
 		// the next small build.
 		a.work = nil
 	}
-	return gz, sum, version, changeCost
+	return j.pieces, j.n, j.crc64, version, changeCost
 }
 
 // encode re-encodes app's items and compares each with what m says the

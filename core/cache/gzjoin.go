@@ -75,11 +75,14 @@ var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 var finalBlock = []byte{1, 0, 0, 0xff, 0xff}
 
 // joiner assembles parts into one gzip member and the CRC-64 of the
-// plain bytes they hold.
+// plain bytes they hold: into buf, or, when pieces is not nil, as a list
+// of the parts' own bytes (n is then the member's length).
 type joiner struct {
 	buf          []byte
+	pieces       [][]byte
+	n            int
 	crc32, crc64 uint64
-	n            int64
+	plain        int64
 }
 
 func newJoiner(sizeHint int) *joiner {
@@ -89,7 +92,12 @@ func newJoiner(sizeHint int) *joiner {
 }
 
 func (j *joiner) add(p *part) {
-	j.buf = append(j.buf, p.z...)
+	if j.pieces != nil {
+		j.pieces = append(j.pieces, p.z)
+		j.n += len(p.z)
+	} else {
+		j.buf = append(j.buf, p.z...)
+	}
 	j.sum(p)
 }
 
@@ -98,7 +106,7 @@ func (j *joiner) add(p *part) {
 func (j *joiner) sum(p *part) {
 	j.crc32 = crc32Math.mul(p.shift32, j.crc32) ^ p.crc32
 	j.crc64 = crc64Math.mul(p.shift64, j.crc64) ^ p.crc64
-	j.n += p.n
+	j.plain += p.n
 }
 
 // then extends p's checksums, with no bytes, by those of q's plain bytes
@@ -114,9 +122,15 @@ func (p *part) then(q *part) {
 
 // finish ends the member and returns it with the plain bytes' CRC-64.
 func (j *joiner) finish() ([]byte, uint64) {
-	j.buf = append(j.buf, finalBlock...)
-	j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(j.crc32))
-	j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(j.n))
+	end := append(j.buf, finalBlock...)
+	end = binary.LittleEndian.AppendUint32(end, uint32(j.crc32))
+	end = binary.LittleEndian.AppendUint32(end, uint32(j.plain))
+	if j.pieces != nil {
+		j.pieces = append(j.pieces, end)
+		j.n += len(end)
+		return nil, j.crc64
+	}
+	j.buf = end
 	return j.buf, j.crc64
 }
 
