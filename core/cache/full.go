@@ -875,7 +875,11 @@ func (a *assembler) put(m *appMeta, key string, st uint8, enc func([]byte) []byt
 		a.count(m, key, m.st[i], -1)
 		m.sums[i], m.st[i] = sum, st
 	default:
-		a.insert(key)
+		if s, ok := a.fresh[key]; !ok || s.n >= 0 {
+			a.insert(key)
+		} // else its application left and came back in this build: the
+		// item is still in its run, whose dirty flag is set, and fresh
+		// now has its new bytes.
 		m.keys = slices.Insert(m.keys, i, key)
 		m.sums = slices.Insert(m.sums, i, sum)
 		m.st = slices.Insert(m.st, i, st)
