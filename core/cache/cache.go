@@ -115,12 +115,21 @@ type Representation struct {
 	// Body is the whole body, or nil when Parts holds it.
 	Body []byte
 	// Parts is the body in pieces, in order: an assembled payload is
-	// served from its runs' bytes, which it shares with the payloads
-	// built after it, not from a copy (40 MB at 1,000,000 instances, per
-	// build).
+	// built from its runs' bytes, which it shares with the payloads built
+	// after it, and joined into one slice only when first served (40 MB
+	// at 1,000,000 instances, for each build under churn, most of which
+	// nobody reads). Writing the pieces one by one instead cost a syscall
+	// each: 85 µs a fetch of 1,000 instances against 30.
 	Parts  [][]byte
 	ETag   []string
 	Length []string
+	joined *joinedBody
+}
+
+// joinedBody is Parts joined, once.
+type joinedBody struct {
+	once sync.Once
+	body []byte
 }
 
 func newRepresentation(body []byte, etag string) Representation {
@@ -128,33 +137,23 @@ func newRepresentation(body []byte, etag string) Representation {
 }
 
 func newPartsRepresentation(parts [][]byte, n int, etag string) Representation {
-	return Representation{Parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}}
+	return Representation{Parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}, joined: &joinedBody{}}
 }
 
 // WriteTo writes the body to w.
 func (r *Representation) WriteTo(w io.Writer) (int64, error) {
-	if r.Parts == nil {
-		n, err := w.Write(r.Body)
-		return int64(n), err
-	}
-	var total int64
-	for _, b := range r.Parts {
-		n, err := w.Write(b)
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	n, err := w.Write(r.Bytes())
+	return int64(n), err
 }
 
-// Bytes returns the whole body in one slice: Body, or Parts joined into a
-// new one.
+// Bytes returns the whole body in one slice: Body, or Parts joined (once;
+// every later call returns the same slice).
 func (r *Representation) Bytes() []byte {
 	if r.Parts == nil {
 		return r.Body
 	}
-	return bytes.Join(r.Parts, nil)
+	r.joined.once.Do(func() { r.joined.body = bytes.Join(r.Parts, nil) })
+	return r.joined.body
 }
 
 // reader reads the body.
