@@ -84,6 +84,8 @@ var rules = map[string]rule{
 	"cluster.probe_interval":      positive,
 	"cluster.sync_retries":        notNegative,
 	"cluster.sync_retry_wait":     notNegative,
+	"cluster.sync_timeout":        positive,
+	"cluster.sync_max_bytes":      positive,
 	"plugins.storage.sha256":      sha256Hex,
 	"plugins.auth.sha256":         sha256Hex,
 	"plugins.auth.timeout":        positive,
