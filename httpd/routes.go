@@ -121,6 +121,7 @@ func (s *Server) routeTable() []*route {
 		site(http.MethodGet, "/admin/api/storage", hook.OpRead, accessDecide, s.apiStorage),
 		site(http.MethodGet, "/admin/api/peers", hook.OpRead, accessDecide, s.apiPeers),
 		site(http.MethodGet, "/admin/api/regions", hook.OpRead, accessDecide, s.apiRegions),
+		site(http.MethodGet, "/admin/api/namespaces", hook.OpRead, accessDecide, s.apiNamespaces),
 		site(http.MethodGet, "/admin/api/plugins", hook.OpRead, accessDecide, s.apiPlugins),
 		site(http.MethodGet, "/admin/api/whoami", hook.OpAdmin, accessAdmin, whoami),
 	}
@@ -304,6 +305,9 @@ func (s *Server) routes() http.Handler {
 // request without a route is answered here (404, or 405 for a known path),
 // never by a router: only a decided route reaches a handler.
 func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Namespaces != nil && s.serveNamespace(w, r) {
+		return
+	}
 	t := s.table
 	tg := t.resolve(r)
 	rt := tg.rt
