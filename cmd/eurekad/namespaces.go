@@ -45,6 +45,8 @@ type shared struct {
 	checker hook.Checker
 	// ho are the HTTP options every namespace's server starts from.
 	ho httpd.Options
+	// histories are the admin API's per-instance histories.
+	histories *histories
 }
 
 // stack is one namespace's parts.
@@ -60,12 +62,58 @@ type stack struct {
 	srv     *httpd.Server
 }
 
-// historyName is the history subscriber of namespace name on the bus.
-func historyName(name string) string {
-	if name == namespace.Default {
-		return historySubscriber
+// histories is the admin API's per-instance history of every namespace:
+// one subscriber on the bus (subscriptions close when the bus runs, and
+// namespaces may be created later) that hands each event to its
+// namespace's recorder.
+type histories struct {
+	m  atomic.Pointer[map[string]*history.Recorder]
+	mu sync.Mutex
+}
+
+func newHistories() *histories {
+	h := &histories{}
+	h.m.Store(&map[string]*history.Recorder{})
+	return h
+}
+
+// add returns namespace name's recorder, made on first use.
+func (h *histories) add(name string) *history.Recorder {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur := *h.m.Load()
+	if r := cur[name]; r != nil {
+		return r
 	}
-	return historySubscriber + "@" + name
+	next := maps.Clone(cur)
+	next[name] = history.New(0, 0)
+	h.m.Store(&next)
+	return next[name]
+}
+
+// Handle implements hook.Listener. Events without an application (a gap,
+// the server's start) concern every namespace.
+func (h *histories) Handle(ctx context.Context, events []hook.Event) error {
+	m := *h.m.Load()
+	if len(m) == 1 {
+		// The default namespace alone: the batch as it is.
+		for _, r := range m {
+			return r.Handle(ctx, events)
+		}
+	}
+	for i := range events {
+		e := events[i : i+1]
+		if events[i].App == "" {
+			for _, r := range m {
+				_ = r.Handle(ctx, e)
+			}
+			continue
+		}
+		if r := m[namespace.EventNamespace(&events[i])]; r != nil {
+			_ = r.Handle(ctx, e)
+		}
+	}
+	return nil
 }
 
 // buildStack builds namespace name's stack and restores its registry
@@ -77,21 +125,7 @@ func buildStack(ctx context.Context, sh *shared, name string) (*stack, error) {
 		log = log.With("namespace", name)
 	}
 	st := &stack{name: name}
-	// The admin API's per-instance history is one more subscriber, so a
-	// bus runs without listener plugins too (renewals are not published
-	// unless a listener asks for them).
-	st.changes = history.New(0, 0)
-	var hl hook.Listener = st.changes
-	if cfg.Namespaces.Enabled() {
-		hl = namespace.Only(name, hl)
-	}
-	// Inline: the recorder only updates a map under its own lock, so
-	// Publish calls it directly; a queue and a delivery goroutine woken
-	// per registration cost ~3 µs of CPU each (make bench register), and
-	// a burst of registrations can no longer leave a gap in the history.
-	if err := sh.bus.SubscribeInline(historyName(name), hl, history.Types); err != nil {
-		return nil, err
-	}
+	st.changes = sh.histories.add(name)
 
 	ro := cfg.Registry
 	ro.Logger = log.With("component", "registry")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/url"
-	"strings"
 
 	"github.com/eurekad/eurekad/core/events"
 	"github.com/eurekad/eurekad/core/replication"
@@ -77,8 +76,7 @@ func authDecisions(g *guard.Guard) func() []httpd.AuthDecisions {
 }
 
 // historySubscriber is the admin API's history on the event bus; it is
-// eurekad's own, not a listener plugin, so listenerStatuses leaves it out
-// (and the other namespaces' histories, named historySubscriber@namespace).
+// eurekad's own, not a listener plugin, so listenerStatuses leaves it out.
 const historySubscriber = "eurekad-history"
 
 // listenerStatuses reports each listener plugin's deliveries.
@@ -87,7 +85,7 @@ func listenerStatuses(bus *events.Bus) func() []httpd.ListenerStatus {
 		st := bus.Stats()
 		out := make([]httpd.ListenerStatus, 0, len(st))
 		for _, l := range st {
-			if l.Name == historySubscriber || strings.HasPrefix(l.Name, historySubscriber+"@") {
+			if l.Name == historySubscriber {
 				continue
 			}
 			out = append(out, httpd.ListenerStatus{Name: l.Name, Delivered: l.Delivered, Dropped: l.Dropped, QueueLength: l.Queued})

@@ -1,10 +1,6 @@
 package namespace
 
-import (
-	"context"
-
-	"github.com/eurekad/eurekad/sdk/hook"
-)
+import "github.com/eurekad/eurekad/sdk/hook"
 
 // EventSink is where a registry publishes its events (registry.EventSink;
 // *events.Bus implements it).
@@ -43,29 +39,4 @@ func EventNamespace(e *hook.Event) string {
 		return Default
 	}
 	return e.Namespace
-}
-
-// Only returns a listener that passes l the events of namespace name and
-// the server-wide ones (server started, a gap), so that one subscriber per
-// namespace (the admin API's history) sees only its own instances.
-func Only(name string, l hook.Listener) hook.Listener {
-	return hook.ListenerFunc(func(ctx context.Context, events []hook.Event) error {
-		all := true
-		for i := range events {
-			all = all && (events[i].App == "" || EventNamespace(&events[i]) == name)
-		}
-		if all {
-			return l.Handle(ctx, events)
-		}
-		var keep []hook.Event
-		for i := range events {
-			if events[i].App == "" || EventNamespace(&events[i]) == name {
-				keep = append(keep, events[i])
-			}
-		}
-		if len(keep) == 0 {
-			return nil
-		}
-		return l.Handle(ctx, keep)
-	})
 }
