@@ -6,6 +6,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/namespace"
 	"github.com/eurekad/eurekad/sdk/hook"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // Namespaces: each namespace other than the default one has a Server of
@@ -107,7 +108,7 @@ func (s *Server) apiNamespaces(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]namespaceView, 0, len(all))
 	for _, ns := range all {
-		if ns != s && !ns.mayRead(r) {
+		if ns != s && !ns.may(r, hook.OpRead) {
 			continue
 		}
 		out = append(out, namespaceView{Name: ns.namespace, Instances: ns.reg.Size(), Limit: ns.node.MaxInstances()})
@@ -115,9 +116,9 @@ func (s *Server) apiNamespaces(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"namespaces": out})
 }
 
-// mayRead reports whether the caller of r may read this server's
+// may reports whether the caller of r may do op in this server's
 // namespace; true without an authenticator.
-func (s *Server) mayRead(r *http.Request) bool {
+func (s *Server) may(r *http.Request, op hook.Operation) bool {
 	if s.opts.Auth == nil {
 		return true
 	}
@@ -126,9 +127,48 @@ func (s *Server) mayRead(r *http.Request) bool {
 		ar.AuthRequest = hook.AuthRequest{}
 		authRequests.Put(ar)
 	}()
-	ar.Operation, ar.Namespace = hook.OpRead, s.namespace
+	ar.Operation, ar.Namespace = op, s.namespace
 	ar.Method, ar.Path, ar.RemoteAddr = r.Method, r.URL.Path, r.RemoteAddr
 	ar.readCredentials(r)
 	_, err := s.opts.Auth.Authenticate(r.Context(), &ar.AuthRequest)
 	return err == nil
+}
+
+// snapshotRecords returns what GET /admin/snapshot saves: without
+// namespaces, the registry's records, as before namespaces; with them,
+// every namespace's records under their store keys (the whole store), or
+// one namespace's (?namespace=, which routed the request to its server),
+// and the namespaces saved. A whole snapshot needs the admin permission in
+// every namespace: it writes 403 and reports false otherwise.
+func (s *Server) snapshotRecords(w http.ResponseWriter, r *http.Request) ([]storage.Record, []string, bool) {
+	recs := s.reg.Records()
+	switch {
+	case s.namespace != namespace.Default:
+		prefix(recs, s.namespace)
+		return recs, []string{s.namespace}, true
+	case s.opts.Namespaces == nil:
+		return recs, nil, true
+	case queryParam(r.URL.RawQuery, "namespace") == namespace.Default:
+		return recs, []string{namespace.Default}, true
+	}
+	names := []string{namespace.Default}
+	for _, ns := range s.opts.Namespaces.List() {
+		if !ns.may(r, hook.OpAdmin) {
+			textError(w, http.StatusForbidden, "forbidden: a whole snapshot needs admin in every namespace (namespace "+ns.namespace+")")
+			return nil, nil, false
+		}
+		more := ns.reg.Records()
+		prefix(more, ns.namespace)
+		recs = append(recs, more...)
+		names = append(names, ns.namespace)
+	}
+	return recs, names, true
+}
+
+// prefix gives records of namespace name their store keys.
+func prefix(recs []storage.Record, name string) {
+	p := namespace.KeyPrefix(name)
+	for i := range recs {
+		recs[i].Key.App = p + recs[i].Key.App
+	}
 }

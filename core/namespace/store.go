@@ -36,6 +36,16 @@ func KeyNamespace(k storage.Key) string {
 	return Default
 }
 
+// SplitKey returns the namespace a stored key belongs to and the key as
+// that namespace sees it (without its prefix).
+func SplitKey(k storage.Key) (string, storage.Key) {
+	if name, ok := namespaced(k.App); ok {
+		k.App = k.App[len(KeyPrefix(name)):]
+		return name, k
+	}
+	return Default, k
+}
+
 // namespaced returns the namespace of a prefixed application name.
 func namespaced(app string) (string, bool) {
 	rest, ok := strings.CutPrefix(app, "ns/")

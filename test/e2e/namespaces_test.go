@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -367,4 +368,137 @@ func nsInstanceJSON(app, id string) string {
 // basicAuth is an Authorization header value.
 func basicAuth(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// nsPrefixes are the base paths of the default namespace and of team-a
+// and team-b.
+var nsPrefixes = map[string]string{"default": "/eureka", "team-a": "/ns/team-a/eureka", "team-b": "/ns/team-b/eureka"}
+
+// registerInEachNamespace registers app/{ns}-{i} for i < n in every
+// namespace, and an override in team-a.
+func registerInEachNamespace(t *testing.T, root string, n int) {
+	t.Helper()
+	for ns, p := range nsPrefixes {
+		for i := range n {
+			id := fmt.Sprintf("%s-%d", ns, i)
+			if r := do(t, http.MethodPost, root+p+"/apps/SHARED", crashBody("SHARED", id), "Content-Type", "application/json"); r.Status != http.StatusNoContent {
+				t.Fatalf("register %s: %d", id, r.Status)
+			}
+		}
+	}
+	if r := do(t, http.MethodPut, root+"/ns/team-a/eureka/apps/SHARED/team-a-0/status?value=OUT_OF_SERVICE", nil); r.Status != http.StatusOK {
+		t.Fatalf("override in team-a: %d", r.Status)
+	}
+}
+
+// checkEachNamespace checks each namespace holds exactly its n instances
+// (of want, when not nil), and team-a its override.
+func checkEachNamespace(t *testing.T, root string, n int, want map[string]bool) {
+	t.Helper()
+	for ns, p := range nsPrefixes {
+		if want != nil && !want[ns] {
+			continue
+		}
+		got := fetchAll(t, root+p+"/")
+		if len(got) != n {
+			t.Errorf("%s holds %d instances, want %d", ns, len(got), n)
+		}
+		for id, in := range got {
+			if !strings.HasPrefix(id, ns+"-") {
+				t.Errorf("%s holds %s, another namespace's", ns, id)
+			}
+			if in.Metadata["owner"] != id {
+				t.Errorf("%s/%s lost its metadata: %v", ns, id, in.Metadata)
+			}
+			if want := id == "team-a-0"; (in.OverriddenStatus == "OUT_OF_SERVICE") != want {
+				t.Errorf("%s/%s: overridden status %s", ns, id, in.OverriddenStatus)
+			}
+		}
+	}
+}
+
+// TestNamespacesSurviveACrash: kill -9 and a restart on bolt and on Redis
+// keep every namespace's instances, each in its namespace.
+func TestNamespacesSurviveACrash(t *testing.T) {
+	for _, sc := range storeCases() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			env := append(sc.env(t), nsDeclared, "EUREKAD_STORAGE_DURABILITY=sync")
+			s := startServer(t, env...)
+			root := "http://" + s.Addr
+			registerInEachNamespace(t, root, 5)
+			s.kill()
+			s = startServerAt(t, s.Addr, env...)
+			checkEachNamespace(t, root, 5, nil)
+		})
+	}
+}
+
+// TestNamespacesCreatedOnFirstUseSurviveARestart: a namespace that exists
+// only because it was used is found in the store at the next start.
+func TestNamespacesCreatedOnFirstUseSurviveARestart(t *testing.T) {
+	t.Parallel()
+	env := []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + t.TempDir(), "EUREKAD_STORAGE_DURABILITY=sync", "EUREKAD_NAMESPACES_CREATE_ON_FIRST_USE=true"}
+	s := startServer(t, env...)
+	root := "http://" + s.Addr
+	if r := do(t, http.MethodPost, root+"/ns/adhoc/eureka/apps/SHARED", crashBody("SHARED", "adhoc-1"), "Content-Type", "application/json"); r.Status != http.StatusNoContent {
+		t.Fatalf("register in a new namespace: %d", r.Status)
+	}
+	s.kill()
+	s = startServerAt(t, s.Addr, env...)
+	got := fetchAll(t, root+"/ns/adhoc/eureka/")
+	if _, ok := got["adhoc-1"]; len(got) != 1 || !ok {
+		t.Fatalf("namespace adhoc after a restart holds %v", got)
+	}
+	if got := fetchAll(t, s.Base); len(got) != 0 {
+		t.Fatalf("the default namespace holds %d instances, want none", len(got))
+	}
+}
+
+// TestNamespacesSnapshotRoundTrip: a whole snapshot holds every namespace
+// and restores each into its own; a namespace's snapshot restores that
+// namespace only, leaving the others as they are.
+func TestNamespacesSnapshotRoundTrip(t *testing.T) {
+	t.Parallel()
+	envA := []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + t.TempDir(), nsDeclared}
+	s := startServer(t, envA...)
+	root := "http://" + s.Addr
+	registerInEachNamespace(t, root, 4)
+	whole := filepath.Join(t.TempDir(), "whole.snapshot")
+	if out, ok := eurekadCmd(t, nil, "snapshot", "save", "--server", root, whole); !ok || !strings.Contains(out, "saved 12 instances") {
+		t.Fatalf("snapshot save: %s", out)
+	}
+	teamA := filepath.Join(t.TempDir(), "team-a.snapshot")
+	if out, ok := eurekadCmd(t, nil, "snapshot", "save", "--server", root, "--namespace", "team-a", teamA); !ok || !strings.Contains(out, "saved 4 instances") {
+		t.Fatalf("snapshot save --namespace team-a: %s", out)
+	}
+	if out, ok := eurekadCmd(t, nil, "snapshot", "inspect", whole); !ok || !strings.Contains(out, "team-a: SHARED") || !strings.Contains(out, "team-b: SHARED") {
+		t.Fatalf("snapshot inspect: %s", out)
+	}
+	s.stop()
+
+	// The whole snapshot into a fresh store: every namespace back.
+	envB := []string{"EUREKAD_STORAGE_KIND=bolt", "EUREKAD_STORAGE_DATA_DIR=" + t.TempDir(), nsDeclared}
+	if out, ok := eurekadCmd(t, envB, "snapshot", "restore", whole); !ok || !strings.Contains(out, "restored 12 instances") {
+		t.Fatalf("snapshot restore: %s", out)
+	}
+	b := startServer(t, envB...)
+	checkEachNamespace(t, "http://"+b.Addr, 4, nil)
+	// A change in team-a and default, then team-a's snapshot restored:
+	// team-a is as saved, default keeps its change.
+	if r := do(t, http.MethodDelete, "http://"+b.Addr+"/ns/team-a/eureka/apps/SHARED/team-a-1", nil); r.Status != http.StatusOK {
+		t.Fatalf("cancel in team-a: %d", r.Status)
+	}
+	if r := do(t, http.MethodPost, b.Base+"apps/SHARED", crashBody("SHARED", "default-9"), "Content-Type", "application/json"); r.Status != http.StatusNoContent {
+		t.Fatalf("register in default: %d", r.Status)
+	}
+	b.stop()
+	if out, ok := eurekadCmd(t, envB, "snapshot", "restore", teamA); !ok || !strings.Contains(out, "restored 4 instances") {
+		t.Fatalf("snapshot restore of team-a: %s", out)
+	}
+	b = startServer(t, envB...)
+	checkEachNamespace(t, "http://"+b.Addr, 4, map[string]bool{"team-a": true, "team-b": true})
+	if got := fetchAll(t, b.Base); len(got) != 5 || got["default-9"].InstanceID == "" {
+		t.Errorf("default after team-a's restore holds %d instances, want its 5 (default-9 kept)", len(got))
+	}
 }
