@@ -172,3 +172,22 @@ func prefix(recs []storage.Record, name string) {
 		recs[i].Key.App = p + recs[i].Key.App
 	}
 }
+
+// allNamespaces guards a route whose answer covers every namespace (the
+// metrics, with each namespace's instance counts): under an authenticator
+// the caller must be allowed to read every namespace, not only the
+// default one the route is decided in.
+func (s *Server) allNamespaces(a access, next http.Handler) http.Handler {
+	if s.opts.Namespaces == nil || s.opts.Auth == nil || a == accessPublic {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, ns := range s.opts.Namespaces.List() {
+			if !ns.may(r, hook.OpRead) {
+				textError(w, http.StatusForbidden, "forbidden: the metrics cover every namespace (namespace "+ns.namespace+")")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

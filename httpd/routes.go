@@ -126,7 +126,7 @@ func (s *Server) routeTable() []*route {
 		site(http.MethodGet, "/admin/api/whoami", hook.OpAdmin, accessAdmin, whoami),
 	}
 	if s.metrics != nil {
-		t = append(t, site(http.MethodGet, "/metrics", hook.OpRead, metricsAccess, s.metrics.handler().ServeHTTP))
+		t = append(t, site(http.MethodGet, "/metrics", hook.OpRead, metricsAccess, s.allNamespaces(metricsAccess, s.metrics.handler()).ServeHTTP))
 	}
 	if s.opts.Profiling {
 		t = append(t, &route{family: familySite, method: http.MethodGet, pattern: "/debug/pprof/", prefix: true, access: accessAdmin, op: hook.OpAdmin, handler: profiles})

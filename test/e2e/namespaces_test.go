@@ -152,7 +152,12 @@ func TestNamespacesConfineAUser(t *testing.T) {
           password_bcrypt: %q
           rules:
             - {operations: ["*"]}
-`, hash("teama-secret"), hash("ops-secret")))
+        - username: dflt
+          password_bcrypt: %q
+          namespaces: [default]
+          rules:
+            - {operations: [read]}
+`, hash("teama-secret"), hash("ops-secret"), hash("dflt-secret")))
 	s := startServer(t, cfg, nsDeclared)
 	root := "http://" + s.Addr
 	auth := func(user string) []string {
@@ -234,6 +239,22 @@ func TestNamespacesConfineAUser(t *testing.T) {
 	}
 	if r := do(t, http.MethodGet, root+"/ns/team-b/eureka/apps/SHARED/intruder-1", nil, ops...); r.Status != http.StatusNotFound {
 		t.Errorf("teama's registration in team-b: %d, want 404 (never registered)", r.Status)
+	}
+	// The metrics count every namespace's instances: a user confined to
+	// the default namespace may not read them, the operator sees each
+	// namespace's series.
+	if r := do(t, http.MethodGet, root+"/metrics", nil, auth("dflt")...); r.Status != http.StatusForbidden {
+		t.Errorf("dflt GET /metrics: %d, want 403", r.Status)
+	}
+	if r := do(t, http.MethodGet, root+"/eureka/apps/SHARED/d-secret-1", nil, auth("dflt")...); r.Status != http.StatusOK {
+		t.Errorf("dflt reads its namespace: %d", r.Status)
+	}
+	m := do(t, http.MethodGet, root+"/metrics", nil, ops...).Text(t)
+	for _, want := range []string{`eurekad_registry_instances{namespace="team-b",status="UP"} 1`, `eurekad_registry_instances{namespace="default",status="UP"} 1`,
+		`eurekad_registry_registrations_total{namespace="team-a"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	// The operator's list names every namespace with its size.
 	r := do(t, http.MethodGet, root+"/admin/api/namespaces", nil, ops...)
