@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/eurekad/eurekad/core/namespace"
@@ -128,7 +129,7 @@ func (s *Server) may(r *http.Request, op hook.Operation) bool {
 		authRequests.Put(ar)
 	}()
 	ar.Operation, ar.Namespace = op, s.namespace
-	ar.Method, ar.Path, ar.RemoteAddr = r.Method, r.URL.Path, r.RemoteAddr
+	ar.Method, ar.Path, ar.RemoteAddr = r.Method, s.receivedPath(r), r.RemoteAddr
 	ar.readCredentials(r)
 	_, err := s.opts.Auth.Authenticate(r.Context(), &ar.AuthRequest)
 	return err == nil
@@ -190,4 +191,17 @@ func (s *Server) allNamespaces(a access, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// receivedPath is the path of r as the client sent it (decoded): a
+// namespace's server sees the path below /ns/{namespace}, so it reads the
+// request line's.
+func (s *Server) receivedPath(r *http.Request) string {
+	if s.namespace == namespace.Default {
+		return r.URL.Path
+	}
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		return u.Path
+	}
+	return r.URL.Path
 }
