@@ -241,8 +241,12 @@ func namespaceURL(raw, name string) string {
 	if err != nil {
 		return raw // the cluster refuses it with its own message
 	}
-	u.Path = "/ns/" + name + "/" + strings.TrimPrefix(u.Path, "/")
-	u.RawPath = ""
+	ns := "/ns/" + name + "/"
+	u.Path = ns + strings.TrimPrefix(u.Path, "/")
+	if u.RawPath != "" {
+		// Keep the escaping (%2F stays one segment).
+		u.RawPath = ns + strings.TrimPrefix(u.RawPath, "/")
+	}
 	return u.String()
 }
 
@@ -282,6 +286,8 @@ type namespaceSet struct {
 
 // start publishes the namespaces built at start-up.
 func (ns *namespaceSet) start() {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
 	m := maps.Clone(ns.stacks)
 	ns.running.Store(&m)
 }
@@ -331,15 +337,35 @@ func (ns *namespaceSet) List() []*httpd.Server {
 
 // all returns the stacks besides the default one.
 func (ns *namespaceSet) all() []*stack {
-	m := ns.stacks
+	var m map[string]*stack
 	if p := ns.running.Load(); p != nil {
 		m = *p
+	} else {
+		// Still starting (a storage plugin's resync may ask): the map
+		// being built, under the lock its builder holds.
+		ns.mu.Lock()
+		m = maps.Clone(ns.stacks)
+		ns.mu.Unlock()
 	}
 	out := make([]*stack, 0, len(m))
 	for _, st := range m {
 		out = append(out, st)
 	}
 	return out
+}
+
+// put adds a namespace built at start-up.
+func (ns *namespaceSet) put(st *stack) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	ns.stacks[st.name] = st
+}
+
+// has reports whether a namespace was built at start-up, and how many.
+func (ns *namespaceSet) has(name string) (bool, int) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return ns.stacks[name] != nil, len(ns.stacks)
 }
 
 // close refuses new namespaces and returns the running ones.

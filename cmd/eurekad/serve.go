@@ -128,10 +128,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		names = append(names, stored...)
 	}
 	for _, name := range names {
-		if name == namespace.Default || nss.stacks[name] != nil {
+		built, n := nss.has(name)
+		if name == namespace.Default || built {
 			continue
 		}
-		if len(nss.stacks)+1 >= cfg.Namespaces.Max {
+		if n+1 >= cfg.Namespaces.Max {
 			log.Warn("namespace not served: namespaces.max reached", "namespace", name, "max", cfg.Namespaces.Max)
 			continue
 		}
@@ -142,7 +143,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			}
 			return fmt.Errorf("namespace %s: %w", name, err)
 		}
-		nss.stacks[name] = st
+		nss.put(st)
 	}
 
 	ho.Ops.Peers = peerStatuses(def.cl)
@@ -182,7 +183,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "base_paths", ho.BasePaths,
 		"storage", storeName(cfg), "durability", cfg.Storage.Persist.Durability,
-		"namespaces", len(nss.stacks)+1)
+		"namespaces", len(nss.all())+1)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// The persister outlives the HTTP server so that writes answered during
