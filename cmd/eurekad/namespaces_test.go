@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/sdk/hook"
 )
 
@@ -48,5 +49,21 @@ func TestHistoriesRouteByNamespace(t *testing.T) {
 	}
 	if n := len(def.Get("APP", "t-1")) + len(team.Get("APP", "d-2")) + len(team.Get("APP", "o-1")); n != 0 {
 		t.Errorf("%d entries of other namespaces recorded", n)
+	}
+}
+
+// TestAdmissionCarriesTheNamespace: the write path asks the admission hook
+// with the namespace written to, so a rule can confine a team.
+func TestAdmissionCarriesTheNamespace(t *testing.T) {
+	var got string
+	a := hook.AdmitterFunc(func(_ context.Context, req *hook.AdmissionRequest) (hook.AdmissionResponse, error) {
+		got = req.Namespace
+		return hook.AdmissionResponse{Allowed: true}, nil
+	})
+	if _, err := admitFunc(a, "team-a")(context.Background(), &node.Admission{Operation: hook.OpRegister, App: "A", ID: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got != "team-a" {
+		t.Fatalf("admission request namespace %q, want team-a", got)
 	}
 }
