@@ -101,7 +101,9 @@ type namespaceView struct {
 
 // apiNamespaces lists the namespaces the caller may read: under an
 // authenticator, a namespace is listed only when the caller could read it,
-// so neither its name nor its size leaks to a team confined elsewhere.
+// so neither its name nor its size leaks to a team confined elsewhere, and
+// a team confined to its namespace finds it (the route is allowed to a
+// caller who may read any namespace: anyNamespace).
 func (s *Server) apiNamespaces(w http.ResponseWriter, r *http.Request) {
 	all := []*Server{s}
 	if s.opts.Namespaces != nil {
@@ -109,12 +111,23 @@ func (s *Server) apiNamespaces(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]namespaceView, 0, len(all))
 	for _, ns := range all {
-		if ns != s && !ns.may(r, hook.OpRead) {
+		if !ns.may(r, hook.OpRead) {
 			continue
 		}
 		out = append(out, namespaceView{Name: ns.namespace, Instances: ns.reg.Size(), Limit: ns.node.MaxInstances()})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"namespaces": out})
+}
+
+// mayReadAnother reports whether the caller of r may read a namespace
+// other than the default one.
+func (s *Server) mayReadAnother(r *http.Request) bool {
+	for _, ns := range s.opts.Namespaces.List() {
+		if ns.may(r, hook.OpRead) {
+			return true
+		}
+	}
+	return false
 }
 
 // may reports whether the caller of r may do op in this server's

@@ -1,10 +1,12 @@
 package dashboard
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 )
@@ -52,4 +54,45 @@ func TestDashboardNamespaces(t *testing.T) {
 		waitJS("loaded", `document.body.dataset.loaded === 'true'`),
 		waitJS("selector hidden", `document.getElementById('ns-box').hidden && document.querySelectorAll('#ns option').length <= 1`),
 	)
+}
+
+// TestDashboardConfinedToANamespace: a user confined to one namespace who
+// enters its credentials is put in that namespace, the only one offered.
+// (Anonymous callers may read and act: a 401's Basic challenge would make
+// the browser prompt for credentials before the page's own form is used.)
+func TestDashboardConfinedToANamespace(t *testing.T) {
+	b := newBrowser(t, 60*time.Second)
+	hash, err := bcrypt.GenerateFromPassword([]byte("teama-secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
+  auth:
+    plugin: static
+    config:
+      users:
+        - username: teama
+          password_bcrypt: %q
+          namespaces: [team-a]
+          rules:
+            - {operations: ["*"]}
+      anonymous: [register, read, admin]
+`, hash))
+	srv := eurekadtest.Start(t, cfg, "EUREKAD_NAMESPACES_DECLARED=team-a,team-b")
+	base := "http://" + srv.Addr
+	do(t, "POST", base+"/eureka/apps/ORDERS", instanceJSON("ORDERS", "orders-1", 90), 204)
+	do(t, "POST", base+"/ns/team-a/eureka/apps/PAYMENTS", instanceJSON("PAYMENTS", "pay-1", 90), 204)
+	do(t, "POST", base+"/ns/team-b/eureka/apps/BILLING", instanceJSON("BILLING", "bill-1", 90), 204)
+	b.run("team-a's credentials",
+		chromedp.Navigate(base+"/"),
+		waitJS("the default namespace, read anonymously", `document.querySelector('#home-instances tr[data-instance="ORDERS/orders-1"]') !== null`),
+		chromedp.SendKeys(css("#token"), "teama:teama-secret"),
+		chromedp.Click(css(`#auth button`)),
+		waitJS("pay-1 listed", `document.querySelector('#home-instances tr[data-instance="PAYMENTS/pay-1"]') !== null`),
+		waitJS("orders-1 gone", `document.querySelector('#home-instances tr[data-instance="ORDERS/orders-1"]') === null`),
+		waitJS("team-a the only namespace offered", `!document.getElementById('ns-box').hidden && [...document.querySelectorAll('#ns option')].map(o => o.value).join() === 'team-a'`),
+	)
+	if leak := eval[string](b, "other namespaces' instances", `(document.body.innerText.match(/orders-1|bill-1|ORDERS|BILLING/) || [''])[0]`); leak != "" {
+		t.Errorf("the page shows %q of another namespace", leak)
+	}
 }

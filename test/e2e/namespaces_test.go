@@ -213,7 +213,7 @@ func TestNamespacesConfineAUser(t *testing.T) {
 		{"GET", "/admin/api/instances/SHARED/b-secret-1/history?namespace=team-b"},
 		{"POST", "/admin/api/instances/SHARED/b-secret-1/deregister?namespace=team-b"},
 		{"GET", "/admin/snapshot?namespace=team-b"}, {"GET", "/admin/snapshot"},
-		{"GET", "/admin/api/namespaces"}, {"GET", "/metrics"},
+		{"GET", "/metrics"},
 	}
 	for _, c := range refused {
 		var body []byte
@@ -255,6 +255,18 @@ func TestNamespacesConfineAUser(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// Each caller's list names the namespaces it may read, and no other.
+	for user, want := range map[string]string{
+		"teama": `{"namespaces":[{"name":"team-a","instances":1,"limit":0}]}`,
+		"dflt":  `{"namespaces":[{"name":"default","instances":1,"limit":0}]}`,
+	} {
+		if r := do(t, http.MethodGet, root+"/admin/api/namespaces", nil, auth(user)...); r.Status != http.StatusOK || strings.TrimSpace(r.Text(t)) != want {
+			t.Errorf("%s GET /admin/api/namespaces: %d %s, want %s", user, r.Status, r.Text(t), want)
+		}
+	}
+	if r := do(t, http.MethodGet, root+"/admin/api/namespaces", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("anonymous GET /admin/api/namespaces: %d, want 401", r.Status)
 	}
 	// The operator's list names every namespace with its size.
 	r := do(t, http.MethodGet, root+"/admin/api/namespaces", nil, ops...)

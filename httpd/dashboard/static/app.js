@@ -828,8 +828,10 @@ async function checkCredentials() {
   updateAppActions();
 }
 
-// loadNamespaces fills the namespace selector, shown only when the server
-// has namespaces besides the default one (and the caller may list them).
+// loadNamespaces fills the namespace selector, shown when the server has
+// namespaces besides the default one (those the caller may read). A caller
+// who may read one namespace only is put in it. It reports whether the
+// namespace shown changed.
 async function loadNamespaces() {
   let list = [];
   try {
@@ -837,12 +839,24 @@ async function loadNamespaces() {
   } catch (e) {
     list = [];
   }
+  const before = sessionStorage.getItem(NS_KEY) || "default";
+  let cur = before;
+  if (list.length > 0 && !list.includes(cur)) cur = list[0];
+  if (cur === "default") sessionStorage.removeItem(NS_KEY); else sessionStorage.setItem(NS_KEY, cur);
   const sel = $("ns");
-  const cur = sessionStorage.getItem(NS_KEY) || "default";
-  if (!list.includes(cur)) sessionStorage.removeItem(NS_KEY);
   sel.replaceChildren(...list.map((n) => el("option", { value: n, text: n })));
-  sel.value = list.includes(cur) ? cur : "default";
-  $("ns-box").hidden = list.length < 2;
+  sel.value = cur;
+  $("ns-box").hidden = list.length === 0 || (list.length === 1 && list[0] === "default");
+  return cur !== before;
+}
+
+// nsChanged shows the namespace now selected.
+function nsChanged() {
+  if (home.table) home.table.state.offset = 0;
+  home.apps.offset = 0;
+  if (location.hash !== "#/" && location.hash !== "") location.hash = "#/";
+  connect();
+  refresh();
 }
 
 function init() {
@@ -852,6 +866,8 @@ function init() {
     if (v) sessionStorage.setItem(CRED_KEY, v); else sessionStorage.removeItem(CRED_KEY);
     $("token").value = "";
     await checkCredentials();
+    // Other credentials may read other namespaces.
+    if (await loadNamespaces()) nsChanged();
   });
   const af = $("app-filters");
   af.addEventListener("submit", (e) => e.preventDefault());
@@ -868,16 +884,12 @@ function init() {
   window.addEventListener("hashchange", () => { window.scrollTo(0, 0); refresh(); });
   $("ns").addEventListener("change", () => {
     sessionStorage.setItem(NS_KEY, $("ns").value);
-    if (home.table) home.table.state.offset = 0;
-    home.apps.offset = 0;
-    location.hash = "#/";
-    connect();
-    refresh();
+    nsChanged();
   });
   checkCredentials();
-  loadNamespaces();
   refresh();
   connect();
+  loadNamespaces().then((changed) => { if (changed) nsChanged(); });
 }
 
 document.addEventListener("DOMContentLoaded", init);
