@@ -413,3 +413,18 @@ func (ns *namespaceSet) reload(cfg config.Config) error {
 	}
 	return errors.Join(errs...)
 }
+
+// healthCollector serves every namespace's health-check metrics (def is
+// the default namespace's stack).
+func (ns *namespaceSet) healthCollector(def *stack) healthCollector {
+	if !ns.sh.cfg.Namespaces.Enabled() {
+		return healthCollector{checks: func() map[string]*health.Scheduler { return map[string]*health.Scheduler{"": def.checks} }}
+	}
+	return healthCollector{namespaced: true, checks: func() map[string]*health.Scheduler {
+		m := map[string]*health.Scheduler{namespace.Default: def.checks}
+		for _, st := range ns.all() {
+			m[st.name] = st.checks
+		}
+		return m
+	}}
+}

@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	ho.Ops.Peers = peerStatuses(def.cl)
 	ho.Ops.History = def.changes.Get
-	ho.Ops.Collectors = append(ho.Ops.Collectors, healthCollector{def.checks})
+	ho.Ops.Collectors = append(ho.Ops.Collectors, nss.healthCollector(def))
 	// Remote regions: read-only copies of other regions' registries,
 	// served to clients that ask with ?regions= (never stored, never
 	// replicated), in the default namespace.

@@ -251,7 +251,8 @@ func TestNamespacesConfineAUser(t *testing.T) {
 	}
 	m := do(t, http.MethodGet, root+"/metrics", nil, ops...).Text(t)
 	for _, want := range []string{`eurekad_registry_instances{namespace="team-b",status="UP"} 1`, `eurekad_registry_instances{namespace="default",status="UP"} 1`,
-		`eurekad_registry_registrations_total{namespace="team-a"} 1`} {
+		`eurekad_registry_registrations_total{namespace="team-a"} 1`, `eurekad_health_checked_instances{namespace="team-b"} 0`,
+		`eurekad_health_checks_total{namespace="default",result="passing"} 0`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
