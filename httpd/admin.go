@@ -113,10 +113,13 @@ func (s *Server) storageStatus(w http.ResponseWriter, _ *http.Request) {
 // snapshot is GET admin/snapshot: a consistent copy of the registry in the
 // snapshot format, taken from memory, which holds every acknowledged change.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
-	recs := s.reg.Records()
+	recs, namespaces, ok := s.snapshotRecords(w, r)
+	if !ok {
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="eurekad.snapshot"`)
-	if err := snapshot.Write(w, time.Now(), recs); err != nil {
+	if err := snapshot.WriteNamespaces(w, time.Now(), namespaces, recs); err != nil {
 		s.log.Error("snapshot failed", "err", err, principalAttr(r))
 	}
 }

@@ -70,8 +70,8 @@ var authRequests = sync.Pool{New: func() any { return &authRequest{scratch: make
 // the call (hook.AuthRequest's contract).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, op hook.Operation, app, id string) (hook.Principal, bool) {
 	ar := authRequests.Get().(*authRequest)
-	ar.Operation, ar.App, ar.Instance = op, app, id
-	ar.Method, ar.Path, ar.RemoteAddr = r.Method, r.URL.Path, r.RemoteAddr
+	ar.Operation, ar.App, ar.Instance, ar.Namespace = op, app, id, s.namespace
+	ar.Method, ar.Path, ar.RemoteAddr = r.Method, s.receivedPath(r), r.RemoteAddr
 	ar.readCredentials(r)
 	p, err := s.opts.Auth.Authenticate(r.Context(), &ar.AuthRequest)
 	if aliases(ar.scratch, p.Name) {

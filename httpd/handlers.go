@@ -92,6 +92,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *node.InvalidError
 	var denied *node.DeniedError
+	var limit *node.LimitError
 	switch {
 	case errors.As(err, &inv) && inv.Field == "":
 		// Eureka's own checks, answered as Eureka does: plain text.
@@ -104,6 +105,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Debug("write denied by admission", pathAttr(r), "err", err, principalAttr(r))
 		// The hook's message may quote what the client sent.
 		errorAnswer(w, r, http.StatusForbidden, rules.Cut(denied.Message, maxMessageBytes), "")
+	case errors.As(err, &limit):
+		// 403 like an admission refusal: a quota is a policy, not a
+		// passing overload (429 makes some HTTP clients retry at once);
+		// Eureka clients register again on their own heartbeat cycle,
+		// so a freed place is taken within a renewal interval.
+		s.log.Debug("registration over the namespace's limit", pathAttr(r), "limit", limit.Limit)
+		errorAnswer(w, r, http.StatusForbidden, limit.Error(), "")
 	case errors.Is(err, node.ErrNotFound):
 		w.WriteHeader(http.StatusNotFound)
 	case errors.Is(err, node.ErrAdmissionUnavailable):

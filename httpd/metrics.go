@@ -177,8 +177,18 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 // collector reads the server's state at scrape time.
 type collector struct{ s *Server }
 
+// descDef is how a descriptor was made, to make its namespaced variant.
+type descDef struct {
+	name, help string
+	labels     []string
+}
+
+var descDefs = map[*prometheus.Desc]descDef{}
+
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
+	d := prometheus.NewDesc(name, help, labels, nil)
+	descDefs[d] = descDef{name, help, labels}
+	return d
 }
 
 var (
@@ -240,8 +250,29 @@ var (
 		descRegionAge, descRegionInstances, descRegionFailures, descRegionPayloads}
 )
 
+// perNamespace are the series of one namespace's registry, cache, store
+// and replication. With namespaces (Options.Namespaces) each is served
+// once per namespace with a namespace label, the default namespace's as
+// namespace="default"; without, as before namespaces, with no such label.
+var perNamespace = func() map[*prometheus.Desc]*prometheus.Desc {
+	m := map[*prometheus.Desc]*prometheus.Desc{}
+	for _, d := range []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
+		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
+		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descCacheBuildCost, descStoreDegraded, descStoreRefused,
+		descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
+		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed,
+		descPeerDropped, descPeerRepaired, descPeerRepairReqs} {
+		def := descDefs[d]
+		m[d] = prometheus.NewDesc(def.name, def.help, append(append([]string(nil), def.labels...), "namespace"), nil)
+	}
+	return m
+}()
+
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
+		if nd := perNamespace[d]; nd != nil && c.s.opts.Namespaces != nil {
+			d = nd
+		}
 		ch <- d
 	}
 }
@@ -264,6 +295,70 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descStartTime, float64(s.started.UnixMilli())/1000)
 	s.metrics.collectDurations(ch)
 
+	if s.opts.Namespaces == nil {
+		c.collectNamespace(ch, s, "")
+	} else {
+		c.collectNamespace(ch, s, s.namespace)
+		for _, ns := range s.opts.Namespaces.List() {
+			c.collectNamespace(ch, ns, ns.namespace)
+		}
+	}
+	if rs := s.opts.Regions; rs.Configured() {
+		for _, r := range rs.Status() {
+			gauge(descRegionAge, r.Age, r.Name)
+			gauge(descRegionInstances, float64(r.Instances), r.Name)
+			count(descRegionFailures, r.Failures, r.Name)
+		}
+		gauge(descRegionPayloads, float64(rs.CachedPayloads()))
+	}
+	o := s.opts.Ops
+	if o.Plugins != nil {
+		for _, p := range o.Plugins() {
+			gauge(descPluginUp, b2f(p.Running), p.Name, p.Kind)
+			count(descPluginRestarts, p.Restarts, p.Name, p.Kind)
+		}
+	}
+	if o.Auth != nil {
+		for _, a := range o.Auth() {
+			count(descAuthDecisions, a.Allowed, a.Op, "allow")
+			count(descAuthDecisions, a.Denied, a.Op, "deny")
+			count(descAuthDecisions, a.Throttled, a.Op, "throttle")
+		}
+	}
+	if o.Listeners != nil {
+		for _, l := range o.Listeners() {
+			count(descListenerDelivered, l.Delivered, l.Name)
+			count(descListenerDropped, l.Dropped, l.Name)
+			gauge(descListenerQueue, float64(l.QueueLength), l.Name)
+		}
+	}
+}
+
+// collectNamespace sends the series of one namespace's server s, labelled
+// with ns unless ns is "" (a server without namespaces).
+func (c *collector) collectNamespace(ch chan<- prometheus.Metric, s *Server, ns string) {
+	at := func(d *prometheus.Desc, labels []string) (*prometheus.Desc, []string) {
+		if ns == "" {
+			return d, labels
+		}
+		return perNamespace[d], append(labels, ns)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		d, labels = at(d, labels)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	count := func(d *prometheus.Desc, v uint64, labels ...string) {
+		d, labels = at(d, labels)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	seconds := func(d *prometheus.Desc, v float64) {
+		d, labels := at(d, nil)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	histogram := func(d *prometheus.Desc, n uint64, sum float64, buckets map[float64]uint64, labels ...string) {
+		d, labels = at(d, labels)
+		ch <- prometheus.MustNewConstHistogram(d, n, sum, buckets, labels...)
+	}
 	counts := s.reg.Counts()
 	for _, st := range allStatuses {
 		gauge(descInstances, float64(counts.ByStatus[st]), string(st))
@@ -284,10 +379,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	count(descRenewals, st.Renewals)
 	count(descCacheHits, s.cache.Hits())
 	count(descCacheBuilds, s.cache.Builds())
-	ch <- prometheus.MustNewConstMetric(descCacheBuildSeconds, prometheus.CounterValue, s.cache.BuildTime().Seconds())
+	seconds(descCacheBuildSeconds, s.cache.BuildTime().Seconds())
 	for _, e := range cache.Entities {
 		h := s.cache.BuildCost(e)
-		ch <- prometheus.MustNewConstHistogram(descCacheBuildCost, h.Count, h.Sum.Seconds(), h.Buckets, e.String())
+		histogram(descCacheBuildCost, h.Count, h.Sum.Seconds(), h.Buckets, e.String())
 	}
 
 	if p := s.store; p != nil {
@@ -304,16 +399,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		count(descStoreWritten, ps.Written)
 		if l, ok := p.(interface{ CommitLatency() persist.CommitLatency }); ok {
 			h := l.CommitLatency()
-			ch <- prometheus.MustNewConstHistogram(descStoreLatency, h.Count, h.Sum.Seconds(), h.Buckets)
+			histogram(descStoreLatency, h.Count, h.Sum.Seconds(), h.Buckets)
 		}
-	}
-	if rs := s.opts.Regions; rs.Configured() {
-		for _, r := range rs.Status() {
-			gauge(descRegionAge, r.Age, r.Name)
-			gauge(descRegionInstances, float64(r.Instances), r.Name)
-			count(descRegionFailures, r.Failures, r.Name)
-		}
-		gauge(descRegionPayloads, float64(rs.CachedPayloads()))
 	}
 	o := s.opts.Ops
 	if o.Peers != nil {
@@ -328,26 +415,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			for _, kind := range repairKinds {
 				count(descPeerRepaired, p.Repaired[kind], p.Name, kind)
 			}
-		}
-	}
-	if o.Plugins != nil {
-		for _, p := range o.Plugins() {
-			gauge(descPluginUp, b2f(p.Running), p.Name, p.Kind)
-			count(descPluginRestarts, p.Restarts, p.Name, p.Kind)
-		}
-	}
-	if o.Auth != nil {
-		for _, a := range o.Auth() {
-			count(descAuthDecisions, a.Allowed, a.Op, "allow")
-			count(descAuthDecisions, a.Denied, a.Op, "deny")
-			count(descAuthDecisions, a.Throttled, a.Op, "throttle")
-		}
-	}
-	if o.Listeners != nil {
-		for _, l := range o.Listeners() {
-			count(descListenerDelivered, l.Delivered, l.Name)
-			count(descListenerDropped, l.Dropped, l.Name)
-			gauge(descListenerQueue, float64(l.QueueLength), l.Name)
 		}
 	}
 }

@@ -72,6 +72,15 @@ type Options struct {
 	// none (the parameter is ignored).
 	Regions *regions.Set `config:"-"`
 
+	// Namespace is the namespace this server serves ("" or "default":
+	// the default one); its name is in every auth request.
+	Namespace string `config:"-"`
+	// Namespaces, set on the default namespace's server only, are the
+	// other namespaces: requests below /ns/{namespace}/, and admin
+	// requests with ?namespace=, go to their servers. nil serves the
+	// default namespace alone.
+	Namespaces Namespaces `config:"-"`
+
 	// Auth decides every Eureka API and admin request (see auth.go); nil
 	// leaves the API open and the admin endpoints under AdminToken. Wrap
 	// the authenticator in plugins/auth/guard for caching and deadlines.

@@ -54,7 +54,11 @@ type route struct {
 	op     hook.Operation
 	access access
 	// fast marks the renewal, served without the router.
-	fast    bool
+	fast bool
+	// anyNamespace: with namespaces, the route is allowed to a caller who
+	// may read in any namespace (its handler answers about those alone).
+	anyNamespace bool
+
 	handler http.HandlerFunc
 	mux     *mux.Route // the route built from this one
 
@@ -74,6 +78,8 @@ func (s *Server) routeTable() []*route {
 	}
 	renew := api(http.MethodPut, "/apps/{app}/{id}", hook.OpRenew, s.renew)
 	renew.fast = true
+	nsList := site(http.MethodGet, "/admin/api/namespaces", hook.OpRead, accessDecide, s.apiNamespaces)
+	nsList.anyNamespace = true
 	metricsAccess := accessDecide
 	if s.opts.MetricsPublic {
 		metricsAccess = accessPublic
@@ -121,11 +127,12 @@ func (s *Server) routeTable() []*route {
 		site(http.MethodGet, "/admin/api/storage", hook.OpRead, accessDecide, s.apiStorage),
 		site(http.MethodGet, "/admin/api/peers", hook.OpRead, accessDecide, s.apiPeers),
 		site(http.MethodGet, "/admin/api/regions", hook.OpRead, accessDecide, s.apiRegions),
+		nsList,
 		site(http.MethodGet, "/admin/api/plugins", hook.OpRead, accessDecide, s.apiPlugins),
 		site(http.MethodGet, "/admin/api/whoami", hook.OpAdmin, accessAdmin, whoami),
 	}
 	if s.metrics != nil {
-		t = append(t, site(http.MethodGet, "/metrics", hook.OpRead, metricsAccess, s.metrics.handler().ServeHTTP))
+		t = append(t, site(http.MethodGet, "/metrics", hook.OpRead, metricsAccess, s.allNamespaces(metricsAccess, s.metrics.handler()).ServeHTTP))
 	}
 	if s.opts.Profiling {
 		t = append(t, &route{family: familySite, method: http.MethodGet, pattern: "/debug/pprof/", prefix: true, access: accessAdmin, op: hook.OpAdmin, handler: profiles})
@@ -304,6 +311,9 @@ func (s *Server) routes() http.Handler {
 // request without a route is answered here (404, or 405 for a known path),
 // never by a router: only a decided route reaches a handler.
 func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Namespaces != nil && s.serveNamespace(w, r) {
+		return
+	}
 	t := s.table
 	tg := t.resolve(r)
 	rt := tg.rt
@@ -367,6 +377,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, rt *route, vars 
 		if rt.access == accessAdmin {
 			return p, false, s.localAdmin(w, r)
 		}
+		return p, false, true
+	}
+	if rt.anyNamespace && s.opts.Namespaces != nil && s.mayReadAnother(r) {
 		return p, false, true
 	}
 	op := rt.op

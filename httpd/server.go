@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
+	"github.com/eurekad/eurekad/core/namespace"
 	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/readers"
 	"github.com/eurekad/eurekad/core/registry"
@@ -37,6 +38,8 @@ type Server struct {
 	cache *cache.Cache
 	opts  Options
 	log   *slog.Logger
+	// namespace names the namespace served (namespaces.go).
+	namespace string
 
 	handler http.Handler
 	http    *http.Server
@@ -66,6 +69,10 @@ func New(n *node.Node, c *cache.Cache, opts *Options) *Server {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{node: n, reg: n.Registry(), store: n.Store(), cache: c, opts: o, log: o.Logger, started: time.Now(), self: selfInstance(), closing: make(chan struct{})}
+	s.namespace = o.Namespace
+	if s.namespace == "" {
+		s.namespace = namespace.Default
+	}
 	if o.Metrics {
 		s.metrics = newMetrics(s)
 	}

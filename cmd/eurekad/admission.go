@@ -10,8 +10,8 @@ import (
 // admitFunc adapts an admission hook to the write path: a refusal becomes
 // node.DeniedError (403 with the hook's message); any error, a hook that
 // is down or timed out (plugins/admission fails it closed), fails the
-// write with 503. nil without a hook.
-func admitFunc(a hook.Admitter) node.AdmitFunc {
+// write with 503. nil without a hook. ns is the namespace written to.
+func admitFunc(a hook.Admitter, ns string) node.AdmitFunc {
 	if a == nil {
 		return nil
 	}
@@ -20,6 +20,7 @@ func admitFunc(a hook.Admitter) node.AdmitFunc {
 			Operation:  in.Operation,
 			App:        in.App,
 			InstanceID: in.ID,
+			Namespace:  ns,
 			Instance:   in.Instance,
 			Status:     in.Status,
 			Metadata:   in.Metadata,

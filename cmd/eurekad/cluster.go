@@ -35,8 +35,9 @@ func runCluster(ctx context.Context, cl *replication.Cluster, log *slog.Logger) 
 // and key files again (the listener's, certs, and the peer client's) and
 // loads the settings again (file, environment, flags) to apply the new
 // peer list; the other settings take effect at the next start. Without a
-// reloader in ctx (tests) it only waits.
-func reloadOnHUP(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Certs, log *slog.Logger) error {
+// reloader in ctx (tests) it only waits. more applies the reloaded
+// settings to the other namespaces' clusters.
+func reloadOnHUP(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Certs, log *slog.Logger, more func(config.Config) error) error {
 	reload, ok := configReload(ctx)
 	if !ok {
 		<-ctx.Done()
@@ -60,6 +61,9 @@ func reloadOnHUP(ctx context.Context, cl *replication.Cluster, certs *tlsconf.Ce
 		cfg, err := reload.load()
 		if err == nil {
 			err = cl.SetPeers(cfg.Cluster.Peers)
+		}
+		if err == nil && more != nil {
+			err = more(cfg)
 		}
 		if err != nil {
 			log.Error("reload: peer list not changed", "err", err)

@@ -67,36 +67,63 @@ func healthMembers(cl *replication.Cluster, log *slog.Logger) health.Membership 
 	return cl
 }
 
-// healthCollector serves the health checks' figures at /metrics.
-type healthCollector struct{ s *health.Scheduler }
+// healthCollector serves the health checks' figures at /metrics: of each
+// namespace's checks, labelled with the namespace when there are
+// namespaces (namespaced), and without that label otherwise.
+type healthCollector struct {
+	// checks returns the schedulers by namespace name.
+	checks     func() map[string]*health.Scheduler
+	namespaced bool
+}
+
+// healthDesc is a health metric without and with the namespace label.
+type healthDesc struct{ plain, ns *prometheus.Desc }
+
+func newHealthDesc(name, help string, labels ...string) healthDesc {
+	return healthDesc{prometheus.NewDesc(name, help, labels, nil),
+		prometheus.NewDesc(name, help, append(append([]string(nil), labels...), "namespace"), nil)}
+}
 
 var (
-	healthChecksDesc = prometheus.NewDesc("eurekad_health_checks_total",
+	healthChecksDesc = newHealthDesc("eurekad_health_checks_total",
 		"Health check probes by result: passing, failing, undecided (the checker could not decide, hung or is down: nothing changes) and refused (the target is not the instance's own address: not probed).",
-		[]string{"result"}, nil)
-	healthCheckedDesc = prometheus.NewDesc("eurekad_health_checked_instances",
-		"Instances with a health check (by a health.checks rule or their metadata).", nil, nil)
-	healthOwnedDesc = prometheus.NewDesc("eurekad_health_probed_instances",
-		"Checked instances this node probes (its share of the cluster).", nil, nil)
-	healthFailingDesc = prometheus.NewDesc("eurekad_health_failing_instances",
-		"Instances this node probes and holds failing their health check.", nil, nil)
-	healthDeregDesc = prometheus.NewDesc("eurekad_health_deregistered_total",
-		"Instances cancelled for failing their health check longer than deregister_after.", nil, nil)
+		"result")
+	healthCheckedDesc = newHealthDesc("eurekad_health_checked_instances",
+		"Instances with a health check (by a health.checks rule or their metadata).")
+	healthOwnedDesc = newHealthDesc("eurekad_health_probed_instances",
+		"Checked instances this node probes (its share of the cluster).")
+	healthFailingDesc = newHealthDesc("eurekad_health_failing_instances",
+		"Instances this node probes and holds failing their health check.")
+	healthDeregDesc = newHealthDesc("eurekad_health_deregistered_total",
+		"Instances cancelled for failing their health check longer than deregister_after.")
 )
 
 func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{healthChecksDesc, healthCheckedDesc, healthOwnedDesc, healthFailingDesc, healthDeregDesc} {
-		ch <- d
+	for _, d := range []healthDesc{healthChecksDesc, healthCheckedDesc, healthOwnedDesc, healthFailingDesc, healthDeregDesc} {
+		if c.namespaced {
+			ch <- d.ns
+		} else {
+			ch <- d.plain
+		}
 	}
 }
 
 func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.s.Stats()
-	for _, r := range health.Results {
-		ch <- prometheus.MustNewConstMetric(healthChecksDesc, prometheus.CounterValue, float64(st.Checks[r]), string(r))
+	for name, s := range c.checks() {
+		send := func(d healthDesc, t prometheus.ValueType, v float64, labels ...string) {
+			desc := d.plain
+			if c.namespaced {
+				desc, labels = d.ns, append(labels, name)
+			}
+			ch <- prometheus.MustNewConstMetric(desc, t, v, labels...)
+		}
+		st := s.Stats()
+		for _, r := range health.Results {
+			send(healthChecksDesc, prometheus.CounterValue, float64(st.Checks[r]), string(r))
+		}
+		send(healthCheckedDesc, prometheus.GaugeValue, float64(st.Checked))
+		send(healthOwnedDesc, prometheus.GaugeValue, float64(st.Owned))
+		send(healthFailingDesc, prometheus.GaugeValue, float64(st.Failing))
+		send(healthDeregDesc, prometheus.CounterValue, float64(st.Deregistered))
 	}
-	ch <- prometheus.MustNewConstMetric(healthCheckedDesc, prometheus.GaugeValue, float64(st.Checked))
-	ch <- prometheus.MustNewConstMetric(healthOwnedDesc, prometheus.GaugeValue, float64(st.Owned))
-	ch <- prometheus.MustNewConstMetric(healthFailingDesc, prometheus.GaugeValue, float64(st.Failing))
-	ch <- prometheus.MustNewConstMetric(healthDeregDesc, prometheus.CounterValue, float64(st.Deregistered))
 }

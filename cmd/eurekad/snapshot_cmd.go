@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eurekad/eurekad/cmd/eurekad/internal/config"
+	"github.com/eurekad/eurekad/core/namespace"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
 	inputrules "github.com/eurekad/eurekad/core/rules"
@@ -43,7 +46,7 @@ store while the server is stopped, "inspect" summarises a file.`,
 }
 
 func newSnapshotSaveCmd(a *app) *cobra.Command {
-	var server, token string
+	var server, token, ns string
 	var tlsFiles tlsconf.Client
 	cmd := &cobra.Command{
 		Use:   "save FILE",
@@ -67,7 +70,7 @@ certificate.`,
 			if err != nil {
 				return err
 			}
-			n, refused, err := saveSnapshot(cmd.Context(), server, token, tlsConfig, args[0])
+			n, refused, err := saveSnapshot(cmd.Context(), server, ns, token, tlsConfig, args[0])
 			if err != nil {
 				return err
 			}
@@ -77,13 +80,23 @@ certificate.`,
 		},
 	}
 	addServerFlags(cmd, &server, &token, &tlsFiles)
+	cmd.Flags().StringVar(&ns, "namespace", "", "save this namespace only (default: the whole registry, every namespace)")
 	return cmd
 }
 
-// saveSnapshot fetches a snapshot into file and returns how many records
-// it holds and which of them break the default input rules.
-func saveSnapshot(ctx context.Context, server, token string, tlsConfig *tls.Config, file string) (int, []snapshot.Refused, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/admin/snapshot", nil)
+// snapshotQuery is the query that selects namespace ns, "" for all.
+func snapshotQuery(ns string) string {
+	if ns == "" {
+		return ""
+	}
+	return "?namespace=" + url.QueryEscape(ns)
+}
+
+// saveSnapshot fetches a snapshot (of namespace ns, "" for all) into file
+// and returns how many records it holds and which of them break the
+// default input rules.
+func saveSnapshot(ctx context.Context, server, ns, token string, tlsConfig *tls.Config, file string) (int, []snapshot.Refused, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/admin/snapshot"+snapshotQuery(ns), nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -191,7 +204,7 @@ listed, as a server would skip them at start.`,
 			}
 			// Only what a server would restore reaches the store, checked
 			// with the limits the server runs with.
-			_, recs, refused, err := readSnapshot(args[0], cfg.Limits)
+			h, recs, refused, err := readSnapshot(args[0], cfg.Limits)
 			if err != nil {
 				return err
 			}
@@ -211,7 +224,7 @@ listed, as a server would skip them at start.`,
 				return errors.New("storage is memory: there is no store to restore into (use --storage bolt or redis, or --storage-plugin)")
 			}
 			defer store.Close()
-			if err := replaceStore(cmd.Context(), persist.HideMarkers(store), recs, cfg.Storage.Persist.BatchSize); err != nil {
+			if err := replaceStore(cmd.Context(), persist.HideMarkers(store), recs, cfg.Storage.Persist.BatchSize, h.Namespaces); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %d instances into the %s store\n", len(recs), storeName(cfg))
@@ -223,8 +236,10 @@ listed, as a server would skip them at start.`,
 	return cmd
 }
 
-// replaceStore deletes every record of s and writes recs, in batches.
-func replaceStore(ctx context.Context, s storage.Store, recs []storage.Record, batch int) error {
+// replaceStore deletes every record of s and writes recs, in batches; with
+// namespaces (a snapshot's header), only the records of those namespaces
+// are replaced, the other namespaces' are kept.
+func replaceStore(ctx context.Context, s storage.Store, recs []storage.Record, batch int, namespaces []string) error {
 	var ops []storage.Op
 	flush := func() error {
 		if len(ops) == 0 {
@@ -240,7 +255,12 @@ func replaceStore(ctx context.Context, s storage.Store, recs []storage.Record, b
 	}
 	var stale []storage.Key
 	if err := s.Scan(ctx, "", func(r storage.Record) error {
-		if !keep[r.Key] {
+		ns, own := namespace.SplitKey(r.Key)
+		switch {
+		case keep[r.Key]:
+		case len(namespaces) > 0 && !slices.Contains(namespaces, ns):
+		case persist.IsMarker(own): // a namespace's persister's own record
+		default:
 			stale = append(stale, r.Key)
 		}
 		return nil
@@ -296,11 +316,17 @@ func writeInspect(w io.Writer, h snapshot.Header, recs []storage.Record) error {
 	}
 	apps := map[string]*appSum{}
 	for _, r := range recs {
+		ns, k := namespace.SplitKey(r.Key)
+		r.Key = k
 		in, override, _ := registry.DecodeRecord(r)
-		a := apps[in.App]
+		name := in.App
+		if ns != namespace.Default {
+			name = ns + ": " + name
+		}
+		a := apps[name]
 		if a == nil {
 			a = &appSum{}
-			apps[in.App] = a
+			apps[name] = a
 		}
 		a.n++
 		a.counts.Add(in.Status)

@@ -14,8 +14,10 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/registry"
@@ -105,6 +107,10 @@ type Options struct {
 	Admit AdmitFunc
 	// Logger receives refused writes at debug level; nil discards.
 	Logger *slog.Logger
+	// MaxInstances caps the instances of the registry (a namespace's
+	// limit); a registration of a new instance beyond it fails with a
+	// *LimitError. 0 means no limit.
+	MaxInstances int
 }
 
 // Node is the registry's write path.
@@ -112,6 +118,10 @@ type Node struct {
 	reg  *registry.Registry
 	opts Options
 	log  *slog.Logger
+	// limitMu makes the limit check and the registration it allows one
+	// step, so concurrent registrations cannot overshoot MaxInstances.
+	// Taken only under a limit.
+	limitMu sync.Mutex
 }
 
 // New returns the write path over reg.
@@ -130,6 +140,9 @@ func (n *Node) Registry() *registry.Registry { return n.reg }
 
 // Limits are the input rules' limits in force.
 func (n *Node) Limits() rules.Limits { return n.opts.Limits }
+
+// MaxInstances is the instance limit, 0 for none.
+func (n *Node) MaxInstances() int { return n.opts.MaxInstances }
 
 // Store is the persister, nil without one.
 func (n *Node) Store() Persister { return n.opts.Store }
@@ -160,6 +173,16 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string { return e.Message }
+
+// LimitError is a registration of a new instance refused because the
+// registry (a namespace) holds its limit of instances.
+type LimitError struct {
+	Limit int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("instance limit reached: this namespace holds at most %d instances", e.Limit)
+}
 
 // DeniedError is a write the admission hook refused.
 type DeniedError struct {

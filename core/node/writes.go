@@ -43,13 +43,33 @@ func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eurek
 	if err := n.admitStore(); err != nil {
 		return err
 	}
-	n.reg.Register(in, c.Replication)
+	if err := n.register(in, pathApp, c.Replication); err != nil {
+		return err
+	}
 	n.replicate(c, eureka.ReplicateRegister, pathApp, in.ID())
 	if n.opts.Store == nil {
 		return nil
 	}
 	s.end()
 	return n.opts.Store.CommitHealing(ctx, pathApp, in.ID())
+}
+
+// register stores the registration in the registry, unless it is a new
+// instance beyond the limit. The limit holds for peers' registrations too,
+// so every node of a cluster keeps a namespace to the same size.
+func (n *Node) register(in *eureka.InstanceInfo, pathApp string, replicated bool) error {
+	max := n.opts.MaxInstances
+	if max <= 0 {
+		n.reg.Register(in, replicated)
+		return nil
+	}
+	n.limitMu.Lock()
+	defer n.limitMu.Unlock()
+	if n.reg.Size() >= max && n.reg.Instance(pathApp, in.ID()) == nil {
+		return &LimitError{Limit: max}
+	}
+	n.reg.Register(in, replicated)
+	return nil
 }
 
 // checkRegistration runs Eureka's checks in Eureka's order, with its

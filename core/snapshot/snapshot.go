@@ -12,6 +12,12 @@
 //
 //	{"app":"ORDERS","id":"10.0.0.5:orders:8080","updated":1718000000000,"value":{…}}
 //
+// A server with namespaces (core/namespace) lists the namespaces a snapshot
+// holds in the header ("namespaces":["default","team-a"]), and a record of
+// a namespace other than the default one has its store key, the
+// application prefixed with "ns/{namespace}/". A header without namespaces
+// is a whole store of the default namespace alone, as before namespaces.
+//
 // "value" is the registry's record (itself JSON: lease times, override and
 // the instance in Eureka's JSON). The header's record count lets a reader
 // detect a truncated file. Lines are in no particular order.
@@ -32,6 +38,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/eurekad/eurekad/core/namespace"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/storage"
@@ -52,6 +59,9 @@ type Header struct {
 	Version int       `json:"version"`
 	Created time.Time `json:"created"`
 	Records int       `json:"records"`
+	// Namespaces are the namespaces the snapshot holds, all of their
+	// records; empty for a server without namespaces (the whole store).
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 type line struct {
@@ -63,9 +73,15 @@ type line struct {
 
 // Write writes records as a snapshot to w.
 func Write(w io.Writer, created time.Time, records []storage.Record) error {
+	return WriteNamespaces(w, created, nil, records)
+}
+
+// WriteNamespaces writes records, all those of namespaces (their keys
+// prefixed as stored), as a snapshot to w.
+func WriteNamespaces(w io.Writer, created time.Time, namespaces []string, records []storage.Record) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	if err := enc.Encode(Header{Format: FormatName, Version: Version, Created: created.UTC(), Records: len(records)}); err != nil {
+	if err := enc.Encode(Header{Format: FormatName, Version: Version, Created: created.UTC(), Records: len(records), Namespaces: namespaces}); err != nil {
 		return err
 	}
 	for _, r := range records {
@@ -143,7 +159,10 @@ func Check(records []storage.Record, limits rules.Limits) (keep []storage.Record
 	limits = limits.OrDefault()
 	keep = make([]storage.Record, 0, len(records))
 	for _, r := range records {
-		_, _, err := registry.CheckRecord(r, limits)
+		// A namespace's record is checked as its registry reads it.
+		in := r
+		_, in.Key = namespace.SplitKey(r.Key)
+		_, _, err := registry.CheckRecord(in, limits)
 		switch {
 		case err == nil:
 			keep = append(keep, r)

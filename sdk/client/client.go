@@ -98,6 +98,13 @@ type Options struct {
 	// larger answer counts as a failed attempt. Zero means
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// Namespace selects an eurekad namespace: each service URL's path is
+	// put under /ns/{Namespace}/ (http://host:8761/eureka/ becomes
+	// http://host:8761/ns/team-a/eureka/), and the admin API calls go to
+	// that namespace too. Empty or "default" is the default namespace, at
+	// the URLs as given. A service URL that already names its namespace
+	// needs no Namespace. Other Eureka servers know no namespaces.
+	Namespace string
 }
 
 // DefaultOptions returns Options with every default filled in and no
@@ -130,6 +137,7 @@ type Client struct {
 // server is one base URL with its credentials split off.
 type server struct {
 	base       string // scheme://host[:port]/path/ without userinfo
+	site       string // scheme://host[:port]/ or, in a namespace, …/ns/{namespace}/
 	user, pass string
 	auth       bool
 }
@@ -164,7 +172,7 @@ func New(opts Options) (*Client, error) {
 	}
 	seen := make(map[string]bool)
 	for _, s := range raw {
-		srv, err := parseServer(s)
+		srv, err := parseServer(s, opts.Namespace)
 		if err != nil {
 			return nil, err
 		}
@@ -199,11 +207,21 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
-// parseServer checks one base URL and splits its credentials off.
-func parseServer(s string) (server, error) {
+// parseServer checks one base URL, splits its credentials off and puts
+// it in namespace ns.
+func parseServer(s, ns string) (server, error) {
 	u, err := ParseServiceURL(strings.TrimSpace(s))
 	if err != nil {
 		return server{}, fmt.Errorf("eureka client: %w", err)
+	}
+	site := "/"
+	if ns != "" && ns != "default" {
+		// The name is one path segment; escaping keeps a hostile one so.
+		site = "/ns/" + url.PathEscape(ns) + "/"
+		u.Path = site + strings.TrimPrefix(u.Path, "/")
+		if u.RawPath != "" {
+			u.RawPath = site + strings.TrimPrefix(u.RawPath, "/")
+		}
 	}
 	var srv server
 	if u.User != nil {
@@ -213,6 +231,7 @@ func parseServer(s string) (server, error) {
 		u.User = nil
 	}
 	srv.base = u.String()
+	srv.site = u.Scheme + "://" + u.Host + site
 	return srv, nil
 }
 
@@ -352,7 +371,7 @@ func (c *Client) attempt(ctx context.Context, s server, r *request) (*response, 
 	defer cancel()
 	u := s.base + r.path
 	if r.site {
-		u = siteRoot(s.base) + r.path
+		u = s.site + r.path
 	}
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()

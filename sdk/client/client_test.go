@@ -861,3 +861,27 @@ func TestMaxResponseBytesGzip(t *testing.T) {
 		t.Fatalf("a trailer claiming 4 GiB made the client allocate %d bytes for %d received", n, len(gz))
 	}
 }
+
+// TestNamespace: Options.Namespace puts the Eureka calls and the admin API
+// calls of every service URL under /ns/{namespace}/; "default" and empty
+// leave the URLs as given.
+func TestNamespace(t *testing.T) {
+	f := newFake(t, status(http.StatusNoContent))
+	for _, c := range []struct{ ns, eurekaPath, sitePath string }{
+		{"team-a", "/ns/team-a/eureka/apps/ORDERS", "/ns/team-a/admin/api/propagation"},
+		{"default", "/eureka/apps/ORDERS", "/admin/api/propagation"},
+		{"", "/eureka/apps/ORDERS", "/admin/api/propagation"},
+	} {
+		cl := newClient(t, client.Options{ServiceURLs: []string{"http://u:p@" + f.Listener.Addr().String() + "/eureka"}, Namespace: c.ns})
+		if err := cl.Register(ctx, testInstance("i-1")); err != nil {
+			t.Fatal(err)
+		}
+		if h := f.Last(t); h.Path != c.eurekaPath || h.User != "u" {
+			t.Errorf("namespace %q: register went to %s as %q, want %s", c.ns, h.Path, h.User, c.eurekaPath)
+		}
+		_, _ = cl.Propagation(ctx, "")
+		if h := f.Last(t); h.Path != c.sitePath {
+			t.Errorf("namespace %q: propagation went to %s, want %s", c.ns, h.Path, c.sitePath)
+		}
+	}
+}

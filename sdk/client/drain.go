@@ -123,12 +123,3 @@ func (c *Client) Propagation(ctx context.Context, adminToken string) (*Propagati
 	}
 	return &p, nil
 }
-
-// siteRoot is scheme://host/ of a base URL.
-func siteRoot(base string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		return base
-	}
-	return u.Scheme + "://" + u.Host + "/"
-}

@@ -69,6 +69,10 @@ type AuthRequest struct {
 	App string
 	// Instance is the instance id, when the request names one.
 	Instance string
+	// Namespace is the namespace the request is about: "default" for the
+	// plain base paths (/eureka/), the name of /ns/{namespace}/eureka/
+	// otherwise, so a rule can confine a caller to its namespaces.
+	Namespace string
 	// Method and Path are the HTTP method and the request path as received.
 	Method, Path string
 	// RemoteAddr is the client's address, host:port.
@@ -154,6 +158,9 @@ type AdmissionRequest struct {
 	// App is the application name, upper-cased as Eureka stores it, and
 	// InstanceID the instance id.
 	App, InstanceID string
+	// Namespace is the namespace written to ("default" for the plain
+	// base paths).
+	Namespace string
 	// Instance is the instance as the write would leave it: for a
 	// register, the decoded body; for a status or metadata change, the
 	// registered instance with the change applied.
@@ -268,6 +275,9 @@ type Event struct {
 	Time time.Time
 	// App and InstanceID name the instance; empty for server-wide events.
 	App, InstanceID string
+	// Namespace is the namespace of the instance; empty for the default
+	// namespace and for server-wide events.
+	Namespace string
 	// Instance is the instance as it stands after the change (as it stood
 	// before, for cancelled and evicted); nil for server-wide events. It is
 	// shared: a listener must not modify it.

@@ -60,6 +60,7 @@ func TestAdmitterOverGRPC(t *testing.T) {
 		Metadata:   map[string]string{"k": "v"},
 		Principal:  hook.Principal{Name: "orders", Attributes: map[string]string{"team": "orders"}},
 		RemoteAddr: "10.0.0.1:40000",
+		Namespace:  "team-a",
 		TLS:        &hook.TLSIdentity{Subject: "CN=o1", CommonName: "o1", DNSNames: []string{"o1.example"}, URIs: []string{"spiffe://o1"}, SHA256: "ab"},
 	}
 	r, err := remote.Admit(t.Context(), req)

@@ -224,6 +224,7 @@ func (a remoteAuth) Authenticate(ctx context.Context, req *hook.AuthRequest) (ho
 		Username:    req.Username,
 		Password:    req.Password,
 		BearerToken: req.BearerToken,
+		Namespace:   req.Namespace,
 	}
 	r.Tls = tlsToPB(req.TLS)
 	p, err := a.c.auth.Authenticate(ctx, r)
@@ -255,6 +256,7 @@ func (a remoteAdmitter) Admit(ctx context.Context, req *hook.AdmissionRequest) (
 		Principal:  &pb.Principal{Name: req.Principal.Name, Attributes: req.Principal.Attributes},
 		RemoteAddr: req.RemoteAddr,
 		Tls:        tlsToPB(req.TLS),
+		Namespace:  req.Namespace,
 	}
 	if req.Instance != nil {
 		r.Instance = eureka.AppendInstanceJSON(nil, req.Instance)
@@ -311,6 +313,7 @@ func (l remoteListener) Handle(ctx context.Context, events []hook.Event) error {
 			InstanceId:   e.InstanceID,
 			Replicated:   e.Replicated,
 			Dropped:      e.Dropped,
+			Namespace:    e.Namespace,
 		}
 		if e.Instance != nil {
 			pe.Instance = eureka.AppendInstanceJSON(nil, e.Instance)

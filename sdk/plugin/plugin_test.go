@@ -170,7 +170,7 @@ func TestAuthenticatorOverGRPC(t *testing.T) {
 
 	req := &hook.AuthRequest{
 		Operation: hook.OpRegister, App: "A-SVC", Instance: "i1", Method: "POST", Path: "/eureka/apps/A-SVC",
-		RemoteAddr: "127.0.0.1:5000", Username: "alice", Password: "pw", BearerToken: "tok",
+		RemoteAddr: "127.0.0.1:5000", Username: "alice", Password: "pw", BearerToken: "tok", Namespace: "team-a",
 		TLS: &hook.TLSIdentity{Subject: "CN=x", CommonName: "x", DNSNames: []string{"x.example"}, URIs: []string{"spiffe://x"}, SHA256: "ab"},
 	}
 	p, err := remote.Authenticate(t.Context(), req)
@@ -240,7 +240,7 @@ func TestListenerOverGRPC(t *testing.T) {
 	now := time.Now()
 	batch := []hook.Event{
 		{Seq: 1, Type: hook.EventServerStarted, Time: now},
-		{Seq: 2, Type: hook.EventRegistered, Time: now, App: "SVC", InstanceID: "i1", Instance: in, Replicated: true},
+		{Seq: 2, Type: hook.EventRegistered, Time: now, App: "SVC", InstanceID: "i1", Instance: in, Replicated: true, Namespace: "team-a"},
 	}
 	if err := remote.Handle(t.Context(), batch); err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestListenerOverGRPC(t *testing.T) {
 	if got[0].Seq != 1 || got[0].Type != hook.EventServerStarted || !got[0].Time.Equal(now) || got[0].Instance != nil {
 		t.Errorf("event 1 = %+v", got[0])
 	}
-	if got[1].App != "SVC" || got[1].InstanceID != "i1" || !got[1].Replicated || got[1].Instance == nil {
+	if got[1].App != "SVC" || got[1].InstanceID != "i1" || !got[1].Replicated || got[1].Instance == nil || got[1].Namespace != "team-a" {
 		t.Fatalf("event 2 = %+v", got[1])
 	}
 	gi := got[1].Instance

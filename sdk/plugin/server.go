@@ -315,6 +315,7 @@ func (as authServer) Authenticate(ctx context.Context, r *pb.AuthRequest) (*pb.P
 		Username:    r.GetUsername(),
 		Password:    r.GetPassword(),
 		BearerToken: r.GetBearerToken(),
+		Namespace:   r.GetNamespace(),
 	}
 	req.TLS = tlsFromPB(r.GetTls())
 	p, err := as.a.Authenticate(ctx, req)
@@ -351,6 +352,7 @@ func (as admitServer) Admit(ctx context.Context, r *pb.AdmissionRequest) (*pb.Ad
 		Principal:  hook.Principal{Name: r.GetPrincipal().GetName(), Attributes: r.GetPrincipal().GetAttributes()},
 		RemoteAddr: r.GetRemoteAddr(),
 		TLS:        tlsFromPB(r.GetTls()),
+		Namespace:  r.GetNamespace(),
 	}
 	if b := r.GetInstance(); len(b) > 0 {
 		in, err := eureka.DecodeInstanceJSON(b)
@@ -416,6 +418,7 @@ func (ls listenerServer) Handle(ctx context.Context, req *pb.Events) (*pb.Empty,
 			InstanceID: e.GetInstanceId(),
 			Replicated: e.GetReplicated(),
 			Dropped:    e.GetDropped(),
+			Namespace:  e.GetNamespace(),
 		}
 		if b := e.GetInstance(); len(b) > 0 {
 			in, err := eureka.DecodeInstanceJSON(b)

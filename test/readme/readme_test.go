@@ -80,6 +80,7 @@ var handlers = []handler{
 	{"snapshots", []string{"eurekad snapshot save backup.snapshot"}, testSnapshots},
 	{"cluster", []string{"three nodes on one machine"}, testCluster},
 	{"regions", []string{"two regions on one machine"}, testRegions},
+	{"namespaces", []string{"three namespaces beside the default one"}, testNamespaces},
 	{"https", []string{"--tls-cert server.pem"}, testHTTPS},
 	{"mutual-tls-cluster", []string{"client_auth: require"}, testMutualTLSConfig},
 	{"plugins", []string{"go build -o bin/team-auth", "plugin: ./bin/team-auth"}, testPlugins},
@@ -512,6 +513,31 @@ func testRegions(t *testing.T, bs []block) {
 	})
 	if _, body := httpDo(t, s.client, http.MethodGet, s.base("8761")+"/eureka/apps", "", "Accept", "application/json"); strings.Contains(body, "orders-west-1") {
 		t.Error("east serves west's instance without regions")
+	}
+}
+
+// testNamespaces starts the block's configuration and registers in dev:
+// test does not see it, prod's limit is listed, an undeclared namespace is
+// 404.
+func testNamespaces(t *testing.T, bs []block) {
+	s := newShell(t, t.TempDir())
+	writeFile(t, filepath.Join(s.dir, "eurekad.yaml"), bs[0].Text)
+	srv := s.start("eurekad --config eurekad.yaml")
+	defer srv.stop()
+	base := s.base("8761")
+	if code := register(t, s.client, base+"/ns/dev", "ORDERS", "orders-dev-1"); code != http.StatusNoContent {
+		t.Fatalf("register in dev: %d", code)
+	}
+	if code, _ := httpDo(t, s.client, http.MethodGet, base+"/ns/dev/eureka/apps/ORDERS/orders-dev-1", ""); code != http.StatusOK {
+		t.Errorf("dev's instance in dev: %d, want 200", code)
+	}
+	for _, p := range []string{"/ns/test/eureka/apps/ORDERS", "/eureka/apps/ORDERS", "/ns/staging/eureka/apps"} {
+		if code, _ := httpDo(t, s.client, http.MethodGet, base+p, ""); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, code)
+		}
+	}
+	if _, body := httpDo(t, s.client, http.MethodGet, base+"/admin/api/namespaces", ""); !strings.Contains(body, `{"name":"prod","instances":0,"limit":5000}`) {
+		t.Errorf("GET /admin/api/namespaces: %s", body)
 	}
 }
 

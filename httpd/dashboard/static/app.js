@@ -12,6 +12,8 @@
 const $ = (id) => document.getElementById(id);
 const STATUSES = ["UP", "DOWN", "STARTING", "OUT_OF_SERVICE", "UNKNOWN"];
 const CRED_KEY = "eurekad.credentials";
+// NS_KEY holds the namespace shown (README, "Namespaces"), for this tab.
+const NS_KEY = "eurekad.namespace";
 const PAGE = 50;
 
 function el(tag, props, ...children) {
@@ -74,13 +76,22 @@ function authHeader() {
   return v.includes(":") ? "Basic " + btoa(v) : "Bearer " + v;
 }
 
+// inNamespace adds the selected namespace to an admin API path; the
+// default namespace's paths stay as they are.
+function inNamespace(path) {
+  const ns = sessionStorage.getItem(NS_KEY);
+  if (!ns || ns === "default" || path === "/admin/api/namespaces") return path;
+  return path + (path.includes("?") ? "&" : "?") + "namespace=" + encodeURIComponent(ns);
+}
+
 // api calls the admin API, with the operator's credentials when there are
-// some (reads are open by default; an auth hook may guard them too).
+// some (reads are open by default; an auth hook may guard them too), in
+// the selected namespace.
 async function api(path, opts = {}) {
   const headers = { Accept: "application/json" };
   const auth = authHeader();
   if (auth) headers.Authorization = auth;
-  const resp = await fetch(path, { method: opts.method || "GET", headers, cache: "no-store" });
+  const resp = await fetch(inNamespace(path), { method: opts.method || "GET", headers, cache: "no-store" });
   const text = await resp.text();
   if (!resp.ok) {
     const err = new Error(`${resp.status} ${text.trim() || resp.statusText}`);
@@ -783,6 +794,7 @@ function schedule() {
   timer = setTimeout(refresh, 150);
 }
 
+let stream = null;
 function connect() {
   const live = $("live");
   if (!window.EventSource) {
@@ -790,7 +802,9 @@ function connect() {
     setInterval(refresh, 5000);
     return;
   }
-  const es = new EventSource("/admin/api/stream");
+  if (stream) stream.close();
+  const es = new EventSource(inNamespace("/admin/api/stream"));
+  stream = es;
   es.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
   es.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
   for (const ev of ["hello", "change", "tick"]) es.addEventListener(ev, schedule);
@@ -814,6 +828,37 @@ async function checkCredentials() {
   updateAppActions();
 }
 
+// loadNamespaces fills the namespace selector, shown when the server has
+// namespaces besides the default one (those the caller may read). A caller
+// who may read one namespace only is put in it. It reports whether the
+// namespace shown changed.
+async function loadNamespaces() {
+  let list = [];
+  try {
+    list = (await api("/admin/api/namespaces")).namespaces.map((n) => n.name);
+  } catch (e) {
+    list = [];
+  }
+  const before = sessionStorage.getItem(NS_KEY) || "default";
+  let cur = before;
+  if (list.length > 0 && !list.includes(cur)) cur = list[0];
+  if (cur === "default") sessionStorage.removeItem(NS_KEY); else sessionStorage.setItem(NS_KEY, cur);
+  const sel = $("ns");
+  sel.replaceChildren(...list.map((n) => el("option", { value: n, text: n })));
+  sel.value = cur;
+  $("ns-box").hidden = list.length === 0 || (list.length === 1 && list[0] === "default");
+  return cur !== before;
+}
+
+// nsChanged shows the namespace now selected.
+function nsChanged() {
+  if (home.table) home.table.state.offset = 0;
+  home.apps.offset = 0;
+  if (location.hash !== "#/" && location.hash !== "") location.hash = "#/";
+  connect();
+  refresh();
+}
+
 function init() {
   $("auth").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -821,6 +866,8 @@ function init() {
     if (v) sessionStorage.setItem(CRED_KEY, v); else sessionStorage.removeItem(CRED_KEY);
     $("token").value = "";
     await checkCredentials();
+    // Other credentials may read other namespaces.
+    if (await loadNamespaces()) nsChanged();
   });
   const af = $("app-filters");
   af.addEventListener("submit", (e) => e.preventDefault());
@@ -835,9 +882,14 @@ function init() {
   $("a-drain").addEventListener("click", confirmAppDrain);
   $("confirm").addEventListener("close", confirmClosed);
   window.addEventListener("hashchange", () => { window.scrollTo(0, 0); refresh(); });
+  $("ns").addEventListener("change", () => {
+    sessionStorage.setItem(NS_KEY, $("ns").value);
+    nsChanged();
+  });
   checkCredentials();
   refresh();
   connect();
+  loadNamespaces().then((changed) => { if (changed) nsChanged(); });
 }
 
 document.addEventListener("DOMContentLoaded", init);

@@ -3,10 +3,11 @@
 // cache so heartbeats do not reach the authenticator each time, single
 // flight on misses, and fail-closed behaviour when the authenticator fails.
 //
-// Decisions are cached per credential, operation and application: the key is
-// a 128-bit keyed hash (two hash/maphash sums with secret per-process
-// seeds) of the basic-auth user and password, the bearer token, the TLS
-// certificate fingerprint, the operation and the app, so no credential is
+// Decisions are cached per credential, operation, application and
+// namespace: the key is a 128-bit keyed hash (two hash/maphash sums with
+// secret per-process seeds) of the basic-auth user and password, the bearer
+// token, the TLS certificate fingerprint, the operation, the app and the
+// namespace, so no credential is
 // kept in the cache. Allows are kept AllowTTL, denials DenyTTL; failures of
 // the authenticator are never cached. A hit reads one of 32
 // copy-on-write shards without a lock and allocates nothing.
@@ -202,9 +203,9 @@ func (g *Guard) now() int64 {
 func (g *Guard) keyOf(req *hook.AuthRequest) key {
 	var buf [256]byte
 	b := buf[:0]
-	fields := [...]string{string(req.Operation), req.App, req.Username, req.Password, req.BearerToken, ""}
+	fields := [...]string{string(req.Operation), req.App, req.Namespace, req.Username, req.Password, req.BearerToken, ""}
 	if req.TLS != nil {
-		fields[5] = req.TLS.SHA256
+		fields[6] = req.TLS.SHA256
 		b = append(b, 1)
 	}
 	fit := true

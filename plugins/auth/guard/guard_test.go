@@ -472,3 +472,18 @@ func TestFailureBuckets(t *testing.T) {
 		t.Error("a request without a network address is throttled")
 	}
 }
+
+// TestNamespaceInKey: a decision cached for one namespace is never reused
+// for another, or a caller confined to one namespace would be let into
+// the next after one allowed request.
+func TestNamespaceInKey(t *testing.T) {
+	g, _ := newGuard(&users{}, nil)
+	a := g.keyOf(&hook.AuthRequest{Operation: hook.OpRead, Namespace: "team-a", Username: "u", Password: "p"})
+	b := g.keyOf(&hook.AuthRequest{Operation: hook.OpRead, Namespace: "team-b", Username: "u", Password: "p"})
+	long := strings.Repeat("x", 300) // past the stack buffer: hashed field by field
+	c := g.keyOf(&hook.AuthRequest{Operation: hook.OpRead, Namespace: "team-a", Username: long})
+	d := g.keyOf(&hook.AuthRequest{Operation: hook.OpRead, Namespace: "team-b", Username: long})
+	if a == b || c == d {
+		t.Fatal("two namespaces share a decision key")
+	}
+}

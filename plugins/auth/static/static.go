@@ -11,7 +11,7 @@
 //
 //	{
 //	  "users": [
-//	    {"username": "orders", "password_bcrypt": "$2y$10$…",
+//	    {"username": "orders", "password_bcrypt": "$2y$10$…", "namespaces": ["prod"],
 //	     "rules": [{"operations": ["register", "renew", "cancel", "status", "metadata"], "apps": ["ORDERS-*"]},
 //	               {"operations": ["read"]}]}
 //	  ],
@@ -59,7 +59,13 @@
 // makes the cluster's credentials easy to rotate and audit.
 //
 // anonymous lists operations anyone may do without credentials; they are
-// granted to every authenticated caller as well.
+// granted to every authenticated caller as well, in every namespace.
+//
+// users, tokens and certificates may carry "namespaces": ["team-a"], the
+// namespaces (docs/protocol.md, namespaces) they are confined to: a request
+// about any other namespace gets hook.ErrForbidden (403) whatever the
+// rules, and before the anonymous operations are considered. Without it an
+// entry covers every namespace, as peers always do.
 //
 // Decisions: no or unknown credentials, or a wrong password, give
 // hook.ErrUnauthenticated (401); known credentials without a matching rule
@@ -102,6 +108,8 @@ type User struct {
 	Username       string `json:"username"`
 	PasswordBcrypt string `json:"password_bcrypt"`
 	Rules          []Rule `json:"rules"`
+	// Namespaces confines the user to these namespaces; empty: all.
+	Namespaces []string `json:"namespaces"`
 }
 
 // Token is a bearer token, configured by its SHA-256.
@@ -109,6 +117,8 @@ type Token struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 	Rules  []Rule `json:"rules"`
+	// Namespaces confines the token to these namespaces; empty: all.
+	Namespaces []string `json:"namespaces"`
 }
 
 // Certificate is a mutual-TLS client, by common name or by fingerprint.
@@ -116,6 +126,8 @@ type Certificate struct {
 	CommonName string `json:"common_name"`
 	SHA256     string `json:"sha256"`
 	Rules      []Rule `json:"rules"`
+	// Namespaces confines the client to these namespaces; empty: all.
+	Namespaces []string `json:"namespaces"`
 }
 
 // Peer is a cluster peer: basic auth (username and password_bcrypt) or a
@@ -172,6 +184,9 @@ type login struct {
 type principal struct {
 	hook.Principal
 	rules []rule
+	// namespaces are the namespaces the principal is confined to; nil:
+	// every namespace.
+	namespaces map[string]bool
 }
 
 type rule struct {
@@ -232,9 +247,14 @@ func compile(cfg *Config) (*compiled, error) {
 		if err != nil {
 			return nil, err
 		}
+		nss, err := compileNamespaces(u.Namespaces, where)
+		if err != nil {
+			return nil, err
+		}
 		c.logins[u.Username] = &login{hash: h, p: &principal{
-			Principal: hook.Principal{Name: u.Username, Attributes: map[string]string{"kind": "user"}},
-			rules:     rules,
+			Principal:  hook.Principal{Name: u.Username, Attributes: map[string]string{"kind": "user"}},
+			rules:      rules,
+			namespaces: nss,
 		}}
 	}
 	for i, t := range cfg.Tokens {
@@ -253,14 +273,23 @@ func compile(cfg *Config) (*compiled, error) {
 		if _, dup := c.tokens[sum]; dup {
 			return nil, fmt.Errorf("%s.sha256: the same token is configured twice", where)
 		}
+		nss, err := compileNamespaces(t.Namespaces, where)
+		if err != nil {
+			return nil, err
+		}
 		c.tokens[sum] = &principal{
-			Principal: hook.Principal{Name: t.Name, Attributes: map[string]string{"kind": "token"}},
-			rules:     rules,
+			Principal:  hook.Principal{Name: t.Name, Attributes: map[string]string{"kind": "token"}},
+			rules:      rules,
+			namespaces: nss,
 		}
 	}
 	for i, ce := range cfg.Certificates {
 		where := fmt.Sprintf("certificates[%d]", i)
 		rules, err := compileRules(ce.Rules, where)
+		if err != nil {
+			return nil, err
+		}
+		nss, err := compileNamespaces(ce.Namespaces, where)
 		if err != nil {
 			return nil, err
 		}
@@ -272,8 +301,9 @@ func compile(cfg *Config) (*compiled, error) {
 				return nil, fmt.Errorf("%s.common_name %q is configured twice", where, ce.CommonName)
 			}
 			c.byCN[ce.CommonName] = &principal{
-				Principal: hook.Principal{Name: "cn=" + ce.CommonName, Attributes: map[string]string{"kind": "certificate"}},
-				rules:     rules,
+				Principal:  hook.Principal{Name: "cn=" + ce.CommonName, Attributes: map[string]string{"kind": "certificate"}},
+				rules:      rules,
+				namespaces: nss,
 			}
 		default:
 			sum, err := checkSHA256(ce.SHA256, where+".sha256")
@@ -285,8 +315,9 @@ func compile(cfg *Config) (*compiled, error) {
 				return nil, fmt.Errorf("%s.sha256 is configured twice", where)
 			}
 			c.byCert[fp] = &principal{
-				Principal: hook.Principal{Name: "cert=" + fp[:16], Attributes: map[string]string{"kind": "certificate"}},
-				rules:     rules,
+				Principal:  hook.Principal{Name: "cert=" + fp[:16], Attributes: map[string]string{"kind": "certificate"}},
+				rules:      rules,
+				namespaces: nss,
 			}
 		}
 	}
@@ -396,6 +427,22 @@ func opNames() string {
 	return b.String()
 }
 
+// compileNamespaces turns a namespaces list into a set; nil for none
+// (every namespace).
+func compileNamespaces(names []string, where string) (map[string]bool, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	set := make(map[string]bool, len(names))
+	for i, n := range names {
+		if n == "" || n != strings.ToLower(n) || strings.ContainsAny(n, "/% ") {
+			return nil, fmt.Errorf("%s.namespaces[%d]: %q is not a namespace name", where, i, n)
+		}
+		set[n] = true
+	}
+	return set, nil
+}
+
 func compileRules(rs []Rule, where string) ([]rule, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("%s: no rules; give at least one", where)
@@ -461,6 +508,11 @@ func (a *Authenticator) Authenticate(_ context.Context, req *hook.AuthRequest) (
 		}
 		return hook.Principal{}, fmt.Errorf("%w: credentials required to %s", hook.ErrUnauthenticated, req.Operation)
 	}
+	if ns := namespaceOf(req); p.namespaces != nil && !p.namespaces[ns] {
+		// Checked before the anonymous operations: a confined caller's
+		// credentials do not reach other namespaces at all.
+		return hook.Principal{}, fmt.Errorf("%w: %s may not use namespace %s", hook.ErrForbidden, p.Name, ns)
+	}
 	if c.anonymous[req.Operation] || p.allows(req.Operation, strings.ToUpper(req.App)) {
 		return p.Principal, nil
 	}
@@ -468,6 +520,15 @@ func (a *Authenticator) Authenticate(_ context.Context, req *hook.AuthRequest) (
 		return hook.Principal{}, fmt.Errorf("%w: %s may not %s", hook.ErrForbidden, p.Name, req.Operation)
 	}
 	return hook.Principal{}, fmt.Errorf("%w: %s may not %s %s", hook.ErrForbidden, p.Name, req.Operation, req.App)
+}
+
+// namespaceOf is the namespace a request is about; an empty one (a host
+// that predates namespaces) is the default namespace.
+func namespaceOf(req *hook.AuthRequest) string {
+	if req.Namespace == "" {
+		return "default"
+	}
+	return req.Namespace
 }
 
 // certificate finds the entry for a verified client certificate: by

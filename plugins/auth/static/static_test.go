@@ -175,3 +175,50 @@ func FuzzConfigure(f *testing.F) {
 		}
 	})
 }
+
+// TestNamespaces confines entries to namespaces: a confined user is
+// forbidden in every other namespace whatever its rules (even for the
+// anonymous operations), an empty namespace is the default one, and
+// entries without namespaces and peers cover all.
+func TestNamespaces(t *testing.T) {
+	a := configured(t, `{
+  "users": [
+    {"username": "orders", "password_bcrypt": "`+ordersHash+`", "namespaces": ["team-a"], "rules": [{"operations": ["*"]}]},
+    {"username": "reader", "password_bcrypt": "`+readerHash+`", "rules": [{"operations": ["read"]}]}
+  ],
+  "tokens": [{"name": "bot", "sha256": "`+HashToken("bot-token")+`", "namespaces": ["default"], "rules": [{"operations": ["read"]}]}],
+  "peers": [{"username": "peer", "password_bcrypt": "`+peerHash+`"}],
+  "anonymous": ["read"]
+}`)
+	orders := func(op hook.Operation, ns string) hook.AuthRequest {
+		return hook.AuthRequest{Operation: op, App: "ORDERS", Namespace: ns, Username: "orders", Password: "orders-secret"}
+	}
+	for _, c := range []struct {
+		name  string
+		req   hook.AuthRequest
+		allow bool
+	}{
+		{"confined user in its namespace", orders(hook.OpRegister, "team-a"), true},
+		{"confined user reads elsewhere", orders(hook.OpRead, "team-b"), false},
+		{"confined user writes elsewhere", orders(hook.OpRegister, "default"), false},
+		{"empty namespace is the default one", orders(hook.OpRead, ""), false},
+		{"confined user's admin elsewhere", hook.AuthRequest{Operation: hook.OpAdmin, Namespace: "team-b", Username: "orders", Password: "orders-secret"}, false},
+		{"unconfined user anywhere", hook.AuthRequest{Operation: hook.OpRead, Namespace: "team-b", Username: "reader", Password: "reader-secret"}, true},
+		{"token in its namespace", hook.AuthRequest{Operation: hook.OpRead, BearerToken: "bot-token"}, true},
+		{"token elsewhere", hook.AuthRequest{Operation: hook.OpRead, Namespace: "team-a", BearerToken: "bot-token"}, false},
+		{"peer anywhere", hook.AuthRequest{Operation: hook.OpReplicate, Namespace: "team-b", Username: "peer", Password: "peer-secret"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := a.Authenticate(context.Background(), &c.req)
+			if c.allow && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !c.allow && !errors.Is(err, hook.ErrForbidden) {
+				t.Fatalf("got %v, want forbidden", err)
+			}
+		})
+	}
+	if err := New().Configure(context.Background(), []byte(`{"users": [{"username": "x", "password_bcrypt": "`+ordersHash+`", "namespaces": ["Team/A"], "rules": [{"operations": ["read"]}]}]}`)); err == nil || !strings.Contains(err.Error(), "namespaces[0]") {
+		t.Fatalf("bad namespace name accepted: %v", err)
+	}
+}

@@ -33,6 +33,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/core/health"
+	"github.com/eurekad/eurekad/core/namespace"
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/core/regions"
 	"github.com/eurekad/eurekad/core/registry"
@@ -70,6 +71,9 @@ type Config struct {
 	// Regions are this server's region and the remote regions whose
 	// registries it serves to clients that ask with ?regions=.
 	Regions regions.Options `config:"regions"`
+	// Namespaces are the registries served beside the default one, at
+	// /ns/{namespace}/eureka/.
+	Namespaces namespace.Options `config:"namespaces"`
 }
 
 // StorageConfig selects the registry store and how writes reach it.
@@ -105,10 +109,11 @@ func Default() Config {
 			RedisKeyPrefix: "eurekad:",
 			Persist:        persist.DefaultOptions(),
 		},
-		Cluster: replication.DefaultOptions(),
-		Limits:  inputrules.DefaultLimits(),
-		Health:  health.DefaultOptions(),
-		Regions: regions.DefaultOptions(),
+		Cluster:    replication.DefaultOptions(),
+		Limits:     inputrules.DefaultLimits(),
+		Health:     health.DefaultOptions(),
+		Regions:    regions.DefaultOptions(),
+		Namespaces: namespace.DefaultOptions(),
 		Plugins: PluginsConfig{
 			Auth:      AuthPluginConfig{Guard: guard.DefaultOptions()},
 			Admission: AdmissionPluginConfig{Guard: admission.DefaultOptions()},

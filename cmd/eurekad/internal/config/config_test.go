@@ -745,6 +745,10 @@ func nonDefault(t *testing.T, s Setting) string {
 			return "west;http://10.1.0.2:8761/eureka/,west;http://10.1.0.3:8761/eureka/"
 		case "regions.app_allow_list":
 			return "west;ORDERS,global;BILLING"
+		case "namespaces.declared":
+			return "team-a,team-b"
+		case "namespaces.max_instances":
+			return "team-a=10,*=100"
 		}
 		return "/x,/y/z"
 	}

@@ -423,18 +423,19 @@ func toInt64(raw any) (int64, bool) {
 
 // sectionTitles names the sections in --help and in commented YAML.
 var sectionTitles = map[string]string{
-	"":         "General",
-	"log":      "Logging",
-	"http":     "HTTP server",
-	"tls":      "TLS (HTTPS and client certificates)",
-	"registry": "Registry",
-	"cache":    "Response cache",
-	"storage":  "Storage",
-	"cluster":  "Cluster (peer replication)",
-	"plugins":  "Plugins",
-	"limits":   "Input limits",
-	"health":   "Health checks (server-side probes of instances)",
-	"regions":  "Regions (remote regions served with ?regions=)",
+	"":           "General",
+	"log":        "Logging",
+	"http":       "HTTP server",
+	"tls":        "TLS (HTTPS and client certificates)",
+	"registry":   "Registry",
+	"cache":      "Response cache",
+	"storage":    "Storage",
+	"cluster":    "Cluster (peer replication)",
+	"plugins":    "Plugins",
+	"limits":     "Input limits",
+	"health":     "Health checks (server-side probes of instances)",
+	"regions":    "Regions (remote regions served with ?regions=)",
+	"namespaces": "Namespaces (registries of their own at /ns/{name}/eureka/)",
 }
 
 // SectionTitle returns the heading for a Setting.Section: "General" for the

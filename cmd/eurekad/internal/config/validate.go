@@ -72,6 +72,7 @@ var rules = map[string]rule{
 	"cluster.self_url":            optionalURL,
 	"cluster.batch_size":          positive,
 	"regions.fetch_interval":      positive,
+	"namespaces.max":              positive,
 	"regions.connect_timeout":     positive,
 	"regions.read_timeout":        positive,
 	"cluster.batch_interval":      notNegative,
@@ -155,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Regions.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("regions.%w", err))
+	}
+	if err := c.Namespaces.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("namespaces.%w", err))
 	}
 	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)

@@ -511,17 +511,20 @@ func (x *BatchRequest) GetOps() []*Op {
 }
 
 type AuthRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Operation     string                 `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
-	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
-	Instance      string                 `protobuf:"bytes,3,opt,name=instance,proto3" json:"instance,omitempty"`
-	Method        string                 `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
-	Path          string                 `protobuf:"bytes,5,opt,name=path,proto3" json:"path,omitempty"`
-	RemoteAddr    string                 `protobuf:"bytes,6,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
-	Username      string                 `protobuf:"bytes,7,opt,name=username,proto3" json:"username,omitempty"`
-	Password      string                 `protobuf:"bytes,8,opt,name=password,proto3" json:"password,omitempty"`
-	BearerToken   string                 `protobuf:"bytes,9,opt,name=bearer_token,json=bearerToken,proto3" json:"bearer_token,omitempty"`
-	Tls           *TLSIdentity           `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Operation   string                 `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	App         string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	Instance    string                 `protobuf:"bytes,3,opt,name=instance,proto3" json:"instance,omitempty"`
+	Method      string                 `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	Path        string                 `protobuf:"bytes,5,opt,name=path,proto3" json:"path,omitempty"`
+	RemoteAddr  string                 `protobuf:"bytes,6,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	Username    string                 `protobuf:"bytes,7,opt,name=username,proto3" json:"username,omitempty"`
+	Password    string                 `protobuf:"bytes,8,opt,name=password,proto3" json:"password,omitempty"`
+	BearerToken string                 `protobuf:"bytes,9,opt,name=bearer_token,json=bearerToken,proto3" json:"bearer_token,omitempty"`
+	Tls         *TLSIdentity           `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
+	// namespace is the namespace the request is about: "default" for the
+	// plain base paths, the name of /ns/{namespace}/eureka/ otherwise.
+	Namespace     string `protobuf:"bytes,11,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -624,6 +627,13 @@ func (x *AuthRequest) GetTls() *TLSIdentity {
 		return x.Tls
 	}
 	return nil
+}
+
+func (x *AuthRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
 }
 
 type TLSIdentity struct {
@@ -767,10 +777,13 @@ type AdmissionRequest struct {
 	// removal.
 	Status string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
 	// metadata is what a metadata change sets.
-	Metadata      map[string]string `protobuf:"bytes,6,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Principal     *Principal        `protobuf:"bytes,7,opt,name=principal,proto3" json:"principal,omitempty"`
-	RemoteAddr    string            `protobuf:"bytes,8,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
-	Tls           *TLSIdentity      `protobuf:"bytes,9,opt,name=tls,proto3" json:"tls,omitempty"`
+	Metadata   map[string]string `protobuf:"bytes,6,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Principal  *Principal        `protobuf:"bytes,7,opt,name=principal,proto3" json:"principal,omitempty"`
+	RemoteAddr string            `protobuf:"bytes,8,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	Tls        *TLSIdentity      `protobuf:"bytes,9,opt,name=tls,proto3" json:"tls,omitempty"`
+	// namespace is the namespace written to ("default" for the plain base
+	// paths).
+	Namespace     string `protobuf:"bytes,10,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -866,6 +879,13 @@ func (x *AdmissionRequest) GetTls() *TLSIdentity {
 		return x.Tls
 	}
 	return nil
+}
+
+func (x *AdmissionRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
 }
 
 type AdmissionResponse struct {
@@ -1146,9 +1166,12 @@ type Event struct {
 	InstanceId   string                 `protobuf:"bytes,5,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	// instance is the sdk/eureka JSON encoding of the InstanceInfo; empty
 	// for server-wide events.
-	Instance      []byte `protobuf:"bytes,6,opt,name=instance,proto3" json:"instance,omitempty"`
-	Replicated    bool   `protobuf:"varint,7,opt,name=replicated,proto3" json:"replicated,omitempty"`
-	Dropped       uint64 `protobuf:"varint,8,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Instance   []byte `protobuf:"bytes,6,opt,name=instance,proto3" json:"instance,omitempty"`
+	Replicated bool   `protobuf:"varint,7,opt,name=replicated,proto3" json:"replicated,omitempty"`
+	Dropped    uint64 `protobuf:"varint,8,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// namespace is the instance's namespace; empty for the default one and
+	// for server-wide events.
+	Namespace     string `protobuf:"bytes,9,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1239,6 +1262,13 @@ func (x *Event) GetDropped() uint64 {
 	return 0
 }
 
+func (x *Event) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
@@ -1273,7 +1303,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06delete\x18\x01 \x01(\bR\x06delete\x121\n" +
 	"\x06record\x18\x02 \x01(\v2\x19.eurekad.plugin.v1.RecordR\x06record\"7\n" +
 	"\fBatchRequest\x12'\n" +
-	"\x03ops\x18\x01 \x03(\v2\x15.eurekad.plugin.v1.OpR\x03ops\"\xb3\x02\n" +
+	"\x03ops\x18\x01 \x03(\v2\x15.eurekad.plugin.v1.OpR\x03ops\"\xd1\x02\n" +
 	"\vAuthRequest\x12\x1c\n" +
 	"\toperation\x18\x01 \x01(\tR\toperation\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1a\n" +
@@ -1286,7 +1316,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\bpassword\x18\b \x01(\tR\bpassword\x12!\n" +
 	"\fbearer_token\x18\t \x01(\tR\vbearerToken\x120\n" +
 	"\x03tls\x18\n" +
-	" \x01(\v2\x1e.eurekad.plugin.v1.TLSIdentityR\x03tls\"\x91\x01\n" +
+	" \x01(\v2\x1e.eurekad.plugin.v1.TLSIdentityR\x03tls\x12\x1c\n" +
+	"\tnamespace\x18\v \x01(\tR\tnamespace\"\x91\x01\n" +
 	"\vTLSIdentity\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1f\n" +
 	"\vcommon_name\x18\x02 \x01(\tR\n" +
@@ -1301,7 +1332,7 @@ const file_plugin_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd0\x03\n" +
 	"\x10AdmissionRequest\x12\x1c\n" +
 	"\toperation\x18\x01 \x01(\tR\toperation\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1f\n" +
@@ -1313,7 +1344,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\tprincipal\x18\a \x01(\v2\x1c.eurekad.plugin.v1.PrincipalR\tprincipal\x12\x1f\n" +
 	"\vremote_addr\x18\b \x01(\tR\n" +
 	"remoteAddr\x120\n" +
-	"\x03tls\x18\t \x01(\v2\x1e.eurekad.plugin.v1.TLSIdentityR\x03tls\x1a;\n" +
+	"\x03tls\x18\t \x01(\v2\x1e.eurekad.plugin.v1.TLSIdentityR\x03tls\x12\x1c\n" +
+	"\tnamespace\x18\n" +
+	" \x01(\tR\tnamespace\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd4\x01\n" +
@@ -1344,7 +1377,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\apassing\x18\x01 \x01(\bR\apassing\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\":\n" +
 	"\x06Events\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.eurekad.plugin.v1.EventR\x06events\"\xdc\x01\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.eurekad.plugin.v1.EventR\x06events\"\xfa\x01\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12$\n" +
@@ -1356,7 +1389,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"replicated\x18\a \x01(\bR\n" +
 	"replicated\x12\x18\n" +
-	"\adropped\x18\b \x01(\x04R\adropped2\x97\x01\n" +
+	"\adropped\x18\b \x01(\x04R\adropped\x12\x1c\n" +
+	"\tnamespace\x18\t \x01(\tR\tnamespace2\x97\x01\n" +
 	"\x06Plugin\x12A\n" +
 	"\x04Info\x12\x18.eurekad.plugin.v1.Empty\x1a\x1f.eurekad.plugin.v1.InfoResponse\x12J\n" +
 	"\tConfigure\x12#.eurekad.plugin.v1.ConfigureRequest\x1a\x18.eurekad.plugin.v1.Empty2\xc4\x03\n" +
