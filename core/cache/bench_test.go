@@ -197,3 +197,34 @@ func BenchmarkDeltaChurn10000(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeltaBulkExpiry is a bulk load of 100,000 instances in 50
+// applications leaving the delta window: the rebuild after the sweep.
+// Dropping each expired entry once moved every other instance of its
+// application, quadratic in the application's size (a million instances
+// took minutes).
+func BenchmarkDeltaBulkExpiry(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		clock := &manualClock{}
+		ro := registry.DefaultOptions()
+		ro.Clock = clock
+		reg := registry.New(&ro)
+		reg.OpenForTraffic(0)
+		o := DefaultOptions()
+		o.MinRebuildInterval = 0
+		c, err := New(reg, &o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 100000 {
+			reg.Register(inst(fmt.Sprint("APP", i%50), fmt.Sprint("i", i)), false)
+		}
+		c.Get(Key{Entity: EntityDelta, Format: JSON}).Gzip()
+		clock.ms.Add(ro.DeltaRetention.Milliseconds() + 1)
+		reg.ExpireDelta()
+		reg.UpdateMetadata("APP1", "i1", map[string]string{"k": "v"})
+		b.StartTimer()
+		c.Get(Key{Entity: EntityDelta, Format: JSON}).Gzip()
+	}
+}

