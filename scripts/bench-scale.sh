@@ -63,8 +63,13 @@ scale() {
 		--warmup "$warmup" --duration "$duration" \
 		--full-rate "${BENCH_SCALE_FULL_RATE:-2}" \
 		--max-rate "${BENCH_SCALE_MAX_RATE:-12000}" \
-		"${env[@]}" >>"$out"
+		"${env[@]}" >>"$out" || {
+		# Keep the sizes measured so far: the summary below prints them.
+		echo "== $1 instances FAILED" >&2
+		failed+=("$1 instances")
+	}
 }
+failed=()
 
 scale 10000 0,100,300,500
 if [[ ${BENCH_SCALE_QUICK:-0} != 1 ]]; then
@@ -76,3 +81,7 @@ fi
 echo >&2
 echo "$(nproc) cores; $(date -u '+%Y-%m-%d %H:%M') UTC; warm-up $warmup, window $duration per change rate" >&2
 "$tmp/eurekabench" scale-summary "$out"
+if [[ ${#failed[@]} -gt 0 ]]; then
+	echo "FAILED: ${failed[*]}" >&2
+	exit 1
+fi
