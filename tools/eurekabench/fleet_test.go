@@ -436,3 +436,13 @@ func TestEnvList(t *testing.T) {
 		t.Errorf("%v", e)
 	}
 }
+
+func TestHashCount(t *testing.T) {
+	body := []byte(`{"applications":{"versions__delta":"1","apps__hashcode":"DOWN_2_OUT_OF_SERVICE_1_UP_998_","application":[]}}`)
+	if n := hashCount(body, false); n != 1001 {
+		t.Fatalf("hashCount = %d, want 1001", n)
+	}
+	if n := hashCount([]byte(`{"applications":{}}`), false); n != -1 {
+		t.Fatalf("hashCount without a hash code = %d, want -1", n)
+	}
+}
