@@ -306,9 +306,13 @@ func TestRemoteRegions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Payloads with regions are not long-polled: the cache polls every
+		// FetchInterval (30 s by default, as long as this test's waits),
+		// and region order, not polling, is under test here.
 		dc := discovery.New(c, &discovery.Options{
 			Zone: "east-1b", Region: "east", RemoteRegions: []string{"west"},
-			RegionZones: map[string][]string{"east": {"east-1a", "east-1b"}, "west": {"west-1a"}},
+			RegionZones:   map[string][]string{"east": {"east-1a", "east-1b"}, "west": {"west-1a"}},
+			FetchInterval: 200 * time.Millisecond,
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
