@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -231,10 +232,24 @@ func TestBlockedListenerNeverDelaysRegister(t *testing.T) {
 		}
 		slowest = max(slowest, time.Since(start))
 	}
-	// The listener really is stuck: the pipe is full.
-	// (A pipe holds 64 KiB in pages; a page a write cannot fill stays
-	// unused, so "full" is a little less.)
-	waitFor(t, "the pipe to fill", 10*time.Second, func() bool { return pipeBytes(t, r) >= 48<<10 })
+	// The listener really is stuck: the pipe is full. How many of its
+	// bytes make it full depends on how the plugin's writes fell into the
+	// pipe's pages (a page a write cannot fill stays unused), so the test
+	// tops it up a byte at a time, without blocking, until not one byte
+	// fits: the plugin's next write cannot go through either.
+	// (A raw descriptor: an *os.File would wait for room, not fail.)
+	w, err := syscall.Open(fifo, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(w)
+	waitFor(t, "the pipe to fill", 10*time.Second, func() bool {
+		_, err := syscall.Write(w, []byte{'\n'})
+		return errors.Is(err, syscall.EAGAIN)
+	})
+	if n := pipeBytes(t, r); n < 16<<10 {
+		t.Fatalf("the pipe is full with %d bytes: the plugin wrote next to nothing", n)
+	}
 	for i := 300; i < 400; i++ {
 		start := time.Now()
 		if code, body := call(t, "", "", "POST", s.Base+"apps/ORDERS", instanceJSON("ORDERS", fmt.Sprintf("i%03d", i))); code != 204 {
