@@ -156,30 +156,6 @@ func (r *Representation) Bytes() []byte {
 	return r.joined.body
 }
 
-// reader reads the body.
-func (r *Representation) reader() io.Reader {
-	if r.Parts == nil {
-		return bytes.NewReader(r.Body)
-	}
-	rs := make([]io.Reader, len(r.Parts))
-	for i, b := range r.Parts {
-		rs[i] = bytes.NewReader(b)
-	}
-	return io.MultiReader(rs...)
-}
-
-// last4 returns the body's last four bytes (gzip's size trailer), or nil.
-func (r *Representation) last4() []byte {
-	b := r.Body
-	if r.Parts != nil && len(r.Parts) > 0 {
-		b = r.Parts[len(r.Parts)-1]
-	}
-	if len(b) < 4 {
-		return nil
-	}
-	return b[len(b)-4:]
-}
-
 // Found is false when the payload names an application that has no
 // instances (a 404).
 func (p *Payload) Found() bool { return p.found }
@@ -192,7 +168,7 @@ func (p *Payload) Version() uint64 { return p.version }
 // Plain returns the uncompressed representation.
 func (p *Payload) Plain() *Representation {
 	p.plainOnce.Do(func() {
-		body, err := gunzipRep(&p.gz)
+		body, err := gunzip(p.gz.Bytes())
 		if err != nil {
 			// Our own gzip output: this cannot fail short of memory
 			// corruption.
@@ -221,15 +197,15 @@ func (p *Payload) Gzip() *Representation {
 
 func gzipETag(etag string) string { return etag[:len(etag)-1] + `-gzip"` }
 
-func gunzipRep(r *Representation) ([]byte, error) {
-	zr, err := gzip.NewReader(r.reader())
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
 	size := 0
-	if t := r.last4(); t != nil {
+	if len(b) >= 4 {
 		// gzip's trailer holds the plain size modulo 2^32.
-		size = int(binary.LittleEndian.Uint32(t))
+		size = int(binary.LittleEndian.Uint32(b[len(b)-4:]))
 	}
 	out := bytes.NewBuffer(make([]byte, 0, size+512))
 	if _, err := out.ReadFrom(zr); err != nil {
@@ -610,10 +586,10 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 		apps = c.src.Applications()
 	case EntityDelta:
 		if c.delta != nil {
-			gz, sum, version := c.delta.build(k.Format, c.deltaVersion.Add(1))
+			parts, n, sum, version := c.delta.build(k.Format, c.deltaVersion.Add(1))
 			p.version = version
 			p.ETag = etagOf(sum)
-			p.gzOnce.Do(func() { p.gz = newRepresentation(gz, gzipETag(p.ETag)) })
+			p.gzOnce.Do(func() { p.gz = newPartsRepresentation(parts, n, gzipETag(p.ETag)) })
 			return p
 		}
 		apps = c.src.Delta()

@@ -140,9 +140,10 @@ func newDeltaAssembler(src deltaLister) *deltaAssembler {
 	return a
 }
 
-// build returns the delta's gzip member in format f with versionsDelta vd,
-// the CRC-64 of its plain bytes and the registry version it shows.
-func (a *deltaAssembler) build(f Format, vd int64) (gz []byte, sum, version uint64) {
+// build returns the delta's gzip member in format f with versionsDelta vd
+// (its pieces and length: see joiner), the CRC-64 of its plain bytes and
+// the registry version it shows.
+func (a *deltaAssembler) build(f Format, vd int64) (parts [][]byte, n int, sum, version uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.visited = a.visited[:0]
@@ -163,18 +164,14 @@ func (a *deltaAssembler) build(f Format, vd int64) (gz []byte, sum, version uint
 	}
 	a.sequence(f)
 	a.regroup(f)
-	size := len(head.z) + len(a.tail[f].z)
-	for _, p := range a.parts[f] {
-		size += len(p.part.z)
-	}
-	j := newJoiner(size)
+	j := newJoiner(len(a.parts[f]) + 2)
 	j.add(&head)
 	for _, p := range a.parts[f] {
 		j.add(&p.part)
 	}
 	j.add(&a.tail[f])
-	gz, sum = j.finish()
-	return gz, sum, version
+	parts, n, sum = j.finish()
+	return parts, n, sum, version
 }
 
 // sequence lists the payload's instances in a.seq and brings their

@@ -182,7 +182,6 @@ type assembler struct {
 	// head is the last head built and the hash code it holds.
 	head     part
 	headHash string
-	lastSize int
 
 	// Reused between builds.
 	listed   []string
@@ -226,31 +225,22 @@ func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
 func (a *assembler) reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apps = map[string]*appMeta{}
 	a.chunks = nil
-	a.total = eureka.StatusCounts{}
 }
 
-// build returns the full payload's gzip member, the CRC-64 of its plain
-// bytes, the registry version it shows, and how long it spent on what
-// changed since the last build: copying and re-encoding the applications
-// that changed and recompressing their runs. The rest of its cost (listing
-// the applications, joining the runs) is paid by every build, however
-// little changed.
+// build returns the full payload's gzip member (its pieces and length:
+// see joiner), the CRC-64 of its plain bytes, the registry version it
+// shows, and how long it spent on what changed since the last build:
+// re-encoding what changed and recompressing their runs. The rest of its
+// cost (joining the runs) is paid by every build, however little changed.
 func (a *assembler) build() (parts [][]byte, n int, sum, version uint64, changeCost time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
-	clear(a.stale)
 	for _, c := range a.chunks {
-		// An expired run is rebuilt whole, and the applications with
-		// items in it are copied below, so its items are as fresh as a
-		// new payload's.
-		if c.dirty = !now.Before(c.expires); c.dirty {
-			for _, k := range c.keys {
-				a.stale[appOf(k)] = struct{}{}
-			}
-		}
+		// An expired run is rebuilt whole, with its items encoded again,
+		// so they are as fresh as a new payload's.
+		c.dirty = !now.Before(c.expires)
 	}
 	scratch := len(a.chunks) == 0
 	if len(a.fresh) > maxKeptItems {
@@ -277,6 +267,15 @@ func (a *assembler) build() (parts [][]byte, n int, sum, version uint64, changeC
 	a.listed, a.versions = a.listed[:0], a.versions[:0]
 	if scratch {
 		a.apps, a.total = map[string]*appMeta{}, eureka.StatusCounts{}
+	}
+	// The applications with items in expired runs are compared whole.
+	clear(a.stale)
+	for _, c := range a.chunks {
+		if c.dirty {
+			for _, k := range c.keys {
+				a.stale[appOf(k)] = struct{}{}
+			}
+		}
 	}
 	version, apps := a.src.AppStates(func(name string, v uint64) bool {
 		a.listed = append(a.listed, name)
@@ -330,23 +329,20 @@ func (a *assembler) join(version uint64, changeCost time.Duration) (parts [][]by
 		}
 		a.headHash = hash
 	}
-	j := &joiner{pieces: make([][]byte, 0, len(a.chunks)+4)}
-	j.pieces = append(j.pieces, gzipHeader)
-	j.n = len(gzipHeader)
+	j := newJoiner(len(a.chunks) + 2)
 	j.add(&a.head)
 	for _, c := range a.chunks {
 		j.add(&c.part)
 	}
 	j.add(&a.tail)
-	j.finish()
-	a.lastSize = j.n
+	parts, n, sum = j.finish()
 	if cap(a.work) > maxKeptWork {
 		// A build after many runs expired held the plain bytes of much
 		// of the registry here: let them go rather than keep them for
 		// the next small build.
 		a.work = nil
 	}
-	return j.pieces, j.n, j.crc64, version, changeCost
+	return parts, n, sum, version, changeCost
 }
 
 // encode re-encodes app's items and compares each with what m says the
@@ -432,8 +428,12 @@ func (a *assembler) insert(key string) {
 		a.chunks = append(a.chunks, &chunk{})
 	}
 	c := a.chunks[a.chunkIndex(key)]
-	c.inserts = append(c.inserts, key)
 	c.dirty = true
+	// A key its run still holds (an application that left and came back
+	// between two builds) is taken from fresh in its place.
+	if _, held := slices.BinarySearch(c.keys, key); !held {
+		c.inserts = append(c.inserts, key)
+	}
 }
 
 // forgetLeft drops the n applications that had instances in the last
@@ -875,11 +875,7 @@ func (a *assembler) put(m *appMeta, key string, st uint8, enc func([]byte) []byt
 		a.count(m, key, m.st[i], -1)
 		m.sums[i], m.st[i] = sum, st
 	default:
-		if s, ok := a.fresh[key]; !ok || s.n >= 0 {
-			a.insert(key)
-		} // else its application left and came back in this build: the
-		// item is still in its run, whose dirty flag is set, and fresh
-		// now has its new bytes.
+		a.insert(key)
 		m.keys = slices.Insert(m.keys, i, key)
 		m.sums = slices.Insert(m.sums, i, sum)
 		m.st = slices.Insert(m.st, i, st)

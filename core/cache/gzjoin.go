@@ -74,36 +74,27 @@ var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 // stream after the last sync-flushed piece.
 var finalBlock = []byte{1, 0, 0, 0xff, 0xff}
 
-// joiner assembles parts into one gzip member and the CRC-64 of the
-// plain bytes they hold: into buf, or, when pieces is not nil, as a list
-// of the parts' own bytes (n is then the member's length).
+// joiner assembles parts into one gzip member, as the list of the parts'
+// own bytes (Representation.Parts: they are shared with the payloads built
+// after, and joined only when served), with its length and the CRC-64 of
+// the plain bytes they hold.
 type joiner struct {
-	buf          []byte
 	pieces       [][]byte
-	n            int
+	n            int // the member's length
 	crc32, crc64 uint64
 	plain        int64
 }
 
-func newJoiner(sizeHint int) *joiner {
-	j := &joiner{buf: make([]byte, 0, sizeHint+len(gzipHeader)+len(finalBlock)+8)}
-	j.buf = append(j.buf, gzipHeader...)
-	return j
+// newJoiner starts a member of about parts parts.
+func newJoiner(parts int) *joiner {
+	return &joiner{pieces: append(make([][]byte, 0, parts+2), gzipHeader), n: len(gzipHeader)}
 }
 
+// add appends p's bytes and takes in its checksums (p may stand for
+// several parts: see part.then).
 func (j *joiner) add(p *part) {
-	if j.pieces != nil {
-		j.pieces = append(j.pieces, p.z)
-		j.n += len(p.z)
-	} else {
-		j.buf = append(j.buf, p.z...)
-	}
-	j.sum(p)
-}
-
-// sum takes in the checksums of p, whose bytes were appended to buf
-// already (it may stand for several parts: see part.then).
-func (j *joiner) sum(p *part) {
+	j.pieces = append(j.pieces, p.z)
+	j.n += len(p.z)
 	j.crc32 = crc32Math.mul(p.shift32, j.crc32) ^ p.crc32
 	j.crc64 = crc64Math.mul(p.shift64, j.crc64) ^ p.crc64
 	j.plain += p.n
@@ -120,18 +111,15 @@ func (p *part) then(q *part) {
 	p.n += q.n
 }
 
-// finish ends the member and returns it with the plain bytes' CRC-64.
-func (j *joiner) finish() ([]byte, uint64) {
-	end := append(j.buf, finalBlock...)
+// finish ends the member and returns its pieces, its length and the
+// plain bytes' CRC-64.
+func (j *joiner) finish() (pieces [][]byte, n int, sum uint64) {
+	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
 	end = binary.LittleEndian.AppendUint32(end, uint32(j.crc32))
 	end = binary.LittleEndian.AppendUint32(end, uint32(j.plain))
-	if j.pieces != nil {
-		j.pieces = append(j.pieces, end)
-		j.n += len(end)
-		return nil, j.crc64
-	}
-	j.buf = end
-	return j.buf, j.crc64
+	j.pieces = append(j.pieces, end)
+	j.n += len(end)
+	return j.pieces, j.n, j.crc64
 }
 
 // crcMath is arithmetic on polynomials modulo a reflected CRC polynomial,

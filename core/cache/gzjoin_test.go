@@ -44,13 +44,16 @@ func TestCRCCombine(t *testing.T) {
 // member and the plain bytes it must hold.
 func joined(t *testing.T, pieces [][]byte) (gz, plain []byte) {
 	t.Helper()
-	j := newJoiner(0)
+	j := newJoiner(len(pieces))
 	for _, p := range pieces {
 		pp := compressPart(p)
 		j.add(&pp)
 		plain = append(plain, p...)
 	}
-	gz, sum := j.finish()
+	parts, n, sum := j.finish()
+	if gz = bytes.Join(parts, nil); len(gz) != n {
+		t.Fatalf("joined %d bytes, the joiner says %d", len(gz), n)
+	}
 	if want := crc64.Checksum(plain, crcTable); sum != want {
 		t.Fatalf("joined CRC-64 %x, direct %x", sum, want)
 	}
