@@ -359,8 +359,7 @@ func (a *assembler) encode(m *appMeta, app *eureka.Application) {
 		a.encoded++
 		sum := maphash.Bytes(a.seed, a.work[off:])
 		for j < len(oldKeys) && oldKeys[j] < key {
-			a.chunkOf(oldKeys[j]).dirty = true
-			a.fresh[oldKeys[j]] = seg{n: -1}
+			a.gone(oldKeys[j])
 			j++
 		}
 		switch {
@@ -371,11 +370,11 @@ func (a *assembler) encode(m *appMeta, app *eureka.Application) {
 		case j < len(oldKeys) && oldKeys[j] == key:
 			key = oldKeys[j]
 			a.chunkOf(key).dirty = true
-			a.fresh[key] = seg{key: key, off: off, n: len(a.work) - off}
+			a.took(key, off)
 			j++
 		default:
 			a.insert(key)
-			a.fresh[key] = seg{key: key, off: off, n: len(a.work) - off}
+			a.took(key, off)
 		}
 		m.keys = append(m.keys, key)
 		m.sums = append(m.sums, sum)
@@ -403,9 +402,21 @@ func (a *assembler) encode(m *appMeta, app *eureka.Application) {
 	a.work = a.appendClose(a.work)
 	add(key(itemClose, ""), off, 0)
 	for ; j < len(oldKeys); j++ {
-		a.chunkOf(oldKeys[j]).dirty = true
-		a.fresh[oldKeys[j]] = seg{n: -1}
+		a.gone(oldKeys[j])
 	}
+}
+
+// took records the item key's new bytes, a.work[off:]: its run takes
+// them in when rebuilt.
+func (a *assembler) took(key string, off int) {
+	a.fresh[key] = seg{key: key, off: off, n: len(a.work) - off}
+}
+
+// gone records that the item key left the payload: its run is rebuilt
+// without it.
+func (a *assembler) gone(key string) {
+	a.chunkOf(key).dirty = true
+	a.fresh[key] = seg{n: -1}
 }
 
 // chunkIndex returns the index of the run key sorts into: the last whose
@@ -449,8 +460,7 @@ func (a *assembler) forgetLeft(n int) {
 		}
 		if _, ok := listed[name]; !ok {
 			for _, k := range m.keys {
-				a.chunkOf(k).dirty = true
-				a.fresh[k] = seg{n: -1}
+				a.gone(k)
 			}
 			a.total.Unmerge(m.counts)
 			delete(a.apps, name)
@@ -881,7 +891,7 @@ func (a *assembler) put(m *appMeta, key string, st uint8, enc func([]byte) []byt
 		m.st = slices.Insert(m.st, i, st)
 	}
 	a.count(m, key, st, 1)
-	a.fresh[key] = seg{key: key, off: off, n: len(a.work) - off}
+	a.took(key, off)
 }
 
 // remove takes the item key out of the payload, if it is there.
@@ -891,8 +901,7 @@ func (a *assembler) remove(m *appMeta, key string) {
 		return
 	}
 	key = m.keys[i]
-	a.chunkOf(key).dirty = true
-	a.fresh[key] = seg{n: -1}
+	a.gone(key)
 	a.count(m, key, m.st[i], -1)
 	m.keys = slices.Delete(m.keys, i, i+1)
 	m.sums = slices.Delete(m.sums, i, i+1)
