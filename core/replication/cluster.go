@@ -162,25 +162,20 @@ func (c *Cluster) SetPeers(urls []string) error {
 			delete(old, w.display)
 			continue
 		}
-		cl, err := client.New(client.Options{
+		co := client.Options{
 			ServiceURLs: []string{w.full},
 			Timeout:     c.opts.PeerTimeout,
 			UserAgent:   "eurekad-replication/1",
 			TLSConfig:   c.tls,
 			Logger:      c.log,
-		})
+		}
+		cl, err := client.New(co)
 		if err != nil {
 			return err
 		}
 		// The start-up sync fetches the whole registry: its own limits.
-		sync, err := client.New(client.Options{
-			ServiceURLs:      []string{w.full},
-			Timeout:          c.opts.SyncTimeout,
-			UserAgent:        "eurekad-replication/1",
-			TLSConfig:        c.tls,
-			Logger:           c.log,
-			MaxResponseBytes: int64(c.opts.SyncMaxBytes),
-		})
+		co.Timeout, co.MaxResponseBytes = c.opts.SyncTimeout, int64(c.opts.SyncMaxBytes)
+		sync, err := client.New(co)
 		if err != nil {
 			return err
 		}

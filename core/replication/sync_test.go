@@ -3,6 +3,7 @@ package replication_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -102,5 +103,32 @@ func TestSyncedCopyDoesNotOutliveACancel(t *testing.T) {
 	}
 	if in := restarted.Instance("ORDERS", "i1"); in != nil {
 		t.Errorf("the restarted node kept the cancelled instance: %+v", in)
+	}
+}
+
+// The start-up sync takes a peer's registry up to cluster.sync_max_bytes,
+// not the replication batches' limit, and refuses a larger one (a hostile
+// or broken peer cannot make this node read without end).
+func TestSyncMaxBytes(t *testing.T) {
+	peerReg, peerURL := eurekadPeer(t)
+	for i := range 50 {
+		peerReg.Register(inst(fmt.Sprintf("i%02d", i)), false)
+	}
+	sync := func(limit int) (int, error) {
+		o := replication.DefaultOptions()
+		o.Peers = []string{peerURL}
+		o.SyncRetries, o.SyncRetryWait = 1, 0
+		o.SyncMaxBytes = limit
+		cl, err := replication.New(registry.New(nil), &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl.Sync(context.Background())
+	}
+	if n, err := sync(4 << 10); !errors.Is(err, replication.ErrNoPeerAnswered) || n != 0 {
+		t.Fatalf("a registry over sync_max_bytes: Sync = %d, %v; want it refused", n, err)
+	}
+	if n, err := sync(replication.DefaultOptions().SyncMaxBytes); err != nil || n != 50 {
+		t.Fatalf("Sync = %d, %v; want 50", n, err)
 	}
 }
