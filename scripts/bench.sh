@@ -97,6 +97,17 @@ fg() {
 	return "$rc"
 }
 
+# step WHAT CMD...: run a step of its own with fg, noting WHAT among the
+# failed runs if it fails.
+step() {
+	local what=$1 rc=0
+	shift
+	fg "$@" || rc=$?
+	if [ "$rc" != 0 ]; then
+		failed+=("$what: exit $rc")
+	fi
+}
+
 stop_server() {
 	if [ -n "$server_pid" ]; then
 		if kill -0 "$server_pid" 2>/dev/null; then
@@ -242,11 +253,8 @@ echo "load runs took $(($(date +%s) - start)) s"
 if [ "${BENCH_STORAGE:-1}" != 0 ]; then
 	# Same binaries; the storage script has its own rounds, fresh servers
 	# (and redis-servers), slack and cleanup.
-	rc=0
-	fg env EUREKAD_BIN="$tmp/eurekad" EUREKABENCH_BIN="$eb" scripts/bench-storage.sh || rc=$?
-	if [ "$rc" != 0 ]; then
-		failed+=("storage comparison: exit $rc (see its FAILED STORAGE RUNS)")
-	fi
+	step "storage comparison (see its FAILED STORAGE RUNS)" \
+		env EUREKAD_BIN="$tmp/eurekad" EUREKABENCH_BIN="$eb" scripts/bench-storage.sh
 fi
 
 if [ "${BENCH_GOBENCH:-1}" != 0 ]; then
@@ -266,24 +274,16 @@ if [ "${BENCH_CLUSTER:-1}" != 0 ]; then
 	echo "Command: eurekabench cluster --eurekad BIN $cluster_flags"
 	echo
 	echo '```'
-	rc=0
 	# shellcheck disable=SC2086
-	fg "$eb" cluster --eurekad "$tmp/eurekad" $cluster_flags || rc=$?
+	step cluster "$eb" cluster --eurekad "$tmp/eurekad" $cluster_flags
 	echo '```'
-	if [ "$rc" != 0 ]; then
-		failed+=("cluster: exit $rc")
-	fi
 fi
 
 if [ "${BENCH_SCALE:-1}" != 0 ]; then
 	echo
 	echo "## Scale"
 	echo
-	rc=0
-	fg env EUREKAD_BIN="$tmp/eurekad" BENCH_SCALE_QUICK="${BENCH_SCALE_QUICK:-${BENCH_QUICK:-0}}" scripts/bench-scale.sh || rc=$?
-	if [ "$rc" != 0 ]; then
-		failed+=("scale: exit $rc")
-	fi
+	step scale env EUREKAD_BIN="$tmp/eurekad" BENCH_SCALE_QUICK="${BENCH_SCALE_QUICK:-${BENCH_QUICK:-0}}" scripts/bench-scale.sh
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
