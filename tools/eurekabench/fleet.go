@@ -468,13 +468,9 @@ func (f *fleet) fetchAllUntil(ctx context.Context, p *serverProc, since time.Tim
 // countFleet decodes an Applications document and counts the fleet's
 // instances in it; any other instance, or one twice, is an error.
 func countFleet(body []byte, gz bool, n, apps int) (count int, plainBytes int64, err error) {
-	var r io.Reader = bytes.NewReader(body)
-	if gz {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return 0, 0, err
-		}
-		r = zr
+	r, err := inflated(bytes.NewReader(body), gz)
+	if err != nil {
+		return 0, 0, err
 	}
 	cr := &countingReader{r: r}
 	var doc struct {
@@ -517,13 +513,9 @@ func headCountsOther(body []byte, gz bool, n int) bool {
 // hashCount returns the number of instances the apps__hashcode at the
 // head of an Applications document counts (STATUS_count_ pairs), or -1.
 func hashCount(body []byte, gz bool) int {
-	var r io.Reader = bytes.NewReader(body)
-	if gz {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return -1
-		}
-		r = zr
+	r, err := inflated(bytes.NewReader(body), gz)
+	if err != nil {
+		return -1
 	}
 	head := make([]byte, 4096)
 	n, _ := io.ReadFull(r, head)
@@ -548,6 +540,14 @@ func hashCount(body []byte, gz bool) int {
 		}
 	}
 	return total
+}
+
+// inflated reads r's plain bytes: r itself, or through gzip when gz.
+func inflated(r io.Reader, gz bool) (io.Reader, error) {
+	if !gz {
+		return r, nil
+	}
+	return gzip.NewReader(r)
 }
 
 type countingReader struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -595,13 +594,9 @@ func (b *bench) preflight(ctx context.Context, path string, res *Result) error {
 	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return fmt.Errorf("preflight GET %s: Content-Type %q, want application/json", path, ct)
 	}
-	var r io.Reader = &buf
-	if h.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(&buf)
-		if err != nil {
-			return fmt.Errorf("preflight GET %s: %w", path, err)
-		}
-		r = zr
+	r, err := inflated(&buf, h.Get("Content-Encoding") == "gzip")
+	if err != nil {
+		return fmt.Errorf("preflight GET %s: %w", path, err)
 	}
 	var doc struct {
 		Applications struct {

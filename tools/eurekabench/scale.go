@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -635,13 +634,9 @@ func (s *scaler) deltaSize(p *serverProc) (int, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	var body io.Reader = resp.Body
-	if resp.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(resp.Body)
-		if err != nil {
-			return 0, fmt.Errorf("scale: GET /apps/delta: %w", err)
-		}
-		body = zr
+	body, err := inflated(resp.Body, resp.Header.Get("Content-Encoding") == "gzip")
+	if err != nil {
+		return 0, fmt.Errorf("scale: GET /apps/delta: %w", err)
 	}
 	var doc struct {
 		Applications struct {
@@ -882,13 +877,9 @@ func pollFor(ctx context.Context, client *http.Client, url string, needle, stop 
 		found := false
 		if resp.StatusCode == http.StatusOK {
 			etag = resp.Header.Get("Etag")
-			var r io.Reader = resp.Body
-			if resp.Header.Get("Content-Encoding") == "gzip" {
-				if zr, err := gzip.NewReader(resp.Body); err == nil {
-					r = zr
-				}
+			if r, err := inflated(resp.Body, resp.Header.Get("Content-Encoding") == "gzip"); err == nil {
+				found, _ = containsBefore(r, needle, stop)
 			}
-			found, _ = containsBefore(r, needle, stop)
 		}
 		resp.Body.Close()
 		if found {
