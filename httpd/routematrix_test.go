@@ -50,6 +50,7 @@ func matrixServer(t *testing.T) (*Server, *registry.Registry, *httptest.Server) 
 	}
 	o := DefaultOptions()
 	o.Auth = guard.New(a, nil)
+	o.Profiling = true // every optional route is in the table
 	srv := New(node.New(reg, node.Options{}), c, &o)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
