@@ -207,4 +207,11 @@ func TestProfilingIsForAdminsOnly(t *testing.T) {
 	// requests come from 192.0.2.1.
 	open := newTestServer(t, func(o *Options) { o.Profiling = true })
 	open.expect("GET", "/debug/pprof/heap", "", 403)
+
+	// Under an authenticator it takes the admin permission: a peer, which
+	// reads the whole registry, is refused.
+	_, _, ts := matrixServer(t)
+	if code := matrixCall(t, ts.URL+"/debug/pprof/heap", "GET", "peer", "peer-secret", false); code != 403 {
+		t.Fatalf("a peer reading the heap profile: %d, want 403", code)
+	}
 }
