@@ -2,6 +2,7 @@ package replication_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -415,4 +416,72 @@ func TestDigestRefusedWhileSyncing(t *testing.T) {
 	if cl.Syncing() || digest() != http.StatusOK {
 		t.Fatal("digest still refused after the sync")
 	}
+}
+
+// While the start-up sync runs, anti-entropy asks no peer for its digest
+// (a round against the half-filled registry would pull whole
+// applications the sync is copying anyway); the sync's end starts a round.
+func TestAntiEntropyWaitsForTheSync(t *testing.T) {
+	var digests, probes atomic.Int64
+	entered, release := make(chan struct{}), make(chan struct{})
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/apps/"):
+			close(entered)
+			<-release
+			io.WriteString(w, `{"applications":{"versions__delta":"1","apps__hashcode":"","application":[]}}`)
+		case strings.Contains(r.URL.Path, "/peerreplication/digest"):
+			digests.Add(1)
+			io.WriteString(w, `{}`)
+		case strings.Contains(r.URL.Path, "/peerreplication/batch"):
+			probes.Add(1)
+			io.WriteString(w, `{"responseList":[]}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(peer.Close)
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before peer.Close, which waits for the held fetch
+	// Not newCluster: Run must start only once the sync is under way.
+	o := replication.DefaultOptions()
+	o.Peers = []string{peer.URL + "/eureka/"}
+	o.AntiEntropyInterval, o.ProbeInterval = 5*time.Millisecond, 5*time.Millisecond
+	cl, err := replication.New(registry.New(nil), &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	synced := make(chan error, 1)
+	go func() {
+		_, err := cl.Sync(ctx)
+		synced <- err
+	}()
+	<-entered // Sync is under way: only now do the peer loops start
+	ran := make(chan struct{})
+	go func() { cl.Run(ctx); close(ran) }()
+	t.Cleanup(func() { cancel(); <-ran })
+	// The probes run on the same period as anti-entropy: twenty of them
+	// are about twenty periods of the sync under way.
+	eurekadtest.Eventually(t, 10*time.Second, "twenty probes of the peer", func() error {
+		if n := probes.Load(); n < 20 {
+			return fmt.Errorf("%d probes", n)
+		}
+		return nil
+	})
+	if n := digests.Load(); n != 0 {
+		t.Fatalf("%d digest requests while the start-up sync ran", n)
+	}
+	unblock()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	eurekadtest.Eventually(t, 10*time.Second, "a round after the sync", func() error {
+		if digests.Load() == 0 {
+			return errors.New("no digest request")
+		}
+		return nil
+	})
 }
