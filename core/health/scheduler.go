@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,7 +149,7 @@ func New(reg *registry.Registry, w Writer, checker hook.Checker, members Members
 		work: make(chan *job, o.Concurrency), results: make(chan *job, o.Concurrency),
 	}
 	for i := range o.Rules {
-		s.rules[strings.ToUpper(strings.TrimSpace(o.Rules[i].App))] = &o.Rules[i]
+		s.rules[o.Rules[i].key()] = &o.Rules[i]
 	}
 	return s
 }
