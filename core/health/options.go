@@ -78,6 +78,10 @@ type Rule struct {
 	Params map[string]string `json:"params,omitempty"`
 }
 
+// key is the application r names as the registry names it: rules match
+// applications without regard to case or surrounding spaces.
+func (r *Rule) key() string { return strings.ToUpper(strings.TrimSpace(r.App)) }
+
 // Duration is a time.Duration written as "10s" in JSON and YAML.
 type Duration time.Duration
 
@@ -117,7 +121,7 @@ func (o Options) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, r := range o.Rules {
-		app := strings.ToUpper(strings.TrimSpace(r.App))
+		app := r.key()
 		switch {
 		case app == "":
 			errs = append(errs, fmt.Sprintf("health.checks[%d]: app: missing", i))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,18 +78,18 @@ type Scheduler struct {
 	stats        Stats
 }
 
-// target is one checked instance; the loop owns it, except while a job
-// for it runs (running).
+// target is one checked instance; the loop owns it. While a job for it
+// runs it is out of the heap (index -1), and the job holds copies of what
+// it needs.
 type target struct {
-	key     storage.Key
-	in      *eureka.InstanceInfo
-	spec    Spec
-	due     time.Time
-	index   int // in the heap; -1 when out
-	running bool
-	gone    bool
-	owned   bool
-	st      state
+	key   storage.Key
+	in    *eureka.InstanceInfo
+	spec  Spec
+	due   time.Time
+	index int // in the heap; -1 when out
+	gone  bool
+	owned bool
+	st    state
 	// refusedLogged is set once a refused target was logged.
 	refusedLogged bool
 }
@@ -150,7 +149,7 @@ func New(reg *registry.Registry, w Writer, checker hook.Checker, members Members
 		work: make(chan *job, o.Concurrency), results: make(chan *job, o.Concurrency),
 	}
 	for i := range o.Rules {
-		s.rules[strings.ToUpper(strings.TrimSpace(o.Rules[i].App))] = &o.Rules[i]
+		s.rules[o.Rules[i].key()] = &o.Rules[i]
 	}
 	return s
 }
@@ -324,7 +323,6 @@ func (s *Scheduler) dispatch(ctx context.Context, now time.Time) {
 		select {
 		case s.work <- j:
 			heap.Pop(&s.due)
-			t.running = true
 		default:
 			return // every worker is busy: the rest waits for the next tick
 		}
@@ -351,7 +349,6 @@ func (s *Scheduler) reschedule(t *target, now time.Time) {
 // finish takes a worker's job back into the loop.
 func (s *Scheduler) finish(j *job, now time.Time) {
 	t := j.t
-	t.running = false
 	if t.gone {
 		return
 	}

@@ -71,7 +71,8 @@ func TestSpecBounds(t *testing.T) {
 	if _, ok := o.spec(nil, "ORDERS", md); ok {
 		t.Error("metadata opted in while checks by metadata are off")
 	}
-	rules := map[string]*Rule{"ORDERS": {App: "orders", Kind: "tcp", Interval: Duration(30e9)}}
+	o.Rules = []Rule{{App: " orders ", Kind: "tcp", Interval: Duration(30e9)}}
+	rules := New(nil, nil, nil, nil, &o).rules // keyed as the registry names applications
 	if s, ok := o.spec(rules, "ORDERS", md); !ok || s.Kind != "tcp" || s.Interval != 30e9 {
 		t.Errorf("a rule does not win: %+v", s)
 	}

@@ -109,6 +109,17 @@ func TestHealthKeysAreServerOwned(t *testing.T) {
 	if in := mustGet(t, r, "ORDERS", "o1"); in.Status != eureka.StatusUp || HealthFailing(in) || in.Metadata[HealthDetailKey] != "" {
 		t.Fatalf("a client's claim was kept: %s %v", in.Status, in.Metadata)
 	}
+	// Nor by a metadata update: neither set a verdict...
+	r.UpdateMetadata("ORDERS", "o1", map[string]string{HealthKey: "down", HealthDetailKey: "forged"})
+	if in := mustGet(t, r, "ORDERS", "o1"); in.Status != eureka.StatusUp || HealthFailing(in) || in.Metadata[HealthDetailKey] != "" {
+		t.Fatalf("a client's claim by a metadata update was kept: %s %v", in.Status, in.Metadata)
+	}
+	// ...nor clear the checker's.
+	r.SetHealth("ORDERS", "o1", true, "HTTP 500")
+	r.UpdateMetadata("ORDERS", "o1", map[string]string{HealthKey: "", HealthDetailKey: ""})
+	if in := mustGet(t, r, "ORDERS", "o1"); in.Status != eureka.StatusDown || in.Metadata[HealthKey] != "down" || in.Metadata[HealthDetailKey] != "HTTP 500" {
+		t.Fatalf("a metadata update cleared the verdict: %s %v", in.Status, in.Metadata)
+	}
 	peer := inst("ORDERS", "o2", eureka.StatusDown)
 	peer.Metadata = map[string]string{HealthKey: "down", HealthDetailKey: "HTTP 500"}
 	r.Register(peer, true)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/hook"
 	"github.com/eurekad/eurekad/sdk/plugin"
 )
@@ -54,13 +55,12 @@ func (c *Checker) Check(ctx context.Context, r *hook.CheckRequest) (hook.CheckRe
 	return hook.CheckResult{}, fmt.Errorf("check: kind %q: %w", r.Kind, errors.ErrUnsupported)
 }
 
-// failing is a failing verdict with a detail cut to what eurekad keeps.
+// failing is a failing verdict with a detail cut to what eurekad keeps, on
+// a rune boundary: it may quote the probed server's own text, and an
+// isolated built-in's verdict crosses gRPC, which refuses invalid UTF-8
+// (cut inside a rune, the verdict would be lost, undecided).
 func failing(format string, args ...any) hook.CheckResult {
-	d := fmt.Sprintf(format, args...)
-	if len(d) > 200 {
-		d = d[:200]
-	}
-	return hook.CheckResult{Detail: d}
+	return hook.CheckResult{Detail: rules.Cut(fmt.Sprintf(format, args...), 200)}
 }
 
 var _ hook.Checker = (*Checker)(nil)

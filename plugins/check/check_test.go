@@ -1,15 +1,19 @@
 package check_test
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/eurekad/eurekad/plugins/check"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -17,22 +21,37 @@ import (
 	"github.com/eurekad/eurekad/sdk/plugin/plugintest"
 )
 
-// grpcServer serves grpc.health.v1 on loopback: "" SERVING, "orders"
-// NOT_SERVING.
-func grpcServer(t *testing.T) string {
+// grpcServer serves h as grpc.health.v1 on loopback.
+func grpcServer(t *testing.T, h healthpb.HealthServer) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := grpc.NewServer()
-	h := health.NewServer()
-	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	h.SetServingStatus("orders", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(g, h)
 	go g.Serve(l)
 	t.Cleanup(g.Stop)
 	return l.Addr().String()
+}
+
+// servingHealth answers "" SERVING, "orders" NOT_SERVING.
+func servingHealth() healthpb.HealthServer {
+	h := health.NewServer()
+	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	h.SetServingStatus("orders", healthpb.HealthCheckResponse_NOT_SERVING)
+	return h
+}
+
+// wordyHealth answers every health check with an error whose message is
+// long and not ASCII: text the probed server chose, which the verdict's
+// detail quotes.
+type wordyHealth struct {
+	healthpb.UnimplementedHealthServer
+}
+
+func (wordyHealth) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	return nil, status.Error(codes.Internal, strings.Repeat("é", 150))
 }
 
 func cases(t *testing.T) (cs []checkertest.Case, elsewhereHits *atomic.Int64) {
@@ -42,7 +61,7 @@ func cases(t *testing.T) (cs []checkertest.Case, elsewhereHits *atomic.Int64) {
 	t.Cleanup(elsewhere.Close)
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/health", http.StatusFound))
 	t.Cleanup(redirect.Close)
-	g := grpcServer(t)
+	g := grpcServer(t, servingHealth())
 	closed := checkertest.ClosedAddr(t)
 
 	narrow := checkertest.HTTP(redirect.Listener.Addr().String(), "/health")
@@ -60,6 +79,10 @@ func cases(t *testing.T) (cs []checkertest.Case, elsewhereHits *atomic.Int64) {
 		{Name: "grpc not serving", Detail: "NOT_SERVING", Request: orders},
 		{Name: "grpc refused", Detail: "Unavailable", Request: checkertest.GRPC(closed)},
 		{Name: "grpc on an http server", Request: checkertest.GRPC(up)},
+		// The detail is cut short on a rune boundary: cut inside one, it
+		// is no valid UTF-8 and cannot cross gRPC (an isolated built-in's
+		// verdict would be lost, undecided).
+		{Name: "grpc error with a long message", Detail: "grpc Internal: éé", Request: checkertest.GRPC(grpcServer(t, wordyHealth{}))},
 		{Name: "unknown kind", Undecided: true, Request: checkertest.Kind("redis-ping", up, nil)},
 	}, elsewhereHits
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/core/health"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -64,8 +65,9 @@ func nodeMetric(t *testing.T, n *node, name string) float64 {
 }
 
 // On a 3-node cluster each checked instance is probed by one node, once
-// per interval; when a node dies its share moves to the others; a verdict
-// reached by one node is every node's.
+// per interval; a verdict reached by one node is every node's; when a node
+// dies its share moves to the others, and a DOWN it set is lifted by the
+// node that took the instance over.
 func TestHealthChecksProbedOncePerInterval(t *testing.T) {
 	const interval = 500 * time.Millisecond
 	const n = 30
@@ -138,34 +140,48 @@ func TestHealthChecksProbedOncePerInterval(t *testing.T) {
 	eurekadtest.Eventually(t, 30*time.Second, "the probes shared by the 3 nodes", shared(nodes))
 	onceEach("3 nodes")
 
-	// A node dies: its share moves to the two others.
-	nodes[2].Kill()
-	live := nodes[:2]
-	eurekadtest.Eventually(t, 30*time.Second, "the probes shared by the 2 live nodes", shared(live))
-	onceEach("2 nodes")
+	// victim is an instance the third node probes: the node that reaches
+	// a verdict on it, and then dies.
+	urls := make([]string, len(nodes))
+	for i, nd := range nodes {
+		urls[i] = peerURL("http", nd.Addr)
+	}
+	victim := ""
+	for i := range n {
+		if id := "h" + strconv.Itoa(i); health.Owner(urls[2], urls, "CHECKED", id) {
+			victim = id
+			break
+		}
+	}
+	if victim == "" {
+		t.Fatalf("the third node probes none of the %d instances", n)
+	}
+	setCode := func(code int) {
+		pl.mu.Lock()
+		pl.codes[victim] = code
+		pl.mu.Unlock()
+	}
 
-	// A verdict reached by whichever node probes h0 is every node's.
-	pl.mu.Lock()
-	pl.codes["h0"] = http.StatusInternalServerError
-	pl.mu.Unlock()
-	waitAll(t, live, 15*time.Second, "h0 DOWN on every node", func(nd *node) error {
-		in, err := nd.c.Instance(bg, "CHECKED", "h0")
+	// A verdict reached by the node that probes the victim is every node's...
+	setCode(http.StatusInternalServerError)
+	waitAll(t, nodes, 15*time.Second, victim+" DOWN on every node", func(nd *node) error {
+		in, err := nd.c.Instance(bg, "CHECKED", victim)
 		if err != nil {
 			return err
 		}
 		if in.Status != eureka.StatusDown || in.Metadata[registry.HealthKey] != "down" {
-			return fmt.Errorf("%s: h0 %s %v", nd.Addr, in.Status, in.Metadata)
+			return fmt.Errorf("%s: %s %s %v", nd.Addr, victim, in.Status, in.Metadata)
 		}
 		return nil
 	})
 	// ...published as a status change on each of them, the prober's write
 	// and the peer's copy alike (a MODIFIED delta entry, which every
 	// client applies).
-	waitAll(t, live, 15*time.Second, "h0's status change in every node's history", func(nd *node) error {
+	waitAll(t, nodes, 15*time.Second, victim+"'s status change in every node's history", func(nd *node) error {
 		var h struct {
 			Changes []struct{ Event, Status, Health string }
 		}
-		getJSON(t, "http://"+nd.Addr+"/admin/api/instances/CHECKED/h0/history", &h)
+		getJSON(t, "http://"+nd.Addr+"/admin/api/instances/CHECKED/"+victim+"/history", &h)
 		for _, c := range h.Changes {
 			if c.Event == "status-changed" && c.Status == "DOWN" && c.Health == "down" {
 				return nil
@@ -173,16 +189,24 @@ func TestHealthChecksProbedOncePerInterval(t *testing.T) {
 		}
 		return fmt.Errorf("%s: history %+v", nd.Addr, h.Changes)
 	})
-	pl.mu.Lock()
-	pl.codes["h0"] = http.StatusOK
-	pl.mu.Unlock()
-	waitAll(t, live, 15*time.Second, "h0 UP again on every node", func(nd *node) error {
-		in, err := nd.c.Instance(bg, "CHECKED", "h0")
+
+	// The prober dies (kill -9) while the victim is DOWN: its share moves
+	// to the two others.
+	nodes[2].Kill()
+	live := nodes[:2]
+	eurekadtest.Eventually(t, 30*time.Second, "the probes shared by the 2 live nodes", shared(live))
+	onceEach("2 nodes")
+
+	// The node that took the victim over lifts the DOWN it did not set once
+	// the victim passes: a prober's failover leaves no stale DOWN.
+	setCode(http.StatusOK)
+	waitAll(t, live, 15*time.Second, victim+" UP again on every live node", func(nd *node) error {
+		in, err := nd.c.Instance(bg, "CHECKED", victim)
 		if err != nil {
 			return err
 		}
 		if in.Status != eureka.StatusUp || registry.HealthFailing(in) {
-			return fmt.Errorf("%s: h0 %s %v", nd.Addr, in.Status, in.Metadata)
+			return fmt.Errorf("%s: %s %s %v", nd.Addr, victim, in.Status, in.Metadata)
 		}
 		return nil
 	})

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,20 +72,6 @@ func healthEnv(extra ...string) []string {
 		"EUREKAD_HEALTH_INTERVAL=" + healthInterval.String(), "EUREKAD_HEALTH_MIN_INTERVAL=100ms",
 		"EUREKAD_HEALTH_TIMEOUT=400ms", "EUREKAD_HEALTH_FAILURES=" + strconv.Itoa(healthFailures), "EUREKAD_HEALTH_SUCCESSES=2",
 	}, extra...)
-}
-
-// metric reads one sample of eurekad's /metrics (name with its labels, as
-// printed), -1 when it is absent.
-func metric(t *testing.T, base, sample string) float64 {
-	t.Helper()
-	r := do(t, http.MethodGet, strings.TrimSuffix(base, "eureka/")+"metrics", nil)
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` ([0-9.e+]+)$`)
-	m := re.FindStringSubmatch(r.Text(t))
-	if m == nil {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
 }
 
 // historyHas reports whether the instance's history (the admin API) holds
@@ -190,12 +175,12 @@ func TestHealthChecksWithClients(t *testing.T) {
 	if err := historyHas(t, s.Base, "JS-HEALTH", sum.InstanceA, "DOWN", "down", "HTTP 500"); err != nil {
 		t.Error(err)
 	}
-	if n := metric(t, s.Base, `eurekad_health_checks_total{result="failing"}`); n < 2*healthFailures {
+	if n, _ := series(scrapeMetrics(t, s), "eurekad_health_checks_total", "result=failing"); n < 2*healthFailures {
 		t.Errorf("eurekad_health_checks_total{result=\"failing\"} = %v", n)
 	}
 	eventually(t, "the failing gauge", func() error {
-		if n := metric(t, s.Base, "eurekad_health_failing_instances"); n != 2 {
-			return fmt.Errorf("eurekad_health_failing_instances = %v", n)
+		if n, ok := series(scrapeMetrics(t, s), "eurekad_health_failing_instances"); n != 2 {
+			return fmt.Errorf("eurekad_health_failing_instances = %v (present %v)", n, ok)
 		}
 		return nil
 	})

@@ -18,8 +18,9 @@
 // failing verdict says why (Detail); the request, its instance and its
 // maps are left as they were (eurekad shares them); a probe of a target
 // that accepts connections but never answers ends within the request's
-// Timeout (plus Slack), with a failing verdict for HTTP and gRPC; and the same requests sent from many goroutines at once
-// get the same verdicts (run with -race).
+// Timeout (plus Slack), with a failing verdict for HTTP and gRPC; and the
+// same requests sent from many goroutines at once get the same verdicts
+// (run with -race).
 //
 // This package imports only the standard library, sdk/eureka and sdk/hook.
 package checkertest
@@ -32,6 +33,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,7 +91,7 @@ func Run(t *testing.T, c hook.Checker, cases []Case) {
 		addr := HangingAddr(t)
 		var kinds []string
 		for _, cs := range cases {
-			if !cs.Undecided && !contains(kinds, cs.Request.Kind) {
+			if !cs.Undecided && !slices.Contains(kinds, cs.Request.Kind) {
 				kinds = append(kinds, cs.Request.Kind)
 			}
 		}
@@ -105,8 +107,15 @@ func Run(t *testing.T, c hook.Checker, cases []Case) {
 			if took > req.Timeout+Slack {
 				t.Errorf("%s: a probe of a target that never answers took %v, its timeout is %v", k, took, req.Timeout)
 			}
-			// A TCP probe passes on connect; other kinds need an answer.
-			if err == nil && r.Passing && k != hook.CheckTCP {
+			// A TCP probe passes on connect; other kinds need an answer. An
+			// HTTP or gRPC target that accepted the connection was reached:
+			// its silence is a failing verdict, not an error. (A plugin's
+			// own kind may want another target than host:port, so an error
+			// is its answer to this request.)
+			switch {
+			case (k == hook.CheckHTTP || k == hook.CheckGRPC) && err != nil:
+				t.Errorf("%s: a target that never answers got no verdict: %v", k, err)
+			case err == nil && r.Passing && k != hook.CheckTCP:
 				t.Errorf("%s: a target that never answers passed", k)
 			}
 		}
@@ -129,15 +138,6 @@ func Run(t *testing.T, c hook.Checker, cases []Case) {
 			t.Error(err)
 		}
 	})
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // probe calls c with the request's timeout as deadline, as eurekad does,

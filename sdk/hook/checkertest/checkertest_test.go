@@ -83,6 +83,15 @@ var faulty = map[string]hook.Checker{
 	"panics": hook.CheckerFunc(func(context.Context, *hook.CheckRequest) (hook.CheckResult, error) {
 		panic("nil map")
 	}),
+	"silence-undecided": hook.CheckerFunc(func(ctx context.Context, r *hook.CheckRequest) (hook.CheckResult, error) {
+		if strings.Contains(r.App, "HANG") {
+			ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+			defer cancel()
+			<-ctx.Done()
+			return hook.CheckResult{}, ctx.Err() // within its timeout, but no verdict
+		}
+		return probeChecker(ctx, r)
+	}),
 }
 
 const faultyEnv = "CHECKERTEST_FAULTY"
@@ -98,11 +107,12 @@ func TestFaulty(t *testing.T) {
 // The suite fails each faulty checker, naming the rule it broke.
 func TestFaultyCheckersFail(t *testing.T) {
 	for name, want := range map[string]string{
-		"error":     "Check failed: no sockets",
-		"no-detail": "failing without a detail",
-		"mutates":   "the checker modified the request",
-		"hangs":     "a probe of a target that never answers took",
-		"panics":    "panic: nil map",
+		"error":             "Check failed: no sockets",
+		"no-detail":         "failing without a detail",
+		"mutates":           "the checker modified the request",
+		"hangs":             "a probe of a target that never answers took",
+		"panics":            "panic: nil map",
+		"silence-undecided": "http: a target that never answers got no verdict",
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFaulty$", "-test.count=1")

@@ -37,9 +37,8 @@ plugins:
 			DeregisterAfter: health.Duration(10 * time.Minute), Expect: "200-299"},
 		{App: "billing", Kind: "grpc", Port: 9090, Params: map[string]string{"service": "billing"}},
 	}
-	if len(cfg.Health.Rules) != 2 || cfg.Health.Rules[0].Path != want[0].Path || cfg.Health.Rules[0].DeregisterAfter != want[0].DeregisterAfter ||
-		cfg.Health.Rules[1].Params["service"] != "billing" || cfg.Health.Interval != 5*time.Second {
-		t.Errorf("rules = %+v, interval %v", cfg.Health.Rules, cfg.Health.Interval)
+	if !reflect.DeepEqual(cfg.Health.Rules, want) || cfg.Health.Interval != 5*time.Second {
+		t.Errorf("rules = %+v, interval %v; want %+v", cfg.Health.Rules, cfg.Health.Interval, want)
 	}
 	if string(cfg.Plugins.Checker.Block()) != `{"strict":true}` || cfg.Plugins.Checker.Plugin != "./bin/actuator-checker" {
 		t.Errorf("checker plugin = %+v", cfg.Plugins.Checker)
