@@ -198,38 +198,22 @@ func (s *Set) follow(ctx context.Context, r *remote) {
 // instKey names an instance within a region.
 type instKey struct{ app, id string }
 
-// update installs the discovery view of r, filtered, and notes what
-// changed since the previous copy.
+// update installs the discovery view of r, filtered.
 func (s *Set) update(r *remote) {
+	r.install(filter(r.cache.Applications(), r.Allow), time.Now(), s.opts.DeltaRetention)
+}
+
+// install makes next r's copy and notes, at now, what changed since the
+// previous one (discovery.Diff, the rule by which the discovery cache
+// notifies); changes older than retention go.
+func (r *remote) install(next *view, now time.Time, retention time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
-	next := filter(r.cache.Applications(), r.Allow)
-	old := r.view.Load()
-	prev := make(map[instKey]*eureka.InstanceInfo, old.count)
-	for _, a := range old.apps.Applications {
-		for _, in := range a.Instances {
-			prev[instKey{a.Name, in.ID()}] = in
-		}
+	changed := discovery.Diff(r.view.Load().apps, next.apps)
+	r.changes = expire(r.changes, now.Add(-retention))
+	for _, in := range changed {
+		r.changes = append(r.changes, change{now, in})
 	}
-	var changed []change
-	for _, a := range next.apps.Applications {
-		for _, in := range a.Instances {
-			k := instKey{a.Name, in.ID()}
-			p, ok := prev[k]
-			delete(prev, k)
-			switch {
-			case !ok:
-				changed = append(changed, change{now, withAction(in, a.Name, eureka.ActionAdded)})
-			case !sameInstance(p, in):
-				changed = append(changed, change{now, withAction(in, a.Name, eureka.ActionModified)})
-			}
-		}
-	}
-	for k, in := range prev {
-		changed = append(changed, change{now, withAction(in, k.app, eureka.ActionDeleted)})
-	}
-	r.changes = append(expire(r.changes, now.Add(-s.opts.DeltaRetention)), changed...)
 	if n := len(r.changes) - maxChanges; n > 0 {
 		// A region churning faster than the window holds: its oldest
 		// changes go, and a client missing them reconciles by hash code.
@@ -253,15 +237,6 @@ func expire(l []change, cutoff time.Time) []change {
 	return slices.Delete(l, 0, i)
 }
 
-// withAction returns a copy of in with its action type set and its
-// application's (upper-case) name; the view's instances are shared with
-// the discovery cache and never modified.
-func withAction(in *eureka.InstanceInfo, app string, a eureka.ActionType) *eureka.InstanceInfo {
-	c := *in
-	c.App, c.ActionType = app, a
-	return &c
-}
-
 // filter keeps the applications allow lets through (all when nil) and
 // indexes them. Applications and instances are shared with apps.
 func filter(apps *eureka.Applications, allow map[string]bool) *view {
@@ -280,21 +255,6 @@ func filter(apps *eureka.Applications, allow map[string]bool) *view {
 	}
 	v.apps.AppsHashcode = v.apps.HashCode()
 	return v
-}
-
-// sameInstance reports whether a and b are equal but for lease
-// bookkeeping: their encodings without lease, timestamps and action type
-// are the same.
-func sameInstance(a, b *eureka.InstanceInfo) bool {
-	if a == b {
-		return true
-	}
-	strip := func(in *eureka.InstanceInfo) []byte {
-		c := *in
-		c.LeaseInfo, c.LastUpdatedTimestamp, c.ActionType = nil, 0, ""
-		return eureka.AppendInstanceJSON(nil, &c)
-	}
-	return string(strip(a)) == string(strip(b))
 }
 
 // Normalize turns a regions parameter into the known region names it

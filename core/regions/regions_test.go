@@ -319,3 +319,58 @@ func TestFallback(t *testing.T) {
 		t.Error("the fallback answered while disabled")
 	}
 }
+
+// TestInstallChanges checks the remote part of apps/delta as fetches
+// install copies: additions, modifications and deletions are noted,
+// lease bookkeeping alone is not (and keeps cached payloads), the
+// allow-list applies, and changes leave after the retention.
+func TestInstallChanges(t *testing.T) {
+	src := &fakeSource{apps: apps(), delta: apps()}
+	o := DefaultOptions()
+	o.Remote = []string{"west;http://127.0.0.1:1/eureka/"}
+	o.AppAllowList = []string{"west;ORDERS"}
+	s, err := New(src, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.byName["west"]
+	delta := func() []string {
+		var out []string
+		for _, a := range s.remoteChanges([]*remote{r})[0].Applications {
+			for _, in := range a.Instances {
+				out = append(out, a.Name+"/"+in.ID()+":"+string(in.Status)+":"+string(in.ActionType))
+			}
+		}
+		return out
+	}
+	start := time.Now()
+	o1, o2 := inst("orders", "o1", eureka.StatusUp, ""), inst("ORDERS", "o2", eureka.StatusUp, "")
+	r.install(filter(apps(o1, o2, inst("SECRET", "x1", eureka.StatusUp, "")), r.Allow), start, time.Minute)
+	if got, want := delta(), []string{"ORDERS/o1:UP:ADDED", "ORDERS/o2:UP:ADDED"}; !slices.Equal(got, want) {
+		t.Errorf("after the first fetch: %v, want %v", got, want)
+	}
+	gen := r.gen.Load()
+
+	renewed := *o1
+	renewed.LeaseInfo = &eureka.LeaseInfo{LastRenewalTimestamp: 42}
+	r.install(filter(apps(&renewed, o2), r.Allow), start.Add(time.Second), time.Minute)
+	if r.gen.Load() != gen || len(delta()) != 2 {
+		t.Errorf("a renewal counted as a change: generation %d → %d, delta %v", gen, r.gen.Load(), delta())
+	}
+
+	r.install(filter(apps(&renewed, inst("ORDERS", "o3", eureka.StatusUp, ""), inst("ORDERS", "o2", eureka.StatusDown, "")), r.Allow), start.Add(2*time.Second), time.Minute)
+	if r.gen.Load() == gen {
+		t.Error("a change kept the generation")
+	}
+	// o2 ADDED then MODIFIED: its latest change stands in its place.
+	if got, want := delta(), []string{"ORDERS/o1:UP:ADDED", "ORDERS/o2:DOWN:MODIFIED", "ORDERS/o3:UP:ADDED"}; !slices.Equal(got, want) {
+		t.Errorf("after a modification: %v, want %v", got, want)
+	}
+
+	// Past the retention the first fetch's changes go when the next
+	// copy is installed; o2's deletion stands in its modification's place.
+	r.install(filter(apps(inst("ORDERS", "o3", eureka.StatusUp, "")), r.Allow), start.Add(time.Minute+time.Second), time.Minute)
+	if got, want := delta(), []string{"ORDERS/o3:UP:ADDED", "ORDERS/o2:DOWN:DELETED", "ORDERS/o1:UP:DELETED"}; !slices.Equal(got, want) {
+		t.Errorf("after the retention and two deletions: %v, want %v", got, want)
+	}
+}
