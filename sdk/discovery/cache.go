@@ -384,25 +384,15 @@ func (c *Cache) backoff(n int) time.Duration {
 // step does one fetch and returns how long to wait before the next.
 func (c *Cache) step(ctx context.Context, st *pollState) (time.Duration, error) {
 	if st.needFull {
-		var apps *eureka.Applications
-		var err error
-		switch {
-		case c.delta && len(c.regions) == 0:
-			apps, err = c.c.Applications(ctx)
-		case c.delta:
-			var res client.PollResult
-			res, err = c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
-			apps = res.Apps
-		default:
-			// Keep the entity tag: it starts the full-registry long-poll.
-			var res client.PollResult
-			res, err = c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
-			apps, st.etag = res.Apps, res.ETag
-		}
+		res, err := c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
 		if err != nil {
 			return 0, fmt.Errorf("full fetch: %w", err)
 		}
-		c.installFull(apps)
+		if !c.delta {
+			// Keep the entity tag: it starts the full-registry long-poll.
+			st.etag = res.ETag
+		}
+		c.installFull(res.Apps)
 		st.needFull = false
 		if st.slowFull {
 			st.slowFull = false
