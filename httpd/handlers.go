@@ -303,7 +303,9 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 	}
 	s.seen(r, k, p)
 	if !p.Found() {
-		w.WriteHeader(http.StatusNotFound)
+		if k.Entity != cache.EntityApp || !s.remoteApp(w, k) {
+			w.WriteHeader(http.StatusNotFound)
+		}
 		return
 	}
 	h := w.Header()
@@ -397,9 +399,9 @@ func (s *Server) getDelta(w http.ResponseWriter, r *http.Request) {
 }
 
 // getApp is GET apps/{app} (§2.9); an application with no local instance
-// falls back to the remote regions (regions.go).
+// falls back to the remote regions (serveCached, remoteApp).
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
-	if s.gate(w) && !s.remoteApp(w, r) {
+	if s.gate(w) {
 		s.serveCached(w, r, cache.Key{Entity: cache.EntityApp, Name: appVar(r)}, false)
 	}
 }

@@ -57,19 +57,9 @@ func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.
 
 // remoteApp answers GET apps/{app} from a remote region when the
 // application has no local instance (Eureka's transparent fallback,
-// §9.1). It reports whether it answered; without remote regions it costs
-// one comparison.
-func (s *Server) remoteApp(w http.ResponseWriter, r *http.Request) bool {
-	if !s.opts.Regions.Configured() {
-		return false
-	}
-	k := cache.Key{Entity: cache.EntityApp, Name: appVar(r), Format: cache.XML}
-	if wantsJSONCached(r) {
-		k.Format = cache.JSON
-	}
-	if s.cache.Get(k).Found() {
-		return false
-	}
+// §9.1): serveCached calls it in place of a 404, so a found application
+// pays nothing. It reports whether it answered.
+func (s *Server) remoteApp(w http.ResponseWriter, k cache.Key) bool {
 	app := s.opts.Regions.Application(k.Name)
 	if app == nil {
 		return false
