@@ -308,8 +308,21 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 		}
 		return
 	}
+	writePayload(w, r, k.Format, p, gzipOK)
+}
+
+// encodedPayload is a payload in both encodings: a *cache.Payload, or a
+// *regions.Payload (the answers with remote regions).
+type encodedPayload interface {
+	Plain() *cache.Representation
+	Gzip() *cache.Representation
+}
+
+// writePayload writes p in format f with its ETag, or 304 when
+// If-None-Match holds it; gzip when accepted and gzipOK.
+func writePayload(w http.ResponseWriter, r *http.Request, f cache.Format, p encodedPayload, gzipOK bool) {
 	h := w.Header()
-	if k.Format == cache.JSON {
+	if f == cache.JSON {
 		h["Content-Type"] = jsonHeader
 	} else {
 		h["Content-Type"] = xmlHeader

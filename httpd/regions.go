@@ -23,7 +23,7 @@ func (s *Server) regionsOf(r *http.Request) []string {
 // serveRegions answers GET apps or apps/delta with remote regions merged
 // in (docs/protocol.md §2.7, §2.8): 403 while the start-up gate is closed
 // or until every remote region finished its first fetch, as in Eureka;
-// then the payload with its ETag (304 on a match), gzip when accepted.
+// then the payload as serveCached writes its own.
 func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.Entity, names []string) {
 	if !s.gate(w) {
 		return
@@ -32,27 +32,11 @@ func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	f, ct := regions.XML, xmlHeader
+	f := cache.XML
 	if wantsJSONCached(r) {
-		f, ct = regions.JSON, jsonHeader
+		f = cache.JSON
 	}
-	p := s.opts.Regions.Get(e, f, names)
-	h := w.Header()
-	h["Content-Type"] = ct
-	h["Vary"] = varyHeader
-	body, etag := p.Body, p.ETag
-	if acceptsGzip(r) {
-		body, etag = p.Gzip, p.GzipETag
-		h["Content-Encoding"] = gzipHeader
-	}
-	h.Set("ETag", etag)
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writePayload(w, r, f, s.opts.Regions.Get(e, f, names), true)
 }
 
 // remoteApp answers GET apps/{app} from a remote region when the

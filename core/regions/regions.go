@@ -17,8 +17,9 @@
 // named regions' copies changed; the number of cached payloads is bounded.
 // Requests without regions never reach this package.
 //
-// It imports sdk packages only, and reads the local registry through
-// Source.
+// It reads the local registry through Source, and shares only core/cache's
+// payload types (Format, Representation), so that both kinds of payload
+// are served alike.
 package regions
 
 import (

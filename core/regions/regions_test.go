@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -176,27 +178,30 @@ func TestMergeGolden(t *testing.T) {
 	const wantHash = "DOWN_1_STARTING_1_UP_3_"
 	for _, c := range []struct {
 		e    Entity
-		f    Format
+		f    cache.Format
 		file string
 	}{
-		{Apps, JSON, "apps.json"}, {Apps, XML, "apps.xml"},
-		{Delta, JSON, "delta.json"}, {Delta, XML, "delta.xml"},
+		{Apps, cache.JSON, "apps.json"}, {Apps, cache.XML, "apps.xml"},
+		{Delta, cache.JSON, "delta.json"}, {Delta, cache.XML, "delta.xml"},
 	} {
 		p := s.Get(c.e, c.f, []string{"west"})
 		if p.Hashcode != wantHash {
 			t.Errorf("%s: hash code %q, want %q", c.file, p.Hashcode, wantHash)
 		}
-		golden(t, c.file, p.Body)
-		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip))
+		golden(t, c.file, p.Plain().Body)
+		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		plain, _ := io.ReadAll(zr)
-		if !bytes.Equal(plain, p.Body) {
+		if !bytes.Equal(plain, p.Plain().Body) {
 			t.Errorf("%s: the gzip form differs from the plain one", c.file)
 		}
-		if p.ETag == p.GzipETag || !strings.HasPrefix(p.ETag, `"`) {
-			t.Errorf("%s: entity tags %s %s", c.file, p.ETag, p.GzipETag)
+		if etag, gzETag := p.Plain().ETag[0], p.Gzip().ETag[0]; etag == gzETag || !strings.HasPrefix(etag, `"`) {
+			t.Errorf("%s: entity tags %s %s", c.file, etag, gzETag)
+		}
+		if p.Plain().Length[0] != strconv.Itoa(len(p.Plain().Body)) || p.Gzip().Length[0] != strconv.Itoa(len(p.Gzip().Body)) {
+			t.Errorf("%s: lengths %v %v", c.file, p.Plain().Length, p.Gzip().Length)
 		}
 	}
 	// The local payload is left as it was.
@@ -232,29 +237,29 @@ func TestPayloadCache(t *testing.T) {
 	for _, n := range names {
 		setCopy(s, n, apps(inst("B", "b-"+n, eureka.StatusUp, "")))
 	}
-	p1 := s.Get(Apps, JSON, []string{"r1"})
-	if p2 := s.Get(Apps, JSON, []string{"r1"}); p2 != p1 {
+	p1 := s.Get(Apps, cache.JSON, []string{"r1"})
+	if p2 := s.Get(Apps, cache.JSON, []string{"r1"}); p2 != p1 {
 		t.Error("an unchanged payload was rebuilt")
 	}
 	setCopy(s, "r2", apps(inst("B", "b-r2", eureka.StatusDown, "")))
-	if p2 := s.Get(Apps, JSON, []string{"r1"}); p2 != p1 {
+	if p2 := s.Get(Apps, cache.JSON, []string{"r1"}); p2 != p1 {
 		t.Error("a change of a region not asked for rebuilt the payload")
 	}
 	setCopy(s, "r1", apps(inst("B", "b-r1", eureka.StatusDown, "")))
-	p3 := s.Get(Apps, JSON, []string{"r1"})
+	p3 := s.Get(Apps, cache.JSON, []string{"r1"})
 	if p3 == p1 || p3.Hashcode != "DOWN_1_UP_1_" {
 		t.Errorf("a change of the region kept the payload: %q", p3.Hashcode)
 	}
 	src.version.Add(1)
-	if s.Get(Apps, JSON, []string{"r1"}) == p3 {
+	if s.Get(Apps, cache.JSON, []string{"r1"}) == p3 {
 		t.Error("a local change kept the payload")
 	}
 
-	d1 := s.Get(Delta, JSON, []string{"r1"})
+	d1 := s.Get(Delta, cache.JSON, []string{"r1"})
 	src.version.Add(1)
-	d2 := s.Get(Delta, JSON, []string{"r1"})
-	v1, _ := eureka.DecodeApplicationsJSON(d1.Body)
-	v2, _ := eureka.DecodeApplicationsJSON(d2.Body)
+	d2 := s.Get(Delta, cache.JSON, []string{"r1"})
+	v1, _ := eureka.DecodeApplicationsJSON(d1.Plain().Body)
+	v2, _ := eureka.DecodeApplicationsJSON(d2.Plain().Body)
 	if v2.VersionsDelta <= v1.VersionsDelta {
 		t.Errorf("versions__delta %d then %d", v1.VersionsDelta, v2.VersionsDelta)
 	}
@@ -269,8 +274,8 @@ func TestPayloadCache(t *testing.T) {
 			}
 		}
 		for _, e := range []Entity{Apps, Delta} {
-			for _, f := range []Format{JSON, XML} {
-				if p := s.Get(e, f, sub); p == nil || len(p.Body) == 0 {
+			for _, f := range []cache.Format{cache.JSON, cache.XML} {
+				if p := s.Get(e, f, sub); p == nil || len(p.Plain().Body) == 0 {
 					t.Fatalf("no payload for %v", sub)
 				}
 			}
@@ -307,8 +312,8 @@ func TestFallback(t *testing.T) {
 	if in := s.InstanceByID("o-e"); in == nil {
 		t.Error("InstanceByID(o-e) not found")
 	}
-	p := s.Get(Apps, JSON, []string{"west"})
-	if bytes.Contains(p.Body, []byte("SECRET")) {
+	p := s.Get(Apps, cache.JSON, []string{"west"})
+	if bytes.Contains(p.Plain().Body, []byte("SECRET")) {
 		t.Error("apps?regions=west holds an application outside the allow-list")
 	}
 
