@@ -294,12 +294,9 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 		k.Format = cache.XML
 	}
 	p := s.cache.Get(k)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && s.opts.MaxLongPoll > 0 {
-		if wait := longPollWait(r); wait > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), min(wait, s.opts.MaxLongPoll))
-			p, _ = s.cache.Wait(ctx, k, inm)
-			cancel()
-		}
+	if ctx, cancel := s.longPoll(r); ctx != nil {
+		p, _ = s.cache.Wait(ctx, k, r.Header.Get("If-None-Match"))
+		cancel()
 	}
 	s.seen(r, k, p)
 	if !p.Found() {
@@ -350,6 +347,20 @@ func writePayload(w http.ResponseWriter, r *http.Request, f cache.Format, p enco
 // entity tag differs from If-None-Match, for at most this long. Stock Eureka
 // clients never send it.
 const waitHeader = "X-Eurekad-Wait"
+
+// longPoll returns the context a long-poll of r waits in, nil when r
+// asks for none (no If-None-Match or no X-Eurekad-Wait) or long-polls are
+// off.
+func (s *Server) longPoll(r *http.Request) (context.Context, context.CancelFunc) {
+	if r.Header.Get("If-None-Match") == "" || s.opts.MaxLongPoll <= 0 {
+		return nil, nil
+	}
+	wait := longPollWait(r)
+	if wait <= 0 {
+		return nil, nil
+	}
+	return context.WithTimeout(r.Context(), min(wait, s.opts.MaxLongPoll))
+}
 
 // longPollWait parses X-Eurekad-Wait: a Go duration ("30s") or seconds.
 func longPollWait(r *http.Request) time.Duration {

@@ -23,7 +23,7 @@ func (s *Server) regionsOf(r *http.Request) []string {
 // serveRegions answers GET apps or apps/delta with remote regions merged
 // in (docs/protocol.md §2.7, §2.8): 403 while the start-up gate is closed
 // or until every remote region finished its first fetch, as in Eureka;
-// then the payload as serveCached writes its own.
+// then the payload as serveCached writes its own, long-polled alike.
 func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.Entity, names []string) {
 	if !s.gate(w) {
 		return
@@ -36,7 +36,12 @@ func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.
 	if wantsJSONCached(r) {
 		f = cache.JSON
 	}
-	writePayload(w, r, f, s.opts.Regions.Get(e, f, names), true)
+	p := s.opts.Regions.Get(e, f, names)
+	if ctx, cancel := s.longPoll(r); ctx != nil {
+		p, _ = s.opts.Regions.Wait(ctx, e, f, names, r.Header.Get("If-None-Match"))
+		cancel()
+	}
+	writePayload(w, r, f, p, true)
 }
 
 // remoteApp answers GET apps/{app} from a remote region when the

@@ -2,6 +2,7 @@ package regions
 
 import (
 	"bytes"
+	"context"
 	"hash/crc64"
 	"slices"
 	"strconv"
@@ -117,6 +118,31 @@ func (s *Set) Get(e Entity, f cache.Format, names []string) *Payload {
 	}
 	s.payloads.mu.Unlock()
 	return p
+}
+
+// Wait serves a long-poll as core/cache's Wait does for the payloads
+// without regions: it returns the payload of e in format f with the
+// regions names as soon as neither of its entity tags is etag (the plain
+// or gzip tag a client holds), or the current payload with changed false
+// when ctx ends first. A change of the local registry or of a remote copy
+// wakes it.
+func (s *Set) Wait(ctx context.Context, e Entity, f cache.Format, names []string, etag string) (p *Payload, changed bool) {
+	etag = strings.TrimPrefix(etag, "W/")
+	for {
+		// Take both channels before reading, so a change between the
+		// read and the select still wakes us.
+		local, remote := s.src.Changes(), *s.copies.Load()
+		p = s.Get(e, f, names)
+		if p.plain.ETag[0] != etag && p.gz.ETag[0] != etag {
+			return p, true
+		}
+		select {
+		case <-ctx.Done():
+			return p, false
+		case <-local:
+		case <-remote:
+		}
+	}
 }
 
 // remoteChanges returns each region's changes still within

@@ -15,6 +15,7 @@
 // Java clients with fetchRemoteRegionsRegistry) and cached per (entity,
 // format, regions), rebuilt only when the local registry or one of the
 // named regions' copies changed; the number of cached payloads is bounded.
+// They are long-polled as core/cache's are (Wait).
 // Requests without regions never reach this package.
 //
 // It reads the local registry through Source, and shares only core/cache's
@@ -47,6 +48,9 @@ type Source interface {
 	// Neither result is modified here.
 	Applications() *eureka.Applications
 	Delta() *eureka.Applications
+	// Changes returns a channel closed at the next change visible to
+	// readers.
+	Changes() <-chan struct{}
 }
 
 // Set is the configured remote regions with their copies and the cache
@@ -60,6 +64,9 @@ type Set struct {
 
 	payloads     payloadCache
 	deltaVersion atomic.Int64
+	// copies is closed and replaced whenever a remote copy changed,
+	// waking long-polls (Wait).
+	copies atomic.Pointer[chan struct{}]
 	// created stands for the last success of a region never fetched.
 	created time.Time
 }
@@ -118,6 +125,8 @@ func New(src Source, opts *Options) (*Set, error) {
 	list, _ := o.Regions()
 	s := &Set{src: src, opts: o, log: o.Logger.With("component", "regions"), byName: map[string]*remote{}, created: time.Now()}
 	s.payloads.m = map[payloadKey]*cached{}
+	copies := make(chan struct{})
+	s.copies.Store(&copies)
 	for _, r := range list {
 		c, err := client.New(client.Options{
 			ServiceURLs: r.URLs,
@@ -199,15 +208,20 @@ func (s *Set) follow(ctx context.Context, r *remote) {
 // instKey names an instance within a region.
 type instKey struct{ app, id string }
 
-// update installs the discovery view of r, filtered.
+// update installs the discovery view of r, filtered, and wakes the
+// long-polls when it changed.
 func (s *Set) update(r *remote) {
-	r.install(filter(r.cache.Applications(), r.Allow), time.Now(), s.opts.DeltaRetention)
+	if r.install(filter(r.cache.Applications(), r.Allow), time.Now(), s.opts.DeltaRetention) {
+		next := make(chan struct{})
+		close(*s.copies.Swap(&next))
+	}
 }
 
 // install makes next r's copy and notes, at now, what changed since the
 // previous one (discovery.Diff, the rule by which the discovery cache
-// notifies); changes older than retention go.
-func (r *remote) install(next *view, now time.Time, retention time.Duration) {
+// notifies); changes older than retention go. It reports whether
+// anything changed.
+func (r *remote) install(next *view, now time.Time, retention time.Duration) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed := discovery.Diff(r.view.Load().apps, next.apps)
@@ -221,9 +235,11 @@ func (r *remote) install(next *view, now time.Time, retention time.Duration) {
 		r.changes = slices.Delete(r.changes, 0, n)
 	}
 	r.view.Store(next)
-	if len(changed) > 0 {
-		r.gen.Add(1)
+	if len(changed) == 0 {
+		return false
 	}
+	r.gen.Add(1)
+	return true
 }
 
 // maxChanges bounds the changes kept per region for apps/delta.

@@ -3,6 +3,7 @@ package regions
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"flag"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/eurekad/eurekad/core/cache"
@@ -73,11 +75,14 @@ func TestOptionsRegions(t *testing.T) {
 type fakeSource struct {
 	version     atomic.Uint64
 	apps, delta *eureka.Applications
+	// changes is what Changes returns: nil never wakes.
+	changes chan struct{}
 }
 
 func (f *fakeSource) Version() uint64                    { return f.version.Load() }
 func (f *fakeSource) Applications() *eureka.Applications { return f.apps }
 func (f *fakeSource) Delta() *eureka.Applications        { return f.delta }
+func (f *fakeSource) Changes() <-chan struct{}           { return f.changes }
 
 func inst(app, id string, st eureka.Status, a eureka.ActionType) *eureka.InstanceInfo {
 	return &eureka.InstanceInfo{InstanceID: id, HostName: id + ".example", App: app, IPAddr: "10.0.0.1",
@@ -378,4 +383,60 @@ func TestInstallChanges(t *testing.T) {
 	if got, want := delta(), []string{"ORDERS/o3:UP:ADDED", "ORDERS/o2:DOWN:DELETED", "ORDERS/o1:UP:DELETED"}; !slices.Equal(got, want) {
 		t.Errorf("after the retention and two deletions: %v, want %v", got, want)
 	}
+}
+
+// TestWait checks the long-poll of payloads with regions: held while the
+// client's tag (plain or gzip, weak or strong) is current, released by a
+// change of a remote copy or of the local registry, and at once for a
+// tag that is not current.
+func TestWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{apps: apps(inst("A", "a1", eureka.StatusUp, "")), delta: apps(), changes: make(chan struct{})}
+		s := newSet(t, src, "west")
+		setCopy(s, "west", apps(inst("B", "b1", eureka.StatusUp, "")))
+		names := []string{"west"}
+		p := s.Get(Apps, cache.JSON, names)
+
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		got, changed := s.Wait(ctx, Apps, cache.JSON, names, p.Gzip().ETag[0])
+		cancel()
+		if changed || got != p {
+			t.Errorf("unchanged payload: changed %v, same payload %v", changed, got == p)
+		}
+		if _, changed := s.Wait(t.Context(), Apps, cache.JSON, names, `"old"`); !changed {
+			t.Error("a tag not current was held")
+		}
+
+		done := make(chan *Payload)
+		wait := func(etag string) {
+			q, _ := s.Wait(t.Context(), Apps, cache.JSON, names, etag)
+			done <- q
+		}
+		held := func() {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case <-done:
+				t.Fatal("the long-poll returned before any change")
+			default:
+			}
+		}
+		go wait("W/" + p.Plain().ETag[0])
+		held()
+		// The fetcher never ran: its view is empty, so west's instance goes.
+		s.update(s.byName["west"])
+		q := <-done
+		if bytes.Contains(q.Plain().Body, []byte("b1")) {
+			t.Errorf("after west's change: %s", q.Plain().Body)
+		}
+
+		go wait(q.Plain().ETag[0])
+		held()
+		src.apps = apps(inst("A", "a2", eureka.StatusUp, ""))
+		src.version.Add(1)
+		close(src.changes)
+		if q := <-done; !bytes.Contains(q.Plain().Body, []byte("a2")) {
+			t.Errorf("after a local change: %s", q.Plain().Body)
+		}
+	})
 }
