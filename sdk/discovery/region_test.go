@@ -73,7 +73,10 @@ func TestPickRegionOrder(t *testing.T) {
 	eventually(t, 2*time.Second, "two instances", has(plain, "orders", 2))
 	seen := map[string]bool{}
 	for range 6 {
-		in, _ := plain.Pick("orders")
+		in, err := plain.Pick("orders")
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen[in.ID()] = true
 	}
 	if !seen["remote"] || !seen["unmapped"] {

@@ -435,8 +435,10 @@ func TestRemoteRegionsNotReady(t *testing.T) {
 	t.Parallel()
 	// A remote region nobody serves: its first fetch never completes.
 	s := startServer(t, regionEnv("east", "west", eurekadtest.FreeAddr(t))...)
-	if r := do(t, http.MethodGet, s.Base+"apps/?regions=west", nil, "Accept", "application/json"); r.Status != http.StatusForbidden {
-		t.Errorf("apps?regions=west before west's first fetch: %d, want 403", r.Status)
+	for _, path := range []string{"apps/?regions=west", "apps/delta?regions=WEST,unknown"} {
+		if r := do(t, http.MethodGet, s.Base+path, nil, "Accept", "application/json"); r.Status != http.StatusForbidden {
+			t.Errorf("%s before west's first fetch: %d, want 403", path, r.Status)
+		}
 	}
 	for _, q := range []string{"", "?regions=", "?regions=unknown"} {
 		if r := do(t, http.MethodGet, s.Base+"apps/"+q, nil, "Accept", "application/json"); r.Status != http.StatusOK {
