@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,8 @@ type Options struct {
 	// RegionZones maps each region to its zones (Eureka's
 	// availabilityZones.<region>): an instance's region is the region
 	// listing its zone (InstanceZone). An instance whose zone is in no
-	// list counts as local, as in Eureka. Nil, with Region empty, leaves
+	// list counts as local, as in Eureka; a zone listed under several
+	// regions belongs to the first by name. Nil, with Region empty, leaves
 	// Pick's order as own zone, then any.
 	RegionZones map[string][]string
 	// RemoteRegions makes every fetch ask for these remote regions'
@@ -231,9 +233,13 @@ func New(c *client.Client, opts *Options) *Cache {
 	}
 	if len(o.RegionZones) > 0 {
 		cc.zoneRegion = make(map[string]string)
-		for r, zones := range o.RegionZones {
-			for _, z := range zones {
-				cc.zoneRegion[z] = r
+		// In name order, the first region listing a zone keeps it: a
+		// zone listed twice must not change region from run to run.
+		for _, r := range slices.Sorted(maps.Keys(o.RegionZones)) {
+			for _, z := range o.RegionZones[r] {
+				if _, taken := cc.zoneRegion[z]; !taken {
+					cc.zoneRegion[z] = r
+				}
 			}
 		}
 	}

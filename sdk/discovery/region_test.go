@@ -110,3 +110,18 @@ func TestStatsLastSuccessAndError(t *testing.T) {
 		return st.Failures > 0 && st.LastError == nil && st.LastErrorAt.IsZero()
 	})
 }
+
+// TestInstanceRegionZoneListedTwice checks that a zone listed under two
+// regions belongs to the first by name, every time (map order is random).
+func TestInstanceRegionZoneListedTwice(t *testing.T) {
+	in := inst("orders", "a", eureka.StatusUp, "shared-1a", "orders")
+	for range 50 {
+		c := discovery.New(newTestClient(t, "http://127.0.0.1:1/eureka/"), &discovery.Options{
+			Region:      "local",
+			RegionZones: map[string][]string{"west": {"shared-1a", "west-1a"}, "east": {"east-1a", "shared-1a"}, "eu": {"eu-1a"}},
+		})
+		if r := c.InstanceRegion(in); r != "east" {
+			t.Fatalf("InstanceRegion = %q, want east (first by name)", r)
+		}
+	}
+}
