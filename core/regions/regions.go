@@ -92,6 +92,9 @@ type remote struct {
 type view struct {
 	apps  *eureka.Applications
 	byApp map[string]*eureka.Application // upper-case name
+	// byID is the first instance with each id: GET instances/{id} for an
+	// unknown id would otherwise walk every remote instance.
+	byID  map[string]*eureka.InstanceInfo
 	count int
 }
 
@@ -147,7 +150,7 @@ func New(src Source, opts *Options) (*Set, error) {
 			AllStatuses:  true,
 			Logger:       s.log.With("region", r.Name),
 		})
-		rm.view.Store(&view{apps: &eureka.Applications{}, byApp: map[string]*eureka.Application{}})
+		rm.view.Store(filter(&eureka.Applications{}, nil))
 		s.remotes = append(s.remotes, rm)
 		s.byName[r.Name] = rm
 	}
@@ -257,7 +260,7 @@ func expire(l []change, cutoff time.Time) []change {
 // filter keeps the applications allow lets through (all when nil) and
 // indexes them. Applications and instances are shared with apps.
 func filter(apps *eureka.Applications, allow map[string]bool) *view {
-	v := &view{apps: &eureka.Applications{}, byApp: map[string]*eureka.Application{}}
+	v := &view{apps: &eureka.Applications{}, byApp: map[string]*eureka.Application{}, byID: map[string]*eureka.InstanceInfo{}}
 	for _, a := range apps.Applications {
 		name := strings.ToUpper(a.Name)
 		if len(a.Instances) == 0 || allow != nil && !allow[name] {
@@ -269,6 +272,11 @@ func filter(apps *eureka.Applications, allow map[string]bool) *view {
 		v.apps.Applications = append(v.apps.Applications, a)
 		v.byApp[name] = a
 		v.count += len(a.Instances)
+		for _, in := range a.Instances {
+			if _, dup := v.byID[in.ID()]; !dup {
+				v.byID[in.ID()] = in
+			}
+		}
 	}
 	v.apps.AppsHashcode = v.apps.HashCode()
 	return v
@@ -350,12 +358,8 @@ func (s *Set) InstanceByID(id string) *eureka.InstanceInfo {
 		return nil
 	}
 	for _, r := range s.remotes {
-		for _, a := range r.view.Load().apps.Applications {
-			for _, in := range a.Instances {
-				if in.ID() == id {
-					return in
-				}
-			}
+		if in := r.view.Load().byID[id]; in != nil {
+			return in
 		}
 	}
 	return nil

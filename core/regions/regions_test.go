@@ -303,8 +303,12 @@ func TestFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setCopy(s, "west", apps(inst("ORDERS", "o-w", eureka.StatusUp, ""), inst("SECRET", "x-w", eureka.StatusUp, "")))
-	setCopy(s, "east", apps(inst("ORDERS", "o-e", eureka.StatusUp, "")))
+	setCopy(s, "west", apps(inst("ORDERS", "o-w", eureka.StatusUp, ""), inst("SECRET", "x-w", eureka.StatusUp, ""),
+		inst("ORDERS", "dup", eureka.StatusUp, "")))
+	setCopy(s, "east", apps(inst("ORDERS", "o-e", eureka.StatusUp, ""), inst("ORDERS", "dup", eureka.StatusDown, "")))
+	if in := s.InstanceByID("dup"); in == nil || in.Status != eureka.StatusUp {
+		t.Errorf("InstanceByID(dup) = %+v, want west's (first in configuration order)", in)
+	}
 	if a := s.Application("orders"); a == nil || a.Instances[0].ID() != "o-w" {
 		t.Errorf("Application(orders) = %+v, want west's", a)
 	}
