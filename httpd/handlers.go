@@ -294,20 +294,32 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 		k.Format = cache.XML
 	}
 	p := s.cache.Get(k)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && s.opts.MaxLongPoll > 0 {
-		if wait := longPollWait(r); wait > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), min(wait, s.opts.MaxLongPoll))
-			p, _ = s.cache.Wait(ctx, k, inm)
-			cancel()
-		}
+	if ctx, cancel := s.longPoll(r); ctx != nil {
+		p, _ = s.cache.Wait(ctx, k, r.Header.Get("If-None-Match"))
+		cancel()
 	}
 	s.seen(r, k, p)
 	if !p.Found() {
-		w.WriteHeader(http.StatusNotFound)
+		if k.Entity != cache.EntityApp || !s.remoteApp(w, k) {
+			w.WriteHeader(http.StatusNotFound)
+		}
 		return
 	}
+	writePayload(w, r, k.Format, p, gzipOK)
+}
+
+// encodedPayload is a payload in both encodings: a *cache.Payload, or a
+// *regions.Payload (the answers with remote regions).
+type encodedPayload interface {
+	Plain() *cache.Representation
+	Gzip() *cache.Representation
+}
+
+// writePayload writes p in format f with its ETag, or 304 when
+// If-None-Match holds it; gzip when accepted and gzipOK.
+func writePayload(w http.ResponseWriter, r *http.Request, f cache.Format, p encodedPayload, gzipOK bool) {
 	h := w.Header()
-	if k.Format == cache.JSON {
+	if f == cache.JSON {
 		h["Content-Type"] = jsonHeader
 	} else {
 		h["Content-Type"] = xmlHeader
@@ -335,6 +347,20 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, k cache.Key
 // entity tag differs from If-None-Match, for at most this long. Stock Eureka
 // clients never send it.
 const waitHeader = "X-Eurekad-Wait"
+
+// longPoll returns the context a long-poll of r waits in, nil when r
+// asks for none (no If-None-Match or no X-Eurekad-Wait) or long-polls are
+// off.
+func (s *Server) longPoll(r *http.Request) (context.Context, context.CancelFunc) {
+	if r.Header.Get("If-None-Match") == "" || s.opts.MaxLongPoll <= 0 {
+		return nil, nil
+	}
+	wait := longPollWait(r)
+	if wait <= 0 {
+		return nil, nil
+	}
+	return context.WithTimeout(r.Context(), min(wait, s.opts.MaxLongPoll))
+}
 
 // longPollWait parses X-Eurekad-Wait: a Go duration ("30s") or seconds.
 func longPollWait(r *http.Request) time.Duration {
@@ -397,9 +423,9 @@ func (s *Server) getDelta(w http.ResponseWriter, r *http.Request) {
 }
 
 // getApp is GET apps/{app} (§2.9); an application with no local instance
-// falls back to the remote regions (regions.go).
+// falls back to the remote regions (serveCached, remoteApp).
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
-	if s.gate(w) && !s.remoteApp(w, r) {
+	if s.gate(w) {
 		s.serveCached(w, r, cache.Key{Entity: cache.EntityApp, Name: appVar(r)}, false)
 	}
 }

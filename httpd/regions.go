@@ -23,7 +23,7 @@ func (s *Server) regionsOf(r *http.Request) []string {
 // serveRegions answers GET apps or apps/delta with remote regions merged
 // in (docs/protocol.md §2.7, §2.8): 403 while the start-up gate is closed
 // or until every remote region finished its first fetch, as in Eureka;
-// then the payload with its ETag (304 on a match), gzip when accepted.
+// then the payload as serveCached writes its own, long-polled alike.
 func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.Entity, names []string) {
 	if !s.gate(w) {
 		return
@@ -32,44 +32,23 @@ func (s *Server) serveRegions(w http.ResponseWriter, r *http.Request, e regions.
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	f, ct := regions.XML, xmlHeader
+	f := cache.XML
 	if wantsJSONCached(r) {
-		f, ct = regions.JSON, jsonHeader
+		f = cache.JSON
 	}
 	p := s.opts.Regions.Get(e, f, names)
-	h := w.Header()
-	h["Content-Type"] = ct
-	h["Vary"] = varyHeader
-	body, etag := p.Body, p.ETag
-	if acceptsGzip(r) {
-		body, etag = p.Gzip, p.GzipETag
-		h["Content-Encoding"] = gzipHeader
+	if ctx, cancel := s.longPoll(r); ctx != nil {
+		p, _ = s.opts.Regions.Wait(ctx, e, f, names, r.Header.Get("If-None-Match"))
+		cancel()
 	}
-	h.Set("ETag", etag)
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writePayload(w, r, f, p, true)
 }
 
 // remoteApp answers GET apps/{app} from a remote region when the
 // application has no local instance (Eureka's transparent fallback,
-// §9.1). It reports whether it answered; without remote regions it costs
-// one comparison.
-func (s *Server) remoteApp(w http.ResponseWriter, r *http.Request) bool {
-	if !s.opts.Regions.Configured() {
-		return false
-	}
-	k := cache.Key{Entity: cache.EntityApp, Name: appVar(r), Format: cache.XML}
-	if wantsJSONCached(r) {
-		k.Format = cache.JSON
-	}
-	if s.cache.Get(k).Found() {
-		return false
-	}
+// §9.1): serveCached calls it in place of a 404, so a found application
+// pays nothing. It reports whether it answered.
+func (s *Server) remoteApp(w http.ResponseWriter, k cache.Key) bool {
 	app := s.opts.Regions.Application(k.Name)
 	if app == nil {
 		return false

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -22,14 +23,14 @@ func BenchmarkGet(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			s.Get(Apps, JSON, names)
+			s.Get(Apps, cache.JSON, names)
 		}
 	})
 	b.Run("rebuilt", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			src.version.Add(1)
-			s.Get(Apps, JSON, names)
+			s.Get(Apps, cache.JSON, names)
 		}
 	})
 }

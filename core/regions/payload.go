@@ -2,7 +2,9 @@ package regions
 
 import (
 	"bytes"
+	"context"
 	"hash/crc64"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -22,34 +25,31 @@ const (
 	Delta               // GET apps/delta?regions=…
 )
 
-// Format is a payload's encoding.
-type Format uint8
-
-// The formats.
-const (
-	JSON Format = iota
-	XML
-)
-
 // MaxPayloads bounds the cached payloads with regions. The keys are
 // subsets of the configured regions (unknown names are dropped first), so
 // with few regions the bound is never reached; past it payloads are built
 // for each request and not kept.
 const MaxPayloads = 64
 
-// Payload is one encoded answer with regions. It is immutable.
+// Payload is one encoded answer with regions, in both encodings with
+// their headers' values as core/cache serves its own, so that the HTTP
+// layer serves both alike. It is immutable.
 type Payload struct {
-	// Body is the plain encoding, Gzip its gzip form.
-	Body, Gzip []byte
-	// ETag is a strong entity tag of Body, quoted; GzipETag tags Gzip.
-	ETag, GzipETag string
+	plain, gz cache.Representation
 	// Hashcode is the payload's apps__hashcode.
 	Hashcode string
 }
 
+// Plain returns the uncompressed representation.
+func (p *Payload) Plain() *cache.Representation { return &p.plain }
+
+// Gzip returns the gzip representation; its entity tag differs from
+// Plain's, as a strong tag must.
+func (p *Payload) Gzip() *cache.Representation { return &p.gz }
+
 type payloadKey struct {
 	entity  Entity
-	format  Format
+	format  cache.Format
 	regions string // normalised names joined by ","
 }
 
@@ -78,7 +78,7 @@ func (s *Set) CachedPayloads() int {
 // rebuilt only when the local registry or one of those regions' copies
 // changed since it was built (a delta also after DeltaRefresh, as its
 // changes age out).
-func (s *Set) Get(e Entity, f Format, names []string) *Payload {
+func (s *Set) Get(e Entity, f cache.Format, names []string) *Payload {
 	k := payloadKey{e, f, strings.Join(names, ",")}
 	rs := make([]*remote, 0, len(names))
 	gens := make([]uint64, 0, len(names))
@@ -94,7 +94,7 @@ func (s *Set) Get(e Entity, f Format, names []string) *Payload {
 	s.payloads.mu.Lock()
 	c := s.payloads.m[k]
 	s.payloads.mu.Unlock()
-	if c != nil && c.version == version && equal(c.gens, gens) && (e == Apps || time.Since(c.built) < s.opts.DeltaRefresh) {
+	if c != nil && c.version == version && slices.Equal(c.gens, gens) && (e == Apps || time.Since(c.built) < s.opts.DeltaRefresh) {
 		return c.p
 	}
 	views := make([]*view, len(rs))
@@ -107,7 +107,7 @@ func (s *Set) Get(e Entity, f Format, names []string) *Payload {
 	} else {
 		full := mergeFull(s.src.Applications(), views)
 		local := s.src.Delta()
-		apps = mergeDelta(local, s.remoteChanges(rs))
+		apps = merge(local, s.remoteChanges(rs))
 		apps.VersionsDelta = s.deltaVersion.Add(1)
 		apps.AppsHashcode = full.AppsHashcode
 	}
@@ -120,16 +120,29 @@ func (s *Set) Get(e Entity, f Format, names []string) *Payload {
 	return p
 }
 
-func equal(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// Wait serves a long-poll as core/cache's Wait does for the payloads
+// without regions: it returns the payload of e in format f with the
+// regions names as soon as neither of its entity tags is etag (the plain
+// or gzip tag a client holds), or the current payload with changed false
+// when ctx ends first. A change of the local registry or of a remote copy
+// wakes it.
+func (s *Set) Wait(ctx context.Context, e Entity, f cache.Format, names []string, etag string) (p *Payload, changed bool) {
+	etag = strings.TrimPrefix(etag, "W/")
+	for {
+		// Take both channels before reading, so a change between the
+		// read and the select still wakes us.
+		local, remote := s.src.Changes(), *s.copies.Load()
+		p = s.Get(e, f, names)
+		if p.plain.ETag[0] != etag && p.gz.ETag[0] != etag {
+			return p, true
+		}
+		select {
+		case <-ctx.Done():
+			return p, false
+		case <-local:
+		case <-remote:
 		}
 	}
-	return true
 }
 
 // remoteChanges returns each region's changes still within
@@ -192,13 +205,8 @@ func mergeFull(local *eureka.Applications, views []*view) *eureka.Applications {
 	return out
 }
 
-// mergeDelta merges the remote regions' changes into the local delta, as
-// mergeFull does.
-func mergeDelta(local *eureka.Applications, remote []*eureka.Applications) *eureka.Applications {
-	return merge(local, remote)
-}
-
-// merge is mergeFull's and mergeDelta's work: first copies of the local
+// merge is mergeFull's work, and the delta's (the regions' changes into
+// the local delta): first copies of the local
 // applications, then each part's instances appended to their application
 // (made when missing) unless the id is there already. Nothing given is
 // modified.
@@ -244,9 +252,9 @@ func merge(local *eureka.Applications, parts []*eureka.Applications) *eureka.App
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // encode writes apps in f with its gzip form and entity tags.
-func encode(apps *eureka.Applications, f Format) *Payload {
+func encode(apps *eureka.Applications, f cache.Format) *Payload {
 	var body []byte
-	if f == JSON {
+	if f == cache.JSON {
 		body = eureka.AppendApplicationsJSON(nil, apps)
 	} else {
 		body = eureka.AppendApplicationsXML(nil, apps)
@@ -256,11 +264,9 @@ func encode(apps *eureka.Applications, f Format) *Payload {
 	zw.Write(body)
 	zw.Close()
 	etag := `"r` + strconv.FormatUint(crc64.Checksum(body, crcTable), 36) + `"`
-	return &Payload{
-		Body:     body,
-		Gzip:     gz.Bytes(),
-		ETag:     etag,
-		GzipETag: etag[:len(etag)-1] + `-gzip"`,
-		Hashcode: apps.AppsHashcode,
-	}
+	return &Payload{plain: representation(body, etag), gz: representation(gz.Bytes(), etag[:len(etag)-1]+`-gzip"`), Hashcode: apps.AppsHashcode}
+}
+
+func representation(body []byte, etag string) cache.Representation {
+	return cache.Representation{Body: body, ETag: []string{etag}, Length: []string{strconv.Itoa(len(body))}}
 }

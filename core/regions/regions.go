@@ -15,10 +15,12 @@
 // Java clients with fetchRemoteRegionsRegistry) and cached per (entity,
 // format, regions), rebuilt only when the local registry or one of the
 // named regions' copies changed; the number of cached payloads is bounded.
+// They are long-polled as core/cache's are (Wait).
 // Requests without regions never reach this package.
 //
-// It imports sdk packages only, and reads the local registry through
-// Source.
+// It reads the local registry through Source, and shares only core/cache's
+// payload types (Format, Representation), so that both kinds of payload
+// are served alike.
 package regions
 
 import (
@@ -46,6 +48,9 @@ type Source interface {
 	// Neither result is modified here.
 	Applications() *eureka.Applications
 	Delta() *eureka.Applications
+	// Changes returns a channel closed at the next change visible to
+	// readers.
+	Changes() <-chan struct{}
 }
 
 // Set is the configured remote regions with their copies and the cache
@@ -59,6 +64,9 @@ type Set struct {
 
 	payloads     payloadCache
 	deltaVersion atomic.Int64
+	// copies is closed and replaced whenever a remote copy changed,
+	// waking long-polls (Wait).
+	copies atomic.Pointer[chan struct{}]
 	// created stands for the last success of a region never fetched.
 	created time.Time
 }
@@ -84,6 +92,9 @@ type remote struct {
 type view struct {
 	apps  *eureka.Applications
 	byApp map[string]*eureka.Application // upper-case name
+	// byID is the first instance with each id: GET instances/{id} for an
+	// unknown id would otherwise walk every remote instance.
+	byID  map[string]*eureka.InstanceInfo
 	count int
 }
 
@@ -117,6 +128,8 @@ func New(src Source, opts *Options) (*Set, error) {
 	list, _ := o.Regions()
 	s := &Set{src: src, opts: o, log: o.Logger.With("component", "regions"), byName: map[string]*remote{}, created: time.Now()}
 	s.payloads.m = map[payloadKey]*cached{}
+	copies := make(chan struct{})
+	s.copies.Store(&copies)
 	for _, r := range list {
 		c, err := client.New(client.Options{
 			ServiceURLs: r.URLs,
@@ -137,7 +150,7 @@ func New(src Source, opts *Options) (*Set, error) {
 			AllStatuses:  true,
 			Logger:       s.log.With("region", r.Name),
 		})
-		rm.view.Store(&view{apps: &eureka.Applications{}, byApp: map[string]*eureka.Application{}})
+		rm.view.Store(filter(&eureka.Applications{}, nil))
 		s.remotes = append(s.remotes, rm)
 		s.byName[r.Name] = rm
 	}
@@ -198,47 +211,38 @@ func (s *Set) follow(ctx context.Context, r *remote) {
 // instKey names an instance within a region.
 type instKey struct{ app, id string }
 
-// update installs the discovery view of r, filtered, and notes what
-// changed since the previous copy.
+// update installs the discovery view of r, filtered, and wakes the
+// long-polls when it changed.
 func (s *Set) update(r *remote) {
+	if r.install(filter(r.cache.Applications(), r.Allow), time.Now(), s.opts.DeltaRetention) {
+		next := make(chan struct{})
+		close(*s.copies.Swap(&next))
+	}
+}
+
+// install makes next r's copy and notes, at now, what changed since the
+// previous one (discovery.Diff, the rule by which the discovery cache
+// notifies); changes older than retention go. It reports whether
+// anything changed.
+func (r *remote) install(next *view, now time.Time, retention time.Duration) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
-	next := filter(r.cache.Applications(), r.Allow)
-	old := r.view.Load()
-	prev := make(map[instKey]*eureka.InstanceInfo, old.count)
-	for _, a := range old.apps.Applications {
-		for _, in := range a.Instances {
-			prev[instKey{a.Name, in.ID()}] = in
-		}
+	changed := discovery.Diff(r.view.Load().apps, next.apps)
+	r.changes = expire(r.changes, now.Add(-retention))
+	for _, in := range changed {
+		r.changes = append(r.changes, change{now, in})
 	}
-	var changed []change
-	for _, a := range next.apps.Applications {
-		for _, in := range a.Instances {
-			k := instKey{a.Name, in.ID()}
-			p, ok := prev[k]
-			delete(prev, k)
-			switch {
-			case !ok:
-				changed = append(changed, change{now, withAction(in, a.Name, eureka.ActionAdded)})
-			case !sameInstance(p, in):
-				changed = append(changed, change{now, withAction(in, a.Name, eureka.ActionModified)})
-			}
-		}
-	}
-	for k, in := range prev {
-		changed = append(changed, change{now, withAction(in, k.app, eureka.ActionDeleted)})
-	}
-	r.changes = append(expire(r.changes, now.Add(-s.opts.DeltaRetention)), changed...)
 	if n := len(r.changes) - maxChanges; n > 0 {
 		// A region churning faster than the window holds: its oldest
 		// changes go, and a client missing them reconciles by hash code.
 		r.changes = slices.Delete(r.changes, 0, n)
 	}
 	r.view.Store(next)
-	if len(changed) > 0 {
-		r.gen.Add(1)
+	if len(changed) == 0 {
+		return false
 	}
+	r.gen.Add(1)
+	return true
 }
 
 // maxChanges bounds the changes kept per region for apps/delta.
@@ -253,19 +257,10 @@ func expire(l []change, cutoff time.Time) []change {
 	return slices.Delete(l, 0, i)
 }
 
-// withAction returns a copy of in with its action type set and its
-// application's (upper-case) name; the view's instances are shared with
-// the discovery cache and never modified.
-func withAction(in *eureka.InstanceInfo, app string, a eureka.ActionType) *eureka.InstanceInfo {
-	c := *in
-	c.App, c.ActionType = app, a
-	return &c
-}
-
 // filter keeps the applications allow lets through (all when nil) and
 // indexes them. Applications and instances are shared with apps.
 func filter(apps *eureka.Applications, allow map[string]bool) *view {
-	v := &view{apps: &eureka.Applications{}, byApp: map[string]*eureka.Application{}}
+	v := &view{apps: &eureka.Applications{}, byApp: map[string]*eureka.Application{}, byID: map[string]*eureka.InstanceInfo{}}
 	for _, a := range apps.Applications {
 		name := strings.ToUpper(a.Name)
 		if len(a.Instances) == 0 || allow != nil && !allow[name] {
@@ -277,24 +272,14 @@ func filter(apps *eureka.Applications, allow map[string]bool) *view {
 		v.apps.Applications = append(v.apps.Applications, a)
 		v.byApp[name] = a
 		v.count += len(a.Instances)
+		for _, in := range a.Instances {
+			if _, dup := v.byID[in.ID()]; !dup {
+				v.byID[in.ID()] = in
+			}
+		}
 	}
 	v.apps.AppsHashcode = v.apps.HashCode()
 	return v
-}
-
-// sameInstance reports whether a and b are equal but for lease
-// bookkeeping: their encodings without lease, timestamps and action type
-// are the same.
-func sameInstance(a, b *eureka.InstanceInfo) bool {
-	if a == b {
-		return true
-	}
-	strip := func(in *eureka.InstanceInfo) []byte {
-		c := *in
-		c.LeaseInfo, c.LastUpdatedTimestamp, c.ActionType = nil, 0, ""
-		return eureka.AppendInstanceJSON(nil, &c)
-	}
-	return string(strip(a)) == string(strip(b))
 }
 
 // Normalize turns a regions parameter into the known region names it
@@ -373,12 +358,8 @@ func (s *Set) InstanceByID(id string) *eureka.InstanceInfo {
 		return nil
 	}
 	for _, r := range s.remotes {
-		for _, a := range r.view.Load().apps.Applications {
-			for _, in := range a.Instances {
-				if in.ID() == id {
-					return in
-				}
-			}
+		if in := r.view.Load().byID[id]; in != nil {
+			return in
 		}
 	}
 	return nil

@@ -3,16 +3,20 @@ package regions
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/eurekad/eurekad/core/cache"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -71,11 +75,14 @@ func TestOptionsRegions(t *testing.T) {
 type fakeSource struct {
 	version     atomic.Uint64
 	apps, delta *eureka.Applications
+	// changes is what Changes returns: nil never wakes.
+	changes chan struct{}
 }
 
 func (f *fakeSource) Version() uint64                    { return f.version.Load() }
 func (f *fakeSource) Applications() *eureka.Applications { return f.apps }
 func (f *fakeSource) Delta() *eureka.Applications        { return f.delta }
+func (f *fakeSource) Changes() <-chan struct{}           { return f.changes }
 
 func inst(app, id string, st eureka.Status, a eureka.ActionType) *eureka.InstanceInfo {
 	return &eureka.InstanceInfo{InstanceID: id, HostName: id + ".example", App: app, IPAddr: "10.0.0.1",
@@ -176,27 +183,30 @@ func TestMergeGolden(t *testing.T) {
 	const wantHash = "DOWN_1_STARTING_1_UP_3_"
 	for _, c := range []struct {
 		e    Entity
-		f    Format
+		f    cache.Format
 		file string
 	}{
-		{Apps, JSON, "apps.json"}, {Apps, XML, "apps.xml"},
-		{Delta, JSON, "delta.json"}, {Delta, XML, "delta.xml"},
+		{Apps, cache.JSON, "apps.json"}, {Apps, cache.XML, "apps.xml"},
+		{Delta, cache.JSON, "delta.json"}, {Delta, cache.XML, "delta.xml"},
 	} {
 		p := s.Get(c.e, c.f, []string{"west"})
 		if p.Hashcode != wantHash {
 			t.Errorf("%s: hash code %q, want %q", c.file, p.Hashcode, wantHash)
 		}
-		golden(t, c.file, p.Body)
-		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip))
+		golden(t, c.file, p.Plain().Body)
+		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		plain, _ := io.ReadAll(zr)
-		if !bytes.Equal(plain, p.Body) {
+		if !bytes.Equal(plain, p.Plain().Body) {
 			t.Errorf("%s: the gzip form differs from the plain one", c.file)
 		}
-		if p.ETag == p.GzipETag || !strings.HasPrefix(p.ETag, `"`) {
-			t.Errorf("%s: entity tags %s %s", c.file, p.ETag, p.GzipETag)
+		if etag, gzETag := p.Plain().ETag[0], p.Gzip().ETag[0]; etag == gzETag || !strings.HasPrefix(etag, `"`) {
+			t.Errorf("%s: entity tags %s %s", c.file, etag, gzETag)
+		}
+		if p.Plain().Length[0] != strconv.Itoa(len(p.Plain().Body)) || p.Gzip().Length[0] != strconv.Itoa(len(p.Gzip().Body)) {
+			t.Errorf("%s: lengths %v %v", c.file, p.Plain().Length, p.Gzip().Length)
 		}
 	}
 	// The local payload is left as it was.
@@ -232,29 +242,29 @@ func TestPayloadCache(t *testing.T) {
 	for _, n := range names {
 		setCopy(s, n, apps(inst("B", "b-"+n, eureka.StatusUp, "")))
 	}
-	p1 := s.Get(Apps, JSON, []string{"r1"})
-	if p2 := s.Get(Apps, JSON, []string{"r1"}); p2 != p1 {
+	p1 := s.Get(Apps, cache.JSON, []string{"r1"})
+	if p2 := s.Get(Apps, cache.JSON, []string{"r1"}); p2 != p1 {
 		t.Error("an unchanged payload was rebuilt")
 	}
 	setCopy(s, "r2", apps(inst("B", "b-r2", eureka.StatusDown, "")))
-	if p2 := s.Get(Apps, JSON, []string{"r1"}); p2 != p1 {
+	if p2 := s.Get(Apps, cache.JSON, []string{"r1"}); p2 != p1 {
 		t.Error("a change of a region not asked for rebuilt the payload")
 	}
 	setCopy(s, "r1", apps(inst("B", "b-r1", eureka.StatusDown, "")))
-	p3 := s.Get(Apps, JSON, []string{"r1"})
+	p3 := s.Get(Apps, cache.JSON, []string{"r1"})
 	if p3 == p1 || p3.Hashcode != "DOWN_1_UP_1_" {
 		t.Errorf("a change of the region kept the payload: %q", p3.Hashcode)
 	}
 	src.version.Add(1)
-	if s.Get(Apps, JSON, []string{"r1"}) == p3 {
+	if s.Get(Apps, cache.JSON, []string{"r1"}) == p3 {
 		t.Error("a local change kept the payload")
 	}
 
-	d1 := s.Get(Delta, JSON, []string{"r1"})
+	d1 := s.Get(Delta, cache.JSON, []string{"r1"})
 	src.version.Add(1)
-	d2 := s.Get(Delta, JSON, []string{"r1"})
-	v1, _ := eureka.DecodeApplicationsJSON(d1.Body)
-	v2, _ := eureka.DecodeApplicationsJSON(d2.Body)
+	d2 := s.Get(Delta, cache.JSON, []string{"r1"})
+	v1, _ := eureka.DecodeApplicationsJSON(d1.Plain().Body)
+	v2, _ := eureka.DecodeApplicationsJSON(d2.Plain().Body)
 	if v2.VersionsDelta <= v1.VersionsDelta {
 		t.Errorf("versions__delta %d then %d", v1.VersionsDelta, v2.VersionsDelta)
 	}
@@ -269,8 +279,8 @@ func TestPayloadCache(t *testing.T) {
 			}
 		}
 		for _, e := range []Entity{Apps, Delta} {
-			for _, f := range []Format{JSON, XML} {
-				if p := s.Get(e, f, sub); p == nil || len(p.Body) == 0 {
+			for _, f := range []cache.Format{cache.JSON, cache.XML} {
+				if p := s.Get(e, f, sub); p == nil || len(p.Plain().Body) == 0 {
 					t.Fatalf("no payload for %v", sub)
 				}
 			}
@@ -293,8 +303,12 @@ func TestFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setCopy(s, "west", apps(inst("ORDERS", "o-w", eureka.StatusUp, ""), inst("SECRET", "x-w", eureka.StatusUp, "")))
-	setCopy(s, "east", apps(inst("ORDERS", "o-e", eureka.StatusUp, "")))
+	setCopy(s, "west", apps(inst("ORDERS", "o-w", eureka.StatusUp, ""), inst("SECRET", "x-w", eureka.StatusUp, ""),
+		inst("ORDERS", "dup", eureka.StatusUp, "")))
+	setCopy(s, "east", apps(inst("ORDERS", "o-e", eureka.StatusUp, ""), inst("ORDERS", "dup", eureka.StatusDown, "")))
+	if in := s.InstanceByID("dup"); in == nil || in.Status != eureka.StatusUp {
+		t.Errorf("InstanceByID(dup) = %+v, want west's (first in configuration order)", in)
+	}
 	if a := s.Application("orders"); a == nil || a.Instances[0].ID() != "o-w" {
 		t.Errorf("Application(orders) = %+v, want west's", a)
 	}
@@ -307,8 +321,8 @@ func TestFallback(t *testing.T) {
 	if in := s.InstanceByID("o-e"); in == nil {
 		t.Error("InstanceByID(o-e) not found")
 	}
-	p := s.Get(Apps, JSON, []string{"west"})
-	if bytes.Contains(p.Body, []byte("SECRET")) {
+	p := s.Get(Apps, cache.JSON, []string{"west"})
+	if bytes.Contains(p.Plain().Body, []byte("SECRET")) {
 		t.Error("apps?regions=west holds an application outside the allow-list")
 	}
 
@@ -318,4 +332,115 @@ func TestFallback(t *testing.T) {
 	if off.Application("ORDERS") != nil || off.InstanceByID("o-w") != nil {
 		t.Error("the fallback answered while disabled")
 	}
+}
+
+// TestInstallChanges checks the remote part of apps/delta as fetches
+// install copies: additions, modifications and deletions are noted,
+// lease bookkeeping alone is not (and keeps cached payloads), the
+// allow-list applies, and changes leave after the retention.
+func TestInstallChanges(t *testing.T) {
+	src := &fakeSource{apps: apps(), delta: apps()}
+	o := DefaultOptions()
+	o.Remote = []string{"west;http://127.0.0.1:1/eureka/"}
+	o.AppAllowList = []string{"west;ORDERS"}
+	s, err := New(src, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.byName["west"]
+	delta := func() []string {
+		var out []string
+		for _, a := range s.remoteChanges([]*remote{r})[0].Applications {
+			for _, in := range a.Instances {
+				out = append(out, a.Name+"/"+in.ID()+":"+string(in.Status)+":"+string(in.ActionType))
+			}
+		}
+		return out
+	}
+	start := time.Now()
+	o1, o2 := inst("orders", "o1", eureka.StatusUp, ""), inst("ORDERS", "o2", eureka.StatusUp, "")
+	r.install(filter(apps(o1, o2, inst("SECRET", "x1", eureka.StatusUp, "")), r.Allow), start, time.Minute)
+	if got, want := delta(), []string{"ORDERS/o1:UP:ADDED", "ORDERS/o2:UP:ADDED"}; !slices.Equal(got, want) {
+		t.Errorf("after the first fetch: %v, want %v", got, want)
+	}
+	gen := r.gen.Load()
+
+	renewed := *o1
+	renewed.LeaseInfo = &eureka.LeaseInfo{LastRenewalTimestamp: 42}
+	r.install(filter(apps(&renewed, o2), r.Allow), start.Add(time.Second), time.Minute)
+	if r.gen.Load() != gen || len(delta()) != 2 {
+		t.Errorf("a renewal counted as a change: generation %d → %d, delta %v", gen, r.gen.Load(), delta())
+	}
+
+	r.install(filter(apps(&renewed, inst("ORDERS", "o3", eureka.StatusUp, ""), inst("ORDERS", "o2", eureka.StatusDown, "")), r.Allow), start.Add(2*time.Second), time.Minute)
+	if r.gen.Load() == gen {
+		t.Error("a change kept the generation")
+	}
+	// o2 ADDED then MODIFIED: its latest change stands in its place.
+	if got, want := delta(), []string{"ORDERS/o1:UP:ADDED", "ORDERS/o2:DOWN:MODIFIED", "ORDERS/o3:UP:ADDED"}; !slices.Equal(got, want) {
+		t.Errorf("after a modification: %v, want %v", got, want)
+	}
+
+	// Past the retention the first fetch's changes go when the next
+	// copy is installed; o2's deletion stands in its modification's place.
+	r.install(filter(apps(inst("ORDERS", "o3", eureka.StatusUp, "")), r.Allow), start.Add(time.Minute+time.Second), time.Minute)
+	if got, want := delta(), []string{"ORDERS/o3:UP:ADDED", "ORDERS/o2:DOWN:DELETED", "ORDERS/o1:UP:DELETED"}; !slices.Equal(got, want) {
+		t.Errorf("after the retention and two deletions: %v, want %v", got, want)
+	}
+}
+
+// TestWait checks the long-poll of payloads with regions: held while the
+// client's tag (plain or gzip, weak or strong) is current, released by a
+// change of a remote copy or of the local registry, and at once for a
+// tag that is not current.
+func TestWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{apps: apps(inst("A", "a1", eureka.StatusUp, "")), delta: apps(), changes: make(chan struct{})}
+		s := newSet(t, src, "west")
+		setCopy(s, "west", apps(inst("B", "b1", eureka.StatusUp, "")))
+		names := []string{"west"}
+		p := s.Get(Apps, cache.JSON, names)
+
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		got, changed := s.Wait(ctx, Apps, cache.JSON, names, p.Gzip().ETag[0])
+		cancel()
+		if changed || got != p {
+			t.Errorf("unchanged payload: changed %v, same payload %v", changed, got == p)
+		}
+		if _, changed := s.Wait(t.Context(), Apps, cache.JSON, names, `"old"`); !changed {
+			t.Error("a tag not current was held")
+		}
+
+		done := make(chan *Payload)
+		wait := func(etag string) {
+			q, _ := s.Wait(t.Context(), Apps, cache.JSON, names, etag)
+			done <- q
+		}
+		held := func() {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case <-done:
+				t.Fatal("the long-poll returned before any change")
+			default:
+			}
+		}
+		go wait("W/" + p.Plain().ETag[0])
+		held()
+		// The fetcher never ran: its view is empty, so west's instance goes.
+		s.update(s.byName["west"])
+		q := <-done
+		if bytes.Contains(q.Plain().Body, []byte("b1")) {
+			t.Errorf("after west's change: %s", q.Plain().Body)
+		}
+
+		go wait(q.Plain().ETag[0])
+		held()
+		src.apps = apps(inst("A", "a2", eureka.StatusUp, ""))
+		src.version.Add(1)
+		close(src.changes)
+		if q := <-done; !bytes.Contains(q.Plain().Body, []byte("a2")) {
+			t.Errorf("after a local change: %s", q.Plain().Body)
+		}
+	})
 }

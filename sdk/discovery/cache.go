@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,8 @@ type Options struct {
 	// RegionZones maps each region to its zones (Eureka's
 	// availabilityZones.<region>): an instance's region is the region
 	// listing its zone (InstanceZone). An instance whose zone is in no
-	// list counts as local, as in Eureka. Nil, with Region empty, leaves
+	// list counts as local, as in Eureka; a zone listed under several
+	// regions belongs to the first by name. Nil, with Region empty, leaves
 	// Pick's order as own zone, then any.
 	RegionZones map[string][]string
 	// RemoteRegions makes every fetch ask for these remote regions'
@@ -231,9 +233,13 @@ func New(c *client.Client, opts *Options) *Cache {
 	}
 	if len(o.RegionZones) > 0 {
 		cc.zoneRegion = make(map[string]string)
-		for r, zones := range o.RegionZones {
-			for _, z := range zones {
-				cc.zoneRegion[z] = r
+		// In name order, the first region listing a zone keeps it: a
+		// zone listed twice must not change region from run to run.
+		for _, r := range slices.Sorted(maps.Keys(o.RegionZones)) {
+			for _, z := range o.RegionZones[r] {
+				if _, taken := cc.zoneRegion[z]; !taken {
+					cc.zoneRegion[z] = r
+				}
 			}
 		}
 	}
@@ -384,25 +390,15 @@ func (c *Cache) backoff(n int) time.Duration {
 // step does one fetch and returns how long to wait before the next.
 func (c *Cache) step(ctx context.Context, st *pollState) (time.Duration, error) {
 	if st.needFull {
-		var apps *eureka.Applications
-		var err error
-		switch {
-		case c.delta && len(c.regions) == 0:
-			apps, err = c.c.Applications(ctx)
-		case c.delta:
-			var res client.PollResult
-			res, err = c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
-			apps = res.Apps
-		default:
-			// Keep the entity tag: it starts the full-registry long-poll.
-			var res client.PollResult
-			res, err = c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
-			apps, st.etag = res.Apps, res.ETag
-		}
+		res, err := c.c.Poll(ctx, client.PollRequest{Regions: c.regions})
 		if err != nil {
 			return 0, fmt.Errorf("full fetch: %w", err)
 		}
-		c.installFull(apps)
+		if !c.delta {
+			// Keep the entity tag: it starts the full-registry long-poll.
+			st.etag = res.ETag
+		}
+		c.installFull(res.Apps)
 		st.needFull = false
 		if st.slowFull {
 			st.slowFull = false

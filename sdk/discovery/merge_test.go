@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -74,5 +75,38 @@ func TestMerge(t *testing.T) {
 	meta.Metadata = map[string]string{"k": "v"}
 	if _, changed := merge(cur, &eureka.Applications{Applications: []*eureka.Application{{Name: "A", Instances: []*eureka.InstanceInfo{meta}}}}); !changed {
 		t.Error("metadata update not reported as a change")
+	}
+}
+
+// TestDiff checks what Diff reports between two views: additions and
+// real modifications in the new view's order, then deletions; lease
+// bookkeeping alone is no change; names are upper-cased; inputs stay.
+func TestDiff(t *testing.T) {
+	a1 := mk("a", "a1", eureka.StatusUp, "")
+	a2 := mk("A", "a2", eureka.StatusUp, "")
+	b1 := mk("B", "b1", eureka.StatusUp, "")
+	old := &eureka.Applications{Applications: []*eureka.Application{
+		{Name: "a", Instances: []*eureka.InstanceInfo{a1, a2}},
+		{Name: "B", Instances: []*eureka.InstanceInfo{b1}},
+	}}
+	renewed := *a1
+	renewed.LeaseInfo = &eureka.LeaseInfo{LastRenewalTimestamp: 99}
+	renewed.LastUpdatedTimestamp = 99
+	next := &eureka.Applications{Applications: []*eureka.Application{
+		{Name: "A", Instances: []*eureka.InstanceInfo{&renewed, mk("A", "a2", eureka.StatusDown, ""), mk("A", "a3", eureka.StatusUp, "")}},
+	}}
+	var got []string
+	for _, in := range Diff(old, next) {
+		got = append(got, in.App+"/"+in.ID()+":"+string(in.Status)+":"+string(in.ActionType))
+	}
+	want := []string{"A/a2:DOWN:MODIFIED", "A/a3:UP:ADDED", "B/b1:UP:DELETED"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Diff = %v, want %v", got, want)
+	}
+	if a1.App != "a" || a1.ActionType != "" || b1.ActionType != "" {
+		t.Error("Diff modified its input")
+	}
+	if d := Diff(old, old); len(d) != 0 || !sameApps(old, old) || sameApps(old, next) {
+		t.Errorf("Diff of a view with itself: %v", d)
 	}
 }

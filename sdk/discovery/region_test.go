@@ -73,7 +73,10 @@ func TestPickRegionOrder(t *testing.T) {
 	eventually(t, 2*time.Second, "two instances", has(plain, "orders", 2))
 	seen := map[string]bool{}
 	for range 6 {
-		in, _ := plain.Pick("orders")
+		in, err := plain.Pick("orders")
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen[in.ID()] = true
 	}
 	if !seen["remote"] || !seen["unmapped"] {
@@ -106,4 +109,19 @@ func TestStatsLastSuccessAndError(t *testing.T) {
 		st := c.Stats()
 		return st.Failures > 0 && st.LastError == nil && st.LastErrorAt.IsZero()
 	})
+}
+
+// TestInstanceRegionZoneListedTwice checks that a zone listed under two
+// regions belongs to the first by name, every time (map order is random).
+func TestInstanceRegionZoneListedTwice(t *testing.T) {
+	in := inst("orders", "a", eureka.StatusUp, "shared-1a", "orders")
+	for range 50 {
+		c := discovery.New(newTestClient(t, "http://127.0.0.1:1/eureka/"), &discovery.Options{
+			Region:      "local",
+			RegionZones: map[string][]string{"west": {"shared-1a", "west-1a"}, "east": {"east-1a", "shared-1a"}, "eu": {"eu-1a"}},
+		})
+		if r := c.InstanceRegion(in); r != "east" {
+			t.Fatalf("InstanceRegion = %q, want east (first by name)", r)
+		}
+	}
 }

@@ -325,6 +325,34 @@ func sameInstance(a, b *eureka.InstanceInfo) bool {
 // sameApps reports whether two views hold the same instances, equal but
 // for lease bookkeeping.
 func sameApps(a, b *eureka.Applications) bool {
+	same := true
+	diff(a, b, func(string, *eureka.InstanceInfo, eureka.ActionType) bool {
+		same = false
+		return false
+	})
+	return same
+}
+
+// Diff returns what changed from the view old to the view next as delta
+// entries: a copy of each instance added, modified (beyond lease
+// bookkeeping, as for Subscribe) or deleted, with its ActionType and its
+// application's upper-case name in App. Added and modified instances come
+// in next's order, then the deleted ones in old's. Neither view is
+// modified.
+func Diff(old, next *eureka.Applications) []*eureka.InstanceInfo {
+	var out []*eureka.InstanceInfo
+	diff(old, next, func(app string, in *eureka.InstanceInfo, act eureka.ActionType) bool {
+		c := *in
+		c.App, c.ActionType = app, act
+		out = append(out, &c)
+		return true
+	})
+	return out
+}
+
+// diff calls yield with each instance added, modified or deleted from a
+// to b (see Diff) until yield returns false.
+func diff(a, b *eureka.Applications, yield func(app string, in *eureka.InstanceInfo, act eureka.ActionType) bool) {
 	type key struct{ app, id string }
 	m := make(map[key]*eureka.InstanceInfo)
 	for _, app := range a.Applications {
@@ -332,15 +360,33 @@ func sameApps(a, b *eureka.Applications) bool {
 			m[key{strings.ToUpper(app.Name), in.ID()}] = in
 		}
 	}
-	n := 0
 	for _, app := range b.Applications {
+		name := strings.ToUpper(app.Name)
 		for _, in := range app.Instances {
-			old, ok := m[key{strings.ToUpper(app.Name), in.ID()}]
-			if !ok || !sameInstance(old, in) {
-				return false
+			k := key{name, in.ID()}
+			old, ok := m[k]
+			delete(m, k)
+			switch {
+			case !ok:
+				if !yield(name, in, eureka.ActionAdded) {
+					return
+				}
+			case !sameInstance(old, in):
+				if !yield(name, in, eureka.ActionModified) {
+					return
+				}
 			}
-			n++
 		}
 	}
-	return n == len(m)
+	if len(m) == 0 {
+		return
+	}
+	for _, app := range a.Applications {
+		name := strings.ToUpper(app.Name)
+		for _, in := range app.Instances {
+			if _, gone := m[key{name, in.ID()}]; gone && !yield(name, in, eureka.ActionDeleted) {
+				return
+			}
+		}
+	}
 }

@@ -269,6 +269,52 @@ func TestRemoteRegions(t *testing.T) {
 		setStatus(t, west, "ORDERS", oWest.ID, "UP")
 	})
 
+	t.Run("long-poll with regions", func(t *testing.T) {
+		// From a settled state: the previous step's changes have reached
+		// east's copy.
+		var etag string
+		eurekadtest.Eventually(t, regionsWithin, "east's copy of west settles", func() error {
+			r, got, err := fetchApps(t, url, false, false)
+			if err != nil {
+				return err
+			}
+			if ids := regionIDs(got); !slices.Equal(ids, want) {
+				return fmt.Errorf("instances %v, want %v", ids, want)
+			}
+			if etag = r.Header.Get("ETag"); etag == "" {
+				return fmt.Errorf("no ETag")
+			}
+			return nil
+		})
+		// Nothing changes: held for the whole wait, then 304.
+		start := time.Now()
+		r := do(t, http.MethodGet, url, nil, "Accept", "application/json", "If-None-Match", etag, "X-Eurekad-Wait", "1s")
+		if took := time.Since(start); r.Status != http.StatusNotModified || took < 900*time.Millisecond {
+			t.Errorf("long-poll with nothing changed: %d after %v, want 304 after 1 s", r.Status, took)
+		}
+		// A change in west releases it with the change.
+		type result struct {
+			r    *response
+			err  error
+			took time.Duration
+		}
+		done := make(chan result, 1)
+		go func() {
+			start := time.Now()
+			r, err := tryDo(http.MethodGet, url, nil, "Accept", "application/json", "If-None-Match", etag, "X-Eurekad-Wait", "8s")
+			done <- result{r, err, time.Since(start)}
+		}()
+		setStatus(t, west, "ORDERS", oWest.ID, "DOWN")
+		res := <-done
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if res.r.Status != http.StatusOK || res.took >= 8*time.Second || !strings.Contains(string(res.r.Body), `"DOWN"`) {
+			t.Errorf("long-poll across west's change: %d after %v: %.300s", res.r.Status, res.took, res.r.Body)
+		}
+		setStatus(t, west, "ORDERS", oWest.ID, "UP")
+	})
+
 	t.Run("hostile regions parameters", func(t *testing.T) {
 		many := strings.Repeat("nope,", 10_000) + "west"
 		for _, q := range []string{"", ",,,", "unknown", "WeSt", "west,WEST,west", "east", many, "%00", "west%2Ceast"} {
@@ -306,13 +352,11 @@ func TestRemoteRegions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Payloads with regions are not long-polled: the cache polls every
-		// FetchInterval (30 s by default, as long as this test's waits),
-		// and region order, not polling, is under test here.
+		// The default FetchInterval (30 s, as long as this test's waits):
+		// the changes arrive through the long-poll of payloads with regions.
 		dc := discovery.New(c, &discovery.Options{
 			Zone: "east-1b", Region: "east", RemoteRegions: []string{"west"},
-			RegionZones:   map[string][]string{"east": {"east-1a", "east-1b"}, "west": {"west-1a"}},
-			FetchInterval: 200 * time.Millisecond,
+			RegionZones: map[string][]string{"east": {"east-1a", "east-1b"}, "west": {"west-1a"}},
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -391,8 +435,10 @@ func TestRemoteRegionsNotReady(t *testing.T) {
 	t.Parallel()
 	// A remote region nobody serves: its first fetch never completes.
 	s := startServer(t, regionEnv("east", "west", eurekadtest.FreeAddr(t))...)
-	if r := do(t, http.MethodGet, s.Base+"apps/?regions=west", nil, "Accept", "application/json"); r.Status != http.StatusForbidden {
-		t.Errorf("apps?regions=west before west's first fetch: %d, want 403", r.Status)
+	for _, path := range []string{"apps/?regions=west", "apps/delta?regions=WEST,unknown"} {
+		if r := do(t, http.MethodGet, s.Base+path, nil, "Accept", "application/json"); r.Status != http.StatusForbidden {
+			t.Errorf("%s before west's first fetch: %d, want 403", path, r.Status)
+		}
 	}
 	for _, q := range []string{"", "?regions=", "?regions=unknown"} {
 		if r := do(t, http.MethodGet, s.Base+"apps/"+q, nil, "Accept", "application/json"); r.Status != http.StatusOK {
