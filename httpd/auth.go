@@ -69,6 +69,18 @@ var authRequests = sync.Pool{New: func() any { return &authRequest{scratch: make
 // The request's strings given to the authenticator are valid only during
 // the call (hook.AuthRequest's contract).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, op hook.Operation, app, id string) (hook.Principal, bool) {
+	p, err := s.authenticate(r, op, app, id)
+	if err != nil {
+		s.authError(w, r, op, app, err)
+		return hook.Principal{}, false
+	}
+	return p, true
+}
+
+// authenticate asks the authenticator about r for op on app and id in
+// this server's namespace: the one place a request's AuthRequest is built,
+// for a route's decision and for the namespace checks (namespaces.go).
+func (s *Server) authenticate(r *http.Request, op hook.Operation, app, id string) (hook.Principal, error) {
 	ar := authRequests.Get().(*authRequest)
 	ar.Operation, ar.App, ar.Instance, ar.Namespace = op, app, id, s.namespace
 	ar.Method, ar.Path, ar.RemoteAddr = r.Method, s.receivedPath(r), r.RemoteAddr
@@ -81,11 +93,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, op hook.Opera
 	}
 	ar.AuthRequest = hook.AuthRequest{}
 	authRequests.Put(ar)
-	if err != nil {
-		s.authError(w, r, op, app, err)
-		return hook.Principal{}, false
-	}
-	return p, true
+	return p, err
 }
 
 // readCredentials fills the credential fields from the Authorization header

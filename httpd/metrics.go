@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -177,57 +178,62 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 // collector reads the server's state at scrape time.
 type collector struct{ s *Server }
 
-// descDef is how a descriptor was made, to make its namespaced variant.
-type descDef struct {
-	name, help string
-	labels     []string
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
 }
 
-var descDefs = map[*prometheus.Desc]descDef{}
+// perNamespace maps the series of one namespace's registry, cache, store
+// and replication (declared with nsDesc) to their variant with a
+// namespace label. With namespaces (Options.Namespaces) each is served
+// once per namespace with that label, the default namespace's as
+// namespace="default"; without, as before namespaces, with no such label.
+var perNamespace = map[*prometheus.Desc]*prometheus.Desc{}
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	d := prometheus.NewDesc(name, help, labels, nil)
-	descDefs[d] = descDef{name, help, labels}
+// nsDesc is desc for a series of one namespace: collectNamespace sends
+// only these.
+func nsDesc(name, help string, labels ...string) *prometheus.Desc {
+	d := desc(name, help, labels...)
+	perNamespace[d] = prometheus.NewDesc(name, help, append(slices.Clone(labels), "namespace"), nil)
 	return d
 }
 
 var (
-	descInstances         = desc("eurekad_registry_instances", "Registered instances by status (expired leases not yet evicted included).", "status")
-	descApplications      = desc("eurekad_registry_applications", "Applications with at least one instance.")
-	descExpired           = desc("eurekad_registry_expired_leases", "Leases that expired and were not evicted yet.")
-	descRenewsLastMin     = desc("eurekad_registry_renews_last_minute", "Renewals counted in the last complete minute.")
-	descRenewThreshold    = desc("eurekad_registry_renews_threshold_per_minute", "Renewals per minute below which self-preservation stops evictions.")
-	descExpectedClients   = desc("eurekad_registry_expected_clients", "Number of clients expected to renew (Eureka's expectedNumberOfClientsSendingRenews).")
-	descSPEnabled         = desc("eurekad_registry_self_preservation_enabled", "1 when self-preservation is configured on.")
-	descSPActive          = desc("eurekad_registry_self_preservation_active", "1 while self-preservation stops expired leases from being evicted.")
-	descLeaseExpiration   = desc("eurekad_registry_lease_expiration_enabled", "1 while expired leases are evicted.")
-	descRegistrations     = desc("eurekad_registry_registrations_total", "Registrations since start (replicated ones included).")
-	descCancels           = desc("eurekad_registry_cancels_total", "Leases removed by a cancel since start.")
-	descEvictions         = desc("eurekad_registry_evictions_total", "Leases removed by eviction since start.")
-	descRenewals          = desc("eurekad_registry_renewals_total", "Successful renewals since start.")
-	descCacheHits         = desc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
-	descCacheBuilds       = desc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
-	descCacheBuildSeconds = desc("eurekad_cache_build_seconds_total", "Wall time spent building response payloads.")
-	descCacheBuildCost    = desc("eurekad_cache_build_duration_seconds", "Wall time of one response payload build, by entity (apps, delta, app, vip, svip).", "entity")
-	descStoreDegraded     = desc("eurekad_storage_degraded", "1 while the store is failing.")
-	descStoreRefused      = desc("eurekad_storage_refused_records", "Records the store refuses (kept in memory only), now.")
-	descStoreRefusedTotal = desc("eurekad_storage_refused_total", "Records the store refused since start.")
-	descStoreResyncing    = desc("eurekad_storage_resyncing", "1 while the whole registry is being rewritten to a store that lost what it held.")
-	descStoreResyncs      = desc("eurekad_storage_resyncs_total", "Rewrites of the whole registry since start, after the store lost what it held.")
-	descStorePending      = desc("eurekad_storage_pending_changes", "Changed instances not yet written to the store.")
-	descStoreCheckpoint   = desc("eurekad_storage_checkpoint_pending", "Lease checkpoints queued for the store.")
-	descStoreCommits      = desc("eurekad_storage_commits_total", "Successful store flushes since start.")
-	descStoreFailures     = desc("eurekad_storage_commit_failures_total", "Failed store flushes since start.")
-	descStoreWritten      = desc("eurekad_storage_written_records_total", "Records written to the store since start.")
-	descStoreLatency      = desc("eurekad_storage_commit_duration_seconds", "Duration of successful store flushes.")
-	descPeerUp            = desc("eurekad_replication_peer_up", "1 while the last replication to the peer succeeded.", "peer")
-	descPeerQueue         = desc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
-	descPeerLag           = desc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
-	descPeerSent          = desc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
-	descPeerFailed        = desc("eurekad_replication_failures_total", "Failed requests to the peer (batches and probes, refused connections included) since start.", "peer")
-	descPeerDropped       = desc("eurekad_replication_dropped_total", "Changes never sent to the peer: pushed out of a full queue or expired.", "peer")
-	descPeerRepaired      = desc("eurekad_replication_repaired_total", "Instances anti-entropy repaired with the peer, by kind: pulled_instance and pulled_cancel here, pushed_instance and pushed_cancel on the peer.", "peer", "kind")
-	descPeerRepairReqs    = desc("eurekad_replication_repair_requests_total", "Anti-entropy requests to the peer (digests and exchanges) since start.", "peer")
+	descInstances         = nsDesc("eurekad_registry_instances", "Registered instances by status (expired leases not yet evicted included).", "status")
+	descApplications      = nsDesc("eurekad_registry_applications", "Applications with at least one instance.")
+	descExpired           = nsDesc("eurekad_registry_expired_leases", "Leases that expired and were not evicted yet.")
+	descRenewsLastMin     = nsDesc("eurekad_registry_renews_last_minute", "Renewals counted in the last complete minute.")
+	descRenewThreshold    = nsDesc("eurekad_registry_renews_threshold_per_minute", "Renewals per minute below which self-preservation stops evictions.")
+	descExpectedClients   = nsDesc("eurekad_registry_expected_clients", "Number of clients expected to renew (Eureka's expectedNumberOfClientsSendingRenews).")
+	descSPEnabled         = nsDesc("eurekad_registry_self_preservation_enabled", "1 when self-preservation is configured on.")
+	descSPActive          = nsDesc("eurekad_registry_self_preservation_active", "1 while self-preservation stops expired leases from being evicted.")
+	descLeaseExpiration   = nsDesc("eurekad_registry_lease_expiration_enabled", "1 while expired leases are evicted.")
+	descRegistrations     = nsDesc("eurekad_registry_registrations_total", "Registrations since start (replicated ones included).")
+	descCancels           = nsDesc("eurekad_registry_cancels_total", "Leases removed by a cancel since start.")
+	descEvictions         = nsDesc("eurekad_registry_evictions_total", "Leases removed by eviction since start.")
+	descRenewals          = nsDesc("eurekad_registry_renewals_total", "Successful renewals since start.")
+	descCacheHits         = nsDesc("eurekad_cache_hits_total", "Cached reads answered with a payload already built.")
+	descCacheBuilds       = nsDesc("eurekad_cache_builds_total", "Response payloads built (cache rebuilds).")
+	descCacheBuildSeconds = nsDesc("eurekad_cache_build_seconds_total", "Wall time spent building response payloads.")
+	descCacheBuildCost    = nsDesc("eurekad_cache_build_duration_seconds", "Wall time of one response payload build, by entity (apps, delta, app, vip, svip).", "entity")
+	descStoreDegraded     = nsDesc("eurekad_storage_degraded", "1 while the store is failing.")
+	descStoreRefused      = nsDesc("eurekad_storage_refused_records", "Records the store refuses (kept in memory only), now.")
+	descStoreRefusedTotal = nsDesc("eurekad_storage_refused_total", "Records the store refused since start.")
+	descStoreResyncing    = nsDesc("eurekad_storage_resyncing", "1 while the whole registry is being rewritten to a store that lost what it held.")
+	descStoreResyncs      = nsDesc("eurekad_storage_resyncs_total", "Rewrites of the whole registry since start, after the store lost what it held.")
+	descStorePending      = nsDesc("eurekad_storage_pending_changes", "Changed instances not yet written to the store.")
+	descStoreCheckpoint   = nsDesc("eurekad_storage_checkpoint_pending", "Lease checkpoints queued for the store.")
+	descStoreCommits      = nsDesc("eurekad_storage_commits_total", "Successful store flushes since start.")
+	descStoreFailures     = nsDesc("eurekad_storage_commit_failures_total", "Failed store flushes since start.")
+	descStoreWritten      = nsDesc("eurekad_storage_written_records_total", "Records written to the store since start.")
+	descStoreLatency      = nsDesc("eurekad_storage_commit_duration_seconds", "Duration of successful store flushes.")
+	descPeerUp            = nsDesc("eurekad_replication_peer_up", "1 while the last replication to the peer succeeded.", "peer")
+	descPeerQueue         = nsDesc("eurekad_replication_queue_length", "Changes waiting to be replicated to the peer.", "peer")
+	descPeerLag           = nsDesc("eurekad_replication_lag_seconds", "Age of the oldest change not yet acknowledged by the peer.", "peer")
+	descPeerSent          = nsDesc("eurekad_replication_sent_total", "Changes replicated to the peer since start.", "peer")
+	descPeerFailed        = nsDesc("eurekad_replication_failures_total", "Failed requests to the peer (batches and probes, refused connections included) since start.", "peer")
+	descPeerDropped       = nsDesc("eurekad_replication_dropped_total", "Changes never sent to the peer: pushed out of a full queue or expired.", "peer")
+	descPeerRepaired      = nsDesc("eurekad_replication_repaired_total", "Instances anti-entropy repaired with the peer, by kind: pulled_instance and pulled_cancel here, pushed_instance and pushed_cancel on the peer.", "peer", "kind")
+	descPeerRepairReqs    = nsDesc("eurekad_replication_repair_requests_total", "Anti-entropy requests to the peer (digests and exchanges) since start.", "peer")
 	descPluginUp          = desc("eurekad_plugin_up", "1 while the plugin runs.", "plugin", "kind")
 	descPluginRestarts    = desc("eurekad_plugin_restarts_total", "Plugin restarts after a crash since start.", "plugin", "kind")
 	descAuthDecisions     = desc("eurekad_auth_decisions_total", "Authentication decisions by operation and outcome.", "op", "decision")
@@ -249,24 +255,6 @@ var (
 		descPluginUp, descPluginRestarts, descAuthDecisions, descListenerDelivered, descListenerDropped, descListenerQueue, descStartTime, descDuration,
 		descRegionAge, descRegionInstances, descRegionFailures, descRegionPayloads}
 )
-
-// perNamespace are the series of one namespace's registry, cache, store
-// and replication. With namespaces (Options.Namespaces) each is served
-// once per namespace with a namespace label, the default namespace's as
-// namespace="default"; without, as before namespaces, with no such label.
-var perNamespace = func() map[*prometheus.Desc]*prometheus.Desc {
-	m := map[*prometheus.Desc]*prometheus.Desc{}
-	for _, d := range []*prometheus.Desc{descInstances, descApplications, descExpired, descRenewsLastMin, descRenewThreshold,
-		descExpectedClients, descSPEnabled, descSPActive, descLeaseExpiration, descRegistrations, descCancels, descEvictions,
-		descRenewals, descCacheHits, descCacheBuilds, descCacheBuildSeconds, descCacheBuildCost, descStoreDegraded, descStoreRefused,
-		descStoreRefusedTotal, descStoreResyncing, descStoreResyncs, descStorePending, descStoreCheckpoint, descStoreCommits,
-		descStoreFailures, descStoreWritten, descStoreLatency, descPeerUp, descPeerQueue, descPeerLag, descPeerSent, descPeerFailed,
-		descPeerDropped, descPeerRepaired, descPeerRepairReqs} {
-		def := descDefs[d]
-		m[d] = prometheus.NewDesc(def.name, def.help, append(append([]string(nil), def.labels...), "namespace"), nil)
-	}
-	return m
-}()
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {

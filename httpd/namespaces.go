@@ -136,16 +136,21 @@ func (s *Server) may(r *http.Request, op hook.Operation) bool {
 	if s.opts.Auth == nil {
 		return true
 	}
-	ar := authRequests.Get().(*authRequest)
-	defer func() {
-		ar.AuthRequest = hook.AuthRequest{}
-		authRequests.Put(ar)
-	}()
-	ar.Operation, ar.Namespace = op, s.namespace
-	ar.Method, ar.Path, ar.RemoteAddr = r.Method, s.receivedPath(r), r.RemoteAddr
-	ar.readCredentials(r)
-	_, err := s.opts.Auth.Authenticate(r.Context(), &ar.AuthRequest)
+	_, err := s.authenticate(r, op, "", "")
 	return err == nil
+}
+
+// deniedIn returns the first of the namespaces' servers in which the
+// caller of r may not do op, "" when it may in all: an answer that covers
+// every namespace (a whole snapshot, the metrics) needs the permission in
+// each.
+func deniedIn(servers []*Server, r *http.Request, op hook.Operation) string {
+	for _, ns := range servers {
+		if !ns.may(r, op) {
+			return ns.namespace
+		}
+	}
+	return ""
 }
 
 // snapshotRecords returns what GET /admin/snapshot saves: without
@@ -165,12 +170,15 @@ func (s *Server) snapshotRecords(w http.ResponseWriter, r *http.Request) ([]stor
 	case queryParam(r.URL.RawQuery, "namespace") == namespace.Default:
 		return recs, []string{namespace.Default}, true
 	}
+	// One list for the decision and the records: a namespace created
+	// meanwhile is in neither.
+	others := s.opts.Namespaces.List()
+	if denied := deniedIn(others, r, hook.OpAdmin); denied != "" {
+		textError(w, http.StatusForbidden, "forbidden: a whole snapshot needs admin in every namespace (namespace "+denied+")")
+		return nil, nil, false
+	}
 	names := []string{namespace.Default}
-	for _, ns := range s.opts.Namespaces.List() {
-		if !ns.may(r, hook.OpAdmin) {
-			textError(w, http.StatusForbidden, "forbidden: a whole snapshot needs admin in every namespace (namespace "+ns.namespace+")")
-			return nil, nil, false
-		}
+	for _, ns := range others {
 		more := ns.reg.Records()
 		prefix(more, ns.namespace)
 		recs = append(recs, more...)
@@ -196,11 +204,9 @@ func (s *Server) allNamespaces(a access, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, ns := range s.opts.Namespaces.List() {
-			if !ns.may(r, hook.OpRead) {
-				textError(w, http.StatusForbidden, "forbidden: the metrics cover every namespace (namespace "+ns.namespace+")")
-				return
-			}
+		if denied := deniedIn(s.opts.Namespaces.List(), r, hook.OpRead); denied != "" {
+			textError(w, http.StatusForbidden, "forbidden: the metrics cover every namespace (namespace "+denied+")")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

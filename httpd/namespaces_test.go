@@ -121,3 +121,44 @@ func TestDefaultRenewWithNamespacesAllocatesNothing(t *testing.T) {
 		t.Errorf("renew answered %d and allocates %.1f times", dw.code, allocs)
 	}
 }
+
+// TestMetricsPerNamespace: with namespaces every series of a namespace's
+// registry, cache, store and replication is served once per namespace,
+// labelled, and none of them without the label.
+func TestMetricsPerNamespace(t *testing.T) {
+	h := nsRig(t, nil)
+	reg := httptest.NewRequest("POST", "/ns/team-a/eureka/apps/ORDERS", strings.NewReader(springBody))
+	reg.Header.Set("Content-Type", jsonCT)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, reg)
+	if w.Code != 204 {
+		t.Fatalf("register in team-a: %d", w.Code)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	body := w.Body.String()
+	if w.Code != 200 {
+		t.Fatalf("GET /metrics: %d %.300s", w.Code, body)
+	}
+	for _, want := range []string{
+		`eurekad_registry_instances{namespace="team-a",status="UP"} 1`,
+		`eurekad_registry_instances{namespace="default",status="UP"} 0`,
+		`eurekad_registry_registrations_total{namespace="team-a"} 1`,
+		`eurekad_registry_applications{namespace="default"} 0`,
+		`eurekad_cache_build_duration_seconds_count{entity="apps",namespace="team-a"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for d := range perNamespace {
+		name := d.String()
+		name = name[strings.Index(name, `fqName: "`)+len(`fqName: "`):]
+		name = name[:strings.IndexByte(name, '"')]
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, name) && !strings.HasPrefix(line, "#") && !strings.Contains(line, `namespace="`) {
+				t.Errorf("series without its namespace: %s", line)
+			}
+		}
+	}
+}

@@ -307,8 +307,7 @@ func (ns *namespaceSet) Lookup(name string) *httpd.Server {
 	if st := cur[name]; st != nil {
 		return st.srv // created meanwhile
 	}
-	// The default namespace counts towards max.
-	if ns.closed || len(cur)+1 >= ns.max {
+	if ns.closed || ns.full(len(cur)) {
 		return nil
 	}
 	// Built under the lock: creations are rare, and two requests for a
@@ -354,6 +353,10 @@ func (ns *namespaceSet) all() []*stack {
 	}
 	return out
 }
+
+// full reports whether n namespaces besides the default one are as many
+// as may run: the default namespace counts towards max.
+func (ns *namespaceSet) full(n int) bool { return n+1 >= ns.max }
 
 // put adds a namespace built at start-up.
 func (ns *namespaceSet) put(st *stack) {

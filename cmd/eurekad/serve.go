@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if name == namespace.Default || built {
 			continue
 		}
-		if n+1 >= cfg.Namespaces.Max {
+		if nss.full(n) {
 			log.Warn("namespace not served: namespaces.max reached", "namespace", name, "max", cfg.Namespaces.Max)
 			continue
 		}

@@ -19,30 +19,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // Default is the namespace served at the plain base paths (/eureka/).
-const Default = "default"
+const Default = hook.DefaultNamespace
 
 // MaxNameBytes bounds a namespace's name: a DNS label's length.
-const MaxNameBytes = 63
+const MaxNameBytes = hook.MaxNamespaceBytes
 
-// ValidName reports whether name may name a namespace: a DNS-label-like
-// name (lower-case letters, digits and inner hyphens, 1 to 63 bytes), so
-// that it is one URL path segment that needs no escaping, a store key
-// prefix with no special character for any store, and a metrics label.
-func ValidName(name string) bool {
-	if name == "" || len(name) > MaxNameBytes || name[0] == '-' || name[len(name)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether name may name a namespace (the hook
+// contract's rule, hook.ValidNamespace, which hooks check their settings
+// with).
+func ValidName(name string) bool { return hook.ValidNamespace(name) }
 
 // Options are the namespaces settings.
 type Options struct {

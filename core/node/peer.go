@@ -55,6 +55,9 @@ var (
 	resultOK         = eureka.ReplicationResult{StatusCode: http.StatusOK}
 	resultNotFound   = eureka.ReplicationResult{StatusCode: http.StatusNotFound}
 	resultBadRequest = eureka.ReplicationResult{StatusCode: http.StatusBadRequest}
+	// resultForbidden is a registration over the instance limit, answered
+	// as a single replicated registration is (httpd's writeError).
+	resultForbidden = eureka.ReplicationResult{StatusCode: http.StatusForbidden}
 )
 
 func found(ok bool) eureka.ReplicationResult {
@@ -82,7 +85,10 @@ func (n *Node) applyItem(c Caller, it *eureka.ReplicationItem) eureka.Replicatio
 			n.log.Debug("replicated registration refused", "err", err)
 			return resultBadRequest
 		}
-		n.reg.Register(in, true)
+		if err := n.register(in, app, true); err != nil {
+			n.log.Debug("replicated registration refused", "err", err)
+			return resultForbidden
+		}
 		return resultOK
 	case eureka.ReplicateHeartbeat:
 		res, in, err := n.Renew(app, it.ID, registry.RenewArgs{
@@ -130,7 +136,8 @@ func (n *Node) applyItem(c Caller, it *eureka.ReplicationItem) eureka.Replicatio
 // through the registry's later-stamp-wins rule (registry.Merge), as a
 // replication: stored, in the delta and the events, never replicated
 // again. Instances the input rules refuse and overrides that are not one
-// are left out, as on every other path. The merge is committed once.
+// are left out, as on every other path, and so are new instances beyond
+// the instance limit. The merge is committed once.
 func (n *Node) Merge(ctx context.Context, states []registry.AppState) (registry.MergeStats, error) {
 	s := n.begin()
 	defer s.end()
@@ -151,9 +158,29 @@ func (n *Node) Merge(ctx context.Context, states []registry.AppState) (registry.
 			return false
 		})
 	}
-	m := n.reg.Merge(states)
+	m := n.merge(states)
 	if err := n.commit(ctx, &s); err != nil {
 		return m, err
 	}
 	return m, nil
+}
+
+// merge applies states to the registry, leaving out the new instances
+// beyond the instance limit (fits); what it leaves out, anti-entropy
+// offers again next round.
+func (n *Node) merge(states []registry.AppState) registry.MergeStats {
+	max := n.opts.MaxInstances
+	if max <= 0 {
+		return n.reg.Merge(states)
+	}
+	n.limitMu.Lock()
+	defer n.limitMu.Unlock()
+	free := max - n.reg.Size()
+	for i := range states {
+		app := strings.ToUpper(states[i].Name)
+		states[i].Instances = slices.DeleteFunc(states[i].Instances, func(is registry.InstanceState) bool {
+			return !n.fits(app, is.Instance.ID(), &free)
+		})
+	}
+	return n.reg.Merge(states)
 }

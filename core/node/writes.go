@@ -55,8 +55,9 @@ func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eurek
 }
 
 // register stores the registration in the registry, unless it is a new
-// instance beyond the limit. The limit holds for peers' registrations too,
-// so every node of a cluster keeps a namespace to the same size.
+// instance beyond the limit. The limit holds for peers' registrations too
+// (a single one, a batch's, a merge's), so every node of a cluster keeps a
+// namespace to the same size.
 func (n *Node) register(in *eureka.InstanceInfo, pathApp string, replicated bool) error {
 	max := n.opts.MaxInstances
 	if max <= 0 {
@@ -65,11 +66,26 @@ func (n *Node) register(in *eureka.InstanceInfo, pathApp string, replicated bool
 	}
 	n.limitMu.Lock()
 	defer n.limitMu.Unlock()
-	if n.reg.Size() >= max && n.reg.Instance(pathApp, in.ID()) == nil {
+	free := max - n.reg.Size()
+	if !n.fits(pathApp, in.ID(), &free) {
 		return &LimitError{Limit: max}
 	}
 	n.reg.Register(in, replicated)
 	return nil
+}
+
+// fits is the instance limit's one rule, under limitMu: instance (app, id)
+// may be written when it is registered already (a re-registration, a
+// newer copy) or while a place is free, which it then takes.
+func (n *Node) fits(app, id string, free *int) bool {
+	if n.reg.Instance(app, id) != nil {
+		return true
+	}
+	if *free <= 0 {
+		return false
+	}
+	*free--
+	return true
 }
 
 // checkRegistration runs Eureka's checks in Eureka's order, with its

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/eurekad/eurekad/sdk/hook"
 )
 
 // Defaults used for the zero values of Options.
@@ -143,8 +145,14 @@ type server struct {
 }
 
 // New returns a Client for the servers in opts. It fails when no URL is
-// given or a URL is not an absolute http(s) URL.
+// given, a URL is not an absolute http(s) URL, or Namespace is not a name
+// eurekad serves (hook.ValidNamespace).
 func New(opts Options) (*Client, error) {
+	if opts.Namespace != "" && !hook.ValidNamespace(opts.Namespace) {
+		// Every call would get 404, which a heartbeat takes for an
+		// unknown instance and answers by registering again, forever.
+		return nil, fmt.Errorf("eureka client: namespace %q is not a namespace name (lower-case letters, digits and inner hyphens, at most %d bytes)", opts.Namespace, hook.MaxNamespaceBytes)
+	}
 	var raw []string
 	if opts.Zone != "" {
 		raw = append(raw, opts.ZoneURLs[opts.Zone]...)
@@ -215,9 +223,9 @@ func parseServer(s, ns string) (server, error) {
 		return server{}, fmt.Errorf("eureka client: %w", err)
 	}
 	site := "/"
-	if ns != "" && ns != "default" {
-		// The name is one path segment; escaping keeps a hostile one so.
-		site = "/ns/" + url.PathEscape(ns) + "/"
+	if ns != "" && ns != hook.DefaultNamespace {
+		// A valid name (New) is one path segment needing no escaping.
+		site = "/ns/" + ns + "/"
 		u.Path = site + strings.TrimPrefix(u.Path, "/")
 		if u.RawPath != "" {
 			u.RawPath = site + strings.TrimPrefix(u.RawPath, "/")

@@ -884,4 +884,11 @@ func TestNamespace(t *testing.T) {
 			t.Errorf("namespace %q: propagation went to %s, want %s", c.ns, h.Path, c.sitePath)
 		}
 	}
+	// A name eurekad never serves is refused at once, not answered 404
+	// on every call.
+	for _, bad := range []string{"Team-A", "team/a", "..", "team_a", strings.Repeat("a", 64)} {
+		if _, err := client.New(client.Options{ServiceURLs: []string{"http://" + f.Listener.Addr().String() + "/eureka"}, Namespace: bad}); err == nil || !strings.Contains(err.Error(), "namespace") {
+			t.Errorf("Namespace %q: New = %v, want an error naming the namespace", bad, err)
+		}
+	}
 }

@@ -69,9 +69,10 @@ type AuthRequest struct {
 	App string
 	// Instance is the instance id, when the request names one.
 	Instance string
-	// Namespace is the namespace the request is about: "default" for the
-	// plain base paths (/eureka/), the name of /ns/{namespace}/eureka/
-	// otherwise, so a rule can confine a caller to its namespaces.
+	// Namespace is the namespace the request is about: DefaultNamespace
+	// for the plain base paths (/eureka/), the name of
+	// /ns/{namespace}/eureka/ otherwise (ValidNamespace holds), so a rule
+	// can confine a caller to its namespaces.
 	Namespace string
 	// Method and Path are the HTTP method and the request path as received.
 	Method, Path string
@@ -324,4 +325,30 @@ func (f ListenerFunc) Handle(ctx context.Context, events []Event) error { return
 // is none). An error stops eurekad from starting.
 type Configurer interface {
 	Configure(ctx context.Context, config []byte) error
+}
+
+// DefaultNamespace is the namespace served at the plain base paths
+// (/eureka/), as a server without namespaces serves its one registry.
+const DefaultNamespace = "default"
+
+// MaxNamespaceBytes bounds a namespace's name: a DNS label's length.
+const MaxNamespaceBytes = 63
+
+// ValidNamespace reports whether name may name a namespace: a
+// DNS-label-like name (lower-case letters, digits and inner hyphens, 1 to
+// 63 bytes), so that it is one URL path segment that needs no escaping, a
+// store key prefix with no special character for any store, and a metrics
+// label. eurekad serves no other; a hook checks its own configuration
+// with it.
+func ValidNamespace(name string) bool {
+	if name == "" || len(name) > MaxNamespaceBytes || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/eurekadtest"
 	"github.com/eurekad/eurekad/sdk/client"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -103,4 +104,69 @@ func indexOf(nodes []*node, n *node) int {
 		}
 	}
 	return -1
+}
+
+// TestNamespaceLimitHoldsForPeers: a node's instance limit holds for what
+// its peers send, their replication batches and anti-entropy repairs, not
+// only for its clients' registrations: a peer configured without the limit
+// fills its own namespace, and the limited node keeps to its limit through
+// every batch and repair round.
+func TestNamespaceLimitHoldsForPeers(t *testing.T) {
+	addrs := freeAddrs(t, 2)
+	urls := peerURLs("http", addrs)
+	env := []string{"EUREKAD_NAMESPACES_DECLARED=team-a", "EUREKAD_HTTP_METRICS=true", "EUREKAD_CLUSTER_ANTI_ENTROPY_INTERVAL=1s"}
+	open := startNode(t, addrs[0], urls, env...)
+	limited := startNode(t, addrs[1], urls, append(env, "EUREKAD_NAMESPACES_MAX_INSTANCES=team-a=3")...)
+	c, err := client.New(client.Options{Namespace: "team-a", ServiceURLs: []string{open.Base}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := c.Register(bg, instance("LIMITED", fmt.Sprint("l-", i))); err != nil {
+			t.Fatalf("register l-%d on the node without a limit: %v", i, err)
+		}
+	}
+	held := func(n *node) int {
+		var v struct {
+			Namespaces []struct {
+				Name      string
+				Instances int
+			}
+		}
+		getJSON(t, "http://"+n.Addr+"/admin/api/namespaces", &v)
+		for _, ns := range v.Namespaces {
+			if ns.Name == "team-a" {
+				return ns.Instances
+			}
+		}
+		return -1
+	}
+	// metric sums a team-a series of n over its peers.
+	metric := func(n *node, name string) float64 {
+		var sum float64
+		for line := range strings.Lines(getText(t, "http://"+n.Addr+"/metrics")) {
+			if strings.HasPrefix(line, name+"{") && strings.Contains(line, `namespace="team-a"`) {
+				var v float64
+				fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v)
+				sum += v
+			}
+		}
+		return sum
+	}
+	// Every registration replicated (the batch answered), then two
+	// anti-entropy rounds of the limited node against the open one,
+	// each of which offers it the instances it lacks.
+	eurekadtest.Until(t, 10*time.Second, "the open node's five registrations replicated", func() bool {
+		return metric(open, "eurekad_replication_sent_total") >= 5
+	})
+	rounds := metric(limited, "eurekad_replication_repair_requests_total")
+	eurekadtest.Until(t, 15*time.Second, "two anti-entropy rounds of the limited node", func() bool {
+		return metric(limited, "eurekad_replication_repair_requests_total") >= rounds+2
+	})
+	if got := held(limited); got != 3 {
+		t.Errorf("the limited node holds %d instances in team-a, want its limit, 3", got)
+	}
+	if got := held(open); got != 5 {
+		t.Errorf("the open node holds %d instances in team-a, want 5", got)
+	}
 }

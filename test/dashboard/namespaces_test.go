@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 )
@@ -62,10 +61,6 @@ func TestDashboardNamespaces(t *testing.T) {
 // the browser prompt for credentials before the page's own form is used.)
 func TestDashboardConfinedToANamespace(t *testing.T) {
 	b := newBrowser(t, 60*time.Second)
-	hash, err := bcrypt.GenerateFromPassword([]byte("teama-secret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
   auth:
     plugin: static
@@ -77,7 +72,7 @@ func TestDashboardConfinedToANamespace(t *testing.T) {
           rules:
             - {operations: ["*"]}
       anonymous: [register, read, admin]
-`, hash))
+`, eurekadtest.PasswordHash(t, "teama-secret")))
 	srv := eurekadtest.Start(t, cfg, "EUREKAD_NAMESPACES_DECLARED=team-a,team-b")
 	base := "http://" + srv.Addr
 	do(t, "POST", base+"/eureka/apps/ORDERS", instanceJSON("ORDERS", "orders-1", 90), 204)

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/hudl/fargo"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
 )
@@ -131,13 +130,7 @@ func TestNamespacesKeepClientsApart(t *testing.T) {
 // it gets names another namespace's instances.
 func TestNamespacesConfineAUser(t *testing.T) {
 	t.Parallel()
-	hash := func(pw string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(h)
-	}
+	hash := func(pw string) string { return eurekadtest.PasswordHash(t, pw) }
 	cfg := eurekadtest.WriteConfig(t, fmt.Sprintf(`plugins:
   auth:
     plugin: static

@@ -435,7 +435,7 @@ func compileNamespaces(names []string, where string) (map[string]bool, error) {
 	}
 	set := make(map[string]bool, len(names))
 	for i, n := range names {
-		if n == "" || n != strings.ToLower(n) || strings.ContainsAny(n, "/% ") {
+		if !hook.ValidNamespace(n) {
 			return nil, fmt.Errorf("%s.namespaces[%d]: %q is not a namespace name", where, i, n)
 		}
 		set[n] = true
@@ -526,7 +526,7 @@ func (a *Authenticator) Authenticate(_ context.Context, req *hook.AuthRequest) (
 // that predates namespaces) is the default namespace.
 func namespaceOf(req *hook.AuthRequest) string {
 	if req.Namespace == "" {
-		return "default"
+		return hook.DefaultNamespace
 	}
 	return req.Namespace
 }
