@@ -568,50 +568,62 @@ feed:
 
 // heldReader fetches the whole registry every period as a stock client
 // named by its User-Agent, except while held: the test holds it to keep a
-// drain waiting, and releases it to let the drain confirm.
+// drain waiting, and releases it to let the drain confirm. It keeps its
+// period when released (no extra fetch): the server forgets a reader idle
+// for four of its intervals, and a shortened interval would forget it
+// before the test sees it behind.
 type heldReader struct {
-	held atomic.Bool
-	kick chan struct{}
+	mu   sync.Mutex // held for a fetch: hold waits for one under way
+	held bool
+}
+
+// hold stops the reader; a fetch under way ends first, so no fetch after
+// hold returns sees a later change.
+func (r *heldReader) hold() { r.set(true) }
+
+// release lets the reader fetch again at its next period.
+func (r *heldReader) release() { r.set(false) }
+
+func (r *heldReader) set(held bool) {
+	r.mu.Lock()
+	r.held = held
+	r.mu.Unlock()
 }
 
 func startReader(t *testing.T, srv *eurekadtest.Server, agent string, period time.Duration) *heldReader {
-	r := &heldReader{kick: make(chan struct{}, 1)}
+	r := &heldReader{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	client := &http.Client{Timeout: 5 * time.Second}
+	fetch := func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.held {
+			return
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.Base+"apps/", nil)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", agent)
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
-			if !r.held.Load() {
-				req, _ := http.NewRequestWithContext(ctx, "GET", srv.Base+"apps/", nil)
-				req.Header.Set("Accept", "application/json")
-				req.Header.Set("User-Agent", agent)
-				if resp, err := client.Do(req); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
+			fetch()
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-			case <-r.kick:
 			}
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return r
-}
-
-// release lets the reader fetch again, at once.
-func (r *heldReader) release() {
-	r.held.Store(false)
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
 }
 
 // TestDashboardDrain drains from the dashboard while a reader polls the
@@ -649,7 +661,7 @@ func TestDashboardDrain(t *testing.T) {
 		chromedp.Click(css("#i-drain")),
 		waitJS("confirmation open", `document.getElementById('confirm').open && document.getElementById('c-text').textContent.includes('ORDERS/orders-1') && !document.getElementById('c-drain-opts').hidden`),
 	)
-	reader.held.Store(true)
+	reader.hold()
 	b.run("the drain waits for the held reader",
 		chromedp.Click(css("#c-ok")),
 		waitJS("the reader shown waiting", `document.getElementById('i-drain-box').dataset.state === 'running' && `+row("#i-drain-box")+`?.dataset.state === 'waiting'`),
@@ -688,7 +700,7 @@ func TestDashboardDrain(t *testing.T) {
 
 	// A reader that stops fetching is shown behind, with its lag growing
 	// (the view refreshes on the event stream's ticks).
-	reader.held.Store(true)
+	reader.hold()
 	do(t, "POST", srv.Base+"apps/PAYMENTS", instanceJSON("PAYMENTS", "payments-1", 90), 204)
 	b.run("the readers view shows the reader behind",
 		chromedp.Navigate(base+"/#/readers"),

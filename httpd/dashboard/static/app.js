@@ -769,7 +769,13 @@ async function refresh() {
     switch (r.view) {
       case "lastn": await refreshLastN(); break;
       case "cluster": await refreshCluster(); break;
-      case "readers": await refreshReaders(); break;
+      case "readers":
+        await refreshReaders();
+        // A held-back reader's lag grows with no change to announce it:
+        // the view redraws every second while shown.
+        clearTimeout(timer);
+        timer = setTimeout(refresh, 1000);
+        break;
       case "app": await refreshApp(r.app); break;
       case "instance": await refreshInstance(r.app, r.id); break;
       default: await refreshHome();
