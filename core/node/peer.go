@@ -165,6 +165,30 @@ func (n *Node) Merge(ctx context.Context, states []registry.AppState) (registry.
 	return m, nil
 }
 
+// Adopt registers a peer's copy of an instance found by the start-up sync
+// (registry.RegisterCopy) under the rules every write passes: the input
+// rules and the instance limit. It does not wait for the store (the
+// flusher writes the copy): a node that loses it syncs again at start.
+func (n *Node) Adopt(in *eureka.InstanceInfo) error {
+	app := strings.ToUpper(in.App)
+	if err := n.checkRegistration(in, app); err != nil {
+		return err
+	}
+	max := n.opts.MaxInstances
+	if max <= 0 {
+		n.reg.RegisterCopy(in)
+		return nil
+	}
+	n.limitMu.Lock()
+	defer n.limitMu.Unlock()
+	free := max - n.reg.Size()
+	if !n.fits(app, in.ID(), &free) {
+		return &LimitError{Limit: max}
+	}
+	n.reg.RegisterCopy(in)
+	return nil
+}
+
 // merge applies states to the registry, leaving out the new instances
 // beyond the instance limit (fits); what it leaves out, anti-entropy
 // offers again next round.

@@ -10,13 +10,19 @@ import (
 
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/client"
+	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
-// Merger applies a peer's anti-entropy state so that it is stored and
-// visible; *node.Node implements it. Without one (SetMerger) the registry
-// merges directly.
+// Merger applies what peers hold under the rules every write passes (the
+// input rules, the instance limit); *node.Node implements it. Without one
+// (SetMerger) the registry takes it directly.
 type Merger interface {
+	// Merge applies a peer's anti-entropy state so that it is stored and
+	// visible.
 	Merge(ctx context.Context, states []registry.AppState) (registry.MergeStats, error)
+	// Adopt registers a peer's copy of an instance taken by the start-up
+	// sync (registry.RegisterCopy), or says why it is left out.
+	Adopt(in *eureka.InstanceInfo) error
 }
 
 // SetMerger sets what applies repairs; call it before Run.

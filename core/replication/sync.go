@@ -58,27 +58,43 @@ func (c *Cluster) Sync(ctx context.Context) (int, error) {
 // applications that the sync is copying anyway.
 func (c *Cluster) Syncing() bool { return c.syncing.Load() }
 
-// adopt registers what apps holds that this node lacks or has older.
+// adopt registers what apps holds that this node lacks or has older,
+// through the merger when there is one, so the input rules and the
+// instance limit hold as for every other write.
 func (c *Cluster) adopt(apps *eureka.Applications) int {
-	n := 0
+	n, skipped := 0, 0
+	var lastErr error
 	start := time.Now()
 	limits := c.reg.Settings().Limits.OrDefault()
+	register := func(in *eureka.InstanceInfo) error {
+		// A peer's registry passes the rules every write passes.
+		if err := limits.Instance(in); err != nil {
+			return err
+		}
+		c.reg.RegisterCopy(in)
+		return nil
+	}
+	if m := c.merger.Load(); m != nil {
+		register = (*m).Adopt
+	}
 	for _, app := range apps.Applications {
 		for _, in := range app.Instances {
 			if in.App == "" {
 				in.App = app.Name
 			}
-			// A peer's registry passes the rules every write passes.
-			if err := limits.Instance(in); err != nil {
-				c.log.Warn("start-up sync: skipped an instance the input rules refuse", "err", err)
-				continue
-			}
 			if cur := c.reg.Instance(in.App, in.ID()); cur != nil && cur.LastDirtyTimestamp >= in.LastDirtyTimestamp {
 				continue
 			}
-			c.reg.RegisterCopy(in)
+			if err := register(in); err != nil {
+				skipped, lastErr = skipped+1, err
+				continue
+			}
 			n++
 		}
+	}
+	if skipped > 0 {
+		// Once, not per instance: a limit can leave out most of a registry.
+		c.log.Warn("start-up sync: left out instances the rules refuse", "instances", skipped, "last", lastErr)
 	}
 	c.log.Debug("start-up sync: registered", "instances", n, "took", time.Since(start))
 	return n

@@ -169,4 +169,17 @@ func TestNamespaceLimitHoldsForPeers(t *testing.T) {
 	if got := held(open); got != 5 {
 		t.Errorf("the open node holds %d instances in team-a, want 5", got)
 	}
+
+	// A node with the limit that starts after the registrations copies
+	// them in its start-up sync: that too stops at the limit. Its first
+	// anti-entropy round waits for the sync, so after two rounds the sync
+	// is over.
+	lateAddr := freeAddrs(t, 1)[0]
+	late := startNode(t, lateAddr, append(urls, peerURLs("http", []string{lateAddr})...), append(env, "EUREKAD_NAMESPACES_MAX_INSTANCES=team-a=3")...)
+	eurekadtest.Until(t, 15*time.Second, "two anti-entropy rounds of the late node", func() bool {
+		return metric(late, "eurekad_replication_repair_requests_total") >= 2
+	})
+	if got := held(late); got != 3 {
+		t.Errorf("the node that synced at start holds %d instances in team-a, want its limit, 3", got)
+	}
 }
