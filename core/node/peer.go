@@ -174,19 +174,7 @@ func (n *Node) Adopt(in *eureka.InstanceInfo) error {
 	if err := n.checkRegistration(in, app); err != nil {
 		return err
 	}
-	max := n.opts.MaxInstances
-	if max <= 0 {
-		n.reg.RegisterCopy(in)
-		return nil
-	}
-	n.limitMu.Lock()
-	defer n.limitMu.Unlock()
-	free := max - n.reg.Size()
-	if !n.fits(app, in.ID(), &free) {
-		return &LimitError{Limit: max}
-	}
-	n.reg.RegisterCopy(in)
-	return nil
+	return n.limited(app, in.ID(), func() { n.reg.RegisterCopy(in) })
 }
 
 // merge applies states to the registry, leaving out the new instances

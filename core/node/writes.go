@@ -59,18 +59,25 @@ func (n *Node) Register(ctx context.Context, c Caller, pathApp string, in *eurek
 // (a single one, a batch's, a merge's), so every node of a cluster keeps a
 // namespace to the same size.
 func (n *Node) register(in *eureka.InstanceInfo, pathApp string, replicated bool) error {
+	return n.limited(pathApp, in.ID(), func() { n.reg.Register(in, replicated) })
+}
+
+// limited makes write, the registration of instance (app, id), unless it
+// is a new instance beyond the limit; checked and written in one step, so
+// concurrent registrations cannot overshoot it.
+func (n *Node) limited(app, id string, write func()) error {
 	max := n.opts.MaxInstances
 	if max <= 0 {
-		n.reg.Register(in, replicated)
+		write()
 		return nil
 	}
 	n.limitMu.Lock()
 	defer n.limitMu.Unlock()
 	free := max - n.reg.Size()
-	if !n.fits(pathApp, in.ID(), &free) {
+	if !n.fits(app, id, &free) {
 		return &LimitError{Limit: max}
 	}
-	n.reg.Register(in, replicated)
+	write()
 	return nil
 }
 
