@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eurekad/eurekad/sdk/eureka"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // Limits bounds the sizes of what a registrant sends. Start from
@@ -340,12 +341,4 @@ func OverrideStatus(v string) (eureka.Status, error) {
 // Cut is s cut to at most max bytes at a rune boundary, with "…" when
 // cut: for messages and logs that must name a value without echoing a huge
 // or hostile one.
-func Cut(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max] + "…"
-}
+func Cut(s string, max int) string { return storage.Cut(s, max) }

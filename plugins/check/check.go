@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/eurekad/eurekad/core/rules"
 	"github.com/eurekad/eurekad/sdk/hook"
 	"github.com/eurekad/eurekad/sdk/plugin"
+	"github.com/eurekad/eurekad/sdk/storage"
 )
 
 // Kinds are the check kinds the built-in serves.
@@ -60,7 +60,7 @@ func (c *Checker) Check(ctx context.Context, r *hook.CheckRequest) (hook.CheckRe
 // isolated built-in's verdict crosses gRPC, which refuses invalid UTF-8
 // (cut inside a rune, the verdict would be lost, undecided).
 func failing(format string, args ...any) hook.CheckResult {
-	return hook.CheckResult{Detail: rules.Cut(fmt.Sprintf(format, args...), 200)}
+	return hook.CheckResult{Detail: storage.Cut(fmt.Sprintf(format, args...), 200)}
 }
 
 var _ hook.Checker = (*Checker)(nil)
