@@ -27,6 +27,9 @@ func TestCheckerOverGRPC(t *testing.T) {
 			return hook.CheckResult{}, ctx.Err()
 		case "FAILING":
 			return hook.CheckResult{Detail: "HTTP 500"}, nil
+		case "BINARY":
+			// A target's raw bytes, cut mid-character: not UTF-8.
+			return hook.CheckResult{Detail: "body \xe2\x82"}, nil
 		}
 		return hook.CheckResult{Passing: true, Detail: "HTTP 200"}, nil
 	}}
@@ -56,6 +59,10 @@ func TestCheckerOverGRPC(t *testing.T) {
 	req.App = "FAILING"
 	if r, err := remote.Check(t.Context(), req); err != nil || r.Passing || r.Detail != "HTTP 500" {
 		t.Errorf("failing: %+v, %v", r, err)
+	}
+	req.App = "BINARY"
+	if r, err := remote.Check(t.Context(), req); err != nil || r.Passing || r.Detail != "body \uFFFD" {
+		t.Errorf("a detail that is not UTF-8: %+v, %v; want the verdict, the bytes replaced", r, err)
 	}
 	req.App = "BROKEN"
 	if _, err := remote.Check(t.Context(), req); err == nil {

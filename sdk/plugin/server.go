@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -365,7 +366,9 @@ func (as admitServer) Admit(ctx context.Context, r *pb.AdmissionRequest) (*pb.Ad
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.AdmissionResponse{Allowed: resp.Allowed, Message: resp.Message, Metadata: resp.Metadata}, nil
+	// A proto string must be UTF-8: a message is for people, so its bad
+	// bytes are replaced rather than failing the decision.
+	return &pb.AdmissionResponse{Allowed: resp.Allowed, Message: strings.ToValidUTF8(resp.Message, "\uFFFD"), Metadata: resp.Metadata}, nil
 }
 
 // ---- checker ----
@@ -397,7 +400,9 @@ func (cs checkServer) Check(ctx context.Context, r *pb.CheckRequest) (*pb.CheckR
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.CheckResponse{Passing: res.Passing, Detail: res.Detail}, nil
+	// A detail often quotes a target's raw bytes; a proto string must be
+	// UTF-8, and the verdict must not be lost for it.
+	return &pb.CheckResponse{Passing: res.Passing, Detail: strings.ToValidUTF8(res.Detail, "\uFFFD")}, nil
 }
 
 // ---- listener ----
