@@ -36,6 +36,8 @@ func TestAdmitterOverGRPC(t *testing.T) {
 		switch r.App {
 		case "DENIED":
 			return hook.AdmissionResponse{Message: "team payments may not register DENIED"}, nil
+		case "BINARY":
+			return hook.AdmissionResponse{Message: "owner \xff"}, nil
 		case "BROKEN":
 			return hook.AdmissionResponse{}, errors.New("directory down")
 		case "SLOW":
@@ -93,6 +95,10 @@ func TestAdmitterOverGRPC(t *testing.T) {
 	r, err = remote.Admit(t.Context(), &hook.AdmissionRequest{Operation: hook.OpRegister, App: "DENIED", Instance: req.Instance})
 	if err != nil || r.Allowed || r.Message != "team payments may not register DENIED" {
 		t.Errorf("refusal = %+v, %v", r, err)
+	}
+	r, err = remote.Admit(t.Context(), &hook.AdmissionRequest{Operation: hook.OpRegister, App: "BINARY", Instance: req.Instance})
+	if err != nil || r.Allowed || r.Message != "owner \uFFFD" {
+		t.Errorf("a refusal whose message is not UTF-8 = %+v, %v; want the refusal, the bytes replaced", r, err)
 	}
 	_, err = remote.Admit(t.Context(), &hook.AdmissionRequest{Operation: hook.OpRegister, App: "BROKEN", Instance: req.Instance})
 	if err == nil || err.Error() != "directory down" {
