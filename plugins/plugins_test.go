@@ -2,7 +2,6 @@ package plugins_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 	"github.com/eurekad/eurekad/plugins"
 	"github.com/eurekad/eurekad/sdk/eureka"
 	"github.com/eurekad/eurekad/sdk/hook"
@@ -249,16 +249,6 @@ func supervise(t *testing.T, p *plugins.Plugin) (returned func()) {
 	}
 }
 
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// A zombie (state Z) has exited.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	eurekadtest.Until(t, 15*time.Second, what, cond)
@@ -292,7 +282,7 @@ func TestLoadChecksKindAndChecksum(t *testing.T) {
 	good := hex.EncodeToString(sum[:])
 
 	p := external(t, plugin.KindStorage, "memory", func(o *plugins.Options) { o.SHA256 = good })
-	if p.Stats().PID == 0 || !processAlive(p.Stats().PID) {
+	if p.Stats().PID == 0 || !proctest.Alive(p.Stats().PID) {
 		t.Errorf("Stats = %+v, want a live pid", p.Stats())
 	}
 
@@ -623,12 +613,12 @@ func TestPluginEndsWithItsParent(t *testing.T) {
 	if _, err := fmt.Sscan(line, &pid); err != nil || !strings.Contains(line, "|grpc") {
 		t.Fatalf("middle process said %q", line)
 	}
-	if !processAlive(pid) {
+	if !proctest.Alive(pid) {
 		t.Fatalf("plugin %d is not running", pid)
 	}
 	middle.Process.Kill()
 	middle.Wait()
-	waitFor(t, "the orphaned plugin to exit", func() bool { return !processAlive(pid) })
+	waitFor(t, "the orphaned plugin to exit", func() bool { return !proctest.Alive(pid) })
 }
 
 func TestCloseEndsProcess(t *testing.T) {
@@ -638,7 +628,7 @@ func TestCloseEndsProcess(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the process to end", func() bool { return !processAlive(pid) })
+	waitFor(t, "the process to end", func() bool { return !proctest.Alive(pid) })
 	if err := p.Store().Put(t.Context(), storage.Record{Key: storage.Key{App: "A", ID: "1"}}); !errors.Is(err, plugin.ErrPluginExited) {
 		t.Errorf("Put after Close = %v", err)
 	}

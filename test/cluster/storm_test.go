@@ -6,14 +6,13 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/internal/proctest"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -25,23 +24,6 @@ const (
 	stormDown      = 60 * time.Second
 	stormQueue     = 2000
 )
-
-// cpuSeconds reads the user+system CPU time of a process from
-// /proc/<pid>/stat (clock ticks of USER_HZ = 100 on Linux).
-func cpuSeconds(t *testing.T, pid int) float64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the parenthesised command name; utime and stime are
-	// fields 14 and 15 of the whole line.
-	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
-	f := strings.Fields(rest)
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100
-}
 
 // driver sends heartbeats for instances spread over nodes, with a few
 // workers and keep-alive connections, as a fleet of clients would.
@@ -123,7 +105,7 @@ func TestStormWithPeerDown(t *testing.T) {
 	waitAll(t, nodes, 30*time.Second, "all nodes have the fleet", all)
 
 	b.Kill()
-	cpuA0, cpuC0, t0 := cpuSeconds(t, a.PID()), cpuSeconds(t, c.PID()), time.Now()
+	cpuA0, cpuC0, t0 := proctest.CPU(t, a.PID()).Seconds(), proctest.CPU(t, c.PID()).Seconds(), time.Now()
 	for time.Since(t0) < stormDown {
 		round := time.Now()
 		d.each(t, func(n *node, i int) error {
@@ -140,7 +122,7 @@ func TestStormWithPeerDown(t *testing.T) {
 		n    *node
 		cpu0 float64
 	}{{a, cpuA0}, {c, cpuC0}} {
-		cores := (cpuSeconds(t, m.n.PID()) - m.cpu0) / wall
+		cores := (proctest.CPU(t, m.n.PID()).Seconds() - m.cpu0) / wall
 		t.Logf("%s used %.2f cores while B was down", m.n.Addr, cores)
 		if cores >= 1.0 {
 			t.Errorf("%s used %.2f cores (want < 1) serving %d heartbeats per %v with a peer down", m.n.Addr, cores, stormInstances, stormInterval)

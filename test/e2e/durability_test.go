@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/eurekad/eurekad/core/persist"
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 	"github.com/eurekad/eurekad/internal/redistest"
 	"github.com/eurekad/eurekad/sdk/storage"
 	"github.com/eurekad/eurekad/storage/redis"
@@ -417,34 +417,6 @@ func jsonlIDs(path string) (map[string]bool, error) {
 	return out, nil
 }
 
-// pluginChild returns the pid of eurekad's one child process whose command
-// line contains what.
-func pluginChild(t *testing.T, eurekad int, what string) int {
-	t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", eurekad))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []int
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread ended
-		}
-		for _, field := range strings.Fields(string(b)) {
-			pid, _ := strconv.Atoi(field)
-			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if strings.Contains(string(cmd), what) {
-				found = append(found, pid)
-			}
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("children of eurekad %d running %q: %v", eurekad, what, found)
-	}
-	return found[0]
-}
-
 // TestStorePluginLosingItsFileUnderLoad runs the example storage plugin
 // (a JSON-lines file) while clients register 200 instances a second; its
 // file is deleted and then the plugin is killed, so the plugin eurekad's
@@ -457,7 +429,7 @@ func TestStorePluginLosingItsFileUnderLoad(t *testing.T) {
 	r := &lossRun{t: t, s: startServer(t, env...), env: env, read: func() (map[string]bool, error) { return jsonlIDs(file) }}
 
 	r.begin("plugin")
-	plug := pluginChild(t, r.s.PID(), bin)
+	plug := proctest.Child(t, r.s.PID(), bin).PID
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}

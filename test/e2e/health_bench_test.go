@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,35 +14,8 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 )
-
-// procCPU is the CPU time a process has used (user and system), from
-// /proc/<pid>/stat.
-func procCPU(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
-}
-
-// procRSS is a process's resident set, from /proc/<pid>/status.
-func procRSS(b *testing.B, pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
 
 // BenchmarkHealthChecks10k is the cost of server-side health checks: the
 // real eurekad (memory store) with 10,000 instances that opt in to an HTTP
@@ -101,11 +73,11 @@ func BenchmarkHealthChecks10k(b *testing.B) {
 					time.Sleep(10 * time.Second) // the same settling time as the checked run: a measurement, not a wait
 				}
 				pid := s.PID()
-				cpu0, p0, t0 := procCPU(b, pid), probes.Load(), time.Now()
+				cpu0, p0, t0 := proctest.CPU(b, pid), probes.Load(), time.Now()
 				time.Sleep(window) // the measurement window
-				cpu1, p1, elapsed := procCPU(b, pid), probes.Load(), time.Since(t0)
+				cpu1, p1, elapsed := proctest.CPU(b, pid), probes.Load(), time.Since(t0)
 				b.ReportMetric(100*float64(cpu1-cpu0)/float64(elapsed), "cpu-%")
-				b.ReportMetric(float64(procRSS(b, pid))/(1<<20), "rss-MiB")
+				b.ReportMetric(float64(proctest.RSS(b, pid))/(1<<20), "rss-MiB")
 				r, err := tryDo(http.MethodGet, strings.TrimSuffix(s.Base, "eureka/")+"metrics", nil)
 				if err != nil {
 					b.Fatal(err)

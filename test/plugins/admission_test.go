@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 	eurekaclient "github.com/eurekad/eurekad/sdk/client"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
@@ -178,8 +179,8 @@ func TestAdmissionPluginKilledFailsClosed(t *testing.T) {
 	if code, _, body := post(t, s, registration("k1", "127.0.0.1", team), false); code != 204 {
 		t.Fatalf("register: %d %s", code, body)
 	}
-	plug := child(t, s.PID(), bin)
-	if err := syscall.Kill(plug.pid, syscall.SIGKILL); err != nil {
+	plug := proctest.Child(t, s.PID(), bin)
+	if err := syscall.Kill(plug.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	// Between the kill and the restart every registration is refused with
@@ -204,8 +205,8 @@ func TestAdmissionPluginKilledFailsClosed(t *testing.T) {
 		t.Fatalf("register while the plugin is down: %d %s, want 503 or 204", code, body)
 		return nil
 	})
-	if restarted := child(t, s.PID(), bin); restarted.pid == plug.pid {
-		t.Errorf("plugin pid %d unchanged", plug.pid)
+	if restarted := proctest.Child(t, s.PID(), bin); restarted.PID == plug.PID {
+		t.Errorf("plugin pid %d unchanged", plug.PID)
 	}
 	if code, _, _ := post(t, s, registration("k3", "10.9.9.9", team), false); code != 403 {
 		t.Errorf("after the restart, another address: %d, want 403", code)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 )
 
 // actuators serves Spring Boot actuator health answers per path: UP (200)
@@ -107,11 +108,11 @@ func checkerKilled(t *testing.T, env []string, match string) {
 		return status("s2") == "DOWN" && status("s1") == "UP"
 	})
 
-	plug := child(t, s.PID(), match)
+	plug := proctest.Child(t, s.PID(), match)
 	undecided := `eurekad_health_checks_total{result="undecided"}`
 	before := sample(t, s, undecided)
 	// A hanging plugin: every check runs into its deadline, undecided.
-	if err := syscall.Kill(plug.pid, syscall.SIGSTOP); err != nil {
+	if err := syscall.Kill(plug.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	act.set("/s2/actuator/health", false) // would lift s2, if anything decided
@@ -123,15 +124,15 @@ func checkerKilled(t *testing.T, env []string, match string) {
 		t.Fatalf("while the plugin hangs: s1 %s, s2 %s; want UP, DOWN (unchanged)", a, b)
 	}
 	// kill -9: still nothing changes, and eurekad starts it again.
-	if err := syscall.Kill(plug.pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(plug.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if a, b := status("s1"), status("s2"); a != "UP" || b != "DOWN" {
 		t.Fatalf("after kill -9: s1 %s, s2 %s; want UP, DOWN (unchanged)", a, b)
 	}
 	waitFor(t, "the plugin restarted", 15*time.Second, func() bool {
-		for _, c := range children(t, s.PID()) {
-			if c.pid != plug.pid && c.cmdline == plug.cmdline && alive(c.pid) {
+		for _, c := range proctest.Children(t, s.PID()) {
+			if c.PID != plug.PID && c.Cmdline == plug.Cmdline && proctest.Alive(c.PID) {
 				return true
 			}
 		}

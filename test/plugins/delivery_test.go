@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 )
 
 // received is one event as a listener wrote it down: the fields of
@@ -179,13 +180,13 @@ func TestListenerPluginKilledEveryEventAccountedFor(t *testing.T) {
 	for kill := range 2 {
 		before := len(read())
 		waitFor(t, "events to flow", 30*time.Second, func() bool { return len(read()) >= before+500 })
-		p := child(t, s.PID(), bin)
-		if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
+		p := proctest.Child(t, s.PID(), bin)
+		if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, fmt.Sprintf("restart %d", kill+1), 30*time.Second, func() bool {
-			for _, c := range children(t, s.PID()) {
-				if strings.Contains(c.cmdline, bin) && c.pid != p.pid {
+			for _, c := range proctest.Children(t, s.PID()) {
+				if strings.Contains(c.Cmdline, bin) && c.PID != p.PID {
 					return true
 				}
 			}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,59 +85,6 @@ func tryCall(user, pass, method, url, body string) (int, string, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), nil
-}
-
-// proc is a child process of eurekad.
-type proc struct {
-	pid     int
-	cmdline string
-}
-
-// children lists the live children of pid from /proc.
-func children(t *testing.T, pid int) []proc {
-	t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []proc
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread ended
-		}
-		for _, field := range strings.Fields(string(b)) {
-			c, _ := strconv.Atoi(field)
-			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
-			out = append(out, proc{c, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")})
-		}
-	}
-	return out
-}
-
-// child returns the one child of pid whose command line contains what.
-func child(t *testing.T, pid int, what string) proc {
-	t.Helper()
-	var found []proc
-	for _, c := range children(t, pid) {
-		if strings.Contains(c.cmdline, what) {
-			found = append(found, c)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("children of %d matching %q: %v (all: %v)", pid, what, found, children(t, pid))
-	}
-	return found[0]
-}
-
-// alive reports whether pid runs (a zombie has exited).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {

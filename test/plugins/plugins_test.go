@@ -19,6 +19,7 @@ import (
 	logging "github.com/op/go-logging"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 )
 
 // Killing the auth plugin while clients renew: every write meanwhile is
@@ -31,7 +32,7 @@ func TestAuthPluginKilledMidTraffic(t *testing.T) {
 	if code, body := call(t, "orders", "o-secret", "POST", s.Base+"apps/ORDERS-API", instanceJSON("ORDERS-API", "o1")); code != 204 {
 		t.Fatalf("register: %d %s", code, body)
 	}
-	plug := child(t, s.PID(), bin)
+	plug := proctest.Child(t, s.PID(), bin)
 
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -69,7 +70,7 @@ func TestAuthPluginKilledMidTraffic(t *testing.T) {
 		defer mu.Unlock()
 		return codes[200] > 0
 	})
-	if err := syscall.Kill(plug.pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(plug.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "renewals to fail closed and recover", 20*time.Second, after503.Load)
@@ -90,8 +91,8 @@ func TestAuthPluginKilledMidTraffic(t *testing.T) {
 	if code, _ := call(t, "payments", "p-secret", "PUT", s.Base+"apps/ORDERS-API/o1", ""); code != 403 {
 		t.Errorf("another team's renewal after the restart: %d, want 403", code)
 	}
-	if restarted := child(t, s.PID(), bin); restarted.pid == plug.pid {
-		t.Errorf("plugin pid %d unchanged", plug.pid)
+	if restarted := proctest.Child(t, s.PID(), bin); restarted.PID == plug.PID {
+		t.Errorf("plugin pid %d unchanged", plug.PID)
 	}
 	if !strings.Contains(s.Output(), "plugin restarted") {
 		t.Errorf("no restart in the log")
@@ -121,7 +122,7 @@ func TestStoragePluginKilledNoAcknowledgedWriteLost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env, match := tc.setup(t)
 			s := eurekadtest.Start(t, env...)
-			plug := child(t, s.PID(), match)
+			plug := proctest.Child(t, s.PID(), match)
 
 			var acked []string
 			register := func(i int) {
@@ -136,7 +137,7 @@ func TestStoragePluginKilledNoAcknowledgedWriteLost(t *testing.T) {
 			for i := range 40 {
 				register(i)
 			}
-			if err := syscall.Kill(plug.pid, syscall.SIGKILL); err != nil {
+			if err := syscall.Kill(plug.PID, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			for i := 40; i < 120; i++ {
@@ -146,7 +147,7 @@ func TestStoragePluginKilledNoAcknowledgedWriteLost(t *testing.T) {
 				st := readyz(t, s)
 				return !st.Degraded && st.Pending == 0
 			})
-			if child(t, s.PID(), match).pid == plug.pid {
+			if proctest.Child(t, s.PID(), match).PID == plug.PID {
 				t.Fatal("the storage plugin was not restarted")
 			}
 			if len(acked) < 100 {
@@ -190,14 +191,14 @@ plugins:
       config: {file: %s}
 `, dir, auth, teamsFile(t), listener, filepath.Join(dir, "events.jsonl")))
 	s := eurekadtest.Start(t, env, "EUREKAD_STORAGE_KIND=bolt") // the harness's default is memory
-	kids := children(t, s.PID())
+	kids := proctest.Children(t, s.PID())
 	if len(kids) != 5 {
 		t.Fatalf("plugin processes: %v, want 5 (bolt, log, the health checker, auth, listener)", kids)
 	}
 	s.Kill()
 	waitFor(t, "every plugin process to end", 10*time.Second, func() bool {
 		for _, k := range kids {
-			if alive(k.pid) {
+			if proctest.Alive(k.PID) {
 				return false
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eurekad/eurekad/internal/eurekadtest"
+	"github.com/eurekad/eurekad/internal/proctest"
 	"github.com/eurekad/eurekad/sdk/client"
 	"github.com/eurekad/eurekad/sdk/discovery"
 )
@@ -151,7 +152,7 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 	reg := newClient(tb, s.Base)
 	register(tb, reg, instance("FANOUT", "fan-warmup"))
 	time.Sleep(200 * time.Millisecond) // the server settles before its memory is read: nothing to wait on
-	res := fanoutResult{caches: n, rssBeforeKB: vmRSS(tb, pid)}
+	res := fanoutResult{caches: n, rssBeforeKB: proctest.RSS(tb, pid) >> 10}
 
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -191,7 +192,7 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 		}
 	}
 	held.wait(tb, int32(n))
-	res.rssDuringKB = vmRSS(tb, pid)
+	res.rssDuringKB = proctest.RSS(tb, pid) >> 10
 
 	// Each cache's change notifications, watched by one goroutine per
 	// cache and round (no busy polling to steal the CPU being measured).
@@ -222,20 +223,20 @@ func fanout(tb testing.TB, n, rounds int) fanoutResult {
 				}
 			})
 		}
-		cpu, serverCPU := procCPU(os.Getpid()), procCPU(pid)
+		cpu, serverCPU := proctest.CPU(tb, os.Getpid()), proctest.CPU(tb, pid)
 		start := time.Now()
 		register(tb, reg, instance("FANOUT", id))
 		got.Wait()
 		took := time.Since(start)
-		res.consumerCPU += procCPU(os.Getpid()) - cpu
-		res.serverCPU += procCPU(pid) - serverCPU
+		res.consumerCPU += proctest.CPU(tb, os.Getpid()) - cpu
+		res.serverCPU += proctest.CPU(tb, pid) - serverCPU
 		for _, c := range caches {
 			if !hasInstance(c, "FANOUT", id) {
 				tb.Fatalf("round %d: a cache still lacks the registration after %v", r, within)
 			}
 		}
 		res.reachAll = append(res.reachAll, took)
-		res.rssDuringKB = max(res.rssDuringKB, vmRSS(tb, pid))
+		res.rssDuringKB = max(res.rssDuringKB, proctest.RSS(tb, pid)>>10)
 		pauseTimer(tb)
 		// The change leaves the delta after its 1 s retention: a span of
 		// time, and the served delta (cached) shows no event for it.
@@ -365,43 +366,6 @@ func pidListening(port int) (int, error) {
 		}
 	}
 	return 0, errors.New("no process holds the listening socket " + target)
-}
-
-// procCPU reads a process's user plus system CPU time (clock ticks of
-// 10 ms).
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The fields after the parenthesised command name; utime and stime
-	// are fields 14 and 15 of the whole line.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
-}
-
-// vmRSS reads a process's resident set size in kB.
-func vmRSS(tb testing.TB, pid int) int64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		tb.Fatalf("reading eurekad's status: %v", err)
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				tb.Fatalf("VmRSS %q: %v", v, err)
-			}
-			return kb
-		}
-	}
-	tb.Fatal("no VmRSS in /proc/PID/status")
-	return 0
 }
 
 // raceEnabled reports whether this test binary was built with -race.
