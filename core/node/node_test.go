@@ -51,10 +51,17 @@ func (f *fakeStore) CommitDurable(ctx context.Context, _, _ string) error {
 	return f.Commit(ctx)
 }
 
-type fakeRepl struct{ got []string }
+// fakeRepl records replications; concurrent writers call it, and tests
+// read got once the writes returned.
+type fakeRepl struct {
+	mu  sync.Mutex
+	got []string
+}
 
 func (r *fakeRepl) Replicate(a eureka.ReplicationAction, app, id string) {
+	r.mu.Lock()
 	r.got = append(r.got, string(a)+" "+app+"/"+id)
+	r.mu.Unlock()
 }
 
 func instance(app, id string) *eureka.InstanceInfo {
