@@ -136,7 +136,19 @@ const (
 type deltaParts struct {
 	first, last *deltaPart
 	n           int
+	// run is runParts; tests make it small.
+	run int
+	// stamp counts the changes to the parts (compressed, inserted, a
+	// neighbour removed): a run's checksum is good while none of its
+	// parts changed since it was combined.
+	stamp uint64
 }
+
+// runParts is how many parts a run combines the checksums of. Joining
+// parts one by one cost two CRC multiplications each, 120 ns: 0.7 ms a
+// build at 5,600 parts; by runs it costs those of the runs that changed,
+// and a trivial multiplication for each other part.
+const runParts = 32
 
 // deltaPart is a run of neighbouring instances' segments, first to last
 // in the list, compressed together.
@@ -152,10 +164,22 @@ type deltaPart struct {
 	// the tail it was compressed against, 0 for none.
 	tail           []byte
 	tailID, dictID uint64
+
+	// changed is the stamp of its last change. runEnd says it ends a run
+	// of parts; the last part of a run keeps the run's combined checksums
+	// in sum (no bytes), made at sumStamp for the sumN parts from
+	// sumFirst.
+	changed  uint64
+	runEnd   bool
+	sum      part
+	sumFirst *deltaPart
+	sumN     int
+	sumStamp uint64
 }
 
 func newDeltaAssembler(src deltaLister) *deltaAssembler {
 	a := &deltaAssembler{src: src, target: deltaTarget, insts: map[deltaKey]*deltaInst{}, apps: map[string]*deltaApp{}}
+	a.parts[JSON].run, a.parts[XML].run = runParts, runParts
 	a.end[JSON] = compressPart(eureka.AppendApplicationsTailJSON(nil))
 	a.end[XML] = compressPart(eureka.AppendApplicationsTailXML(nil))
 	return a
@@ -187,12 +211,56 @@ func (a *deltaAssembler) build(f Format, vd int64) (parts [][]byte, n int, sum, 
 	a.refresh(f)
 	j := newJoiner(a.parts[f].n + 2)
 	j.add(&head)
-	for p := a.parts[f].first; p != nil; p = p.next {
-		j.add(&p.part)
-	}
+	a.parts[f].join(j)
 	j.add(&a.end[f])
 	parts, n, sum = j.finish()
 	return parts, n, sum, version
+}
+
+// join adds the parts to j by runs: each part's bytes, and at the end of
+// each run the run's checksums, combined again only if one of its parts
+// changed since.
+func (ps *deltaParts) join(j *joiner) {
+	// A part added with a shift of x^0 and no CRC leaves the checksums
+	// as they are: multiplying by one is a single step of crcMath.mul.
+	bare := part{shift32: crc32Math.one, shift64: crc64Math.one}
+	first, n, changed := ps.first, 0, uint64(0)
+	for p := ps.first; p != nil; p = p.next {
+		n++
+		changed = max(changed, p.changed)
+		if n == ps.run {
+			p.runEnd = true
+		}
+		if !p.runEnd && p.next != nil {
+			bare.z = p.part.z
+			j.add(&bare)
+			continue
+		}
+		if p.sumFirst != first || p.sumN != n || p.sumStamp < changed {
+			p.sum = combine(first, p)
+			p.sumFirst, p.sumN, p.sumStamp = first, n, ps.stamp
+		}
+		s := p.sum
+		s.z = p.part.z
+		j.add(&s)
+		first, n, changed = p.next, 0, 0
+	}
+}
+
+// combine returns the checksums of the plain bytes of the parts from
+// first to last, with no bytes.
+func combine(first, last *deltaPart) part {
+	var s part
+	for q := first; ; q = q.next {
+		s.crc32 = crc32Math.mul(q.part.shift32, s.crc32) ^ q.part.crc32
+		s.crc64 = crc64Math.mul(q.part.shift64, s.crc64) ^ q.part.crc64
+		s.n += q.part.n
+		if q == last {
+			break
+		}
+	}
+	s.shift32, s.shift64 = crc32Math.shift(s.n), crc64Math.shift(s.n)
+	return s
 }
 
 // refresh brings format f's parts up to date: it regroups and compresses
@@ -251,7 +319,7 @@ func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uin
 		in.part[f] = cur
 		if end-from >= per || in == last {
 			cur.last = in
-			a.compress(cur, a.plan[from:end], dict, dictID)
+			a.compress(&a.parts[f], cur, a.plan[from:end], dict, dictID)
 			if in == last {
 				return cur
 			}
@@ -266,8 +334,10 @@ func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uin
 }
 
 // compress compresses p's plain bytes against dict, numbered dictID.
-func (a *deltaAssembler) compress(p *deltaPart, plain, dict []byte, dictID uint64) {
+func (a *deltaAssembler) compress(ps *deltaParts, p *deltaPart, plain, dict []byte, dictID uint64) {
 	p.part = compressPartDict(plain, dict)
+	ps.stamp++
+	p.changed = ps.stamp
 	p.dirty, p.dictID = false, dictID
 	a.compressed += int64(len(plain))
 	// The next part needs compressing again only if this tail moved.
@@ -280,7 +350,8 @@ func (a *deltaAssembler) compress(p *deltaPart, plain, dict []byte, dictID uint6
 
 // insertAfter links p after prev, or first when prev is nil.
 func (ps *deltaParts) insertAfter(p, prev *deltaPart) {
-	p.prev, p.dirty = prev, true
+	ps.stamp++
+	p.prev, p.dirty, p.changed = prev, true, ps.stamp
 	if prev == nil {
 		p.next, ps.first = ps.first, p
 	} else {
@@ -294,17 +365,20 @@ func (ps *deltaParts) insertAfter(p, prev *deltaPart) {
 	ps.n++
 }
 
-// remove unlinks p.
+// remove unlinks p; its neighbours change, as the runs they are in.
 func (ps *deltaParts) remove(p *deltaPart) {
+	ps.stamp++
 	if p.prev == nil {
 		ps.first = p.next
 	} else {
 		p.prev.next = p.next
+		p.prev.changed = ps.stamp
 	}
 	if p.next == nil {
 		ps.last = p.prev
 	} else {
 		p.next.prev = p.prev
+		p.next.changed = ps.stamp
 	}
 	p.prev, p.next = nil, nil
 	ps.n--
