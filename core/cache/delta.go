@@ -29,7 +29,10 @@ type deltaLister interface {
 // falls in, and the next one only when it changes that part's last bytes.
 // A part grows with what lands in it; past one and a half times the
 // target it is split, below a quarter it takes in the next, so boundaries
-// move only where something changed.
+// move only where something changed. Measured with a change a build
+// (BenchmarkDeltaChurn100000): 8 KB parts compressed 33 KB a change but
+// made the gzip delta 1.14 times a whole-payload compression, 16 KB 50 KB
+// and 1.06, 32 KB 79 KB and 1.025, 64 KB 129 KB and 1.01 to 1.04.
 const deltaTarget = 32 << 10
 
 // deltaAssembler mirrors the registry's delta queue and keeps the delta
@@ -385,7 +388,10 @@ func (ps *deltaParts) remove(p *deltaPart) {
 }
 
 // link puts in into the payload after prev (first when prev is nil); in
-// each format it joins prev's part (the first part), which is then dirty.
+// each format it joins the part it lands in, which is then dirty: prev's,
+// or the next one's when prev ends its part. Joining the front of the
+// next part leaves the tail of prev's as it was, so the part after it
+// needs no compressing again.
 func (a *deltaAssembler) link(in, prev *deltaInst) {
 	in.prev, in.linked = prev, true
 	if prev == nil {
@@ -402,13 +408,13 @@ func (a *deltaAssembler) link(in, prev *deltaInst) {
 		ps := &a.parts[f]
 		var p *deltaPart
 		switch {
-		case prev != nil:
+		case prev != nil && (prev.part[f].last != prev || in.next == nil):
 			p = prev.part[f]
 			if p.last == prev {
 				p.last = in
 			}
-		case ps.first != nil:
-			p = ps.first
+		case in.next != nil:
+			p = in.next.part[f]
 			p.first = in
 		default:
 			p = &deltaPart{first: in, last: in}
