@@ -587,8 +587,9 @@ func (a *deltaAssembler) expire(first uint64) {
 			}
 		}
 		if len(app.insts) > 0 && !app.moved {
-			// Still first and linked: the instance goes back in its place
-			// and the neighbours there may change shape.
+			// Still first and linked: the instance goes back in its place,
+			// where the one before it may stop closing the application,
+			// and the one now first opens it.
 			if at >= 0 {
 				var prev *deltaInst
 				if at > 0 {
@@ -597,9 +598,6 @@ func (a *deltaAssembler) expire(first uint64) {
 				}
 				a.link(in, prev)
 				a.reshape(in)
-				if at+1 < len(app.insts) {
-					a.reshape(app.insts[at+1])
-				}
 			}
 			a.reshape(app.insts[0])
 		}
