@@ -16,17 +16,23 @@ import (
 func checkGoldenDelta(t *testing.T, c *Cache, reg *registry.Registry, step string) {
 	t.Helper()
 	for _, f := range []Format{JSON, XML} {
-		// Built directly: the cache would serve a payload built before an
-		// entry expired, as the registry version does not move then.
-		p := c.build(Key{Entity: EntityDelta, Format: f}, nil)
-		d := reg.Delta()
-		d.VersionsDelta = c.DeltaVersion()
-		want := eureka.AppendApplicationsJSON(nil, d)
-		if f == XML {
-			want = eureka.AppendApplicationsXML(nil, d)
-		}
-		checkPayload(t, p, want, fmt.Sprintf("%s, format %d", step, f))
+		checkGoldenDeltaFormat(t, c, reg, f, step)
 	}
+}
+
+// checkGoldenDeltaFormat is checkGoldenDelta in format f alone.
+func checkGoldenDeltaFormat(t *testing.T, c *Cache, reg *registry.Registry, f Format, step string) {
+	t.Helper()
+	// Built directly: the cache would serve a payload built before an
+	// entry expired, as the registry version does not move then.
+	p := c.build(Key{Entity: EntityDelta, Format: f}, nil)
+	d := reg.Delta()
+	d.VersionsDelta = c.DeltaVersion()
+	want := eureka.AppendApplicationsJSON(nil, d)
+	if f == XML {
+		want = eureka.AppendApplicationsXML(nil, d)
+	}
+	checkPayload(t, p, want, fmt.Sprintf("%s, format %d", step, f))
 }
 
 // A property test: across random changes, with the window expiring as the
@@ -77,7 +83,7 @@ func testDeltaFreshEncoding(t *testing.T, target int) {
 				}
 				if r.IntN(3) == 0 {
 					checkGoldenDelta(t, c, reg, fmt.Sprintf("step %d (%s)", step, what))
-					most = max(most, len(c.delta.parts[JSON]), len(c.delta.parts[XML]))
+					most = max(most, c.delta.parts[JSON].n, c.delta.parts[XML].n)
 				}
 			}
 			checkGoldenDelta(t, c, reg, "end")
@@ -135,10 +141,10 @@ func TestDeltaChangeRecompressesItsParts(t *testing.T) {
 	total := 0
 	for _, f := range []Format{JSON, XML} {
 		size := 0
-		for _, p := range c.delta.parts[f] {
+		for p := c.delta.parts[f].first; p != nil; p = p.next {
 			size += int(p.part.n)
 		}
-		if n := len(c.delta.parts[f]); n < size/(2*target) {
+		if n := c.delta.parts[f].n; n < size/(2*target) {
 			t.Fatalf("format %d: %d parts for %d plain bytes with a target of %d", f, n, size, target)
 		}
 		total += size
@@ -154,6 +160,144 @@ func TestDeltaChangeRecompressesItsParts(t *testing.T) {
 			t.Errorf("changing the %s instance compressed %d plain bytes of %d", what, n, total)
 		} else {
 			t.Logf("changing the %s instance compressed %d plain bytes of %d", what, n, total)
+		}
+	}
+}
+
+// A property test of the bookkeeping: many random changes, expiries
+// (which move applications back in the payload) and jumps that empty the
+// window, with parts of a few hundred bytes to a few kilobytes, and a
+// build in one format, the other, both or neither after each step. Every
+// build equals a from-scratch encoding, and the lists it keeps hold
+// together: the instances in the payload's order, each format's parts
+// covering them in runs, every instance's shape that of its place, and
+// the built format's parts all compressed against their predecessor's
+// tail. The payloads' checksums (gzip's CRC-32, the entity tag's CRC-64)
+// are combined by runs of parts, kept while none of their parts changes.
+func TestDeltaRandomBuildsEqualFreshEncoding(t *testing.T) {
+	for seed := range uint64(5) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 21))
+			var clock *stepClock
+			c, reg := newGoldenCache(t, func(o *registry.Options) {
+				o.DeltaRetention = time.Duration(40+r.IntN(160)) * time.Millisecond
+				clock = o.Clock.(*stepClock)
+			})
+			c.delta.target = 200 + r.IntN(3000)
+			// Runs of a few parts: their checksums are combined again as
+			// parts change, split, merge and leave.
+			c.delta.parts[JSON].run, c.delta.parts[XML].run = 1+r.IntN(4), 1+r.IntN(4)
+			builds, moves, most := 0, 0, 0
+			for step := range 500 {
+				what, ok := randomChange(r, reg, step)
+				if !ok {
+					continue
+				}
+				switch r.IntN(40) {
+				case 0:
+					clock.jump(time.Hour)
+					reg.ExpireDelta()
+				case 1, 2, 3, 4, 5, 6, 7, 8:
+					reg.ExpireDelta()
+				}
+				formats := [][]Format{nil, {JSON}, {XML}, {JSON, XML}, {XML, JSON}}[r.IntN(5)]
+				for _, f := range formats {
+					before := c.delta.firstApp()
+					checkGoldenDeltaFormat(t, c, reg, f, fmt.Sprintf("step %d (%s)", step, what))
+					checkDeltaLists(t, c.delta, f, fmt.Sprintf("step %d (%s)", step, what))
+					if after := c.delta.firstApp(); before != nil && after != nil && before != after {
+						moves++
+					}
+					builds++
+					most = max(most, c.delta.parts[f].n)
+				}
+			}
+			if builds < 300 || moves < 10 || most < 5 {
+				t.Fatalf("%d builds, %d changed the first application, at most %d parts: the test did not exercise the delta", builds, moves, most)
+			}
+		})
+	}
+}
+
+// firstApp is the application that opens the delta, nil when it is empty.
+func (a *deltaAssembler) firstApp() *deltaApp {
+	if len(a.order) == 0 {
+		return nil
+	}
+	return a.order[0]
+}
+
+// checkDeltaLists asserts that a's lists agree with its applications,
+// right after a build in format f.
+func checkDeltaLists(t *testing.T, a *deltaAssembler, f Format, step string) {
+	t.Helper()
+	var want []*deltaInst
+	entries := 0
+	for ai, app := range a.order {
+		if a.apps[app.name] != app || app.moved {
+			t.Fatalf("%s: application %s in order: in the map %v, moved %v", step, app.name, a.apps[app.name] == app, app.moved)
+		}
+		for ii, in := range app.insts {
+			var shape segShape
+			if ii == 0 {
+				shape |= shapeOpens
+				if ai == 0 {
+					shape |= shapeFirstApp
+				}
+			}
+			if ii == len(app.insts)-1 {
+				shape |= shapeCloses
+			}
+			if in.shape != shape || !in.linked || a.insts[in.key] != in {
+				t.Fatalf("%s: %v: shape %b, want %b; linked %v", step, in.key, in.shape, shape, in.linked)
+			}
+			want = append(want, in)
+			entries += len(in.seqs)
+		}
+	}
+	if len(a.moved) != 0 || len(a.insts) != len(want) || len(a.window)-a.head != entries {
+		t.Fatalf("%s: %d moved left, %d instances mapped, %d listed; %d entries, %d held by instances", step, len(a.moved), len(a.insts), len(want), len(a.window)-a.head, entries)
+	}
+	var prev *deltaInst
+	in := a.first
+	for i, w := range want {
+		if in != w || in.prev != prev {
+			t.Fatalf("%s: instance %d of the list is %v, want %v (or its prev is wrong)", step, i, in.key, w.key)
+		}
+		prev, in = in, in.next
+	}
+	if in != nil || a.last != prev {
+		t.Fatalf("%s: the list does not end with the last instance", step)
+	}
+	for g := range a.parts {
+		ps := &a.parts[g]
+		n, at := 0, 0
+		var prevPart *deltaPart
+		var tailID uint64
+		for p := ps.first; p != nil; p = p.next {
+			if p.prev != prevPart || at == len(want) || p.first != want[at] {
+				t.Fatalf("%s: format %d: part %d does not start where the one before it ends", step, g, n)
+			}
+			for {
+				if want[at].part[g] != p {
+					t.Fatalf("%s: format %d: %v is not in the part it lies in", step, g, want[at].key)
+				}
+				at++
+				if want[at-1] == p.last {
+					break
+				}
+				if at == len(want) {
+					t.Fatalf("%s: format %d: part %d runs past the end", step, g, n)
+				}
+			}
+			if Format(g) == f && (p.dirty || p.dictID != tailID) {
+				t.Fatalf("%s: format %d: part %d is left dirty (%v) or compressed against another tail", step, g, n, p.dirty)
+			}
+			tailID, prevPart = p.tailID, p
+			n++
+		}
+		if at != len(want) || ps.n != n || ps.last != prevPart {
+			t.Fatalf("%s: format %d: %d parts (counted %d) cover %d of %d instances", step, g, n, ps.n, at, len(want))
 		}
 	}
 }
