@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,4 +479,52 @@ func TestChangeDuringRebuildIsBuiltAfterIt(t *testing.T) {
 			t.Fatal("the change of a reader turned away was not built after the rebuild")
 		}
 	})
+}
+
+// Runs expire a few at a time, and a build looks only at the runs that
+// expired or changed and their neighbours: after every build the payload
+// is a fresh encoding, the expiry heap holds exactly the runs, and their
+// combined checksums are theirs combined one by one.
+func TestFullPayloadRunsExpireApart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, reg := newGoldenCache(t)
+		for _, a := range c.full {
+			// Runs built a millisecond apart expire apart.
+			a.target, a.ttl = 700, 4*time.Millisecond
+		}
+		r := rand.New(rand.NewPCG(5, 6))
+		expired := 0
+		for step := range 300 {
+			randomChange(r, reg, step)
+			time.Sleep(time.Millisecond) // the bubble's clock: runs age
+			checkGoldenApps(t, c, reg, fmt.Sprint("step ", step))
+			for _, a := range c.full {
+				checkRuns(t, a)
+			}
+			if n := len(c.full[JSON].expired); n > 0 && n < len(c.full[JSON].chunks) {
+				expired++
+			}
+		}
+		if expired < 10 {
+			t.Fatalf("only %d builds found some runs expired and not all", expired)
+		}
+	})
+}
+
+// checkRuns asserts that a's expiry heap and checksum tree hold its runs.
+func checkRuns(t *testing.T, a *assembler) {
+	t.Helper()
+	if len(a.expiry) != len(a.chunks) {
+		t.Fatalf("%d runs, %d in the expiry heap", len(a.chunks), len(a.expiry))
+	}
+	want := noSums
+	for _, c := range a.chunks {
+		if c.at < 0 || a.expiry[c.at] != c {
+			t.Fatalf("a run is not where the expiry heap says (%d)", c.at)
+		}
+		want.then(&c.part.sums)
+	}
+	if got := *a.sums.root(); got != want {
+		t.Fatalf("combined checksums %+v, the runs' one by one %+v", got, want)
+	}
 }

@@ -25,13 +25,23 @@ import (
 // part is one compressed piece with the checksums of its plain bytes.
 type part struct {
 	z []byte // raw deflate, ending with a sync flush
-	n int64  // plain length
+	sums
+}
+
+// sums describe a piece, or several one after the other (then): their
+// lengths and the checksums of their plain bytes.
+type sums struct {
+	n  int64 // plain length
+	zn int64 // compressed length
 	// CRC-32 (the gzip trailer's) and CRC-64 (the entity tag) of the
 	// plain bytes, and x^(8n) modulo each polynomial: what combining a
 	// piece's checksum costs is then one multiplication.
 	crc32, crc64     uint64
 	shift32, shift64 uint64
 }
+
+// noSums describe no bytes: then leaves what it is combined with as is.
+var noSums = sums{shift32: crc32Math.one, shift64: crc64Math.one}
 
 var crc32Table = crc32.MakeTable(crc32.IEEE)
 
@@ -57,14 +67,14 @@ func compressPartDict(plain, dict []byte) part {
 	w.Flush()
 	flatePool.Put(w)
 	n := int64(len(plain))
-	return part{
-		z:       bytes.Clone(b.Bytes()),
+	return part{z: bytes.Clone(b.Bytes()), sums: sums{
 		n:       n,
+		zn:      int64(b.Len()),
 		crc32:   uint64(crc32.Checksum(plain, crc32Table)),
 		crc64:   crc64.Checksum(plain, crcTable),
 		shift32: crc32Math.shift(n),
 		shift64: crc64Math.shift(n),
-	}
+	}}
 }
 
 // gzipHeader is a gzip member header: deflate, no name, no time, unknown OS.
@@ -76,50 +86,113 @@ var finalBlock = []byte{1, 0, 0, 0xff, 0xff}
 
 // joiner assembles parts into one gzip member, as the list of the parts'
 // own bytes (Representation.Parts: they are shared with the payloads built
-// after, and joined only when served), with its length and the CRC-64 of
-// the plain bytes they hold.
+// after, and never joined to be served), with its length and the CRC-64
+// of the plain bytes they hold.
 type joiner struct {
-	pieces       [][]byte
-	n            int // the member's length
-	crc32, crc64 uint64
-	plain        int64
+	pieces [][]byte
+	sums   sums
 }
 
 // newJoiner starts a member of about parts parts.
 func newJoiner(parts int) *joiner {
-	return &joiner{pieces: append(make([][]byte, 0, parts+2), gzipHeader), n: len(gzipHeader)}
+	return &joiner{pieces: append(make([][]byte, 0, parts+2), gzipHeader), sums: noSums}
 }
 
-// add appends p's bytes and takes in its checksums (p may stand for
-// several parts: see part.then).
+// add appends p's bytes and takes in its checksums.
 func (j *joiner) add(p *part) {
 	j.pieces = append(j.pieces, p.z)
-	j.n += len(p.z)
-	j.crc32 = crc32Math.mul(p.shift32, j.crc32) ^ p.crc32
-	j.crc64 = crc64Math.mul(p.shift64, j.crc64) ^ p.crc64
-	j.plain += p.n
+	j.sums.then(&p.sums)
 }
 
-// then extends p's checksums, with no bytes, by those of q's plain bytes
-// following p's: a run of parts combined once is then added with one
-// multiplication per checksum.
-func (p *part) then(q *part) {
-	p.crc32 = crc32Math.mul(q.shift32, p.crc32) ^ q.crc32
-	p.crc64 = crc64Math.mul(q.shift64, p.crc64) ^ q.crc64
-	p.shift32 = crc32Math.mul(p.shift32, q.shift32)
-	p.shift64 = crc64Math.mul(p.shift64, q.shift64)
-	p.n += q.n
+// addRun appends the bytes of several parts, whose sums combined in
+// order are s: their checksums cost one combination, not one each.
+func (j *joiner) addRun(pieces [][]byte, s *sums) {
+	j.pieces = append(j.pieces, pieces...)
+	j.sums.then(s)
+}
+
+// then extends s, with no bytes, by q following it.
+func (s *sums) then(q *sums) {
+	s.crc32 = crc32Math.mul(q.shift32, s.crc32) ^ q.crc32
+	s.crc64 = crc64Math.mul(q.shift64, s.crc64) ^ q.crc64
+	s.shift32 = crc32Math.mul(s.shift32, q.shift32)
+	s.shift64 = crc64Math.mul(s.shift64, q.shift64)
+	s.n += q.n
+	s.zn += q.zn
 }
 
 // finish ends the member and returns its pieces, its length and the
 // plain bytes' CRC-64.
 func (j *joiner) finish() (pieces [][]byte, n int, sum uint64) {
 	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
-	end = binary.LittleEndian.AppendUint32(end, uint32(j.crc32))
-	end = binary.LittleEndian.AppendUint32(end, uint32(j.plain))
+	end = binary.LittleEndian.AppendUint32(end, uint32(j.sums.crc32))
+	end = binary.LittleEndian.AppendUint32(end, uint32(j.sums.n))
 	j.pieces = append(j.pieces, end)
-	j.n += len(end)
-	return j.pieces, j.n, j.crc64
+	return j.pieces, len(gzipHeader) + int(j.sums.zn) + len(end), j.sums.crc64
+}
+
+// sumTree holds the combined sums of a sequence of parts (a payload's
+// runs) as a segment tree: each node those of its two children one after
+// the other. Combining every run's checksums on every build cost 2 ms at
+// 1,000,000 instances (20,000 runs); with the tree a changed run costs
+// log2(runs) combinations, and runs moved by an insertion or removal one
+// each from there on.
+type sumTree struct {
+	// nodes[1] is the root, nodes[k]'s children are nodes[2k] and
+	// nodes[2k+1], and the leaves, from nodes[leaves], are the parts.
+	nodes  []sums
+	leaves int // a power of two
+	n      int // parts held
+}
+
+// root returns the sums of every part in order.
+func (t *sumTree) root() *sums {
+	if len(t.nodes) == 0 {
+		return &noSums
+	}
+	return &t.nodes[1]
+}
+
+// update takes in n parts (at(i) returns the ith's sums), of which only
+// those in [lo, hi) differ from the last update, besides those past n when
+// there were more.
+func (t *sumTree) update(n, lo, hi int, at func(i int) *sums) {
+	if n > t.leaves {
+		t.leaves = 1
+		for t.leaves < n {
+			t.leaves *= 2
+		}
+		t.nodes = make([]sums, 2*t.leaves)
+		for i := range t.nodes {
+			t.nodes[i] = noSums
+		}
+		t.n, lo, hi = 0, 0, n
+	}
+	for i := lo; i < hi; i++ {
+		t.nodes[t.leaves+i] = *at(i)
+	}
+	t.fix(lo, hi)
+	if n < t.n {
+		for i := n; i < t.n; i++ {
+			t.nodes[t.leaves+i] = noSums
+		}
+		t.fix(n, t.n)
+	}
+	t.n = n
+}
+
+// fix recombines the nodes above the leaves [lo, hi).
+func (t *sumTree) fix(lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	for l, h := (t.leaves+lo)/2, (t.leaves+hi-1)/2; l > 0; l, h = l/2, h/2 {
+		for k := l; k <= h; k++ {
+			s := t.nodes[2*k]
+			s.then(&t.nodes[2*k+1])
+			t.nodes[k] = s
+		}
+	}
 }
 
 // crcMath is arithmetic on polynomials modulo a reflected CRC polynomial,
