@@ -528,3 +528,57 @@ func checkRuns(t *testing.T, a *assembler) {
 		t.Fatalf("combined checksums %+v, the runs' one by one %+v", got, want)
 	}
 }
+
+// countingWriter keeps what is written to it and counts the writes.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// A body in parts is written whole, in order, a batch of small parts per
+// write and a part of a batch's size or more in a write of its own; the
+// plain form inflates from the parts.
+func TestRepresentationWriteToBatchesParts(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	var parts [][]byte
+	large := 0
+	for i := range 400 {
+		n := r.IntN(4000)
+		if i%100 == 7 {
+			n = writeBatch + r.IntN(1000)
+			large++
+		}
+		parts = append(parts, randomText(r, n))
+	}
+	want := bytes.Join(parts, nil)
+	rep := newPartsRepresentation(parts, len(want), `"x"`)
+	var w countingWriter
+	n, err := rep.WriteTo(&w)
+	if err != nil || n != int64(len(want)) || !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("wrote %d bytes (%v), want the %d of the parts joined", n, err, len(want))
+	}
+	// Each large part may cut a batch short.
+	if most := len(want)/writeBatch + 2*large + 1; w.writes > most {
+		t.Fatalf("%d writes of %d bytes in %d parts, want at most %d", w.writes, len(want), len(parts), most)
+	}
+
+	c, reg := newCache(t, nil)
+	for i := range 2000 {
+		reg.Register(inst(fmt.Sprint("APP", i%7), fmt.Sprint("i", i)), false)
+	}
+	p := c.Get(appsJSON)
+	if len(p.Gzip().Parts) < 3 {
+		t.Fatalf("the full payload is in %d parts", len(p.Gzip().Parts))
+	}
+	if want := eureka.AppendApplicationsJSON(nil, reg.Applications()); !bytes.Equal(p.Plain().Body, want) {
+		t.Fatal("the plain form inflated from the parts differs from the encoder's output")
+	}
+	if p.Gzip().joined.body != nil {
+		t.Fatal("the parts were joined to inflate them")
+	}
+}
