@@ -228,9 +228,11 @@ type assembler struct {
 	moved    [][2]int
 	plain    []byte
 	inflater io.ReadCloser
-	// tailReader and dictBuf inflate the compressed run tails.
+	// tailReader inflates the compressed run tails; dictBuf holds the
+	// plain bytes of dictOf, the last one inflated or built.
 	tailReader io.ReadCloser
 	dictBuf    []byte
+	dictOf     []byte
 	seed       maphash.Seed
 
 	// compressed counts the plain bytes of the runs compressed, and
@@ -673,7 +675,7 @@ func (a *assembler) segments(segs []seg, c *chunk) []seg {
 
 // inflate appends c's plain bytes to dst.
 func (a *assembler) inflate(dst []byte, c *chunk) []byte {
-	a.dictBuf = a.plainTail(a.dictBuf[:0], c.dict)
+	a.plainDict(c.dict)
 	r := bytes.NewReader(c.part.z)
 	if a.inflater == nil {
 		a.inflater = flate.NewReaderDict(r, a.dictBuf)
@@ -739,14 +741,17 @@ func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 		a.plain = append(a.plain, a.work[s.off:s.off+s.n]...)
 		c.keys[i], c.sizes[i] = s.key, int32(s.n)
 	}
-	a.dictBuf = a.dictBuf[:0]
 	if prev != nil {
 		c.dict = prev.tail
-		a.dictBuf = a.plainTail(a.dictBuf, c.dict)
 	}
+	a.plainDict(c.dict)
 	c.part = compressPartDict(a.plain, a.dictBuf)
 	a.compressed += int64(len(a.plain))
 	c.tail = compressTail(a.plain)
+	// The next run built is most often this one's successor: its
+	// dictionary is this tail.
+	a.dictBuf = append(a.dictBuf[:0], a.plain[max(0, len(a.plain)-tailSize):]...)
+	a.dictOf = c.tail
 	return c
 }
 
@@ -874,6 +879,17 @@ func compressTail(plain []byte) []byte {
 
 // tailPool holds compressTail's writers.
 var tailPool sync.Pool
+
+// plainDict sets dictBuf to the plain bytes of the compressed tail z,
+// inflating it unless dictBuf holds them already: a run inflated to be
+// rebuilt and then compressed needs its dictionary twice.
+func (a *assembler) plainDict(z []byte) {
+	if len(z) == len(a.dictOf) && (len(z) == 0 || &z[0] == &a.dictOf[0]) {
+		return
+	}
+	a.dictBuf = a.plainTail(a.dictBuf[:0], z)
+	a.dictOf = z
+}
 
 // plainTail appends the plain bytes of a compressed tail to dst.
 func (a *assembler) plainTail(dst, z []byte) []byte {
