@@ -511,16 +511,23 @@ func TestFullPayloadRunsExpireApart(t *testing.T) {
 	})
 }
 
-// checkRuns asserts that a's expiry heap and checksum tree hold its runs.
+// checkRuns asserts that a's expiry heap, checksum tree and bytes hold its
+// runs.
 func checkRuns(t *testing.T, a *assembler) {
 	t.Helper()
 	if len(a.expiry) != len(a.chunks) {
 		t.Fatalf("%d runs, %d in the expiry heap", len(a.chunks), len(a.expiry))
 	}
+	if len(a.zs) != len(a.chunks) {
+		t.Fatalf("%d runs, %d runs' bytes", len(a.chunks), len(a.zs))
+	}
 	want := noSums
-	for _, c := range a.chunks {
+	for i, c := range a.chunks {
 		if c.at < 0 || a.expiry[c.at] != c {
 			t.Fatalf("a run is not where the expiry heap says (%d)", c.at)
+		}
+		if !sameBytes(a.zs[i], c.part.z) || len(c.part.z) == 0 {
+			t.Fatalf("run %d's bytes are not the run's", i)
 		}
 		want.then(&c.part.sums)
 	}

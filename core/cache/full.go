@@ -204,6 +204,9 @@ type assembler struct {
 
 	apps   map[string]*appMeta
 	chunks []*chunk // in name order
+	// zs are the runs' compressed bytes, in the same order: a build
+	// copies them into its payload's parts without reading every run.
+	zs [][]byte
 	// sums combines the runs' checksums; expiry holds them by expiry.
 	sums   sumTree
 	expiry expiryHeap
@@ -224,6 +227,7 @@ type assembler struct {
 	work     []byte              // plain items: re-encoded and inflated
 	segs     []seg
 	spare    []*chunk // the runs' slice before the last build
+	spareZs  [][]byte
 	at       []int
 	moved    [][2]int
 	plain    []byte
@@ -264,6 +268,7 @@ func (a *assembler) reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.chunks, a.spare, a.expiry, a.sums = nil, nil, nil, sumTree{}
+	a.zs, a.spareZs = nil, nil
 }
 
 // mark makes c dirty: rebuilt by this build.
@@ -378,11 +383,9 @@ func (a *assembler) join(version uint64, changeCost time.Duration) (parts [][]by
 		}
 		a.headHash = hash
 	}
-	j := newJoiner(len(a.chunks) + 2)
+	j := newJoiner(len(a.zs) + 2)
 	j.add(&a.head)
-	for _, c := range a.chunks {
-		j.pieces = append(j.pieces, c.part.z)
-	}
+	j.pieces = append(j.pieces, a.zs...)
 	j.sums.then(a.sums.root())
 	j.add(&a.tail)
 	parts, n, sum = j.finish()
@@ -535,13 +538,14 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 	// run may have moved.
 	a.moved = a.moved[:0]
 	shift := -1
-	out := a.spare[:0]
+	out, zs := a.spare[:0], a.spareZs[:0]
 	next := 0 // a.chunks[next:] are not in out yet
 	for _, d := range a.at {
 		if d < next {
 			continue // rebuilt with a run before
 		}
 		out = append(out, a.chunks[next:d]...)
+		zs = append(zs, a.zs[next:d]...)
 		from := len(out)
 		i := d
 		for ; i < len(a.chunks); i++ {
@@ -568,7 +572,11 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 				a.segs = a.segments(a.segs, a.chunks[i])
 				size = plainSize(a.segs)
 			}
+			k := len(out)
 			out = a.split(out, a.segs, size, now)
+			for _, c := range out[k:] {
+				zs = append(zs, c.part.z)
+			}
 			spent += time.Since(start)
 		}
 		if shift < 0 {
@@ -580,9 +588,12 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 		next = i
 	}
 	out = append(out, a.chunks[next:]...)
-	// The old slice is the next build's out: let go of the runs it held.
+	zs = append(zs, a.zs[next:]...)
+	// The old slices are the next build's: let go of what they held.
 	clear(a.chunks)
+	clear(a.zs)
 	a.spare, a.chunks = a.chunks[:0], out
+	a.spareZs, a.zs = a.zs[:0], zs
 	at := func(i int) *sums { return &out[i].part.sums }
 	for _, r := range a.moved {
 		if shift >= 0 && r[0] >= shift {
@@ -851,11 +862,13 @@ func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
 	flush()
 	close(jobs)
 	wg.Wait()
+	a.zs = a.zs[:0]
 	for i, c := range a.chunks {
 		if i > 0 {
 			c.dict = a.chunks[i-1].tail
 		}
 		heap.Push(&a.expiry, c)
+		a.zs = append(a.zs, c.part.z)
 	}
 	a.sums.update(len(a.chunks), 0, len(a.chunks), func(i int) *sums { return &a.chunks[i].part.sums })
 	a.compressed += compressed.Load()
