@@ -226,8 +226,8 @@ type assembler struct {
 	fresh    map[string]seg      // changed or new items; n < 0: item gone
 	work     []byte              // plain items: re-encoded and inflated
 	segs     []seg
-	spare    []*chunk // the runs' slice before the last build
-	spareZs  [][]byte
+	repl     []*chunk // a build's new runs, replacing some old ones
+	replZs   [][]byte
 	at       []int
 	moved    [][2]int
 	plain    []byte
@@ -267,8 +267,7 @@ func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
 func (a *assembler) reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.chunks, a.spare, a.expiry, a.sums = nil, nil, nil, sumTree{}
-	a.zs, a.spareZs = nil, nil
+	a.chunks, a.zs, a.expiry, a.sums = nil, nil, nil, sumTree{}
 }
 
 // mark makes c dirty: rebuilt by this build.
@@ -534,26 +533,31 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 		a.at = append(a.at, a.indexOf(c))
 	}
 	slices.Sort(a.at)
-	// moved are the ranges of out whose runs are new; from shift on every
-	// run may have moved.
+	// moved are the ranges of runs that are new; from shift on every run
+	// may have moved.
 	a.moved = a.moved[:0]
 	shift := -1
-	out, zs := a.spare[:0], a.spareZs[:0]
-	next := 0 // a.chunks[next:] are not in out yet
+	// The runs rebuilt replace the old ones in place: copying the others
+	// into a new slice cost every build a pass over all (with write
+	// barriers while the collector runs: 0.2 ms at 20,000 runs).
+	delta := 0 // runs added before the next dirty one, less those removed
+	next := 0  // the old runs before it are taken care of
 	for _, d := range a.at {
 		if d < next {
 			continue // rebuilt with a run before
 		}
-		out = append(out, a.chunks[next:d]...)
-		zs = append(zs, a.zs[next:d]...)
-		from := len(out)
-		i := d
+		lo := d + delta
+		var prev *chunk
+		if lo > 0 {
+			prev = a.chunks[lo-1]
+		}
+		repl := a.repl[:0]
+		i := lo
 		for ; i < len(a.chunks); i++ {
 			c := a.chunks[i]
 			var prevTail []byte
 			prevKey := ""
-			if len(out) > 0 {
-				prev := out[len(out)-1]
+			if prev != nil {
 				prevTail, prevKey = prev.tail, prev.keys[len(prev.keys)-1]
 			}
 			// Equal tails compress to equal bytes: comparing the
@@ -572,37 +576,38 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 				a.segs = a.segments(a.segs, a.chunks[i])
 				size = plainSize(a.segs)
 			}
-			k := len(out)
-			out = a.split(out, a.segs, size, now)
-			for _, c := range out[k:] {
-				zs = append(zs, c.part.z)
+			if repl = a.split(repl, prev, a.segs, size, now); len(repl) > 0 {
+				prev = repl[len(repl)-1]
 			}
 			spent += time.Since(start)
 		}
+		zs := a.replZs[:0]
+		for _, c := range repl {
+			zs = append(zs, c.part.z)
+		}
+		a.chunks = slices.Replace(a.chunks, lo, i, repl...)
+		a.zs = slices.Replace(a.zs, lo, i, zs...)
 		if shift < 0 {
-			a.moved = append(a.moved, [2]int{from, len(out)})
-			if len(out) != i {
-				shift = from
+			a.moved = append(a.moved, [2]int{lo, lo + len(repl)})
+			if len(repl) != i-lo {
+				shift = lo
 			}
 		}
-		next = i
+		next = d + i - lo
+		delta += len(repl) - (i - lo)
+		clear(repl)
+		clear(zs)
+		a.repl, a.replZs = repl[:0], zs[:0]
 	}
-	out = append(out, a.chunks[next:]...)
-	zs = append(zs, a.zs[next:]...)
-	// The old slices are the next build's: let go of what they held.
-	clear(a.chunks)
-	clear(a.zs)
-	a.spare, a.chunks = a.chunks[:0], out
-	a.spareZs, a.zs = a.zs[:0], zs
-	at := func(i int) *sums { return &out[i].part.sums }
+	at := func(i int) *sums { return &a.chunks[i].part.sums }
 	for _, r := range a.moved {
 		if shift >= 0 && r[0] >= shift {
 			break
 		}
-		a.sums.update(len(out), r[0], r[1], at)
+		a.sums.update(len(a.chunks), r[0], r[1], at)
 	}
 	if shift >= 0 {
-		a.sums.update(len(out), shift, len(out), at)
+		a.sums.update(len(a.chunks), shift, len(a.chunks), at)
 	}
 	return spent
 }
@@ -703,8 +708,8 @@ func (a *assembler) inflate(dst []byte, c *chunk) []byte {
 }
 
 // split appends segs to out as runs of about the target plain size (one
-// run if they are no more than twice it).
-func (a *assembler) split(out []*chunk, segs []seg, size int, now time.Time) []*chunk {
+// run if they are no more than twice it), the first to follow prev.
+func (a *assembler) split(out []*chunk, prev *chunk, segs []seg, size int, now time.Time) []*chunk {
 	if len(segs) == 0 {
 		return out
 	}
@@ -718,11 +723,8 @@ func (a *assembler) split(out []*chunk, segs []seg, size int, now time.Time) []*
 			n += segs[k].n
 			k++
 		}
-		var prev *chunk
-		if len(out) > 0 {
-			prev = out[len(out)-1]
-		}
-		out = append(out, a.compress(segs[:k], prev, now))
+		prev = a.compress(segs[:k], prev, now)
+		out = append(out, prev)
 		segs = segs[k:]
 	}
 	return out
