@@ -490,10 +490,12 @@ func TestFullPayloadRunsExpireApart(t *testing.T) {
 		c, reg := newGoldenCache(t)
 		for _, a := range c.full {
 			// Runs built a millisecond apart expire apart.
-			a.target, a.ttl = 700, 4*time.Millisecond
+			a.target, a.ttl, a.perBlock = 700, 4*time.Millisecond, 3
 		}
 		r := rand.New(rand.NewPCG(5, 6))
 		expired := 0
+		var last *Payload
+		var lastBody []byte
 		for step := range 300 {
 			randomChange(r, reg, step)
 			time.Sleep(time.Millisecond) // the bubble's clock: runs age
@@ -501,6 +503,19 @@ func TestFullPayloadRunsExpireApart(t *testing.T) {
 			for _, a := range c.full {
 				checkRuns(t, a)
 			}
+			// A payload served keeps its bytes while later ones are built
+			// from the same blocks.
+			if last != nil {
+				var b bytes.Buffer
+				last.Gzip().WriteTo(&b)
+				if !bytes.Equal(b.Bytes(), lastBody) {
+					t.Fatalf("step %d: the payload before changed", step)
+				}
+			}
+			last = c.Get(appsJSON)
+			var b bytes.Buffer
+			last.Gzip().WriteTo(&b)
+			lastBody = b.Bytes()
 			if n := len(c.full[JSON].expired); n > 0 && n < len(c.full[JSON].chunks) {
 				expired++
 			}
@@ -518,15 +533,22 @@ func checkRuns(t *testing.T, a *assembler) {
 	if len(a.expiry) != len(a.chunks) {
 		t.Fatalf("%d runs, %d in the expiry heap", len(a.chunks), len(a.expiry))
 	}
-	if len(a.zs) != len(a.chunks) {
-		t.Fatalf("%d runs, %d runs' bytes", len(a.chunks), len(a.zs))
+	var zs [][]byte
+	for i, b := range a.blocks {
+		if len(b) != a.perBlock && i < len(a.blocks)-1 || len(b) == 0 {
+			t.Fatalf("block %d of %d holds %d runs", i, len(a.blocks), len(b))
+		}
+		zs = append(zs, b...)
+	}
+	if len(zs) != len(a.chunks) {
+		t.Fatalf("%d runs, %d runs' bytes", len(a.chunks), len(zs))
 	}
 	want := noSums
 	for i, c := range a.chunks {
 		if c.at < 0 || a.expiry[c.at] != c {
 			t.Fatalf("a run is not where the expiry heap says (%d)", c.at)
 		}
-		if !sameBytes(a.zs[i], c.part.z) || len(c.part.z) == 0 {
+		if len(c.part.z) == 0 || &zs[i][0] != &c.part.z[0] {
 			t.Fatalf("run %d's bytes are not the run's", i)
 		}
 		want.then(&c.part.sums)
@@ -563,7 +585,7 @@ func TestRepresentationWriteToBatchesParts(t *testing.T) {
 		parts = append(parts, randomText(r, n))
 	}
 	want := bytes.Join(parts, nil)
-	rep := newPartsRepresentation(parts, len(want), `"x"`)
+	rep := newPartsRepresentation([][][]byte{parts[:10], parts[10:11], nil, parts[11:]}, len(want), `"x"`)
 	var w countingWriter
 	n, err := rep.WriteTo(&w)
 	if err != nil || n != int64(len(want)) || !bytes.Equal(w.Bytes(), want) {
@@ -579,8 +601,8 @@ func TestRepresentationWriteToBatchesParts(t *testing.T) {
 		reg.Register(inst(fmt.Sprint("APP", i%7), fmt.Sprint("i", i)), false)
 	}
 	p := c.Get(appsJSON)
-	if len(p.Gzip().Parts) < 3 {
-		t.Fatalf("the full payload is in %d parts", len(p.Gzip().Parts))
+	if n := len(p.Gzip().parts); n < 3 {
+		t.Fatalf("the full payload is in %d blocks of parts", n)
 	}
 	if want := eureka.AppendApplicationsJSON(nil, reg.Applications()); !bytes.Equal(p.Plain().Body, want) {
 		t.Fatal("the plain form inflated from the parts differs from the encoder's output")

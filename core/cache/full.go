@@ -199,14 +199,20 @@ type assembler struct {
 	// (AutoExpiration); each run gets up to a quarter less, at random, so
 	// runs built together do not all expire together.
 	ttl time.Duration
-	// target is chunkTarget; tests make it small.
-	target int
+	// target is chunkTarget and perBlock blockRuns; tests make them
+	// small.
+	target, perBlock int
 
 	apps   map[string]*appMeta
 	chunks []*chunk // in name order
-	// zs are the runs' compressed bytes, in the same order: a build
-	// copies them into its payload's parts without reading every run.
-	zs [][]byte
+	// blocks are the runs' compressed bytes in order, blockRuns a block:
+	// a payload's parts share them, so a build copies the blocks where a
+	// run changed, not a list of every run's bytes. A block a payload
+	// holds is not written again: owned says which were copied since the
+	// last payload.
+	blocks [][][]byte
+	owned  []bool
+	copied []int // the indices owned is true at
 	// sums combines the runs' checksums; expiry holds them by expiry.
 	sums   sumTree
 	expiry expiryHeap
@@ -227,7 +233,6 @@ type assembler struct {
 	work     []byte              // plain items: re-encoded and inflated
 	segs     []seg
 	repl     []*chunk // a build's new runs, replacing some old ones
-	replZs   [][]byte
 	at       []int
 	moved    [][2]int
 	plain    []byte
@@ -252,7 +257,7 @@ type assembler struct {
 }
 
 func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
-	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, apps: map[string]*appMeta{},
+	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, perBlock: blockRuns, apps: map[string]*appMeta{},
 		stale: map[string]struct{}{}, fresh: map[string]seg{}, seed: maphash.MakeSeed()}
 	a.inst, _ = src.(instanceLister)
 	if f == JSON {
@@ -267,7 +272,8 @@ func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
 func (a *assembler) reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.chunks, a.zs, a.expiry, a.sums = nil, nil, nil, sumTree{}
+	a.chunks, a.expiry, a.sums = nil, nil, sumTree{}
+	a.blocks, a.owned, a.copied = nil, nil, nil
 }
 
 // mark makes c dirty: rebuilt by this build.
@@ -283,7 +289,7 @@ func (a *assembler) mark(c *chunk) {
 // shows, and how long it spent on what changed since the last build:
 // re-encoding what changed and recompressing their runs. The rest of its
 // cost (joining the runs) is paid by every build, however little changed.
-func (a *assembler) build() (parts [][]byte, n int, sum, version uint64, changeCost time.Duration) {
+func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, changeCost time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
@@ -372,7 +378,7 @@ func (a *assembler) build() (parts [][]byte, n int, sum, version uint64, changeC
 // join assembles the runs into the payload, under mu: the gzip member's
 // pieces in order (the runs' own bytes, not a copy), its length and the
 // CRC-64 of its plain bytes.
-func (a *assembler) join(version uint64, changeCost time.Duration) (parts [][]byte, n int, sum, v uint64, cost time.Duration) {
+func (a *assembler) join(version uint64, changeCost time.Duration) (blocks [][][]byte, n int, sum, v uint64, cost time.Duration) {
 	if hash := a.total.HashCode(); a.head.z == nil || hash != a.headHash {
 		// A full payload's versions__delta is always 1 (Eureka's).
 		if a.format == JSON {
@@ -382,19 +388,67 @@ func (a *assembler) join(version uint64, changeCost time.Duration) (parts [][]by
 		}
 		a.headHash = hash
 	}
-	j := newJoiner(len(a.zs) + 2)
-	j.add(&a.head)
-	j.pieces = append(j.pieces, a.zs...)
-	j.sums.then(a.sums.root())
-	j.add(&a.tail)
-	parts, n, sum = j.finish()
+	s := noSums
+	s.then(&a.head.sums)
+	s.then(a.sums.root())
+	s.then(&a.tail.sums)
+	end := memberEnd(&s)
+	blocks = make([][][]byte, 0, len(a.blocks)+2)
+	blocks = append(blocks, [][]byte{gzipHeader, a.head.z})
+	blocks = append(blocks, a.blocks...)
+	blocks = append(blocks, [][]byte{a.tail.z, end})
+	// The payload holds the blocks now.
+	for _, b := range a.copied {
+		a.owned[b] = false
+	}
+	a.copied = a.copied[:0]
 	if cap(a.work) > maxKeptWork {
 		// A build after many runs expired held the plain bytes of much
 		// of the registry here: let them go rather than keep them for
 		// the next small build.
 		a.work = nil
 	}
-	return parts, n, sum, version, changeCost
+	return blocks, len(gzipHeader) + int(s.zn) + len(end), s.crc64, version, changeCost
+}
+
+// blockRuns is how many runs' bytes a block of blocks holds.
+const blockRuns = 256
+
+// setBytes makes z the bytes of run i in blocks, copying its block first
+// unless this build did already.
+func (a *assembler) setBytes(i int, z []byte) {
+	b, k := i/a.perBlock, i%a.perBlock
+	for len(a.blocks) <= b {
+		a.blocks = append(a.blocks, nil)
+		a.owned = append(a.owned, false)
+	}
+	blk := a.blocks[b]
+	if !a.owned[b] {
+		blk = append(make([][]byte, 0, a.perBlock), blk...)
+		a.owned[b] = true
+		a.copied = append(a.copied, b)
+	}
+	if k >= len(blk) {
+		blk = blk[:k+1]
+	}
+	blk[k] = z
+	a.blocks[b] = blk
+}
+
+// trimBytes drops the bytes of the runs from the nth on from blocks.
+func (a *assembler) trimBytes(n int) {
+	b := (n + a.perBlock - 1) / a.perBlock
+	for i := b; i < len(a.blocks); i++ {
+		a.blocks[i] = nil
+	}
+	a.blocks = a.blocks[:min(b, len(a.blocks))]
+	if k := n % a.perBlock; k != 0 && b <= len(a.blocks) && b > 0 {
+		blk := a.blocks[b-1]
+		if a.owned[b-1] {
+			clear(blk[k:])
+		}
+		a.blocks[b-1] = blk[:min(k, len(blk))]
+	}
 }
 
 // encode re-encodes app's items and compares each with what m says the
@@ -581,12 +635,7 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 			}
 			spent += time.Since(start)
 		}
-		zs := a.replZs[:0]
-		for _, c := range repl {
-			zs = append(zs, c.part.z)
-		}
 		a.chunks = slices.Replace(a.chunks, lo, i, repl...)
-		a.zs = slices.Replace(a.zs, lo, i, zs...)
 		if shift < 0 {
 			a.moved = append(a.moved, [2]int{lo, lo + len(repl)})
 			if len(repl) != i-lo {
@@ -596,19 +645,22 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 		next = d + i - lo
 		delta += len(repl) - (i - lo)
 		clear(repl)
-		clear(zs)
-		a.repl, a.replZs = repl[:0], zs[:0]
+		a.repl = repl[:0]
+	}
+	if shift >= 0 {
+		a.moved = append(a.moved, [2]int{shift, len(a.chunks)})
 	}
 	at := func(i int) *sums { return &a.chunks[i].part.sums }
 	for _, r := range a.moved {
-		if shift >= 0 && r[0] >= shift {
+		if shift >= 0 && r[0] > shift {
 			break
 		}
 		a.sums.update(len(a.chunks), r[0], r[1], at)
+		for i := r[0]; i < r[1]; i++ {
+			a.setBytes(i, a.chunks[i].part.z)
+		}
 	}
-	if shift >= 0 {
-		a.sums.update(len(a.chunks), shift, len(a.chunks), at)
-	}
+	a.trimBytes(len(a.chunks))
 	return spent
 }
 
@@ -864,13 +916,13 @@ func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
 	flush()
 	close(jobs)
 	wg.Wait()
-	a.zs = a.zs[:0]
+	a.blocks, a.owned, a.copied = nil, nil, nil
 	for i, c := range a.chunks {
 		if i > 0 {
 			c.dict = a.chunks[i-1].tail
 		}
 		heap.Push(&a.expiry, c)
-		a.zs = append(a.zs, c.part.z)
+		a.setBytes(i, c.part.z)
 	}
 	a.sums.update(len(a.chunks), 0, len(a.chunks), func(i int) *sums { return &a.chunks[i].part.sums })
 	a.compressed += compressed.Load()

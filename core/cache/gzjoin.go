@@ -124,11 +124,17 @@ func (s *sums) then(q *sums) {
 // finish ends the member and returns its pieces, its length and the
 // plain bytes' CRC-64.
 func (j *joiner) finish() (pieces [][]byte, n int, sum uint64) {
-	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
-	end = binary.LittleEndian.AppendUint32(end, uint32(j.sums.crc32))
-	end = binary.LittleEndian.AppendUint32(end, uint32(j.sums.n))
+	end := memberEnd(&j.sums)
 	j.pieces = append(j.pieces, end)
 	return j.pieces, len(gzipHeader) + int(j.sums.zn) + len(end), j.sums.crc64
+}
+
+// memberEnd returns what ends a gzip member whose deflate pieces are s:
+// the final block and the trailer.
+func memberEnd(s *sums) []byte {
+	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
+	end = binary.LittleEndian.AppendUint32(end, uint32(s.crc32))
+	return binary.LittleEndian.AppendUint32(end, uint32(s.n))
 }
 
 // sumTree holds the combined sums of a sequence of parts (a payload's
