@@ -112,21 +112,21 @@ type Payload struct {
 // ETag and Content-Length headers, computed once so serving allocates
 // nothing per request. Treat every field as read-only.
 type Representation struct {
-	// Body is the whole body, or nil when parts hold it.
+	// Body is the whole body, or nil when Parts holds it.
 	Body []byte
-	// parts is the body in pieces, in order, in blocks of pieces: an
+	// Parts is the body in pieces, in order, in blocks of pieces: an
 	// assembled payload is built from its runs' bytes, which it shares
 	// with the payloads built after it, and is served from them (WriteTo)
 	// without being joined. A block is shared too, until a run in it
 	// changes: a list of every run's bytes cost a build a copy of 20,000
 	// slices at 1,000,000 instances.
-	parts  [][][]byte
+	Parts  [][][]byte
 	ETag   []string
 	Length []string
 	joined *joinedBody
 }
 
-// joinedBody is parts joined, once.
+// joinedBody is Parts joined, once.
 type joinedBody struct {
 	once sync.Once
 	body []byte
@@ -137,17 +137,17 @@ func newRepresentation(body []byte, etag string) Representation {
 }
 
 func newPartsRepresentation(parts [][][]byte, n int, etag string) Representation {
-	return Representation{parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}, joined: &joinedBody{}}
+	return Representation{Parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}, joined: &joinedBody{}}
 }
 
-// WriteTo writes the body to w: parts a batch at a time, each copied
+// WriteTo writes the body to w: Parts a batch at a time, each copied
 // into a buffer of writeBatch bytes kept between calls. Joining the parts
 // once per payload allocated the whole body again for every version served
 // (19 MB at 1,000,000 instances, each build under churn), and writing
 // them one by one cost a syscall each (85 µs a fetch of 1,000 instances
 // against 30).
 func (r *Representation) WriteTo(w io.Writer) (int64, error) {
-	if r.parts == nil {
+	if r.Parts == nil {
 		n, err := w.Write(r.Body)
 		return int64(n), err
 	}
@@ -160,7 +160,7 @@ func (r *Representation) WriteTo(w io.Writer) (int64, error) {
 		return err
 	}
 	buf := (*bp)[:0]
-	for _, block := range r.parts {
+	for _, block := range r.Parts {
 		for _, p := range block {
 			if len(buf)+len(p) > cap(buf) && len(buf) > 0 {
 				if err := write(buf); err != nil {
@@ -184,7 +184,7 @@ func (r *Representation) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// writeBatch is how many bytes of parts WriteTo writes at once.
+// writeBatch is how many bytes of Parts WriteTo writes at once.
 const writeBatch = 128 << 10
 
 var batchPool = sync.Pool{New: func() any {
@@ -192,11 +192,11 @@ var batchPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// Bytes returns the whole body in one slice: Body, or parts joined (once;
+// Bytes returns the whole body in one slice: Body, or Parts joined (once;
 // every later call returns the same slice). Serving uses WriteTo, which
 // does not join them.
 func (r *Representation) Bytes() []byte {
-	if r.parts == nil {
+	if r.Parts == nil {
 		return r.Body
 	}
 	r.joined.once.Do(func() {
@@ -251,11 +251,11 @@ func gzipETag(etag string) string { return etag[:len(etag)-1] + `-gzip"` }
 
 // reader returns a reader of the body, which it does not join.
 func (r *Representation) reader() io.Reader {
-	if r.parts == nil {
+	if r.Parts == nil {
 		return bytes.NewReader(r.Body)
 	}
 	var rs []io.Reader
-	for _, block := range r.parts {
+	for _, block := range r.Parts {
 		for _, p := range block {
 			rs = append(rs, bytes.NewReader(p))
 		}
@@ -267,8 +267,8 @@ func (r *Representation) reader() io.Reader {
 // 2^32), 0 if it is too short to have one.
 func (r *Representation) trailerSize() int {
 	last := r.Body
-	if r.parts != nil {
-		block := r.parts[len(r.parts)-1]
+	if r.Parts != nil {
+		block := r.Parts[len(r.Parts)-1]
 		last = block[len(block)-1]
 	}
 	if len(last) < 4 {

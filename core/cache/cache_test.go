@@ -543,7 +543,7 @@ func checkRuns(t *testing.T, a *assembler) {
 	if len(zs) != len(a.chunks) {
 		t.Fatalf("%d runs, %d runs' bytes", len(a.chunks), len(zs))
 	}
-	want := noSums
+	want := noPart
 	for i, c := range a.chunks {
 		if c.at < 0 || a.expiry[c.at] != c {
 			t.Fatalf("a run is not where the expiry heap says (%d)", c.at)
@@ -551,9 +551,9 @@ func checkRuns(t *testing.T, a *assembler) {
 		if len(c.part.z) == 0 || &zs[i][0] != &c.part.z[0] {
 			t.Fatalf("run %d's bytes are not the run's", i)
 		}
-		want.then(&c.part.sums)
+		want.then(&c.part)
 	}
-	if got := *a.sums.root(); got != want {
+	if got := *a.sums.root(); !sameSums(got, want) {
 		t.Fatalf("combined checksums %+v, the runs' one by one %+v", got, want)
 	}
 }
@@ -601,7 +601,7 @@ func TestRepresentationWriteToBatchesParts(t *testing.T) {
 		reg.Register(inst(fmt.Sprint("APP", i%7), fmt.Sprint("i", i)), false)
 	}
 	p := c.Get(appsJSON)
-	if n := len(p.Gzip().parts); n < 3 {
+	if n := len(p.Gzip().Parts); n < 3 {
 		t.Fatalf("the full payload is in %d blocks of parts", n)
 	}
 	if want := eureka.AppendApplicationsJSON(nil, reg.Applications()); !bytes.Equal(p.Plain().Body, want) {

@@ -402,11 +402,11 @@ func (a *assembler) join(version uint64, changeCost time.Duration) (blocks [][][
 		}
 		a.headHash = hash
 	}
-	s := noSums
-	s.then(&a.head.sums)
+	s := noPart
+	s.then(&a.head)
 	s.then(a.sums.root())
-	s.then(&a.tail.sums)
-	end := memberEnd(&s)
+	s.then(&a.tail)
+	end := memberEnd(s.crc32, s.n)
 	blocks = make([][][]byte, 0, len(a.blocks)+2)
 	blocks = append(blocks, [][]byte{gzipHeader, a.head.z})
 	blocks = append(blocks, a.blocks...)
@@ -664,7 +664,7 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 	if shift >= 0 {
 		a.moved = append(a.moved, [2]int{shift, len(a.chunks)})
 	}
-	at := func(i int) *sums { return &a.chunks[i].part.sums }
+	at := func(i int) *part { return &a.chunks[i].part }
 	for _, r := range a.moved {
 		if shift >= 0 && r[0] > shift {
 			break
@@ -938,7 +938,7 @@ func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
 		heap.Push(&a.expiry, c)
 		a.setBytes(i, c.part.z)
 	}
-	a.sums.update(len(a.chunks), 0, len(a.chunks), func(i int) *sums { return &a.chunks[i].part.sums })
+	a.sums.update(len(a.chunks), 0, len(a.chunks), func(i int) *part { return &a.chunks[i].part })
 	a.compressed += compressed.Load()
 }
 

@@ -22,17 +22,12 @@ import (
 // Java's GZIPInputStream, Node and curl; Go's compress/gzip) reads
 // sync-flushed streams: it is what zlib's Z_SYNC_FLUSH writes.
 
-// part is one compressed piece with the checksums of its plain bytes.
+// part is one compressed piece with the checksums of its plain bytes, or
+// with no bytes the checksums of several (then, sumTree).
 type part struct {
-	z []byte // raw deflate, ending with a sync flush
-	sums
-}
-
-// sums describe a piece, or several one after the other (then): their
-// lengths and the checksums of their plain bytes.
-type sums struct {
-	n  int64 // plain length
-	zn int64 // compressed length
+	z  []byte // raw deflate, ending with a sync flush
+	n  int64  // plain length
+	zn int64  // compressed length: len(z), or the pieces' it sums
 	// CRC-32 (the gzip trailer's) and CRC-64 (the entity tag) of the
 	// plain bytes, and x^(8n) modulo each polynomial: what combining a
 	// piece's checksum costs is then one multiplication.
@@ -40,8 +35,8 @@ type sums struct {
 	shift32, shift64 uint64
 }
 
-// noSums describe no bytes: then leaves what it is combined with as is.
-var noSums = sums{shift32: crc32Math.one, shift64: crc64Math.one}
+// noPart stands for no bytes: then leaves what it is combined with as is.
+var noPart = part{shift32: crc32Math.one, shift64: crc64Math.one}
 
 var crc32Table = crc32.MakeTable(crc32.IEEE)
 
@@ -67,14 +62,15 @@ func compressPartDict(plain, dict []byte) part {
 	w.Flush()
 	flatePool.Put(w)
 	n := int64(len(plain))
-	return part{z: bytes.Clone(b.Bytes()), sums: sums{
+	return part{
+		z:       bytes.Clone(b.Bytes()),
 		n:       n,
 		zn:      int64(b.Len()),
 		crc32:   uint64(crc32.Checksum(plain, crc32Table)),
 		crc64:   crc64.Checksum(plain, crcTable),
 		shift32: crc32Math.shift(n),
 		shift64: crc64Math.shift(n),
-	}}
+	}
 }
 
 // gzipHeader is a gzip member header: deflate, no name, no time, unknown OS.
@@ -89,52 +85,53 @@ var finalBlock = []byte{1, 0, 0, 0xff, 0xff}
 // after, and never joined to be served), with its length and the CRC-64
 // of the plain bytes they hold.
 type joiner struct {
-	pieces [][]byte
-	sums   sums
+	pieces       [][]byte
+	n            int // the member's length
+	crc32, crc64 uint64
+	plain        int64
 }
 
 // newJoiner starts a member of about parts parts.
 func newJoiner(parts int) *joiner {
-	return &joiner{pieces: append(make([][]byte, 0, parts+2), gzipHeader), sums: noSums}
+	return &joiner{pieces: append(make([][]byte, 0, parts+2), gzipHeader), n: len(gzipHeader)}
 }
 
-// add appends p's bytes and takes in its checksums.
+// add appends p's bytes and takes in its checksums (p may stand for
+// several parts' checksums with one part's bytes, or none).
 func (j *joiner) add(p *part) {
 	j.pieces = append(j.pieces, p.z)
-	j.sums.then(&p.sums)
+	j.n += len(p.z)
+	j.crc32 = crc32Math.mul(p.shift32, j.crc32) ^ p.crc32
+	j.crc64 = crc64Math.mul(p.shift64, j.crc64) ^ p.crc64
+	j.plain += p.n
 }
 
-// addRun appends the bytes of several parts, whose sums combined in
-// order are s: their checksums cost one combination, not one each.
-func (j *joiner) addRun(pieces [][]byte, s *sums) {
-	j.pieces = append(j.pieces, pieces...)
-	j.sums.then(s)
-}
-
-// then extends s, with no bytes, by q following it.
-func (s *sums) then(q *sums) {
-	s.crc32 = crc32Math.mul(q.shift32, s.crc32) ^ q.crc32
-	s.crc64 = crc64Math.mul(q.shift64, s.crc64) ^ q.crc64
-	s.shift32 = crc32Math.mul(s.shift32, q.shift32)
-	s.shift64 = crc64Math.mul(s.shift64, q.shift64)
-	s.n += q.n
-	s.zn += q.zn
+// then extends p's checksums and lengths, with no bytes, by those of q
+// following it.
+func (p *part) then(q *part) {
+	p.crc32 = crc32Math.mul(q.shift32, p.crc32) ^ q.crc32
+	p.crc64 = crc64Math.mul(q.shift64, p.crc64) ^ q.crc64
+	p.shift32 = crc32Math.mul(p.shift32, q.shift32)
+	p.shift64 = crc64Math.mul(p.shift64, q.shift64)
+	p.n += q.n
+	p.zn += q.zn
 }
 
 // finish ends the member and returns its pieces, its length and the
 // plain bytes' CRC-64.
 func (j *joiner) finish() (pieces [][]byte, n int, sum uint64) {
-	end := memberEnd(&j.sums)
+	end := memberEnd(j.crc32, j.plain)
 	j.pieces = append(j.pieces, end)
-	return j.pieces, len(gzipHeader) + int(j.sums.zn) + len(end), j.sums.crc64
+	j.n += len(end)
+	return j.pieces, j.n, j.crc64
 }
 
-// memberEnd returns what ends a gzip member whose deflate pieces are s:
-// the final block and the trailer.
-func memberEnd(s *sums) []byte {
+// memberEnd returns what ends a gzip member holding plain bytes of CRC-32
+// crc: the final block and the trailer.
+func memberEnd(crc uint64, plain int64) []byte {
 	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
-	end = binary.LittleEndian.AppendUint32(end, uint32(s.crc32))
-	return binary.LittleEndian.AppendUint32(end, uint32(s.n))
+	end = binary.LittleEndian.AppendUint32(end, uint32(crc))
+	return binary.LittleEndian.AppendUint32(end, uint32(plain))
 }
 
 // sumTree holds the combined sums of a sequence of parts (a payload's
@@ -146,15 +143,15 @@ func memberEnd(s *sums) []byte {
 type sumTree struct {
 	// nodes[1] is the root, nodes[k]'s children are nodes[2k] and
 	// nodes[2k+1], and the leaves, from nodes[leaves], are the parts.
-	nodes  []sums
-	leaves int // a power of two
-	n      int // parts held
+	nodes  []part // with no bytes
+	leaves int    // a power of two
+	n      int    // parts held
 }
 
 // root returns the sums of every part in order.
-func (t *sumTree) root() *sums {
+func (t *sumTree) root() *part {
 	if len(t.nodes) == 0 {
-		return &noSums
+		return &noPart
 	}
 	return &t.nodes[1]
 }
@@ -162,25 +159,26 @@ func (t *sumTree) root() *sums {
 // update takes in n parts (at(i) returns the ith's sums), of which only
 // those in [lo, hi) differ from the last update, besides those past n when
 // there were more.
-func (t *sumTree) update(n, lo, hi int, at func(i int) *sums) {
+func (t *sumTree) update(n, lo, hi int, at func(i int) *part) {
 	if n > t.leaves {
 		t.leaves = 1
 		for t.leaves < n {
 			t.leaves *= 2
 		}
-		t.nodes = make([]sums, 2*t.leaves)
+		t.nodes = make([]part, 2*t.leaves)
 		for i := range t.nodes {
-			t.nodes[i] = noSums
+			t.nodes[i] = noPart
 		}
 		t.n, lo, hi = 0, 0, n
 	}
 	for i := lo; i < hi; i++ {
 		t.nodes[t.leaves+i] = *at(i)
+		t.nodes[t.leaves+i].z = nil
 	}
 	t.fix(lo, hi)
 	if n < t.n {
 		for i := n; i < t.n; i++ {
-			t.nodes[t.leaves+i] = noSums
+			t.nodes[t.leaves+i] = noPart
 		}
 		t.fix(n, t.n)
 	}
