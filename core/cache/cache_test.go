@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,4 +479,135 @@ func TestChangeDuringRebuildIsBuiltAfterIt(t *testing.T) {
 			t.Fatal("the change of a reader turned away was not built after the rebuild")
 		}
 	})
+}
+
+// Runs expire a few at a time, and a build looks only at the runs that
+// expired or changed and their neighbours: after every build the payload
+// is a fresh encoding, the expiry heap holds exactly the runs, and their
+// combined checksums are theirs combined one by one.
+func TestFullPayloadRunsExpireApart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, reg := newGoldenCache(t)
+		for _, a := range c.full {
+			// Runs built a millisecond apart expire apart.
+			a.target, a.ttl, a.perBlock = 700, 4*time.Millisecond, 3
+		}
+		r := rand.New(rand.NewPCG(5, 6))
+		expired := 0
+		var last *Payload
+		var lastBody []byte
+		for step := range 300 {
+			randomChange(r, reg, step)
+			time.Sleep(time.Millisecond) // the bubble's clock: runs age
+			checkGoldenApps(t, c, reg, fmt.Sprint("step ", step))
+			for _, a := range c.full {
+				checkRuns(t, a)
+			}
+			// A payload served keeps its bytes while later ones are built
+			// from the same blocks.
+			if last != nil {
+				var b bytes.Buffer
+				last.Gzip().WriteTo(&b)
+				if !bytes.Equal(b.Bytes(), lastBody) {
+					t.Fatalf("step %d: the payload before changed", step)
+				}
+			}
+			last = c.Get(appsJSON)
+			var b bytes.Buffer
+			last.Gzip().WriteTo(&b)
+			lastBody = b.Bytes()
+			if n := len(c.full[JSON].expired); n > 0 && n < len(c.full[JSON].chunks) {
+				expired++
+			}
+		}
+		if expired < 10 {
+			t.Fatalf("only %d builds found some runs expired and not all", expired)
+		}
+	})
+}
+
+// checkRuns asserts that a's expiry heap, checksum tree and bytes hold its
+// runs.
+func checkRuns(t *testing.T, a *assembler) {
+	t.Helper()
+	if len(a.expiry) != len(a.chunks) {
+		t.Fatalf("%d runs, %d in the expiry heap", len(a.chunks), len(a.expiry))
+	}
+	var zs [][]byte
+	for i, b := range a.blocks {
+		if len(b) != a.perBlock && i < len(a.blocks)-1 || len(b) == 0 {
+			t.Fatalf("block %d of %d holds %d runs", i, len(a.blocks), len(b))
+		}
+		zs = append(zs, b...)
+	}
+	if len(zs) != len(a.chunks) {
+		t.Fatalf("%d runs, %d runs' bytes", len(a.chunks), len(zs))
+	}
+	want := noPart
+	for i, c := range a.chunks {
+		if c.at < 0 || a.expiry[c.at] != c {
+			t.Fatalf("a run is not where the expiry heap says (%d)", c.at)
+		}
+		if len(c.part.z) == 0 || &zs[i][0] != &c.part.z[0] {
+			t.Fatalf("run %d's bytes are not the run's", i)
+		}
+		want.then(&c.part)
+	}
+	if got := *a.sums.root(); !sameSums(got, want) {
+		t.Fatalf("combined checksums %+v, the runs' one by one %+v", got, want)
+	}
+}
+
+// countingWriter keeps what is written to it and counts the writes.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// A body in parts is written whole, in order, a batch of small parts per
+// write and a part of a batch's size or more in a write of its own; the
+// plain form inflates from the parts.
+func TestRepresentationWriteToBatchesParts(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	var parts [][]byte
+	large := 0
+	for i := range 400 {
+		n := r.IntN(4000)
+		if i%100 == 7 {
+			n = writeBatch + r.IntN(1000)
+			large++
+		}
+		parts = append(parts, randomText(r, n))
+	}
+	want := bytes.Join(parts, nil)
+	rep := newPartsRepresentation([][][]byte{parts[:10], parts[10:11], nil, parts[11:]}, len(want), `"x"`)
+	var w countingWriter
+	n, err := rep.WriteTo(&w)
+	if err != nil || n != int64(len(want)) || !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("wrote %d bytes (%v), want the %d of the parts joined", n, err, len(want))
+	}
+	// Each large part may cut a batch short.
+	if most := len(want)/writeBatch + 2*large + 1; w.writes > most {
+		t.Fatalf("%d writes of %d bytes in %d parts, want at most %d", w.writes, len(want), len(parts), most)
+	}
+
+	c, reg := newCache(t, nil)
+	for i := range 2000 {
+		reg.Register(inst(fmt.Sprint("APP", i%7), fmt.Sprint("i", i)), false)
+	}
+	p := c.Get(appsJSON)
+	if n := len(p.Gzip().Parts); n < 3 {
+		t.Fatalf("the full payload is in %d blocks of parts", n)
+	}
+	if want := eureka.AppendApplicationsJSON(nil, reg.Applications()); !bytes.Equal(p.Plain().Body, want) {
+		t.Fatal("the plain form inflated from the parts differs from the encoder's output")
+	}
+	if p.Gzip().joined.body != nil {
+		t.Fatal("the parts were joined to inflate them")
+	}
 }

@@ -22,16 +22,21 @@ import (
 // Java's GZIPInputStream, Node and curl; Go's compress/gzip) reads
 // sync-flushed streams: it is what zlib's Z_SYNC_FLUSH writes.
 
-// part is one compressed piece with the checksums of its plain bytes.
+// part is one compressed piece with the checksums of its plain bytes, or
+// with no bytes the checksums of several (then, sumTree).
 type part struct {
-	z []byte // raw deflate, ending with a sync flush
-	n int64  // plain length
+	z  []byte // raw deflate, ending with a sync flush
+	n  int64  // plain length
+	zn int64  // compressed length: len(z), or the pieces' it sums
 	// CRC-32 (the gzip trailer's) and CRC-64 (the entity tag) of the
 	// plain bytes, and x^(8n) modulo each polynomial: what combining a
 	// piece's checksum costs is then one multiplication.
 	crc32, crc64     uint64
 	shift32, shift64 uint64
 }
+
+// noPart stands for no bytes: then leaves what it is combined with as is.
+var noPart = part{shift32: crc32Math.one, shift64: crc64Math.one}
 
 var crc32Table = crc32.MakeTable(crc32.IEEE)
 
@@ -60,6 +65,7 @@ func compressPartDict(plain, dict []byte) part {
 	return part{
 		z:       bytes.Clone(b.Bytes()),
 		n:       n,
+		zn:      int64(b.Len()),
 		crc32:   uint64(crc32.Checksum(plain, crc32Table)),
 		crc64:   crc64.Checksum(plain, crcTable),
 		shift32: crc32Math.shift(n),
@@ -76,8 +82,8 @@ var finalBlock = []byte{1, 0, 0, 0xff, 0xff}
 
 // joiner assembles parts into one gzip member, as the list of the parts'
 // own bytes (Representation.Parts: they are shared with the payloads built
-// after, and joined only when served), with its length and the CRC-64 of
-// the plain bytes they hold.
+// after, and never joined to be served), with its length and the CRC-64
+// of the plain bytes they hold.
 type joiner struct {
 	pieces       [][]byte
 	n            int // the member's length
@@ -91,7 +97,7 @@ func newJoiner(parts int) *joiner {
 }
 
 // add appends p's bytes and takes in its checksums (p may stand for
-// several parts: see part.then).
+// several parts' checksums with one part's bytes, or none).
 func (j *joiner) add(p *part) {
 	j.pieces = append(j.pieces, p.z)
 	j.n += len(p.z)
@@ -100,26 +106,97 @@ func (j *joiner) add(p *part) {
 	j.plain += p.n
 }
 
-// then extends p's checksums, with no bytes, by those of q's plain bytes
-// following p's: a run of parts combined once is then added with one
-// multiplication per checksum.
+// then extends p's checksums and lengths, with no bytes, by those of q
+// following it.
 func (p *part) then(q *part) {
 	p.crc32 = crc32Math.mul(q.shift32, p.crc32) ^ q.crc32
 	p.crc64 = crc64Math.mul(q.shift64, p.crc64) ^ q.crc64
 	p.shift32 = crc32Math.mul(p.shift32, q.shift32)
 	p.shift64 = crc64Math.mul(p.shift64, q.shift64)
 	p.n += q.n
+	p.zn += q.zn
 }
 
 // finish ends the member and returns its pieces, its length and the
 // plain bytes' CRC-64.
 func (j *joiner) finish() (pieces [][]byte, n int, sum uint64) {
-	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
-	end = binary.LittleEndian.AppendUint32(end, uint32(j.crc32))
-	end = binary.LittleEndian.AppendUint32(end, uint32(j.plain))
+	end := memberEnd(j.crc32, j.plain)
 	j.pieces = append(j.pieces, end)
 	j.n += len(end)
 	return j.pieces, j.n, j.crc64
+}
+
+// memberEnd returns what ends a gzip member holding plain bytes of CRC-32
+// crc: the final block and the trailer.
+func memberEnd(crc uint64, plain int64) []byte {
+	end := append(make([]byte, 0, len(finalBlock)+8), finalBlock...)
+	end = binary.LittleEndian.AppendUint32(end, uint32(crc))
+	return binary.LittleEndian.AppendUint32(end, uint32(plain))
+}
+
+// sumTree holds the combined sums of a sequence of parts (a payload's
+// runs) as a segment tree: each node those of its two children one after
+// the other. Combining every run's checksums on every build cost 2 ms at
+// 1,000,000 instances (20,000 runs); with the tree a changed run costs
+// log2(runs) combinations, and runs moved by an insertion or removal one
+// each from there on.
+type sumTree struct {
+	// nodes[1] is the root, nodes[k]'s children are nodes[2k] and
+	// nodes[2k+1], and the leaves, from nodes[leaves], are the parts.
+	nodes  []part // with no bytes
+	leaves int    // a power of two
+	n      int    // parts held
+}
+
+// root returns the sums of every part in order.
+func (t *sumTree) root() *part {
+	if len(t.nodes) == 0 {
+		return &noPart
+	}
+	return &t.nodes[1]
+}
+
+// update takes in n parts (at(i) returns the ith's sums), of which only
+// those in [lo, hi) differ from the last update, besides those past n when
+// there were more.
+func (t *sumTree) update(n, lo, hi int, at func(i int) *part) {
+	if n > t.leaves {
+		t.leaves = 1
+		for t.leaves < n {
+			t.leaves *= 2
+		}
+		t.nodes = make([]part, 2*t.leaves)
+		for i := range t.nodes {
+			t.nodes[i] = noPart
+		}
+		t.n, lo, hi = 0, 0, n
+	}
+	for i := lo; i < hi; i++ {
+		t.nodes[t.leaves+i] = *at(i)
+		t.nodes[t.leaves+i].z = nil
+	}
+	t.fix(lo, hi)
+	if n < t.n {
+		for i := n; i < t.n; i++ {
+			t.nodes[t.leaves+i] = noPart
+		}
+		t.fix(n, t.n)
+	}
+	t.n = n
+}
+
+// fix recombines the nodes above the leaves [lo, hi).
+func (t *sumTree) fix(lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	for l, h := (t.leaves+lo)/2, (t.leaves+hi-1)/2; l > 0; l, h = l/2, h/2 {
+		for k := l; k <= h; k++ {
+			s := t.nodes[2*k]
+			s.then(&t.nodes[2*k+1])
+			t.nodes[k] = s
+		}
+	}
 }
 
 // crcMath is arithmetic on polynomials modulo a reflected CRC polynomial,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -109,4 +110,44 @@ func TestJoinedGzipReadByGzipTool(t *testing.T) {
 	if !bytes.Equal(out, plain) {
 		t.Fatalf("gzip -dc gave %d bytes, want %d", len(out), len(plain))
 	}
+}
+
+// The tree's root is the parts' sums combined one by one, through updates
+// that change parts in place, insert and remove them, grow the tree past
+// its leaves and shrink it.
+func TestSumTree(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var parts []part
+	var tree sumTree
+	at := func(i int) *part { return &parts[i] }
+	for step := range 400 {
+		lo := r.IntN(len(parts) + 1)
+		hi := min(len(parts), lo+r.IntN(4))
+		fresh := make([]part, r.IntN(5))
+		for i := range fresh {
+			fresh[i] = compressPart(randomText(r, r.IntN(300)))
+			fresh[i].z = nil
+		}
+		if step%50 == 49 {
+			lo, hi, fresh = 0, len(parts), nil // everything leaves
+		}
+		parts = slices.Replace(parts, lo, hi, fresh...)
+		if hi-lo == len(fresh) {
+			tree.update(len(parts), lo, lo+len(fresh), at)
+		} else {
+			tree.update(len(parts), lo, len(parts), at)
+		}
+		want := noPart
+		for i := range parts {
+			want.then(&parts[i])
+		}
+		if got := *tree.root(); !sameSums(got, want) {
+			t.Fatalf("step %d: %d parts, root %+v, combined one by one %+v", step, len(parts), got, want)
+		}
+	}
+}
+
+// sameSums reports whether a and b hold the same lengths and checksums.
+func sameSums(a, b part) bool {
+	return a.n == b.n && a.zn == b.zn && a.crc32 == b.crc32 && a.crc64 == b.crc64 && a.shift32 == b.shift32 && a.shift64 == b.shift64
 }
