@@ -73,7 +73,8 @@ const (
 
 // Key names one cached payload. Eureka's key also has the API version
 // (V1/V2), full/compact and remote regions; eurekad serves the same full V2
-// bytes for all of them, so they are not part of the key.
+// bytes for every version and form, so they are not part of the key, and
+// payloads merged with remote regions are core/regions' own.
 type Key struct {
 	Entity Entity
 	Name   string // application name (upper case) or VIP; empty otherwise
