@@ -17,9 +17,9 @@ var ErrNoPeerAnswered = errors.New("replication: no peer served its registry")
 // fetches GET apps from each peer in turn and stops at the first that
 // answers. Every instance this node lacks, or holds with an older
 // lastDirtyTimestamp, is registered as a replication (so it is not sent
-// back), stamped as the old change it is (registry.RegisterCopy). It
-// returns how many instances it registered. With no peers it returns at
-// once.
+// back), stamped as the old change it is (registry.RegisterCopy), as the
+// answer is decoded (client.ApplicationsFunc). It returns how many
+// instances it registered. With no peers it returns at once.
 func (c *Cluster) Sync(ctx context.Context) (int, error) {
 	// Then compare with every peer: the sync adopts only what this node
 	// lacks or holds with an older lastDirtyTimestamp.
@@ -31,26 +31,32 @@ func (c *Cluster) Sync(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var last error
+	registered := 0
 	for round := range c.opts.SyncRetries {
 		if round > 0 && !sleep(ctx, c.opts.SyncRetryWait) {
-			return 0, ctx.Err()
+			return registered, ctx.Err()
 		}
 		for _, p := range peers {
-			apps, err := p.sync.Applications(ctx)
+			// Adopted as they are decoded: a malformed answer may have
+			// given some before it failed, which the next peer's
+			// answer compares with as with any local copy.
+			a := c.newAdoption()
+			_, err := p.sync.ApplicationsFunc(ctx, a.app)
+			a.done()
+			registered += a.n
 			if err != nil {
 				if ctx.Err() != nil {
-					return 0, ctx.Err()
+					return registered, ctx.Err()
 				}
 				c.log.Debug("start-up sync: peer failed", "peer", p.url, "err", err)
 				last = err
 				continue
 			}
-			n := c.adopt(apps)
-			c.log.Info("start-up sync done", "peer", p.url, "registered", n)
-			return n, nil
+			c.log.Info("start-up sync done", "peer", p.url, "registered", registered)
+			return registered, nil
 		}
 	}
-	return 0, errors.Join(ErrNoPeerAnswered, last)
+	return registered, errors.Join(ErrNoPeerAnswered, last)
 }
 
 // Syncing reports whether Sync is under way: anti-entropy waits for it,
@@ -58,15 +64,23 @@ func (c *Cluster) Sync(ctx context.Context) (int, error) {
 // applications that the sync is copying anyway.
 func (c *Cluster) Syncing() bool { return c.syncing.Load() }
 
-// adopt registers what apps holds that this node lacks or has older,
-// through the merger when there is one, so the input rules and the
-// instance limit hold as for every other write.
-func (c *Cluster) adopt(apps *eureka.Applications) int {
-	n, skipped := 0, 0
-	var lastErr error
-	start := time.Now()
+// adoption registers what a peer's registry holds that this node lacks
+// or has older, through the merger when there is one, so the input rules
+// and the instance limit hold as for every other write. One goroutine
+// uses it, application by application as the answer is decoded.
+type adoption struct {
+	c        *Cluster
+	register func(*eureka.InstanceInfo) error
+	start    time.Time
+	n        int // registered
+	skipped  int // refused by the rules
+	lastErr  error
+}
+
+func (c *Cluster) newAdoption() *adoption {
+	a := &adoption{c: c, start: time.Now()}
 	limits := c.reg.Settings().Limits.OrDefault()
-	register := func(in *eureka.InstanceInfo) error {
+	a.register = func(in *eureka.InstanceInfo) error {
 		// A peer's registry passes the rules every write passes.
 		if err := limits.Instance(in); err != nil {
 			return err
@@ -75,27 +89,34 @@ func (c *Cluster) adopt(apps *eureka.Applications) int {
 		return nil
 	}
 	if m := c.merger.Load(); m != nil {
-		register = (*m).Adopt
+		a.register = (*m).Adopt
 	}
-	for _, app := range apps.Applications {
-		for _, in := range app.Instances {
-			if in.App == "" {
-				in.App = app.Name
-			}
-			if cur := c.reg.Instance(in.App, in.ID()); cur != nil && cur.LastDirtyTimestamp >= in.LastDirtyTimestamp {
-				continue
-			}
-			if err := register(in); err != nil {
-				skipped, lastErr = skipped+1, err
-				continue
-			}
-			n++
+	return a
+}
+
+// app adopts the instances of app; it never fails.
+func (a *adoption) app(app *eureka.Application) error {
+	for _, in := range app.Instances {
+		if in.App == "" {
+			in.App = app.Name
 		}
+		if cur := a.c.reg.Instance(in.App, in.ID()); cur != nil && cur.LastDirtyTimestamp >= in.LastDirtyTimestamp {
+			continue
+		}
+		if err := a.register(in); err != nil {
+			a.skipped, a.lastErr = a.skipped+1, err
+			continue
+		}
+		a.n++
 	}
-	if skipped > 0 {
+	return nil
+}
+
+// done logs what the adoption did.
+func (a *adoption) done() {
+	if a.skipped > 0 {
 		// Once, not per instance: a limit can leave out most of a registry.
-		c.log.Warn("start-up sync: left out instances the rules refuse", "instances", skipped, "last", lastErr)
+		a.c.log.Warn("start-up sync: left out instances the rules refuse", "instances", a.skipped, "last", a.lastErr)
 	}
-	c.log.Debug("start-up sync: registered", "instances", n, "took", time.Since(start))
-	return n
+	a.c.log.Debug("start-up sync: registered", "instances", a.n, "took", time.Since(a.start))
 }

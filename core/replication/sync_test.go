@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eurekad/eurekad/core/node"
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/internal/faultproxy"
+	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
 // Sync takes from the first peer that answers what this node lacks or
@@ -130,5 +132,69 @@ func TestSyncMaxBytes(t *testing.T) {
 	}
 	if n, err := sync(replication.DefaultOptions().SyncMaxBytes); err != nil || n != 50 {
 		t.Fatalf("Sync = %d, %v; want 50", n, err)
+	}
+}
+
+// A registry of many applications, which the sync decodes on several
+// goroutines, is adopted whole and in the same way: newer local copies
+// stay, older ones are replaced, and the merger's instance limit holds.
+func TestSyncManyApplications(t *testing.T) {
+	peerReg, peerURL := eurekadPeer(t)
+	const apps = 150
+	for i := range apps {
+		for _, id := range []string{"x", "y"} {
+			in := inst(id)
+			in.App = fmt.Sprintf("APP-%03d", i)
+			in.LastDirtyTimestamp = 1000
+			in.Metadata = map[string]string{"from": "peer"}
+			peerReg.Register(in, false)
+		}
+	}
+	local := func(app string, dirty int64) *eureka.InstanceInfo {
+		in := inst("x")
+		in.App, in.LastDirtyTimestamp = app, dirty
+		in.Metadata = map[string]string{"from": "local"}
+		return in
+	}
+	sync := func(reg *registry.Registry, m replication.Merger) int {
+		o := replication.DefaultOptions()
+		o.Peers = []string{peerURL}
+		cl, err := replication.New(reg, &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m != nil {
+			cl.SetMerger(m)
+		}
+		n, err := cl.Sync(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	reg := registry.New(nil)
+	reg.Register(local("APP-007", 2000), false)
+	reg.Register(local("APP-100", 500), false)
+	if n := sync(reg, nil); n != 2*apps-1 {
+		t.Fatalf("Sync registered %d, want %d", n, 2*apps-1)
+	}
+	for i := range apps {
+		app := fmt.Sprintf("APP-%03d", i)
+		for _, id := range []string{"x", "y"} {
+			want := "peer"
+			if app == "APP-007" && id == "x" {
+				want = "local"
+			}
+			if in := reg.Instance(app, id); in == nil || in.Metadata["from"] != want {
+				t.Fatalf("%s/%s: %+v, want the %s copy", app, id, in, want)
+			}
+		}
+	}
+
+	const limit = 101
+	reg = registry.New(nil)
+	if n := sync(reg, node.New(reg, node.Options{MaxInstances: limit})); n != limit || reg.Size() != limit {
+		t.Errorf("with a limit of %d instances: Sync registered %d, the registry holds %d", limit, n, reg.Size())
 	}
 }

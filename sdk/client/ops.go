@@ -172,6 +172,42 @@ func (c *Client) Applications(ctx context.Context) (*eureka.Applications, error)
 	return c.getApps(ctx, "apps/")
 }
 
+// ApplicationsFunc fetches the full registry, GET apps/, as Applications
+// does, but hands the applications to fn one at a time, in order, from
+// the calling goroutine, and returns the rest of the answer (versions
+// delta and hashcode) with an empty list. A JSON answer is decoded in
+// parallel while fn runs (eureka.DecodeApplicationsJSONFunc), an XML one
+// whole first. A malformed answer may fail after fn has received some
+// applications; an error from fn stops the call and is returned.
+func (c *Client) ApplicationsFunc(ctx context.Context, fn func(*eureka.Application) error) (*eureka.Applications, error) {
+	resp, err := c.do(ctx, &request{method: http.MethodGet, path: "apps/"})
+	if err != nil {
+		return nil, err
+	}
+	if isJSON(resp) {
+		var fnErr error
+		apps, err := eureka.DecodeApplicationsJSONFunc(resp.body, func(app *eureka.Application) error {
+			fnErr = fn(app)
+			return fnErr
+		})
+		if err != nil && fnErr == nil {
+			return nil, fmt.Errorf("eureka client: decoding %s: %w", resp.url, err)
+		}
+		return apps, err
+	}
+	apps, err := wrapDecode[*eureka.Applications](resp)(eureka.DecodeApplicationsXML(resp.body))
+	if err != nil {
+		return nil, err
+	}
+	for _, app := range apps.Applications {
+		if err := fn(app); err != nil {
+			return nil, err
+		}
+	}
+	apps.Applications = apps.Applications[:0:0]
+	return apps, nil
+}
+
 // Delta fetches the recently changed instances, GET apps/delta. Servers
 // with deltas disabled answer ErrForbidden.
 func (c *Client) Delta(ctx context.Context) (*eureka.Applications, error) {
