@@ -182,21 +182,10 @@ func (d *appsDecoder) decodeApplications(data []byte) (*Applications, error) {
 	if inner != nil {
 		j = inner
 	}
-	apps := &Applications{
-		VersionsDelta: j.versionsDelta.v,
-		Applications:  make([]*Application, 0, len(j.apps)),
+	apps, err := d.header(j, len(j.apps))
+	if err != nil {
+		return nil, err
 	}
-	if !j.versionsDelta.set {
-		apps.VersionsDelta = j.versionsDeltaOne.v
-	}
-	hash := j.hashcode
-	if !hash.set() {
-		hash = j.hashcodeOne
-	}
-	if !d.textOK(hash) {
-		return nil, fieldError("apps__hashcode", ErrInvalidUTF8)
-	}
-	apps.AppsHashcode = d.keepText(hash)
 	for _, a := range j.apps {
 		if a == nil {
 			continue
@@ -423,4 +412,22 @@ func (d *appsDecoder) application(a *appFields) (*Application, error) {
 		app.Instances = append(app.Instances, in)
 	}
 	return app, nil
+}
+
+// header is the registry's versions__delta and apps__hashcode as f holds
+// them, in an Applications with room for n applications.
+func (d *appsDecoder) header(f *appsFields, n int) (*Applications, error) {
+	apps := &Applications{VersionsDelta: f.versionsDelta.v, Applications: make([]*Application, 0, n)}
+	if !f.versionsDelta.set {
+		apps.VersionsDelta = f.versionsDeltaOne.v
+	}
+	hash := f.hashcode
+	if !hash.set() {
+		hash = f.hashcodeOne
+	}
+	if !d.textOK(hash) {
+		return nil, fieldError("apps__hashcode", ErrInvalidUTF8)
+	}
+	apps.AppsHashcode = d.keepText(hash)
+	return apps, nil
 }

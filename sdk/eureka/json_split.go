@@ -103,18 +103,10 @@ func (d *appsDecoder) split(data []byte) (head *Applications, elems []appElem, o
 	if !wrapped || d.end() != nil {
 		return nil, nil, false
 	}
-	head = &Applications{VersionsDelta: f.versionsDelta.v, Applications: []*Application{}}
-	if !f.versionsDelta.set {
-		head.VersionsDelta = f.versionsDeltaOne.v
-	}
-	hash := f.hashcode
-	if !hash.set() {
-		hash = f.hashcodeOne
-	}
-	if !d.textOK(hash) {
+	head, err := d.header(&f, 0)
+	if err != nil {
 		return nil, nil, false
 	}
-	head.AppsHashcode = d.keepText(hash)
 	return head, elems, true
 }
 
