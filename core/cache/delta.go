@@ -212,12 +212,34 @@ func (a *deltaAssembler) build(f Format, vd int64) (parts [][]byte, n int, sum, 
 		head = compressPart(eureka.AppendApplicationsHeadXML(a.plan[:0], vd, hash))
 	}
 	a.refresh(f)
+	a.trimScratch()
 	j := newJoiner(a.parts[f].n + 2)
 	j.add(&head)
 	a.parts[f].join(j)
 	j.add(&a.end[f])
 	parts, n, sum = j.finish()
 	return parts, n, sum, version
+}
+
+// Bounds on the scratch a build keeps for the next: the first build after
+// a bulk load compresses the whole window at once, and its plain bytes
+// (75 MB at 100,000 instances) stayed as the next build's scratch.
+const (
+	maxKeptPlan    = 8 * deltaTarget
+	maxKeptEntries = 4096
+)
+
+// trimScratch drops the scratch buffers a large build grew.
+func (a *deltaAssembler) trimScratch() {
+	if cap(a.plan) > maxKeptPlan {
+		a.plan = nil
+	}
+	if cap(a.ends) > maxKeptEntries {
+		a.ends = nil
+	}
+	if cap(a.visited) > maxKeptEntries {
+		a.visited = nil
+	}
 }
 
 // join adds the parts to j by runs: each part's bytes, and at the end of

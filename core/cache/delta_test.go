@@ -164,6 +164,20 @@ func TestDeltaChangeRecompressesItsParts(t *testing.T) {
 	}
 }
 
+// A bulk load puts the whole registry in one build: its scratch (the
+// plain bytes of every part compressed) must not stay for the next build.
+func TestDeltaKeepsNoBulkScratch(t *testing.T) {
+	c, reg := newGoldenCache(t, func(o *registry.Options) { o.DeltaRetention = time.Hour })
+	for i := range 3000 {
+		reg.Register(inst(fmt.Sprint("APP", i%30), fmt.Sprint("i", i)), false)
+	}
+	checkGoldenDelta(t, c, reg, "3000 registrations")
+	d := c.delta
+	if cap(d.plan) > maxKeptPlan || cap(d.ends) > maxKeptEntries || cap(d.visited) > maxKeptEntries {
+		t.Errorf("after the bulk build the assembler keeps %d bytes of plan, %d ends, %d visited", cap(d.plan), cap(d.ends), cap(d.visited))
+	}
+}
+
 // A property test of the bookkeeping: many random changes, expiries
 // (which move applications back in the payload) and jumps that empty the
 // window, with parts of a few hundred bytes to a few kilobytes, and a
