@@ -343,10 +343,7 @@ func readList[T any](d *appsDecoder, l *[]*T, what string, alloc func() *T, read
 		return err
 	}
 	s := *l
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	if d.emptyArray() {
 		*l = nil // encoding/json sets a new empty slice
 		return nil
 	}
@@ -377,20 +374,11 @@ func readList[T any](d *appsDecoder, l *[]*T, what string, alloc func() *T, read
 		default:
 			return d.wrongType(what)
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return errJSONEOF
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			d.depth--
-			*l = s[:i+1]
-			return nil
-		default:
-			return d.fail("after array element")
+		if more, err := d.afterElement(); !more {
+			if err == nil {
+				*l = s[:i+1]
+			}
+			return err
 		}
 	}
 }

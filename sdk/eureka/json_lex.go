@@ -304,10 +304,7 @@ func (l *jsonLexer) skip() error {
 		if err := l.open(); err != nil {
 			return err
 		}
-		l.skipSpace()
-		if l.pos < len(l.data) && l.data[l.pos] == ']' {
-			l.pos++
-			l.depth--
+		if l.emptyArray() {
 			return nil
 		}
 		for {
@@ -315,19 +312,8 @@ func (l *jsonLexer) skip() error {
 			if err := l.skip(); err != nil {
 				return err
 			}
-			l.skipSpace()
-			if l.pos >= len(l.data) {
-				return errJSONEOF
-			}
-			switch l.data[l.pos] {
-			case ',':
-				l.pos++
-			case ']':
-				l.pos++
-				l.depth--
-				return nil
-			default:
-				return l.fail("after array element")
+			if more, err := l.afterElement(); !more {
+				return err
 			}
 		}
 	case '"':
@@ -340,6 +326,37 @@ func (l *jsonLexer) skip() error {
 		err = l.fail("looking for beginning of value")
 	}
 	return err
+}
+
+// emptyArray consumes the closing bracket of an array just opened, if it
+// comes next, and reports whether it did.
+func (l *jsonLexer) emptyArray() bool {
+	l.skipSpace()
+	if l.pos < len(l.data) && l.data[l.pos] == ']' {
+		l.pos++
+		l.depth--
+		return true
+	}
+	return false
+}
+
+// afterElement reads what follows an array element: a comma (more is
+// true) or the array's closing bracket.
+func (l *jsonLexer) afterElement() (more bool, err error) {
+	l.skipSpace()
+	if l.pos >= len(l.data) {
+		return false, errJSONEOF
+	}
+	switch l.data[l.pos] {
+	case ',':
+		l.pos++
+		return true, nil
+	case ']':
+		l.pos++
+		l.depth--
+		return false, nil
+	}
+	return false, l.fail("after array element")
 }
 
 // validJSONText reports whether the string whose text between the quotes

@@ -162,11 +162,8 @@ func (d *appsDecoder) splitArray() (elems []appElem, ok bool) {
 	if d.data[d.pos] != '[' || d.open() != nil {
 		return nil, false
 	}
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+	if d.emptyArray() {
 		// An empty array makes the list empty, as no member would.
-		d.pos++
-		d.depth--
 		return nil, true
 	}
 	for {
@@ -180,19 +177,10 @@ func (d *appsDecoder) splitArray() (elems []appElem, ok bool) {
 		}
 		elems = append(elems, appElem{pos: d.pos, end: end, depth: d.depth})
 		d.pos = end
-		d.skipSpace()
-		if d.pos >= len(d.data) {
+		if more, err := d.afterElement(); err != nil {
 			return nil, false
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			d.depth--
+		} else if !more {
 			return elems, true
-		default:
-			return nil, false
 		}
 	}
 }
