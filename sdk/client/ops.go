@@ -184,28 +184,20 @@ func (c *Client) ApplicationsFunc(ctx context.Context, fn func(*eureka.Applicati
 	if err != nil {
 		return nil, err
 	}
+	decode := eureka.DecodeApplicationsXMLFunc
 	if isJSON(resp) {
-		var fnErr error
-		apps, err := eureka.DecodeApplicationsJSONFunc(resp.body, func(app *eureka.Application) error {
-			fnErr = fn(app)
-			return fnErr
-		})
-		if err != nil && fnErr == nil {
-			return nil, fmt.Errorf("eureka client: decoding %s: %w", resp.url, err)
-		}
-		return apps, err
+		decode = eureka.DecodeApplicationsJSONFunc
 	}
-	apps, err := wrapDecode[*eureka.Applications](resp)(eureka.DecodeApplicationsXML(resp.body))
-	if err != nil {
-		return nil, err
+	// fn's own error is returned as it is; a decoding error names the URL.
+	var fnErr error
+	apps, err := decode(resp.body, func(app *eureka.Application) error {
+		fnErr = fn(app)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return nil, fmt.Errorf("eureka client: decoding %s: %w", resp.url, err)
 	}
-	for _, app := range apps.Applications {
-		if err := fn(app); err != nil {
-			return nil, err
-		}
-	}
-	apps.Applications = apps.Applications[:0:0]
-	return apps, nil
+	return apps, err
 }
 
 // Delta fetches the recently changed instances, GET apps/delta. Servers

@@ -30,6 +30,29 @@ func DecodeApplicationsJSONFunc(data []byte, fn func(*Application) error) (*Appl
 	return decodeApplicationsFunc(data, runtime.GOMAXPROCS(0), fn)
 }
 
+// DecodeApplicationsXMLFunc is DecodeApplicationsJSONFunc for an XML
+// registry document: decoded whole (DecodeApplicationsXML), then handed to
+// fn one application at a time.
+func DecodeApplicationsXMLFunc(data []byte, fn func(*Application) error) (*Applications, error) {
+	apps, err := DecodeApplicationsXML(data)
+	return handOut(apps, err, fn)
+}
+
+// handOut hands a registry decoded whole to fn, in order, and returns the
+// rest of it with an empty list.
+func handOut(apps *Applications, err error, fn func(*Application) error) (*Applications, error) {
+	if err != nil {
+		return nil, err
+	}
+	for _, app := range apps.Applications {
+		if err := fn(app); err != nil {
+			return nil, err
+		}
+	}
+	apps.Applications = apps.Applications[:0:0]
+	return apps, nil
+}
+
 // decodeApplicationsFunc is DecodeApplicationsJSONFunc with that many
 // decoding goroutines (none for 1).
 func decodeApplicationsFunc(data []byte, workers int, fn func(*Application) error) (*Applications, error) {
@@ -37,16 +60,7 @@ func decodeApplicationsFunc(data []byte, workers int, fn func(*Application) erro
 	head, elems, ok := d.split(data)
 	if !ok {
 		apps, err := DecodeApplicationsJSON(data)
-		if err != nil {
-			return nil, err
-		}
-		for _, app := range apps.Applications {
-			if err := fn(app); err != nil {
-				return nil, err
-			}
-		}
-		apps.Applications = apps.Applications[:0:0]
-		return apps, nil
+		return handOut(apps, err, fn)
 	}
 	if err := decodeElements(data, elems, workers, fn); err != nil {
 		return nil, err
