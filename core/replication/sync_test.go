@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +200,44 @@ func TestSyncManyApplications(t *testing.T) {
 	reg = registry.New(nil)
 	if n := sync(reg, node.New(reg, node.Options{MaxInstances: limit})); n != limit || reg.Size() != limit {
 		t.Errorf("with a limit of %d instances: Sync registered %d, the registry holds %d", limit, n, reg.Size())
+	}
+}
+
+// A peer's registry passes the input rules every write passes: the sync
+// leaves out what they refuse (a field over its limit, an application
+// name no registration may have, an unknown data center), with or without
+// a node as the merger, and adopts the rest.
+func TestSyncLeavesOutWhatTheRulesRefuse(t *testing.T) {
+	huge := strings.Repeat("h", 64<<10)
+	doc := `{"applications":{"versions__delta":"1","apps__hashcode":"UP_4_","application":[
+		{"name":"ORDERS","instance":[
+			{"instanceId":"good","hostName":"h","app":"ORDERS","ipAddr":"10.0.0.1","status":"UP","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}},
+			{"instanceId":"huge-host","hostName":"` + huge + `","app":"ORDERS","ipAddr":"10.0.0.1","status":"UP","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}]},
+		{"name":"BAD/APP","instance":[
+			{"instanceId":"slash","hostName":"h","app":"BAD/APP","ipAddr":"10.0.0.1","status":"UP","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}]}]}}`
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, doc)
+	}))
+	t.Cleanup(peer.Close)
+	for _, withNode := range []bool{false, true} {
+		reg := registry.New(nil)
+		o := replication.DefaultOptions()
+		o.Peers = []string{peer.URL + "/eureka/"}
+		o.SyncRetries, o.SyncRetryWait = 1, 0
+		cl, err := replication.New(reg, &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withNode {
+			cl.SetMerger(node.New(reg, node.Options{}))
+		}
+		n, err := cl.Sync(context.Background())
+		if err != nil || n != 1 {
+			t.Errorf("merger %v: Sync = %d, %v; want the one valid instance", withNode, n, err)
+		}
+		if reg.Size() != 1 || reg.Instance("ORDERS", "good") == nil {
+			t.Errorf("merger %v: the registry holds %d instances, want ORDERS/good alone", withNode, reg.Size())
+		}
 	}
 }
