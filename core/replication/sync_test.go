@@ -241,3 +241,45 @@ func TestSyncLeavesOutWhatTheRulesRefuse(t *testing.T) {
 		}
 	}
 }
+
+// A peer whose answer breaks off (cut mid-document) fails the sync with
+// that peer after the applications before the cut were adopted; the next
+// peer's answer is then taken under the usual rule, so a newer copy there
+// replaces what the broken answer gave, and the sync succeeds.
+func TestSyncAfterABrokenAnswer(t *testing.T) {
+	instance := func(id string, dirty int, from string) string {
+		return fmt.Sprintf(`{"instanceId":%q,"hostName":"h","app":"ORDERS","ipAddr":"10.0.0.1","status":"UP","lastDirtyTimestamp":"%d","metadata":{"from":%q},"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}`, id, dirty, from)
+	}
+	full := `{"applications":{"versions__delta":"1","apps__hashcode":"UP_2_","application":[{"name":"ORDERS","instance":[` +
+		instance("a", 2000, "whole") + `,` + instance("b", 2000, "whole") + `]}]}}`
+	cut := `{"applications":{"versions__delta":"1","apps__hashcode":"UP_3_","application":[{"name":"ORDERS","instance":[` +
+		instance("a", 1000, "cut") + `]},{"name":"PAYMENTS","instance":[{"instanceId":"p"`
+	serve := func(doc string) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, doc)
+		}))
+		t.Cleanup(s.Close)
+		return s.URL + "/eureka/"
+	}
+	reg := registry.New(nil)
+	o := replication.DefaultOptions()
+	o.Peers = []string{serve(cut), serve(full)}
+	o.SyncRetries, o.SyncRetryWait = 1, 0
+	cl, err := replication.New(reg, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.SetMerger(node.New(reg, node.Options{}))
+	if _, err := cl.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync = %v; want the second peer's answer taken", err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if in := reg.Instance("ORDERS", id); in == nil || in.Metadata["from"] != "whole" {
+			t.Errorf("ORDERS/%s: %+v, want the whole answer's newer copy", id, in)
+		}
+	}
+	if reg.Size() != 2 {
+		t.Errorf("the registry holds %d instances, want 2 (nothing after the cut)", reg.Size())
+	}
+}
