@@ -124,13 +124,6 @@ type Representation struct {
 	Parts  [][][]byte
 	ETag   []string
 	Length []string
-	joined *joinedBody
-}
-
-// joinedBody is Parts joined, once.
-type joinedBody struct {
-	once sync.Once
-	body []byte
 }
 
 func newRepresentation(body []byte, etag string) Representation {
@@ -138,7 +131,7 @@ func newRepresentation(body []byte, etag string) Representation {
 }
 
 func newPartsRepresentation(parts [][][]byte, n int, etag string) Representation {
-	return Representation{Parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}, joined: &joinedBody{}}
+	return Representation{Parts: parts, ETag: []string{etag}, Length: []string{strconv.Itoa(n)}}
 }
 
 // WriteTo writes the body to w: Parts a batch at a time, each copied
@@ -192,22 +185,6 @@ var batchPool = sync.Pool{New: func() any {
 	b := make([]byte, 0, writeBatch)
 	return &b
 }}
-
-// Bytes returns the whole body in one slice: Body, or Parts joined (once;
-// every later call returns the same slice). Serving uses WriteTo, which
-// does not join them.
-func (r *Representation) Bytes() []byte {
-	if r.Parts == nil {
-		return r.Body
-	}
-	r.joined.once.Do(func() {
-		n, _ := strconv.Atoi(r.Length[0])
-		b := bytes.NewBuffer(make([]byte, 0, n))
-		r.WriteTo(b)
-		r.joined.body = b.Bytes()
-	})
-	return r.joined.body
-}
 
 // Found is false when the payload names an application that has no
 // instances (a 404).

@@ -68,7 +68,7 @@ func benchDeltaChurnWindow(b *testing.B, n, apps, window int, scratch bool) {
 	}
 	b.StopTimer()
 	p := c.Get(k)
-	gz, plain := p.Gzip().Bytes(), p.Plain().Body
+	gz, plain := body(p.Gzip()), p.Plain().Body
 	b.ReportMetric(float64(len(gz)), "gz-B")
 	b.ReportMetric(float64(len(plain)), "plain-B")
 	if !scratch {

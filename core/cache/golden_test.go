@@ -73,7 +73,7 @@ func checkGoldenApps(t *testing.T, c *Cache, reg *registry.Registry, step string
 // for byte and that its tag is the CRC-64 of want.
 func checkPayload(t *testing.T, p *Payload, want []byte, what string) {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(p.Gzip().Bytes()))
+	zr, err := gzip.NewReader(bytes.NewReader(body(p.Gzip())))
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
