@@ -213,6 +213,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error { return ps.Run(gctx) })
 	g.Go(func() error { return memtrim.Run(gctx, memtrim.Interval) })
+	g.Go(func() error { return memtrim.Tune(gctx, memtrim.DefaultHeadroom, memtrim.TuneEvery) })
 	g.Go(func() error { return bus.Run(gctx) })
 	bus.ServerStarted()
 	g.Go(func() error {

@@ -9,6 +9,10 @@
 // free heap (or, while the runtime is idle, its garbage) is large against
 // the live heap, collects and returns it (runtime/debug.FreeOSMemory). A
 // busy server collects by itself, and nothing is done.
+//
+// Tune keeps the collector's headroom from growing with the registry
+// (headroom.go): a large live heap is collected at a quarter of its size
+// over, not twice its size.
 package memtrim
 
 import (
@@ -54,15 +58,33 @@ func Worth(h Heap) bool {
 // Run checks the heap every interval until ctx ends and releases free
 // memory when Worth says so. It returns nil.
 func Run(ctx context.Context, interval time.Duration) error {
+	var cycles uint64
+	return watch(ctx, interval, []string{
+		"/memory/classes/heap/free:bytes",
+		"/memory/classes/heap/objects:bytes",
+		"/gc/heap/live:bytes",
+		"/gc/cycles/total:gc-cycles",
+	}, func(v []uint64) {
+		h := Heap{Free: v[0], Objects: v[1], Live: v[2], Collected: v[3] != cycles}
+		cycles = v[3]
+		if Worth(h) {
+			debug.FreeOSMemory()
+			cycles++ // its own collection does not count as the runtime's
+		}
+	})
+}
+
+// watch reads the named runtime metrics every interval until ctx ends
+// and hands their values to fn. It returns nil, at once when a metric is
+// not a count of this runtime (nothing to go by).
+func watch(ctx context.Context, interval time.Duration, names []string, fn func([]uint64)) error {
+	samples := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		samples[i].Name = n
+	}
+	v := make([]uint64, len(names))
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	samples := []metrics.Sample{
-		{Name: "/memory/classes/heap/free:bytes"},
-		{Name: "/memory/classes/heap/objects:bytes"},
-		{Name: "/gc/heap/live:bytes"},
-		{Name: "/gc/cycles/total:gc-cycles"},
-	}
-	var cycles uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,18 +92,12 @@ func Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 		metrics.Read(samples)
-		for _, s := range samples {
+		for i, s := range samples {
 			if s.Value.Kind() != metrics.KindUint64 {
-				return nil // not this runtime: nothing to go by
+				return nil
 			}
+			v[i] = s.Value.Uint64()
 		}
-		h := Heap{Free: samples[0].Value.Uint64(), Objects: samples[1].Value.Uint64(), Live: samples[2].Value.Uint64()}
-		n := samples[3].Value.Uint64()
-		h.Collected = n != cycles
-		if Worth(h) {
-			debug.FreeOSMemory()
-			n++ // its own collection does not count as the runtime's
-		}
-		cycles = n
+		fn(v)
 	}
 }

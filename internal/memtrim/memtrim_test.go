@@ -3,7 +3,9 @@ package memtrim
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -58,6 +60,62 @@ func TestRunReleasesABurst(t *testing.T) {
 		}
 		return nil
 	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHeadroomPercent(t *testing.T) {
+	const mb = 1 << 20
+	h := DefaultHeadroom
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 100}, {10 * mb, 100}, {256 * mb, 100}, {512 * mb, 50}, {1024 * mb, 25}, {4096 * mb, 25},
+	} {
+		if got := h.Percent(c.live); got != c.want {
+			t.Errorf("Percent(%d MB) = %d, want %d", c.live/mb, got, c.want)
+		}
+	}
+}
+
+func gogc() uint64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestTuneFollowsTheLiveHeap keeps a live heap of 64 MB under a policy
+// whose headroom is 16 MB, and waits for Tune to lower GOGC to 25; once the
+// heap is let go, back to 100.
+func TestTuneFollowsTheLiveHeap(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Fatal("run this test without GOGC and GOMEMLIMIT: Tune leaves an operator's choice alone")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	keep := make([][]byte, 64)
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20)
+		keep[i][0] = 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Tune(ctx, Headroom{Min: 16 << 20, Floor: 25}, 5*time.Millisecond) }()
+	wait := func(want uint64) {
+		eurekadtest.Eventually(t, 10*time.Second, fmt.Sprintf("GOGC %d", want), func() error {
+			runtime.GC() // Tune looks after a collection
+			if g := gogc(); g != want {
+				return fmt.Errorf("GOGC is %d", g)
+			}
+			return nil
+		})
+	}
+	wait(25)
+	runtime.KeepAlive(keep)
+	keep = nil
+	wait(100)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
