@@ -244,6 +244,9 @@ func (s *Scheduler) sync(now time.Time) {
 			}
 			clear(s.changed) // the copies
 			s.changed = s.changed[:0]
+			if cap(s.changed) > maxChangedKept {
+				s.changed = nil // a burst's buffer is not kept
+			}
 			return
 		}
 	}
@@ -253,6 +256,9 @@ func (s *Scheduler) sync(now time.Time) {
 	s.synced, s.lastVer, s.syncedAt = true, s.since, now
 	s.compare(now)
 }
+
+// maxChangedKept bounds the buffer of changes kept between syncs.
+const maxChangedKept = 4096
 
 // change is one instance ChangedInstances reported: in is nil when gone.
 type change struct {
