@@ -62,6 +62,9 @@
 //
 // One scheduling goroutine and Options.Concurrency workers, whatever the
 // number of instances: each target sits in a heap by due time, its first
-// probe spread over one interval by a hash of its key, and the registry is
-// rescanned only for the applications whose version moved.
+// probe spread over one interval by a hash of its key. The registry is read
+// in proportion to what changed: the instances with a delta entry since the
+// last read (at most every 500 ms), and whole applications only when the
+// delta queue cannot say (a restore, a loop that fell behind its window).
+// Without rules and checks by metadata nothing is read.
 package health

@@ -68,6 +68,12 @@ type Scheduler struct {
 	lastVer  uint64
 	synced   bool
 	syncedAt time.Time
+	// seq and since are where the next ChangedInstances reads from;
+	// changed is its buffer, kept between syncs.
+	seq, since uint64
+	changed    []change
+	// scanned counts the instances sync looked at, for the tests.
+	scanned int
 
 	work    chan *job
 	results chan *job
@@ -210,16 +216,85 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// sync brings the targets up to date with the registry: only the
-// applications whose version moved are read again.
+// sync brings the targets up to date with the registry, in proportion to
+// what changed: the instances with a delta entry since the last sync
+// (Registry.ChangedInstances). When the delta queue cannot say (a
+// restore, entries gone because the loop fell behind), it compares whole
+// applications once, only those whose version moved.
 func (s *Scheduler) sync(now time.Time) {
+	if !s.Active() {
+		return // no rule and no opting in: nothing can be checked
+	}
 	v := s.reg.Version()
-	// At most every syncEvery: a busy registry changes on every tick, and
-	// each change of an application copies its instances.
+	// At most every syncEvery: a busy registry changes on every tick.
 	if s.synced && (v == s.lastVer || now.Sub(s.syncedAt) < syncEvery) {
 		return
 	}
-	s.synced, s.lastVer, s.syncedAt = true, v, now
+	if s.synced {
+		// Copied under the registry's read lock, applied outside it:
+		// the specs parse metadata.
+		next, ver, ok := s.reg.ChangedInstances(s.seq, s.since, nil, func(app, id string, in *eureka.InstanceInfo) {
+			s.changed = append(s.changed, change{app, id, in})
+		})
+		if ok {
+			s.seq, s.since = next, ver
+			s.synced, s.lastVer, s.syncedAt = true, ver, now
+			for _, c := range s.changed {
+				s.apply(c, now)
+			}
+			clear(s.changed) // the copies
+			s.changed = s.changed[:0]
+			if cap(s.changed) > maxChangedKept {
+				s.changed = nil // a burst's buffer is not kept
+			}
+			return
+		}
+	}
+	// The mark is taken before the comparison: what changes in between is
+	// visited again by the next sync, which changes nothing twice.
+	s.seq, s.since = s.reg.DeltaMark()
+	s.synced, s.lastVer, s.syncedAt = true, s.since, now
+	s.compare(now)
+}
+
+// maxChangedKept bounds the buffer of changes kept between syncs.
+const maxChangedKept = 4096
+
+// change is one instance ChangedInstances reported: in is nil when gone.
+type change struct {
+	app, id string
+	in      *eureka.InstanceInfo
+}
+
+// apply takes one changed instance into the targets.
+func (s *Scheduler) apply(c change, now time.Time) {
+	if !s.opts.Metadata && s.rules[c.app] == nil {
+		return // it can have no target
+	}
+	// The application's version no longer says what the targets hold: a
+	// later whole comparison reads it again.
+	if _, ok := s.versions[c.app]; ok || c.in != nil {
+		s.versions[c.app] = 0
+	}
+	s.scanned++
+	if c.in != nil {
+		if spec, ok := s.opts.spec(s.rules, c.app, c.in.Metadata); ok {
+			s.upsert(c.app, c.id, c.in, spec, now)
+			return
+		}
+	}
+	byID := s.targets[c.app]
+	if t := byID[c.id]; t != nil {
+		s.drop(t)
+		delete(byID, c.id)
+		if len(byID) == 0 {
+			delete(s.targets, c.app)
+		}
+	}
+}
+
+// compare reads again the whole applications whose version moved.
+func (s *Scheduler) compare(now time.Time) {
 	present := make(map[string]bool, len(s.versions))
 	fresh := map[string]uint64{}
 	apps := s.reg.StoredInstances(func(name string, ver uint64) bool {
@@ -228,7 +303,9 @@ func (s *Scheduler) sync(now time.Time) {
 			return false
 		}
 		fresh[name] = ver
-		return true
+		// Without checks by metadata only a rule's applications can have
+		// targets: the others are not copied.
+		return s.opts.Metadata || s.rules[name] != nil
 	})
 	for name := range s.versions {
 		if !present[name] {
@@ -236,31 +313,49 @@ func (s *Scheduler) sync(now time.Time) {
 			s.dropApp(name, nil)
 		}
 	}
+	for name, ver := range fresh {
+		s.versions[name] = ver
+	}
 	for name, list := range apps {
-		s.versions[name] = fresh[name]
 		seen := make(map[string]bool, len(list))
 		for _, in := range list {
-			k := storage.Key{App: name, ID: in.ID()}
+			s.scanned++
 			spec, ok := s.opts.spec(s.rules, name, in.Metadata)
 			if !ok {
 				continue
 			}
-			seen[k.ID] = true
-			byID := s.targets[name]
-			if byID == nil {
-				byID = map[string]*target{}
-				s.targets[name] = byID
-			}
-			t := byID[k.ID]
-			if t == nil {
-				t = &target{key: k, index: -1}
-				t.due = now.Add(jitter(k, spec.Interval))
-				byID[k.ID] = t
-				heap.Push(&s.due, t)
-			}
-			t.in, t.spec = in, spec
+			id := in.ID()
+			seen[id] = true
+			s.upsert(name, id, in, spec, now)
 		}
 		s.dropApp(name, seen)
+	}
+}
+
+// upsert makes (app, id) a target checked by spec, its first probe
+// spread over one interval.
+func (s *Scheduler) upsert(app, id string, in *eureka.InstanceInfo, spec Spec, now time.Time) {
+	byID := s.targets[app]
+	if byID == nil {
+		byID = map[string]*target{}
+		s.targets[app] = byID
+	}
+	t := byID[id]
+	if t == nil {
+		k := storage.Key{App: app, ID: id}
+		t = &target{key: k, index: -1}
+		t.due = now.Add(jitter(k, spec.Interval))
+		byID[id] = t
+		heap.Push(&s.due, t)
+	}
+	t.in, t.spec = in, spec
+}
+
+// drop forgets t: out of the heap, and a job running for it is ignored.
+func (s *Scheduler) drop(t *target) {
+	t.gone = true
+	if t.index >= 0 {
+		heap.Remove(&s.due, t.index)
 	}
 }
 
@@ -269,11 +364,8 @@ func (s *Scheduler) dropApp(app string, keep map[string]bool) {
 	byID := s.targets[app]
 	for id, t := range byID {
 		if !keep[id] {
-			t.gone = true
+			s.drop(t)
 			delete(byID, id)
-			if t.index >= 0 {
-				heap.Remove(&s.due, t.index)
-			}
 		}
 	}
 	if len(byID) == 0 {
