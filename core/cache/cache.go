@@ -96,7 +96,10 @@ type Payload struct {
 	found   bool
 	version uint64 // registry version the payload was built from
 	built   time.Time
-	cost    time.Duration // how long building it took
+	// behind: built while expired runs of it were left for the next
+	// build, which is due at once (assembler.backlog).
+	behind bool
+	cost   time.Duration // how long building it took
 	// changeCost is the part of cost spent on what changed since the
 	// last build (assembled payloads only): every change is paid for once
 	// however often the key is rebuilt, so a longer interval would not
@@ -436,9 +439,9 @@ func (c *Cache) slot(k Key) *slot {
 }
 
 // valid reports whether p still reflects the registry (Eureka's read-write
-// invalidation) and is younger than AutoExpiration.
+// invalidation), is younger than AutoExpiration and left no expired runs.
 func (c *Cache) valid(s *slot, p *Payload) bool {
-	if p == nil || time.Since(p.built) >= c.opts.AutoExpiration {
+	if p == nil || p.behind || time.Since(p.built) >= c.opts.AutoExpiration {
 		return false
 	}
 	v := c.src.Version()
@@ -492,7 +495,11 @@ func (c *Cache) fresh(s *slot) *Payload {
 	if p := s.rw.Load(); p != nil && (c.valid(s, p) || c.tooSoon(s, p)) {
 		return p
 	}
-	return c.store(s)
+	p := c.store(s)
+	if p.behind {
+		c.tooSoon(s, p) // the runs left are rebuilt when the interval ends
+	}
+	return p
 }
 
 // rebuildCostShare is the inverse of the share of a core one key's
@@ -631,7 +638,7 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	case EntityApps:
 		if a := c.full[k.Format]; a != nil {
 			blocks, n, sum, version, changeCost := a.build()
-			p.version, p.changeCost = version, changeCost
+			p.version, p.changeCost, p.behind = version, changeCost, a.backlog()
 			p.ETag = etagOf(sum)
 			p.gzOnce.Do(func() { p.gz = newPartsRepresentation(blocks, n, gzipETag(p.ETag)) })
 			return p

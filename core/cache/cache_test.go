@@ -619,3 +619,56 @@ func body(r *Representation) []byte {
 	r.WriteTo(&b)
 	return b.Bytes()
 }
+
+// TestExpiredRunsCatchUpApart: a payload nobody read for longer than its
+// runs live finds them all expired. The next build rebuilds only its
+// budget of them, so a change made meanwhile shows at once, and the builds
+// scheduled after it catch up with the rest, with no reader asking.
+func TestExpiredRunsCatchUpApart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, reg := newGoldenCacheWith(t, func(o *Options) { o.MinRebuildInterval = time.Millisecond })
+		a := c.full[JSON]
+		a.target, a.ttl = 300, time.Minute
+		for i := range 3000 {
+			reg.Register(inst(fmt.Sprint("APP", i%20), fmt.Sprint("i", i)), false)
+		}
+		c.Get(appsJSON)
+		runs := len(a.chunks)
+		budget := max(minExpiredRuns, runs/expiredShare)
+		if runs < 4*budget {
+			t.Fatalf("%d runs: too few for a budget of %d", runs, budget)
+		}
+		time.Sleep(2 * time.Minute) // every run expired
+		reg.Register(inst("APP0", "late"), false)
+		p := c.Get(appsJSON)
+		if n := len(a.expired); n != budget {
+			t.Fatalf("a build after every run expired rebuilt %d of %d runs, want its budget of %d", n, runs, budget)
+		}
+		if !p.behind {
+			t.Fatal("the payload does not say expired runs are left")
+		}
+		checkPayload(t, p, eureka.AppendApplicationsJSON(nil, reg.Applications()), "the build after the change")
+		before := c.Builds() - 1
+		for i := 0; a.backlog(); i++ {
+			if i > runs {
+				t.Fatal("the expired runs are never all rebuilt")
+			}
+			time.Sleep(time.Millisecond) // the scheduled rebuilds, no reader
+			synctest.Wait()
+		}
+		if builds, want := c.Builds()-before, uint64(runs+budget-1)/uint64(budget); builds != want {
+			t.Errorf("caught up after %d builds, want %d", builds, want)
+		}
+		now := time.Now()
+		for _, ch := range a.chunks {
+			if !now.Before(ch.expires) {
+				t.Fatal("a run is still expired after the catch-up")
+			}
+		}
+		p = c.Get(appsJSON)
+		if p.behind {
+			t.Fatal("the last payload still says runs are left")
+		}
+		checkGoldenApps(t, c, reg, "after the catch-up")
+	})
+}

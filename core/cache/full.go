@@ -233,8 +233,10 @@ type assembler struct {
 	// marked are this build's dirty runs and expired those of them that
 	// expired: a build looks at them and their neighbours only.
 	marked, expired []*chunk
-	total           eureka.StatusCounts
-	tail            part
+	// left is set when a build left expired runs (backlog).
+	left  bool
+	total eureka.StatusCounts
+	tail  part
 	// head is the last head built and the hash code it holds.
 	head     part
 	headHash string
@@ -310,13 +312,15 @@ func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, chan
 	clear(a.marked)
 	clear(a.expired)
 	a.marked, a.expired = a.marked[:0], a.expired[:0]
-	for len(a.expiry) > 0 && !now.Before(a.expiry[0].expires) {
+	budget := max(minExpiredRuns, len(a.chunks)/expiredShare)
+	for len(a.expired) < budget && a.behind(now) {
 		// An expired run is rebuilt whole, with its items encoded again,
 		// so they are as fresh as a new payload's.
 		c := heap.Pop(&a.expiry).(*chunk)
 		a.expired = append(a.expired, c)
 		a.mark(c)
 	}
+	a.left = a.behind(now)
 	scratch := len(a.chunks) == 0
 	if len(a.fresh) > maxKeptItems {
 		// A build that changed most of the registry: let its index go.
@@ -387,6 +391,31 @@ func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, chan
 	}
 	changeCost += a.rebuildChunks(now)
 	return a.join(version, changeCost)
+}
+
+// A build rebuilds at most max(minExpiredRuns, runs/expiredShare) expired
+// runs; the rest wait for the builds after it (behind). Runs expire apart
+// while the payload is read, but a payload nobody read for longer than
+// their lifetime (a quiet registry whose clients poll only the delta) finds
+// all of them expired at once: at 1,000,000 instances that build re-encoded
+// and recompressed every instance, 7 s during which no change reached
+// /apps. An expired run only has lease timestamps older than
+// AutoExpiration; a change is never held back.
+const (
+	minExpiredRuns = 16
+	expiredShare   = 64
+)
+
+// behind reports whether runs expired by now wait to be rebuilt.
+func (a *assembler) behind(now time.Time) bool {
+	return len(a.expiry) > 0 && !now.Before(a.expiry[0].expires)
+}
+
+// backlog reports whether the last build left expired runs for the next.
+func (a *assembler) backlog() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.left
 }
 
 // join assembles the runs into the payload, under mu: the gzip member's
