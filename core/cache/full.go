@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -156,7 +157,8 @@ type chunk struct {
 	// dict is the dictionary this run was compressed with (its
 	// predecessor's tail then), needed to inflate it again. Both are kept
 	// compressed (compressTail): plain, they took more memory than the
-	// payload itself, and a build needs the plain bytes of a few only.
+	// payload itself (a run is 32 KB plain, 1 KB compressed, and its tail
+	// 16 KB), and a build needs the plain bytes of a few only.
 	tail, dict []byte
 	// inserts are new items that sort into this run, and dirty says the
 	// run is rebuilt; both only during one build.
@@ -251,12 +253,11 @@ type assembler struct {
 	moved    [][2]int
 	plain    []byte
 	inflater io.ReadCloser
-	// tailReader inflates the compressed run tails; dictBuf holds the
-	// plain bytes of dictOf, the last one inflated or built.
-	tailReader io.ReadCloser
-	dictBuf    []byte
-	dictOf     []byte
-	seed       maphash.Seed
+	// dictBuf holds the plain bytes of dictOf, the last compressed tail
+	// decoded or built.
+	dictBuf []byte
+	dictOf  []byte
+	seed    maphash.Seed
 
 	// compressed counts the plain bytes of the runs compressed, and
 	// encoded the items encoded, for tests and benchmarks.
@@ -943,52 +944,44 @@ func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
 }
 
 // compressTail returns the end of a run's plain bytes (its last runTail),
-// compressed on their own.
+// compressed on their own with S2. Deflating them cost a sixth of a
+// build and inflating them again as the next run's dictionary a tenth;
+// S2 writes them six times and reads them three times as fast, for a
+// quarter more bytes (3.3 MB of tails instead of 2.6 MB at 100,000
+// instances; plain, they are 36 MB, twenty times the payload).
 func compressTail(plain []byte) []byte {
-	var b bytes.Buffer
-	w, _ := tailPool.Get().(*flate.Writer)
-	if w == nil {
-		w, _ = flate.NewWriter(&b, flate.BestSpeed)
-	} else {
-		w.Reset(&b)
+	tail := plain[max(0, len(plain)-runTail):]
+	buf, _ := tailPool.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
 	}
-	w.Write(plain[max(0, len(plain)-runTail):])
-	w.Close()
-	tailPool.Put(w)
-	return bytes.Clone(b.Bytes())
+	// s2.Encode's output holds s2.MaxEncodedLen: encode into a pooled
+	// buffer and keep an exact copy.
+	*buf = s2.Encode((*buf)[:cap(*buf)], tail)
+	z := bytes.Clone(*buf)
+	tailPool.Put(buf)
+	return z
 }
 
-// tailPool holds compressTail's writers.
+// tailPool holds compressTail's buffers.
 var tailPool sync.Pool
 
 // plainDict sets dictBuf to the plain bytes of the compressed tail z,
-// inflating it unless dictBuf holds them already: a run inflated to be
+// decoding it unless dictBuf holds them already: a run inflated to be
 // rebuilt and then compressed needs its dictionary twice.
 func (a *assembler) plainDict(z []byte) {
 	if len(z) == len(a.dictOf) && (len(z) == 0 || &z[0] == &a.dictOf[0]) {
 		return
 	}
-	a.dictBuf = a.plainTail(a.dictBuf[:0], z)
+	a.dictBuf = a.dictBuf[:0]
+	if len(z) > 0 {
+		var err error
+		if a.dictBuf, err = s2.Decode(a.dictBuf[:cap(a.dictBuf)], z); err != nil {
+			// The bytes were compressed here: they cannot be corrupt.
+			panic("cache: decoding a run's tail: " + err.Error())
+		}
+	}
 	a.dictOf = z
-}
-
-// plainTail appends the plain bytes of a compressed tail to dst.
-func (a *assembler) plainTail(dst, z []byte) []byte {
-	if len(z) == 0 {
-		return dst
-	}
-	r := bytes.NewReader(z)
-	if a.tailReader == nil {
-		a.tailReader = flate.NewReader(r)
-	} else {
-		a.tailReader.(flate.Resetter).Reset(r, nil)
-	}
-	b := bytes.NewBuffer(dst)
-	if _, err := b.ReadFrom(a.tailReader); err != nil {
-		// The bytes were compressed here: they cannot be corrupt.
-		panic("cache: inflating a run's tail: " + err.Error())
-	}
-	return b.Bytes()
 }
 
 // appendOpen, appendInstance and appendClose append an item's plain bytes
