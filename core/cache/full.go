@@ -300,7 +300,7 @@ func (a *assembler) mark(c *chunk) {
 }
 
 // build returns the full payload's gzip member (its pieces and length:
-// see joiner), the CRC-64 of its plain bytes, the registry version it
+// see joiner), the content sum of its plain bytes, the registry version it
 // shows, and how long it spent on what changed since the last build:
 // re-encoding what changed and recompressing their runs. The rest of its
 // cost (joining the runs) is paid by every build, however little changed.
@@ -392,7 +392,7 @@ func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, chan
 
 // join assembles the runs into the payload, under mu: the gzip member's
 // pieces in order (the runs' own bytes, not a copy), its length and the
-// CRC-64 of its plain bytes.
+// content sum of its plain bytes.
 func (a *assembler) join(version uint64, changeCost time.Duration) (blocks [][][]byte, n int, sum, v uint64, cost time.Duration) {
 	if hash := a.total.HashCode(); a.head.z == nil || hash != a.headHash {
 		// A full payload's versions__delta is always 1 (Eureka's).
@@ -423,7 +423,7 @@ func (a *assembler) join(version uint64, changeCost time.Duration) (blocks [][][
 		// the next small build.
 		a.work = nil
 	}
-	return blocks, len(gzipHeader) + int(s.zn) + len(end), s.crc64, version, changeCost
+	return blocks, len(gzipHeader) + int(s.zn) + len(end), s.sum(), version, changeCost
 }
 
 // blockRuns is how many runs' bytes a block of blocks holds.
