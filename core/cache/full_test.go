@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/s2"
@@ -75,4 +76,30 @@ func decodeTail(z []byte) ([]byte, error) {
 		return nil, nil
 	}
 	return s2.Decode(nil, z)
+}
+
+// A bulk load read through the delta queue, with every run expired, puts
+// an entry per instance in the assembler's scratch: none of it may stay
+// for the builds after.
+func TestFullPayloadKeepsNoBulkScratch(t *testing.T) {
+	c, reg := newGoldenCacheWith(t, func(o *Options) { o.AutoExpiration = time.Nanosecond })
+	reg.Register(inst("APP0", "first"), false)
+	checkGoldenApps(t, c, reg, "one instance")
+	const n = 2 * maxKeptItems
+	for i := range n {
+		reg.Register(inst(fmt.Sprint("APP", i%30), fmt.Sprint("i", i)), false)
+	}
+	for _, step := range []string{"bulk load", "again, every run expired"} {
+		checkGoldenApps(t, c, reg, step)
+		for f, a := range c.full {
+			if a.compressed == 0 || a.encoded < n {
+				t.Fatalf("format %d: the builds encoded %d items", f, a.encoded)
+			}
+			if cap(a.work) > maxKeptWork || len(a.fresh) > 0 || cap(a.changed) > maxKeptItems || cap(a.more) > maxKeptItems ||
+				cap(a.segs) > maxKeptItems || cap(a.marked) > maxKeptItems || cap(a.expired) > maxKeptItems {
+				t.Errorf("%s: format %d keeps %d bytes of work, %d fresh items, %d changed, %d more, %d segments, %d marked, %d expired",
+					step, f, cap(a.work), len(a.fresh), cap(a.changed), cap(a.more), cap(a.segs), cap(a.marked), cap(a.expired))
+			}
+		}
+	}
 }
