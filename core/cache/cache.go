@@ -18,7 +18,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"hash/crc64"
 	"io"
 	"log/slog"
 	"strconv"
@@ -621,8 +620,6 @@ func (c *Cache) Wait(ctx context.Context, k Key, etag string) (p *Payload, chang
 	}
 }
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
-
 // build encodes a payload from the registry. The version is read first, so
 // a change racing the build makes the payload stale at once.
 func (c *Cache) build(k Key, s *slot) *Payload {
@@ -672,7 +669,7 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 		}
 		// The tag is derived from the bytes, so an unchanged payload keeps
 		// its tag across registry versions and pollers keep getting 304.
-		p.ETag = etagOf(crc64.Checksum(raw, crcTable))
+		p.ETag = etagOf(contentSum(raw))
 		p.plainOnce.Do(func() { p.plain = newRepresentation(raw, p.ETag) })
 		return p
 	}
@@ -681,7 +678,7 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	// and the compressor a chunk at a time and are never held whole.
 	var gz bytes.Buffer
 	gz.Grow(int(hint + hint/8 + 256))
-	sum := crc64.New(crcTable)
+	sum := &contentHash{}
 	zw := getGzip(&gz)
 	w := io.MultiWriter(sum, zw)
 	var err error

@@ -189,7 +189,7 @@ func newDeltaAssembler(src deltaLister) *deltaAssembler {
 }
 
 // build returns the delta's gzip member in format f with versionsDelta vd
-// (its pieces and length: see joiner), the CRC-64 of its plain bytes and
+// (its pieces and length: see joiner), the content sum of its plain bytes and
 // the registry version it shows.
 func (a *deltaAssembler) build(f Format, vd int64) (parts [][]byte, n int, sum, version uint64) {
 	a.mu.Lock()
@@ -248,7 +248,7 @@ func (a *deltaAssembler) trimScratch() {
 func (ps *deltaParts) join(j *joiner) {
 	// A part added with a shift of x^0 and no CRC leaves the checksums
 	// as they are: multiplying by one is a single step of crcMath.mul.
-	bare := part{shift32: crc32Math.one, shift64: crc64Math.one}
+	bare := part{shift32: crc32Math.one, shiftC: crcCMath.one}
 	first, n, changed := ps.first, 0, uint64(0)
 	for p := ps.first; p != nil; p = p.next {
 		n++
@@ -278,13 +278,13 @@ func combine(first, last *deltaPart) part {
 	var s part
 	for q := first; ; q = q.next {
 		s.crc32 = crc32Math.mul(q.part.shift32, s.crc32) ^ q.part.crc32
-		s.crc64 = crc64Math.mul(q.part.shift64, s.crc64) ^ q.part.crc64
+		s.crcC = crcCMath.mul(q.part.shiftC, s.crcC) ^ q.part.crcC
 		s.n += q.part.n
 		if q == last {
 			break
 		}
 	}
-	s.shift32, s.shift64 = crc32Math.shift(s.n), crc64Math.shift(s.n)
+	s.shift32, s.shiftC = crc32Math.shift(s.n), crcCMath.shift(s.n)
 	return s
 }
 

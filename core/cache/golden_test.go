@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"math/rand/v2"
 	"sync/atomic"
@@ -56,7 +55,7 @@ func newGoldenCacheWith(t *testing.T, co func(*Options), mods ...func(*registry.
 
 // checkGoldenApps asserts that the assembled full payload, in both formats,
 // plain and inflated from gzip, is byte for byte a from-scratch encoding of
-// the registry, and that its tag is the CRC-64 of those bytes.
+// the registry, and that its tag is the content sum of those bytes.
 func checkGoldenApps(t *testing.T, c *Cache, reg *registry.Registry, step string) {
 	t.Helper()
 	snap := reg.Applications()
@@ -70,7 +69,7 @@ func checkGoldenApps(t *testing.T, c *Cache, reg *registry.Registry, step string
 }
 
 // checkPayload asserts that p, plain and inflated from gzip, is want byte
-// for byte and that its tag is the CRC-64 of want.
+// for byte and that its tag is the content sum of want.
 func checkPayload(t *testing.T, p *Payload, want []byte, what string) {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(body(p.Gzip())))
@@ -89,7 +88,7 @@ func checkPayload(t *testing.T, p *Payload, want []byte, what string) {
 	if !bytes.Equal(p.Plain().Body, want) {
 		t.Fatalf("%s: plain representation differs", what)
 	}
-	if tag := etagOf(crc64.Checksum(want, crcTable)); p.ETag != tag {
+	if tag := etagOf(contentSum(want)); p.ETag != tag {
 		t.Fatalf("%s: etag %s, want %s", what, p.ETag, tag)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"math/rand/v2"
 	"os/exec"
@@ -34,9 +33,9 @@ func TestCRCCombine(t *testing.T) {
 		if want := uint64(crc32.ChecksumIEEE(ab)); got32 != want {
 			t.Errorf("crc32 %v: combined %x, direct %x", sizes, got32, want)
 		}
-		got64 := crc64Math.mul(crc64Math.shift(int64(len(b))), crc64.Checksum(a, crcTable)) ^ crc64.Checksum(b, crcTable)
-		if want := crc64.Checksum(ab, crcTable); got64 != want {
-			t.Errorf("crc64 %v: combined %x, direct %x", sizes, got64, want)
+		gotC := crcCMath.mul(crcCMath.shift(int64(len(b))), uint64(crc32.Checksum(a, castagnoliTable))) ^ uint64(crc32.Checksum(b, castagnoliTable))
+		if want := uint64(crc32.Checksum(ab, castagnoliTable)); gotC != want {
+			t.Errorf("crc32c %v: combined %x, direct %x", sizes, gotC, want)
 		}
 	}
 }
@@ -55,8 +54,8 @@ func joined(t *testing.T, pieces [][]byte) (gz, plain []byte) {
 	if gz = bytes.Join(parts, nil); len(gz) != n {
 		t.Fatalf("joined %d bytes, the joiner says %d", len(gz), n)
 	}
-	if want := crc64.Checksum(plain, crcTable); sum != want {
-		t.Fatalf("joined CRC-64 %x, direct %x", sum, want)
+	if want := contentSum(plain); sum != want {
+		t.Fatalf("joined content sum %x, direct %x", sum, want)
 	}
 	return gz, plain
 }
@@ -149,5 +148,28 @@ func TestSumTree(t *testing.T) {
 
 // sameSums reports whether a and b hold the same lengths and checksums.
 func sameSums(a, b part) bool {
-	return a.n == b.n && a.zn == b.zn && a.crc32 == b.crc32 && a.crc64 == b.crc64 && a.shift32 == b.shift32 && a.shift64 == b.shift64
+	return a.n == b.n && a.zn == b.zn && a.crc32 == b.crc32 && a.crcC == b.crcC && a.shift32 == b.shift32 && a.shiftC == b.shiftC
+}
+
+// The content sum is CRC-32C and CRC-32 of the bytes, whatever pieces
+// they are written in: every node, whichever path built a payload, gives
+// it the same tag. The check value is both CRCs' of "123456789".
+func TestContentSum(t *testing.T) {
+	if got, want := contentSum([]byte("123456789")), uint64(0xe3069283)<<32|0xcbf43926; got != want {
+		t.Fatalf("content sum of the check string %x, want %x", got, want)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	b := randomText(r, 100000)
+	var h contentHash
+	for rest := b; len(rest) > 0; {
+		k := min(len(rest), r.IntN(5000))
+		h.Write(rest[:k])
+		rest = rest[k:]
+	}
+	if h.Sum64() != contentSum(b) {
+		t.Fatalf("written in pieces %x, at once %x", h.Sum64(), contentSum(b))
+	}
+	if p := compressPart(b); p.sum() != contentSum(b) {
+		t.Fatalf("a part's sum %x, the bytes' %x", p.sum(), contentSum(b))
+	}
 }

@@ -1,0 +1,105 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
+)
+
+// Runs larger than their tail, under many builds that each change one
+// instance: a changed run's successor, compressed against the old tail
+// when the change missed it and against the new one when it did not,
+// still inflates with the dictionary kept for it, and the payload equals
+// a fresh encoding. Every run's kept tail and dictionary are checked
+// against the runs' bytes inflated one after the other.
+func TestFullPayloadRunTailsAfterManyBuilds(t *testing.T) {
+	c, reg := newGoldenCache(t)
+	const n = 400
+	for i := range n {
+		reg.Register(inst("BIG", fmt.Sprintf("i%03d", i)), false)
+	}
+	checkGoldenApps(t, c, reg, "loaded")
+	if runs := len(c.full[JSON].chunks); runs < 4 {
+		t.Fatalf("%d runs: the test needs runs larger than their tail", runs)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for step := range 120 {
+		id := fmt.Sprintf("i%03d", r.IntN(n))
+		// Some edits grow an instance, so runs also split.
+		meta := map[string]string{"rev": fmt.Sprint(step)}
+		if r.IntN(4) == 0 {
+			meta["pad"] = string(bytes.Repeat([]byte{'x'}, r.IntN(4000)))
+		}
+		reg.UpdateMetadata("BIG", id, meta)
+		if step%10 == 0 {
+			checkGoldenApps(t, c, reg, fmt.Sprintf("step %d (%s)", step, id))
+		} else {
+			c.Get(appsJSON).Gzip()
+		}
+		checkRunTails(t, c.full[JSON], fmt.Sprintf("step %d", step))
+	}
+	checkGoldenApps(t, c, reg, "end")
+}
+
+// checkRunTails inflates a's runs in order, each against the last runTail
+// plain bytes of the one before, and checks that each run's kept
+// dictionary is those bytes and its kept tail the end of its own.
+func checkRunTails(t *testing.T, a *assembler, step string) {
+	t.Helper()
+	var prevTail []byte
+	for i, c := range a.chunks {
+		dict, err := decodeTail(c.dict)
+		if err != nil || !bytes.Equal(dict, prevTail) {
+			t.Fatalf("%s: run %d of %d: its dictionary (%v) is not the tail of the run before", step, i, len(a.chunks), err)
+		}
+		plain, err := io.ReadAll(flate.NewReaderDict(bytes.NewReader(c.part.z), prevTail))
+		if err != nil && err != io.ErrUnexpectedEOF || int64(len(plain)) != c.part.n {
+			t.Fatalf("%s: run %d: inflated %d of %d bytes: %v", step, i, len(plain), c.part.n, err)
+		}
+		prevTail = plain[max(0, len(plain)-runTail):]
+		tail, err := decodeTail(c.tail)
+		if err != nil || !bytes.Equal(tail, prevTail) {
+			t.Fatalf("%s: run %d: its kept tail (%v) is not the end of its bytes", step, i, err)
+		}
+	}
+}
+
+// decodeTail returns the plain bytes of a kept tail (none for none).
+func decodeTail(z []byte) ([]byte, error) {
+	if len(z) == 0 {
+		return nil, nil
+	}
+	return s2.Decode(nil, z)
+}
+
+// A bulk load read through the delta queue, with every run expired, puts
+// an entry per instance in the assembler's scratch: none of it may stay
+// for the builds after.
+func TestFullPayloadKeepsNoBulkScratch(t *testing.T) {
+	c, reg := newGoldenCacheWith(t, func(o *Options) { o.AutoExpiration = time.Nanosecond })
+	reg.Register(inst("APP0", "first"), false)
+	checkGoldenApps(t, c, reg, "one instance")
+	const n = 2 * maxKeptItems
+	for i := range n {
+		reg.Register(inst(fmt.Sprint("APP", i%30), fmt.Sprint("i", i)), false)
+	}
+	for _, step := range []string{"bulk load", "again, every run expired"} {
+		checkGoldenApps(t, c, reg, step)
+		for f, a := range c.full {
+			if a.compressed == 0 || a.encoded < n {
+				t.Fatalf("format %d: the builds encoded %d items", f, a.encoded)
+			}
+			if cap(a.work) > maxKeptWork || len(a.fresh) > 0 || cap(a.changed) > maxKeptItems || cap(a.more) > maxKeptItems ||
+				cap(a.segs) > maxKeptItems || cap(a.marked) > maxKeptItems || cap(a.expired) > maxKeptItems {
+				t.Errorf("%s: format %d keeps %d bytes of work, %d fresh items, %d changed, %d more, %d segments, %d marked, %d expired",
+					step, f, cap(a.work), len(a.fresh), cap(a.changed), cap(a.more), cap(a.segs), cap(a.marked), cap(a.expired))
+			}
+		}
+	}
+}
