@@ -669,7 +669,7 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 		}
 		// The tag is derived from the bytes, so an unchanged payload keeps
 		// its tag across registry versions and pollers keep getting 304.
-		p.ETag = etagOf(contentSum(raw))
+		p.ETag = etagOf(ContentSum(raw))
 		p.plainOnce.Do(func() { p.plain = newRepresentation(raw, p.ETag) })
 		return p
 	}

@@ -88,7 +88,7 @@ func checkPayload(t *testing.T, p *Payload, want []byte, what string) {
 	if !bytes.Equal(p.Plain().Body, want) {
 		t.Fatalf("%s: plain representation differs", what)
 	}
-	if tag := etagOf(contentSum(want)); p.ETag != tag {
+	if tag := etagOf(ContentSum(want)); p.ETag != tag {
 		t.Fatalf("%s: etag %s, want %s", what, p.ETag, tag)
 	}
 }

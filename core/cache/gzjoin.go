@@ -43,8 +43,10 @@ type part struct {
 // bytes only, so every node gives equal payloads equal tags.
 func (p *part) sum() uint64 { return p.crcC<<32 | p.crc32 }
 
-// contentSum returns the content sum (part.sum) of b.
-func contentSum(b []byte) uint64 {
+// ContentSum returns the content sum of b that entity tags are made of:
+// CRC-32C and CRC-32 (part.sum). Payloads built outside the cache (remote
+// regions) tag their bytes with it too.
+func ContentSum(b []byte) uint64 {
 	return uint64(crc32.Checksum(b, castagnoliTable))<<32 | uint64(crc32.Checksum(b, crc32Table))
 }
 

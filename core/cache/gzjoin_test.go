@@ -54,7 +54,7 @@ func joined(t *testing.T, pieces [][]byte) (gz, plain []byte) {
 	if gz = bytes.Join(parts, nil); len(gz) != n {
 		t.Fatalf("joined %d bytes, the joiner says %d", len(gz), n)
 	}
-	if want := contentSum(plain); sum != want {
+	if want := ContentSum(plain); sum != want {
 		t.Fatalf("joined content sum %x, direct %x", sum, want)
 	}
 	return gz, plain
@@ -155,7 +155,7 @@ func sameSums(a, b part) bool {
 // they are written in: every node, whichever path built a payload, gives
 // it the same tag. The check value is both CRCs' of "123456789".
 func TestContentSum(t *testing.T) {
-	if got, want := contentSum([]byte("123456789")), uint64(0xe3069283)<<32|0xcbf43926; got != want {
+	if got, want := ContentSum([]byte("123456789")), uint64(0xe3069283)<<32|0xcbf43926; got != want {
 		t.Fatalf("content sum of the check string %x, want %x", got, want)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -166,10 +166,10 @@ func TestContentSum(t *testing.T) {
 		h.Write(rest[:k])
 		rest = rest[k:]
 	}
-	if h.Sum64() != contentSum(b) {
-		t.Fatalf("written in pieces %x, at once %x", h.Sum64(), contentSum(b))
+	if h.Sum64() != ContentSum(b) {
+		t.Fatalf("written in pieces %x, at once %x", h.Sum64(), ContentSum(b))
 	}
-	if p := compressPart(b); p.sum() != contentSum(b) {
-		t.Fatalf("a part's sum %x, the bytes' %x", p.sum(), contentSum(b))
+	if p := compressPart(b); p.sum() != ContentSum(b) {
+		t.Fatalf("a part's sum %x, the bytes' %x", p.sum(), ContentSum(b))
 	}
 }

@@ -3,7 +3,6 @@ package regions
 import (
 	"bytes"
 	"context"
-	"hash/crc64"
 	"slices"
 	"strconv"
 	"strings"
@@ -249,8 +248,6 @@ func merge(local *eureka.Applications, parts []*eureka.Applications) *eureka.App
 	return out
 }
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
-
 // encode writes apps in f with its gzip form and entity tags.
 func encode(apps *eureka.Applications, f cache.Format) *Payload {
 	var body []byte
@@ -263,7 +260,7 @@ func encode(apps *eureka.Applications, f cache.Format) *Payload {
 	zw := gzip.NewWriter(&gz)
 	zw.Write(body)
 	zw.Close()
-	etag := `"r` + strconv.FormatUint(crc64.Checksum(body, crcTable), 36) + `"`
+	etag := `"r` + strconv.FormatUint(cache.ContentSum(body), 36) + `"`
 	return &Payload{plain: representation(body, etag), gz: representation(gz.Bytes(), etag[:len(etag)-1]+`-gzip"`), Hashcode: apps.AppsHashcode}
 }
 
