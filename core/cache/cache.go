@@ -95,8 +95,8 @@ type Payload struct {
 	found   bool
 	version uint64 // registry version the payload was built from
 	built   time.Time
-	// behind: built while expired runs of it were left for the next
-	// build, which is due at once (assembler.backlog).
+	// behind: built while expired runs of it were left for later builds
+	// (assembler.backlog, Cache.refreshLater).
 	behind bool
 	cost   time.Duration // how long building it took
 	// changeCost is the part of cost spent on what changed since the
@@ -319,6 +319,8 @@ type slot struct {
 
 	buildMu   sync.Mutex
 	scheduled atomic.Bool
+	// refreshing: a refresh of expired runs is pending (refreshLater).
+	refreshing atomic.Bool
 	// turnedAway: a reader found a rebuild under way (tryBuild).
 	turnedAway atomic.Bool
 	sizeHint   atomic.Int64
@@ -440,7 +442,7 @@ func (c *Cache) slot(k Key) *slot {
 // valid reports whether p still reflects the registry (Eureka's read-write
 // invalidation), is younger than AutoExpiration and left no expired runs.
 func (c *Cache) valid(s *slot, p *Payload) bool {
-	if p == nil || p.behind || time.Since(p.built) >= c.opts.AutoExpiration {
+	if p == nil || time.Since(p.built) >= c.opts.AutoExpiration {
 		return false
 	}
 	v := c.src.Version()
@@ -494,11 +496,7 @@ func (c *Cache) fresh(s *slot) *Payload {
 	if p := s.rw.Load(); p != nil && (c.valid(s, p) || c.tooSoon(s, p)) {
 		return p
 	}
-	p := c.store(s)
-	if p.behind {
-		c.tooSoon(s, p) // the runs left are rebuilt when the interval ends
-	}
-	return p
+	return c.store(s)
 }
 
 // rebuildCostShare is the inverse of the share of a core one key's
@@ -587,7 +585,34 @@ func (c *Cache) store(s *slot) *Payload {
 	s.rw.Store(p)
 	s.checked.Store(p.version)
 	s.notify()
+	if p.behind {
+		c.refreshLater(s, max(c.opts.MinRebuildInterval, rebuildCostShare*p.cost))
+	}
 	return p
+}
+
+// refreshLater rebuilds s's payload after wait if it is still behind then:
+// the expired runs builds leave are caught up with by builds spaced
+// rebuildCostShare times their cost apart, at most a quarter of a core,
+// beside those changes bring. At most one refresh is pending per key.
+func (c *Cache) refreshLater(s *slot, wait time.Duration) {
+	if !s.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(wait, func() {
+		locked := s.buildMu.TryLock()
+		s.refreshing.Store(false)
+		if !locked {
+			// A build is under way (it may have tried to schedule this
+			// refresh already): look again after it.
+			c.refreshLater(s, max(wait, time.Millisecond))
+			return
+		}
+		defer c.endBuild(s)
+		if p := s.rw.Load(); p != nil && p.behind {
+			c.store(s)
+		}
+	})
 }
 
 // Wait serves a long-poll: it returns the payload for k as soon as its

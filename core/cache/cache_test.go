@@ -489,8 +489,10 @@ func TestFullPayloadRunsExpireApart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, reg := newGoldenCache(t)
 		for _, a := range c.full {
-			// Runs built a millisecond apart expire apart.
-			a.target, a.ttl, a.perBlock = 700, 4*time.Millisecond, 3
+			// Runs built a millisecond apart expire apart. Every
+			// expired run is rebuilt by the build that finds it, so no
+			// refresh runs beside the checks of the runs.
+			a.target, a.ttl, a.perBlock, a.expiredBudget = 700, 4*time.Millisecond, 3, 1<<20
 		}
 		r := rand.New(rand.NewPCG(5, 6))
 		expired := 0
@@ -622,11 +624,19 @@ func body(r *Representation) []byte {
 
 // TestExpiredRunsCatchUpApart: a payload nobody read for longer than its
 // runs live finds them all expired. The next build rebuilds only its
-// budget of them, so a change made meanwhile shows at once, and the builds
+// budget of them, so a change made meanwhile shows at once, and refreshes
 // scheduled after it catch up with the rest, with no reader asking.
+// With no rebuild interval a refresh's timer may fire before the build
+// that set it lets go of the key (a lost refresh stopped the catch-up).
 func TestExpiredRunsCatchUpApart(t *testing.T) {
+	for _, interval := range []time.Duration{time.Millisecond, 0} {
+		t.Run(interval.String(), func(t *testing.T) { testExpiredRunsCatchUpApart(t, interval) })
+	}
+}
+
+func testExpiredRunsCatchUpApart(t *testing.T, interval time.Duration) {
 	synctest.Test(t, func(t *testing.T) {
-		c, reg := newGoldenCacheWith(t, func(o *Options) { o.MinRebuildInterval = time.Millisecond })
+		c, reg := newGoldenCacheWith(t, func(o *Options) { o.MinRebuildInterval = interval })
 		a := c.full[JSON]
 		a.target, a.ttl = 300, time.Minute
 		for i := range 3000 {
@@ -634,16 +644,19 @@ func TestExpiredRunsCatchUpApart(t *testing.T) {
 		}
 		c.Get(appsJSON)
 		runs := len(a.chunks)
-		budget := max(minExpiredRuns, runs/expiredShare)
+		budget := expiredPerBuild
 		if runs < 4*budget {
 			t.Fatalf("%d runs: too few for a budget of %d", runs, budget)
 		}
 		time.Sleep(2 * time.Minute) // every run expired
 		reg.Register(inst("APP0", "late"), false)
 		p := c.Get(appsJSON)
-		if n := len(a.expired); n != budget {
+		// With no interval the first refresh may be under way already.
+		a.mu.Lock()
+		if n := len(a.expired); n != budget && interval > 0 {
 			t.Fatalf("a build after every run expired rebuilt %d of %d runs, want its budget of %d", n, runs, budget)
 		}
+		a.mu.Unlock()
 		if !p.behind {
 			t.Fatal("the payload does not say expired runs are left")
 		}
@@ -651,13 +664,14 @@ func TestExpiredRunsCatchUpApart(t *testing.T) {
 		before := c.Builds() - 1
 		for i := 0; a.backlog(); i++ {
 			if i > runs {
-				t.Fatal("the expired runs are never all rebuilt")
+				t.Fatalf("the expired runs are never all rebuilt after %d builds", c.Builds()-before)
 			}
 			time.Sleep(time.Millisecond) // the scheduled rebuilds, no reader
 			synctest.Wait()
 		}
-		if builds, want := c.Builds()-before, uint64(runs+budget-1)/uint64(budget); builds != want {
-			t.Errorf("caught up after %d builds, want %d", builds, want)
+		// Rebuilt runs may merge with their neighbours: fewer builds.
+		if builds, most := c.Builds()-before, uint64(runs+budget-1)/uint64(budget); builds < 2 || builds > most {
+			t.Errorf("caught up after %d builds, want 2 to %d", builds, most)
 		}
 		now := time.Now()
 		for _, ch := range a.chunks {

@@ -216,8 +216,8 @@ type assembler struct {
 	// runs built together do not all expire together.
 	ttl time.Duration
 	// target is chunkTarget and perBlock blockRuns; tests make them
-	// small.
-	target, perBlock int
+	// small. expiredBudget is expiredPerBuild.
+	target, perBlock, expiredBudget int
 
 	apps   map[string]*appMeta
 	chunks []*chunk // in name order
@@ -274,7 +274,7 @@ type assembler struct {
 }
 
 func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
-	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, perBlock: blockRuns, apps: map[string]*appMeta{},
+	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, perBlock: blockRuns, expiredBudget: expiredPerBuild, apps: map[string]*appMeta{},
 		stale: map[string]struct{}{}, fresh: map[string]seg{}, seed: maphash.MakeSeed()}
 	a.inst, _ = src.(instanceLister)
 	if f == JSON {
@@ -313,8 +313,7 @@ func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, chan
 	clear(a.marked)
 	clear(a.expired)
 	a.marked, a.expired = a.marked[:0], a.expired[:0]
-	budget := max(minExpiredRuns, len(a.chunks)/expiredShare)
-	for len(a.expired) < budget && a.behind(now) {
+	for len(a.expired) < a.expiredBudget && a.behind(now) {
 		// An expired run is rebuilt whole, with its items encoded again,
 		// so they are as fresh as a new payload's.
 		c := heap.Pop(&a.expiry).(*chunk)
@@ -390,18 +389,16 @@ func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, chan
 	return a.join(version, changeCost)
 }
 
-// A build rebuilds at most max(minExpiredRuns, runs/expiredShare) expired
-// runs; the rest wait for the builds after it (behind). Runs expire apart
-// while the payload is read, but a payload nobody read for longer than
-// their lifetime (a quiet registry whose clients poll only the delta) finds
-// all of them expired at once: at 1,000,000 instances that build re-encoded
-// and recompressed every instance, 7 s during which no change reached
-// /apps. An expired run only has lease timestamps older than
-// AutoExpiration; a change is never held back.
-const (
-	minExpiredRuns = 16
-	expiredShare   = 64
-)
+// A build rebuilds at most expiredPerBuild expired runs; the rest wait
+// for later builds: those changes bring, and refreshes spaced so that
+// catching up takes at most a quarter of a core (Cache.refreshLater). Runs
+// expire apart while the payload is read, but a payload nobody read for
+// longer than their lifetime (a quiet registry whose clients poll only the
+// delta) finds all of them expired: at 1,000,000 instances that build
+// re-encoded every instance, 7 s during which no change reached /apps.
+// An expired run only has lease timestamps older than AutoExpiration; a
+// change is never held back.
+const expiredPerBuild = 16
 
 // behind reports whether runs expired by now wait to be rebuilt.
 func (a *assembler) behind(now time.Time) bool {
