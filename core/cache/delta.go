@@ -1,8 +1,8 @@
 package cache
 
 import (
-	"bytes"
 	"cmp"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"sync"
@@ -84,6 +84,14 @@ type deltaAssembler struct {
 	// Reused between builds.
 	plan []byte // plain bytes of the parts being compressed
 	ends []int  // where each instance's segment ends in plan
+	// dict is the tail of the part refresh last compressed or read
+	// (tailOf); back and backEnds are tailOf's.
+	dict     []byte
+	back     []byte
+	backEnds []int
+	// seeds hash the tails (tailSum): two, as a collision would serve a
+	// part compressed against another part's tail.
+	seeds [2]maphash.Seed
 	// shown is the instance segment encodes, in.in shown with in.lease.
 	shown      eureka.InstanceInfo
 	shownLease eureka.LeaseInfo
@@ -175,10 +183,12 @@ type deltaPart struct {
 	// compressed.
 	dirty bool
 	part  part
-	// tail is the end of its plain bytes (what the next part is
-	// compressed against), tailID its number; dictID is the number of
-	// the tail it was compressed against, 0 for none.
-	tail           []byte
+	// tailSum is a hash of the end of its plain bytes (what the next
+	// part is compressed against; tailOf encodes it again when needed),
+	// tailID the number of that tail; dictID is the number of the tail
+	// it was compressed against, 0 for none. Keeping the tail itself cost
+	// 8 KB a part, a quarter of the plain bytes.
+	tailSum        [2]uint64
 	tailID, dictID uint64
 
 	// changed is the stamp of its last change. runEnd says it ends a run
@@ -195,6 +205,7 @@ type deltaPart struct {
 
 func newDeltaAssembler(src deltaLister) *deltaAssembler {
 	a := &deltaAssembler{src: src, target: deltaTarget, insts: map[deltaKey]*deltaInst{}, apps: map[string]*deltaApp{}}
+	a.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	a.parts[JSON].run, a.parts[XML].run = runParts, runParts
 	a.end[JSON] = compressPart(eureka.AppendApplicationsTailJSON(nil))
 	a.end[XML] = compressPart(eureka.AppendApplicationsTailXML(nil))
@@ -254,6 +265,12 @@ func (a *deltaAssembler) trimScratch() {
 	if cap(a.visited) > maxKeptEntries {
 		a.visited = nil
 	}
+	if cap(a.dict) > maxKeptPlan || cap(a.back) > maxKeptPlan {
+		a.dict, a.back = nil, nil // an instance of megabytes was in a tail
+	}
+	if cap(a.backEnds) > maxKeptEntries {
+		a.backEnds = nil
+	}
 }
 
 // join adds the parts to j by runs: each part's bytes, and at the end of
@@ -305,20 +322,63 @@ func combine(first, last *deltaPart) part {
 // refresh brings format f's parts up to date: it regroups and compresses
 // the dirty ones and those whose predecessor's tail changed.
 func (a *deltaAssembler) refresh(f Format) {
-	var dict []byte
-	var dictID uint64
+	var prev *deltaPart
+	// held: a.dict is prev's tail, as regroup leaves it.
+	held := false
 	for p := a.parts[f].first; p != nil; p = p.next {
-		if p.dirty || p.dictID != dictID {
-			p = a.regroup(p, f, dict, dictID)
+		var dict []byte
+		var dictID uint64
+		if prev != nil {
+			dictID = prev.tailID
 		}
-		dict, dictID = p.tail, p.tailID
+		if p.dirty || p.dictID != dictID {
+			if prev != nil {
+				if !held {
+					a.dict = a.tailOf(a.dict[:0], prev, f)
+				}
+				dict = a.dict
+			}
+			p = a.regroup(p, f, dict, dictID)
+			held = true
+		} else {
+			held = false
+		}
+		prev = p
 	}
+}
+
+// tailOf appends to dst the end of p's plain bytes in format f (tailSize
+// of them, or all), encoding p's last instances again: p is compressed, so
+// their segments are what it holds.
+func (a *deltaAssembler) tailOf(dst []byte, p *deltaPart, f Format) []byte {
+	// Encoded last first, then put in order.
+	a.back, a.backEnds = a.back[:0], a.backEnds[:0]
+	for in := p.last; len(a.back) < tailSize; in = in.prev {
+		a.back = a.segment(a.back, in, f)
+		a.backEnds = append(a.backEnds, len(a.back))
+		if in == p.first {
+			break
+		}
+	}
+	start := len(dst)
+	for i := len(a.backEnds) - 1; i >= 0; i-- {
+		from := 0
+		if i > 0 {
+			from = a.backEnds[i-1]
+		}
+		dst = append(dst, a.back[from:a.backEnds[i]]...)
+	}
+	if extra := len(dst) - start - tailSize; extra > 0 {
+		n := copy(dst[start:], dst[start+extra:])
+		dst = dst[:start+n]
+	}
+	return dst
 }
 
 // regroup compresses p in format f against dict (tail dictID), first
 // taking in the parts after it while it is under a quarter of the target
 // and splitting it when over one and a half, and returns the last part
-// it became.
+// it became, with its tail in a.dict.
 func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uint64) *deltaPart {
 	a.plan, a.ends = a.plan[:0], a.ends[:0]
 	for from := p.first; ; {
@@ -359,10 +419,12 @@ func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uin
 		if end-from >= per || in == last {
 			cur.last = in
 			a.compress(&a.parts[f], cur, a.plan[from:end], dict, dictID)
+			tail := a.plan[max(from, end-tailSize):end]
 			if in == last {
+				a.dict = append(a.dict[:0], tail...)
 				return cur
 			}
-			dict, dictID, from = cur.tail, cur.tailID, end
+			dict, dictID, from = tail, cur.tailID, end
 			q := &deltaPart{first: in.next}
 			a.parts[f].insertAfter(q, cur)
 			cur = q
@@ -380,8 +442,9 @@ func (a *deltaAssembler) compress(ps *deltaParts, p *deltaPart, plain, dict []by
 	p.dirty, p.dictID = false, dictID
 	a.compressed += int64(len(plain))
 	// The next part needs compressing again only if this tail moved.
-	if tail := plain[max(0, len(plain)-tailSize):]; p.tailID == 0 || !bytes.Equal(p.tail, tail) {
-		p.tail = bytes.Clone(tail)
+	tail := plain[max(0, len(plain)-tailSize):]
+	if sum := [2]uint64{maphash.Bytes(a.seeds[0], tail), maphash.Bytes(a.seeds[1], tail)}; p.tailID == 0 || sum != p.tailSum {
+		p.tailSum = sum
 		a.tails++
 		p.tailID = a.tails
 	}
