@@ -3,6 +3,7 @@ package cache
 import (
 	"cmp"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -65,6 +66,11 @@ type deltaAssembler struct {
 	apps    map[string]*deltaApp
 	order   []*deltaApp // by their first instance's first seq
 	visited []visitedEntry
+	// The largest the maps were since they were last made again, and
+	// how many applications left the front of order since it was last
+	// copied: what shrink needs to let go of a window that shrank.
+	instsPeak, appsPeak int
+	orderDropped        int
 	// moved are the applications that changed place in the payload
 	// since the last build: their instances are relinked once per
 	// build, not once per entry that expired.
@@ -115,6 +121,9 @@ type visitedEntry struct {
 type deltaApp struct {
 	name  string
 	insts []*deltaInst // by their first seq
+	// dropped counts the instances cut off the front of insts since it
+	// was last copied (unpin).
+	dropped int
 	// moved: it is in deltaAssembler.moved, to be relinked.
 	moved bool
 }
@@ -270,6 +279,9 @@ func (a *deltaAssembler) trimScratch() {
 	}
 	if cap(a.backEnds) > maxKeptEntries {
 		a.backEnds = nil
+	}
+	if cap(a.moved) > maxKeptEntries {
+		a.moved = nil
 	}
 }
 
@@ -641,6 +653,8 @@ func (a *deltaAssembler) add(v visitedEntry) {
 	in.in, in.lease = v.in, v.lease
 	a.window = append(a.window, deltaEntry{v.seq, in})
 	a.next = v.seq + 1
+	a.instsPeak = max(a.instsPeak, len(a.insts))
+	a.appsPeak = max(a.appsPeak, len(a.apps))
 }
 
 // expire drops the entries numbered below first. Each is the oldest in
@@ -655,6 +669,11 @@ func (a *deltaAssembler) expire(first uint64) {
 		a.head++
 		app := in.app
 		in.seqs = in.seqs[1:]
+		if len(in.seqs) == 1 {
+			// An instance changed in a burst keeps the burst's array
+			// otherwise; one entry left is the quiet case.
+			in.seqs = []uint64{in.seqs[0]}
+		}
 		if in.linked {
 			a.unlink(in)
 		}
@@ -662,7 +681,7 @@ func (a *deltaAssembler) expire(first uint64) {
 		// it from the front without moving the others (a bulk load of
 		// 1,000,000 leaving the window moved 17,000 pointers an entry).
 		app.insts[0] = nil
-		app.insts = app.insts[1:]
+		app.insts = unpin(app.insts[1:], &app.dropped)
 		at := -1
 		if len(in.seqs) == 0 {
 			delete(a.insts, in.key)
@@ -673,7 +692,7 @@ func (a *deltaAssembler) expire(first uint64) {
 		if len(app.insts) == 0 {
 			delete(a.apps, app.name)
 			a.order[0] = nil
-			a.order = a.order[1:]
+			a.order = unpin(a.order[1:], &a.orderDropped)
 		} else {
 			// It was first: move it back behind those changed before its
 			// new first change.
@@ -708,14 +727,53 @@ func (a *deltaAssembler) expire(first uint64) {
 	if a.head > len(a.window)/2 {
 		// Copy down so the backing array does not grow without bound;
 		// the expired half is the larger, so copying costs an entry per
-		// entry expired.
-		m := copy(a.window, a.window[a.head:])
-		clear(a.window[m:])
-		a.window, a.head = a.window[:m], 0
+		// entry expired. An array four times what is left (a bulk load
+		// left) is let go instead.
+		if live := a.window[a.head:]; cap(a.window) > max(4*len(live), minShrink) {
+			a.window = append([]deltaEntry(nil), live...)
+		} else {
+			m := copy(a.window, live)
+			clear(a.window[m:])
+			a.window = a.window[:m]
+		}
+		a.head = 0
 	}
 	if first > a.next {
 		a.next = first
 	}
+	a.shrinkMaps()
+}
+
+// minShrink is the size below which the window's maps and arrays are not
+// made again as it shrinks.
+const minShrink = 1024
+
+// shrinkMaps makes the maps again once they hold a quarter of what they
+// held: a Go map keeps the room of its largest size (a bulk load of
+// 1,000,000 left about 100 MB behind). Each is made again after losing
+// three quarters, so this costs at most a third of an insertion per
+// deletion.
+func (a *deltaAssembler) shrinkMaps() {
+	if a.instsPeak > minShrink && len(a.insts) < a.instsPeak/4 {
+		a.insts = maps.Collect(maps.All(a.insts))
+		a.instsPeak = len(a.insts)
+	}
+	if a.appsPeak > minShrink && len(a.apps) < a.appsPeak/4 {
+		a.apps = maps.Collect(maps.All(a.apps))
+		a.appsPeak = len(a.apps)
+	}
+}
+
+// unpin returns s, cut from the front of a larger array, in an array of
+// its own once more than twice its length was cut (dropped counts the
+// cuts since): the cut front is let go, at a copy of s per 2·len(s) cuts.
+func unpin[T any](s []T, dropped *int) []T {
+	*dropped++
+	if *dropped <= 2*len(s)+16 {
+		return s
+	}
+	*dropped = 0
+	return append([]T(nil), s...)
 }
 
 // place relinks the instances of the applications that moved, each

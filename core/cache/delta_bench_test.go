@@ -2,7 +2,6 @@ package cache
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -111,22 +110,4 @@ func BenchmarkDeltaWindowMemory(b *testing.B) {
 		a.build(XML, 1)
 	}
 	b.ReportMetric(float64(held)/n, "B/inst")
-}
-
-// heldBy returns the live heap bytes that what make returns keeps: the
-// heap after a GC with it alive, less the heap once it is dropped.
-func heldBy(make func() any) int64 {
-	live := func() int64 {
-		// Twice: a sync.Pool's victims go in the second.
-		runtime.GC()
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return int64(m.HeapAlloc)
-	}
-	x := make()
-	with := live()
-	runtime.KeepAlive(x)
-	x = nil
-	return with - live()
 }
