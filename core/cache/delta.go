@@ -68,7 +68,8 @@ type deltaAssembler struct {
 	visited []visitedEntry
 	// The largest the maps were since they were last made again, and
 	// how many applications left the front of order since it was last
-	// copied: what shrink needs to let go of a window that shrank.
+	// copied: what shrinkMaps and unpin need to let go of a window that
+	// shrank.
 	instsPeak, appsPeak int
 	orderDropped        int
 	// moved are the applications that changed place in the payload
