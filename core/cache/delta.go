@@ -1,8 +1,9 @@
 package cache
 
 import (
-	"bytes"
 	"cmp"
+	"hash/maphash"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -18,7 +19,9 @@ type deltaLister interface {
 	// later, oldest first, and returns the number of the oldest entry
 	// still queued, the registry version and the whole registry's hash
 	// code, all of one state.
-	DeltaSince(seq uint64, visit func(seq uint64, app, id string, in *eureka.InstanceInfo)) (first, version uint64, hashcode string)
+	// in is the source's copy, shown with LeaseInfo set to &lease; it
+	// is kept to encode the instance again (see deltaInst).
+	DeltaSince(seq uint64, visit func(seq uint64, app, id string, in *eureka.InstanceInfo, lease eureka.LeaseInfo)) (first, version uint64, hashcode string)
 }
 
 // deltaTarget is the plain size of a delta part. The delta's instances are
@@ -63,6 +66,12 @@ type deltaAssembler struct {
 	apps    map[string]*deltaApp
 	order   []*deltaApp // by their first instance's first seq
 	visited []visitedEntry
+	// The largest the maps were since they were last made again, and
+	// how many applications left the front of order since it was last
+	// copied: what shrinkMaps and unpin need to let go of a window that
+	// shrank.
+	instsPeak, appsPeak int
+	orderDropped        int
 	// moved are the applications that changed place in the payload
 	// since the last build: their instances are relinked once per
 	// build, not once per entry that expired.
@@ -82,6 +91,17 @@ type deltaAssembler struct {
 	// Reused between builds.
 	plan []byte // plain bytes of the parts being compressed
 	ends []int  // where each instance's segment ends in plan
+	// dict is the tail of the part refresh last compressed or read
+	// (tailOf); back and backEnds are tailOf's.
+	dict     []byte
+	back     []byte
+	backEnds []int
+	// seeds hash the tails (tailSum): two, as a collision would serve a
+	// part compressed against another part's tail.
+	seeds [2]maphash.Seed
+	// shown is the instance segment encodes, in.in shown with in.lease.
+	shown      eureka.InstanceInfo
+	shownLease eureka.LeaseInfo
 }
 
 type deltaKey struct{ app, id string }
@@ -95,12 +115,16 @@ type visitedEntry struct {
 	seq     uint64
 	app, id string
 	in      *eureka.InstanceInfo
+	lease   eureka.LeaseInfo
 }
 
 // deltaApp is one application with instances in the window.
 type deltaApp struct {
 	name  string
 	insts []*deltaInst // by their first seq
+	// dropped counts the instances cut off the front of insts since it
+	// was last copied (unpin).
+	dropped int
 	// moved: it is in deltaAssembler.moved, to be relinked.
 	moved bool
 }
@@ -108,13 +132,20 @@ type deltaApp struct {
 func (a *deltaApp) firstSeq() uint64 { return a.insts[0].seqs[0] }
 
 // deltaInst is one instance with entries in the window.
+//
+// It keeps no encoding of the instance and no copy of it: in is the
+// source's (held by its queue while the entry is in the window) and the
+// instance is encoded again, shown with lease, whenever a part it is in is
+// compressed. Keeping both formats' items and a decorated copy cost about
+// 1.7 KB an instance in the window, 1.7 GB for three minutes after a bulk
+// load of 1,000,000; encoding is a small part of what compressing the
+// same bytes costs.
 type deltaInst struct {
-	key  deltaKey
-	app  *deltaApp
-	seqs []uint64             // its entries in the window, oldest first
-	in   *eureka.InstanceInfo // as of its latest entry
-	// item is in's encoding per format, made on first use.
-	item [2][]byte
+	key   deltaKey
+	app   *deltaApp
+	seqs  []uint64             // its entries in the window, oldest first
+	in    *eureka.InstanceInfo // as of its latest entry, undecorated
+	lease eureka.LeaseInfo     // what the delta shows as in's LeaseInfo
 	// shape is what its place adds around its item.
 	shape segShape
 	// Its neighbours in the payload and its part per format, while
@@ -162,10 +193,12 @@ type deltaPart struct {
 	// compressed.
 	dirty bool
 	part  part
-	// tail is the end of its plain bytes (what the next part is
-	// compressed against), tailID its number; dictID is the number of
-	// the tail it was compressed against, 0 for none.
-	tail           []byte
+	// tailSum is a hash of the end of its plain bytes (what the next
+	// part is compressed against; tailOf encodes it again when needed),
+	// tailID the number of that tail; dictID is the number of the tail
+	// it was compressed against, 0 for none. Keeping the tail itself cost
+	// 8 KB a part, a quarter of the plain bytes.
+	tailSum        [2]uint64
 	tailID, dictID uint64
 
 	// changed is the stamp of its last change. runEnd says it ends a run
@@ -182,6 +215,7 @@ type deltaPart struct {
 
 func newDeltaAssembler(src deltaLister) *deltaAssembler {
 	a := &deltaAssembler{src: src, target: deltaTarget, insts: map[deltaKey]*deltaInst{}, apps: map[string]*deltaApp{}}
+	a.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	a.parts[JSON].run, a.parts[XML].run = runParts, runParts
 	a.end[JSON] = compressPart(eureka.AppendApplicationsTailJSON(nil))
 	a.end[XML] = compressPart(eureka.AppendApplicationsTailXML(nil))
@@ -195,8 +229,8 @@ func (a *deltaAssembler) build(f Format, vd int64) (parts [][]byte, n int, sum, 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.visited = a.visited[:0]
-	first, version, hash := a.src.DeltaSince(a.next, func(seq uint64, app, id string, in *eureka.InstanceInfo) {
-		a.visited = append(a.visited, visitedEntry{seq, app, id, in})
+	first, version, hash := a.src.DeltaSince(a.next, func(seq uint64, app, id string, in *eureka.InstanceInfo, lease eureka.LeaseInfo) {
+		a.visited = append(a.visited, visitedEntry{seq, app, id, in, lease})
 	})
 	a.expire(first)
 	a.place()
@@ -212,6 +246,7 @@ func (a *deltaAssembler) build(f Format, vd int64) (parts [][]byte, n int, sum, 
 		head = compressPart(eureka.AppendApplicationsHeadXML(a.plan[:0], vd, hash))
 	}
 	a.refresh(f)
+	a.shown = eureka.InstanceInfo{} // holds the last instance's fields
 	a.trimScratch()
 	j := newJoiner(a.parts[f].n + 2)
 	j.add(&head)
@@ -239,6 +274,15 @@ func (a *deltaAssembler) trimScratch() {
 	}
 	if cap(a.visited) > maxKeptEntries {
 		a.visited = nil
+	}
+	if cap(a.dict) > maxKeptPlan || cap(a.back) > maxKeptPlan {
+		a.dict, a.back = nil, nil // an instance of megabytes was in a tail
+	}
+	if cap(a.backEnds) > maxKeptEntries {
+		a.backEnds = nil
+	}
+	if cap(a.moved) > maxKeptEntries {
+		a.moved = nil
 	}
 }
 
@@ -291,20 +335,63 @@ func combine(first, last *deltaPart) part {
 // refresh brings format f's parts up to date: it regroups and compresses
 // the dirty ones and those whose predecessor's tail changed.
 func (a *deltaAssembler) refresh(f Format) {
-	var dict []byte
-	var dictID uint64
+	var prev *deltaPart
+	// held: a.dict is prev's tail, as regroup leaves it.
+	held := false
 	for p := a.parts[f].first; p != nil; p = p.next {
-		if p.dirty || p.dictID != dictID {
-			p = a.regroup(p, f, dict, dictID)
+		var dict []byte
+		var dictID uint64
+		if prev != nil {
+			dictID = prev.tailID
 		}
-		dict, dictID = p.tail, p.tailID
+		if p.dirty || p.dictID != dictID {
+			if prev != nil {
+				if !held {
+					a.dict = a.tailOf(a.dict[:0], prev, f)
+				}
+				dict = a.dict
+			}
+			p = a.regroup(p, f, dict, dictID)
+			held = true
+		} else {
+			held = false
+		}
+		prev = p
 	}
+}
+
+// tailOf appends to dst the end of p's plain bytes in format f (tailSize
+// of them, or all), encoding p's last instances again: p is compressed, so
+// their segments are what it holds.
+func (a *deltaAssembler) tailOf(dst []byte, p *deltaPart, f Format) []byte {
+	// Encoded last first, then put in order.
+	a.back, a.backEnds = a.back[:0], a.backEnds[:0]
+	for in := p.last; len(a.back) < tailSize; in = in.prev {
+		a.back = a.segment(a.back, in, f)
+		a.backEnds = append(a.backEnds, len(a.back))
+		if in == p.first {
+			break
+		}
+	}
+	start := len(dst)
+	for i := len(a.backEnds) - 1; i >= 0; i-- {
+		from := 0
+		if i > 0 {
+			from = a.backEnds[i-1]
+		}
+		dst = append(dst, a.back[from:a.backEnds[i]]...)
+	}
+	if extra := len(dst) - start - tailSize; extra > 0 {
+		n := copy(dst[start:], dst[start+extra:])
+		dst = dst[:start+n]
+	}
+	return dst
 }
 
 // regroup compresses p in format f against dict (tail dictID), first
 // taking in the parts after it while it is under a quarter of the target
 // and splitting it when over one and a half, and returns the last part
-// it became.
+// it became, with its tail in a.dict.
 func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uint64) *deltaPart {
 	a.plan, a.ends = a.plan[:0], a.ends[:0]
 	for from := p.first; ; {
@@ -345,10 +432,12 @@ func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uin
 		if end-from >= per || in == last {
 			cur.last = in
 			a.compress(&a.parts[f], cur, a.plan[from:end], dict, dictID)
+			tail := a.plan[max(from, end-tailSize):end]
 			if in == last {
+				a.dict = append(a.dict[:0], tail...)
 				return cur
 			}
-			dict, dictID, from = cur.tail, cur.tailID, end
+			dict, dictID, from = tail, cur.tailID, end
 			q := &deltaPart{first: in.next}
 			a.parts[f].insertAfter(q, cur)
 			cur = q
@@ -366,8 +455,9 @@ func (a *deltaAssembler) compress(ps *deltaParts, p *deltaPart, plain, dict []by
 	p.dirty, p.dictID = false, dictID
 	a.compressed += int64(len(plain))
 	// The next part needs compressing again only if this tail moved.
-	if tail := plain[max(0, len(plain)-tailSize):]; p.tailID == 0 || !bytes.Equal(p.tail, tail) {
-		p.tail = bytes.Clone(tail)
+	tail := plain[max(0, len(plain)-tailSize):]
+	if sum := [2]uint64{maphash.Bytes(a.seeds[0], tail), maphash.Bytes(a.seeds[1], tail)}; p.tailID == 0 || sum != p.tailSum {
+		p.tailSum = sum
 		a.tails++
 		p.tailID = a.tails
 	}
@@ -504,13 +594,6 @@ func (a *deltaAssembler) touch(in *deltaInst) {
 
 // segment appends in's segment's plain bytes in format f to dst.
 func (a *deltaAssembler) segment(dst []byte, in *deltaInst, f Format) []byte {
-	if in.item[f] == nil {
-		if f == JSON {
-			in.item[f] = eureka.AppendInstanceJSON(nil, in.in)
-		} else {
-			in.item[f] = eureka.AppendApplicationInstanceXML(nil, in.in)
-		}
-	}
 	if f == JSON {
 		if in.shape&shapeOpens != 0 {
 			dst = eureka.AppendApplicationOpenJSON(dst, in.key.app, in.shape&shapeFirstApp != 0)
@@ -520,7 +603,15 @@ func (a *deltaAssembler) segment(dst []byte, in *deltaInst, f Format) []byte {
 	} else if in.shape&shapeOpens != 0 {
 		dst = eureka.AppendApplicationOpenXML(dst, in.key.app)
 	}
-	dst = append(dst, in.item[f]...)
+	// The instance as the delta shows it, in a copy the assembler reuses.
+	a.shown = *in.in
+	a.shownLease = in.lease
+	a.shown.LeaseInfo = &a.shownLease
+	if f == JSON {
+		dst = eureka.AppendInstanceJSON(dst, &a.shown)
+	} else {
+		dst = eureka.AppendApplicationInstanceXML(dst, &a.shown)
+	}
 	if in.shape&shapeCloses != 0 {
 		if f == JSON {
 			dst = eureka.AppendApplicationCloseJSON(dst)
@@ -560,10 +651,11 @@ func (a *deltaAssembler) add(v visitedEntry) {
 		a.touch(in)
 	}
 	in.seqs = append(in.seqs, v.seq)
-	in.in = v.in
-	in.item = [2][]byte{}
+	in.in, in.lease = v.in, v.lease
 	a.window = append(a.window, deltaEntry{v.seq, in})
 	a.next = v.seq + 1
+	a.instsPeak = max(a.instsPeak, len(a.insts))
+	a.appsPeak = max(a.appsPeak, len(a.apps))
 }
 
 // expire drops the entries numbered below first. Each is the oldest in
@@ -578,6 +670,11 @@ func (a *deltaAssembler) expire(first uint64) {
 		a.head++
 		app := in.app
 		in.seqs = in.seqs[1:]
+		if len(in.seqs) == 1 {
+			// An instance changed in a burst keeps the burst's array
+			// otherwise; one entry left is the quiet case.
+			in.seqs = []uint64{in.seqs[0]}
+		}
 		if in.linked {
 			a.unlink(in)
 		}
@@ -585,7 +682,7 @@ func (a *deltaAssembler) expire(first uint64) {
 		// it from the front without moving the others (a bulk load of
 		// 1,000,000 leaving the window moved 17,000 pointers an entry).
 		app.insts[0] = nil
-		app.insts = app.insts[1:]
+		app.insts = unpin(app.insts[1:], &app.dropped)
 		at := -1
 		if len(in.seqs) == 0 {
 			delete(a.insts, in.key)
@@ -596,7 +693,7 @@ func (a *deltaAssembler) expire(first uint64) {
 		if len(app.insts) == 0 {
 			delete(a.apps, app.name)
 			a.order[0] = nil
-			a.order = a.order[1:]
+			a.order = unpin(a.order[1:], &a.orderDropped)
 		} else {
 			// It was first: move it back behind those changed before its
 			// new first change.
@@ -631,14 +728,53 @@ func (a *deltaAssembler) expire(first uint64) {
 	if a.head > len(a.window)/2 {
 		// Copy down so the backing array does not grow without bound;
 		// the expired half is the larger, so copying costs an entry per
-		// entry expired.
-		m := copy(a.window, a.window[a.head:])
-		clear(a.window[m:])
-		a.window, a.head = a.window[:m], 0
+		// entry expired. An array four times what is left (a bulk load
+		// left) is let go instead.
+		if live := a.window[a.head:]; cap(a.window) > max(4*len(live), minShrink) {
+			a.window = append([]deltaEntry(nil), live...)
+		} else {
+			m := copy(a.window, live)
+			clear(a.window[m:])
+			a.window = a.window[:m]
+		}
+		a.head = 0
 	}
 	if first > a.next {
 		a.next = first
 	}
+	a.shrinkMaps()
+}
+
+// minShrink is the size below which the window's maps and arrays are not
+// made again as it shrinks.
+const minShrink = 1024
+
+// shrinkMaps makes the maps again once they hold a quarter of what they
+// held: a Go map keeps the room of its largest size (a bulk load of
+// 1,000,000 left about 100 MB behind). Each is made again after losing
+// three quarters, so this costs at most a third of an insertion per
+// deletion.
+func (a *deltaAssembler) shrinkMaps() {
+	if a.instsPeak > minShrink && len(a.insts) < a.instsPeak/4 {
+		a.insts = maps.Collect(maps.All(a.insts))
+		a.instsPeak = len(a.insts)
+	}
+	if a.appsPeak > minShrink && len(a.apps) < a.appsPeak/4 {
+		a.apps = maps.Collect(maps.All(a.apps))
+		a.appsPeak = len(a.apps)
+	}
+}
+
+// unpin returns s, cut from the front of a larger array, in an array of
+// its own once more than twice its length was cut (dropped counts the
+// cuts since): the cut front is let go, at a copy of s per 2·len(s) cuts.
+func unpin[T any](s []T, dropped *int) []T {
+	*dropped++
+	if *dropped <= 2*len(s)+16 {
+		return s
+	}
+	*dropped = 0
+	return append([]T(nil), s...)
 }
 
 // place relinks the instances of the applications that moved, each

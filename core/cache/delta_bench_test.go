@@ -82,3 +82,32 @@ func benchDeltaChurnWindow(b *testing.B, n, apps, window int, scratch bool) {
 // in 5,000 applications, 50,000 changes in the window (about 50 MB of
 // JSON). Walking the window on every build cost about 90 ns an entry.
 func BenchmarkDeltaChurn100000(b *testing.B) { benchDeltaChurnWindow(b, 100000, 5000, 50000, false) }
+
+// BenchmarkDeltaWindowMemory is a window of 100,000 instances (a bulk load
+// in 5,000 applications) assembled from scratch in both formats: ns/op is
+// that first build, B/inst the live heap the assembler holds for each
+// instance of the window (its parts included), measured after a GC.
+func BenchmarkDeltaWindowMemory(b *testing.B) {
+	const n = 100000
+	ro := registry.DefaultOptions()
+	ro.Clock = &manualClock{}
+	reg := registry.New(&ro)
+	reg.OpenForTraffic(0)
+	for i := range n {
+		reg.Register(inst(fmt.Sprint("APP", i%5000), fmt.Sprint("i", i)), false)
+	}
+	// Measured first: b.Loop keeps what its body made alive a while.
+	held := heldBy(func() any {
+		a := newDeltaAssembler(reg)
+		a.build(JSON, 1)
+		a.build(XML, 1)
+		return a
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		a := newDeltaAssembler(reg)
+		a.build(JSON, 1)
+		a.build(XML, 1)
+	}
+	b.ReportMetric(float64(held)/n, "B/inst")
+}

@@ -3,8 +3,10 @@ package cache
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
@@ -176,6 +178,77 @@ func TestDeltaKeepsNoBulkScratch(t *testing.T) {
 	if cap(d.plan) > maxKeptPlan || cap(d.ends) > maxKeptEntries || cap(d.visited) > maxKeptEntries {
 		t.Errorf("after the bulk build the assembler keeps %d bytes of plan, %d ends, %d visited", cap(d.plan), cap(d.ends), cap(d.visited))
 	}
+}
+
+// A window that shrinks gives back what it held: after a bulk load leaves
+// the window, the assembler keeps about what one that saw only the
+// remaining change keeps (Go maps keep the room of their largest size,
+// and slices cut from the front their whole array).
+func TestDeltaDrainedWindowLetsGo(t *testing.T) {
+	const n = 20000
+	clock := &manualClock{}
+	ro := registry.DefaultOptions()
+	ro.Clock = clock
+	reg := registry.New(&ro)
+	reg.OpenForTraffic(0)
+	drained := heldBy(func() any {
+		a := newDeltaAssembler(reg)
+		for i := range n {
+			reg.Register(inst(fmt.Sprint("APP", i%10), fmt.Sprint("i", i)), false)
+			if i%2000 == 0 {
+				a.build(JSON, 1) // the window grows over several builds
+			}
+		}
+		for i := range 500 {
+			// Bursts on a few instances: their entries pile up.
+			reg.UpdateMetadata("APP1", fmt.Sprint("i", i%5*10+1), map[string]string{"rev": fmt.Sprint(i)})
+		}
+		a.build(JSON, 1)
+		a.build(XML, 1)
+		clock.ms.Add(ro.DeltaRetention.Milliseconds() + 1)
+		reg.ExpireDelta()
+		reg.UpdateMetadata("APP1", "i1", map[string]string{"k": "v"})
+		a.build(JSON, 1)
+		a.build(XML, 1)
+		if len(a.insts) != 1 {
+			t.Fatalf("%d instances in the window, want 1", len(a.insts))
+		}
+		return a
+	})
+	fresh := heldBy(func() any {
+		a := newDeltaAssembler(reg)
+		a.build(JSON, 1)
+		a.build(XML, 1)
+		return a
+	})
+	// The slack covers the scratch a build keeps (trimScratch bounds it)
+	// and a little more; without letting go the drained one held 2.2 MB.
+	slack := int64(maxKeptPlan + maxKeptEntries*int(unsafe.Sizeof(visitedEntry{})+unsafe.Sizeof(0)) + 64<<10)
+	if drained > fresh+slack {
+		t.Fatalf("the drained assembler holds %d bytes, a fresh one on the same window %d", drained, fresh)
+	}
+	t.Logf("the drained assembler holds %d bytes, a fresh one on the same window %d", drained, fresh)
+	runtime.KeepAlive(reg) // else it goes with the last assembler measured
+}
+
+// heldBy returns the live heap bytes that what make returns keeps: the
+// heap after a GC with it alive, less the heap once it is dropped. What
+// the caller uses after heldBy must stay alive (runtime.KeepAlive), or
+// it is counted if this was its last use.
+func heldBy(make func() any) int64 {
+	live := func() int64 {
+		// Twice: a sync.Pool's victims go in the second.
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	x := make()
+	with := live()
+	runtime.KeepAlive(x)
+	x = nil
+	return with - live()
 }
 
 // A property test of the bookkeeping: many random changes, expiries

@@ -820,12 +820,12 @@ func TestDeltaEntryAsOfItsChange(t *testing.T) {
 		updated, renewed, gone int64
 	}
 	var got []seen
-	first, _, _ := r.DeltaSince(0, func(seq uint64, app, id string, in *eureka.InstanceInfo) {
+	first, _, _ := r.DeltaSince(0, func(seq uint64, app, id string, in *eureka.InstanceInfo, lease eureka.LeaseInfo) {
 		if app != "A" || id != "i1" || seq != uint64(len(got)) {
 			t.Errorf("entry %d: %d %s/%s", len(got), seq, app, id)
 		}
 		got = append(got, seen{in.ActionType, in.Status, in.LastUpdatedTimestamp,
-			in.LeaseInfo.LastRenewalTimestamp, in.LeaseInfo.EvictionTimestamp})
+			lease.LastRenewalTimestamp, lease.EvictionTimestamp})
 	})
 	want := []seen{
 		{eureka.ActionAdded, eureka.StatusUp, t0, t0, 0},
@@ -837,8 +837,8 @@ func TestDeltaEntryAsOfItsChange(t *testing.T) {
 	}
 	// A cursor takes the entries from its place, and nothing past the end.
 	var seqs []uint64
-	r.DeltaSince(2, func(seq uint64, _, _ string, _ *eureka.InstanceInfo) { seqs = append(seqs, seq) })
-	r.DeltaSince(9, func(seq uint64, _, _ string, _ *eureka.InstanceInfo) { seqs = append(seqs, seq) })
+	r.DeltaSince(2, func(seq uint64, _, _ string, _ *eureka.InstanceInfo, _ eureka.LeaseInfo) { seqs = append(seqs, seq) })
+	r.DeltaSince(9, func(seq uint64, _, _ string, _ *eureka.InstanceInfo, _ eureka.LeaseInfo) { seqs = append(seqs, seq) })
 	if !slices.Equal(seqs, []uint64{2}) {
 		t.Fatalf("entries from seq 2 and 9: %v", seqs)
 	}
