@@ -141,7 +141,9 @@ func buildStack(ctx context.Context, sh *shared, name string) (*stack, error) {
 		view = namespace.Store(sh.store, name)
 		start := time.Now()
 		// The persister's own marker records are not instances.
+		undoGC := restoreGC()
 		restored, skipped, err := st.reg.Restore(ctx, persist.HideMarkers(view))
+		undoGC()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
