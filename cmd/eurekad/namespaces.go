@@ -24,6 +24,7 @@ import (
 	"github.com/eurekad/eurekad/core/replication"
 	"github.com/eurekad/eurekad/httpd"
 	"github.com/eurekad/eurekad/httpd/history"
+	"github.com/eurekad/eurekad/internal/memtrim"
 	"github.com/eurekad/eurekad/sdk/hook"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
@@ -141,9 +142,9 @@ func buildStack(ctx context.Context, sh *shared, name string) (*stack, error) {
 		view = namespace.Store(sh.store, name)
 		start := time.Now()
 		// The persister's own marker records are not instances.
-		undoGC := restoreGC()
+		endGrowing := memtrim.Growing()
 		restored, skipped, err := st.reg.Restore(ctx, persist.HideMarkers(view))
-		undoGC()
+		endGrowing()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -259,7 +259,7 @@ func heldBy(make func() any) int64 {
 // together: the instances in the payload's order, each format's parts
 // covering them in runs, every instance's shape that of its place, and
 // the built format's parts all compressed against their predecessor's
-// tail. The payloads' checksums (gzip's CRC-32, the entity tag's CRC-64)
+// tail. The payloads' checksums (gzip's CRC-32, the entity tag's CRC-32C)
 // are combined by runs of parts, kept while none of their parts changes.
 func TestDeltaRandomBuildsEqualFreshEncoding(t *testing.T) {
 	for seed := range uint64(5) {

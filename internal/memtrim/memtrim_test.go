@@ -121,3 +121,46 @@ func TestTuneFollowsTheLiveHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGrowing: a growing phase runs with GrowingPercent, Tune leaves it
+// alone meanwhile, and the previous GOGC comes back after it; an
+// operator's GOGC or GOMEMLIMIT is left alone.
+func TestGrowing(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(70))
+
+	end := Growing()
+	if got := gogc(); got != GrowingPercent {
+		t.Fatalf("while growing GOGC = %d, want %d", got, GrowingPercent)
+	}
+	// A policy that sets 25 for this heap: Tune must wait.
+	tn := tuner{h: Headroom{Min: 1, Floor: 25}}
+	tn.look([]uint64{1 << 30, 1, GrowingPercent})
+	if got := gogc(); got != GrowingPercent {
+		t.Fatalf("Tune set GOGC %d while a growing phase ran", got)
+	}
+	end()
+	if got := gogc(); got != 70 {
+		t.Fatalf("after growing GOGC = %d, want 70 back", got)
+	}
+	tn.look([]uint64{1 << 30, 2, 70})
+	if got := gogc(); got != 25 {
+		t.Fatalf("after growing Tune set GOGC %d, want 25", got)
+	}
+
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "50")
+			debug.SetGCPercent(70)
+			end := Growing()
+			if got := gogc(); got != 70 {
+				t.Fatalf("with %s set GOGC = %d, want 70 untouched", env, got)
+			}
+			end()
+			if got := gogc(); got != 70 {
+				t.Fatalf("with %s set, after growing GOGC = %d, want 70", env, got)
+			}
+		})
+	}
+}
