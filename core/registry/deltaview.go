@@ -55,14 +55,16 @@ func (r *Registry) DeltaSince(seq uint64, visit func(seq uint64, app, id string,
 // queue now, the work Run's retention timer does.
 func (r *Registry) ExpireDelta() { r.sweepDelta() }
 
-// hashRecount is how often the hash tracker counts every lease again, to
-// take in status changes Eureka applies silently (a renewal taking on an
-// override, quirk 8), which reach no delta entry.
+// hashRecount is how often the hash tracker takes every application's
+// counts again, to take in status changes Eureka applies silently (a
+// renewal taking on an override, quirk 8), which reach no delta entry:
+// the applications' counts follow them (appEntry.counts), the tracker's
+// sum of them does not.
 const hashRecount = 30 * time.Second
 
 // hashTracker keeps the status counts of every application and their sum,
-// the hash code of the whole registry, so a delta costs recounting only
-// the applications that changed since the last one.
+// the hash code of the whole registry, so a delta costs taking the counts
+// of the applications that changed since the last one.
 //
 // Every visible change goes through deltaQueue.add and one version bump,
 // so when the version moved by exactly the number of changes noted since
@@ -140,9 +142,7 @@ func (h *hashTracker) recount(r *Registry, name string) {
 	h.total.Unmerge(h.apps[name])
 	var c eureka.StatusCounts
 	if a := r.apps[name]; a != nil {
-		for _, l := range a.leases {
-			c.Add(l.instance.Load().Status)
-		}
+		c = a.statusCounts()
 	}
 	if c == (eureka.StatusCounts{}) {
 		delete(h.apps, name)
