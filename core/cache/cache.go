@@ -601,7 +601,7 @@ func (c *Cache) refreshLater(s *slot, wait time.Duration) {
 	}
 	time.AfterFunc(wait, func() {
 		locked := s.buildMu.TryLock()
-		s.refreshing.Store(false)
+		s.refreshing.Store(false) // before store: this build takes expired runs
 		if !locked {
 			// A build is under way (it may have tried to schedule this
 			// refresh already): look again after it.
@@ -659,7 +659,7 @@ func (c *Cache) build(k Key, s *slot) *Payload {
 	switch k.Entity {
 	case EntityApps:
 		if a := c.full[k.Format]; a != nil {
-			blocks, n, sum, version, changeCost := a.build()
+			blocks, n, sum, version, changeCost := a.build(s != nil && s.refreshing.Load())
 			p.version, p.changeCost, p.behind = version, changeCost, a.backlog()
 			p.ETag = etagOf(sum)
 			p.gzOnce.Do(func() { p.gz = newPartsRepresentation(blocks, n, gzipETag(p.ETag)) })

@@ -635,6 +635,7 @@ func TestExpiredRunsCatchUpApart(t *testing.T) {
 }
 
 func testExpiredRunsCatchUpApart(t *testing.T, interval time.Duration) {
+	s := func(c *Cache) *slot { return c.slot(appsJSON) }
 	synctest.Test(t, func(t *testing.T) {
 		c, reg := newGoldenCacheWith(t, func(o *Options) { o.MinRebuildInterval = interval })
 		a := c.full[JSON]
@@ -661,6 +662,22 @@ func testExpiredRunsCatchUpApart(t *testing.T, interval time.Duration) {
 			t.Fatal("the payload does not say expired runs are left")
 		}
 		checkPayload(t, p, eureka.AppendApplicationsJSON(nil, reg.Applications()), "the build after the change")
+		if interval > 0 {
+			// A change while the refresh is pending: its build leaves the
+			// expired runs to the refresh.
+			// (Built here, before the bubble's clock lets the refresh run.)
+			if !s(c).refreshing.Load() {
+				t.Fatal("no refresh is pending after a build left expired runs")
+			}
+			reg.Register(inst("APP1", "later"), false)
+			a.build(true)
+			a.mu.Lock()
+			n := len(a.expired)
+			a.mu.Unlock()
+			if n != 0 {
+				t.Fatalf("a change's build while a refresh was pending rebuilt %d expired runs", n)
+			}
+		}
 		before := c.Builds() - 1
 		for i := 0; a.backlog(); i++ {
 			if i > runs {

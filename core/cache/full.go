@@ -307,14 +307,17 @@ func (a *assembler) mark(c *chunk) {
 // shows, and how long it spent on what changed since the last build:
 // re-encoding what changed and recompressing their runs. The rest of its
 // cost (joining the runs) is paid by every build, however little changed.
-func (a *assembler) build() (blocks [][][]byte, n int, sum, version uint64, changeCost time.Duration) {
+//
+// With refreshing set a refresh of expired runs is pending and takes them:
+// this build, made for a change, leaves them to it and stays short.
+func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, version uint64, changeCost time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
 	clear(a.marked)
 	clear(a.expired)
 	a.marked, a.expired = a.marked[:0], a.expired[:0]
-	for len(a.expired) < a.expiredBudget && a.behind(now) {
+	for !refreshing && len(a.expired) < a.expiredBudget && a.behind(now) {
 		// An expired run is rebuilt whole, with its items encoded again,
 		// so they are as fresh as a new payload's.
 		c := heap.Pop(&a.expiry).(*chunk)
