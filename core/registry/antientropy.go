@@ -373,7 +373,7 @@ func (r *Registry) adoptLocked(app, id string, k storage.Key, in *eureka.Instanc
 	}
 	l.stamp.Store(is.Stamp)
 	r.tombs.remove(k)
-	a.put(id, l)
+	r.putLease(a, id, l)
 	r.delta.add(l, now)
 	r.bump(a)
 	r.changed(app, id)

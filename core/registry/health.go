@@ -95,7 +95,7 @@ func (r *Registry) SetHealth(app, id string, failing bool, detail string) (chang
 	if status == eureka.StatusUp {
 		l.markServiceUp(now)
 	}
-	r.apps[l.app].restate(l, c)
+	r.restate(l, c)
 	l.stamp.Store(r.tick())
 	r.delta.add(l, now)
 	r.bump(r.apps[l.app])

@@ -213,7 +213,7 @@ func (r *Registry) Restore(ctx context.Context, s storage.Store) (restored, skip
 				if _, dup := a.leases[d.l.id]; !dup {
 					restored++
 				}
-				a.put(d.l.id, d.l)
+				r.putLease(a, d.l.id, d.l)
 				r.observe(d.l.stamp.Load())
 				if d.o != nil {
 					r.overrides[d.l.key()] = d.o

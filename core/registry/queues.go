@@ -32,9 +32,6 @@ type deltaQueue struct {
 	spare []deltaItem
 	// first is the seq of the oldest entry; the next entry gets first+n.
 	first uint64
-	// hash keeps the whole registry's status counts for the delta's hash
-	// code; adds and dirty feed it (deltaview.go).
-	hash hashTracker
 }
 
 // deltaBlock is the number of entries in one block of the queue.
@@ -74,7 +71,6 @@ func (q *deltaQueue) add(l *lease, at int64) {
 	}
 	q.blocks[last] = append(q.blocks[last], deltaItem{app: l.app, id: l.id, in: in, times: times, at: at})
 	q.n++
-	q.hash.noteChange(l.app)
 	q.mu.Unlock()
 }
 

@@ -25,8 +25,14 @@ type Registry struct {
 	clock Clock
 	log   *slog.Logger
 
-	mu   sync.RWMutex
-	apps map[string]*appEntry
+	mu sync.RWMutex
+	// statuses count the leases by status (eureka.StatusIndex), kept
+	// wherever a lease comes, goes or changes status (putLease, dropLease,
+	// restate, the renewal's silent override): the delta's hash code reads
+	// them instead of counting. Atomic: a renewal applies an override under
+	// the read lock.
+	statuses [5]atomic.Int64
+	apps     map[string]*appEntry
 	// overrides are the operator status overrides by (application, id):
 	// an override belongs to one instance, so one application's override
 	// never applies to another's instance that happens to share its id.
@@ -72,48 +78,45 @@ type appEntry struct {
 	version uint64
 	// shapes are the instances new ones share text with (compact.go).
 	shapes shapes
-	// counts are its leases' statuses, kept wherever a lease comes, goes
-	// or changes status (put, drop, restate, counted): the delta's hash
-	// code takes them as they are instead of walking 20,000 leases per
-	// changed application. Atomic: a renewal applies an override under
-	// the read lock.
-	counts [5]atomic.Int64 // by eureka.StatusIndex
 }
 
-// put makes l the lease of id, in place of any other; the caller holds mu.
-func (a *appEntry) put(id string, l *lease) {
+// putLease makes l the lease of id in a, in place of any other; the
+// caller holds mu.
+func (r *Registry) putLease(a *appEntry, id string, l *lease) {
 	if old := a.leases[id]; old != nil {
-		a.counted(old.instance.Load().Status, -1)
+		r.counted(old.instance.Load().Status, -1)
 	}
 	a.leases[id] = l
-	a.counted(l.instance.Load().Status, 1)
+	r.counted(l.instance.Load().Status, 1)
 }
 
-// drop takes id's lease out; the caller holds mu.
-func (a *appEntry) drop(id string) {
+// dropLease takes id's lease out of a; the caller holds mu.
+func (r *Registry) dropLease(a *appEntry, id string) {
 	if old := a.leases[id]; old != nil {
-		a.counted(old.instance.Load().Status, -1)
+		r.counted(old.instance.Load().Status, -1)
 		delete(a.leases, id)
 	}
 }
 
-// restate makes c the instance of l, a lease of a; the caller holds mu.
-func (a *appEntry) restate(l *lease, c *eureka.InstanceInfo) {
-	a.counted(l.instance.Load().Status, -1)
-	a.counted(c.Status, 1)
+// restate makes c the instance of the registered lease l; the caller
+// holds mu.
+func (r *Registry) restate(l *lease, c *eureka.InstanceInfo) {
+	r.counted(l.instance.Load().Status, -1)
+	r.counted(c.Status, 1)
 	l.instance.Store(c)
 }
 
-// counted moves the count of status s by n.
-func (a *appEntry) counted(s eureka.Status, n int64) { a.counts[eureka.StatusIndex(s)].Add(n) }
+// counted moves the count of status s among the leases by n.
+func (r *Registry) counted(s eureka.Status, n int64) { r.statuses[eureka.StatusIndex(s)].Add(n) }
 
-// statusCounts returns the counts of a's leases' statuses.
-func (a *appEntry) statusCounts() eureka.StatusCounts {
+// hashCode returns the whole registry's hash code (Eureka's
+// apps__hashcode) from the kept counts.
+func (r *Registry) hashCode() string {
 	var c eureka.StatusCounts
-	for i := range a.counts {
-		c.AddIndex(uint8(i), int(a.counts[i].Load()))
+	for i := range r.statuses {
+		c.AddIndex(uint8(i), int(r.statuses[i].Load()))
 	}
-	return c
+	return c.HashCode()
 }
 
 // override is an operator status override (docs/protocol.md §7). It is
@@ -327,7 +330,7 @@ func (r *Registry) register(in *eureka.InstanceInfo, id string, replication bool
 		typ = healthChange(existing.instance.Load(), in, typ)
 	}
 	in.LastUpdatedTimestamp = now
-	a.put(id, l)
+	r.putLease(a, id, l)
 	r.delta.add(l, now)
 	r.bump(a)
 	r.changed(in.App, id)
@@ -408,9 +411,8 @@ func (r *Registry) Renew(app, id string, args RenewArgs) (RenewResult, *eureka.I
 		c := in.Clone()
 		c.Status = st
 		if l.instance.CompareAndSwap(in, c) {
-			a := r.apps[l.app]
-			a.counted(in.Status, -1)
-			a.counted(st, 1)
+			r.counted(in.Status, -1)
+			r.counted(st, 1)
 			l.stamp.Store(r.tick())
 			r.emit(hook.EventStatusChanged, l, c, args.Replication, now)
 		}
@@ -506,7 +508,7 @@ func (r *Registry) cancelStamped(app, id string, now int64, typ hook.EventType, 
 		r.mu.Unlock()
 		return false
 	}
-	a.drop(id)
+	r.dropLease(a, id)
 	l.cancel(now)
 	before := l.instance.Load()
 	c := before.Clone()
@@ -570,7 +572,7 @@ func (r *Registry) modify(l *lease, status, overridden eureka.Status, lastDirty,
 	c.LastDirtyTimestamp = max(c.LastDirtyTimestamp, lastDirty)
 	c.ActionType = eureka.ActionModified
 	c.LastUpdatedTimestamp = now
-	r.apps[l.app].restate(l, c)
+	r.restate(l, c)
 	l.stamp.Store(r.tick())
 	r.delta.add(l, now)
 	r.bump(r.apps[l.app])
