@@ -266,24 +266,14 @@ const (
 
 // trimScratch drops the scratch buffers a large build grew.
 func (a *deltaAssembler) trimScratch() {
-	if cap(a.plan) > maxKeptPlan {
-		a.plan = nil
-	}
-	if cap(a.ends) > maxKeptEntries {
-		a.ends = nil
-	}
-	if cap(a.visited) > maxKeptEntries {
-		a.visited = nil
-	}
+	a.plan = bounded(a.plan, maxKeptPlan)
+	a.ends = bounded(a.ends, maxKeptEntries)
+	a.visited = bounded(a.visited, maxKeptEntries)
 	if cap(a.dict) > maxKeptPlan || cap(a.back) > maxKeptPlan {
 		a.dict, a.back = nil, nil // an instance of megabytes was in a tail
 	}
-	if cap(a.backEnds) > maxKeptEntries {
-		a.backEnds = nil
-	}
-	if cap(a.moved) > maxKeptEntries {
-		a.moved = nil
-	}
+	a.backEnds = bounded(a.backEnds, maxKeptEntries)
+	a.moved = bounded(a.moved, maxKeptEntries)
 }
 
 // join adds the parts to j by runs: each part's bytes, and at the end of

@@ -461,18 +461,19 @@ func (a *assembler) trimScratch() {
 		a.fresh = map[string]seg{} // a cleared map keeps its size
 	}
 	clear(a.fresh)
-	a.changed = bounded(a.changed)
-	a.more = bounded(a.more)
-	a.segs = bounded(a.segs)
-	a.marked = bounded(a.marked)
-	a.expired = bounded(a.expired)
-	a.at = bounded(a.at)
-	a.moved = bounded(a.moved)
+	a.changed = bounded(a.changed, maxKeptItems)
+	a.more = bounded(a.more, maxKeptItems)
+	a.segs = bounded(a.segs, maxKeptItems)
+	a.marked = bounded(a.marked, maxKeptItems)
+	a.expired = bounded(a.expired, maxKeptItems)
+	a.at = bounded(a.at, maxKeptItems)
+	a.moved = bounded(a.moved, maxKeptItems)
 }
 
-// bounded returns s, or nil when its array is larger than maxKeptItems.
-func bounded[S ~[]E, E any](s S) S {
-	if cap(s) > maxKeptItems {
+// bounded returns s, or nil when its array holds more than most: scratch
+// a burst grew is let go rather than kept for the builds after it.
+func bounded[S ~[]E, E any](s S, most int) S {
+	if cap(s) > most {
 		return nil
 	}
 	return s
