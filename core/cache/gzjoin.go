@@ -73,6 +73,12 @@ var (
 // flate writers hold hundreds of kilobytes each: reuse them.
 var flatePool sync.Pool
 
+// partBufPool holds the buffers compressPartDict writes into, up to
+// maxPooledPart: a bulk build's whole-payload parts are not kept.
+var partBufPool sync.Pool
+
+const maxPooledPart = 1 << 20
+
 // compressPart compresses plain into a part.
 func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
 
@@ -80,22 +86,32 @@ func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
 // part may refer back into dict, so it must follow exactly those bytes in
 // the joined stream.
 func compressPartDict(plain, dict []byte) part {
-	var b bytes.Buffer
-	b.Grow(len(plain)/4 + 64)
+	// The compressed bytes are written to a pooled buffer and kept as an
+	// exact copy: one allocation of their size, not a buffer grown to it.
+	b, _ := partBufPool.Get().(*bytes.Buffer)
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	b.Reset()
 	w, _ := flatePool.Get().(*flate.Writer)
 	if w == nil {
-		w, _ = flate.NewWriterDict(&b, flate.DefaultCompression, dict)
+		w, _ = flate.NewWriterDict(b, flate.DefaultCompression, dict)
 	} else {
-		w.ResetDict(&b, dict)
+		w.ResetDict(b, dict)
 	}
 	w.Write(plain)
 	w.Flush()
+	w.Reset(nil)
 	flatePool.Put(w)
+	z := bytes.Clone(b.Bytes())
+	if b.Cap() <= maxPooledPart {
+		partBufPool.Put(b)
+	}
 	n := int64(len(plain))
 	return part{
-		z:       bytes.Clone(b.Bytes()),
+		z:       z,
 		n:       n,
-		zn:      int64(b.Len()),
+		zn:      int64(len(z)),
 		crc32:   uint64(crc32.Checksum(plain, crc32Table)),
 		crcC:    uint64(crc32.Checksum(plain, castagnoliTable)),
 		shift32: crc32Math.shift(n),
