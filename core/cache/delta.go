@@ -382,41 +382,49 @@ func (a *deltaAssembler) tailOf(dst []byte, p *deltaPart, f Format) []byte {
 // taking in the parts after it while it is under a quarter of the target
 // and splitting it when over one and a half, and returns the last part
 // it became, with its tail in a.dict.
+//
+// A part larger than three targets is cut as it is encoded (cut): a bulk
+// load's first build finds the whole window in one part, and encoding it
+// whole held a gigabyte of plain bytes at 1,000,000 instances.
 func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uint64) *deltaPart {
 	a.plan, a.ends = a.plan[:0], a.ends[:0]
-	for from := p.first; ; {
-		for in := from; ; in = in.next {
-			a.plan = a.segment(a.plan, in, f)
-			a.ends = append(a.ends, len(a.plan))
-			if in == p.last {
+	// cur is the part the members from first on go to; last is the last
+	// member of them all.
+	cur, first, last := p, p.first, p.last
+	for in := first; ; in = in.next {
+		a.plan = a.segment(a.plan, in, f)
+		a.ends = append(a.ends, len(a.plan))
+		if in == last {
+			q := cur.next
+			if len(a.plan) >= a.target/4 || q == nil {
 				break
 			}
-		}
-		q := p.next
-		if len(a.plan) >= a.target/4 || q == nil {
-			break
-		}
-		for in := q.first; ; in = in.next {
-			in.part[f] = p
-			if in == q.last {
-				break
+			for m := q.first; ; m = m.next {
+				m.part[f] = cur
+				if m == q.last {
+					break
+				}
 			}
+			cur.last, last = q.last, q.last
+			a.parts[f].remove(q)
+			continue
 		}
-		from, p.last = q.first, q.last
-		a.parts[f].remove(q)
+		if len(a.plan) >= 3*a.target {
+			cur, first, dict, dictID = a.cut(cur, first, f, dict, dictID)
+		}
 	}
 	size := len(a.plan)
 	per := size
 	switch {
 	case size <= a.target*3/2:
-	case p.next == nil:
+	case cur.next == nil:
 		// The last part grows by what is appended: parts of the target
 		// are cut off its front, so the rest starts small.
 		per = a.target
 	default:
 		per = size / ((size + a.target/2) / a.target)
 	}
-	last, cur, from, in := p.last, p, 0, p.first
+	from, in := 0, first
 	for _, end := range a.ends {
 		in.part[f] = cur
 		if end-from >= per || in == last {
@@ -435,6 +443,31 @@ func (a *deltaAssembler) regroup(p *deltaPart, f Format, dict []byte, dictID uin
 		in = in.next
 	}
 	panic("unreachable: a part ends with its last member")
+}
+
+// cut compresses the members encoded in a.plan from first on, up to the
+// one that reaches the target, as cur against dict, drops their bytes
+// from the plan, and returns the part after cur that takes the rest, its
+// first member and its dictionary (cur's tail, in a.dict).
+func (a *deltaAssembler) cut(cur *deltaPart, first *deltaInst, f Format, dict []byte, dictID uint64) (*deltaPart, *deltaInst, []byte, uint64) {
+	k, in := 0, first
+	for ; a.ends[k] < a.target; k++ {
+		in.part[f] = cur
+		in = in.next
+	}
+	in.part[f] = cur
+	end := a.ends[k]
+	cur.last = in
+	a.compress(&a.parts[f], cur, a.plan[:end], dict, dictID)
+	a.dict = append(a.dict[:0], a.plan[max(0, end-tailSize):end]...)
+	q := &deltaPart{first: in.next}
+	a.parts[f].insertAfter(q, cur)
+	a.plan = a.plan[:copy(a.plan, a.plan[end:])]
+	a.ends = a.ends[:copy(a.ends, a.ends[k+1:])]
+	for i := range a.ends {
+		a.ends[i] -= end
+	}
+	return q, in.next, a.dict, cur.tailID
 }
 
 // compress compresses p's plain bytes against dict, numbered dictID.

@@ -166,8 +166,8 @@ func TestDeltaChangeRecompressesItsParts(t *testing.T) {
 	}
 }
 
-// A bulk load puts the whole registry in one build: its scratch (the
-// plain bytes of every part compressed) must not stay for the next build.
+// A bulk load puts the whole registry in one build: it must not hold every
+// part's plain bytes at once, nor keep its scratch for the next build.
 func TestDeltaKeepsNoBulkScratch(t *testing.T) {
 	c, reg := newGoldenCache(t, func(o *registry.Options) { o.DeltaRetention = time.Hour })
 	for i := range 3000 {
@@ -177,6 +177,11 @@ func TestDeltaKeepsNoBulkScratch(t *testing.T) {
 	d := c.delta
 	if cap(d.plan) > maxKeptPlan || cap(d.ends) > maxKeptEntries || cap(d.visited) > maxKeptEntries {
 		t.Errorf("after the bulk build the assembler keeps %d bytes of plan, %d ends, %d visited", cap(d.plan), cap(d.ends), cap(d.visited))
+	}
+	// The build cut its parts as it encoded them (regroup): its plan never
+	// grew past the bound, so it is kept, not dropped as a bulk's would be.
+	if d.plan == nil {
+		t.Errorf("the bulk build held more than %d plain bytes at once", maxKeptPlan)
 	}
 }
 
