@@ -6,7 +6,8 @@
 # started by the tool):
 #   10,000 instances, churn 0, 100, 300 and 500 changes/s;
 #   100,000 instances, churn 0 and 1,000 changes/s;
-#   1,000,000 instances, churn 0 and 1,000 changes/s (BENCH_SCALE_MILLION=1).
+#   1,000,000 instances, churn 0 and 1,000 changes/s, and on the bolt store
+#   churn 0 after a timed restart (BENCH_SCALE_MILLION=1).
 # Each size registers its instances over many connections, times a new
 # peer's start-up sync (and, with the bolt store, a restart), then runs the
 # realistic fleet open loop at each change rate: every instance heartbeats
@@ -50,6 +51,8 @@ if [[ ${BENCH_SCALE_QUICK:-0} == 1 ]]; then
 fi
 
 # scale INSTANCES CHURN_LIST: one eurekad, one line per change rate.
+# scale N RATES [FLAG...]: one scale run of N instances at the change
+# rates RATES (comma-separated), with extra eurekabench flags.
 scale() {
 	local env=()
 	for kv in ${BENCH_EUREKAD_ENV:-}; do
@@ -63,7 +66,7 @@ scale() {
 		--warmup "$warmup" --duration "$duration" \
 		--full-rate "${BENCH_SCALE_FULL_RATE:-2}" \
 		--max-rate "${BENCH_SCALE_MAX_RATE:-12000}" \
-		"${env[@]}" >>"$out" || {
+		"${env[@]}" "${@:3}" >>"$out" || {
 		# Keep the sizes measured so far: the summary below prints them.
 		echo "== $1 instances FAILED" >&2
 		failed+=("$1 instances")
@@ -76,6 +79,10 @@ if [[ ${BENCH_SCALE_QUICK:-0} != 1 ]]; then
 	scale 100000 0,1000
 	if [[ ${BENCH_SCALE_MILLION:-0} == 1 ]]; then
 		scale 1000000 0,1000
+		# The default store at the same size: its restart, and its memory
+		# in a quiet window after that restart (the peer sync is the same
+		# as above).
+		BENCH_SCALE_STORE=bolt scale 1000000 0 --peer=false
 	fi
 fi
 echo >&2
