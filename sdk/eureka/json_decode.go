@@ -160,19 +160,46 @@ var instanceMemberNames = [...]string{
 // a struct field: the name that matches the key exactly, else the first
 // that matches it case-insensitively (with foldJSONKey). The names are
 // ASCII and in field order.
+//
+// It also knows the order in which AppendInstanceJSON writes the names
+// (then), so that a decoder can check for the key that usually comes next
+// by its bytes alone (instanceDecoder.next): a stored record, read back
+// at a restart, is that encoder's output.
 type memberTable struct {
-	names []string
-	upper []string    // the names in upper case
-	byLen [32][]uint8 // the names of each length, in order
+	names  []string
+	upper  []string    // the names in upper case
+	quoted []string    // the names as keys: `"name":`
+	byLen  [32][]uint8 // the names of each length, in order
+	first  int         // the name written first, or -1
+	after  []int       // the name written after each, or -1
 }
 
 func newMemberTable(names ...string) *memberTable {
-	t := &memberTable{names: names}
+	t := &memberTable{names: names, first: -1}
 	for i, n := range names {
 		t.upper = append(t.upper, strings.ToUpper(n))
+		t.quoted = append(t.quoted, `"`+n+`":`)
 		t.byLen[len(n)] = append(t.byLen[len(n)], uint8(i))
+		t.after = append(t.after, -1)
 	}
 	return t
+}
+
+// then records the order in which the encoder writes members.
+func (t *memberTable) then(order ...int) *memberTable {
+	t.first = order[0]
+	for i := 1; i < len(order); i++ {
+		t.after[order[i-1]] = order[i]
+	}
+	return t
+}
+
+// expectAfter returns the member the encoder writes after m, or -1.
+func (t *memberTable) expectAfter(m int) int {
+	if m < 0 {
+		return -1
+	}
+	return t.after[m]
 }
 
 // lookup returns the index of the name key matches, or -1.
@@ -201,13 +228,20 @@ var (
 	// instanceMembers holds the members of an instance object and the
 	// "instance" wrapper. overriddenStatus comes before overriddenstatus,
 	// as in jsonInstance, so that any other spelling is the first.
-	instanceMembers   = newMemberTable(instanceMemberNames[:mUnknown]...)
+	instanceMembers = newMemberTable(instanceMemberNames[:mUnknown]...).then(
+		mInstanceID, mHostName, mApp, mIPAddr, mSID, mStatus, mOverriddenStatus,
+		mPort, mSecurePort, mCountryID, mDataCenterInfo, mLeaseInfo, mMetadata,
+		mAppGroupName, mHomePageURL, mStatusPageURL, mHealthCheckURL,
+		mSecureHealthCheckURL, mVIPAddress, mSecureVIPAddress,
+		mIsCoordinatingDiscoveryServer, mLastUpdatedTimestamp,
+		mLastDirtyTimestamp, mActionType, mASGName,
+	)
 	dataCenterMembers = newMemberTable("name", "metadata")
 	leaseMembers      = newMemberTable(
 		"renewalIntervalInSecs", "durationInSecs", "registrationTimestamp",
 		"lastRenewalTimestamp", "renewalTimestamp", "evictionTimestamp",
 		"serviceUpTimestamp",
-	)
+	).then(0, 1, 2, 3, 5, 6)
 )
 
 // jsonValueError is a member value of the wrong type or out of range.
@@ -286,12 +320,13 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 	if err := d.open(); err != nil {
 		return err
 	}
+	expect := instanceMembers.first
 	for n := 0; ; n++ {
-		k, ok, err := d.member(n)
+		m, ok, err := d.next(instanceMembers, n, expect)
 		if err != nil || !ok {
 			return err
 		}
-		m := instanceMembers.lookup(d.bytes(k))
+		expect = instanceMembers.expectAfter(m)
 		if m < 0 || m == mInstance && !root {
 			m = mUnknown
 		}
@@ -325,6 +360,25 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 			return inMember(instanceMemberNames[m], err)
 		}
 	}
+}
+
+// next reads the key of the next member of an object whose members t
+// names, n members in, as member does, and returns which of t's names it
+// is (-1 for none). expect is the member the encoder would write next
+// (-1 for none): it is looked for first, by its bytes alone, which is
+// exact for a key written without escapes or space, and lets most keys
+// of a stored record skip scanning and lookup.
+func (d *instanceDecoder) next(t *memberTable, n, expect int) (m int, ok bool, err error) {
+	if expect >= 0 {
+		if found, err := d.memberIs(n, t.quoted[expect]); found || err != nil {
+			return expect, found, err
+		}
+	}
+	k, ok, err := d.member(n)
+	if err != nil || !ok {
+		return -1, ok, err
+	}
+	return t.lookup(d.bytes(k)), true, nil
 }
 
 // openOrNull reads null (isObject false) or enters the object at pos.
@@ -591,12 +645,14 @@ func (d *instanceDecoder) leaseInfo(f *instanceFields) error {
 		&l.LastRenewalTimestamp, &l.RenewalTimestamp, &l.EvictionTimestamp,
 		&l.ServiceUpTimestamp,
 	}
+	expect := leaseMembers.first
 	for n := 0; ; n++ {
-		k, ok, err := d.member(n)
+		m, ok, err := d.next(leaseMembers, n, expect)
 		if err != nil || !ok {
 			return err
 		}
-		if m := leaseMembers.lookup(d.bytes(k)); m >= 0 {
+		expect = leaseMembers.expectAfter(m)
+		if m >= 0 {
 			err = inMember(leaseMembers.names[m], d.int(fields[m]))
 		} else {
 			err = d.skip()
