@@ -2,6 +2,7 @@ package eureka
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +61,55 @@ func TestSkipPlainRandom(t *testing.T) {
 		if got, want := skipPlain(d, from), skipPlainBytewise(d, from); got != want {
 			t.Fatalf("skipPlain(%q, %d) = %d, want %d", d, from, got, want)
 		}
+	}
+}
+
+// TestDecodeExpectedKeys checks the decoder's shortcut for the key the
+// encoder writes next (instanceDecoder.next) against encoding/json, on
+// documents in the encoder's exact form and near it: the encoder's output
+// cut at every byte, keys spelt with an escape or another case, space
+// around them, members repeated or out of order, and a whole lease.
+func TestDecodeExpectedKeys(t *testing.T) {
+	in, err := DecodeInstanceJSON(readFixture(t, "spring-register.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.SID, in.AppGroupName, in.ASGName = "sid-1", "GROUP", "asg"
+	in.LeaseInfo.RegistrationTimestamp, in.LeaseInfo.ServiceUpTimestamp = 17, 18
+	in.DataCenterInfo = &DataCenterInfo{Name: DataCenterAmazon, Metadata: map[string]string{"instance-id": "i-1"}}
+	doc := AppendInstanceJSONWrapped(nil, in)
+	// The shortcut is taken: the encoder's form decodes to what was
+	// encoded.
+	back, err := DecodeInstanceJSON(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(AppendInstanceJSON(nil, back)), string(AppendInstanceJSON(nil, in)); got != want {
+		t.Fatalf("round trip:\n got %s\nwant %s", got, want)
+	}
+	checkSameAsReference(t, doc)
+	for i := range doc {
+		checkSameAsReference(t, doc[:i])
+	}
+	s := string(doc)
+	for _, variant := range []string{
+		strings.Replace(s, `"hostName":`, `"host\u004eame":`, 1),
+		strings.Replace(s, `"hostName":`, `"HOSTNAME":`, 1),
+		strings.Replace(s, `"hostName":`, `"hostName" :`, 1),
+		strings.Replace(s, `,"app":`, `, "app":`, 1),
+		strings.Replace(s, `,"app":`, `,"app": `, 1),
+		strings.Replace(s, `,"app":`, `,"app":null,"app":`, 1),
+		strings.Replace(s, `,"ipAddr":`, `,"ipAddr":1,"ipAddr":`, 1),
+		strings.Replace(s, `"durationInSecs":`, `"durationInSecs":"x","durationInSecs":`, 1),
+		strings.Replace(s, `{"renewalIntervalInSecs":`, `{"renewalTimestamp":5,"renewalIntervalInSecs":`, 1),
+		strings.Replace(s, `,"status":`, `,"statu":1,"status":`, 1),
+		strings.Replace(s, `,"leaseInfo":`, `,"leaseInfo":null,"leaseInfo":`, 1),
+		strings.Replace(s, `"instanceId":`, `"instance":{},"instanceId":`, 1),
+		strings.Replace(s, `{"instance":{`, `{"instance":{"instance":{},`, 1),
+	} {
+		if variant == s {
+			t.Fatalf("variant not made from %s", s)
+		}
+		checkSameAsReference(t, []byte(variant))
 	}
 }
