@@ -369,9 +369,14 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 // exact for a key written without escapes or space, and lets most keys
 // of a stored record skip scanning and lookup.
 func (d *instanceDecoder) next(t *memberTable, n, expect int) (m int, ok bool, err error) {
-	if expect >= 0 {
-		if found, err := d.memberIs(n, t.quoted[expect]); found || err != nil {
-			return expect, found, err
+	// The one after is tried too: the encoder leaves out empty optional
+	// members (appGroupName, secureHealthCheckUrl), one at a time mostly.
+	for _, m := range [2]int{expect, t.expectAfter(expect)} {
+		if m < 0 {
+			break
+		}
+		if found, err := d.memberIs(n, t.quoted[m]); found || err != nil {
+			return m, found, err
 		}
 	}
 	k, ok, err := d.member(n)
@@ -518,11 +523,13 @@ func (d *instanceDecoder) port(p *jsonPort) error {
 		return err
 	}
 	for n := 0; ; n++ {
-		k, ok, err := d.member(n)
+		// Matched exactly, so the encoder's keys are looked for by their
+		// bytes first.
+		key, ok, err := d.portKey(n)
 		if err != nil || !ok {
 			return err
 		}
-		switch string(d.bytes(k)) {
+		switch key {
 		case "$":
 			err = inMember("$", d.int(&p.number))
 		case "@enabled":
@@ -536,6 +543,22 @@ func (d *instanceDecoder) port(p *jsonPort) error {
 	}
 }
 
+// portKey reads the key of the next member of a port object, as member
+// does. The keys that mean something are matched exactly, so the
+// encoder's are looked for by their bytes first.
+func (d *instanceDecoder) portKey(n int) (key string, ok bool, err error) {
+	for _, k := range [...]struct{ name, quoted string }{{"$", `"$":`}, {"@enabled", `"@enabled":`}} {
+		if found, err := d.memberIs(n, k.quoted); found || err != nil {
+			return k.name, found, err
+		}
+	}
+	s, ok, err := d.member(n)
+	if err != nil || !ok {
+		return "", ok, err
+	}
+	return string(d.bytes(s)), true, nil
+}
+
 // metadata reads a string map member (jsonMap) into *m: "@class" is
 // skipped, null members are dropped, numbers and booleans are kept as
 // their literal text and objects and arrays as their JSON text.
@@ -543,13 +566,24 @@ func (d *instanceDecoder) metadata(m *map[string]string) error {
 	if ok, err := d.openOrNull(); !ok {
 		return err
 	}
-	if *m == nil {
-		*m = make(map[string]string)
-	}
+	// The entries are gathered first and the map made once at its size:
+	// Spring clients send ten or so, past the eight a map holds before
+	// it grows.
+	var small [16]metadataEntry
+	entries := small[:0]
 	for n := 0; ; n++ {
 		k, ok, err := d.member(n)
-		if err != nil || !ok {
+		if err != nil {
 			return err
+		}
+		if !ok {
+			if *m == nil {
+				*m = make(map[string]string, len(entries))
+			}
+			for _, e := range entries {
+				(*m)[e.k] = e.v
+			}
+			return nil
 		}
 		key := d.bytes(k)
 		if string(key) == "@class" {
@@ -592,9 +626,11 @@ func (d *instanceDecoder) metadata(m *map[string]string) error {
 		if !d.textOK(k) {
 			return invalidMetadata("a key")
 		}
-		(*m)[d.keepChunk(key)] = v
+		entries = append(entries, metadataEntry{d.keepChunk(key), v})
 	}
 }
+
+type metadataEntry struct{ k, v string }
 
 // invalidMetadata is the error for a metadata key or value that is not
 // text; it names neither.
