@@ -241,7 +241,7 @@ var (
 		"renewalIntervalInSecs", "durationInSecs", "registrationTimestamp",
 		"lastRenewalTimestamp", "renewalTimestamp", "evictionTimestamp",
 		"serviceUpTimestamp",
-	).then(0, 1, 2, 3, 5, 6)
+	).then(0, 1, 2, 3, 5, 6) // not renewalTimestamp, an older name
 )
 
 // jsonValueError is a member value of the wrong type or out of range.
@@ -523,8 +523,6 @@ func (d *instanceDecoder) port(p *jsonPort) error {
 		return err
 	}
 	for n := 0; ; n++ {
-		// Matched exactly, so the encoder's keys are looked for by their
-		// bytes first.
 		key, ok, err := d.portKey(n)
 		if err != nil || !ok {
 			return err
