@@ -161,17 +161,19 @@ var instanceMemberNames = [...]string{
 // that matches it case-insensitively (with foldJSONKey). The names are
 // ASCII and in field order.
 //
-// It also knows the order in which AppendInstanceJSON writes the names
-// (then), so that a decoder can check for the key that usually comes next
-// by its bytes alone (instanceDecoder.next): a stored record, read back
-// at a restart, is that encoder's output.
+// It also knows the orders in which the usual encoders write the names
+// (then), so that a decoder can check for the keys likely to come next by
+// their bytes alone (instanceDecoder.next): a stored record, read back at
+// a restart, is AppendInstanceJSON's output, and most registrations come
+// from the Java and Spring clients.
 type memberTable struct {
 	names  []string
 	upper  []string    // the names in upper case
 	quoted []string    // the names as keys: `"name":`
 	byLen  [32][]uint8 // the names of each length, in order
-	first  int         // the name written first, or -1
-	after  []int       // the name written after each, or -1
+	first  int         // the name the first order writes first, or -1
+	after  [][2]int    // the name each order writes after each, or -1
+	orders int         // how many orders then recorded
 }
 
 func newMemberTable(names ...string) *memberTable {
@@ -180,26 +182,42 @@ func newMemberTable(names ...string) *memberTable {
 		t.upper = append(t.upper, strings.ToUpper(n))
 		t.quoted = append(t.quoted, `"`+n+`":`)
 		t.byLen[len(n)] = append(t.byLen[len(n)], uint8(i))
-		t.after = append(t.after, -1)
+		t.after = append(t.after, [2]int{-1, -1})
 	}
 	return t
 }
 
-// then records the order in which the encoder writes members.
+// then records an order in which an encoder writes members; the first
+// recorded is AppendInstanceJSON's.
 func (t *memberTable) then(order ...int) *memberTable {
-	t.first = order[0]
-	for i := 1; i < len(order); i++ {
-		t.after[order[i-1]] = order[i]
+	if t.orders == 0 {
+		t.first = order[0]
 	}
+	for i := 1; i < len(order); i++ {
+		t.after[order[i-1]][t.orders] = order[i]
+	}
+	t.orders++
 	return t
 }
 
-// expectAfter returns the member the encoder writes after m, or -1.
-func (t *memberTable) expectAfter(m int) int {
+// expected returns the members likely to come after m (-1 for none, or
+// for the start of the object): the next in each order, then the one
+// after the next in the first order, since AppendInstanceJSON leaves out
+// empty optional members (appGroupName, secureHealthCheckUrl), one at a
+// time mostly.
+func (t *memberTable) expected(m int) [3]int {
 	if m < 0 {
-		return -1
+		return [3]int{t.first, -1, -1}
 	}
-	return t.after[m]
+	a := t.after[m]
+	skip := -1
+	if a[0] >= 0 {
+		skip = t.after[a[0]][0]
+	}
+	if a[1] == a[0] {
+		a[1] = -1
+	}
+	return [3]int{a[0], a[1], skip}
 }
 
 // lookup returns the index of the name key matches, or -1.
@@ -235,6 +253,13 @@ var (
 		mSecureHealthCheckURL, mVIPAddress, mSecureVIPAddress,
 		mIsCoordinatingDiscoveryServer, mLastUpdatedTimestamp,
 		mLastDirtyTimestamp, mActionType, mASGName,
+	).then( // the Java client's, as Spring Cloud sends it
+		mInstanceID, mApp, mAppGroupName, mIPAddr, mSID, mHomePageURL,
+		mStatusPageURL, mHealthCheckURL, mSecureHealthCheckURL, mVIPAddress,
+		mSecureVIPAddress, mCountryID, mDataCenterInfo, mHostName, mStatus,
+		mOverriddenStatus, mLeaseInfo, mIsCoordinatingDiscoveryServer,
+		mLastUpdatedTimestamp, mLastDirtyTimestamp, mActionType, mASGName,
+		mPort, mSecurePort, mMetadata,
 	)
 	dataCenterMembers = newMemberTable("name", "metadata")
 	leaseMembers      = newMemberTable(
@@ -320,13 +345,13 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 	if err := d.open(); err != nil {
 		return err
 	}
-	expect := instanceMembers.first
+	prev := -1
 	for n := 0; ; n++ {
-		m, ok, err := d.next(instanceMembers, n, expect)
+		m, ok, err := d.next(instanceMembers, n, prev)
 		if err != nil || !ok {
 			return err
 		}
-		expect = instanceMembers.expectAfter(m)
+		prev = m
 		if m < 0 || m == mInstance && !root {
 			m = mUnknown
 		}
@@ -364,16 +389,15 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 
 // next reads the key of the next member of an object whose members t
 // names, n members in, as member does, and returns which of t's names it
-// is (-1 for none). expect is the member the encoder would write next
-// (-1 for none): it is looked for first, by its bytes alone, which is
-// exact for a key written without escapes or space, and lets most keys
-// of a stored record skip scanning and lookup.
-func (d *instanceDecoder) next(t *memberTable, n, expect int) (m int, ok bool, err error) {
-	// The one after is tried too: the encoder leaves out empty optional
-	// members (appGroupName, secureHealthCheckUrl), one at a time mostly.
-	for _, m := range [2]int{expect, t.expectAfter(expect)} {
+// is (-1 for none). prev is the member read before it (-1 for none, or
+// at the start): the members likely to follow it (memberTable.expected)
+// are looked for first, by their bytes alone, which is exact for a key
+// written without escapes or space, and lets most keys skip scanning and
+// lookup.
+func (d *instanceDecoder) next(t *memberTable, n, prev int) (m int, ok bool, err error) {
+	for _, m := range t.expected(prev) {
 		if m < 0 {
-			break
+			continue
 		}
 		if found, err := d.memberIs(n, t.quoted[m]); found || err != nil {
 			return m, found, err
@@ -679,13 +703,13 @@ func (d *instanceDecoder) leaseInfo(f *instanceFields) error {
 		&l.LastRenewalTimestamp, &l.RenewalTimestamp, &l.EvictionTimestamp,
 		&l.ServiceUpTimestamp,
 	}
-	expect := leaseMembers.first
+	prev := -1
 	for n := 0; ; n++ {
-		m, ok, err := d.next(leaseMembers, n, expect)
+		m, ok, err := d.next(leaseMembers, n, prev)
 		if err != nil || !ok {
 			return err
 		}
-		expect = leaseMembers.expectAfter(m)
+		prev = m
 		if m >= 0 {
 			err = inMember(leaseMembers.names[m], d.int(fields[m]))
 		} else {

@@ -149,7 +149,9 @@ func (l *jsonLexer) memberIs(n int, key string) (bool, error) {
 		}
 		i++
 	}
-	if len(l.data)-i < len(key) || string(l.data[i:i+len(key)]) != key {
+	// Keys mostly differ in their first letter: that is looked at before
+	// the whole key is compared.
+	if len(l.data)-i < len(key) || l.data[i+1] != key[1] || string(l.data[i:i+len(key)]) != key {
 		return false, nil
 	}
 	l.pos = i + len(key)
