@@ -329,11 +329,17 @@ func parseHeader(b []byte) (h recordHeader, ok bool) {
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			i++
 		}
-		n, err := strconv.ParseInt(string(rest[:i]), 10, 64)
-		if err != nil {
-			ok = false
-		}
 		b = rest[i:]
+		if i == 0 || i > 18 {
+			// None, or perhaps past int64: strconv says.
+			n, err := strconv.ParseInt(string(rest[:i]), 10, 64)
+			ok = ok && err == nil
+			return n
+		}
+		var n int64
+		for _, c := range rest[:i] {
+			n = n*10 + int64(c-'0')
+		}
 		return n
 	}
 	ok = true

@@ -97,3 +97,37 @@ func boltFleet(b *testing.B, n int) *bolt.Store {
 	b.Cleanup(func() { s.Close() })
 	return s
 }
+
+// BenchmarkDecodeRecord is a restore's work per record on one core: the
+// stored form of fleet leases read back (decodeRecord) and compacted, as
+// Restore's workers do.
+func BenchmarkDecodeRecord(b *testing.B) {
+	const n = 1000
+	src := New(nil)
+	for i := range n {
+		in, err := eureka.DecodeInstanceJSON(fleetBody(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		src.Register(in, false)
+	}
+	var recs []storage.Record
+	src.Keys(func(app, id string) {
+		rec, _, _ := src.AppendRecord(nil, app, id)
+		recs = append(recs, rec)
+	})
+	limits := DefaultOptions().Limits.OrDefault()
+	var keys keyTable
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rec := recs[i%len(recs)]
+		i++
+		l, _, err := decodeRecord(rec, 1, limits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := restoredApp{name: l.app}
+		compactWith(&a.shapes, a.name, &keys, l.instance.Load(), nil)
+	}
+}

@@ -160,19 +160,64 @@ var instanceMemberNames = [...]string{
 // a struct field: the name that matches the key exactly, else the first
 // that matches it case-insensitively (with foldJSONKey). The names are
 // ASCII and in field order.
+//
+// It also knows the orders in which the usual encoders write the names
+// (then), so that a decoder can check for the keys likely to come next by
+// their bytes alone (instanceDecoder.next): a stored record, read back at
+// a restart, is AppendInstanceJSON's output, and most registrations come
+// from the Java and Spring clients.
 type memberTable struct {
-	names []string
-	upper []string    // the names in upper case
-	byLen [32][]uint8 // the names of each length, in order
+	names  []string
+	upper  []string    // the names in upper case
+	quoted []string    // the names as keys: `"name":`
+	byLen  [32][]uint8 // the names of each length, in order
+	first  int         // the name the first order writes first, or -1
+	after  [][2]int    // the name each order writes after each, or -1
+	orders int         // how many orders then recorded
 }
 
 func newMemberTable(names ...string) *memberTable {
-	t := &memberTable{names: names}
+	t := &memberTable{names: names, first: -1}
 	for i, n := range names {
 		t.upper = append(t.upper, strings.ToUpper(n))
+		t.quoted = append(t.quoted, `"`+n+`":`)
 		t.byLen[len(n)] = append(t.byLen[len(n)], uint8(i))
+		t.after = append(t.after, [2]int{-1, -1})
 	}
 	return t
+}
+
+// then records an order in which an encoder writes members; the first
+// recorded is AppendInstanceJSON's.
+func (t *memberTable) then(order ...int) *memberTable {
+	if t.orders == 0 {
+		t.first = order[0]
+	}
+	for i := 1; i < len(order); i++ {
+		t.after[order[i-1]][t.orders] = order[i]
+	}
+	t.orders++
+	return t
+}
+
+// expected returns the members likely to come after m (-1 for none, or
+// for the start of the object): the next in each order, then the one
+// after the next in the first order, since AppendInstanceJSON leaves out
+// empty optional members (appGroupName, secureHealthCheckUrl), one at a
+// time mostly.
+func (t *memberTable) expected(m int) [3]int {
+	if m < 0 {
+		return [3]int{t.first, -1, -1}
+	}
+	a := t.after[m]
+	skip := -1
+	if a[0] >= 0 {
+		skip = t.after[a[0]][0]
+	}
+	if a[1] == a[0] {
+		a[1] = -1
+	}
+	return [3]int{a[0], a[1], skip}
 }
 
 // lookup returns the index of the name key matches, or -1.
@@ -201,13 +246,27 @@ var (
 	// instanceMembers holds the members of an instance object and the
 	// "instance" wrapper. overriddenStatus comes before overriddenstatus,
 	// as in jsonInstance, so that any other spelling is the first.
-	instanceMembers   = newMemberTable(instanceMemberNames[:mUnknown]...)
+	instanceMembers = newMemberTable(instanceMemberNames[:mUnknown]...).then(
+		mInstanceID, mHostName, mApp, mIPAddr, mSID, mStatus, mOverriddenStatus,
+		mPort, mSecurePort, mCountryID, mDataCenterInfo, mLeaseInfo, mMetadata,
+		mAppGroupName, mHomePageURL, mStatusPageURL, mHealthCheckURL,
+		mSecureHealthCheckURL, mVIPAddress, mSecureVIPAddress,
+		mIsCoordinatingDiscoveryServer, mLastUpdatedTimestamp,
+		mLastDirtyTimestamp, mActionType, mASGName,
+	).then( // the Java client's, as Spring Cloud sends it
+		mInstanceID, mApp, mAppGroupName, mIPAddr, mSID, mHomePageURL,
+		mStatusPageURL, mHealthCheckURL, mSecureHealthCheckURL, mVIPAddress,
+		mSecureVIPAddress, mCountryID, mDataCenterInfo, mHostName, mStatus,
+		mOverriddenStatus, mLeaseInfo, mIsCoordinatingDiscoveryServer,
+		mLastUpdatedTimestamp, mLastDirtyTimestamp, mActionType, mASGName,
+		mPort, mSecurePort, mMetadata,
+	)
 	dataCenterMembers = newMemberTable("name", "metadata")
 	leaseMembers      = newMemberTable(
 		"renewalIntervalInSecs", "durationInSecs", "registrationTimestamp",
 		"lastRenewalTimestamp", "renewalTimestamp", "evictionTimestamp",
 		"serviceUpTimestamp",
-	)
+	).then(0, 1, 2, 3, 5, 6) // not renewalTimestamp, an older name
 )
 
 // jsonValueError is a member value of the wrong type or out of range.
@@ -286,12 +345,13 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 	if err := d.open(); err != nil {
 		return err
 	}
+	prev := -1
 	for n := 0; ; n++ {
-		k, ok, err := d.member(n)
+		m, ok, err := d.next(instanceMembers, n, prev)
 		if err != nil || !ok {
 			return err
 		}
-		m := instanceMembers.lookup(d.bytes(k))
+		prev = m
 		if m < 0 || m == mInstance && !root {
 			m = mUnknown
 		}
@@ -325,6 +385,29 @@ func (d *instanceDecoder) object(f *instanceFields, root bool) error {
 			return inMember(instanceMemberNames[m], err)
 		}
 	}
+}
+
+// next reads the key of the next member of an object whose members t
+// names, n members in, as member does, and returns which of t's names it
+// is (-1 for none). prev is the member read before it (-1 for none, or
+// at the start): the members likely to follow it (memberTable.expected)
+// are looked for first, by their bytes alone, which is exact for a key
+// written without escapes or space, and lets most keys skip scanning and
+// lookup.
+func (d *instanceDecoder) next(t *memberTable, n, prev int) (m int, ok bool, err error) {
+	for _, m := range t.expected(prev) {
+		if m < 0 {
+			continue
+		}
+		if found, err := d.memberIs(n, t.quoted[m]); found || err != nil {
+			return m, found, err
+		}
+	}
+	k, ok, err := d.member(n)
+	if err != nil || !ok {
+		return -1, ok, err
+	}
+	return t.lookup(d.bytes(k)), true, nil
 }
 
 // openOrNull reads null (isObject false) or enters the object at pos.
@@ -464,11 +547,11 @@ func (d *instanceDecoder) port(p *jsonPort) error {
 		return err
 	}
 	for n := 0; ; n++ {
-		k, ok, err := d.member(n)
+		key, ok, err := d.portKey(n)
 		if err != nil || !ok {
 			return err
 		}
-		switch string(d.bytes(k)) {
+		switch key {
 		case "$":
 			err = inMember("$", d.int(&p.number))
 		case "@enabled":
@@ -482,6 +565,22 @@ func (d *instanceDecoder) port(p *jsonPort) error {
 	}
 }
 
+// portKey reads the key of the next member of a port object, as member
+// does. The keys that mean something are matched exactly, so the
+// encoder's are looked for by their bytes first.
+func (d *instanceDecoder) portKey(n int) (key string, ok bool, err error) {
+	for _, k := range [...]struct{ name, quoted string }{{"$", `"$":`}, {"@enabled", `"@enabled":`}} {
+		if found, err := d.memberIs(n, k.quoted); found || err != nil {
+			return k.name, found, err
+		}
+	}
+	s, ok, err := d.member(n)
+	if err != nil || !ok {
+		return "", ok, err
+	}
+	return string(d.bytes(s)), true, nil
+}
+
 // metadata reads a string map member (jsonMap) into *m: "@class" is
 // skipped, null members are dropped, numbers and booleans are kept as
 // their literal text and objects and arrays as their JSON text.
@@ -489,13 +588,24 @@ func (d *instanceDecoder) metadata(m *map[string]string) error {
 	if ok, err := d.openOrNull(); !ok {
 		return err
 	}
-	if *m == nil {
-		*m = make(map[string]string)
-	}
+	// The entries are gathered first and the map made once at its size:
+	// Spring clients send ten or so, past the eight a map holds before
+	// it grows.
+	var small [16]metadataEntry
+	entries := small[:0]
 	for n := 0; ; n++ {
 		k, ok, err := d.member(n)
-		if err != nil || !ok {
+		if err != nil {
 			return err
+		}
+		if !ok {
+			if *m == nil {
+				*m = make(map[string]string, len(entries))
+			}
+			for _, e := range entries {
+				(*m)[e.k] = e.v
+			}
+			return nil
 		}
 		key := d.bytes(k)
 		if string(key) == "@class" {
@@ -538,9 +648,11 @@ func (d *instanceDecoder) metadata(m *map[string]string) error {
 		if !d.textOK(k) {
 			return invalidMetadata("a key")
 		}
-		(*m)[d.keepChunk(key)] = v
+		entries = append(entries, metadataEntry{d.keepChunk(key), v})
 	}
 }
+
+type metadataEntry struct{ k, v string }
 
 // invalidMetadata is the error for a metadata key or value that is not
 // text; it names neither.
@@ -591,12 +703,14 @@ func (d *instanceDecoder) leaseInfo(f *instanceFields) error {
 		&l.LastRenewalTimestamp, &l.RenewalTimestamp, &l.EvictionTimestamp,
 		&l.ServiceUpTimestamp,
 	}
+	prev := -1
 	for n := 0; ; n++ {
-		k, ok, err := d.member(n)
+		m, ok, err := d.next(leaseMembers, n, prev)
 		if err != nil || !ok {
 			return err
 		}
-		if m := leaseMembers.lookup(d.bytes(k)); m >= 0 {
+		prev = m
+		if m >= 0 {
 			err = inMember(leaseMembers.names[m], d.int(fields[m]))
 		} else {
 			err = d.skip()

@@ -1,7 +1,9 @@
 package eureka
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -133,6 +135,33 @@ func (l *jsonLexer) member(n int) (key jsonSpan, ok bool, err error) {
 	return key, true, nil
 }
 
+// memberIs is member for a next key known in advance: when the next
+// member's key is exactly key (given with its quotes and colon, as
+// `"app":`) and nothing but a comma (n > 0) comes before it, it reads it
+// and leaves pos at the first byte of its value, as member does, and
+// reports true; otherwise it reads nothing. Space is not looked past: the
+// member then reads the key.
+func (l *jsonLexer) memberIs(n int, key string) (bool, error) {
+	i := l.pos
+	if n > 0 {
+		if i >= len(l.data) || l.data[i] != ',' {
+			return false, nil
+		}
+		i++
+	}
+	// Keys mostly differ in their first letter: that is looked at before
+	// the whole key is compared.
+	if len(l.data)-i < len(key) || l.data[i+1] != key[1] || string(l.data[i:i+len(key)]) != key {
+		return false, nil
+	}
+	l.pos = i + len(key)
+	l.skipSpace()
+	if l.pos >= len(l.data) {
+		return false, errJSONEOF
+	}
+	return true, nil
+}
+
 // strPlain marks the bytes that can appear unescaped in a string and need
 // no unquoting: printable ASCII other than '"' and '\\'.
 var strPlain = func() (t [256]bool) {
@@ -148,9 +177,7 @@ func (l *jsonLexer) str() (jsonSpan, error) {
 	i := l.pos + 1
 	esc, ascii := false, true
 	for {
-		for i < len(d) && strPlain[d[i]] {
-			i++
-		}
+		i = skipPlain(d, i)
 		if i >= len(d) {
 			return jsonSpan{}, errJSONEOF
 		}
@@ -193,6 +220,40 @@ func (l *jsonLexer) str() (jsonSpan, error) {
 			i++
 		}
 	}
+}
+
+// skipPlain returns the index of the first byte of d from i on that is not
+// strPlain, or len(d). It tests eight bytes at a time: most of a record is
+// plain ASCII text inside strings (URLs, addresses), and a byte-at-a-time
+// loop was the decoder's largest cost.
+func skipPlain(d []byte, i int) int {
+	for ; i+8 <= len(d); i += 8 {
+		w := binary.LittleEndian.Uint64(d[i:])
+		if m := specialBytes(w); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(d) && strPlain[d[i]] {
+		i++
+	}
+	return i
+}
+
+// specialBytes returns a word with the high bit set in each byte of w that
+// is not strPlain: '"', '\\', a control character or a byte ≥ 0x80. A
+// byte's bit may also be set wrongly, but only above one that is rightly
+// set (the borrows of the subtractions run upwards), so the lowest set
+// bit is always exact.
+func specialBytes(w uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	quote := w ^ (ones * '"')
+	backslash := w ^ (ones * '\\')
+	// x-ones sets the high bit of a zero byte of x; w-0x20s, of a byte
+	// below 0x20. w itself has the high bit of a non-ASCII byte.
+	return ((quote - ones) | (backslash - ones) | (w - ones*0x20) | w) & highs
 }
 
 func unhex(c byte) rune {
