@@ -80,17 +80,33 @@ func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
 // part may refer back into dict, so it must follow exactly those bytes in
 // the joined stream.
 func compressPartDict(plain, dict []byte) part {
+	return compressPartLevel(plain, dict, flate.DefaultCompression, &flatePool)
+}
+
+// compressPartFast compresses plain at flate's fastest level (about twice
+// as fast on JSON as the default, for a half more bytes), with no
+// dictionary.
+func compressPartFast(plain []byte) part {
+	return compressPartLevel(plain, nil, flate.BestSpeed, &fastPool)
+}
+
+// fastPool holds compressPartFast's writers.
+var fastPool sync.Pool
+
+// compressPartLevel compresses plain at level with dict as preset
+// dictionary, with a writer from pool (one level per pool).
+func compressPartLevel(plain, dict []byte, level int, pool *sync.Pool) part {
 	var b bytes.Buffer
 	b.Grow(len(plain)/4 + 64)
-	w, _ := flatePool.Get().(*flate.Writer)
+	w, _ := pool.Get().(*flate.Writer)
 	if w == nil {
-		w, _ = flate.NewWriterDict(&b, flate.DefaultCompression, dict)
+		w, _ = flate.NewWriterDict(&b, level, dict)
 	} else {
 		w.ResetDict(&b, dict)
 	}
 	w.Write(plain)
 	w.Flush()
-	flatePool.Put(w)
+	pool.Put(w)
 	n := int64(len(plain))
 	return part{
 		z:       bytes.Clone(b.Bytes()),
