@@ -268,6 +268,7 @@ type assembler struct {
 	// decoded or built.
 	dictBuf []byte
 	dictOf  []byte
+	scratch []byte // tailOf's plain bytes
 	seed    maphash.Seed
 
 	// compressed counts the plain bytes of the runs compressed, and
@@ -892,7 +893,7 @@ func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 		c.keys[i], c.sizes[i] = s.key, int32(s.n)
 	}
 	if prev != nil {
-		c.dict = prev.tail
+		c.dict = a.tailOf(prev)
 	}
 	a.plainDict(c.dict)
 	c.part = compressPartDict(a.plain, a.dictBuf)
@@ -1025,7 +1026,11 @@ func (a *assembler) encodeSegment(apps []*eureka.Application, order []int, metas
 			cur.part = compressPartDict(plain, dict)
 			dict = append(dict[:0], plain[max(0, len(plain)-runTail):]...)
 		}
-		cur.tail = compressTail(plain)
+		if !fast {
+			// A fast run's tail is taken when needed (tailOf): most
+			// often by settle, which has its plain bytes then.
+			cur.tail = compressTail(plain)
+		}
 		cur.fast = fast
 		compressed += int64(len(plain))
 		out = append(out, cur)
@@ -1143,8 +1148,13 @@ func (a *assembler) settle(budget int) {
 		budget--
 		i := a.indexOf(c)
 		a.plain = a.inflate(a.plain[:0], c)
+		if c.tail == nil {
+			c.tail = compressTail(a.plain)
+		}
 		if i > 0 {
-			c.dict = a.chunks[i-1].tail
+			// Settled already, as the runs before it are: its tail is
+			// at hand.
+			c.dict = a.tailOf(a.chunks[i-1])
 		}
 		a.plainDict(c.dict)
 		p := compressPartDict(a.plain, a.dictBuf)
@@ -1180,6 +1190,18 @@ func compressTail(plain []byte) []byte {
 
 // tailPool holds compressTail's buffers.
 var tailPool sync.Pool
+
+// tailOf returns c's tail, taking it from c's bytes first if it is a fast
+// run's not taken yet (buildAll leaves them to settle): a run rebuilt
+// next to one before settle got to it is compressed against it too.
+func (a *assembler) tailOf(c *chunk) []byte {
+	if c.tail == nil && c.part.n > 0 {
+		a.scratch = a.inflate(a.scratch[:0], c)
+		c.tail = compressTail(a.scratch)
+		a.scratch = bounded(a.scratch, 4*chunkTarget)
+	}
+	return c.tail
+}
 
 // plainDict sets dictBuf to the plain bytes of the compressed tail z,
 // decoding it unless dictBuf holds them already: a run inflated to be

@@ -53,7 +53,8 @@ func TestFullPayloadRunTailsAfterManyBuilds(t *testing.T) {
 // checkRunTails inflates a's runs in order, each against the last runTail
 // plain bytes of the one before, and checks that each run's kept
 // dictionary is those bytes and its kept tail the end of its own. A run
-// with no dictionary (compressed alone, as buildAll's) is inflated alone.
+// with no dictionary (compressed alone, as buildAll's) is inflated alone;
+// one compressed fast may have no tail yet.
 func checkRunTails(t *testing.T, a *assembler, step string) {
 	t.Helper()
 	var prevTail []byte
@@ -67,6 +68,9 @@ func checkRunTails(t *testing.T, a *assembler, step string) {
 			t.Fatalf("%s: run %d: inflated %d of %d bytes: %v", step, i, len(plain), c.part.n, err)
 		}
 		prevTail = plain[max(0, len(plain)-runTail):]
+		if c.fast && c.tail == nil {
+			continue // taken when needed (tailOf)
+		}
 		tail, err := decodeTail(c.tail)
 		if err != nil || !bytes.Equal(tail, prevTail) {
 			t.Fatalf("%s: run %d: its kept tail (%v) is not the end of its bytes", step, i, err)
@@ -170,6 +174,9 @@ func TestFullPayloadBulkBuildSettles(t *testing.T) {
 			}
 			reg.UpdateMetadata(fmt.Sprint("APP", i%7), fmt.Sprintf("i%04d", i*13%2000), map[string]string{"rev": fmt.Sprint(i)})
 			c.Get(appsJSON)
+			a.mu.Lock()
+			checkRunTails(t, a, fmt.Sprintf("settling, change %d", i))
+			a.mu.Unlock()
 			time.Sleep(time.Millisecond) // the scheduled refresh, no reader
 			synctest.Wait()
 		}
