@@ -1018,18 +1018,16 @@ func (a *assembler) encodeSegment(apps []*eureka.Application, order []int, metas
 		}
 		cur.expires = now.Add(a.ttl - rand.N(a.ttl/4+1))
 		if fast {
+			// Its tail is taken when needed (tailOf): most often by
+			// settle, which has its plain bytes then.
 			cur.part = compressPartFast(plain)
 		} else {
 			if len(out) > 0 {
 				cur.dict = out[len(out)-1].tail
 			}
 			cur.part = compressPartDict(plain, dict)
-			dict = append(dict[:0], plain[max(0, len(plain)-runTail):]...)
-		}
-		if !fast {
-			// A fast run's tail is taken when needed (tailOf): most
-			// often by settle, which has its plain bytes then.
 			cur.tail = compressTail(plain)
+			dict = append(dict[:0], plain[max(0, len(plain)-runTail):]...)
 		}
 		cur.fast = fast
 		compressed += int64(len(plain))
