@@ -367,6 +367,13 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 			a.stale[appOf(k)] = struct{}{}
 		}
 	}
+	if scratch {
+		version, apps := a.allStates()
+		a.buildAll(apps, now)
+		a.left = len(a.fast) > 0
+		changeCost = time.Since(start)
+		return a.join(version, changeCost)
+	}
 	version, apps := a.src.AppStates(func(name string, v uint64) bool {
 		a.listed = append(a.listed, name)
 		m := a.apps[name]
@@ -376,13 +383,6 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 		a.versions = append(a.versions, v)
 		return true
 	})
-	if scratch {
-		a.buildAll(apps, now)
-		a.left = len(a.fast) > 0
-		changeCost = time.Since(start)
-		return a.join(version, changeCost)
-	}
-
 	for i, app := range apps {
 		m := a.apps[app.Name]
 		if m == nil {
@@ -405,6 +405,48 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 	}
 	changeCost += a.rebuildChunks(now)
 	return a.join(version, changeCost)
+}
+
+// allStates copies every application for a first build (AppStates), in
+// as many calls at once as buildAll has workers, each for the
+// applications whose names hash to it: one call copied and sorted
+// 1,000,000 instances on one core under the registry's read lock, 1.3 s
+// of a first build's wall time. The calls may see different states if a
+// change comes between them; version is the oldest's, which the payload
+// holds every change up to, and the changes after it were marked in the
+// delta queue before (DeltaMark), so the next build takes them in.
+func (a *assembler) allStates() (version uint64, apps []*eureka.Application) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	type result struct {
+		version  uint64
+		listed   []string
+		versions []uint64
+		apps     []*eureka.Application
+	}
+	results := make([]result, workers)
+	var wg sync.WaitGroup
+	for w := range results {
+		r := &results[w]
+		wg.Go(func() {
+			r.version, r.apps = a.src.AppStates(func(name string, v uint64) bool {
+				if maphash.String(a.seed, name)%uint64(workers) != uint64(w) {
+					return false
+				}
+				r.listed = append(r.listed, name)
+				r.versions = append(r.versions, v)
+				return true
+			})
+		})
+	}
+	wg.Wait()
+	version = results[0].version
+	for _, r := range results {
+		version = min(version, r.version)
+		a.listed = append(a.listed, r.listed...)
+		a.versions = append(a.versions, r.versions...)
+		apps = append(apps, r.apps...)
+	}
+	return version, apps
 }
 
 // A build rebuilds at most expiredPerBuild expired runs; the rest wait

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/s2"
 
+	"github.com/eurekad/eurekad/core/registry"
 	"github.com/eurekad/eurekad/sdk/eureka"
 )
 
@@ -209,4 +211,68 @@ func (a *assembler) buildPayload(t *testing.T) []byte {
 	var b bytes.Buffer
 	(&Representation{Parts: blocks}).WriteTo(&b)
 	return b.Bytes()
+}
+
+// racingStates is a registry whose first AppStates call is followed by a
+// registration before it returns, and whose other calls copy after it: a
+// first build's calls (allStates) see different states.
+type racingStates struct {
+	*registry.Registry
+	calls      atomic.Int32
+	registered chan struct{}
+}
+
+func (r *racingStates) AppStates(visit func(string, uint64) bool) (uint64, []*eureka.Application) {
+	first := r.calls.Add(1) == 1
+	if !first {
+		<-r.registered
+	}
+	v, apps := r.Registry.AppStates(visit)
+	if first {
+		r.Register(inst("APP1", "late"), false)
+		close(r.registered)
+	}
+	return v, apps
+}
+
+// A first build copies the applications in several calls at once; a
+// change between them is in the payload by the next build, and the first
+// shows a version it holds every change up to.
+func TestFullPayloadFirstBuildStatesApart(t *testing.T) {
+	ro := registry.DefaultOptions()
+	ro.Clock = &stepClock{}
+	reg := registry.New(&ro)
+	reg.OpenForTraffic(0)
+	for i := range 200 {
+		reg.Register(inst(fmt.Sprint("APP", i%9), fmt.Sprint("i", i)), false)
+	}
+	before := reg.Version()
+	src := &racingStates{Registry: reg, registered: make(chan struct{})}
+	a := newAssembler(src, JSON, time.Hour)
+	blocks, _, _, version, _ := a.build(false)
+	if version < before || version >= reg.Version() {
+		t.Fatalf("the first build shows version %d, want from %d to before the late change's %d", version, before, reg.Version())
+	}
+	if got := gunzipParts(t, blocks); !bytes.Contains(got, []byte(`"instanceId":"i0"`)) {
+		t.Fatal("the first build lost an instance")
+	}
+	blocks, _, _, version, _ = a.build(false)
+	if version != reg.Version() {
+		t.Fatalf("the second build shows version %d, want %d", version, reg.Version())
+	}
+	if got, want := gunzipParts(t, blocks), eureka.AppendApplicationsJSON(nil, reg.Applications()); !bytes.Equal(got, want) {
+		t.Fatalf("the build after the late change differs from a fresh encoding at byte %d", diffAt(got, want))
+	}
+}
+
+// gunzipParts inflates a payload's gzip member from its blocks.
+func gunzipParts(t *testing.T, blocks [][][]byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	(&Representation{Parts: blocks}).WriteTo(&b)
+	plain, err := gunzip(&b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
 }
