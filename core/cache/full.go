@@ -171,6 +171,9 @@ type chunk struct {
 	dirty   bool
 	// at is the run's index in assembler.expiry, -1 when not there.
 	at int
+	// fast: compressed fast and without a dictionary by buildAll, and
+	// not yet again at the normal level (settle).
+	fast bool
 }
 
 // expiryHeap orders runs by expiry, soonest first (container/heap), so a
@@ -221,8 +224,8 @@ type assembler struct {
 	// runs built together do not all expire together.
 	ttl time.Duration
 	// target is chunkTarget and perBlock blockRuns; tests make them
-	// small. expiredBudget is expiredPerBuild.
-	target, perBlock, expiredBudget int
+	// small. expiredBudget is expiredPerBuild, bulkItems bulkItems.
+	target, perBlock, expiredBudget, bulkItems int
 
 	apps   map[string]*appMeta
 	chunks []*chunk // in name order
@@ -240,7 +243,12 @@ type assembler struct {
 	// marked are this build's dirty runs and expired those of them that
 	// expired: a build looks at them and their neighbours only.
 	marked, expired []*chunk
-	// left is set when a build left expired runs (backlog).
+	// fast are the runs buildAll compressed fast, in payload order,
+	// while some are not recompressed yet (settle); a run rebuilt since
+	// is no longer fast.
+	fast []*chunk
+	// left is set when a build left expired runs or runs compressed
+	// fast (backlog).
 	left  bool
 	total eureka.StatusCounts
 	tail  part
@@ -264,6 +272,7 @@ type assembler struct {
 	// decoded or built.
 	dictBuf []byte
 	dictOf  []byte
+	scratch []byte // tailOf's plain bytes
 	seed    maphash.Seed
 
 	// compressed counts the plain bytes of the runs compressed, and
@@ -279,7 +288,7 @@ type assembler struct {
 }
 
 func newAssembler(src appLister, f Format, ttl time.Duration) *assembler {
-	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, perBlock: blockRuns, expiredBudget: expiredPerBuild, apps: map[string]*appMeta{},
+	a := &assembler{format: f, src: src, ttl: ttl, target: chunkTarget, perBlock: blockRuns, expiredBudget: expiredPerBuild, bulkItems: bulkItems, apps: map[string]*appMeta{},
 		stale: map[string]struct{}{}, fresh: map[string]seg{}, seed: maphash.MakeSeed()}
 	a.inst, _ = src.(instanceLister)
 	if f == JSON {
@@ -296,6 +305,7 @@ func (a *assembler) reset() {
 	defer a.mu.Unlock()
 	a.chunks, a.expiry, a.sums = nil, nil, sumTree{}
 	a.blocks, a.owned, a.copied = nil, nil, nil
+	a.fast = nil
 }
 
 // mark makes c dirty: rebuilt by this build.
@@ -321,6 +331,9 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 	clear(a.marked)
 	clear(a.expired)
 	a.marked, a.expired = a.marked[:0], a.expired[:0]
+	if !refreshing {
+		a.settle(fastPerBuild)
+	}
 	for !refreshing && len(a.expired) < a.expiredBudget && a.behind(now) {
 		// An expired run is rebuilt whole, with its items encoded again,
 		// so they are as fresh as a new payload's.
@@ -328,7 +341,7 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 		a.expired = append(a.expired, c)
 		a.mark(c)
 	}
-	a.left = a.behind(now)
+	a.left = a.behind(now) || len(a.fast) > 0
 	scratch := len(a.chunks) == 0
 	clear(a.fresh)
 	a.work = a.work[:0]
@@ -358,6 +371,13 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 			a.stale[appOf(k)] = struct{}{}
 		}
 	}
+	if scratch {
+		version, apps := a.allStates()
+		a.buildAll(apps, now)
+		a.left = len(a.fast) > 0
+		changeCost = time.Since(start)
+		return a.join(version, changeCost)
+	}
 	version, apps := a.src.AppStates(func(name string, v uint64) bool {
 		a.listed = append(a.listed, name)
 		m := a.apps[name]
@@ -367,12 +387,6 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 		a.versions = append(a.versions, v)
 		return true
 	})
-	if scratch {
-		a.buildAll(apps, now)
-		changeCost = time.Since(start)
-		return a.join(version, changeCost)
-	}
-
 	for i, app := range apps {
 		m := a.apps[app.Name]
 		if m == nil {
@@ -395,6 +409,48 @@ func (a *assembler) build(refreshing bool) (blocks [][][]byte, n int, sum, versi
 	}
 	changeCost += a.rebuildChunks(now)
 	return a.join(version, changeCost)
+}
+
+// allStates copies every application for a first build (AppStates), in
+// as many calls at once as buildAll has workers, each for the
+// applications whose names hash to it: one call copied and sorted
+// 1,000,000 instances on one core under the registry's read lock, 1.3 s
+// of a first build's wall time. The calls may see different states if a
+// change comes between them; version is the oldest's, which the payload
+// holds every change up to, and the changes after it were marked in the
+// delta queue before (DeltaMark), so the next build takes them in.
+func (a *assembler) allStates() (version uint64, apps []*eureka.Application) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	type result struct {
+		version  uint64
+		listed   []string
+		versions []uint64
+		apps     []*eureka.Application
+	}
+	results := make([]result, workers)
+	var wg sync.WaitGroup
+	for w := range results {
+		r := &results[w]
+		wg.Go(func() {
+			r.version, r.apps = a.src.AppStates(func(name string, v uint64) bool {
+				if maphash.String(a.seed, name)%uint64(workers) != uint64(w) {
+					return false
+				}
+				r.listed = append(r.listed, name)
+				r.versions = append(r.versions, v)
+				return true
+			})
+		})
+	}
+	wg.Wait()
+	version = results[0].version
+	for _, r := range results {
+		version = min(version, r.version)
+		a.listed = append(a.listed, r.listed...)
+		a.versions = append(a.versions, r.versions...)
+		apps = append(apps, r.apps...)
+	}
+	return version, apps
 }
 
 // A build rebuilds at most expiredPerBuild expired runs; the rest wait
@@ -687,7 +743,9 @@ func (a *assembler) rebuildChunks(now time.Time) (spent time.Duration) {
 			// Equal tails compress to equal bytes: comparing the
 			// compressed forms says whether the run's dictionary is still
 			// its predecessor's tail.
-			if !c.dirty && (a.format != JSON || c.lead == sepBefore(prevKey, c.keys[0])) && sameBytes(c.dict, prevTail) {
+			// A run compressed with no dictionary (buildAll's) refers to
+			// nothing before it.
+			if !c.dirty && (a.format != JSON || c.lead == sepBefore(prevKey, c.keys[0])) && (c.dict == nil || sameBytes(c.dict, prevTail)) {
 				break
 			}
 			start := time.Now()
@@ -745,11 +803,13 @@ func (a *assembler) indexOf(c *chunk) int {
 	return slices.Index(a.chunks, c)
 }
 
-// drop takes c, rebuilt, out of the expiry heap.
+// drop takes c, rebuilt, out of the expiry heap, and out of the runs
+// settle recompresses: what replaces it is compressed at the normal level.
 func (a *assembler) drop(c *chunk) {
 	if c.at >= 0 {
 		heap.Remove(&a.expiry, c.at)
 	}
+	c.fast = false
 }
 
 // sameBytes is bytes.Equal, at once when both are the same slice: a run's
@@ -877,7 +937,7 @@ func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 		c.keys[i], c.sizes[i] = s.key, int32(s.n)
 	}
 	if prev != nil {
-		c.dict = prev.tail
+		c.dict = a.tailOf(prev)
 	}
 	a.plainDict(c.dict)
 	c.part = compressPartDict(a.plain, a.dictBuf)
@@ -890,12 +950,21 @@ func (a *assembler) compress(segs []seg, prev *chunk, now time.Time) *chunk {
 	return c
 }
 
-// buildAll encodes every application into new runs, in name order, one
-// run at a time: a first build (start-up, a reset) holds a few runs'
-// plain bytes instead of the whole registry's (a gigabyte at 1,000,000
-// instances), and compresses runs on every core while it encodes the
-// next. The runs hold what the incremental path would build; only their
-// boundaries may differ.
+// buildAll encodes every application into new runs, in name order: a
+// first build (start-up, a restore, a reset) is the one build that
+// encodes and compresses the whole registry (a gigabyte of JSON at
+// 1,000,000 instances), and a restart serves nothing until it is done.
+//
+// Its runs are compressed fast (flate's BestSpeed) and without a
+// dictionary, so each stands alone: the payload is cut into segments of
+// items encoded and compressed on every core at once, each holding one
+// run's plain bytes at a time. Deflating against the run before's tail
+// took a third of a run's compression time (the dictionary is hashed as
+// if compressed), and the level another third. The runs are recompressed
+// at the normal level against their predecessor's tail afterwards, a few
+// per build, by the builds changes bring and the refreshes of the backlog
+// (settle, Cache.refreshLater). The runs hold what the incremental path
+// would build; only their boundaries may differ.
 func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
 	order := make([]int, len(apps))
 	for i := range order {
@@ -903,99 +972,242 @@ func (a *assembler) buildAll(apps []*eureka.Application, now time.Time) {
 	}
 	slices.SortFunc(order, func(x, y int) int { return strings.Compare(apps[x].Name, apps[y].Name) })
 
-	type job struct {
-		c           *chunk
-		plain, dict []byte // dict: the plain tail of the run before
-	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
-	jobs := make(chan job, workers)
-	// free holds the plain buffers not in use: the one being filled, one
-	// queued per worker and one per worker compressing.
-	free := make(chan []byte, 2*workers+1)
-	for range cap(free) {
-		free <- make([]byte, 0, a.target+a.target/2)
-	}
-	var wg sync.WaitGroup
-	var compressed atomic.Int64
-	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				j.c.part = compressPartDict(j.plain, j.dict)
-				j.c.tail = compressTail(j.plain)
-				compressed.Add(int64(len(j.plain)))
-				free <- j.plain[:0]
-			}
-		})
-	}
-
-	// Each run's dictionary is the plain tail of the one before; its
-	// compressed form, the one before's tail, is set once the workers
-	// are done.
-	var dict []byte
-	cur := &chunk{}
-	plain := <-free
-	prevKey := ""
-	flush := func() {
-		if len(cur.keys) == 0 {
-			return
-		}
-		cur.expires = now.Add(a.ttl - rand.N(a.ttl/4+1))
-		a.chunks = append(a.chunks, cur)
-		jobs <- job{cur, plain, dict}
-		dict = bytes.Clone(plain[max(0, len(plain)-runTail):])
-		cur, plain = &chunk{}, <-free
-	}
-	// item encodes one item with enc and takes it into the run and m.
-	item := func(m *appMeta, key string, st uint8, enc func([]byte) []byte) {
-		sep := a.format == JSON && sepBefore(prevKey, key)
-		if len(cur.keys) == 0 {
-			cur.lead = sep
-		}
-		if sep {
-			plain = append(plain, ',')
-		}
-		off := len(plain)
-		plain = enc(plain)
-		a.encoded++
-		m.keys = append(m.keys, key)
-		m.sums = append(m.sums, maphash.Bytes(a.seed, plain[off:]))
-		m.st = append(m.st, st)
-		cur.keys = append(cur.keys, key)
-		cur.sizes = append(cur.sizes, int32(len(plain)-off))
-		prevKey = key
-		if len(plain) >= a.target {
-			flush()
-		}
-	}
-	for _, i := range order {
+	// The items in payload order are the applications' in turn, each
+	// application's opening, instances and closing: first[k] is the index
+	// of the kth application's opening. An application's lists are sized
+	// whole first, so segments of it fill them side by side.
+	metas := make([]*appMeta, len(order))
+	first := make([]int, len(order)+1)
+	for k, i := range order {
 		app := apps[i]
 		n := len(app.Instances) + 2
-		m := &appMeta{version: a.versions[i], keys: make([]string, 0, n), sums: make([]uint64, 0, n), st: make([]uint8, 0, n)}
+		m := &appMeta{version: a.versions[i], keys: make([]string, n), sums: make([]uint64, n), st: make([]uint8, n)}
 		for _, in := range app.Instances {
 			m.counts.Add(in.Status)
 		}
 		a.apps[app.Name] = m
 		a.total.Merge(m.counts)
-
-		item(m, itemKey(app.Name, itemOpen, ""), 0, func(b []byte) []byte { return a.appendOpen(b, app.Name) })
-		for _, in := range app.Instances {
-			item(m, itemKey(app.Name, itemInstance, in.ID()), eureka.StatusIndex(in.Status), func(b []byte) []byte { return a.appendInstance(b, in) })
-		}
-		item(m, itemKey(app.Name, itemClose, ""), 0, a.appendClose)
+		metas[k] = m
+		first[k+1] = first[k] + n
 	}
-	flush()
-	close(jobs)
+	items := first[len(order)]
+	// A small registry is compressed at the normal level at once: it
+	// costs little, and leaves no backlog to settle.
+	fast := items >= a.bulkItems
+
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	// More segments than workers, so a worker slowed by the neighbours
+	// leaves its share to the others; few enough that the short runs
+	// ending them cost the payload little.
+	segs := max(1, min(workers*8, items/minSegItems))
+	runs := make([][]*chunk, segs)
+	var next atomic.Int64
+	var compressed, encoded atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			plain := make([]byte, 0, a.target+a.target/2)
+			for {
+				s := int(next.Add(1)) - 1
+				if s >= segs {
+					return
+				}
+				lo, hi := items*s/segs, items*(s+1)/segs
+				var n int64
+				runs[s], plain, n = a.encodeSegment(apps, order, metas, first, lo, hi, plain, fast, now)
+				compressed.Add(n)
+				encoded.Add(int64(hi - lo))
+			}
+		})
+	}
 	wg.Wait()
+
 	a.blocks, a.owned, a.copied = nil, nil, nil
+	for _, rs := range runs {
+		a.chunks = append(a.chunks, rs...)
+	}
+	if fast {
+		a.fast = slices.Clone(a.chunks)
+	}
 	for i, c := range a.chunks {
-		if i > 0 {
-			c.dict = a.chunks[i-1].tail
-		}
 		heap.Push(&a.expiry, c)
 		a.setBytes(i, c.part.z)
 	}
 	a.sums.update(len(a.chunks), 0, len(a.chunks), func(i int) *part { return &a.chunks[i].part })
 	a.compressed += compressed.Load()
+	a.encoded += encoded.Load()
+}
+
+// minSegItems is the fewest items buildAll gives a segment.
+const minSegItems = 512
+
+// bulkItems is the fewest items (instances, and each application's
+// opening and closing) for which buildAll compresses fast: about 7 MB of
+// JSON, 60 ms of compressing at the normal level on one core.
+const bulkItems = 10000
+
+// encodeSegment encodes the items [lo, hi) of buildAll's order into runs,
+// with plain as the buffer of a run's bytes, and returns them, the buffer
+// and the plain bytes compressed. It fills the items' places in their
+// applications' metas. With fast the runs are compressed fast and alone,
+// else at the normal level, each against the tail of the one before but
+// the segment's first.
+func (a *assembler) encodeSegment(apps []*eureka.Application, order []int, metas []*appMeta, first []int, lo, hi int, plain []byte, fast bool, now time.Time) (out []*chunk, buf []byte, compressed int64) {
+	plain = plain[:0]
+	cur := &chunk{at: -1}
+	var dict []byte // the plain tail of the segment's last run, not fast
+	flush := func() {
+		if len(cur.keys) == 0 {
+			return
+		}
+		cur.expires = now.Add(a.ttl - rand.N(a.ttl/4+1))
+		if fast {
+			// Its tail is taken when needed (tailOf): most often by
+			// settle, which has its plain bytes then.
+			cur.part = compressPartFast(plain)
+		} else {
+			if len(out) > 0 {
+				cur.dict = out[len(out)-1].tail
+			}
+			cur.part = compressPartDict(plain, dict)
+			cur.tail = compressTail(plain)
+			dict = append(dict[:0], plain[max(0, len(plain)-runTail):]...)
+		}
+		cur.fast = fast
+		compressed += int64(len(plain))
+		out = append(out, cur)
+		cur, plain = &chunk{at: -1}, plain[:0]
+	}
+	// The application holding item lo.
+	k, _ := slices.BinarySearch(first, lo+1)
+	k--
+	for g := lo; g < hi; k++ {
+		app, m := apps[order[k]], metas[k]
+		j0 := g - first[k]
+		itemKeys(m.keys[j0:min(len(m.keys), j0+hi-g)], app, j0)
+		for j := j0; j < len(m.keys) && g < hi; j, g = j+1, g+1 {
+			key := m.keys[j]
+			var st uint8
+			// JSON's commas (sepBefore): before an opening but the
+			// payload's first, and between two instances.
+			sep := false
+			switch {
+			case j == 0:
+				sep = g > 0
+			case j == len(m.keys)-1:
+			default:
+				st, sep = eureka.StatusIndex(app.Instances[j-1].Status), j > 1
+			}
+			sep = sep && a.format == JSON
+			if len(cur.keys) == 0 {
+				cur.lead = sep
+			}
+			if sep {
+				plain = append(plain, ',')
+			}
+			off := len(plain)
+			switch {
+			case j == 0:
+				plain = a.appendOpen(plain, app.Name)
+			case j == len(m.keys)-1:
+				plain = a.appendClose(plain)
+			default:
+				plain = a.appendInstance(plain, app.Instances[j-1])
+			}
+			m.sums[j], m.st[j] = maphash.Bytes(a.seed, plain[off:]), st
+			cur.keys = append(cur.keys, key)
+			cur.sizes = append(cur.sizes, int32(len(plain)-off))
+			if len(plain) >= a.target {
+				flush()
+			}
+		}
+	}
+	flush()
+	return out, plain, compressed
+}
+
+// itemKeys sets keys to the keys (itemKey) of app's items from the j0th
+// on, in payload order (its opening, its instances, its closing), cut from
+// one string: a string each cost a first build at 1,000,000 instances a
+// million allocations (0.35 s of CPU with the collector's share). A key
+// kept after its item left holds the string's bytes, a few dozen per
+// item, until every key cut from it is gone.
+func itemKeys(keys []string, app *eureka.Application, j0 int) {
+	last := len(app.Instances) + 1
+	id := func(j int) string {
+		if j == 0 || j == last {
+			return ""
+		}
+		return app.Instances[j-1].ID()
+	}
+	size := 0
+	for j := j0; j < j0+len(keys); j++ {
+		size += len(app.Name) + 2 + len(id(j))
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for j := j0; j < j0+len(keys); j++ {
+		kind := byte(itemInstance)
+		switch j {
+		case 0:
+			kind = itemOpen
+		case last:
+			kind = itemClose
+		}
+		b.WriteString(app.Name)
+		b.WriteByte(0)
+		b.WriteByte(kind)
+		b.WriteString(id(j))
+	}
+	all, off := b.String(), 0
+	for i := range keys {
+		n := len(app.Name) + 2 + len(id(j0+i))
+		keys[i], off = all[off:off+n], off+n
+	}
+}
+
+// fastPerBuild is how many runs compressed fast (buildAll) a build
+// recompresses at the normal level: each costs about 0.1 ms (inflating
+// it, deflating it against the tail of the run before), so with the
+// backlog's refreshes spaced rebuildCostShare times their cost apart the
+// payload of 1,000,000 instances (30,000 runs) settles within a minute
+// at most a quarter of a core.
+const fastPerBuild = 64
+
+// settle recompresses up to budget runs that buildAll compressed fast at
+// the normal level, each against the tail of the run before, as every
+// other run is. Their plain bytes, and so the payload's content and its
+// entity tag, stay as they are; only their compressed bytes shrink. Runs
+// rebuilt since were compressed at the normal level then (drop).
+func (a *assembler) settle(budget int) {
+	for budget > 0 && len(a.fast) > 0 {
+		c := a.fast[0]
+		a.fast[0] = nil
+		a.fast = a.fast[1:]
+		if !c.fast {
+			continue
+		}
+		budget--
+		i := a.indexOf(c)
+		a.plain = a.inflate(a.plain[:0], c)
+		if c.tail == nil {
+			c.tail = compressTail(a.plain)
+		}
+		if i > 0 {
+			// Settled already, as the runs before it are: its tail is
+			// at hand.
+			c.dict = a.tailOf(a.chunks[i-1])
+		}
+		a.plainDict(c.dict)
+		p := compressPartDict(a.plain, a.dictBuf)
+		a.compressed += int64(len(a.plain))
+		c.part.z, c.part.zn, c.fast = p.z, p.zn, false
+		a.setBytes(i, c.part.z)
+		a.sums.update(len(a.chunks), i, i+1, func(i int) *part { return &a.chunks[i].part })
+	}
+	if len(a.fast) == 0 {
+		a.fast = nil
+	}
 }
 
 // compressTail returns the end of a run's plain bytes (its last runTail),
@@ -1020,6 +1232,18 @@ func compressTail(plain []byte) []byte {
 
 // tailPool holds compressTail's buffers.
 var tailPool sync.Pool
+
+// tailOf returns c's tail, taking it from c's bytes first if it is a fast
+// run's not taken yet (buildAll leaves them to settle): a run rebuilt
+// next to one before settle got to it is compressed against it too.
+func (a *assembler) tailOf(c *chunk) []byte {
+	if c.tail == nil && c.part.n > 0 {
+		a.scratch = a.inflate(a.scratch[:0], c)
+		c.tail = compressTail(a.scratch)
+		a.scratch = bounded(a.scratch, 4*chunkTarget)
+	}
+	return c.tail
+}
 
 // plainDict sets dictBuf to the plain bytes of the compressed tail z,
 // decoding it unless dictBuf holds them already: a run inflated to be

@@ -73,12 +73,6 @@ var (
 // flate writers hold hundreds of kilobytes each: reuse them.
 var flatePool sync.Pool
 
-// partBufPool holds the buffers compressPartDict writes into, up to
-// maxPooledPart: a bulk build's whole-payload parts are not kept.
-var partBufPool sync.Pool
-
-const maxPooledPart = 1 << 20
-
 // compressPart compresses plain into a part.
 func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
 
@@ -86,26 +80,50 @@ func compressPart(plain []byte) part { return compressPartDict(plain, nil) }
 // part may refer back into dict, so it must follow exactly those bytes in
 // the joined stream.
 func compressPartDict(plain, dict []byte) part {
-	// The compressed bytes are written to a pooled buffer and kept as an
-	// exact copy: one allocation of their size, not a buffer grown to it.
-	b, _ := partBufPool.Get().(*bytes.Buffer)
+	return compressPartLevel(plain, dict, flate.DefaultCompression, &flatePool)
+}
+
+// compressPartFast compresses plain at flate's fastest level (about twice
+// as fast on JSON as the default, for a half more bytes), with no
+// dictionary.
+func compressPartFast(plain []byte) part {
+	return compressPartLevel(plain, nil, flate.BestSpeed, &fastPool)
+}
+
+// fastPool holds compressPartFast's writers.
+var fastPool sync.Pool
+
+// outPool holds compressPartLevel's output buffers, up to maxPooledOut
+// bytes: a part as large is rare (one large item), and is not kept for.
+var outPool sync.Pool
+
+const maxPooledOut = 256 << 10
+
+// compressPartLevel compresses plain at level with dict as preset
+// dictionary, with a writer from pool (one level per pool).
+func compressPartLevel(plain, dict []byte, level int, pool *sync.Pool) part {
+	// Into a pooled buffer, kept as an exact copy: a buffer per part,
+	// grown as the compressor wrote and then cloned, allocated and
+	// cleared three times the bytes kept (a sixth of a first build's
+	// compressing at 1,000,000 instances).
+	b, _ := outPool.Get().(*bytes.Buffer)
 	if b == nil {
 		b = new(bytes.Buffer)
 	}
 	b.Reset()
-	w, _ := flatePool.Get().(*flate.Writer)
+	w, _ := pool.Get().(*flate.Writer)
 	if w == nil {
-		w, _ = flate.NewWriterDict(b, flate.DefaultCompression, dict)
+		w, _ = flate.NewWriterDict(b, level, dict)
 	} else {
 		w.ResetDict(b, dict)
 	}
 	w.Write(plain)
 	w.Flush()
-	w.Reset(nil)
-	flatePool.Put(w)
+	w.Reset(nil) // a pooled writer must not keep b
+	pool.Put(w)
 	z := bytes.Clone(b.Bytes())
-	if b.Cap() <= maxPooledPart {
-		partBufPool.Put(b)
+	if b.Cap() <= maxPooledOut {
+		outPool.Put(b)
 	}
 	n := int64(len(plain))
 	return part{
