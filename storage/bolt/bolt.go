@@ -504,6 +504,19 @@ type scanPos struct {
 	started bool
 }
 
+// releasePages lets go of the process's mapping of the file's pages once a
+// scan of the whole store has read them all: bbolt maps the file, and a
+// restore left every page of it resident, counted in the process's RSS
+// (1.4 GB at 1,000,000 instances, as much as the registry's heap). The
+// page cache keeps them. Inside a read transaction, so that bbolt cannot
+// map the file again elsewhere meanwhile.
+func (s *Store) releasePages() {
+	s.db.View(func(tx *bbolt.Tx) error {
+		dontNeed(s.db.Info().Data, int(tx.Size()))
+		return nil
+	})
+}
+
 // Scan calls fn for every record, or for those of application app. It reads
 // a few hundred records per read transaction and calls fn between them, so
 // fn may use the store; a record that exists for the whole Scan is seen
@@ -548,6 +561,9 @@ func (s *Store) Scan(ctx context.Context, app string, fn func(storage.Record) er
 			}
 		}
 		if !more {
+			if app == "" {
+				s.releasePages()
+			}
 			for k, v := range pend {
 				if v == nil {
 					continue // deleted

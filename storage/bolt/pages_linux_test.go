@@ -1,0 +1,74 @@
+package bolt_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/eurekad/eurekad/sdk/storage"
+)
+
+// rssFileKB returns the process's resident file-backed memory: bbolt's
+// mapping of the file counts there.
+func rssFileKB(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no RssFile in /proc/self/status")
+	return 0
+}
+
+// A scan of the whole store (a restore) reads every page of the mapped
+// file; it must not leave them counted in the process's memory, and the
+// records must still read back after it.
+func TestScanLetsGoOfTheFilesPages(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "registry.db")
+	s := open(t, path, nil)
+	value := bytes.Repeat([]byte("x"), 2000)
+	var ops []storage.Op
+	for i := range 32000 { // 64 MB of values
+		ops = append(ops, storage.Op{Record: storage.Record{Key: storage.NewKey(fmt.Sprint("APP", i%50), fmt.Sprint("i", i)), Value: value}})
+		if len(ops) == 1000 {
+			if err := s.Batch(ctx, ops); err != nil {
+				t.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path, nil)
+
+	before := rssFileKB(t)
+	n := 0
+	if err := s.Scan(ctx, "", func(r storage.Record) error {
+		n++
+		return nil
+	}); err != nil || n != 32000 {
+		t.Fatalf("Scan: %d records, %v", n, err)
+	}
+	if after := rssFileKB(t); after > before+16<<10 {
+		t.Errorf("after scanning 64 MB the process keeps %d kB of file pages, %d kB before", after, before)
+	}
+	r, err := s.Get(ctx, storage.NewKey("APP7", "i7"))
+	if err != nil || !bytes.Equal(r.Value, value) {
+		t.Fatalf("Get after the scan = %d bytes, %v", len(r.Value), err)
+	}
+}
