@@ -57,20 +57,27 @@ func CPU(tb testing.TB, pid int) time.Duration {
 // cannot be read.
 func RSS(tb testing.TB, pid int) int64 {
 	tb.Helper()
+	return Status(tb, pid, "VmRSS")
+}
+
+// Status is the memory field of /proc/<pid>/status named field (VmRSS,
+// RssAnon, RssFile…) in bytes; it fails tb when it cannot be read.
+func Status(tb testing.TB, pid int, field string) int64 {
+	tb.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				tb.Fatalf("proctest: VmRSS %q: %v", v, err)
+				tb.Fatalf("proctest: %s %q: %v", field, v, err)
 			}
 			return kb << 10
 		}
 	}
-	tb.Fatalf("proctest: no VmRSS in /proc/%d/status", pid)
+	tb.Fatalf("proctest: no %s in /proc/%d/status", field, pid)
 	return 0
 }
 

@@ -5,33 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/eurekad/eurekad/internal/proctest"
 	"github.com/eurekad/eurekad/sdk/storage"
 )
 
-// rssFileKB returns the process's resident file-backed memory: bbolt's
+// rssFile is the test process's resident file-backed memory: bbolt's
 // mapping of the file counts there.
-func rssFileKB(t *testing.T) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no RssFile in /proc/self/status")
-	return 0
-}
+func rssFile(t *testing.T) int64 { return proctest.Status(t, os.Getpid(), "RssFile") }
 
 // A scan of the whole store (a restore) reads every page of the mapped
 // file; it must not leave them counted in the process's memory, and the
@@ -56,7 +38,7 @@ func TestScanLetsGoOfTheFilesPages(t *testing.T) {
 	}
 	s = open(t, path, nil)
 
-	before := rssFileKB(t)
+	before := rssFile(t)
 	n := 0
 	if err := s.Scan(ctx, "", func(r storage.Record) error {
 		n++
@@ -64,8 +46,8 @@ func TestScanLetsGoOfTheFilesPages(t *testing.T) {
 	}); err != nil || n != 32000 {
 		t.Fatalf("Scan: %d records, %v", n, err)
 	}
-	if after := rssFileKB(t); after > before+16<<10 {
-		t.Errorf("after scanning 64 MB the process keeps %d kB of file pages, %d kB before", after, before)
+	if after := rssFile(t); after > before+16<<20 {
+		t.Errorf("after scanning 64 MB the process keeps %d MB of file pages, %d MB before", after>>20, before>>20)
 	}
 	r, err := s.Get(ctx, storage.NewKey("APP7", "i7"))
 	if err != nil || !bytes.Equal(r.Value, value) {
