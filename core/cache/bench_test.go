@@ -57,23 +57,34 @@ func benchRebuild(b *testing.B, n, apps int) {
 	// fast (assembler.settle), nothing changing: refreshes spaced
 	// rebuildCostShare times their cost apart take rebuildCostShare+1
 	// times as long.
-	start, builds := time.Now(), 0
-	for c.full[JSON].backlog() {
-		size, _ = strconv.Atoi(c.build(appsJSON, nil).Gzip().Length[0])
-		builds++
-	}
+	start := time.Now()
+	builds, p := settle(c, JSON)
 	b.ReportMetric(float64(time.Since(start).Nanoseconds()), "settle-ns")
 	b.ReportMetric(float64(builds), "settle-builds")
+	if p != nil {
+		size, _ = strconv.Atoi(p.Gzip().Length[0])
+	}
 	b.ReportMetric(float64(size), "settled-gz-B")
 }
 
 // settle builds c's full payload in format f until no run its first
 // build compressed fast is left (assembler.settle): what a change costs
 // and what a payload weighs in the steady state, not in the seconds after
-// a start.
-func settle(c *Cache, f Format) {
+// a start. It returns how many builds that took and the last one's
+// payload (nil when none was needed).
+func settle(c *Cache, f Format) (builds int, p *Payload) {
 	for c.full[f].backlog() {
-		c.build(Key{Entity: EntityApps, Format: f}, nil)
+		p = c.build(Key{Entity: EntityApps, Format: f}, nil)
+		builds++
+	}
+	return builds, p
+}
+
+// skipMillion skips a benchmark of 1,000,000 instances with -short:
+// setting it up takes a while.
+func skipMillion(b *testing.B) {
+	if testing.Short() {
+		b.Skip("1,000,000 instances")
 	}
 }
 
@@ -87,11 +98,9 @@ func BenchmarkRebuildFleet100000(b *testing.B) { benchRebuild(b, 100000, 50) }
 
 // BenchmarkRebuildFleet1000000 is the first build of a restart at the
 // scale benchmark's size (issue 21): 1,000,000 instances in 50
-// applications. Setting it up takes a while: skipped with -short.
+// applications (skipMillion).
 func BenchmarkRebuildFleet1000000(b *testing.B) {
-	if testing.Short() {
-		b.Skip("1,000,000 instances")
-	}
+	skipMillion(b)
 	benchRebuild(b, 1000000, 50)
 }
 
@@ -210,12 +219,9 @@ func BenchmarkChurnFleet100000(b *testing.B) { benchChurn(b, 100000, 50) }
 // BenchmarkChurnFleet1000000 is the scale benchmark's size: 20,000
 // instances per application. What a build costs besides the change
 // (walking the runs, combining checksums, joining the payload) shows
-// here ten times as large as at 100,000. Setting it up takes a while:
-// skipped with -short.
+// here ten times as large as at 100,000 (skipMillion).
 func BenchmarkChurnFleet1000000(b *testing.B) {
-	if testing.Short() {
-		b.Skip("1,000,000 instances")
-	}
+	skipMillion(b)
 	benchChurn(b, 1000000, 50)
 }
 

@@ -121,7 +121,26 @@ const (
 // itemKey returns the key of an item of app: its kind and, for an
 // instance, its id.
 func itemKey(app string, kind byte, id string) string {
-	return app + "\x00" + string(rune(kind)) + id
+	return string(appendItemKey(make([]byte, 0, len(app)+2+len(id)), app, kind, id))
+}
+
+// appendItemKey appends itemKey's bytes to b.
+func appendItemKey(b []byte, app string, kind byte, id string) []byte {
+	b = append(b, app...)
+	b = append(b, 0, kind)
+	return append(b, id...)
+}
+
+// itemKindAt returns the kind of an application's jth item in payload
+// order, last being the index of its closing.
+func itemKindAt(j, last int) byte {
+	switch j {
+	case 0:
+		return itemOpen
+	case last:
+		return itemClose
+	}
+	return itemInstance
 }
 
 // appOf returns the application name of an item key.
@@ -138,11 +157,19 @@ func sepBefore(prev, key string) bool {
 	if prev == "" {
 		return false
 	}
-	switch kindOf(key) {
-	case itemOpen:
+	return sepBetween(kindOf(prev), kindOf(key))
+}
+
+// sepBetween is sepBefore by the items' kinds, prev 0 when the item is
+// the payload's first.
+func sepBetween(prev, kind byte) bool {
+	switch {
+	case prev == 0:
+		return false
+	case kind == itemOpen:
 		return true
-	case itemInstance:
-		return kindOf(prev) == itemInstance
+	case kind == itemInstance:
+		return prev == itemInstance
 	}
 	return false
 }
@@ -1085,20 +1112,17 @@ func (a *assembler) encodeSegment(apps []*eureka.Application, order []int, metas
 		app, m := apps[order[k]], metas[k]
 		j0 := g - first[k]
 		itemKeys(m.keys[j0:min(len(m.keys), j0+hi-g)], app, j0)
-		for j := j0; j < len(m.keys) && g < hi; j, g = j+1, g+1 {
-			key := m.keys[j]
-			var st uint8
-			// JSON's commas (sepBefore): before an opening but the
-			// payload's first, and between two instances.
-			sep := false
-			switch {
-			case j == 0:
-				sep = g > 0
-			case j == len(m.keys)-1:
-			default:
-				st, sep = eureka.StatusIndex(app.Instances[j-1].Status), j > 1
+		last := len(m.keys) - 1
+		for j := j0; j <= last && g < hi; j, g = j+1, g+1 {
+			// The kind of the item before comes from its place: it may
+			// be in another segment, its key not cut yet.
+			kind, prev := itemKindAt(j, last), byte(0)
+			if j > 0 {
+				prev = itemKindAt(j-1, last)
+			} else if g > 0 {
+				prev = itemClose
 			}
-			sep = sep && a.format == JSON
+			sep := a.format == JSON && sepBetween(prev, kind)
 			if len(cur.keys) == 0 {
 				cur.lead = sep
 			}
@@ -1106,16 +1130,19 @@ func (a *assembler) encodeSegment(apps []*eureka.Application, order []int, metas
 				plain = append(plain, ',')
 			}
 			off := len(plain)
-			switch {
-			case j == 0:
+			var st uint8
+			switch kind {
+			case itemOpen:
 				plain = a.appendOpen(plain, app.Name)
-			case j == len(m.keys)-1:
+			case itemClose:
 				plain = a.appendClose(plain)
 			default:
-				plain = a.appendInstance(plain, app.Instances[j-1])
+				in := app.Instances[j-1]
+				st = eureka.StatusIndex(in.Status)
+				plain = a.appendInstance(plain, in)
 			}
 			m.sums[j], m.st[j] = maphash.Bytes(a.seed, plain[off:]), st
-			cur.keys = append(cur.keys, key)
+			cur.keys = append(cur.keys, m.keys[j])
 			cur.sizes = append(cur.sizes, int32(len(plain)-off))
 			if len(plain) >= a.target {
 				flush()
@@ -1134,35 +1161,20 @@ func (a *assembler) encodeSegment(apps []*eureka.Application, order []int, metas
 // item, until every key cut from it is gone.
 func itemKeys(keys []string, app *eureka.Application, j0 int) {
 	last := len(app.Instances) + 1
-	id := func(j int) string {
-		if j == 0 || j == last {
-			return ""
-		}
-		return app.Instances[j-1].ID()
-	}
-	size := 0
-	for j := j0; j < j0+len(keys); j++ {
-		size += len(app.Name) + 2 + len(id(j))
-	}
-	var b strings.Builder
-	b.Grow(size)
-	for j := j0; j < j0+len(keys); j++ {
-		kind := byte(itemInstance)
-		switch j {
-		case 0:
-			kind = itemOpen
-		case last:
-			kind = itemClose
-		}
-		b.WriteString(app.Name)
-		b.WriteByte(0)
-		b.WriteByte(kind)
-		b.WriteString(id(j))
-	}
-	all, off := b.String(), 0
+	ends := make([]int, len(keys))
+	var b []byte
 	for i := range keys {
-		n := len(app.Name) + 2 + len(id(j0+i))
-		keys[i], off = all[off:off+n], off+n
+		j, id := j0+i, ""
+		kind := itemKindAt(j, last)
+		if kind == itemInstance {
+			id = app.Instances[j-1].ID()
+		}
+		b = appendItemKey(b, app.Name, kind, id)
+		ends[i] = len(b)
+	}
+	all, off := string(b), 0
+	for i, end := range ends {
+		keys[i], off = all[off:end], end
 	}
 }
 
